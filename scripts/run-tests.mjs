@@ -1,0 +1,54 @@
+// `npm test`: type-checks, starts one FerretDB for the run (unless MONGODB_URI names a MongoDB server), runs every
+// tap test file, and ends with a plain "N passed, N failed" line counting the tests inside the files.
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { resolve, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ensureFerretDb } from './ferretdb.mjs'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const tsc = resolve(root, 'node_modules', 'typescript', 'bin', 'tsc')
+execFileSync(process.execPath, [tsc, '-b', 'server', 'test'], { cwd: root, stdio: 'inherit' })
+
+const env = { ...process.env }
+let ferret = null
+let dataDir = null
+if (env.MONGODB_URI === undefined) {
+  const bin = ensureFerretDb()
+  dataDir = mkdtempSync(join(tmpdir(), 'leadscore-test-'))
+  const { startFerretDb } = await import('../server/dist/infra/ferretdb.js')
+  ferret = await startFerretDb({ dataDir, bin })
+  env.LEADSCORE_TEST_MONGODB_URI = ferret.uri
+  console.log(`# test database: FerretDB (SQLite) at ${ferret.uri}`)
+} else {
+  env.LEADSCORE_TEST_MONGODB_URI = env.MONGODB_URI
+  console.log('# test database: MONGODB_URI')
+}
+
+const files = process.argv.slice(2)
+const tap = spawn(process.execPath, [resolve(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--reporter=tap', ...files], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] })
+let passed = 0
+let failed = 0
+let buf = ''
+const count = (line) => {
+  // test points one level inside a file: "    ok 3 - name" / "    not ok 3 - name"
+  const m = /^ {4}(not )?ok \d+/.exec(line)
+  if (m === null || /# SKIP/.test(line)) return
+  if (m[1] !== undefined) failed++
+  else passed++
+}
+tap.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk)
+  buf += chunk.toString()
+  const lines = buf.split('\n')
+  buf = lines.pop() ?? ''
+  lines.forEach(count)
+})
+const code = await new Promise((r) => tap.on('exit', (c) => r(c ?? 1)))
+count(buf)
+if (ferret !== null) await ferret.stop()
+if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true })
+if (code !== 0 && failed === 0) failed = 1
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(code)

@@ -1,0 +1,13 @@
+// `npm start`: runs the built server (building it first if needed). With no MONGODB_URI it starts the embedded
+// FerretDB and seeds demo data.
+import { spawn, execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const main = resolve(root, 'server', 'dist', 'main.js')
+if (!existsSync(main)) execFileSync(process.execPath, [resolve(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server'], { cwd: root, stdio: 'inherit' })
+const child = spawn(process.execPath, [main], { cwd: root, stdio: 'inherit' })
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig))
+child.on('exit', (code, signal) => process.exit(code ?? (signal !== null ? 1 : 0)))

@@ -1,0 +1,137 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import websocket from '@fastify/websocket'
+import fastifyStatic from '@fastify/static'
+import { existsSync } from 'node:fs'
+import { resolve, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { AppConfig } from './config.js'
+import { openDatabase, type Database } from './infra/db.js'
+import problemDetails from './infra/problem-details.js'
+import httpParsing from './infra/http-parsing.js'
+import auth from './infra/auth.js'
+import { LiveHub } from './infra/live.js'
+import { createCore, type Core, type CoreOptions } from './domain/core.js'
+import { ProblemDetails, Lead, Event, EventInput, LedgerEntry } from './schemas/common.js'
+import eventsRoutes from './routes/events.js'
+import leadsRoutes from './routes/leads.js'
+import rulesetsRoutes from './routes/rulesets.js'
+import systemRoutes from './routes/system.js'
+import exportsRoutes from './routes/exports.js'
+import liveRoutes from './routes/live.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: AppConfig
+    mongo: Database
+    core: Core
+    live: LiveHub
+    /** The admin key generated on first start (shown once), or null. */
+    initialAdminKey: string | null
+  }
+}
+
+export interface BuildOptions extends CoreOptions {
+  /** An already open database (tests); otherwise one is opened from config.mongoUri and closed with the app. */
+  database?: Database
+  /** Pino options or false; defaults to the config's level with secrets redacted. */
+  logger?: boolean | Record<string, unknown>
+  /** Start Agenda workers and the sweeper (defaults to config.worker.enabled). */
+  startWorkers?: boolean
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+function consoleDir (config: AppConfig): string | null {
+  const dir = config.consoleDir !== undefined ? resolve(config.consoleDir) : resolve(here, '..', '..', 'console', 'build')
+  return existsSync(join(dir, 'index.html')) ? dir : null
+}
+
+/** Builds the whole application as a Fastify instance. It never listens: main.ts does. */
+export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token', '*.email', '*.secret', '*.key'],
+    },
+    requestIdHeader: 'x-request-id',
+    bodyLimit: config.limits.bodyLimit,
+    requestTimeout: 60_000,
+    connectionTimeout: 0,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  })
+  app.decorate('config', config)
+
+  // infra: database, domain services, error shape, parsing, auth
+  const ownsDb = opts.database === undefined
+  if (config.mongoUri === undefined && ownsDb) throw new Error('buildApp needs config.mongoUri or opts.database')
+  const database = opts.database ?? await openDatabase(config.mongoUri!, config.mongoDb)
+  app.decorate('mongo', database)
+  const core = createCore(config, database, app.log, opts)
+  await core.rulesets.ensureDefault()
+  let initialAdminKey: string | null = null
+  if (config.bootstrapApiKey !== undefined) {
+    await core.apiKeys.create('bootstrap admin', ['admin'], config.bootstrapApiKey)
+  } else if (!await core.apiKeys.hasAdmin()) {
+    initialAdminKey = (await core.apiKeys.create('initial admin', ['admin'])).key
+  }
+  app.decorate('initialAdminKey', initialAdminKey)
+  await app.register(fp(async (a) => { a.decorate('core', core) }, { name: 'ls-core' }))
+  const live = new LiveHub(core.live, app.log)
+  app.decorate('live', live)
+  await app.register(problemDetails)
+  await app.register(httpParsing)
+  await app.register(auth)
+
+  // OpenAPI document from the route schemas
+  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry]) app.addSchema(s)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Leadscore API', version: '0.1.0', description: 'Event-driven lead scoring. Errors are RFC 9457 problem+json with stable codes.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (scopes: ingest, read, admin)' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+
+  // routes
+  await app.register(systemRoutes)
+  await app.register(eventsRoutes)
+  await app.register(leadsRoutes)
+  await app.register(rulesetsRoutes)
+  await app.register(exportsRoutes)
+  await app.register(liveRoutes)
+
+  const ui = consoleDir(config)
+  if (ui !== null) {
+    await app.register(fastifyStatic, { root: ui, prefix: '/', wildcard: false, index: 'index.html' })
+    app.get('/*', { schema: { hide: true } }, async (req, reply) => {
+      if (req.url.startsWith('/v1/') || req.url.startsWith('/docs')) return reply.callNotFound()
+      return reply.sendFile('index.html')
+    })
+  } else {
+    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/docs'))
+  }
+
+  const startWorkers = opts.startWorkers ?? config.worker.enabled
+  app.addHook('onReady', async () => {
+    await live.start()
+    if (startWorkers) await core.startWorkers()
+  })
+  app.addHook('onClose', async () => {
+    live.stop()
+    await core.scheduler.drain(15_000)
+    if (ownsDb) await database.close()
+  })
+  return app
+}
+
+export { loadConfig } from './config.js'
+export type { AppConfig } from './config.js'

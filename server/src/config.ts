@@ -1,0 +1,99 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { LS_ERR_CONFIG_INVALID } from './errors.js'
+
+const Bool = Type.Union([Type.Boolean(), Type.Transform(Type.String({ pattern: '^(0|1|true|false|yes|no|on|off)$' }))
+  .Decode((v) => ['1', 'true', 'yes', 'on'].includes(v))
+  .Encode((v) => String(v))])
+
+/** Every environment variable the server reads. Unknown variables are ignored. */
+export const Env = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ default: '127.0.0.1' }),
+  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://' })),
+  MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'leadscore' }),
+  LEADSCORE_DATA_DIR: Type.String({ default: '.data' }),
+  LEADSCORE_FERRETDB_BIN: Type.Optional(Type.String()),
+  LEADSCORE_DEMO: Bool,
+  LEADSCORE_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ minLength: 16, maxLength: 200 })),
+  LEADSCORE_WORKER: Bool,
+  LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+  LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
+  LEADSCORE_SWEEP_EVERY_MS: Type.Integer({ minimum: 100, default: 5_000 }),
+  LEADSCORE_PROCESS_EVERY_MS: Type.Integer({ minimum: 20, default: 500 }),
+  LEADSCORE_EVENTS_PER_RUN: Type.Integer({ minimum: 1, maximum: 100_000, default: 1_000 }),
+  LEADSCORE_MAX_EVENT_BYTES: Type.Integer({ minimum: 1024, default: 32 * 1024 }),
+  LEADSCORE_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  LEADSCORE_EVENTS_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
+  LEADSCORE_IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, default: 24 }),
+  LEADSCORE_CORS_ORIGIN: Type.Optional(Type.String()),
+  LEADSCORE_CONSOLE_DIR: Type.Optional(Type.String()),
+  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
+    Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  PROBLEM_BASE_URL: Type.String({ default: '/problems' }),
+}, { additionalProperties: true })
+
+export type EnvInput = Record<string, string | undefined>
+
+/** Validated, frozen configuration of one server process. */
+export interface AppConfig {
+  port: number
+  host: string
+  mongoUri: string | undefined
+  mongoDb: string
+  dataDir: string
+  ferretdbBin: string | undefined
+  demo: boolean
+  bootstrapApiKey: string | undefined
+  worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number }
+  limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
+  idempotencyTtlMs: number
+  corsOrigin: string | undefined
+  consoleDir: string | undefined
+  logLevel: Static<typeof Env>['LOG_LEVEL']
+  problemBaseUrl: string
+}
+
+const DEFAULT_TRUE = ['LEADSCORE_DEMO', 'LEADSCORE_WORKER'] as const
+
+/** Parses environment variables into an {@link AppConfig}; throws LS_ERR_CONFIG_INVALID listing every bad variable. */
+export function loadConfig (env: EnvInput): AppConfig {
+  const input: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') input[k] = v
+  for (const k of DEFAULT_TRUE) if (input[k] === undefined) input[k] = 'true'
+  const converted = Value.Convert(Env, Value.Default(Env, input))
+  const errors = [...Value.Errors(Env, converted)]
+  if (errors.length > 0) {
+    throw new LS_ERR_CONFIG_INVALID(errors.map((e) => `${e.path.slice(1) || '(root)'}: ${e.message}`).join('; '))
+  }
+  const e = Value.Decode(Env, converted)
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    mongoUri: e.MONGODB_URI,
+    mongoDb: e.MONGODB_DB,
+    dataDir: e.LEADSCORE_DATA_DIR,
+    ferretdbBin: e.LEADSCORE_FERRETDB_BIN,
+    demo: e.LEADSCORE_DEMO,
+    bootstrapApiKey: e.LEADSCORE_BOOTSTRAP_API_KEY,
+    worker: Object.freeze({
+      enabled: e.LEADSCORE_WORKER,
+      concurrency: e.LEADSCORE_WORKER_CONCURRENCY,
+      lockLifetimeMs: e.LEADSCORE_LOCK_LIFETIME_MS,
+      sweepEveryMs: e.LEADSCORE_SWEEP_EVERY_MS,
+      processEveryMs: e.LEADSCORE_PROCESS_EVERY_MS,
+      eventsPerRun: e.LEADSCORE_EVENTS_PER_RUN,
+    }),
+    limits: Object.freeze({
+      maxEventBytes: e.LEADSCORE_MAX_EVENT_BYTES,
+      bodyLimit: e.LEADSCORE_BODY_LIMIT,
+      eventsBodyLimit: e.LEADSCORE_EVENTS_BODY_LIMIT,
+      maxBatchEvents: 1000,
+    }),
+    idempotencyTtlMs: e.LEADSCORE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    corsOrigin: e.LEADSCORE_CORS_ORIGIN,
+    consoleDir: e.LEADSCORE_CONSOLE_DIR,
+    logLevel: e.LOG_LEVEL,
+    problemBaseUrl: e.PROBLEM_BASE_URL.replace(/\/$/, ''),
+  })
+}

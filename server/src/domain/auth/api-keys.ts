@@ -1,0 +1,70 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Collection } from 'mongodb'
+import type { ApiKeyDoc, Scope } from '../types.js'
+import { newId, sha256 } from '../../lib/ids.js'
+import { LS_ERR_API_KEY_NOT_FOUND } from '../../errors.js'
+
+export const SCOPES: readonly Scope[] = ['ingest', 'read', 'admin']
+
+/** The caller behind a request. */
+export interface Principal { keyId: string; name: string; scopes: Scope[] }
+
+/** Whether a principal may act with `scope`; admin may do everything. */
+export function hasScope (p: Principal, scope: Scope): boolean {
+  return p.scopes.includes('admin') || p.scopes.includes(scope)
+}
+
+/** Keys look like `lsk_<random>`; only their SHA-256 is stored. */
+export function generateKey (): string {
+  return `lsk_${randomBytes(24).toString('base64url')}`
+}
+
+export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date) {
+  const cache = new Map<string, { p: Principal | null; at: number }>()
+  const CACHE_MS = 5000
+  return {
+    async create (name: string, scopes: Scope[], plain: string = generateKey()): Promise<{ key: string; doc: ApiKeyDoc }> {
+      const hash = sha256(plain)
+      const t = now()
+      const existing = await col.findOne({ hash })
+      if (existing !== null) {
+        await col.updateOne({ _id: existing._id }, { $set: { scopes, revokedAt: null } })
+        return { key: plain, doc: { ...existing, scopes, revokedAt: null } }
+      }
+      const doc: ApiKeyDoc = { _id: newId('key'), name, hash, prefix: plain.slice(0, 8), scopes, createdAt: t, lastUsedAt: null, revokedAt: null }
+      await col.insertOne(doc)
+      return { key: plain, doc }
+    },
+    async hasAdmin (): Promise<boolean> {
+      return await col.findOne({ scopes: 'admin', revokedAt: null }) !== null
+    },
+    async list (): Promise<ApiKeyDoc[]> {
+      return await col.find({}).sort({ createdAt: -1 }).limit(500).toArray()
+    },
+    async revoke (id: string): Promise<void> {
+      const res = await col.updateOne({ _id: id, revokedAt: null }, { $set: { revokedAt: now() } })
+      if (res.matchedCount === 0) throw new LS_ERR_API_KEY_NOT_FOUND(id)
+      cache.clear()
+    },
+    /** Resolves a presented key to its principal, or null. Comparison is on hashes, in constant time. */
+    async authenticate (plain: string): Promise<Principal | null> {
+      if (plain.length < 10 || plain.length > 200) return null
+      const hash = sha256(plain)
+      const hit = cache.get(hash)
+      if (hit !== undefined && Date.now() - hit.at < CACHE_MS) return hit.p
+      const doc = await col.findOne({ hash })
+      let p: Principal | null = null
+      if (doc !== null && doc.revokedAt === null && timingSafeEqual(Buffer.from(doc.hash), Buffer.from(hash))) {
+        p = { keyId: doc._id, name: doc.name, scopes: doc.scopes }
+        if (doc.lastUsedAt === null || Date.now() - doc.lastUsedAt.getTime() > 60_000) {
+          await col.updateOne({ _id: doc._id }, { $set: { lastUsedAt: now() } })
+        }
+      }
+      if (cache.size > 10_000) cache.clear()
+      cache.set(hash, { p, at: Date.now() })
+      return p
+    },
+  }
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>

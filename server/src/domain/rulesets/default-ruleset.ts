@@ -1,0 +1,40 @@
+import type { RuleProperties } from 'json-rules-engine'
+import type { RulesetSettings } from '../types.js'
+
+function typeRule (ruleId: string, name: string, type: string, action: 'add' | 'reset', points?: number): RuleProperties {
+  const params: Record<string, unknown> = { ruleId, action, reason: name }
+  if (action === 'add') { params.dimension = 'engagement'; params.points = points }
+  return {
+    name: ruleId,
+    priority: action === 'reset' ? 10 : 1,
+    conditions: { all: [{ fact: 'event', path: 'type', operator: 'equal', value: type }] },
+    event: { type: 'score', params },
+  }
+}
+
+/** The ruleset every new installation starts with (version 1). */
+export const DEFAULT_RULES: RuleProperties[] = [
+  typeRule('email-open', 'Email open', 'email_open', 'add', 10),
+  typeRule('page-view', 'Page view', 'page_view', 'add', 5),
+  typeRule('form-submit', 'Form submit', 'form_submit', 'add', 20),
+  typeRule('demo-request', 'Demo request', 'demo_request', 'add', 50),
+  typeRule('purchase', 'Purchase', 'purchase', 'add', 100),
+  typeRule('email-bounced', 'Email bounced', 'email_bounced', 'add', -10),
+  typeRule('marked-spam', 'Marked spam', 'marked_spam', 'add', -50),
+  typeRule('unsubscribed', 'Unsubscribed', 'unsubscribed', 'reset'),
+]
+
+export const DEFAULT_SETTINGS: RulesetSettings = {
+  caps: { total: 1000 },
+  floors: { total: 0 },
+  stages: [
+    { name: 'Cold', min: 0 },
+    { name: 'Nurture', min: 20 },
+    { name: 'MQL', min: 50, exitBelow: 40 },
+    { name: 'SQL', min: 100, exitBelow: 80 },
+  ],
+  eventTypes: {
+    known: ['email_open', 'page_view', 'form_submit', 'demo_request', 'purchase', 'email_bounced', 'marked_spam', 'unsubscribed', 'score_adjusted'],
+    aliases: { demo_booked: 'demo_request', email_opened: 'email_open', pageview: 'page_view', page: 'page_view', form_submitted: 'form_submit', order_completed: 'purchase', unsubscribe: 'unsubscribed' },
+  },
+}

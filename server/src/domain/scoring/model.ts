@@ -1,0 +1,132 @@
+// The scoring model as pure functions: state + contributions → state + reasons. Live scoring, replay and full
+// re-scores all go through here, which is what makes a lead's score a function of its events alone.
+import type { Contribution } from '../../contracts/index.js'
+import type { Dimension, Reason, RulesetSettings, ScoreParts, ScoreState } from '../types.js'
+import { DIMENSIONS } from '../types.js'
+
+const DURATION_RE = /^(\d{1,6})([mhdw])$/
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+const MAX_RECENT = 100
+
+/** Milliseconds of a duration like `30d`, `12h`, `2w`, `15m`; null when malformed. */
+export function durationMs (d: string): number | null {
+  const m = DURATION_RE.exec(d)
+  if (m === null) return null
+  return Number(m[1]) * UNIT_MS[m[2]!]!
+}
+
+export function initialState (settings: RulesetSettings): ScoreState {
+  return { total: 0, engagement: 0, fit: 0, intent: 0, fired: {}, stage: stageFor(0, null, settings), lastActivityAt: null }
+}
+
+export function partsOf (s: ScoreParts): ScoreParts {
+  return { total: s.total, engagement: s.engagement, fit: s.fit, intent: s.intent }
+}
+
+function bound (v: number, min: number | undefined, max: number | undefined): number {
+  let r = v
+  if (max !== undefined && r > max) r = max
+  if (min !== undefined && r < min) r = min
+  return r
+}
+
+/**
+ * The stage for a total, with hysteresis: a lead leaves its current stage downwards only once the total falls
+ * below that stage's `exitBelow` (or its `min` when none is set).
+ */
+export function stageFor (total: number, current: string | null, settings: RulesetSettings): string {
+  const stages = [...(settings.stages ?? [])].sort((a, b) => a.min - b.min)
+  if (stages.length === 0) return ''
+  let target = stages[0]!
+  for (const s of stages) if (total >= s.min) target = s
+  if (current !== null) {
+    const idx = stages.findIndex((s) => s.name === current)
+    const tIdx = stages.indexOf(target)
+    if (idx > tIdx) {
+      const cur = stages[idx]!
+      if (total >= (cur.exitBelow ?? cur.min)) return cur.name
+      // fall to the highest stage below whose own exit threshold still holds
+      for (let i = idx - 1; i > tIdx; i--) {
+        const s = stages[i]!
+        if (total >= (s.exitBelow ?? s.min)) return s.name
+      }
+    }
+  }
+  return target.name
+}
+
+/** Grade letter for a fit score; '' when the ruleset defines no grades. */
+export function gradeFor (fit: number, settings: RulesetSettings): string {
+  const grades = [...(settings.grades ?? [])].sort((a, b) => b.min - a.min)
+  for (const g of grades) if (fit >= g.min) return g.name
+  return grades.length > 0 ? grades[grades.length - 1]!.name : ''
+}
+
+function cloneState (s: ScoreState): ScoreState {
+  const fired: ScoreState['fired'] = {}
+  for (const [k, v] of Object.entries(s.fired)) fired[k] = { n: v.n, recent: [...v.recent] }
+  return { ...s, fired }
+}
+
+/**
+ * Applies one event's contributions, in the order given, to a copy of `state`. Limits and multipliers are
+ * evaluated in event time (`at`), so replaying the same events in the same canonical order gives the same result.
+ */
+export function applyContributions (
+  state: ScoreState,
+  contributions: readonly Contribution[],
+  ctx: { at: number; ruleVersion: number; settings: RulesetSettings },
+): { state: ScoreState; reasons: Reason[] } {
+  const next = cloneState(state)
+  const reasons: Reason[] = []
+  const caps = ctx.settings.caps ?? {}
+  const floors = ctx.settings.floors ?? {}
+  for (const c of contributions) {
+    const rec = next.fired[c.ruleId] ?? { n: 0, recent: [] }
+    if (c.limit !== undefined) {
+      const perMs = c.limit.per === undefined ? null : durationMs(c.limit.per)
+      const inWindow = perMs === null ? rec.n : rec.recent.filter((t) => t > ctx.at - perMs && t <= ctx.at).length
+      if (inWindow >= c.limit.count) continue
+    }
+    let requested = 0
+    let applied = 0
+    const dimension: Dimension = c.dimension ?? 'engagement'
+    if (c.action === 'reset') {
+      const before = next.total
+      for (const d of DIMENSIONS) next[d] = 0
+      next.total = 0
+      const floorTotal = floors.total
+      if (floorTotal !== undefined && floorTotal > 0) { next.engagement = floorTotal; next.total = floorTotal }
+      requested = -before
+      applied = next.total - before
+    } else {
+      let points = c.points ?? 0
+      if (c.multiplier !== undefined && rec.n >= c.multiplier.after) points = Math.round(points * c.multiplier.factor)
+      const current = next[dimension]
+      const target = c.action === 'set' ? points : current + points
+      requested = target - current
+      // clamp the dimension, then keep the total within its own bounds by trimming this contribution
+      const dimValue = bound(target, floors[dimension], caps[dimension])
+      const totalValue = bound(next.total - current + dimValue, floors.total, caps.total)
+      applied = totalValue - next.total
+      next[dimension] = current + applied
+      next.total = totalValue
+    }
+    rec.n += 1
+    rec.recent.push(ctx.at)
+    if (rec.recent.length > MAX_RECENT) rec.recent.splice(0, rec.recent.length - MAX_RECENT)
+    next.fired[c.ruleId] = rec
+    reasons.push({
+      ruleId: c.ruleId,
+      ruleVersion: ctx.ruleVersion,
+      dimension: c.action === 'reset' ? 'all' : dimension,
+      action: c.action,
+      requested,
+      points: applied,
+      note: c.reason ?? c.ruleId,
+    })
+  }
+  next.lastActivityAt = ctx.at
+  next.stage = stageFor(next.total, state.stage === '' ? null : state.stage, ctx.settings)
+  return { state: next, reasons }
+}

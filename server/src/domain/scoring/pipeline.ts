@@ -1,0 +1,59 @@
+import type { Contribution, ScoringPlugin, PluginContext } from '../../contracts/index.js'
+import type { EventDoc, LeadDoc, Reason, ScoreState } from '../types.js'
+import { decodeKeys } from '../../lib/keys.js'
+import { applyContributions } from './model.js'
+import { mapEventType, type ActiveRuleset } from '../rulesets/ruleset-service.js'
+
+/** The outcome of scoring one event. `mapped` is false for event types the ruleset does not know. */
+export interface EventOutcome { mapped: boolean; type: string; state: ScoreState; reasons: Reason[] }
+
+/** A scoring plugin together with the context it runs in. */
+export interface MountedScoringPlugin { plugin: ScoringPlugin; ctx: PluginContext<unknown> }
+
+export const MANUAL_SOURCE = 'manual'
+export const ADJUSTMENT_TYPE = 'score_adjusted'
+
+function leadFacts (lead: LeadDoc): Record<string, unknown> {
+  return {
+    id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company,
+    attributes: decodeKeys(lead.attributes ?? {}), status: lead.status, sources: lead.sources ?? [],
+  }
+}
+
+/**
+ * Scores events one at a time: the ruleset's rules (json-rules-engine semantics), then any scoring plugins, then
+ * the model (limits, multipliers, caps, floors, stages). Manual adjustments are events too, so replay keeps them.
+ */
+export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] = []) {
+  return {
+    async scoreEvent (lead: LeadDoc, event: EventDoc, state: ScoreState, ruleset: ActiveRuleset): Promise<EventOutcome> {
+      const properties = decodeKeys(event.properties ?? {})
+      if (event.type === ADJUSTMENT_TYPE && event.sourceId === MANUAL_SOURCE) {
+        const p = properties as { dimension?: 'engagement' | 'fit' | 'intent'; points?: number; note?: string; ruleId?: string }
+        const c: Contribution = { ruleId: 'manual-adjustment', action: 'add', dimension: p.dimension ?? 'engagement', points: p.points ?? 0, reason: p.note ?? 'manual adjustment' }
+        const r = applyContributions(state, [c], { at: event.occurredAt.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings })
+        return { mapped: true, type: event.type, ...r }
+      }
+      const { type, known } = mapEventType(event.type, ruleset.settings)
+      if (!known) return { mapped: false, type, state, reasons: [] }
+      const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
+      const lf = leadFacts(lead)
+      const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
+      const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts })
+      for (const { plugin, ctx } of plugins) {
+        if (plugin.score === undefined) continue
+        const extra = await plugin.score({
+          lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes: lf.attributes as Record<string, unknown>, status: lead.status, sources: lead.sources ?? [] },
+          event: { id: event._id, sourceId: event.sourceId, type, occurredAt: event.occurredAt, properties },
+          score: scoreFacts,
+          rulesetVersion: ruleset.version,
+        }, ctx)
+        for (const c of extra) contributions.push({ ...c, ruleId: `${plugin.manifest.id}.${c.ruleId}` })
+      }
+      const r = applyContributions(state, contributions, { at: event.occurredAt.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings })
+      return { mapped: true, type, ...r }
+    },
+  }
+}
+
+export type ScoringPipeline = ReturnType<typeof createScoringPipeline>

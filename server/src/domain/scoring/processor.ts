@@ -1,0 +1,197 @@
+import type { Collections } from '../../infra/db.js'
+import type { EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState } from '../types.js'
+import type { LockService } from '../locks.js'
+import type { RulesetService } from '../rulesets/ruleset-service.js'
+import type { ScoringPipeline } from './pipeline.js'
+import { initialState, partsOf, gradeFor } from './model.js'
+import { newId } from '../../lib/ids.js'
+
+/** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
+export interface CommittedBatch {
+  leadId: string
+  before: ScoreParts & { stage: string }
+  after: ScoreParts & { stage: string }
+  lastSeq: number
+  events: number
+  entries: Array<Pick<LedgerDoc, '_id' | 'eventId' | 'eventType' | 'delta' | 'reasons' | 'occurredAt'>>
+  rescored: boolean
+}
+
+export interface ProcessResult { locked: boolean; events: number; batches: number; conflicts: number }
+
+export interface LeadProcessorDeps {
+  c: Collections
+  locks: LockService
+  rulesets: RulesetService
+  pipeline: ScoringPipeline
+  now: () => Date
+  lockLifetimeMs: number
+  eventsPerRun: number
+  log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
+  onCommitted?: (b: CommittedBatch) => void
+  /** Test seam: called after the ledger is written and before the commit, to simulate crashes and pauses. */
+  beforeCommit?: (leadId: string) => Promise<void>
+}
+
+export class LockLostError extends Error {}
+
+/**
+ * Scores a lead's new events under its lock. The lead document is the commit point: ledger entries are written
+ * uncommitted first, then the lead is updated with a compare-and-set on (rev, lastSeq) — the fencing token — and
+ * only then are the entries committed. A crash at any point leaves either the old state or a state the next run
+ * completes; a paused worker whose lease expired finds its compare-and-set matching nothing and aborts.
+ */
+export function createLeadProcessor (deps: LeadProcessorDeps) {
+  const { c, locks, rulesets, pipeline, now } = deps
+
+  async function finalize (leadId: string, batch: LeadBatch): Promise<void> {
+    await c.scoreHistory.updateMany({ leadId, batch: batch.token, committed: false }, { $set: { committed: true } })
+    if (batch.supersedeFrom !== null) {
+      await c.scoreHistory.updateMany(
+        { leadId, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
+        { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
+      )
+    }
+    if (batch.unmapped.length > 0) {
+      await c.events.updateMany({ _id: { $in: batch.unmapped }, status: 'pending' }, { $set: { status: 'unmapped' } })
+    }
+    if (batch.seqTo >= batch.seqFrom) {
+      await c.events.updateMany({ leadId, seq: { $gte: batch.seqFrom, $lte: batch.seqTo }, status: 'pending' }, { $set: { status: 'scored' } })
+    }
+  }
+
+  async function runOnce (lead: LeadDoc, token: string, lease: { lost: boolean }): Promise<{ events: number; committed: boolean }> {
+    const newEvents = await c.events.find({ leadId: lead._id, seq: { $gt: lead.lastSeq } }).sort({ seq: 1 }).limit(deps.eventsPerRun).toArray()
+    if (newEvents.length === 0 && lead.rescoreFrom == null) return { events: 0, committed: false }
+    const ruleset = await rulesets.active()
+    newEvents.sort(byOrd)
+    const minNewOrd = newEvents[0]?.ord ?? null
+    let replayFrom: string | null = lead.rescoreFrom ?? null
+    let reason: string | null = lead.rescoreFrom != null ? 'rescored: re-score requested' : null
+    if (minNewOrd !== null && lead.lastOrd != null && minNewOrd < lead.lastOrd && (replayFrom === null || minNewOrd < replayFrom)) {
+      replayFrom = minNewOrd
+      reason = `rescored: late event ${newEvents[0]!._id}`
+    }
+
+    let state: ScoreState = lead.state
+    let events: EventDoc[] = newEvents
+    let supersedeFrom: string | null = null
+    if (replayFrom !== null) {
+      // Restore the state from the last checkpoint before the replay point and replay only the suffix after it.
+      const checkpoint = replayFrom === ''
+        ? null
+        : await c.scoreHistory.find({ leadId: lead._id, committed: true, superseded: false, ord: { $lt: replayFrom } }).sort({ ord: -1 }).limit(1).next()
+      state = checkpoint?.state ?? initialState(ruleset.settings)
+      supersedeFrom = checkpoint?.ord ?? ''
+      const older = await c.events.find({ leadId: lead._id, seq: { $lte: lead.lastSeq }, ord: { $gt: supersedeFrom } }).toArray()
+      events = [...older, ...newEvents].sort(byOrd)
+    }
+
+    const beforeParts = { ...partsOf(lead.state), stage: lead.state.stage }
+    const entries: LedgerDoc[] = []
+    const unmapped: string[] = []
+    const created = now()
+    for (const ev of events) {
+      const out = await pipeline.scoreEvent(lead, ev, state, ruleset)
+      if (!out.mapped) {
+        if (ev.seq > lead.lastSeq) unmapped.push(ev._id)
+        continue
+      }
+      const before = partsOf(state)
+      state = out.state
+      const after = partsOf(state)
+      entries.push({
+        _id: `${token}:${entries.length}`, leadId: lead._id, kind: ev.sourceId === 'manual' ? 'adjustment' : 'event', eventId: ev._id, eventType: out.type,
+        seq: ev.seq, ord: ev.ord, occurredAt: ev.occurredAt, before, after, delta: after.total - before.total, reasons: out.reasons,
+        state, rulesetVersion: ruleset.version, batch: token, committed: false, superseded: false, createdAt: created,
+      })
+    }
+    if (lease.lost) throw new LockLostError('lease lost before commit')
+    if (entries.length > 0) await c.scoreHistory.insertMany(entries, { ordered: false })
+    if (deps.beforeCommit !== undefined) await deps.beforeCommit(lead._id)
+    if (lease.lost) {
+      await c.scoreHistory.deleteMany({ leadId: lead._id, batch: token, committed: false })
+      throw new LockLostError('lease lost before commit')
+    }
+
+    const seqs = newEvents.map((e) => e.seq)
+    const lastSeq = seqs.length > 0 ? Math.max(...seqs) : lead.lastSeq
+    let lastOrd = lead.lastOrd
+    for (const e of events) if (lastOrd == null || e.ord > lastOrd) lastOrd = e.ord
+    const batch: LeadBatch = {
+      token, supersedeFrom, reason, seqFrom: lead.lastSeq + 1, seqTo: lastSeq, unmapped,
+    }
+    const lastEventAt = events.reduce<Date | null>((m, e) => m === null || e.occurredAt > m ? e.occurredAt : m, lead.lastEventAt ?? null)
+    const res = await c.leads.updateOne(
+      { _id: lead._id, rev: lead.rev, lastSeq: lead.lastSeq },
+      {
+        $set: {
+          state, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
+          stage: state.stage, grade: gradeFor(state.fit, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
+          lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt,
+        },
+        $inc: { rev: 1 },
+      },
+    )
+    if (res.matchedCount !== 1) {
+      // Someone else advanced this lead (our lease expired while we were paused): our work is void.
+      await c.scoreHistory.deleteMany({ leadId: lead._id, batch: token, committed: false })
+      throw new LockLostError('lead changed under us; batch discarded')
+    }
+    await finalize(lead._id, batch)
+    deps.onCommitted?.({
+      leadId: lead._id,
+      before: beforeParts,
+      after: { ...partsOf(state), stage: state.stage },
+      lastSeq,
+      events: newEvents.length,
+      entries: entries.map((e) => ({ _id: e._id, eventId: e.eventId, eventType: e.eventType, delta: e.delta, reasons: e.reasons, occurredAt: e.occurredAt })),
+      rescored: replayFrom !== null,
+    })
+    return { events: newEvents.length, committed: true }
+  }
+
+  return {
+    /** Scores everything pending for one lead. Returns locked:false when another worker holds the lead. */
+    async processLead (leadId: string): Promise<ProcessResult> {
+      const token = newId('lk')
+      const lockName = `lead:${leadId}`
+      const result: ProcessResult = { locked: false, events: 0, batches: 0, conflicts: 0 }
+      if (!await locks.acquire(lockName, token, deps.lockLifetimeMs)) return result
+      result.locked = true
+      const lease = { lost: false }
+      const timer = setInterval(() => {
+        locks.renew(lockName, token, deps.lockLifetimeMs).then((ok) => { if (!ok) lease.lost = true }, () => { lease.lost = true })
+      }, Math.max(100, Math.floor(deps.lockLifetimeMs / 3)))
+      try {
+        let first = true
+        for (let round = 0; round < 1000; round++) {
+          const lead = await c.leads.findOne({ _id: leadId })
+          if (lead === null) break
+          if (first && lead.lastBatch != null) await finalize(lead._id, lead.lastBatch) // finish a crashed run's commit
+          first = false
+          try {
+            const r = await runOnce(lead, newId('bt'), lease)
+            if (!r.committed) break
+            result.events += r.events
+            result.batches += 1
+          } catch (err) {
+            if (err instanceof LockLostError) { result.conflicts += 1; deps.log.warn({ leadId, err: err.message }, 'scoring batch abandoned'); break }
+            throw err
+          }
+          if (lease.lost) break
+        }
+      } finally {
+        clearInterval(timer)
+        await locks.release(lockName, token)
+      }
+      return result
+    },
+  }
+}
+
+function byOrd (a: EventDoc, b: EventDoc): number {
+  return a.ord < b.ord ? -1 : a.ord > b.ord ? 1 : 0
+}
+
+export type LeadProcessor = ReturnType<typeof createLeadProcessor>

@@ -1,0 +1,96 @@
+import { Agenda, InMemoryNotificationChannel, type Job } from 'agenda'
+import { MongoBackend } from '@agendajs/mongo-backend'
+import type { Db } from 'mongodb'
+
+export interface JobLogger {
+  info(o: object, m: string): void
+  warn(o: object, m: string): void
+  error(o: object, m: string): void
+}
+
+export interface SchedulerOptions {
+  db: Db
+  processEveryMs: number
+  concurrency: number
+  lockLifetimeMs: number
+  log: JobLogger
+}
+
+export interface JobSpec<D> {
+  name: string
+  handler: (data: D, job: Job<D>) => Promise<void>
+  concurrency?: number
+  lockLifetimeMs?: number
+  removeOnComplete?: boolean
+}
+
+/**
+ * Agenda with the Mongo backend, wrapped so that job names are unique (Agenda's define() silently overwrites) and
+ * every job handler logs its failures. Agenda only triggers work: handlers are idempotent and correctness comes
+ * from the lead lock and watermark, never from a job running exactly once.
+ */
+export class Scheduler {
+  readonly agenda: Agenda
+  private readonly names = new Set<string>()
+  private started = false
+  private readonly log: JobLogger
+
+  constructor (opts: SchedulerOptions) {
+    this.log = opts.log
+    this.agenda = new Agenda({
+      backend: new MongoBackend({ mongo: opts.db, collection: 'agendaJobs', ensureIndex: true }),
+      processEvery: opts.processEveryMs,
+      maxConcurrency: Math.max(opts.concurrency * 2, 8),
+      defaultConcurrency: opts.concurrency,
+      defaultLockLifetime: opts.lockLifetimeMs,
+      notificationChannel: new InMemoryNotificationChannel(),
+    })
+    this.agenda.on('error', (err: Error) => this.log.error({ err }, 'job scheduler error'))
+  }
+
+  define<D> (spec: JobSpec<D>): void {
+    if (this.names.has(spec.name)) throw new Error(`job '${spec.name}' is already defined`)
+    this.names.add(spec.name)
+    this.agenda.define<D>(spec.name, async (job) => {
+      try {
+        await spec.handler(job.attrs.data, job)
+      } catch (err) {
+        this.log.error({ err, job: spec.name, jobId: String(job.attrs._id) }, 'job failed')
+        throw err
+      }
+    }, {
+      concurrency: spec.concurrency ?? this.agenda.attrs.defaultConcurrency,
+      lockLifetime: spec.lockLifetimeMs ?? this.agenda.attrs.defaultLockLifetime,
+      removeOnComplete: spec.removeOnComplete ?? true,
+    })
+  }
+
+  /** Makes sure one pending run of `name` exists for `key`; a running one does not count, so work is never lost. */
+  async ensurePending (name: string, data: Record<string, unknown>, key: Record<string, unknown>): Promise<void> {
+    const job = this.agenda.create(name, data)
+    job.unique({ ...key, lockedAt: null })
+    job.schedule(new Date())
+    await job.save()
+  }
+
+  /** One recurring job per name (+ key), created with unique() rather than every(), which keeps one job per name. */
+  async ensureRecurring (name: string, every: string | number, data: Record<string, unknown> = {}): Promise<void> {
+    const job = this.agenda.create(name, data)
+    job.unique({ name, ...Object.fromEntries(Object.entries(data).map(([k, v]) => [`data.${k}`, v])) })
+    job.repeatEvery(every, { skipImmediate: false })
+    await job.save()
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.agenda.start()
+  }
+
+  /** Stops taking jobs and waits for running ones to finish (up to timeoutMs). */
+  async drain (timeoutMs: number): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.agenda.drain({ timeout: timeoutMs })
+  }
+}

@@ -1,0 +1,121 @@
+import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb'
+import type { Document } from 'mongodb'
+import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc } from '../domain/types.js'
+
+/** The collections the product uses, typed. */
+export interface Collections {
+  leads: Collection<LeadDoc>
+  events: Collection<EventDoc>
+  scoreHistory: Collection<LedgerDoc>
+  rulesets: Collection<RulesetDoc>
+  ingestRejects: Collection<RejectDoc>
+  idempotencyKeys: Collection<IdempotencyDoc>
+  locks: Collection<LockDoc>
+  apiKeys: Collection<ApiKeyDoc>
+  liveFeed: Collection<LiveDoc>
+  auditLog: Collection<AuditDoc>
+  jobs: Collection<JobDoc>
+  counters: Collection<{ _id: string; value: number }>
+}
+
+/** An open database: the client, the Db and its collections. */
+export interface Database {
+  client: MongoClient
+  db: Db
+  c: Collections
+  /** true when the server is FerretDB (some features take a documented fallback). */
+  ferret: boolean
+  close(): Promise<void>
+}
+
+// Indexes per collection. TTL options are applied only where the server supports them; expiry is never relied
+// on (purges run as queries), so FerretDB, which lacks TTL, behaves the same.
+const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number }>> = {
+  leads: [
+    { key: { key: 1 }, name: 'key_unique', unique: true },
+    { key: { score: -1, _id: 1 }, name: 'score_desc' },
+    { key: { stage: 1, score: -1 }, name: 'stage_score' },
+    { key: { status: 1, score: -1 }, name: 'status_score' },
+    { key: { updatedAt: -1, _id: 1 }, name: 'updated_desc' },
+    { key: { createdAt: -1, _id: 1 }, name: 'created_desc' },
+    { key: { lastEventAt: -1, _id: 1 }, name: 'last_event_desc' },
+    { key: { sources: 1 }, name: 'sources' },
+    { key: { nextSeq: 1, lastSeq: 1 }, name: 'watermark' },
+  ],
+  events: [
+    { key: { sourceId: 1, externalId: 1 }, name: 'source_external_unique', unique: true },
+    { key: { leadId: 1, seq: 1 }, name: 'lead_seq_unique', unique: true },
+    { key: { leadId: 1, ord: 1 }, name: 'lead_ord' },
+    { key: { status: 1, receivedAt: 1 }, name: 'status_received' },
+    { key: { receivedAt: -1 }, name: 'received_desc' },
+    { key: { type: 1 }, name: 'type' },
+  ],
+  scoreHistory: [
+    { key: { leadId: 1, ord: 1 }, name: 'lead_ord' },
+    { key: { leadId: 1, batch: 1 }, name: 'lead_batch' },
+  ],
+  rulesets: [
+    { key: { name: 1, version: 1 }, name: 'name_version_unique', unique: true },
+    { key: { status: 1 }, name: 'status' },
+  ],
+  ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }],
+  idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'expires', ttl: 0 }],
+  locks: [{ key: { expiresAt: 1 }, name: 'expires' }],
+  apiKeys: [{ key: { hash: 1 }, name: 'hash_unique', unique: true }],
+  liveFeed: [{ key: { at: 1 }, name: 'at' }],
+  auditLog: [{ key: { at: -1 }, name: 'at_desc' }],
+  jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
+  counters: [],
+}
+
+function isNotImplemented (err: unknown): boolean {
+  return err instanceof MongoServerError && (err.code === 238 || err.code === 115)
+}
+
+/** Creates every index (idempotent). Runs at boot so a bad deployment fails before serving. */
+export async function ensureIndexes (db: Db): Promise<void> {
+  for (const [name, specs] of Object.entries(INDEXES)) {
+    const col = db.collection(name)
+    for (const { ttl, ...spec } of specs) {
+      const options: Document = { name: spec.name }
+      if (spec.unique === true) options.unique = true
+      if (ttl !== undefined) {
+        try {
+          await col.createIndex(spec.key, { ...options, expireAfterSeconds: ttl })
+          continue
+        } catch (err) {
+          if (!isNotImplemented(err)) throw err
+        }
+      }
+      await col.createIndex(spec.key, options)
+    }
+  }
+}
+
+/** Connects, detects FerretDB and ensures indexes. */
+export async function openDatabase (uri: string, dbName: string): Promise<Database> {
+  const client = new MongoClient(uri, {
+    writeConcern: { w: 'majority' },
+    retryWrites: true,
+    serverSelectionTimeoutMS: 10_000,
+    maxPoolSize: 50,
+    ignoreUndefined: true,
+  })
+  await client.connect()
+  const db = client.db(dbName)
+  let ferret = false
+  try {
+    const info = await db.admin().command({ buildInfo: 1 })
+    ferret = typeof info.ferretdbVersion === 'string' || typeof info.ferretdb === 'object'
+  } catch { /* older servers: assume MongoDB */ }
+  await ensureIndexes(db)
+  const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
+    'liveFeed', 'auditLog', 'jobs', 'counters'] as const
+  const c = Object.fromEntries(names.map((n) => [n, db.collection(n)])) as unknown as Collections
+  return { client, db, c, ferret, close: async () => { await client.close() } }
+}
+
+/** true for a duplicate-key error (E11000). FerretDB does not name the index, so callers re-check which key clashed. */
+export function isDuplicateKey (err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === 11000
+}

@@ -1,0 +1,57 @@
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import fp from 'fastify-plugin'
+import sjson from 'secure-json-parse'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Value } from '@sinclair/typebox/value'
+import type { TSchema } from '@sinclair/typebox'
+import { LS_ERR_FORBIDDEN_KEY, LS_ERR_INVALID_ENCODING, LS_ERR_MALFORMED_JSON } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest { rawBody?: Buffer }
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
+/** Strict UTF-8 (never silently U+FFFD), and JSON with __proto__/constructor refused. Exported for non-HTTP callers. */
+export function parseJsonStrict (raw: Buffer): unknown {
+  let text: string
+  try { text = decoder.decode(raw) } catch { throw new LS_ERR_INVALID_ENCODING() }
+  if (text.trim() === '') throw new LS_ERR_MALFORMED_JSON('the body is empty')
+  try {
+    return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+  } catch (err) {
+    const msg = (err as Error).message
+    if (/prototype|constructor/i.test(msg)) throw new LS_ERR_FORBIDDEN_KEY(/constructor/i.test(msg) ? 'constructor' : '__proto__')
+    throw new LS_ERR_MALFORMED_JSON(msg)
+  }
+}
+
+// Bodies are validated exactly (no type coercion, no silently dropped properties); querystrings and params are
+// strings on the wire, so they are converted to the schema's types first.
+const compiled = new WeakMap<TSchema, ReturnType<typeof TypeCompiler.Compile>>()
+export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
+  let check = compiled.get(schema)
+  if (check === undefined) { check = TypeCompiler.Compile(schema); compiled.set(schema, check) }
+  const c = check
+  return (data: unknown) => {
+    const withDefaults = Value.Default(schema, Value.Clone(data ?? (httpPart === 'body' ? data : {})))
+    const value = httpPart === 'body' ? withDefaults : Value.Convert(schema, withDefaults)
+    if (c.Check(value)) return { value }
+    const errs = [...c.Errors(value)].slice(0, 20).map((e) => ({ instancePath: e.path, message: e.message, params: {} }))
+    const error = Object.assign(new Error(errs.map((e) => `${e.instancePath} ${e.message}`).join('; ')), { validation: errs, validationContext: httpPart })
+    return { error }
+  }
+}
+
+export default fp(async function httpParsing (app: FastifyInstance) {
+  app.removeContentTypeParser(['application/json', 'text/plain'])
+  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/, { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => {
+    req.rawBody = body
+    return parseJsonStrict(body)
+  })
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => {
+    req.rawBody = body
+    try { return decoder.decode(body) } catch { throw new LS_ERR_INVALID_ENCODING() }
+  })
+  app.setValidatorCompiler(validatorCompiler)
+}, { name: 'ls-http-parsing', fastify: '5.x' })

@@ -1,0 +1,44 @@
+// Stored documents may not use `.` or a leading `$` in field names, but event properties and lead attributes are
+// free-form. Keys are percent-encoded on the way in and decoded on the way out, so every key round-trips.
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** Returns the first forbidden key (`__proto__`, `constructor`, `prototype`) found in a value, or null. */
+export function findForbiddenKey (value: unknown, depth = 0): string | null {
+  if (depth > 64 || value === null || typeof value !== 'object') return null
+  if (Array.isArray(value)) {
+    for (const v of value) { const f = findForbiddenKey(v, depth + 1); if (f !== null) return f }
+    return null
+  }
+  for (const k of Object.keys(value)) {
+    if (FORBIDDEN.has(k)) return k
+    const f = findForbiddenKey((value as Record<string, unknown>)[k], depth + 1)
+    if (f !== null) return f
+  }
+  return null
+}
+
+function encodeKey (k: string): string {
+  return k.replace(/[%.$\0]/g, (c) => c === '%' ? '%25' : c === '.' ? '%2E' : c === '$' ? '%24' : '%00')
+}
+
+function decodeKey (k: string): string {
+  return k.includes('%') ? k.replace(/%(25|2E|24|00)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : k
+}
+
+function mapKeys (value: unknown, fn: (k: string) => string, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (value instanceof Date) return value
+  if (depth > 64) throw new RangeError('value nests too deeply')
+  if (Array.isArray(value)) return value.map((v) => mapKeys(v, fn, depth + 1))
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) out[fn(k)] = mapKeys(v, fn, depth + 1)
+  return out
+}
+
+/** Encodes every key of a (nested) object for storage. */
+export function encodeKeys<T> (value: T): T { return mapKeys(value, encodeKey, 0) as T }
+/** Reverses {@link encodeKeys}. */
+export function decodeKeys<T> (value: T): T { return mapKeys(value, decodeKey, 0) as T }
+/** Encodes one key (for `$set: { 'attributes.<key>': … }`). */
+export { encodeKey }

@@ -1,0 +1,45 @@
+// The runner: load config, start the embedded database when no MONGODB_URI is given, build, listen, close on signals.
+import closeWithGrace from 'close-with-grace'
+import { resolve } from 'node:path'
+import { loadConfig, type AppConfig } from './config.js'
+import { buildApp } from './app.js'
+import { startFerretDb, type EmbeddedDb } from './infra/ferretdb.js'
+import { seedDemo } from './demo/seed.js'
+
+async function main (): Promise<void> {
+  try { process.loadEnvFile() } catch { /* no .env file */ }
+  let config: AppConfig
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    process.stderr.write(`leadscore: ${(err as Error).message}\n`)
+    process.exit(1)
+  }
+  let embedded: EmbeddedDb | null = null
+  if (config.mongoUri === undefined) {
+    embedded = await startFerretDb({ dataDir: resolve(config.dataDir, 'ferretdb'), bin: config.ferretdbBin })
+    config = Object.freeze({ ...config, mongoUri: embedded.uri })
+  }
+  const app = await buildApp(config)
+  if (embedded !== null) app.log.info({ uri: embedded.uri, dataDir: resolve(config.dataDir) }, 'embedded FerretDB (SQLite) started')
+  if (config.demo) {
+    const seeded = await seedDemo(app.core)
+    if (seeded > 0) app.log.info({ events: seeded }, 'demo data seeded (set LEADSCORE_DEMO=0 to skip)')
+  }
+  closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'closing after an error')
+    else app.log.info({ signal }, 'shutting down')
+    await app.close()
+    if (embedded !== null) await embedded.stop()
+  })
+  const address = await app.listen({ port: config.port, host: config.host })
+  if (app.initialAdminKey !== null) {
+    process.stdout.write(`\n  Leadscore admin API key (shown once, store it now):\n\n    ${app.initialAdminKey}\n\n`)
+  }
+  process.stdout.write(`  Leadscore is running at ${address}  (API docs: ${address}/docs)\n`)
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`leadscore: failed to start: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,164 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { problemResponses, Page, IdParams } from '../schemas/common.js'
+import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID, LS_ERR_VALIDATION } from '../errors.js'
+import { sha256 } from '../lib/ids.js'
+import { encodeCursor, decodeCursor } from '../lib/cursor.js'
+import { eventOut } from './serialize.js'
+import type { IngestSummary } from '../domain/events/ingest.js'
+import type { Filter } from 'mongodb'
+import type { EventDoc } from '../domain/types.js'
+
+export const REST_SOURCE = 'api'
+
+const IngestResult = Type.Object({
+  submitted: Type.Integer(),
+  accepted: Type.Integer(),
+  duplicates: Type.Integer(),
+  rejected: Type.Integer(),
+  results: Type.Array(Type.Object({
+    index: Type.Integer(),
+    status: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
+    eventId: Type.Optional(Type.String()),
+    leadId: Type.Optional(Type.String()),
+    error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), pointer: Type.Optional(Type.String()) })),
+  })),
+}, { $id: 'IngestResult' })
+
+const EventsBody = Type.Union([
+  Type.Ref('EventInput'),
+  Type.Object({ events: Type.Array(Type.Ref('EventInput'), { maxItems: 1000 }) }, { additionalProperties: false }),
+], { description: 'One event, or { events: [...] } with up to 1,000. Invalid events are rejected one by one (202), not as a whole.' })
+
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/
+
+const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app) {
+  app.addSchema(IngestResult)
+  const { core } = app
+  const limits = core.config.limits
+
+  app.post('/v1/events', {
+    config: { scope: 'ingest' },
+    bodyLimit: limits.eventsBodyLimit,
+    // items are validated one by one by the ingest service so a bad event is a stored reject, not a lost batch
+    validatorCompiler: () => (data: unknown) => ({ value: data }),
+    schema: {
+      tags: ['events'],
+      summary: 'Submit one event or a batch',
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 255 })) }),
+      body: EventsBody,
+      response: { 200: Type.Ref('IngestResult'), 202: Type.Ref('IngestResult'), 409: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails'), 415: Type.Ref('ProblemDetails'), 422: Type.Ref('ProblemDetails'), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const body = req.body as unknown
+    const isBatch = body !== null && typeof body === 'object' && !Array.isArray(body) && 'events' in body
+    let items: unknown[]
+    if (isBatch) {
+      const keys = Object.keys(body)
+      const events = (body as { events: unknown }).events
+      if (keys.length !== 1 || !Array.isArray(events)) throw new LS_ERR_VALIDATION('a batch is { "events": [ ... ] } and nothing else')
+      if (events.length > limits.maxBatchEvents) throw new LS_ERR_BATCH_TOO_LARGE(limits.maxBatchEvents, events.length)
+      items = events
+    } else {
+      if (req.rawBody !== undefined && req.rawBody.length > limits.maxEventBytes) throw new LS_ERR_BODY_TOO_LARGE(limits.maxEventBytes)
+      items = [body]
+    }
+
+    const keyHeader = req.headers['idempotency-key']
+    let claimId: string | null = null
+    if (keyHeader !== undefined) {
+      if (typeof keyHeader !== 'string' || !IDEMPOTENCY_KEY_RE.test(keyHeader)) throw new LS_ERR_IDEMPOTENCY_KEY_INVALID()
+      const claim = await core.idempotency.claim(`${req.principal!.keyId}:events`, keyHeader, sha256(req.rawBody ?? JSON.stringify(body)))
+      if (claim.kind === 'replay') {
+        return reply.code(claim.statusCode as 202).header('idempotent-replayed', 'true').type('application/json; charset=utf-8').send(claim.body)
+      }
+      claimId = claim.id
+    }
+    let summary: IngestSummary
+    try {
+      summary = await core.ingest.ingest(items, { sourceId: REST_SOURCE, requestId: String(req.id) })
+    } catch (err) {
+      if (claimId !== null) await core.idempotency.abandon(claimId)
+      throw err
+    }
+    core.metrics.ingestEvents.inc(summary.accepted, { source: REST_SOURCE, outcome: 'accepted' })
+    core.metrics.ingestEvents.inc(summary.duplicates, { source: REST_SOURCE, outcome: 'duplicate' })
+    core.metrics.ingestEvents.inc(summary.rejected, { source: REST_SOURCE, outcome: 'rejected' })
+    if (!isBatch && summary.rejected === 1) {
+      // a single invalid event is answered as a problem (the reject is stored all the same)
+      const r = summary.results[0]!
+      const status = r.error?.code === 'LS_ERR_EVENT_TOO_LARGE' ? 413 : 400
+      const errors = [{ pointer: r.error?.pointer ?? '#', detail: r.error?.message ?? 'invalid' }]
+      const problem = { code: r.error?.code ?? 'LS_ERR_EVENT_INVALID', detail: r.error?.message ?? 'invalid', errors }
+      if (claimId !== null) await core.idempotency.abandon(claimId)
+      return reply.code(status).type('application/problem+json; charset=utf-8').send({
+        type: `${core.config.problemBaseUrl}/${problem.code.replace(/^LS_ERR_/, '').toLowerCase().replaceAll('_', '-')}`,
+        title: 'The event was rejected', status, detail: problem.detail, instance: req.url, code: problem.code, requestId: String(req.id),
+        errors, submitted: 1, accepted: 0, duplicates: 0, rejected: 1,
+      })
+    }
+    const text = JSON.stringify(summary)
+    if (claimId !== null) await core.idempotency.complete(claimId, 202, text)
+    return reply.code(202).type('application/json; charset=utf-8').send(text)
+  })
+
+  const ListQuery = Type.Object({
+    status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('scored'), Type.Literal('unmapped')])),
+    type: Type.Optional(Type.String({ maxLength: 100 })),
+    sourceId: Type.Optional(Type.String({ maxLength: 100 })),
+    leadId: Type.Optional(Type.String({ maxLength: 100 })),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  }, { additionalProperties: false })
+
+  app.get('/v1/events', {
+    config: { scope: 'read' },
+    schema: { tags: ['events'], summary: 'List events (newest received first); status=unmapped lists events no rule handles', querystring: ListQuery, response: { 200: Page(Type.Ref('Event')), ...problemResponses } },
+  }, async (req) => {
+    const q = req.query
+    const filter: Filter<EventDoc> = {}
+    if (q.status !== undefined) filter.status = q.status
+    if (q.type !== undefined) filter.type = q.type
+    if (q.sourceId !== undefined) filter.sourceId = q.sourceId
+    if (q.leadId !== undefined) filter.leadId = q.leadId
+    const cur = decodeCursor(q.cursor)
+    if (cur !== null) filter._id = { $lt: cur.id }
+    const docs = await core.c.events.find(filter).sort({ _id: -1 }).limit(q.limit + 1).toArray()
+    const more = docs.length > q.limit
+    const page = docs.slice(0, q.limit)
+    return { items: page.map(eventOut), nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null }
+  })
+
+  app.get('/v1/events/:id', {
+    config: { scope: 'read' },
+    schema: { tags: ['events'], summary: 'One stored event, properties exactly as submitted', params: IdParams, response: { 200: Type.Ref('Event'), ...problemResponses } },
+  }, async (req) => {
+    const e = await core.c.events.findOne({ _id: req.params.id })
+    if (e === null) throw new LS_ERR_EVENT_NOT_FOUND(req.params.id)
+    return eventOut(e)
+  })
+
+  const Reject = Type.Object({ id: Type.String(), sourceId: Type.String(), requestId: Type.String(), index: Type.Integer(), code: Type.String(), reason: Type.String(), raw: Type.String(), rawTruncated: Type.Boolean(), receivedAt: Type.String({ format: 'date-time' }) })
+  app.get('/v1/rejects', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['events'], summary: 'Rejected events with their reasons (newest first)',
+      querystring: Type.Object({ requestId: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      response: { 200: Page(Reject), ...problemResponses },
+    },
+  }, async (req) => {
+    const filter: Record<string, unknown> = {}
+    if (req.query.requestId !== undefined) filter.requestId = req.query.requestId
+    const cur = decodeCursor(req.query.cursor)
+    if (cur !== null) filter._id = { $lt: cur.id }
+    const docs = await core.c.ingestRejects.find(filter).sort({ _id: -1 }).limit(req.query.limit + 1).toArray()
+    const more = docs.length > req.query.limit
+    const page = docs.slice(0, req.query.limit)
+    return {
+      items: page.map((d) => ({ id: d._id, sourceId: d.sourceId, requestId: d.requestId, index: d.index, code: d.code, reason: d.reason, raw: d.raw, rawTruncated: d.rawTruncated, receivedAt: d.receivedAt.toISOString() })),
+      nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null,
+    }
+  })
+}
+
+export default eventsRoutes

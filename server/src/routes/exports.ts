@@ -1,0 +1,67 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { Readable } from 'node:stream'
+import { problemResponses } from '../schemas/common.js'
+import { LeadFilterQuery, leadFilter } from './leads.js'
+import { leadOut, eventOut, ledgerOut } from './serialize.js'
+import { csvRow } from '../lib/csv.js'
+
+const Format = Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { default: 'csv' })
+
+async function * render<T> (rows: AsyncIterable<T>, format: 'csv' | 'ndjson', columns: string[], pick: (r: T) => Record<string, unknown>): AsyncGenerator<string> {
+  if (format === 'csv') yield csvRow(columns)
+  for await (const r of rows) {
+    const o = pick(r)
+    yield format === 'csv' ? csvRow(columns.map((c) => o[c])) : JSON.stringify(o) + '\n'
+  }
+}
+
+const LEAD_COLUMNS = ['id', 'email', 'externalId', 'name', 'company', 'status', 'stage', 'grade', 'score', 'engagement', 'fit', 'intent', 'sources', 'lastEventAt', 'createdAt', 'updatedAt', 'attributes']
+const EVENT_COLUMNS = ['id', 'leadId', 'sourceId', 'externalId', 'seq', 'type', 'occurredAt', 'receivedAt', 'status', 'timestampAdjusted', 'properties']
+const HISTORY_COLUMNS = ['id', 'leadId', 'eventId', 'eventType', 'occurredAt', 'before', 'after', 'delta', 'rulesetVersion', 'superseded', 'reasons']
+
+const exportsRoutes: FastifyPluginAsyncTypebox = async function exportsRoutes (app) {
+  const { c } = app.core
+  const send = (reply: import('fastify').FastifyReply, name: string, format: 'csv' | 'ndjson', body: AsyncGenerator<string>) => {
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')
+    return reply
+      .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${name}-${stamp}.${format}"`)
+      .send(Readable.from(body))
+  }
+
+  app.get('/v1/exports/leads', {
+    config: { scope: 'read' },
+    schema: { tags: ['exports'], summary: 'Stream leads as CSV or NDJSON (same filters as the lead list)', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Composite([LeadFilterQuery, Type.Object({ format: Format })], { additionalProperties: false }), response: problemResponses },
+  }, async (req, reply) => {
+    const cursor = c.leads.find(leadFilter(req.query)).sort({ score: -1, _id: 1 })
+    return send(reply, 'leads', req.query.format ?? 'csv', render(cursor, req.query.format ?? 'csv', LEAD_COLUMNS, (l) => {
+      const o = leadOut(l)
+      return { ...o, engagement: o.scores.engagement, fit: o.scores.fit, intent: o.scores.intent, sources: o.sources.join(' ') }
+    }))
+  })
+
+  app.get('/v1/exports/events', {
+    config: { scope: 'read' },
+    schema: { tags: ['exports'], summary: 'Stream events as CSV or NDJSON', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Object({ format: Format, leadId: Type.Optional(Type.String({ maxLength: 100 })), type: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }), response: problemResponses },
+  }, async (req, reply) => {
+    const f: Record<string, unknown> = {}
+    if (req.query.leadId !== undefined) f.leadId = req.query.leadId
+    if (req.query.type !== undefined) f.type = req.query.type
+    const cursor = c.events.find(f).sort({ leadId: 1, seq: 1 })
+    return send(reply, 'events', req.query.format ?? 'csv', render(cursor, req.query.format ?? 'csv', EVENT_COLUMNS, (e) => eventOut(e)))
+  })
+
+  app.get('/v1/exports/history', {
+    config: { scope: 'read' },
+    schema: { tags: ['exports'], summary: 'Stream the score ledger as CSV or NDJSON', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Object({ format: Format, leadId: Type.Optional(Type.String({ maxLength: 100 })), includeSuperseded: Type.Boolean({ default: false }) }, { additionalProperties: false }), response: problemResponses },
+  }, async (req, reply) => {
+    const f: Record<string, unknown> = { committed: true }
+    if (req.query.leadId !== undefined) f.leadId = req.query.leadId
+    if (req.query.includeSuperseded !== true) f.superseded = false
+    const cursor = c.scoreHistory.find(f).sort({ leadId: 1, ord: 1 })
+    return send(reply, 'history', req.query.format ?? 'csv', render(cursor, req.query.format ?? 'csv', HISTORY_COLUMNS, (h) => ledgerOut(h)))
+  })
+}
+
+export default exportsRoutes

@@ -1,0 +1,295 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type, type Static } from '@sinclair/typebox'
+import type { Filter, Sort } from 'mongodb'
+import { problemResponses, Page, IdParams } from '../schemas/common.js'
+import { LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
+import { encodeCursor, decodeCursor, type Cursor } from '../lib/cursor.js'
+import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
+import { newId } from '../lib/ids.js'
+import { leadOut, eventOut, ledgerOut } from './serialize.js'
+import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
+import { initialState } from '../domain/scoring/model.js'
+import { isDuplicateKey } from '../infra/db.js'
+import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
+import type { LeadDoc, LedgerDoc } from '../domain/types.js'
+
+export const SORTS = {
+  score_desc: { field: 'score', dir: -1 },
+  score_asc: { field: 'score', dir: 1 },
+  updated_desc: { field: 'updatedAt', dir: -1 },
+  created_desc: { field: 'createdAt', dir: -1 },
+  last_event_desc: { field: 'lastEventAt', dir: -1 },
+  name_asc: { field: 'name', dir: 1 },
+} as const
+export type SortName = keyof typeof SORTS
+
+export const LeadFilterQuery = Type.Object({
+  minScore: Type.Optional(Type.Number()),
+  maxScore: Type.Optional(Type.Number()),
+  status: Type.Optional(Type.String({ maxLength: 50 })),
+  stage: Type.Optional(Type.String({ maxLength: 50 })),
+  source: Type.Optional(Type.String({ maxLength: 100 })),
+  q: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive text search on name, email and company' })),
+})
+
+function escapeRegex (s: string): string { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') }
+
+/** The MongoDB filter of the lead list's query parameters (shared with exports). */
+export function leadFilter (q: Static<typeof LeadFilterQuery>): Filter<LeadDoc> {
+  const f: Filter<LeadDoc> = {}
+  const and: Filter<LeadDoc>[] = []
+  if (q.minScore !== undefined || q.maxScore !== undefined) {
+    const s: Record<string, number> = {}
+    if (q.minScore !== undefined) s.$gte = q.minScore
+    if (q.maxScore !== undefined) s.$lte = q.maxScore
+    f.score = s
+  }
+  if (q.status !== undefined) f.status = q.status
+  if (q.stage !== undefined) f.stage = q.stage
+  if (q.source !== undefined) f.sources = q.source
+  if (q.q !== undefined && q.q.trim() !== '') {
+    const re = { $regex: escapeRegex(q.q.trim()), $options: 'i' }
+    and.push({ $or: [{ name: re }, { email: re }, { company: re }, { externalId: re }] } as Filter<LeadDoc>)
+  }
+  if (and.length > 0) f.$and = and
+  return f
+}
+
+function afterCursor (sort: { field: string; dir: 1 | -1 }, c: Cursor): Filter<LeadDoc> {
+  const op = sort.dir === -1 ? '$lt' : '$gt'
+  if (c.v === null) {
+    // nulls sort first ascending and last descending
+    return (sort.dir === -1
+      ? { [sort.field]: null, _id: { $gt: c.id } }
+      : { $or: [{ [sort.field]: null, _id: { $gt: c.id } }, { [sort.field]: { $ne: null } }] }) as Filter<LeadDoc>
+  }
+  const v = sort.field.endsWith('At') && typeof c.v === 'string' ? new Date(c.v) : c.v
+  const or: Record<string, unknown>[] = [{ [sort.field]: { [op]: v } }, { [sort.field]: v, _id: { $gt: c.id } }]
+  if (sort.dir === -1) or.push({ [sort.field]: null })
+  return { $or: or } as Filter<LeadDoc>
+}
+
+const LeadCreate = Type.Object({
+  email: Type.Optional(Type.String({ maxLength: 254 })),
+  externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  company: Type.Optional(Type.String({ maxLength: 200 })),
+  status: Type.Optional(Type.String({ minLength: 1, maxLength: 50, pattern: '^[a-z][a-z0-9_]*$' })),
+  attributes: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown())),
+}, { additionalProperties: false })
+
+const LeadPatch = Type.Object({
+  name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  company: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  status: Type.Optional(Type.String({ minLength: 1, maxLength: 50, pattern: '^[a-z][a-z0-9_]*$' })),
+  attributes: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown())),
+}, { additionalProperties: false })
+
+const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) {
+  const { core } = app
+  const { c } = core
+
+  async function mustGet (id: string): Promise<LeadDoc> {
+    const l = await c.leads.findOne({ _id: id })
+    if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(id)
+    return l
+  }
+
+  app.get('/v1/leads', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['leads'], summary: 'List leads with filters, sort and cursor pagination',
+      querystring: Type.Composite([LeadFilterQuery, Type.Object({
+        sort: Type.Union(Object.keys(SORTS).map((k) => Type.Literal(k)), { default: 'score_desc' }),
+        limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+        cursor: Type.Optional(Type.String({ maxLength: 500 })),
+      })], { additionalProperties: false }),
+      response: { 200: Page(Type.Ref('Lead')), ...problemResponses },
+    },
+  }, async (req) => {
+    const q = req.query
+    const sort = SORTS[q.sort as SortName]
+    const filter = leadFilter(q)
+    const cur = decodeCursor(q.cursor)
+    const full: Filter<LeadDoc> = cur === null ? filter : { $and: [filter, afterCursor(sort, cur)] }
+    const docs = await c.leads.find(full).sort({ [sort.field]: sort.dir, _id: 1 } as Sort).limit(q.limit + 1).toArray()
+    const more = docs.length > q.limit
+    const page = docs.slice(0, q.limit)
+    const last = page[page.length - 1]
+    let nextCursor: string | null = null
+    if (more && last !== undefined) {
+      const v = (last as unknown as Record<string, unknown>)[sort.field]
+      nextCursor = encodeCursor({ v: v instanceof Date ? v.toISOString() : (v as string | number | null | undefined) ?? null, id: last._id })
+    }
+    return { items: page.map(leadOut), nextCursor }
+  })
+
+  app.post('/v1/leads', {
+    config: { scope: 'ingest' },
+    schema: { tags: ['leads'], summary: 'Create a lead', body: LeadCreate, response: { 201: Type.Ref('Lead'), 409: Type.Ref('ProblemDetails'), ...problemResponses } },
+  }, async (req, reply) => {
+    const b = req.body
+    const forbidden = findForbiddenKey(b)
+    if (forbidden !== null) throw new LS_ERR_VALIDATION(`the key '${forbidden}' is not allowed`)
+    let email: string | null = null
+    if (b.email !== undefined) {
+      email = normalizeEmail(b.email)
+      if (email === null) throw new LS_ERR_VALIDATION('email is not a valid email address')
+    }
+    const externalId = b.externalId?.trim() || null
+    if (email === null && externalId === null) throw new LS_ERR_VALIDATION('a lead needs an email or an externalId')
+    const key = leadKeyOf(email, externalId)
+    const t = core.now()
+    const settings = (await core.rulesets.active()).settings
+    const doc: LeadDoc = {
+      _id: newId('ld'), key, email, externalId, name: b.name?.trim() ?? null, company: b.company?.trim() ?? null,
+      attributes: encodeKeys(b.attributes ?? {}), status: b.status ?? 'open', stage: initialState(settings).stage, grade: '', score: 0,
+      scores: { engagement: 0, fit: 0, intent: 0, predictive: null }, sources: [], nextSeq: 0, lastSeq: 0, lastOrd: null, rev: 0,
+      state: initialState(settings), lastBatch: null, rescoreFrom: null, lastEventAt: null, lastScoredAt: null, rulesetVersion: null,
+      createdAt: t, updatedAt: t,
+    }
+    try {
+      await c.leads.insertOne(doc)
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new LS_ERR_LEAD_EXISTS(email ?? externalId ?? '')
+      throw err
+    }
+    return reply.code(201).send(leadOut(doc))
+  })
+
+  app.get('/v1/leads/:id', {
+    config: { scope: 'read' },
+    schema: { tags: ['leads'], summary: 'One lead', params: IdParams, response: { 200: Type.Ref('Lead'), ...problemResponses } },
+  }, async (req) => leadOut(await mustGet(req.params.id)))
+
+  app.patch('/v1/leads/:id', {
+    config: { scope: 'ingest' },
+    schema: { tags: ['leads'], summary: 'Update a lead\'s profile (attributes are merged; identity cannot change)', params: IdParams, body: LeadPatch, response: { 200: Type.Ref('Lead'), ...problemResponses } },
+  }, async (req) => {
+    const b = req.body
+    const forbidden = findForbiddenKey(b)
+    if (forbidden !== null) throw new LS_ERR_VALIDATION(`the key '${forbidden}' is not allowed`)
+    const set: Record<string, unknown> = { updatedAt: core.now() }
+    if (b.name !== undefined) set.name = b.name
+    if (b.company !== undefined) set.company = b.company
+    if (b.status !== undefined) set.status = b.status
+    for (const [k, v] of Object.entries(b.attributes ?? {})) set[`attributes.${encodeKey(k)}`] = encodeKeys(v)
+    const l = await c.leads.findOneAndUpdate({ _id: req.params.id }, { $set: set }, { returnDocument: 'after' })
+    if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(req.params.id)
+    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.update', target: l._id, details: { fields: Object.keys(b) } })
+    return leadOut(l)
+  })
+
+  app.delete('/v1/leads/:id', {
+    config: { scope: 'admin' },
+    schema: { tags: ['leads'], summary: 'Delete a lead with its events and ledger (erasure)', params: IdParams, response: { 204: Type.Null(), ...problemResponses } },
+  }, async (req, reply) => {
+    const l = await mustGet(req.params.id)
+    await c.events.deleteMany({ leadId: l._id })
+    await c.scoreHistory.deleteMany({ leadId: l._id })
+    await c.leads.deleteOne({ _id: l._id })
+    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.delete', target: l._id, details: {} })
+    return reply.code(204).send(null)
+  })
+
+  app.get('/v1/leads/:id/history', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['leads'], summary: 'The lead\'s score ledger: one entry per scored event with reasons, newest first',
+      params: IdParams,
+      querystring: Type.Object({
+        includeSuperseded: Type.Boolean({ default: false }),
+        order: Type.Union([Type.Literal('desc'), Type.Literal('asc')], { default: 'desc' }),
+        limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+        cursor: Type.Optional(Type.String({ maxLength: 500 })),
+      }, { additionalProperties: false }),
+      response: { 200: Page(Type.Ref('LedgerEntry')), ...problemResponses },
+    },
+  }, async (req) => {
+    const l = await mustGet(req.params.id)
+    const q = req.query
+    const visible: Record<string, unknown>[] = [{ committed: true }]
+    if (l.lastBatch != null) visible.push({ batch: l.lastBatch.token })
+    const filter: Record<string, unknown> = { leadId: l._id, $or: visible }
+    if (!q.includeSuperseded) filter.superseded = false
+    const cur = decodeCursor(q.cursor)
+    const dir = q.order === 'asc' ? 1 : -1
+    if (cur !== null) filter.$and = [{ $or: [{ ord: { [dir === 1 ? '$gt' : '$lt']: cur.v } }, { ord: cur.v, _id: { [dir === 1 ? '$gt' : '$lt']: cur.id } }] }]
+    const docs = await c.scoreHistory.find(filter).sort({ ord: dir, _id: dir }).limit(q.limit + 1).toArray()
+    const more = docs.length > q.limit
+    const page: LedgerDoc[] = docs.slice(0, q.limit)
+    const last = page[page.length - 1]
+    return { items: page.map(ledgerOut) as never[], nextCursor: more && last !== undefined ? encodeCursor({ v: last.ord, id: last._id }) : null }
+  })
+
+  app.get('/v1/leads/:id/events', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['leads'], summary: 'The lead\'s events in canonical (event-time) order, newest first',
+      params: IdParams,
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      response: { 200: Page(Type.Ref('Event')), ...problemResponses },
+    },
+  }, async (req) => {
+    const l = await mustGet(req.params.id)
+    const filter: Record<string, unknown> = { leadId: l._id }
+    const cur = decodeCursor(req.query.cursor)
+    if (cur !== null) filter.ord = { $lt: cur.v }
+    const docs = await c.events.find(filter).sort({ ord: -1 }).limit(req.query.limit + 1).toArray()
+    const more = docs.length > req.query.limit
+    const page = docs.slice(0, req.query.limit)
+    const last = page[page.length - 1]
+    return { items: page.map(eventOut), nextCursor: more && last !== undefined ? encodeCursor({ v: last.ord, id: last._id }) : null }
+  })
+
+  app.get('/v1/leaderboard', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['leads'], summary: 'Top leads by score',
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 10 }), stage: Type.Optional(Type.String({ maxLength: 50 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref('Lead')) }), ...problemResponses },
+    },
+  }, async (req) => {
+    const f: Filter<LeadDoc> = req.query.stage !== undefined ? { stage: req.query.stage } : {}
+    const docs = await c.leads.find(f).sort({ score: -1, _id: 1 }).limit(req.query.limit).toArray()
+    return { items: docs.map(leadOut) }
+  })
+
+  app.post('/v1/leads/:id/rescore', {
+    config: { scope: 'admin' },
+    schema: { tags: ['leads'], summary: 'Re-score a lead from its first event with the published ruleset', params: IdParams, response: { 202: Type.Object({ leadId: Type.String(), queued: Type.Boolean() }), ...problemResponses } },
+  }, async (req, reply) => {
+    const l = await mustGet(req.params.id)
+    await c.leads.updateOne({ _id: l._id }, { $set: { rescoreFrom: '' } })
+    await core.enqueue([l._id])
+    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.rescore', target: l._id, details: {} })
+    return reply.code(202).send({ leadId: l._id, queued: true })
+  })
+
+  app.post('/v1/leads/:id/adjustments', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['leads'], summary: 'Adjust a lead\'s score by hand, with a note (kept in the ledger and replayed like any event)',
+      params: IdParams,
+      body: Type.Object({
+        dimension: Type.Union([Type.Literal('engagement'), Type.Literal('fit'), Type.Literal('intent')], { default: 'engagement' }),
+        points: Type.Integer({ minimum: -100000, maximum: 100000 }),
+        note: Type.String({ minLength: 1, maxLength: 500 }),
+      }, { additionalProperties: false }),
+      response: { 202: Type.Object({ eventId: Type.String(), leadId: Type.String() }), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const l = await mustGet(req.params.id)
+    const lead = l.email !== null ? { email: l.email } : { externalId: l.externalId ?? '' }
+    const r = await core.ingest.ingest([{
+      externalId: newId('adj'), lead, type: ADJUSTMENT_TYPE,
+      properties: { dimension: req.body.dimension ?? 'engagement', points: req.body.points, note: req.body.note, by: req.principal!.name },
+    }], { sourceId: MANUAL_SOURCE, requestId: String(req.id) })
+    const item = r.results[0]!
+    if (item.status !== 'accepted') throw new LS_ERR_VALIDATION(item.error?.message ?? 'adjustment rejected')
+    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.adjust', target: l._id, details: { points: req.body.points, note: req.body.note } })
+    return reply.code(202).send({ eventId: item.eventId!, leadId: item.leadId! })
+  })
+}
+
+export default leadsRoutes

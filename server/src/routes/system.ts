@@ -1,0 +1,121 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { problemResponses, IdParams } from '../schemas/common.js'
+import { ERROR_CODES, LS_ERR_JOB_NOT_FOUND, LS_ERR_NOT_FOUND, slugOf, titleOf } from '../errors.js'
+import { SCOPES } from '../domain/auth/api-keys.js'
+import type { Scope } from '../domain/types.js'
+import { newId } from '../lib/ids.js'
+
+const Job = Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String(), total: Type.Integer(), done: Type.Integer(), error: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), updatedAt: Type.String(), finishedAt: Type.Union([Type.String(), Type.Null()]) })
+const ApiKey = Type.Object({ id: Type.String(), name: Type.String(), prefix: Type.String(), scopes: Type.Array(Type.String()), createdAt: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]), revokedAt: Type.Union([Type.String(), Type.Null()]) })
+
+const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app) {
+  const { core } = app
+  const { c } = core
+
+  app.get('/healthz', { schema: { tags: ['system'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
+
+  app.get('/readyz', {
+    schema: { tags: ['system'], summary: 'Readiness: the database answers', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }), 503: Type.Ref('ProblemDetails') } },
+  }, async () => {
+    await core.database.db.command({ ping: 1 })
+    return { status: 'ready' as const, database: core.database.ferret ? 'ferretdb' : 'mongodb' }
+  })
+
+  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_req, reply) => {
+    core.metrics.eventsPending.set(await c.events.countDocuments({ status: 'pending' }))
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(core.metrics.render())
+  })
+
+  app.get('/v1/stats', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['system'], summary: 'Counts that tell whether scoring has caught up',
+      response: {
+        200: Type.Object({
+          events: Type.Object({ total: Type.Integer(), pending: Type.Integer(), unmapped: Type.Integer() }),
+          leads: Type.Object({ total: Type.Integer() }),
+          rejects: Type.Object({ total: Type.Integer() }),
+          ruleset: Type.Object({ version: Type.Integer() }),
+        }),
+        ...problemResponses,
+      },
+    },
+  }, async () => {
+    const [total, pending, unmapped, leads, rejects, rs] = await Promise.all([
+      c.events.estimatedDocumentCount(), c.events.countDocuments({ status: 'pending' }), c.events.countDocuments({ status: 'unmapped' }),
+      c.leads.estimatedDocumentCount(), c.ingestRejects.estimatedDocumentCount(), core.rulesets.active(),
+    ])
+    return { events: { total, pending, unmapped }, leads: { total: leads }, rejects: { total: rejects }, ruleset: { version: rs.version } }
+  })
+
+  const jobOut = (j: import('../domain/types.js').JobDoc) => ({
+    id: j._id, kind: j.kind, state: j.state, total: j.total, done: j.done, error: j.error, createdAt: j.createdAt.toISOString(),
+    updatedAt: j.updatedAt.toISOString(), finishedAt: j.finishedAt?.toISOString() ?? null,
+  })
+
+  app.post('/v1/rescore', {
+    config: { scope: 'admin' },
+    schema: { tags: ['jobs'], summary: 'Re-score every lead with the published ruleset, in the background', response: { 202: Job, ...problemResponses } },
+  }, async (req, reply) => reply.code(202).send(jobOut(await core.startRescoreAll(req.principal!.name))))
+
+  app.get('/v1/jobs/:id', {
+    config: { scope: 'read' },
+    schema: { tags: ['jobs'], summary: 'Progress of a background job', params: IdParams, response: { 200: Job, ...problemResponses } },
+  }, async (req) => {
+    const j = await c.jobs.findOne({ _id: req.params.id })
+    if (j === null) throw new LS_ERR_JOB_NOT_FOUND(req.params.id)
+    return jobOut(j)
+  })
+
+  app.get('/v1/api-keys', {
+    config: { scope: 'admin' },
+    schema: { tags: ['auth'], summary: 'API keys (never their secret)', response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...problemResponses } },
+  }, async () => ({
+    items: (await core.apiKeys.list()).map((k) => ({ id: k._id, name: k.name, prefix: k.prefix, scopes: k.scopes, createdAt: k.createdAt.toISOString(), lastUsedAt: k.lastUsedAt?.toISOString() ?? null, revokedAt: k.revokedAt?.toISOString() ?? null })),
+  }))
+
+  app.post('/v1/api-keys', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['auth'], summary: 'Create an API key; the key is shown once',
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), scopes: Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), { minItems: 1, uniqueItems: true }) }, { additionalProperties: false }),
+      response: { 201: Type.Object({ id: Type.String(), key: Type.String(), scopes: Type.Array(Type.String()) }), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const { key, doc } = await core.apiKeys.create(req.body.name, req.body.scopes as Scope[])
+    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'apikey.create', target: doc._id, details: { scopes: doc.scopes } })
+    return reply.code(201).send({ id: doc._id, key, scopes: doc.scopes })
+  })
+
+  app.delete('/v1/api-keys/:id', {
+    config: { scope: 'admin' },
+    schema: { tags: ['auth'], summary: 'Revoke an API key', params: IdParams, response: { 204: Type.Null(), ...problemResponses } },
+  }, async (req, reply) => {
+    await core.apiKeys.revoke(req.params.id)
+    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'apikey.revoke', target: req.params.id, details: {} })
+    return reply.code(204).send(null)
+  })
+
+  app.get('/v1/audit-log', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['auth'], summary: 'Who did what, newest first',
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.String(), at: Type.String(), actor: Type.String(), action: Type.String(), target: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) })) }), ...problemResponses },
+    },
+  }, async (req) => ({
+    items: (await c.auditLog.find({}).sort({ at: -1 }).limit(req.query.limit).toArray()).map((a) => ({ id: a._id, at: a.at.toISOString(), actor: a.actor, action: a.action, target: a.target, details: a.details })),
+  }))
+
+  app.get('/problems/:slug', {
+    schema: { tags: ['system'], summary: 'What a problem type means', params: Type.Object({ slug: Type.String({ maxLength: 100 }) }), response: { 200: Type.Object({ code: Type.String(), title: Type.String(), status: Type.Integer() }), 404: Type.Ref('ProblemDetails') } },
+  }, async (req) => {
+    for (const [code, E] of Object.entries(ERROR_CODES)) {
+      if (slugOf(code) === req.params.slug) return { code, title: titleOf(code), status: new E('', '').statusCode ?? 500 }
+    }
+    throw new LS_ERR_NOT_FOUND('GET', req.url)
+  })
+}
+
+export default systemRoutes

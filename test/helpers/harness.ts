@@ -1,0 +1,79 @@
+// Test harness: a real Mongo-protocol server (the run's FerretDB, or MONGODB_URI), a fresh database per test file,
+// the real app built in-process, and helpers that wait for scoring to catch up.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type BuildOptions } from '../../server/src/app.js'
+import { loadConfig, type AppConfig } from '../../server/src/config.js'
+import { openDatabase, type Database } from '../../server/src/infra/db.js'
+import { startFerretDb, type EmbeddedDb } from '../../server/src/infra/ferretdb.js'
+
+export const ADMIN_KEY = 'lsk_test_admin_key_0123456789abcdef'
+export const AUTH = { authorization: `Bearer ${ADMIN_KEY}` }
+
+interface Tap { teardown(fn: () => unknown): void }
+
+let ownServer: Promise<EmbeddedDb> | null = null
+
+/** The Mongo-protocol server URI for tests: the run's shared one, MONGODB_URI, or a FerretDB started for this file. */
+export async function testMongoUri (t?: Tap): Promise<string> {
+  const shared = process.env.LEADSCORE_TEST_MONGODB_URI ?? process.env.MONGODB_URI
+  if (shared !== undefined) return shared
+  if (ownServer === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'leadscore-file-'))
+    ownServer = startFerretDb({ dataDir: dir })
+    const s = await ownServer
+    process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
+    t?.teardown(async () => { await s.stop() })
+  }
+  return (await ownServer).uri
+}
+
+export function freshDbName (): string {
+  return `ls_test_${randomBytes(6).toString('hex')}`
+}
+
+/** Test configuration: fast job polling and a known admin key. */
+export function testConfig (uri: string, dbName: string, overrides: Record<string, string> = {}): AppConfig {
+  return loadConfig({
+    MONGODB_URI: uri, MONGODB_DB: dbName, LEADSCORE_BOOTSTRAP_API_KEY: ADMIN_KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent',
+    LEADSCORE_PROCESS_EVERY_MS: '50', LEADSCORE_SWEEP_EVERY_MS: '500', LEADSCORE_LOCK_LIFETIME_MS: '5000', ...overrides,
+  })
+}
+
+export interface TestApp { app: FastifyInstance; db: Database; dbName: string; uri: string }
+
+/** A fresh database and a ready app on it; both are closed (and the database dropped) at teardown. */
+export async function buildTestApp (t: Tap, overrides: Record<string, string> = {}, opts: BuildOptions = {}): Promise<TestApp> {
+  const uri = await testMongoUri(t)
+  const dbName = freshDbName()
+  const config = testConfig(uri, dbName, overrides)
+  const db = await openDatabase(uri, dbName)
+  const app = await buildApp(config, { logger: false, database: db, ...opts })
+  await app.ready()
+  t.teardown(async () => {
+    await app.close()
+    await db.db.dropDatabase().catch(() => undefined)
+    await db.close()
+  })
+  return { app, db, dbName, uri }
+}
+
+/** Polls until no event is pending (scoring caught up) or the timeout passes. */
+export async function waitForScoring (db: Database, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const pending = await db.c.events.countDocuments({ status: 'pending' })
+    const flagged = await db.c.leads.countDocuments({ rescoreFrom: { $type: 'string' } })
+    if (pending === 0 && flagged === 0) return
+    if (Date.now() > deadline) throw new Error(`scoring did not catch up within ${timeoutMs} ms (${pending} events pending, ${flagged} leads flagged)`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** POST /v1/events through inject. */
+export async function postEvents (app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
+  return await app.inject({ method: 'POST', url: '/v1/events', headers: { ...AUTH, 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) })
+}
