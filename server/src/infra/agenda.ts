@@ -34,6 +34,7 @@ export class Scheduler {
   private readonly names = new Set<string>()
   private started = false
   private readonly log: JobLogger
+  private readonly inflight = new Set<Promise<void>>()
 
   constructor (opts: SchedulerOptions) {
     this.log = opts.log
@@ -52,11 +53,16 @@ export class Scheduler {
     if (this.names.has(spec.name)) throw new Error(`job '${spec.name}' is already defined`)
     this.names.add(spec.name)
     this.agenda.define<D>(spec.name, async (job) => {
+      const run = spec.handler(job.attrs.data, job)
+      const tracked = run.then(() => undefined, () => undefined)
+      this.inflight.add(tracked)
       try {
-        await spec.handler(job.attrs.data, job)
+        await run
       } catch (err) {
         this.log.error({ err, job: spec.name, jobId: String(job.attrs._id) }, 'job failed')
         throw err
+      } finally {
+        this.inflight.delete(tracked)
       }
     }, {
       concurrency: spec.concurrency ?? this.agenda.attrs.defaultConcurrency,
@@ -87,10 +93,20 @@ export class Scheduler {
     await this.agenda.start()
   }
 
-  /** Stops taking jobs and waits for running ones to finish (up to timeoutMs). */
+  /**
+   * Stops taking jobs, hands back the locks of jobs not yet started, and waits (up to timeoutMs) for the handlers
+   * that are running to finish. A handler cut off by the timeout is safe: its writes are fenced.
+   */
   async drain (timeoutMs: number): Promise<void> {
     if (!this.started) return
     this.started = false
-    await this.agenda.drain({ timeout: timeoutMs })
+    await this.agenda.stop(false)
+    if (this.inflight.size === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all([...this.inflight]),
+      new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) }),
+    ])
+    clearTimeout(timer)
   }
 }
