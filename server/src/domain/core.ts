@@ -68,21 +68,28 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     initialSettings: async () => (await rulesets.active()).settings, enqueue,
   })
 
-  /** Leads whose events wait longer than `graceMs` (lost job, crash between insert and enqueue) get a new run. */
-  async function sweep (graceMs = 2000): Promise<number> {
+  let sweeps = 0
+  /**
+   * The backstop for lost jobs and crashes between insert and enqueue: leads whose watermark trails their newest
+   * seq (or that wait for a re-score) get a new run; every 12th sweep also looks for events left pending longer than
+   * 30 s (a crash before the lead's seq hint was written).
+   */
+  async function sweep (): Promise<number> {
     const t = now()
-    const stale = await c.events.find({ status: 'pending', receivedAt: { $lt: new Date(t.getTime() - graceMs) } })
-      .project<{ leadId: string }>({ leadId: 1 }).limit(5000).toArray()
-    const flagged = await c.leads.find({ rescoreFrom: { $type: 'string' } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
-    const ids = [...new Set([...stale.map((e) => e.leadId), ...flagged.map((l) => l._id)])]
-    if (ids.length > 0) {
-      log.info({ leads: ids.length }, 'sweeper re-enqueued leads')
-      await enqueue(ids)
+    const leads = await c.leads.find({}).project<{ _id: string; nextSeq: number; lastSeq: number; rescoreFrom?: string | null }>({ nextSeq: 1, lastSeq: 1, rescoreFrom: 1 }).toArray()
+    const ids = new Set(leads.filter((l) => l.nextSeq > l.lastSeq || typeof l.rescoreFrom === 'string').map((l) => l._id))
+    if (sweeps++ % 12 === 0) {
+      const stale = await c.events.find({ status: 'pending', receivedAt: { $lt: new Date(t.getTime() - 30_000) } }).project<{ leadId: string }>({ leadId: 1 }).limit(5000).toArray()
+      for (const e of stale) ids.add(e.leadId)
+    }
+    if (ids.size > 0) {
+      log.debug({ leads: ids.size }, 'sweeper enqueued leads')
+      await enqueue([...ids])
     }
     await idempotency.purgeExpired()
     await live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
     await c.locks.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 3_600_000) } })
-    return ids.length
+    return ids.size
   }
 
   async function runScoreLead (leadId: string): Promise<void> {

@@ -51,6 +51,9 @@ export interface LeadBatch {
   seqFrom: number
   seqTo: number
   unmapped: string[]
+  /** Number of ledger entries written, with ids `${token}:${i}`. */
+  entries: number
+  done: boolean
 }
 
 export type EventStatus = 'pending' | 'scored' | 'unmapped'

@@ -6,6 +6,7 @@ import { LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '..
 import { encodeCursor, decodeCursor, type Cursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
+import { leadIdOf } from '../domain/ids.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
 import { initialState } from '../domain/scoring/model.js'
@@ -142,7 +143,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     const t = core.now()
     const settings = (await core.rulesets.active()).settings
     const doc: LeadDoc = {
-      _id: newId('ld'), key, email, externalId, name: b.name?.trim() ?? null, company: b.company?.trim() ?? null,
+      _id: leadIdOf(key), key, email, externalId, name: b.name?.trim() ?? null, company: b.company?.trim() ?? null,
       attributes: encodeKeys(b.attributes ?? {}), status: b.status ?? 'open', stage: initialState(settings).stage, grade: '', score: 0,
       scores: { engagement: 0, fit: 0, intent: 0, predictive: null }, sources: [], nextSeq: 0, lastSeq: 0, lastOrd: null, rev: 0,
       state: initialState(settings), lastBatch: null, rescoreFrom: null, lastEventAt: null, lastScoredAt: null, rulesetVersion: null,

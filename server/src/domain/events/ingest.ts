@@ -2,6 +2,7 @@ import type { Collections } from '../../infra/db.js'
 import { isDuplicateKey } from '../../infra/db.js'
 import type { EventDoc, LeadDoc, RejectDoc } from '../types.js'
 import { newId } from '../../lib/ids.js'
+import { leadIdOf, eventIdOf } from '../ids.js'
 import { encodeKeys, encodeKey } from '../../lib/keys.js'
 import { normalizeEvent, type NormalizedEvent, type NormalizeLimits, type RejectReason } from './normalize.js'
 import { initialState } from '../scoring/model.js'
@@ -76,7 +77,7 @@ export function createIngestService (deps: IngestDeps) {
     const attrs = ev.lead.attributes !== undefined ? Object.entries(ev.lead.attributes) : []
     for (const [k, v] of attrs) set[`attributes.${encodeKey(k)}`] = encodeKeys(v)
     const onInsert: Document = {
-      _id: newId('ld'), key, email: ev.lead.email, status: 'open', stage: initialState(settings).stage, grade: '', score: 0,
+      key, email: ev.lead.email, status: 'open', stage: initialState(settings).stage, grade: '', score: 0,
       scores: { engagement: 0, fit: 0, intent: 0, predictive: null }, nextSeq: 0, lastSeq: 0, lastOrd: null, rev: 0,
       state: initialState(settings), lastBatch: null, rescoreFrom: null, lastScoredAt: null, rulesetVersion: null, createdAt: t,
       lastEventAt: null,
@@ -87,7 +88,7 @@ export function createIngestService (deps: IngestDeps) {
     if (attrs.length === 0) onInsert.attributes = {}
     for (let attempt = 0; ; attempt++) {
       try {
-        const lead = await c.leads.findOneAndUpdate({ key }, { $set: set, $setOnInsert: onInsert, $addToSet: { sources: sourceId } }, { upsert: true, returnDocument: 'after' })
+        const lead = await c.leads.findOneAndUpdate({ _id: leadIdOf(key) }, { $set: set, $setOnInsert: onInsert, $addToSet: { sources: sourceId } }, { upsert: true, returnDocument: 'after' })
         if (lead === null) throw new Error('lead upsert returned nothing')
         return lead
       } catch (err) {
@@ -98,20 +99,30 @@ export function createIngestService (deps: IngestDeps) {
     }
   }
 
-  /** Inserts one event, finding the next free per-lead seq; returns the id of the stored duplicate when there is one. */
-  async function insertOne (doc: EventDoc): Promise<{ duplicateOf: EventDoc | null }> {
+  /**
+   * Inserts one event after a clash, at the next free per-lead seq. The event's `_id` is its (lead, seq) slot, so a
+   * clash on a free slot can only be the (sourceId, externalId) key: a duplicate. A seq is always max+1 of the slots
+   * visible at insert time, so it never becomes visible after a higher one.
+   */
+  async function insertResolving (doc: EventDoc): Promise<{ duplicateOf: EventDoc | null }> {
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
+      const slot = await c.events.findOne({ _id: doc._id })
+      if (slot !== null) {
+        if (slot.sourceId === doc.sourceId && slot.externalId === doc.externalId) return { duplicateOf: slot }
+        doc.seq += 1
+        doc._id = eventIdOf(doc.leadId, doc.seq)
+        continue
+      }
       try {
         await c.events.insertOne(doc)
         return { duplicateOf: null }
       } catch (err) {
         if (!isDuplicateKey(err)) throw err
       }
-      const dup = await c.events.findOne({ sourceId: doc.sourceId, externalId: doc.externalId })
-      if (dup !== null) return { duplicateOf: dup }
-      // the seq was taken by a concurrent insert for the same lead: continue after the highest visible one
-      const top = await c.events.find({ leadId: doc.leadId }).sort({ seq: -1 }).limit(1).project<{ seq: number }>({ seq: 1 }).next()
-      doc.seq = (top?.seq ?? 0) + 1
+      if (await c.events.findOne({ _id: doc._id }) === null) {
+        const dup = await c.events.findOne({ sourceId: doc.sourceId, externalId: doc.externalId })
+        if (dup !== null) return { duplicateOf: dup }
+      }
       if (attempt > 5) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt))
     }
     throw new Error(`could not allocate a sequence number for lead ${doc.leadId}`)
@@ -164,7 +175,7 @@ export function createIngestService (deps: IngestDeps) {
           const seq = (seqHint.get(lead._id) ?? lead.nextSeq) + 1
           p.leadId = lead._id
           p.doc = {
-            _id: newId('ev'), sourceId: ctx.sourceId, externalId: p.ev.externalId, idSource: p.ev.idSource, leadId: lead._id, seq,
+            _id: eventIdOf(lead._id, seq), sourceId: ctx.sourceId, externalId: p.ev.externalId, idSource: p.ev.idSource, leadId: lead._id, seq,
             type: p.ev.type, occurredAt: p.ev.occurredAt, receivedAt, ord: p.ev.ord, properties: encodeKeys(p.ev.properties),
             status: 'pending', requestId: ctx.requestId,
           }
@@ -183,7 +194,7 @@ export function createIngestService (deps: IngestDeps) {
         await mapLimit(wave, 16, async (p, i) => {
           const doc = p.doc!
           if (failed.has(i)) {
-            const { duplicateOf } = await insertOne(doc)
+            const { duplicateOf } = await insertResolving(doc)
             if (duplicateOf !== null) {
               results[p.index] = { index: p.index, status: 'duplicate', eventId: duplicateOf._id, leadId: duplicateOf.leadId }
               return

@@ -5,6 +5,7 @@ import type { RulesetService } from '../rulesets/ruleset-service.js'
 import type { ScoringPipeline } from './pipeline.js'
 import { initialState, partsOf, gradeFor } from './model.js'
 import { newId } from '../../lib/ids.js'
+import { eventIdOf } from '../ids.js'
 
 /** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
 export interface CommittedBatch {
@@ -44,24 +45,50 @@ export class LockLostError extends Error {}
 export function createLeadProcessor (deps: LeadProcessorDeps) {
   const { c, locks, rulesets, pipeline, now } = deps
 
+  /** Point writes by `_id`, a few at a time (the only writes every MongoDB-protocol server serves from an index). */
+  async function eachLimit<T> (items: readonly T[], fn: (x: T) => Promise<unknown>): Promise<void> {
+    let i = 0
+    await Promise.all(Array.from({ length: Math.min(16, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]!)
+    }))
+  }
+
+  /** Completes a committed batch: ledger entries visible, superseded ones marked, events marked scored. Idempotent. */
   async function finalize (leadId: string, batch: LeadBatch): Promise<void> {
-    await c.scoreHistory.updateMany({ leadId, batch: batch.token, committed: false }, { $set: { committed: true } })
+    const entryIds = Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)
+    await eachLimit(entryIds, async (id) => await c.scoreHistory.updateOne({ _id: id, committed: false }, { $set: { committed: true } }))
     if (batch.supersedeFrom !== null) {
       await c.scoreHistory.updateMany(
         { leadId, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
         { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
       )
     }
-    if (batch.unmapped.length > 0) {
-      await c.events.updateMany({ _id: { $in: batch.unmapped }, status: 'pending' }, { $set: { status: 'unmapped' } })
+    const unmapped = new Set(batch.unmapped)
+    const seqs = Array.from({ length: Math.max(0, batch.seqTo - batch.seqFrom + 1) }, (_, i) => batch.seqFrom + i)
+    await eachLimit(seqs, async (seq) => {
+      const id = eventIdOf(leadId, seq)
+      await c.events.updateOne({ _id: id, status: 'pending' }, { $set: { status: unmapped.has(id) ? 'unmapped' : 'scored' } })
+    })
+    await c.leads.updateOne({ _id: leadId, 'lastBatch.token': batch.token }, { $set: { 'lastBatch.done': true } })
+  }
+
+  /** The lead's events after `lastSeq`, in seq order, found by walking their ids (seqs are gapless). */
+  async function eventsAfter (leadId: string, lastSeq: number, limit: number): Promise<EventDoc[]> {
+    const out: EventDoc[] = []
+    const CHUNK = 16
+    for (let from = lastSeq + 1; out.length < limit; from += CHUNK) {
+      const n = Math.min(CHUNK, limit - out.length)
+      const docs = await Promise.all(Array.from({ length: n }, async (_, i) => await c.events.findOne({ _id: eventIdOf(leadId, from + i) })))
+      for (const d of docs) {
+        if (d === null) return out
+        out.push(d)
+      }
     }
-    if (batch.seqTo >= batch.seqFrom) {
-      await c.events.updateMany({ leadId, seq: { $gte: batch.seqFrom, $lte: batch.seqTo }, status: 'pending' }, { $set: { status: 'scored' } })
-    }
+    return out
   }
 
   async function runOnce (lead: LeadDoc, token: string, lease: { lost: boolean }): Promise<{ events: number; committed: boolean }> {
-    const newEvents = await c.events.find({ leadId: lead._id, seq: { $gt: lead.lastSeq } }).sort({ seq: 1 }).limit(deps.eventsPerRun).toArray()
+    const newEvents = await eventsAfter(lead._id, lead.lastSeq, deps.eventsPerRun)
     if (newEvents.length === 0 && lead.rescoreFrom == null) return { events: 0, committed: false }
     const ruleset = await rulesets.active()
     newEvents.sort(byOrd)
@@ -119,7 +146,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     let lastOrd = lead.lastOrd
     for (const e of events) if (lastOrd == null || e.ord > lastOrd) lastOrd = e.ord
     const batch: LeadBatch = {
-      token, supersedeFrom, reason, seqFrom: lead.lastSeq + 1, seqTo: lastSeq, unmapped,
+      token, supersedeFrom, reason, seqFrom: lead.lastSeq + 1, seqTo: lastSeq, unmapped, entries: entries.length, done: false,
     }
     const lastEventAt = events.reduce<Date | null>((m, e) => m === null || e.occurredAt > m ? e.occurredAt : m, lead.lastEventAt ?? null)
     const res = await c.leads.updateOne(
@@ -168,7 +195,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         for (let round = 0; round < 1000; round++) {
           const lead = await c.leads.findOne({ _id: leadId })
           if (lead === null) break
-          if (first && lead.lastBatch != null) await finalize(lead._id, lead.lastBatch) // finish a crashed run's commit
+          if (first && lead.lastBatch != null && lead.lastBatch.done !== true) await finalize(lead._id, lead.lastBatch) // finish a crashed run's commit
           first = false
           try {
             const r = await runOnce(lead, newId('bt'), lease)
