@@ -83,6 +83,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(fp(async (a) => { a.decorate('core', core) }, { name: 'ls-core' }))
   const live = new LiveHub(core.live, app.log)
   app.decorate('live', live)
+  app.addHook('onResponse', async (req, reply) => {
+    core.metrics.httpRequests.inc(1, { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
+  })
   await app.register(problemDetails)
   await app.register(httpParsing)
   await app.register(auth)
