@@ -1,4 +1,24 @@
-// `npm pretest`: installs what the tests need that npm does not: the embedded database (and, when the suite has
-// browser or mail tests, Debian's chromium and dovecot).
+// `npm pretest`: installs what the tests need that npm does not — the embedded database (built with Go), Debian's
+// chromium for the browser tests, and schemathesis (PyPI) for the API fuzz test. Each step is skipped when present.
+import { execFileSync, execSync } from 'node:child_process'
 import { ensureFerretDb } from './ferretdb.mjs'
-if (process.env.MONGODB_URI === undefined) ensureFerretDb()
+
+const has = (cmd) => { try { execSync(`command -v ${cmd}`, { stdio: 'ignore' }); return true } catch { return false } }
+const step = (what, fn) => {
+  try { fn() } catch (err) { console.error(`leadscore test setup: ${what} failed: ${err.message}`); process.exitCode = 1 }
+}
+
+if (process.env.MONGODB_URI === undefined) step('building FerretDB', () => ensureFerretDb())
+
+if (!has('chromium')) {
+  step('installing chromium', () => {
+    const sudo = process.getuid?.() === 0 ? [] : ['sudo']
+    const run = (args) => execFileSync(sudo.length > 0 ? 'sudo' : args[0], sudo.length > 0 ? args : args.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+    run(['apt-get', 'update', '-qq'])
+    run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium'])
+  })
+}
+
+if (!has('schemathesis')) {
+  step('installing schemathesis', () => execFileSync('python3', ['-m', 'pip', 'install', '--quiet', 'schemathesis'], { stdio: 'inherit' }))
+}
