@@ -1,7 +1,7 @@
 // `npm test`: type-checks, starts one FerretDB for the run (unless MONGODB_URI names a MongoDB server), runs every
 // tap test file, and ends with a plain "N passed, N failed" line counting the tests inside the files.
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,7 +9,7 @@ import { ensureFerretDb } from './ferretdb.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const tsc = resolve(root, 'node_modules', 'typescript', 'bin', 'tsc')
-execFileSync(process.execPath, [tsc, '-b', 'server', 'test'], { cwd: root, stdio: 'inherit' })
+execFileSync(process.execPath, [tsc, '-b', 'rules-dsl', 'server', 'test'], { cwd: root, stdio: 'inherit' })
 
 const env = { ...process.env }
 let ferret = null
@@ -26,7 +26,17 @@ if (env.MONGODB_URI === undefined) {
   console.log('# test database: MONGODB_URI')
 }
 
-const files = process.argv.slice(2)
+// tap is given the files explicitly: with its TypeScript plugin off (tsx loads .ts instead), it does not find .ts
+// test files by itself
+function findTests (dir) {
+  const out = []
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) { if (e.name !== 'fixtures' && e.name !== 'helpers') out.push(...findTests(p)) } else if (e.name.endsWith('.test.ts')) out.push(p)
+  }
+  return out
+}
+const files = process.argv.length > 2 ? process.argv.slice(2) : findTests(join(root, 'test')).map((f) => f.slice(root.length + 1)).sort()
 const tap = spawn(process.execPath, [resolve(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--reporter=tap', ...files], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] })
 let passed = 0
 let failed = 0

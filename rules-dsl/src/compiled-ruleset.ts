@@ -1,0 +1,138 @@
+/**
+ * The compiled rule-set format: json-rules-engine rules plus rule-set
+ * settings. This is the contract with the scoring engine.
+ *
+ * @module
+ */
+
+import type { RuleProperties } from 'json-rules-engine'
+
+/** Score dimensions a rule can change. */
+export type Dimension = 'engagement' | 'fit' | 'intent'
+
+/** Targets of `cap` and `floor`: the total score or a single dimension. */
+export type ScoreTarget = 'total' | Dimension
+
+/** Operators that can appear in compiled leaf conditions. */
+export type CompiledOperator =
+  | 'equal'
+  | 'notEqual'
+  | 'lessThan'
+  | 'lessThanInclusive'
+  | 'greaterThan'
+  | 'greaterThanInclusive'
+  | 'in'
+  | 'notIn'
+  | 'contains'
+  | 'doesNotContain'
+  | 'startsWith'
+  | 'endsWith'
+  | 'includesText'
+  | 'matches'
+  | 'exists'
+
+/** Value of a `matches` condition; compile with `new RegExp(pattern, flags)`. */
+export interface RegexValue {
+  pattern: string
+  flags: string
+}
+
+/**
+ * A leaf condition. For `event`, `lead` and `score` facts, `path` is a plain
+ * dot path (no `$`, never JSONPath) into the fact value. Plugin facts such as
+ * `company_size.employees` use the whole dotted name as `fact` and have no path.
+ */
+export interface CompiledLeafCondition {
+  fact: string
+  path?: string
+  operator: CompiledOperator
+  value: string | number | boolean | Array<string | number | boolean> | RegexValue
+}
+
+/** `all` / `any` / `not` combinations of conditions. */
+export type CompiledCondition =
+  | CompiledLeafCondition
+  | { all: CompiledCondition[] }
+  | { any: CompiledCondition[] }
+  | { not: CompiledCondition }
+
+/** The top level of a rule's conditions (never a bare leaf). */
+export type CompiledTopLevelCondition =
+  | { all: CompiledCondition[] }
+  | { any: CompiledCondition[] }
+  | { not: CompiledCondition }
+
+/** What the scoring engine does when a rule fires. */
+export interface ScoreParams {
+  /** Slug of the rule name; unique within the rule set. */
+  ruleId: string
+  /** `add` points, `set` a dimension to points, or `reset` all dimensions to 0. */
+  action: 'add' | 'set' | 'reset'
+  /** Present for `add` and `set` (default `engagement`). */
+  dimension?: Dimension
+  /** Whole number; may be negative for `add`. Present for `add` and `set`. */
+  points?: number
+  /** The rule's quoted note, else the rule name. */
+  reason?: string
+  /** `once` → `{count: 1}`; `limit 3 per 30d` → `{count: 3, per: '30d'}`. */
+  limit?: { count: number; per?: string }
+  /** `x2 after 3`: firings beyond the 3rd score `factor` × points. */
+  multiplier?: { factor: number; after: number }
+  /** Only score events whose `occurredAt` lies within this duration of the as-of time. */
+  within?: string
+}
+
+/** The json-rules-engine event emitted by every compiled rule. */
+export interface ScoreEvent {
+  type: 'score'
+  params: ScoreParams
+}
+
+/** One compiled rule; a valid json-rules-engine `RuleProperties`. */
+export interface CompiledRule extends RuleProperties {
+  /** Same as `event.params.ruleId`. */
+  name: string
+  /** 1..100; higher runs first. Always present (default 1). */
+  priority: number
+  conditions: CompiledTopLevelCondition
+  event: ScoreEvent
+}
+
+/** Score bounds keyed by target. */
+export type ScoreBounds = { [K in ScoreTarget]?: number }
+
+/** A named threshold (stage, grade or intent label). */
+export interface Threshold {
+  name: string
+  min: number
+}
+
+/** Rule-set wide settings. Empty sections are omitted. */
+export interface RulesetSettings {
+  /** Maximum values (`cap`). */
+  caps?: ScoreBounds
+  /** Minimum values (`floor`). */
+  floors?: ScoreBounds
+  /** Inactivity decay schedules. */
+  decay?: Array<{
+    dimension: 'engagement'
+    percent: number
+    every: string
+    after?: string
+    curve?: 'linear' | 'exponential'
+  }>
+  /** Lifecycle stages, ascending by `min`; `exitBelow` adds hysteresis. */
+  stages?: Array<Threshold & { exitBelow?: number }>
+  /** Grades on the fit dimension, ascending by `min`. */
+  grades?: Threshold[]
+  /** Labels on the intent dimension, ascending by `min`. */
+  intentLabels?: Threshold[]
+  /** Declared event types and aliases. */
+  eventTypes?: { known?: string[]; aliases?: Record<string, string> }
+}
+
+/** The result of {@link compile}. */
+export interface CompiledRuleset {
+  rules: CompiledRule[]
+  settings: RulesetSettings
+}
