@@ -21,6 +21,9 @@ import rulesetsRoutes from './routes/rulesets.js'
 import systemRoutes from './routes/system.js'
 import exportsRoutes from './routes/exports.js'
 import liveRoutes from './routes/live.js'
+import sessionRoutes from './routes/session.js'
+import usersRoutes from './routes/users.js'
+import analyticsRoutes from './routes/analytics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,6 +33,8 @@ declare module 'fastify' {
     live: LiveHub
     /** The admin key generated on first start (shown once), or null. */
     initialAdminKey: string | null
+    /** The console admin created on first start, with its password when generated (shown once), or null. */
+    initialAdminUser: { email: string; password: string | null } | null
   }
 }
 
@@ -54,7 +59,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const app = Fastify({
     logger: opts.logger ?? {
       level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token', '*.email', '*.secret', '*.key'],
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token', '*.email', '*.secret', '*.key', '*.password'],
     },
     requestIdHeader: 'x-request-id',
     bodyLimit: config.limits.bodyLimit,
@@ -80,6 +85,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     initialAdminKey = (await core.apiKeys.create('initial admin', ['admin'])).key
   }
   app.decorate('initialAdminKey', initialAdminKey)
+  app.decorate('initialAdminUser', await core.users.ensureInitialAdmin(config.initialAdmin))
   await app.register(fp(async (a) => { a.decorate('core', core) }, { name: 'ls-core' }))
   const live = new LiveHub(core.live, app.log)
   app.decorate('live', live)
@@ -88,6 +94,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   })
   await app.register(problemDetails)
   await app.register(httpParsing)
+  // before auth: its onRequest hook marks upgrade requests so that a refused upgrade (401/403) destroys the socket;
+  // registered after auth, a failed auth hook skipped it and the unauthenticated socket stayed open for good
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
   await app.register(auth)
 
   // OpenAPI document from the route schemas
@@ -96,13 +105,17 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Leadscore API', version: '0.1.0', description: 'Event-driven lead scoring. Errors are RFC 9457 problem+json with stable codes.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (scopes: ingest, read, admin)' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key (scopes: ingest, read, rules, admin)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'ls_session', description: 'A console session (POST /v1/session); writes also need the header x-leadscore-csrf: 1' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
 
   // routes
   await app.register(systemRoutes)
@@ -111,6 +124,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(rulesetsRoutes)
   await app.register(exportsRoutes)
   await app.register(liveRoutes)
+  await app.register(sessionRoutes)
+  await app.register(usersRoutes)
+  await app.register(analyticsRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {
@@ -130,7 +146,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   })
   app.addHook('onClose', async () => {
     live.stop()
-    await core.scheduler.drain(15_000)
+    await core.stopWorkers(15_000)
     if (ownsDb) await database.close()
   })
   return app

@@ -16,6 +16,8 @@ export const Env = Type.Object({
   LEADSCORE_FERRETDB_BIN: Type.Optional(Type.String()),
   LEADSCORE_DEMO: Bool,
   LEADSCORE_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ minLength: 16, maxLength: 200 })),
+  LEADSCORE_ADMIN_EMAIL: Type.Optional(Type.String({ maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' })),
+  LEADSCORE_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 200 })),
   LEADSCORE_WORKER: Bool,
   LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
@@ -45,6 +47,8 @@ export interface AppConfig {
   ferretdbBin: string | undefined
   demo: boolean
   bootstrapApiKey: string | undefined
+  /** The first console admin, created at startup when no admin user exists (unset parts: admin@localhost, random). */
+  initialAdmin: { email: string | undefined; password: string | undefined }
   worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number }
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
   idempotencyTtlMs: number
@@ -61,7 +65,12 @@ export function loadConfig (env: EnvInput): AppConfig {
   const input: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') input[k] = v
   for (const k of DEFAULT_TRUE) if (input[k] === undefined) input[k] = 'true'
-  const converted = Value.Convert(Env, Value.Default(Env, input))
+  const converted = Value.Convert(Env, Value.Default(Env, input)) as Record<string, unknown>
+  // Value.Convert truncates '1.5' and '1e3' to 1; only plain decimal integers count as integers
+  for (const [k, s] of Object.entries(Env.properties)) {
+    const raw = env[k]
+    if ((s as { type?: unknown }).type === 'integer' && typeof raw === 'string' && raw !== '' && !/^\s*[+-]?\d+\s*$/.test(raw)) converted[k] = raw
+  }
   const errors = [...Value.Errors(Env, converted)]
   if (errors.length > 0) {
     throw new LS_ERR_CONFIG_INVALID(errors.map((e) => `${e.path.slice(1) || '(root)'}: ${e.message}`).join('; '))
@@ -76,6 +85,7 @@ export function loadConfig (env: EnvInput): AppConfig {
     ferretdbBin: e.LEADSCORE_FERRETDB_BIN,
     demo: e.LEADSCORE_DEMO,
     bootstrapApiKey: e.LEADSCORE_BOOTSTRAP_API_KEY,
+    initialAdmin: Object.freeze({ email: e.LEADSCORE_ADMIN_EMAIL, password: e.LEADSCORE_ADMIN_PASSWORD }),
     worker: Object.freeze({
       enabled: e.LEADSCORE_WORKER,
       concurrency: e.LEADSCORE_WORKER_CONCURRENCY,

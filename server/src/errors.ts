@@ -23,10 +23,16 @@ export const LS_ERR_NOT_FOUND = createError('LS_ERR_NOT_FOUND', 'Route %s %s not
 export const LS_ERR_TIMEOUT = createError('LS_ERR_TIMEOUT', 'The request took too long', 408)
 
 // auth
-export const LS_ERR_UNAUTHORIZED = createError('LS_ERR_UNAUTHORIZED', 'A valid API key is required: %s', 401)
-export const LS_ERR_FORBIDDEN = createError('LS_ERR_FORBIDDEN', "This API key lacks the '%s' scope", 403)
+export const LS_ERR_UNAUTHORIZED = createError('LS_ERR_UNAUTHORIZED', 'A valid API key or session is required: %s', 401)
+export const LS_ERR_FORBIDDEN = createError('LS_ERR_FORBIDDEN', "This API key or user lacks the '%s' scope", 403)
 export const LS_ERR_ORIGIN_FORBIDDEN = createError('LS_ERR_ORIGIN_FORBIDDEN', "Origin '%s' may not open this connection", 403)
 export const LS_ERR_API_KEY_NOT_FOUND = createError('LS_ERR_API_KEY_NOT_FOUND', "API key '%s' not found", 404)
+export const LS_ERR_LOGIN_FAILED = createError('LS_ERR_LOGIN_FAILED', 'The email or password is wrong', 401)
+export const LS_ERR_LOGIN_THROTTLED = createError('LS_ERR_LOGIN_THROTTLED', 'Too many failed sign-ins; retry in %s seconds', 429)
+export const LS_ERR_CSRF = createError('LS_ERR_CSRF', 'Cross-site request refused: %s', 403)
+export const LS_ERR_USER_NOT_FOUND = createError('LS_ERR_USER_NOT_FOUND', "User '%s' not found", 404)
+export const LS_ERR_USER_EXISTS = createError('LS_ERR_USER_EXISTS', "A user with the email '%s' already exists", 409)
+export const LS_ERR_LAST_ADMIN = createError('LS_ERR_LAST_ADMIN', 'The last active admin cannot be removed, disabled or demoted', 409)
 
 // idempotency
 export const LS_ERR_IDEMPOTENCY_KEY_REUSED = createError('LS_ERR_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body', 422)
@@ -35,6 +41,7 @@ export const LS_ERR_IDEMPOTENCY_KEY_INVALID = createError('LS_ERR_IDEMPOTENCY_KE
 
 // leads, events, rulesets, jobs
 export const LS_ERR_LEAD_NOT_FOUND = createError('LS_ERR_LEAD_NOT_FOUND', "Lead '%s' not found", 404)
+export const LS_ERR_LEAD_BUSY = createError('LS_ERR_LEAD_BUSY', "Lead '%s' is being scored; retry shortly", 409)
 export const LS_ERR_LEAD_EXISTS = createError('LS_ERR_LEAD_EXISTS', "A lead with identity '%s' already exists", 409)
 export const LS_ERR_EVENT_NOT_FOUND = createError('LS_ERR_EVENT_NOT_FOUND', "Event '%s' not found", 404)
 export const LS_ERR_RULESET_NOT_FOUND = createError('LS_ERR_RULESET_NOT_FOUND', "Ruleset version '%s' not found", 404)
@@ -59,8 +66,9 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_VALIDATION, LS_ERR_MALFORMED_JSON, LS_ERR_INVALID_ENCODING, LS_ERR_FORBIDDEN_KEY, LS_ERR_BODY_TOO_LARGE,
   LS_ERR_UNSUPPORTED_MEDIA_TYPE, LS_ERR_BATCH_TOO_LARGE, LS_ERR_INVALID_CURSOR, LS_ERR_NOT_FOUND, LS_ERR_TIMEOUT,
   LS_ERR_UNAUTHORIZED, LS_ERR_FORBIDDEN, LS_ERR_ORIGIN_FORBIDDEN, LS_ERR_API_KEY_NOT_FOUND,
+  LS_ERR_LOGIN_FAILED, LS_ERR_LOGIN_THROTTLED, LS_ERR_CSRF, LS_ERR_USER_NOT_FOUND, LS_ERR_USER_EXISTS, LS_ERR_LAST_ADMIN,
   LS_ERR_IDEMPOTENCY_KEY_REUSED, LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_INVALID,
-  LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_EXISTS, LS_ERR_EVENT_NOT_FOUND, LS_ERR_RULESET_NOT_FOUND, LS_ERR_RULESET_INVALID,
+  LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_EVENT_NOT_FOUND, LS_ERR_RULESET_NOT_FOUND, LS_ERR_RULESET_INVALID,
   LS_ERR_JOB_NOT_FOUND,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_INTERNAL,

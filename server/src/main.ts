@@ -36,6 +36,12 @@ async function main (): Promise<void> {
   if (app.initialAdminKey !== null) {
     process.stdout.write(`\n  Leadscore admin API key (shown once, store it now):\n\n    ${app.initialAdminKey}\n\n`)
   }
+  const admin = app.initialAdminUser
+  if (admin !== null && admin.password !== null) {
+    process.stdout.write(`\n  Console admin (shown once, store it now):\n\n    email:    ${admin.email}\n    password: ${admin.password}\n\n`)
+  } else if (admin !== null) {
+    app.log.info('console admin user created from LEADSCORE_ADMIN_EMAIL/LEADSCORE_ADMIN_PASSWORD')
+  }
   process.stdout.write(`  Leadscore is running at ${address}  (API docs: ${address}/docs)\n`)
 }
 

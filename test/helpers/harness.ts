@@ -39,7 +39,7 @@ export function freshDbName (): string {
 export function testConfig (uri: string, dbName: string, overrides: Record<string, string> = {}): AppConfig {
   return loadConfig({
     MONGODB_URI: uri, MONGODB_DB: dbName, LEADSCORE_BOOTSTRAP_API_KEY: ADMIN_KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent',
-    LEADSCORE_PROCESS_EVERY_MS: '50', LEADSCORE_SWEEP_EVERY_MS: '500', LEADSCORE_LOCK_LIFETIME_MS: '5000', ...overrides,
+    LEADSCORE_PROCESS_EVERY_MS: '200', LEADSCORE_SWEEP_EVERY_MS: '500', LEADSCORE_LOCK_LIFETIME_MS: '5000', ...overrides,
   })
 }
 

@@ -1,6 +1,7 @@
 import type { AppConfig } from '../config.js'
 import type { Database } from '../infra/db.js'
 import { Scheduler } from '../infra/agenda.js'
+import { isDuplicateKey } from '../infra/db.js'
 import { createLockService } from './locks.js'
 import { createRulesetService } from './rulesets/ruleset-service.js'
 import { createScoringPipeline } from './scoring/pipeline.js'
@@ -9,9 +10,12 @@ import { createIngestService } from './events/ingest.js'
 import { createIdempotencyService } from './events/idempotency.js'
 import { createLiveFeed } from './live/live-feed.js'
 import { createApiKeyService } from './auth/api-keys.js'
+import { createUserService } from './auth/users.js'
 import { createMetrics } from './metrics.js'
 import { newId } from '../lib/ids.js'
+import { WorkQueue } from './work-queue.js'
 import type { JobDoc } from './types.js'
+import type { LeadScoredDataT } from '../schemas/live.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -36,6 +40,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const pipeline = createScoringPipeline()
   const live = createLiveFeed(c.liveFeed, now)
   const apiKeys = createApiKeyService(c.apiKeys, now)
+  const users = createUserService({ users: c.users, sessions: c.sessions, now })
   const idempotency = createIdempotencyService(c.idempotencyKeys, now, config.idempotencyTtlMs)
   const scheduler = new Scheduler({
     db: database.db, processEveryMs: config.worker.processEveryMs, concurrency: config.worker.concurrency,
@@ -47,11 +52,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     metrics.eventsScored.inc(b.events)
     metrics.batchesCommitted.inc()
     if (holdNotifications && b.rescored) return
-    live.append('lead.scored', ['leaderboard', `lead:${b.leadId}`, 'events'], {
+    const data: LeadScoredDataT = {
       leadId: b.leadId, score: b.after.total, stage: b.after.stage, parts: b.after, before: b.before,
       delta: b.after.total - b.before.total, lastSeq: b.lastSeq, events: b.events, rescored: b.rescored,
       entries: b.entries.slice(-20).map((e) => ({ id: e._id, eventId: e.eventId, type: e.eventType, delta: e.delta, reasons: e.reasons })),
-    }).catch((err: unknown) => log.warn({ err, leadId: b.leadId }, 'live feed append failed'))
+    }
+    live.append('lead.scored', ['leaderboard', `lead:${b.leadId}`, 'events'], data).catch((err: unknown) => log.warn({ err, leadId: b.leadId }, 'live feed append failed'))
   }
 
   const processor = createLeadProcessor({
@@ -59,8 +65,30 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     log, onCommitted, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
+  // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run by the in-process pool of
+  // every worker process. (Agenda job claims are not atomic on FerretDB, and its worker slots leaked there until
+  // processing stopped; markers plus the lead lock need nothing but atomic inserts.)
+  const queue = new WorkQueue(config.worker.concurrency, async (id) => { await runScoreLead(id) },
+    (id, err) => log.error({ err, leadId: id }, 'scoring run failed'))
+  let workersStarted = false
+  const timers: NodeJS.Timeout[] = []
+
+  /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
   async function enqueue (leadIds: string[]): Promise<void> {
-    for (const leadId of leadIds) await scheduler.ensurePending('score-lead', { leadId }, { 'data.leadId': leadId })
+    for (const leadId of leadIds) {
+      try {
+        await c.pendingLeads.insertOne({ _id: leadId, at: now() })
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err
+      }
+      if (workersStarted) queue.push(leadId)
+    }
+  }
+
+  /** Picks up markers left for any process (new events ingested elsewhere, or a run that died). */
+  async function pollMarkers (): Promise<void> {
+    const markers = await c.pendingLeads.find({}).sort({ at: 1 }).limit(1000).project<{ _id: string }>({ _id: 1 }).toArray()
+    for (const m of markers) queue.push(m._id)
   }
 
   const ingest = createIngestService({
@@ -76,9 +104,13 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
    */
   async function sweep (): Promise<number> {
     const t = now()
-    const leads = await c.leads.find({}).project<{ _id: string; nextSeq: number; lastSeq: number; rescoreFrom?: string | null }>({ nextSeq: 1, lastSeq: 1, rescoreFrom: 1 }).toArray()
-    const ids = new Set(leads.filter((l) => l.nextSeq > l.lastSeq || typeof l.rescoreFrom === 'string').map((l) => l._id))
+    const staleAt = new Date(t.getTime() - Math.max(5_000, config.worker.lockLifetimeMs * 2))
+    const stuck = await c.pendingLeads.find({ at: { $lt: staleAt } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
+    const ids = new Set(stuck.map((m) => m._id))
+    const flagged = await c.leads.find({ rescoreFrom: { $type: 'string' } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
+    for (const l of flagged) ids.add(l._id)
     if (sweeps++ % 12 === 0) {
+      // a process that died between storing an event and its marker leaves the event pending with no marker
       const stale = await c.events.find({ status: 'pending', receivedAt: { $lt: new Date(t.getTime() - 30_000) } }).project<{ leadId: string }>({ leadId: 1 }).limit(5000).toArray()
       for (const e of stale) ids.add(e.leadId)
     }
@@ -93,15 +125,15 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   }
 
   async function runScoreLead (leadId: string): Promise<void> {
+    // remove the marker before reading events: an event stored after this point queues a new run
+    await c.pendingLeads.deleteOne({ _id: leadId })
     const r = await processor.processLead(leadId)
     if (!r.locked) {
-      // another worker holds the lead; make sure a run follows it in case it finished before seeing our events
-      await new Promise((res) => setTimeout(res, 50))
-      await scheduler.ensurePending('score-lead', { leadId }, { 'data.leadId': leadId })
+      // another run holds the lead: it re-checks for new events after releasing the lock (and if it dies, its lock
+      // expires and the sweeper finds the pending events)
       return
     }
-    const lead = await c.leads.findOne({ _id: leadId }, { projection: { nextSeq: 1, lastSeq: 1, rescoreFrom: 1 } })
-    if (lead !== null && (lead.nextSeq > lead.lastSeq || lead.rescoreFrom != null)) await enqueue([leadId])
+    if (await processor.hasWork(leadId)) await enqueue([leadId])
   }
 
   async function startRescoreAll (actor: string): Promise<JobDoc> {
@@ -124,10 +156,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
       for (;;) {
         const page = await c.leads.find({ _id: { $gt: after } }).sort({ _id: 1 }).limit(200).project<{ _id: string }>({ _id: 1 }).toArray()
         if (page.length === 0) break
-        await c.leads.updateMany({ _id: { $in: page.map((p) => p._id) } }, { $set: { rescoreFrom: '' } })
         for (const p of page) {
-          const r = await processor.processLead(p._id)
-          if (!r.locked) await enqueue([p._id])
+          const r = await processor.processLead(p._id, { rescore: true })
+          if (!r.locked) {
+            await processor.withLeadLock(p._id, async () => await c.leads.updateOne({ _id: p._id }, { $set: { rescoreFrom: '' } }))
+            await enqueue([p._id])
+          }
         }
         done += page.length
         after = page[page.length - 1]!._id
@@ -144,17 +178,32 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     }
   }
 
-  scheduler.define<{ leadId: string }>({ name: 'score-lead', handler: async (d) => { await runScoreLead(d.leadId) } })
-  scheduler.define<Record<string, never>>({ name: 'sweep', handler: async () => { await sweep() }, concurrency: 1 })
   scheduler.define<{ jobId: string }>({ name: 'rescore-all', handler: async (d) => { await runRescoreAll(d.jobId) }, concurrency: 1, lockLifetimeMs: 10 * 60_000 })
 
   return {
-    config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, idempotency, scheduler,
+    config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler,
     enqueue, sweep, startRescoreAll,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
+      workersStarted = true
       await scheduler.start()
-      await scheduler.ensureRecurring('sweep', config.worker.sweepEveryMs)
+      const every = (ms: number, fn: () => Promise<unknown>, what: string): NodeJS.Timeout => {
+        let busy = false
+        const timer = setInterval(() => {
+          if (busy) return
+          busy = true
+          fn().catch((err: unknown) => log.warn({ err }, `${what} failed`)).finally(() => { busy = false })
+        }, ms)
+        timer.unref()
+        return timer
+      }
+      timers.push(every(config.worker.processEveryMs, pollMarkers, 'marker poll'), every(config.worker.sweepEveryMs, sweep, 'sweep'))
+    },
+    /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
+    async stopWorkers (timeoutMs: number): Promise<void> {
+      for (const t of timers.splice(0)) clearInterval(t)
+      await queue.stop(timeoutMs)
+      await scheduler.drain(timeoutMs)
     },
   }
 }

@@ -34,6 +34,9 @@ export interface LeadDoc {
   rev: number
   state: ScoreState
   lastBatch: LeadBatch | null
+  /** A scoring run is queued for this lead (coalesces enqueues); queuedAt tells the sweeper when. */
+  queued?: boolean
+  queuedAt?: Date
   /** When set, the next worker run replays every event with a canonical key above this one (full re-score: ''). */
   rescoreFrom: string | null
   lastEventAt: Date | null
@@ -73,6 +76,10 @@ export interface EventDoc {
   status: EventStatus
   timestampAdjusted?: boolean
   requestId?: string
+  /** Lead profile fields this event carried; the worker applies them to the lead in seq order. */
+  leadProfile?: { name?: string; company?: string; externalId?: string; attributes?: Record<string, unknown> }
+  /** Random per insert attempt: tells our own write apart from a concurrent duplicate after an ambiguous failure. */
+  insertId?: string
 }
 
 export interface Reason {
@@ -155,7 +162,8 @@ export interface IdempotencyDoc {
 
 export interface LockDoc { _id: string; owner: string; expiresAt: Date; acquiredAt: Date }
 
-export type Scope = 'ingest' | 'read' | 'admin'
+/** `rules` may change rulesets and start re-scores; `admin` may do everything. */
+export type Scope = 'ingest' | 'read' | 'rules' | 'admin'
 export interface ApiKeyDoc {
   _id: string
   name: string
@@ -165,6 +173,31 @@ export interface ApiKeyDoc {
   createdAt: Date
   lastUsedAt: Date | null
   revokedAt: Date | null
+}
+
+/** A console user's role; each maps to a fixed set of scopes (see domain/auth/users.ts). */
+export type Role = 'admin' | 'author' | 'viewer'
+export interface UserDoc {
+  _id: string
+  /** Lower-cased; unique. */
+  email: string
+  name: string
+  role: Role
+  /** `scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>` */
+  passwordHash: string
+  disabled: boolean
+  createdAt: Date
+  updatedAt: Date
+  lastLoginAt: Date | null
+}
+
+/** A signed-in console session; `_id` is the SHA-256 of the cookie's token, never the token itself. */
+export interface SessionDoc {
+  _id: string
+  userId: string
+  createdAt: Date
+  lastSeenAt: Date
+  expiresAt: Date
 }
 
 export interface LiveDoc { _id: number; type: string; topics: string[]; payload: Record<string, unknown>; at: Date }

@@ -2,12 +2,19 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../domain/types.js'
 import { hasScope, type Principal } from '../domain/auth/api-keys.js'
-import { LS_ERR_FORBIDDEN, LS_ERR_UNAUTHORIZED } from '../errors.js'
+import { ROLE_SCOPES } from '../domain/auth/users.js'
+import { LS_ERR_CSRF, LS_ERR_FORBIDDEN, LS_ERR_UNAUTHORIZED } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyRequest { principal: Principal | null }
   interface FastifyContextConfig { scope?: Scope }
 }
+
+/** The console's session cookie. */
+export const SESSION_COOKIE = 'ls_session'
+/** Cookie-authenticated writes must carry `x-leadscore-csrf: 1`; a cross-site form or image cannot set a header. */
+export const CSRF_HEADER = 'x-leadscore-csrf'
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** The bearer key of a request: `Authorization: Bearer <key>`, or `?access_token=` for WebSocket clients. */
 export function presentedKey (req: FastifyRequest): string | null {
@@ -21,21 +28,77 @@ export function presentedKey (req: FastifyRequest): string | null {
   return typeof q === 'string' ? q : null
 }
 
-/** Routes declare `config: { scope }`; this hook authenticates and authorizes them before any body is read. */
+/** The session token from the `ls_session` cookie, or null. */
+export function sessionToken (req: FastifyRequest): string | null {
+  const header = req.headers.cookie
+  if (typeof header !== 'string') return null
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) {
+      const v = part.slice(eq + 1).trim()
+      return v === '' ? null : v
+    }
+  }
+  return null
+}
+
+/** The `Set-Cookie` value that stores (or, with null, clears) the session token. */
+export function sessionCookie (req: FastifyRequest, token: string | null): string {
+  const attrs = [`${SESSION_COOKIE}=${token ?? ''}`, 'Path=/', 'HttpOnly', 'SameSite=Strict']
+  if (token === null) attrs.push('Max-Age=0')
+  if (req.protocol === 'https') attrs.push('Secure')
+  return attrs.join('; ')
+}
+
+/**
+ * Refuses a cookie-authenticated write that may come from another site: it must carry `x-leadscore-csrf: 1`, and
+ * its Origin, when sent, must be this server's own host.
+ */
+export function checkCsrf (req: FastifyRequest): void {
+  if (req.headers[CSRF_HEADER] !== '1') throw new LS_ERR_CSRF(`send the header ${CSRF_HEADER}: 1`)
+  const origin = req.headers.origin
+  if (origin !== undefined) {
+    let same = false
+    try {
+      // compare as URLs, so an explicit default port on either side does not matter
+      const o = new URL(origin)
+      same = (o.protocol === 'http:' || o.protocol === 'https:') && o.host === new URL(`${o.protocol}//${req.headers.host ?? ''}`).host
+    } catch { same = false }
+    if (!same) throw new LS_ERR_CSRF(`origin '${origin}' is not this server`)
+  }
+}
+
+/**
+ * Routes declare `config: { scope }`; this hook authenticates and authorizes them before any body is read. A request
+ * that sends an API key is judged by the key alone; otherwise a valid session cookie authenticates it as its user,
+ * whose role gives the scopes.
+ */
 export default fp(async function auth (app: FastifyInstance) {
   app.decorateRequest('principal', null)
   app.addHook('onRequest', async (req) => {
     const scope = req.routeOptions.config.scope
     if (scope === undefined) return
     const key = presentedKey(req)
-    if (key === null) {
-      app.core.metrics.authFailures.inc(1, { reason: 'missing' })
-      throw new LS_ERR_UNAUTHORIZED('send Authorization: Bearer <key>')
-    }
-    const p = await app.core.apiKeys.authenticate(key)
-    if (p === null) {
-      app.core.metrics.authFailures.inc(1, { reason: 'invalid' })
-      throw new LS_ERR_UNAUTHORIZED('the key is unknown or revoked')
+    let p: Principal | null
+    if (key === null && req.headers.authorization === undefined && sessionToken(req) !== null) {
+      const s = await app.core.users.authenticate(sessionToken(req)!)
+      if (s === null) {
+        app.core.metrics.authFailures.inc(1, { reason: 'session' })
+        throw new LS_ERR_UNAUTHORIZED('the session expired or was signed out; sign in again')
+      }
+      if (!SAFE_METHODS.has(req.method)) checkCsrf(req)
+      const u = s.user
+      p = { keyId: u._id, name: u.email, scopes: [...ROLE_SCOPES[u.role]], user: { id: u._id, email: u.email, name: u.name, role: u.role, sessionId: s.sessionId } }
+    } else {
+      if (key === null) {
+        app.core.metrics.authFailures.inc(1, { reason: 'missing' })
+        throw new LS_ERR_UNAUTHORIZED('send Authorization: Bearer <key>, or sign in')
+      }
+      p = await app.core.apiKeys.authenticate(key)
+      if (p === null) {
+        app.core.metrics.authFailures.inc(1, { reason: 'invalid' })
+        throw new LS_ERR_UNAUTHORIZED('the key is unknown or revoked')
+      }
     }
     if (!hasScope(p, scope)) throw new LS_ERR_FORBIDDEN(scope)
     req.principal = p

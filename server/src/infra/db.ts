@@ -1,6 +1,6 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb'
 import type { Document } from 'mongodb'
-import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc } from '../domain/types.js'
+import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc } from '../domain/types.js'
 
 /** The collections the product uses, typed. */
 export interface Collections {
@@ -12,10 +12,14 @@ export interface Collections {
   idempotencyKeys: Collection<IdempotencyDoc>
   locks: Collection<LockDoc>
   apiKeys: Collection<ApiKeyDoc>
+  users: Collection<UserDoc>
+  sessions: Collection<SessionDoc>
   liveFeed: Collection<LiveDoc>
   auditLog: Collection<AuditDoc>
   jobs: Collection<JobDoc>
   counters: Collection<{ _id: string; value: number }>
+  /** One marker per lead with events waiting to be scored (insert-only coalescing of scoring runs). */
+  pendingLeads: Collection<{ _id: string; at: Date }>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -62,10 +66,13 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'expires', ttl: 0 }],
   locks: [{ key: { expiresAt: 1 }, name: 'expires' }],
   apiKeys: [{ key: { hash: 1 }, name: 'hash_unique', unique: true }],
+  users: [{ key: { email: 1 }, name: 'email_unique', unique: true }, { key: { role: 1 }, name: 'role' }],
+  sessions: [{ key: { userId: 1 }, name: 'user' }, { key: { expiresAt: 1 }, name: 'expires', ttl: 0 }],
   liveFeed: [{ key: { at: 1 }, name: 'at' }],
   auditLog: [{ key: { at: -1 }, name: 'at_desc' }],
   jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
   counters: [],
+  pendingLeads: [{ key: { at: 1 }, name: 'at' }],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -110,9 +117,47 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
-    'liveFeed', 'auditLog', 'jobs', 'counters'] as const
-  const c = Object.fromEntries(names.map((n) => [n, db.collection(n)])) as unknown as Collections
+    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'counters', 'pendingLeads'] as const
+  const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
+}
+
+/**
+ * true for an error that a retry fixes: FerretDB on SQLite answers "database is locked" (SQLITE_BUSY) when another
+ * connection holds the write lock, and MongoDB reports interruptions and elections with these codes. Such a write
+ * did not happen, so retrying it is safe.
+ */
+export function isTransient (err: unknown): boolean {
+  if (!(err instanceof MongoServerError)) return false
+  if (err.code === 1 && /database is locked|SQLITE_BUSY/i.test(err.message)) return true
+  return [6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436].includes(Number(err.code))
+}
+
+/** Runs `fn`, retrying transient failures with jittered backoff (about 3 s in all). */
+export async function retryTransient<T> (fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (i >= attempts - 1 || !isTransient(err)) throw err
+      await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** i) * (0.5 + Math.random())))
+    }
+  }
+}
+
+// Single-document operations and plain reads are retried on transient errors. insertMany and bulkWrite are not:
+// part of a batch may have been written, so their callers resolve failures document by document.
+const RETRIED = new Set(['insertOne', 'updateOne', 'updateMany', 'deleteOne', 'deleteMany', 'findOne', 'findOneAndUpdate',
+  'findOneAndDelete', 'replaceOne', 'countDocuments', 'estimatedDocumentCount', 'distinct'])
+
+function withTransientRetry<T extends Document> (col: Collection<T>): Collection<T> {
+  return new Proxy(col, {
+    get (target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if (typeof prop !== 'string' || !RETRIED.has(prop) || typeof v !== 'function') return v
+      return (...args: unknown[]) => retryTransient(() => (v as (...a: unknown[]) => Promise<unknown>).apply(target, args))
+    },
+  })
 }
 
 /** true for a duplicate-key error (E11000). FerretDB does not name the index, so callers re-check which key clashed. */

@@ -11,19 +11,48 @@ declare module 'fastify' {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+// A \uD800-\uDFFF escape in the text may decode to a lone surrogate, which the database driver would store as U+FFFD.
+const SURROGATE_ESCAPE_RE = /\\u[dD][89a-fA-F][0-9a-fA-F]{2}/
+// in a u-mode pattern, a surrogate range matches only unpaired surrogates
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u
 
-/** Strict UTF-8 (never silently U+FFFD), and JSON with __proto__/constructor refused. Exported for non-HTTP callers. */
+/** true when a string or object key anywhere in a parsed JSON value holds an unpaired surrogate (iterative: no depth limit). */
+function hasLoneSurrogate (root: unknown): boolean {
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE_RE.test(v)) return true
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push(x)
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (LONE_SURROGATE_RE.test(k)) return true
+        stack.push(x)
+      }
+    }
+  }
+  return false
+}
+
+/**
+ * Strict UTF-8 (never silently U+FFFD, including lone surrogates written as \u escapes), and JSON with
+ * __proto__/constructor refused. Exported for non-HTTP callers.
+ */
 export function parseJsonStrict (raw: Buffer): unknown {
   let text: string
   try { text = decoder.decode(raw) } catch { throw new LS_ERR_INVALID_ENCODING() }
   if (text.trim() === '') throw new LS_ERR_MALFORMED_JSON('the body is empty')
+  let value: unknown
   try {
-    return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
   } catch (err) {
     const msg = (err as Error).message
     if (/prototype|constructor/i.test(msg)) throw new LS_ERR_FORBIDDEN_KEY(/constructor/i.test(msg) ? 'constructor' : '__proto__')
     throw new LS_ERR_MALFORMED_JSON(msg)
   }
+  if (SURROGATE_ESCAPE_RE.test(text) && hasLoneSurrogate(value)) throw new LS_ERR_INVALID_ENCODING()
+  return value
 }
 
 // Bodies are validated exactly (no type coercion, no silently dropped properties); querystrings and params are

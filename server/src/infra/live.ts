@@ -85,11 +85,16 @@ export class LiveHub {
       size = 0
     }
     for (const m of c.queue) {
-      const bytes = Buffer.byteLength(JSON.stringify(m))
-      const msg = bytes > MAX_FRAME_BYTES - 200 ? { ...m, data: { truncated: true, leadId: m.data.leadId ?? null } } : m
-      if (size + bytes > MAX_FRAME_BYTES - 200) emit()
+      let msg = m
+      let bytes = Buffer.byteLength(JSON.stringify(m))
+      if (bytes > MAX_FRAME_BYTES - 200) {
+        msg = { ...m, data: { truncated: true, leadId: m.data.leadId ?? null } }
+        bytes = Buffer.byteLength(JSON.stringify(msg))
+      }
+      // count every message's real size (plus its separating comma): the envelope keeps 200 bytes of the 64 KB
+      if (size + bytes + 1 > MAX_FRAME_BYTES - 200) emit()
       batch.push(msg)
-      size += Math.min(bytes, 1000)
+      size += bytes + 1
       c.lastSeq = m.seq
     }
     emit()

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
+import { IngestResult } from '../schemas/events.js'
 import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID, LS_ERR_VALIDATION } from '../errors.js'
 import { sha256 } from '../lib/ids.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
@@ -10,20 +11,6 @@ import type { Filter } from 'mongodb'
 import type { EventDoc } from '../domain/types.js'
 
 export const REST_SOURCE = 'api'
-
-const IngestResult = Type.Object({
-  submitted: Type.Integer(),
-  accepted: Type.Integer(),
-  duplicates: Type.Integer(),
-  rejected: Type.Integer(),
-  results: Type.Array(Type.Object({
-    index: Type.Integer(),
-    status: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
-    eventId: Type.Optional(Type.String()),
-    leadId: Type.Optional(Type.String()),
-    error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), pointer: Type.Optional(Type.String()) })),
-  })),
-}, { $id: 'IngestResult' })
 
 const EventsBody = Type.Union([
   Type.Ref('EventInput'),

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import type { Filter, Sort } from 'mongodb'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
-import { LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
+import { LeadFilterQuery, LEAD_SORTS, type SortName } from '../schemas/leads.js'
+import { LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
 import { encodeCursor, decodeCursor, type Cursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
@@ -13,6 +14,10 @@ import { initialState } from '../domain/scoring/model.js'
 import { isDuplicateKey } from '../infra/db.js'
 import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
 import type { LeadDoc, LedgerDoc } from '../domain/types.js'
+import { LockBusyError } from '../domain/scoring/processor.js'
+
+export { LeadFilterQuery } from '../schemas/leads.js'
+export type { SortName } from '../schemas/leads.js'
 
 export const SORTS = {
   score_desc: { field: 'score', dir: -1 },
@@ -21,17 +26,7 @@ export const SORTS = {
   created_desc: { field: 'createdAt', dir: -1 },
   last_event_desc: { field: 'lastEventAt', dir: -1 },
   name_asc: { field: 'name', dir: 1 },
-} as const
-export type SortName = keyof typeof SORTS
-
-export const LeadFilterQuery = Type.Object({
-  minScore: Type.Optional(Type.Number()),
-  maxScore: Type.Optional(Type.Number()),
-  status: Type.Optional(Type.String({ maxLength: 50 })),
-  stage: Type.Optional(Type.String({ maxLength: 50 })),
-  source: Type.Optional(Type.String({ maxLength: 100 })),
-  q: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive text search on name, email and company' })),
-})
+} as const satisfies Record<SortName, { field: string; dir: 1 | -1 }>
 
 function escapeRegex (s: string): string { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') }
 
@@ -90,6 +85,16 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
   const { core } = app
   const { c } = core
 
+  /** Every change to a lead document happens under the lead's lock (see the lead processor). */
+  async function underLock<T> (leadId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await core.processor.withLeadLock(leadId, fn)
+    } catch (err) {
+      if (err instanceof LockBusyError) throw new LS_ERR_LEAD_BUSY(leadId)
+      throw err
+    }
+  }
+
   async function mustGet (id: string): Promise<LeadDoc> {
     const l = await c.leads.findOne({ _id: id })
     if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(id)
@@ -101,7 +106,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     schema: {
       tags: ['leads'], summary: 'List leads with filters, sort and cursor pagination',
       querystring: Type.Composite([LeadFilterQuery, Type.Object({
-        sort: Type.Union(Object.keys(SORTS).map((k) => Type.Literal(k)), { default: 'score_desc' }),
+        sort: Type.Union(LEAD_SORTS.map((k) => Type.Literal(k)), { default: 'score_desc' }),
         limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
         cursor: Type.Optional(Type.String({ maxLength: 500 })),
       })], { additionalProperties: false }),
@@ -175,7 +180,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     if (b.company !== undefined) set.company = b.company
     if (b.status !== undefined) set.status = b.status
     for (const [k, v] of Object.entries(b.attributes ?? {})) set[`attributes.${encodeKey(k)}`] = encodeKeys(v)
-    const l = await c.leads.findOneAndUpdate({ _id: req.params.id }, { $set: set }, { returnDocument: 'after' })
+    const l = await underLock(req.params.id, async () => await c.leads.findOneAndUpdate({ _id: req.params.id }, { $set: set }, { returnDocument: 'after' }))
     if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(req.params.id)
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.update', target: l._id, details: { fields: Object.keys(b) } })
     return leadOut(l)
@@ -186,9 +191,11 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     schema: { tags: ['leads'], summary: 'Delete a lead with its events and ledger (erasure)', params: IdParams, response: { 204: Type.Null(), ...problemResponses } },
   }, async (req, reply) => {
     const l = await mustGet(req.params.id)
-    await c.events.deleteMany({ leadId: l._id })
-    await c.scoreHistory.deleteMany({ leadId: l._id })
-    await c.leads.deleteOne({ _id: l._id })
+    await underLock(l._id, async () => {
+      await c.events.deleteMany({ leadId: l._id })
+      await c.scoreHistory.deleteMany({ leadId: l._id })
+      await c.leads.deleteOne({ _id: l._id })
+    })
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.delete', target: l._id, details: {} })
     return reply.code(204).send(null)
   })
@@ -261,7 +268,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     schema: { tags: ['leads'], summary: 'Re-score a lead from its first event with the published ruleset', params: IdParams, response: { 202: Type.Object({ leadId: Type.String(), queued: Type.Boolean() }), ...problemResponses } },
   }, async (req, reply) => {
     const l = await mustGet(req.params.id)
-    await c.leads.updateOne({ _id: l._id }, { $set: { rescoreFrom: '' } })
+    await underLock(l._id, async () => await c.leads.updateOne({ _id: l._id }, { $set: { rescoreFrom: '' } }))
     await core.enqueue([l._id])
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.rescore', target: l._id, details: {} })
     return reply.code(202).send({ leadId: l._id, queued: true })

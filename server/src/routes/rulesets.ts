@@ -1,14 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses } from '../schemas/common.js'
+import { Ruleset, RulesetReplace } from '../schemas/rulesets.js'
 import type { RulesetDoc } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
-
-const Ruleset = Type.Object({
-  version: Type.Integer(), name: Type.String(), status: Type.String(), rules: Type.Array(Type.Record(Type.String(), Type.Unknown())),
-  settings: Type.Record(Type.String(), Type.Unknown()), author: Type.String(), note: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Type.String(), publishedAt: Type.Union([Type.String(), Type.Null()]),
-}, { $id: 'Ruleset' })
 
 const out = (r: RulesetDoc) => ({
   version: r.version, name: r.name, status: r.status, rules: r.rules as unknown as Record<string, unknown>[], settings: r.settings, author: r.author,
@@ -35,15 +30,11 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
   }, async (req) => out(await core.rulesets.get(req.params.version)))
 
   app.put('/v1/rulesets/active', {
-    config: { scope: 'admin' },
+    config: { scope: 'rules' },
     schema: {
       tags: ['rulesets'],
       summary: 'Replace the published ruleset with a new version (validated; existing scores change only on re-score)',
-      body: Type.Object({
-        rules: Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 500 }),
-        settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-        note: Type.Optional(Type.String({ maxLength: 500 })),
-      }, { additionalProperties: false }),
+      body: RulesetReplace,
       response: { 201: Type.Ref('Ruleset'), ...problemResponses },
     },
   }, async (req, reply) => {

@@ -2,12 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { ERROR_CODES, LS_ERR_JOB_NOT_FOUND, LS_ERR_NOT_FOUND, slugOf, titleOf } from '../errors.js'
-import { SCOPES } from '../domain/auth/api-keys.js'
+import { Job, AuditEntry, ApiKey, ApiKeyCreate, ApiKeyCreated, Stats } from '../schemas/system.js'
 import type { Scope } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
-
-const Job = Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String(), total: Type.Integer(), done: Type.Integer(), error: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), updatedAt: Type.String(), finishedAt: Type.Union([Type.String(), Type.Null()]) })
-const ApiKey = Type.Object({ id: Type.String(), name: Type.String(), prefix: Type.String(), scopes: Type.Array(Type.String()), createdAt: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]), revokedAt: Type.Union([Type.String(), Type.Null()]) })
 
 const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app) {
   const { core } = app
@@ -31,15 +28,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     config: { scope: 'read' },
     schema: {
       tags: ['system'], summary: 'Counts that tell whether scoring has caught up',
-      response: {
-        200: Type.Object({
-          events: Type.Object({ total: Type.Integer(), pending: Type.Integer(), unmapped: Type.Integer() }),
-          leads: Type.Object({ total: Type.Integer() }),
-          rejects: Type.Object({ total: Type.Integer() }),
-          ruleset: Type.Object({ version: Type.Integer() }),
-        }),
-        ...problemResponses,
-      },
+      response: { 200: Stats, ...problemResponses },
     },
   }, async () => {
     const [total, pending, unmapped, leads, rejects, rs] = await Promise.all([
@@ -55,7 +44,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
   })
 
   app.post('/v1/rescore', {
-    config: { scope: 'admin' },
+    config: { scope: 'rules' },
     schema: { tags: ['jobs'], summary: 'Re-score every lead with the published ruleset, in the background', response: { 202: Job, ...problemResponses } },
   }, async (req, reply) => reply.code(202).send(jobOut(await core.startRescoreAll(req.principal!.name))))
 
@@ -79,8 +68,8 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     config: { scope: 'admin' },
     schema: {
       tags: ['auth'], summary: 'Create an API key; the key is shown once',
-      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), scopes: Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), { minItems: 1, uniqueItems: true }) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ id: Type.String(), key: Type.String(), scopes: Type.Array(Type.String()) }), ...problemResponses },
+      body: ApiKeyCreate,
+      response: { 201: ApiKeyCreated, ...problemResponses },
     },
   }, async (req, reply) => {
     const { key, doc } = await core.apiKeys.create(req.body.name, req.body.scopes as Scope[])
@@ -102,7 +91,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     schema: {
       tags: ['auth'], summary: 'Who did what, newest first',
       querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.String(), at: Type.String(), actor: Type.String(), action: Type.String(), target: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) })) }), ...problemResponses },
+      response: { 200: Type.Object({ items: Type.Array(AuditEntry) }), ...problemResponses },
     },
   }, async (req) => ({
     items: (await c.auditLog.find({}).sort({ at: -1 }).limit(req.query.limit).toArray()).map((a) => ({ id: a._id, at: a.at.toISOString(), actor: a.actor, action: a.action, target: a.target, details: a.details })),

@@ -1,13 +1,22 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Collection } from 'mongodb'
-import type { ApiKeyDoc, Scope } from '../types.js'
+import type { ApiKeyDoc, Role, Scope } from '../types.js'
 import { newId, sha256 } from '../../lib/ids.js'
 import { LS_ERR_API_KEY_NOT_FOUND } from '../../errors.js'
+import { isDuplicateKey } from '../../infra/db.js'
 
-export const SCOPES: readonly Scope[] = ['ingest', 'read', 'admin']
+export const SCOPES: readonly Scope[] = ['ingest', 'read', 'rules', 'admin']
 
-/** The caller behind a request. */
-export interface Principal { keyId: string; name: string; scopes: Scope[] }
+/**
+ * The caller behind a request: an API key, or a console user signed in with a session cookie (then `keyId` is the
+ * user's id, `name` their email, and `user` is set).
+ */
+export interface Principal {
+  keyId: string
+  name: string
+  scopes: Scope[]
+  user?: { id: string; email: string; name: string; role: Role; sessionId: string }
+}
 
 /** Whether a principal may act with `scope`; admin may do everything. */
 export function hasScope (p: Principal, scope: Scope): boolean {
@@ -26,14 +35,21 @@ export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date
     async create (name: string, scopes: Scope[], plain: string = generateKey()): Promise<{ key: string; doc: ApiKeyDoc }> {
       const hash = sha256(plain)
       const t = now()
-      const existing = await col.findOne({ hash })
-      if (existing !== null) {
-        await col.updateOne({ _id: existing._id }, { $set: { scopes, revokedAt: null } })
-        return { key: plain, doc: { ...existing, scopes, revokedAt: null } }
+      for (let attempt = 0; ; attempt++) {
+        const existing = await col.findOne({ hash })
+        if (existing !== null) {
+          await col.updateOne({ _id: existing._id }, { $set: { scopes, revokedAt: null } })
+          return { key: plain, doc: { ...existing, scopes, revokedAt: null } }
+        }
+        const doc: ApiKeyDoc = { _id: newId('key'), name, hash, prefix: plain.slice(0, 8), scopes, createdAt: t, lastUsedAt: null, revokedAt: null }
+        try {
+          await col.insertOne(doc)
+          return { key: plain, doc }
+        } catch (err) {
+          // two processes booting on one database with the same bootstrap key: the other one stored it first
+          if (!isDuplicateKey(err) || attempt > 0) throw err
+        }
       }
-      const doc: ApiKeyDoc = { _id: newId('key'), name, hash, prefix: plain.slice(0, 8), scopes, createdAt: t, lastUsedAt: null, revokedAt: null }
-      await col.insertOne(doc)
-      return { key: plain, doc }
     },
     async hasAdmin (): Promise<boolean> {
       return await col.findOne({ scopes: 'admin', revokedAt: null }) !== null

@@ -1,5 +1,5 @@
 import type { Collections } from '../../infra/db.js'
-import { isDuplicateKey } from '../../infra/db.js'
+import { isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
 import type { EventDoc, LeadDoc, RejectDoc } from '../types.js'
 import { newId } from '../../lib/ids.js'
 import { leadIdOf, eventIdOf } from '../ids.js'
@@ -58,45 +58,70 @@ interface Pending { index: number; ev: NormalizedEvent; leadId?: string; doc?: E
  */
 export function createIngestService (deps: IngestDeps) {
   const { c, now } = deps
-
-  async function storeRejects (rejects: RejectDoc[]): Promise<void> {
-    if (rejects.length > 0) await c.ingestRejects.insertMany(rejects, { ordered: false })
+  // the last seq this process stored per lead: where the next insert starts looking (bounded, best effort)
+  const seqHints = new Map<string, number>()
+  const rememberSeq = (id: string, seq: number): void => {
+    if (seqHints.size > 50_000) seqHints.clear()
+    seqHints.set(id, Math.max(seq, seqHints.get(id) ?? 0))
   }
 
-  async function upsertLead (ev: NormalizedEvent, sourceId: string, t: Date, settings: RulesetSettings): Promise<LeadDoc> {
+  async function storeRejects (rejects: RejectDoc[]): Promise<void> {
+    // reject ids are fresh, so a retried batch can only clash with its own earlier, partly stored attempt
+    if (rejects.length > 0) {
+      await retryTransient(async () => {
+        try { await c.ingestRejects.insertMany(rejects, { ordered: false }) } catch (err) { if (!isDuplicateKey(err)) throw err }
+      })
+    }
+  }
+
+  /**
+   * Makes sure the lead exists and returns it. Only the scoring worker (holding the lead's lock) updates a lead
+   * document: some MongoDB-protocol servers (FerretDB) apply concurrent updates to one document by rewriting it
+   * whole, losing one of them. So ingest only inserts new leads; the profile an event carries is stored with the
+   * event and applied by the worker, in seq order.
+   */
+  async function ensureLead (ev: NormalizedEvent, t: Date, settings: RulesetSettings): Promise<LeadDoc> {
     let key = ev.leadKey
     if (ev.lead.email === null && ev.lead.externalId !== null) {
       // an event that names only an external id joins the lead that already carries that id, whatever its key
       const known = await c.leads.findOne({ externalId: ev.lead.externalId }, { projection: { key: 1 } })
       if (known !== null) key = known.key
     }
-    const set: Document = { updatedAt: t }
-    if (ev.lead.name !== undefined) set.name = ev.lead.name
-    if (ev.lead.company !== undefined) set.company = ev.lead.company
-    if (ev.lead.externalId !== null && key.startsWith('email:')) set.externalId = ev.lead.externalId
-    const attrs = ev.lead.attributes !== undefined ? Object.entries(ev.lead.attributes) : []
-    for (const [k, v] of attrs) set[`attributes.${encodeKey(k)}`] = encodeKeys(v)
-    const onInsert: Document = {
-      key, email: ev.lead.email, status: 'open', stage: initialState(settings).stage, grade: '', score: 0,
-      scores: { engagement: 0, fit: 0, intent: 0, predictive: null }, nextSeq: 0, lastSeq: 0, lastOrd: null, rev: 0,
-      state: initialState(settings), lastBatch: null, rescoreFrom: null, lastScoredAt: null, rulesetVersion: null, createdAt: t,
-      lastEventAt: null,
+    const _id = leadIdOf(key)
+    const existing = await c.leads.findOne({ _id })
+    if (existing !== null) return existing
+    const doc: LeadDoc = {
+      _id, key, email: ev.lead.email, externalId: key.startsWith('ext:') ? ev.lead.externalId : null, name: null, company: null,
+      attributes: {}, status: 'open', stage: initialState(settings).stage, grade: '', score: 0,
+      scores: { engagement: 0, fit: 0, intent: 0, predictive: null }, sources: [], nextSeq: 0, lastSeq: 0, lastOrd: null, rev: 0,
+      state: initialState(settings), lastBatch: null, rescoreFrom: null, lastEventAt: null, lastScoredAt: null, rulesetVersion: null,
+      createdAt: t, updatedAt: t,
     }
-    if (!('name' in set)) onInsert.name = null
-    if (!('company' in set)) onInsert.company = null
-    if (!('externalId' in set)) onInsert.externalId = key.startsWith('ext:') ? ev.lead.externalId : null
-    if (attrs.length === 0) onInsert.attributes = {}
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const lead = await c.leads.findOneAndUpdate({ _id: leadIdOf(key) }, { $set: set, $setOnInsert: onInsert, $addToSet: { sources: sourceId } }, { upsert: true, returnDocument: 'after' })
-        if (lead === null) throw new Error('lead upsert returned nothing')
-        return lead
-      } catch (err) {
-        // two first events for the same new lead raced; the loser retries as an update
-        if (isDuplicateKey(err) && attempt < 3) continue
-        throw err
-      }
+    try {
+      await c.leads.insertOne(doc)
+      return doc
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err
     }
+    const raced = await c.leads.findOne({ _id })
+    if (raced === null) throw new Error(`lead ${_id} vanished while being created`)
+    return raced
+  }
+
+  /** The highest stored seq of a lead, from a lower bound: slots are gapless, so gallop then bisect over `_id`s. */
+  async function topSeq (leadId: string, known: number): Promise<number> {
+    const exists = async (seq: number): Promise<boolean> => seq <= 0 || await c.events.findOne({ _id: eventIdOf(leadId, seq) }, { projection: { _id: 1 } }) !== null
+    let lo = known
+    if (!await exists(lo)) lo = 0
+    let step = 1
+    let hi = lo + step
+    while (await exists(hi)) { lo = hi; step *= 2; hi = lo + step }
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2)
+      if (await exists(mid)) lo = mid
+      else hi = mid
+    }
+    return lo
   }
 
   /**
@@ -108,13 +133,14 @@ export function createIngestService (deps: IngestDeps) {
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const slot = await c.events.findOne({ _id: doc._id })
       if (slot !== null) {
+        if (slot.insertId !== undefined && slot.insertId === doc.insertId) return { duplicateOf: null } // our own write
         if (slot.sourceId === doc.sourceId && slot.externalId === doc.externalId) return { duplicateOf: slot }
-        doc.seq += 1
+        doc.seq = (await topSeq(doc.leadId, doc.seq)) + 1
         doc._id = eventIdOf(doc.leadId, doc.seq)
         continue
       }
       try {
-        await c.events.insertOne(doc)
+        await retryTransient(async () => await c.events.insertOne(doc))
         return { duplicateOf: null }
       } catch (err) {
         if (!isDuplicateKey(err)) throw err
@@ -160,7 +186,8 @@ export function createIngestService (deps: IngestDeps) {
         else list.push(p)
       }
       const groups = [...byKey.values()]
-      const leads = await mapLimit(groups, 16, async (g) => await upsertLead(g[0]!.ev, ctx.sourceId, receivedAt, settings))
+      const leads = await mapLimit(groups, 16, async (g) => await ensureLead(g[0]!.ev, receivedAt, settings))
+      const hints = await mapLimit(leads, 16, async (l) => await topSeq(l._id, seqHints.get(l._id) ?? l.lastSeq))
 
       // waves: the i-th event of every lead goes in one unordered insertMany, so no lead ever has two seqs in flight
       const touched = new Set<string>()
@@ -172,13 +199,15 @@ export function createIngestService (deps: IngestDeps) {
           const p = g[w]
           if (p === undefined) return
           const lead = leads[gi]!
-          const seq = (seqHint.get(lead._id) ?? lead.nextSeq) + 1
+          const seq = (seqHint.get(lead._id) ?? hints[gi]!) + 1
           p.leadId = lead._id
           p.doc = {
             _id: eventIdOf(lead._id, seq), sourceId: ctx.sourceId, externalId: p.ev.externalId, idSource: p.ev.idSource, leadId: lead._id, seq,
             type: p.ev.type, occurredAt: p.ev.occurredAt, receivedAt, ord: p.ev.ord, properties: encodeKeys(p.ev.properties),
-            status: 'pending', requestId: ctx.requestId,
+            status: 'pending', requestId: ctx.requestId, insertId: newId('in'),
           }
+          const profile = profileOf(p.ev)
+          if (profile !== null) p.doc.leadProfile = profile
           if (p.ev.timestampAdjusted) p.doc.timestampAdjusted = true
           wave.push(p)
         })
@@ -188,8 +217,14 @@ export function createIngestService (deps: IngestDeps) {
         } catch (err) {
           const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> | { index: number } }).writeErrors
           const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
-          if (list === null || !isDuplicateKey(err)) throw err
-          for (const we of list) failed.add(we.index)
+          if (list !== null && isDuplicateKey(err)) {
+            for (const we of list) failed.add(we.index)
+          } else if (isTransient(err) || (list !== null && list.length > 0)) {
+            // part of the batch may be stored: settle every document one by one (our own writes are recognised)
+            wave.forEach((_, i) => failed.add(i))
+          } else {
+            throw err
+          }
         }
         await mapLimit(wave, 16, async (p, i) => {
           const doc = p.doc!
@@ -205,10 +240,7 @@ export function createIngestService (deps: IngestDeps) {
           results[p.index] = { index: p.index, status: 'accepted', eventId: doc._id, leadId: doc.leadId }
         })
       }
-      // keep the lead's seq hint and watermark inputs current (the sweeper compares nextSeq with lastSeq)
-      if (seqHint.size > 0) {
-        await c.leads.bulkWrite([...seqHint].map(([id, seq]) => ({ updateOne: { filter: { _id: id }, update: { $max: { nextSeq: seq } } } })), { ordered: false })
-      }
+      for (const [id, seq] of seqHint) rememberSeq(id, seq)
       if (touched.size > 0) await deps.enqueue([...touched])
 
       let accepted = 0; let duplicates = 0; let rejected = 0
@@ -223,6 +255,16 @@ export function createIngestService (deps: IngestDeps) {
 }
 
 export type IngestService = ReturnType<typeof createIngestService>
+
+/** The lead profile an event carries (applied to the lead by the worker), or null when it carries none. */
+function profileOf (ev: NormalizedEvent): EventDoc['leadProfile'] | null {
+  const p: NonNullable<EventDoc['leadProfile']> = {}
+  if (ev.lead.name !== undefined) p.name = ev.lead.name
+  if (ev.lead.company !== undefined) p.company = ev.lead.company
+  if (ev.lead.externalId !== null && ev.leadKey.startsWith('email:')) p.externalId = ev.lead.externalId
+  if (ev.lead.attributes !== undefined && Object.keys(ev.lead.attributes).length > 0) p.attributes = encodeKeys(ev.lead.attributes)
+  return Object.keys(p).length > 0 ? p : null
+}
 
 async function mapLimit<T, R> (items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length)

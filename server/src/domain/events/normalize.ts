@@ -41,7 +41,8 @@ function reject (code: string, message: string, pointer?: string): NormalizeResu
 /** Lowercased, NFC-normalized, trimmed email; null when not a plausible address. */
 export function normalizeEmail (raw: string): string | null {
   const e = raw.normalize('NFC').trim().toLowerCase()
-  if (e.length > 254 || !EMAIL_RE.test(e)) return null
+  // \s does not cover NUL and the other control characters, which must never become part of an identity
+  if (e.length > 254 || !EMAIL_RE.test(e) || CONTROL_RE.test(e)) return null
   return e
 }
 

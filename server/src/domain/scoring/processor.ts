@@ -1,4 +1,5 @@
 import type { Collections } from '../../infra/db.js'
+import { isDuplicateKey, retryTransient } from '../../infra/db.js'
 import type { EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState } from '../types.js'
 import type { LockService } from '../locks.js'
 import type { RulesetService } from '../rulesets/ruleset-service.js'
@@ -35,6 +36,10 @@ export interface LeadProcessorDeps {
 }
 
 export class LockLostError extends Error {}
+/** The lead stayed locked by a scoring run for longer than the caller would wait. */
+export class LockBusyError extends Error {
+  constructor (readonly leadId: string) { super(`lead ${leadId} is busy`) }
+}
 
 /**
  * Scores a lead's new events under its lock. The lead document is the commit point: ledger entries are written
@@ -72,6 +77,30 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     await c.leads.updateOne({ _id: leadId, 'lastBatch.token': batch.token }, { $set: { 'lastBatch.done': true } })
   }
 
+  /**
+   * Claims the lead's next revision by inserting a marker on a unique _id: only one batch can win it. A marker left
+   * by a worker that died between claiming and committing (the lead still at the old revision long after the claim)
+   * is removed so the lead does not stay stuck.
+   */
+  async function claimRevision (lead: LeadDoc, token: string, at: Date): Promise<boolean> {
+    const id = `commit:${lead._id}:${lead.rev + 1}`
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await c.locks.insertOne({ _id: id, owner: token, expiresAt: at, acquiredAt: at })
+        return true
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err
+      }
+      const marker = await c.locks.findOne({ _id: id })
+      if (marker === null) continue
+      if (now().getTime() - marker.acquiredAt.getTime() <= deps.lockLifetimeMs) return false
+      const cur = await c.leads.findOne({ _id: lead._id }, { projection: { rev: 1 } })
+      if (cur === null || cur.rev !== lead.rev) return false
+      await c.locks.deleteOne({ _id: id, owner: marker.owner })
+    }
+    return false
+  }
+
   /** The lead's events after `lastSeq`, in seq order, found by walking their ids (seqs are gapless). */
   async function eventsAfter (leadId: string, lastSeq: number, limit: number): Promise<EventDoc[]> {
     const out: EventDoc[] = []
@@ -87,8 +116,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return out
   }
 
-  async function runOnce (lead: LeadDoc, token: string, lease: { lost: boolean }): Promise<{ events: number; committed: boolean }> {
+  async function runOnce (lead: LeadDoc, token: string, lease: { lost: boolean }, rescore: boolean): Promise<{ events: number; committed: boolean }> {
     const newEvents = await eventsAfter(lead._id, lead.lastSeq, deps.eventsPerRun)
+    if (rescore) lead = { ...lead, rescoreFrom: '' }
     if (newEvents.length === 0 && lead.rescoreFrom == null) return { events: 0, committed: false }
     const ruleset = await rulesets.active()
     newEvents.sort(byOrd)
@@ -134,7 +164,12 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       })
     }
     if (lease.lost) throw new LockLostError('lease lost before commit')
-    if (entries.length > 0) await c.scoreHistory.insertMany(entries, { ordered: false })
+    if (entries.length > 0) {
+      // entry ids are unique to this batch, so on a retry a clash can only be our own earlier, partly stored attempt
+      await retryTransient(async () => {
+        try { await c.scoreHistory.insertMany(entries, { ordered: false }) } catch (err) { if (!isDuplicateKey(err)) throw err }
+      })
+    }
     if (deps.beforeCommit !== undefined) await deps.beforeCommit(lead._id)
     if (lease.lost) {
       await c.scoreHistory.deleteMany({ leadId: lead._id, batch: token, committed: false })
@@ -149,13 +184,32 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       token, supersedeFrom, reason, seqFrom: lead.lastSeq + 1, seqTo: lastSeq, unmapped, entries: entries.length, done: false,
     }
     const lastEventAt = events.reduce<Date | null>((m, e) => m === null || e.occurredAt > m ? e.occurredAt : m, lead.lastEventAt ?? null)
+    // the lead's profile follows its events in seq order (ingest never updates a lead document itself)
+    const profile: Record<string, unknown> = {}
+    const sources = new Set(lead.sources ?? [])
+    for (const e of [...newEvents].sort((a, b) => a.seq - b.seq)) {
+      sources.add(e.sourceId)
+      const p = e.leadProfile
+      if (p === undefined) continue
+      if (p.name !== undefined) profile.name = p.name
+      if (p.company !== undefined) profile.company = p.company
+      if (p.externalId !== undefined && (lead.externalId ?? null) === null) profile.externalId = p.externalId
+      for (const [k, v] of Object.entries(p.attributes ?? {})) profile[`attributes.${k}`] = v
+    }
+    // The fencing token: exactly one batch can claim the lead's next revision, because the claim is an insert on a
+    // unique _id (a conditional update alone is not an atomic read-modify-write on every MongoDB-protocol server).
+    if (!await claimRevision(lead, token, created)) {
+      await c.scoreHistory.deleteMany({ leadId: lead._id, batch: token, committed: false })
+      throw new LockLostError(`revision ${lead.rev + 1} of the lead was claimed by another worker; batch discarded`)
+    }
     const res = await c.leads.updateOne(
       { _id: lead._id, rev: lead.rev, lastSeq: lead.lastSeq },
       {
         $set: {
           state, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
           stage: state.stage, grade: gradeFor(state.fit, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
-          lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt,
+          lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt, nextSeq: lastSeq,
+          sources: [...sources], ...profile,
         },
         $inc: { rev: 1 },
       },
@@ -180,7 +234,34 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
 
   return {
     /** Scores everything pending for one lead. Returns locked:false when another worker holds the lead. */
-    async processLead (leadId: string): Promise<ProcessResult> {
+    /** Whether the lead has events past its watermark or a pending re-score. */
+    async hasWork (leadId: string): Promise<boolean> {
+      const lead = await c.leads.findOne({ _id: leadId }, { projection: { lastSeq: 1, rescoreFrom: 1 } })
+      if (lead === null) return false
+      if (typeof lead.rescoreFrom === 'string') return true
+      return await c.events.findOne({ _id: eventIdOf(leadId, lead.lastSeq + 1) }, { projection: { _id: 1 } }) !== null
+    },
+
+    /**
+     * Runs `fn` while holding the lead's lock (waiting up to `waitMs` for it): the way every writer other than the
+     * scoring run itself changes a lead document, so no two writers ever rewrite one lead at the same time.
+     */
+    async withLeadLock<T> (leadId: string, fn: () => Promise<T>, waitMs = 10_000): Promise<T> {
+      const token = newId('lk')
+      const name = `lead:${leadId}`
+      const deadline = Date.now() + waitMs
+      while (!await locks.acquire(name, token, deps.lockLifetimeMs)) {
+        if (Date.now() > deadline) throw new LockBusyError(leadId)
+        await new Promise((r) => setTimeout(r, 25 + Math.random() * 75))
+      }
+      try {
+        return await fn()
+      } finally {
+        await locks.release(name, token)
+      }
+    },
+
+    async processLead (leadId: string, opts: { rescore?: boolean } = {}): Promise<ProcessResult> {
       const token = newId('lk')
       const lockName = `lead:${leadId}`
       const result: ProcessResult = { locked: false, events: 0, batches: 0, conflicts: 0 }
@@ -196,9 +277,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
           const lead = await c.leads.findOne({ _id: leadId })
           if (lead === null) break
           if (first && lead.lastBatch != null && lead.lastBatch.done !== true) await finalize(lead._id, lead.lastBatch) // finish a crashed run's commit
-          first = false
           try {
-            const r = await runOnce(lead, newId('bt'), lease)
+            const r = await runOnce(lead, newId('bt'), lease, first && opts.rescore === true)
+            first = false
             if (!r.committed) break
             result.events += r.events
             result.batches += 1

@@ -81,10 +81,18 @@ export function createRulesEvaluator (version: number, rules: readonly RulePrope
   for (const r of rules) engine.addRule(structuredClone(r) as RuleProperties)
   const priorities = new Map<string, number>()
   for (const r of rules) priorities.set(String(r.name ?? ''), r.priority ?? 1)
+  // json-rules-engine keeps a run status on the Engine: a run that finishes while another is in flight makes the
+  // other skip its remaining rules. Runs on one engine are therefore queued (evaluation is CPU-bound anyway).
+  let queue: Promise<unknown> = Promise.resolve()
+  const runExclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn)
+    queue = next.catch(() => undefined)
+    return await next
+  }
   return {
     version,
     async evaluate (facts) {
-      const { results } = await engine.run({ event: facts.event, lead: facts.lead, score: facts.score })
+      const { results } = await runExclusive(async () => await engine.run({ event: facts.event, lead: facts.lead, score: facts.score }))
       const out: Array<Contribution & { priority: number }> = []
       for (const r of results) {
         const p = (r.event?.params ?? {}) as ScoreEventParams

@@ -1,0 +1,261 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import type { Collection } from 'mongodb'
+import type { Role, Scope, SessionDoc, UserDoc } from '../types.js'
+import { newId, sha256 } from '../../lib/ids.js'
+import { isDuplicateKey } from '../../infra/db.js'
+import {
+  LS_ERR_LAST_ADMIN, LS_ERR_LOGIN_FAILED, LS_ERR_LOGIN_THROTTLED, LS_ERR_USER_EXISTS, LS_ERR_USER_NOT_FOUND, LS_ERR_VALIDATION,
+} from '../../errors.js'
+
+export const ROLES: readonly Role[] = ['admin', 'author', 'viewer']
+
+/** What each console role may do, as API scopes. */
+export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.freeze({
+  admin: ['admin'],
+  author: ['read', 'ingest', 'rules'],
+  viewer: ['read'],
+})
+
+export const DEFAULT_ADMIN_EMAIL = 'admin@localhost'
+
+/** A session lives 12 hours after its last use, and never more than 7 days after sign-in. */
+export const SESSION_IDLE_MS = 12 * 3_600_000
+export const SESSION_MAX_MS = 7 * 24 * 3_600_000
+// lastSeenAt/expiresAt are written at most this often, so reads stay reads
+const TOUCH_EVERY_MS = 5 * 60_000
+
+// scrypt cost: N=2^15, r=8 uses 32 MiB and takes tens of milliseconds, which is what OWASP suggests for scrypt.
+const SCRYPT_N = 32768
+const SCRYPT_R = 8
+const SCRYPT_P = 1
+const KEY_LEN = 32
+const MAX_MEM = 64 * 1024 * 1024
+
+function derive (password: string, salt: Buffer, n: number, r: number, p: number, len: number): Promise<Buffer> {
+  const opts: ScryptOptions = { N: n, r, p, maxmem: MAX_MEM }
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFKC'), salt, len, opts, (err, key) => { if (err !== null) reject(err); else resolve(key) })
+  })
+}
+
+/** `scrypt$N$r$p$<salt>$<hash>` (base64url) of a password with a fresh 16-byte salt. */
+export async function hashPassword (password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await derive(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, KEY_LEN)
+  return `scrypt$${SCRYPT_N}$${SCRYPT_R}$${SCRYPT_P}$${salt.toString('base64url')}$${key.toString('base64url')}`
+}
+
+/** Whether `password` matches a {@link hashPassword} string; the comparison is constant-time. */
+export async function verifyPassword (password: string, stored: string): Promise<boolean> {
+  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(stored)
+  if (m === null) return false
+  const expected = Buffer.from(m[5]!, 'base64url')
+  const key = await derive(password, Buffer.from(m[4]!, 'base64url'), Number(m[1]), Number(m[2]), Number(m[3]), expected.length)
+  return key.length === expected.length && timingSafeEqual(key, expected)
+}
+
+/** A random password for the generated first admin: 24 URL-safe characters. */
+export function generatePassword (): string {
+  return randomBytes(18).toString('base64url')
+}
+
+export function normalizeUserEmail (email: string): string | null {
+  const e = email.trim().toLowerCase()
+  return /^[^@\s]{1,64}@[^@\s]{1,190}$/.test(e) ? e : null
+}
+
+/**
+ * Counts failed sign-ins per (client address, email) and per client address over a sliding window. It lives in
+ * memory: each server process throttles on its own, which bounds guessing per process without a shared store.
+ */
+export class LoginThrottle {
+  private readonly fails = new Map<string, number[]>()
+  constructor (
+    private readonly clock: () => number,
+    private readonly limits = { perAccount: 5, perAddress: 50, windowMs: 15 * 60_000 },
+  ) {}
+
+  private recent (key: string): number[] {
+    const since = this.clock() - this.limits.windowMs
+    const list = (this.fails.get(key) ?? []).filter((t) => t > since)
+    if (list.length === 0) this.fails.delete(key)
+    else this.fails.set(key, list)
+    return list
+  }
+
+  /** Seconds the caller must wait before trying again, or 0. */
+  retryAfter (address: string, email: string): number {
+    let wait = 0
+    for (const [key, max] of [[`${address}|${email}`, this.limits.perAccount], [address, this.limits.perAddress]] as const) {
+      const list = this.recent(key)
+      if (list.length >= max) wait = Math.max(wait, list[list.length - max]! + this.limits.windowMs - this.clock())
+    }
+    return Math.ceil(Math.max(0, wait) / 1000)
+  }
+
+  failed (address: string, email: string): void {
+    if (this.fails.size > 50_000) this.fails.clear()
+    const t = this.clock()
+    for (const key of [`${address}|${email}`, address]) this.fails.set(key, [...this.recent(key), t])
+  }
+
+  succeeded (address: string, email: string): void {
+    this.fails.delete(`${address}|${email}`)
+  }
+}
+
+/** A user as the API shows it (never the password hash). */
+export interface PublicUser { id: string; email: string; name: string; role: Role; disabled: boolean; createdAt: string; updatedAt: string; lastLoginAt: string | null }
+
+export function userOut (u: UserDoc): PublicUser {
+  return {
+    id: u._id, email: u.email, name: u.name, role: u.role, disabled: u.disabled, createdAt: u.createdAt.toISOString(),
+    updatedAt: u.updatedAt.toISOString(), lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+  }
+}
+
+export interface UserServiceDeps { users: Collection<UserDoc>; sessions: Collection<SessionDoc>; now: () => Date }
+
+export function createUserService ({ users, sessions, now }: UserServiceDeps) {
+  const throttle = new LoginThrottle(() => now().getTime())
+  // unknown emails are checked against this hash, so they take as long as known ones
+  let dummy: Promise<string> | null = null
+  const dummyHash = (): Promise<string> => (dummy ??= hashPassword(generatePassword()))
+
+  async function mustGet (id: string): Promise<UserDoc> {
+    const u = await users.findOne({ _id: id })
+    if (u === null) throw new LS_ERR_USER_NOT_FOUND(id)
+    return u
+  }
+
+  async function otherActiveAdmins (id: string): Promise<number> {
+    return await users.countDocuments({ role: 'admin', disabled: false, _id: { $ne: id } })
+  }
+
+  async function create (input: { email: string; name?: string | undefined; role: Role; password: string }): Promise<UserDoc> {
+    const email = normalizeUserEmail(input.email)
+    if (email === null) throw new LS_ERR_VALIDATION('email is not a valid email address')
+    const t = now()
+    const doc: UserDoc = {
+      _id: newId('usr'), email, name: input.name?.trim() || email.split('@')[0]!, role: input.role,
+      passwordHash: await hashPassword(input.password), disabled: false, createdAt: t, updatedAt: t, lastLoginAt: null,
+    }
+    try {
+      await users.insertOne(doc)
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new LS_ERR_USER_EXISTS(email)
+      throw err
+    }
+    return doc
+  }
+
+  return {
+    get: mustGet,
+    create,
+    async list (): Promise<UserDoc[]> {
+      return await users.find({}).sort({ email: 1 }).limit(1000).toArray()
+    },
+
+    async hasAdmin (): Promise<boolean> {
+      return await users.findOne({ role: 'admin', disabled: false }) !== null
+    },
+
+    /**
+     * Creates the first admin when no active admin user exists: from the given email/password, else admin@localhost
+     * with a random password. Returns what was created (the password only when generated), or null.
+     */
+    async ensureInitialAdmin (given: { email?: string | undefined; password?: string | undefined }): Promise<{ email: string; password: string | null } | null> {
+      dummyHash().catch(() => { dummy = null })
+      if (await users.findOne({ role: 'admin', disabled: false }) !== null) return null
+      const email = normalizeUserEmail(given.email ?? DEFAULT_ADMIN_EMAIL) ?? DEFAULT_ADMIN_EMAIL
+      const password = given.password ?? generatePassword()
+      try {
+        await create({ email, name: 'Admin', role: 'admin', password })
+      } catch (err) {
+        // another process created it first, or a disabled/non-admin user holds the email: make it an active admin
+        if ((err as { code?: string }).code !== 'LS_ERR_USER_EXISTS') throw err
+        const existing = await users.findOne({ email })
+        if (existing === null || (existing.role === 'admin' && !existing.disabled)) return null
+        await users.updateOne({ _id: existing._id }, { $set: { role: 'admin', disabled: false, passwordHash: await hashPassword(password), updatedAt: now() } })
+        await sessions.deleteMany({ userId: existing._id })
+      }
+      return { email, password: given.password === undefined ? password : null }
+    },
+
+    async update (id: string, patch: { name?: string | undefined; role?: Role | undefined; password?: string | undefined; disabled?: boolean | undefined }): Promise<UserDoc> {
+      const u = await mustGet(id)
+      const losesAdmin = u.role === 'admin' && !u.disabled && ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true)
+      if (losesAdmin && await otherActiveAdmins(id) === 0) throw new LS_ERR_LAST_ADMIN()
+      const set: Partial<UserDoc> = { updatedAt: now() }
+      if (patch.name !== undefined) set.name = patch.name.trim() || u.name
+      if (patch.role !== undefined) set.role = patch.role
+      if (patch.disabled !== undefined) set.disabled = patch.disabled
+      if (patch.password !== undefined) set.passwordHash = await hashPassword(patch.password)
+      const after = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' })
+      if (after === null) throw new LS_ERR_USER_NOT_FOUND(id)
+      // a new password or a disabled account ends every session of the user; role changes apply at the next request
+      if (patch.password !== undefined || patch.disabled === true) await sessions.deleteMany({ userId: id })
+      return after
+    },
+
+    async remove (id: string): Promise<UserDoc> {
+      const u = await mustGet(id)
+      if (u.role === 'admin' && !u.disabled && await otherActiveAdmins(id) === 0) throw new LS_ERR_LAST_ADMIN()
+      await sessions.deleteMany({ userId: id })
+      await users.deleteOne({ _id: id })
+      return u
+    },
+
+    /** Seconds a client address must wait before its next sign-in attempt for `email`, or 0. */
+    loginRetryAfter (email: string, address: string): number {
+      return throttle.retryAfter(address, normalizeUserEmail(email) ?? email.trim().toLowerCase().slice(0, 254))
+    },
+
+    /**
+     * Checks an email and password and opens a session. Unknown emails, disabled users and wrong passwords take the
+     * same path (one scrypt) and fail alike; repeated failures are throttled per client address and email.
+     */
+    async login (emailInput: string, password: string, address: string): Promise<{ token: string; user: UserDoc; expiresAt: Date }> {
+      const email = normalizeUserEmail(emailInput) ?? emailInput.trim().toLowerCase().slice(0, 254)
+      const wait = throttle.retryAfter(address, email)
+      if (wait > 0) throw new LS_ERR_LOGIN_THROTTLED(wait)
+      const u = await users.findOne({ email })
+      const ok = await verifyPassword(password, u?.passwordHash ?? await dummyHash())
+      if (u === null || !ok || u.disabled) {
+        throttle.failed(address, email)
+        throw new LS_ERR_LOGIN_FAILED()
+      }
+      throttle.succeeded(address, email)
+      const t = now()
+      const token = `lss_${randomBytes(32).toString('base64url')}`
+      const expiresAt = new Date(t.getTime() + SESSION_IDLE_MS)
+      await sessions.insertOne({ _id: sha256(token), userId: u._id, createdAt: t, lastSeenAt: t, expiresAt })
+      await users.updateOne({ _id: u._id }, { $set: { lastLoginAt: t } })
+      // expired sessions are purged here rather than by TTL indexes, which FerretDB lacks
+      await sessions.deleteMany({ expiresAt: { $lt: t } })
+      return { token, user: u, expiresAt }
+    },
+
+    /** The user behind a session token, or null when the session is unknown, expired or its user disabled. */
+    async authenticate (token: string): Promise<{ user: UserDoc; sessionId: string } | null> {
+      if (!/^lss_[A-Za-z0-9_-]{20,100}$/.test(token)) return null
+      const id = sha256(token)
+      const s = await sessions.findOne({ _id: id })
+      const t = now()
+      if (s === null || s.expiresAt.getTime() <= t.getTime()) return null
+      const u = await users.findOne({ _id: s.userId })
+      if (u === null || u.disabled) return null
+      if (t.getTime() - s.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
+        const expiresAt = new Date(Math.min(t.getTime() + SESSION_IDLE_MS, s.createdAt.getTime() + SESSION_MAX_MS))
+        await sessions.updateOne({ _id: id }, { $set: { lastSeenAt: t, expiresAt } })
+      }
+      return { user: u, sessionId: id }
+    },
+
+    async logout (token: string): Promise<void> {
+      await sessions.deleteOne({ _id: sha256(token) })
+    },
+  }
+}
+
+export type UserService = ReturnType<typeof createUserService>

@@ -1,0 +1,72 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { problemResponses } from '../schemas/common.js'
+import { LoginBody, SessionInfo } from '../schemas/users.js'
+import { ROLE_SCOPES, userOut, normalizeUserEmail } from '../domain/auth/users.js'
+import { checkCsrf, sessionCookie, sessionToken } from '../infra/auth.js'
+import { LS_ERR_LOGIN_THROTTLED, LS_ERR_UNAUTHORIZED } from '../errors.js'
+import { newId } from '../lib/ids.js'
+
+/** Console sign-in: `POST` opens a session (cookie `ls_session`), `GET` tells who is signed in, `DELETE` signs out. */
+const sessionRoutes: FastifyPluginAsyncTypebox = async function sessionRoutes (app) {
+  const { core } = app
+
+  app.post('/v1/session', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Sign in to the console with an email and password; sets the HttpOnly session cookie',
+      description: 'Send the header `x-leadscore-csrf: 1`. Repeated failures from one address are refused for a while (429).',
+      security: [],
+      body: LoginBody,
+      response: { 200: SessionInfo, 429: Type.Ref('ProblemDetails'), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    // a cross-site form must not sign the browser in to someone else's account either
+    checkCsrf(req)
+    const email = normalizeUserEmail(req.body.email) ?? req.body.email
+    const wait = core.users.loginRetryAfter(email, req.ip)
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait))
+      throw new LS_ERR_LOGIN_THROTTLED(wait)
+    }
+    let r
+    try {
+      r = await core.users.login(req.body.email, req.body.password, req.ip)
+    } catch (err) {
+      core.metrics.authFailures.inc(1, { reason: 'login' })
+      throw err
+    }
+    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: r.user.email, action: 'session.create', target: r.user._id, details: {} })
+    return reply
+      .header('set-cookie', sessionCookie(req, r.token))
+      .header('cache-control', 'no-store')
+      .send({ user: userOut(r.user), scopes: [...ROLE_SCOPES[r.user.role]], expiresAt: r.expiresAt.toISOString() })
+  })
+
+  app.get('/v1/session', {
+    schema: {
+      tags: ['auth'], summary: 'The signed-in console user (from the session cookie)', security: [],
+      response: { 200: SessionInfo, ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const token = sessionToken(req)
+    const s = token === null ? null : await core.users.authenticate(token)
+    if (s === null) throw new LS_ERR_UNAUTHORIZED('not signed in')
+    return reply.header('cache-control', 'no-store').send({ user: userOut(s.user), scopes: [...ROLE_SCOPES[s.user.role]] })
+  })
+
+  app.delete('/v1/session', {
+    schema: { tags: ['auth'], summary: 'Sign out: ends the session and clears the cookie', security: [], response: { 204: Type.Null(), ...problemResponses } },
+  }, async (req, reply) => {
+    const token = sessionToken(req)
+    const s = token === null ? null : await core.users.authenticate(token)
+    if (s !== null) {
+      checkCsrf(req)
+      await core.users.logout(token!)
+      await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: s.user.email, action: 'session.delete', target: s.user._id, details: {} })
+    }
+    return reply.code(204).header('set-cookie', sessionCookie(req, null)).send(null)
+  })
+}
+
+export default sessionRoutes

@@ -1,0 +1,17 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** The answer of `POST /v1/events`: one result per submitted event, in order. */
+export const IngestResult = Type.Object({
+  submitted: Type.Integer(),
+  accepted: Type.Integer(),
+  duplicates: Type.Integer(),
+  rejected: Type.Integer(),
+  results: Type.Array(Type.Object({
+    index: Type.Integer(),
+    status: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
+    eventId: Type.Optional(Type.String()),
+    leadId: Type.Optional(Type.String()),
+    error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), pointer: Type.Optional(Type.String()) })),
+  })),
+}, { $id: 'IngestResult' })
+export type IngestResultT = Static<typeof IngestResult>

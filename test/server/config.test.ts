@@ -1,0 +1,78 @@
+// Configuration: every variable is documented, strings are converted, defaults apply, bad input is refused at once.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Env, loadConfig } from '../../server/src/config.js'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const docs = readFileSync(join(root, 'docs', 'configuration.md'), 'utf8')
+
+t.test('every Env property is documented in docs/configuration.md', async (t) => {
+  const names = Object.keys(Env.properties)
+  t.ok(names.length > 10)
+  for (const name of names) {
+    t.match(docs, new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm'), `${name} has a row in docs/configuration.md`)
+  }
+  // and the document names no variable the server does not read
+  for (const m of docs.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|/gm)) t.ok(names.includes(m[1]!), `${m[1]} is an Env property`)
+})
+
+t.test('loadConfig converts strings to integers and booleans', async (t) => {
+  const c = loadConfig({
+    PORT: '8080', LEADSCORE_WORKER_CONCURRENCY: '3', LEADSCORE_LOCK_LIFETIME_MS: '1500', LEADSCORE_SWEEP_EVERY_MS: '250',
+    LEADSCORE_PROCESS_EVERY_MS: '40', LEADSCORE_EVENTS_PER_RUN: '77', LEADSCORE_MAX_EVENT_BYTES: '2048', LEADSCORE_BODY_LIMIT: '4096',
+    LEADSCORE_EVENTS_BODY_LIMIT: '8192', LEADSCORE_IDEMPOTENCY_TTL_HOURS: '2', LEADSCORE_WORKER: 'off', LEADSCORE_DEMO: 'no',
+    MONGODB_URI: 'mongodb://db:27017/', MONGODB_DB: 'ls_x', PROBLEM_BASE_URL: 'https://example.com/problems/', LOG_LEVEL: 'warn',
+  })
+  t.equal(c.port, 8080)
+  t.same(c.worker, { enabled: false, concurrency: 3, lockLifetimeMs: 1500, sweepEveryMs: 250, processEveryMs: 40, eventsPerRun: 77 })
+  t.same(c.limits, { maxEventBytes: 2048, bodyLimit: 4096, eventsBodyLimit: 8192, maxBatchEvents: 1000 })
+  t.equal(c.idempotencyTtlMs, 2 * 3_600_000)
+  t.equal(c.demo, false)
+  t.equal(c.mongoUri, 'mongodb://db:27017/')
+  t.equal(c.mongoDb, 'ls_x')
+  t.equal(c.logLevel, 'warn')
+  t.equal(c.problemBaseUrl, 'https://example.com/problems')
+  t.ok(Object.isFrozen(c), 'the config is frozen')
+  for (const [v, expected] of [['1', true], ['true', true], ['yes', true], ['on', true], ['0', false], ['false', false]] as const) {
+    t.equal(loadConfig({ LEADSCORE_WORKER: v }).worker.enabled, expected, `LEADSCORE_WORKER=${v}`)
+  }
+})
+
+t.test('loadConfig applies defaults', async (t) => {
+  const c = loadConfig({})
+  t.equal(c.port, 3000)
+  t.equal(c.host, '127.0.0.1')
+  t.equal(c.mongoUri, undefined)
+  t.equal(c.mongoDb, 'leadscore')
+  t.equal(c.dataDir, '.data')
+  t.equal(c.demo, true)
+  t.equal(c.bootstrapApiKey, undefined)
+  t.same(c.worker, { enabled: true, concurrency: 8, lockLifetimeMs: 30_000, sweepEveryMs: 5000, processEveryMs: 500, eventsPerRun: 1000 })
+  t.same(c.limits, { maxEventBytes: 32 * 1024, bodyLimit: 1024 * 1024, eventsBodyLimit: 5 * 1024 * 1024, maxBatchEvents: 1000 })
+  t.equal(c.idempotencyTtlMs, 24 * 3_600_000)
+  t.equal(c.logLevel, 'info')
+  t.equal(c.problemBaseUrl, '/problems')
+  // an empty value counts as unset
+  t.equal(loadConfig({ PORT: '', LEADSCORE_WORKER: '' }).port, 3000)
+  t.equal(loadConfig({ PORT: '', LEADSCORE_WORKER: '' }).worker.enabled, true)
+})
+
+t.test('loadConfig throws LS_ERR_CONFIG_INVALID listing every bad variable', async (t) => {
+  const bad: Record<string, string> = {
+    PORT: 'abc', LEADSCORE_WORKER_CONCURRENCY: '0', MONGODB_URI: 'http://db', LEADSCORE_DEMO: 'maybe', LOG_LEVEL: 'loud',
+    LEADSCORE_LOCK_LIFETIME_MS: '1.5', LEADSCORE_EVENTS_PER_RUN: '1e3', MONGODB_DB: 'has space', LEADSCORE_BOOTSTRAP_API_KEY: 'short',
+  }
+  let caught: unknown
+  try { loadConfig({ ...bad, HOST: '0.0.0.0' }) } catch (err) { caught = err }
+  t.ok(caught instanceof Error, 'it throws')
+  const err = caught as Error & { code?: string; statusCode?: number }
+  t.equal(err.code, 'LS_ERR_CONFIG_INVALID')
+  for (const name of Object.keys(bad)) t.match(err.message, new RegExp(`(^|[ ;:])${name}: `), `the message names ${name}`)
+  t.notMatch(err.message, /HOST/, 'valid variables are not listed')
+  for (const v of ['1.5', '1e3', '0x10', '80abc', '-']) {
+    t.throws(() => loadConfig({ PORT: v }), { code: 'LS_ERR_CONFIG_INVALID' }, `PORT=${v} is not an integer`)
+  }
+  t.throws(() => loadConfig({ PORT: '65536' }), { code: 'LS_ERR_CONFIG_INVALID' }, 'PORT above 65535')
+})
