@@ -145,7 +145,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     return job
   }
 
-  async function runRescoreAll (jobId: string): Promise<void> {
+  async function runRescoreAll (jobId: string, touch: () => Promise<unknown> = async () => undefined): Promise<void> {
     const job = await c.jobs.findOne({ _id: jobId })
     if (job === null || job.state === 'done') return
     await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'running', updatedAt: now() } })
@@ -166,6 +166,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         done += page.length
         after = page[page.length - 1]!._id
         await c.jobs.updateOne({ _id: jobId }, { $set: { done, updatedAt: now() } })
+        await touch() // renews Agenda's lease on the job once per page
         await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total })
       }
       await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'done', done, updatedAt: now(), finishedAt: now() } })
@@ -178,7 +179,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     }
   }
 
-  scheduler.define<{ jobId: string }>({ name: 'rescore-all', handler: async (d) => { await runRescoreAll(d.jobId) }, concurrency: 1, lockLifetimeMs: 10 * 60_000 })
+  scheduler.define<{ jobId: string }>({ name: 'rescore-all', handler: async (d, job) => { await runRescoreAll(d.jobId, async () => await job.touch()) }, concurrency: 1 })
 
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler,

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { Filter, Sort } from 'mongodb'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { LeadFilterQuery, LEAD_SORTS, type SortName } from '../schemas/leads.js'
-import { LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
+import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
 import { encodeCursor, decodeCursor, type Cursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
@@ -59,7 +59,12 @@ function afterCursor (sort: { field: string; dir: 1 | -1 }, c: Cursor): Filter<L
       ? { [sort.field]: null, _id: { $gt: c.id } }
       : { $or: [{ [sort.field]: null, _id: { $gt: c.id } }, { [sort.field]: { $ne: null } }] }) as Filter<LeadDoc>
   }
-  const v = sort.field.endsWith('At') && typeof c.v === 'string' ? new Date(c.v) : c.v
+  // the cursor's value must have the sort field's type, or the page would silently come back empty
+  const isDate = sort.field.endsWith('At')
+  if (isDate ? typeof c.v !== 'string' || Number.isNaN(Date.parse(c.v)) : sort.field === 'score' ? typeof c.v !== 'number' : typeof c.v !== 'string') {
+    throw new LS_ERR_INVALID_CURSOR()
+  }
+  const v = isDate ? new Date(c.v as string) : c.v
   const or: Record<string, unknown>[] = [{ [sort.field]: { [op]: v } }, { [sort.field]: v, _id: { $gt: c.id } }]
   if (sort.dir === -1) or.push({ [sort.field]: null })
   return { $or: or } as Filter<LeadDoc>

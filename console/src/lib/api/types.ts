@@ -1,0 +1,47 @@
+// Types of the API's payloads, taken from the server's TypeBox schemas (type-only: nothing of the server is bundled).
+// Only server/src/schemas is imported. Relative paths with .js, so the same file also type-checks under the tests'
+// NodeNext resolution.
+import type { Static } from '@sinclair/typebox'
+import type {
+  ProblemDetailsT, LeadT, Event as EventSchema, EventInput as EventInputSchema, LedgerEntry as LedgerEntrySchema, Reason as ReasonSchema,
+} from '../../../../server/src/schemas/common.js'
+import type { LoginBodyT, SessionInfoT, UserT, UserCreateT, UserPatchT } from '../../../../server/src/schemas/users.js'
+import type { ScoreDistributionT, StageFunnelT } from '../../../../server/src/schemas/analytics.js'
+import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../server/src/schemas/live.js'
+import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../server/src/schemas/leads.js'
+import type { RulesetT, RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
+import type { IngestResultT } from '../../../../server/src/schemas/events.js'
+import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
+
+export type Problem = ProblemDetailsT
+export type Lead = LeadT
+export type LeadEvent = Static<typeof EventSchema>
+export type EventInput = Static<typeof EventInputSchema>
+export type LedgerEntry = Static<typeof LedgerEntrySchema>
+export type Reason = Static<typeof ReasonSchema>
+export type LeadFilter = LeadFilterQueryT
+export type SortName = ServerSortName
+export type Ruleset = RulesetT
+export type RulesetReplace = RulesetReplaceT
+export type IngestResult = IngestResultT
+export type ApiKey = ApiKeyT
+export type ApiKeyCreate = ApiKeyCreateT
+export type ApiKeyCreated = ApiKeyCreatedT
+export type AuditEntry = AuditEntryT
+export type Job = JobT
+export type Stats = StatsT
+export type User = UserT
+export type UserCreate = UserCreateT
+export type UserPatch = UserPatchT
+export type LoginBody = LoginBodyT
+export type SessionInfo = SessionInfoT
+export type ScoreDistribution = ScoreDistributionT
+export type StageFunnel = StageFunnelT
+export type LeadScoredData = LeadScoredDataT
+export type LiveMessage = LiveMessageT
+export type LiveFrame = LiveFrameT
+export type Scope = ApiKeyCreate['scopes'][number]
+export type Role = User['role']
+
+/** A cursor-paginated list, as every list route answers. */
+export interface Page<T> { items: T[]; nextCursor: string | null }

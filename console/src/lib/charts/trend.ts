@@ -1,0 +1,31 @@
+// Ledger entries → score trend points (pure; tested by test/console/logic.test.ts).
+import type { LedgerEntry } from '../api/types.js'
+
+export interface TrendPoint { at: Date; total: number; engagement: number; fit: number; intent: number }
+
+/**
+ * One point per ledger entry, oldest first, starting with the score before the first entry. Superseded entries are
+ * skipped: the trend shows the lead's current history, whatever the order the entries arrive in.
+ */
+export function trendPoints (entries: readonly LedgerEntry[]): TrendPoint[] {
+  const live = entries.filter((e) => !e.superseded).slice().sort((a, b) => {
+    const t = new Date(a.occurredAt).getTime() - new Date(b.occurredAt).getTime()
+    return t !== 0 ? t : (a.seq ?? 0) - (b.seq ?? 0)
+  })
+  const first = live[0]
+  if (first === undefined) return []
+  const points: TrendPoint[] = [{ at: new Date(first.occurredAt), ...parts(first.before) }]
+  for (const e of live) points.push({ at: new Date(e.occurredAt), ...parts(e.after) })
+  return points
+}
+
+function parts (p: { total: number; engagement: number; fit: number; intent: number }) {
+  return { total: p.total, engagement: p.engagement, fit: p.fit, intent: p.intent }
+}
+
+export const DIMENSION_SERIES = [
+  { key: 'total', label: 'Total', color: 'var(--chart-total)' },
+  { key: 'engagement', label: 'Engagement', color: 'var(--chart-engagement)' },
+  { key: 'fit', label: 'Fit', color: 'var(--chart-fit)' },
+  { key: 'intent', label: 'Intent', color: 'var(--chart-intent)' },
+] as const
