@@ -12,7 +12,7 @@ export function validTopic (t: unknown): t is string {
   return typeof t === 'string' && TOPIC_RE.test(t)
 }
 
-interface Client { ws: WebSocket; topics: Set<string>; queue: LiveMessage[]; lastSeq: number }
+interface Client { ws: WebSocket; topics: Set<string>; queue: LiveMessage[]; lastSeq: number; replaying: boolean }
 
 /**
  * Fans the shared live feed out to this process's WebSocket clients. One poller per process reads new feed entries
@@ -75,7 +75,10 @@ export class LiveHub {
   }
 
   private flush (c: Client): void {
-    if (c.queue.length === 0) return
+    if (c.queue.length === 0 || c.replaying) return
+    // in seq order, each message once, never one the client already has
+    const seen = new Set<number>()
+    c.queue = c.queue.sort((a, b) => a.seq - b.seq).filter((m) => m.seq > c.lastSeq && !seen.has(m.seq) && seen.add(m.seq) !== undefined)
     let batch: LiveMessage[] = []
     let size = 0
     const emit = (): void => {
@@ -103,23 +106,32 @@ export class LiveHub {
 
   /** Registers a connected socket and handles its subscribe/unsubscribe/ping messages. */
   attach (ws: WebSocket, initial: { topics: string[]; since: number | null }): void {
-    const client: Client = { ws, topics: new Set(), queue: [], lastSeq: 0 }
+    const client: Client = { ws, topics: new Set(), queue: [], lastSeq: 0, replaying: false }
     this.clients.add(client)
     const subscribe = async (topics: unknown, since: unknown): Promise<void> => {
       if (!Array.isArray(topics) || topics.length > MAX_TOPICS || !topics.every(validTopic)) {
         this.send(client, { type: 'error', code: 'LS_ERR_VALIDATION', message: `topics must be up to ${MAX_TOPICS} of leaderboard, events, jobs, rulesets, lead:<id>, job:<id>` })
         return
       }
+      const replay = typeof since === 'number' && Number.isInteger(since) && since >= 0
+      if (this.cursor < 0) this.cursor = await this.feed.top()
+      // From here to the replay's end, the poller queues this client's new messages without sending them. Setting the
+      // topics and reading the poller's cursor in one synchronous step splits the feed exactly: the replay covers
+      // (since, upto], the poller everything after upto.
+      if (replay) client.replaying = true
       for (const t of topics) client.topics.add(t)
-      const top = await this.feed.top()
-      this.send(client, { type: 'subscribed', topics: [...client.topics], lastSeq: top })
-      if (typeof since === 'number' && Number.isInteger(since) && since >= 0) {
+      const upto = this.cursor
+      this.send(client, { type: 'subscribed', topics: [...client.topics], lastSeq: upto })
+      if (!replay) return
+      try {
         const oldest = await this.feed.oldest()
         if (oldest > since + 1) this.send(client, { type: 'reset', reason: 'messages after this seq are no longer kept; reload state', oldest })
-        const missed = (await this.feed.after(since, REPLAY_LIMIT)).filter((m) => m.seq <= Math.max(top, this.cursor) && m.topics.some((t) => topics.includes(t)))
-        client.queue.unshift(...missed.filter((m) => !client.queue.some((q) => q.seq === m.seq)))
-        this.flush(client)
+        const missed = (await this.feed.after(since, REPLAY_LIMIT)).filter((m) => m.seq <= upto && m.topics.some((t) => topics.includes(t)))
+        client.queue.unshift(...missed)
+      } finally {
+        client.replaying = false
       }
+      this.flush(client)
     }
     ws.on('message', (data, isBinary) => {
       if (isBinary) { this.send(client, { type: 'error', code: 'LS_ERR_VALIDATION', message: 'send JSON text frames' }); return }
