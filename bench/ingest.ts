@@ -1,0 +1,280 @@
+// Ingest benchmark. Run from the repository root:
+//   npx tsx --conditions=leadscore-source bench/ingest.ts
+// Starts an embedded FerretDB (SQLite) in a temporary folder, or uses MONGODB_URI when set, and measures in one run:
+//   (a) raw driver insertOne loop      (b) HTTP ingest of single events (autocannon)
+//   (c) 100-event batches over HTTP vs an insertMany loop of 100 documents
+//   (d) end-to-end scoring throughput  (e) event → WebSocket `lead.scored` latency
+// Environment: BENCH_SECONDS (per throughput phase, default 6), BENCH_CONNECTIONS (default 16),
+// BENCH_E2E_EVENTS (default 2000), BENCH_E2E_LEADS (default 200), BENCH_BATCHES (default 12), BENCH_LATENCY_RATE (/s, default 10),
+// BENCH_LATENCY_SECONDS (default 15).
+import autocannon, { type AutocannonResult } from 'autocannon'
+import { WebSocket } from 'ws'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir, cpus } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { Collection } from 'mongodb'
+import { buildApp } from '../server/src/app.js'
+import { loadConfig } from '../server/src/config.js'
+import { openDatabase, type Database } from '../server/src/infra/db.js'
+import { startFerretDb, type EmbeddedDb } from '../server/src/infra/ferretdb.js'
+
+const num = (name: string, def: number): number => {
+  const v = process.env[name]
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : def
+}
+const SECONDS = num('BENCH_SECONDS', 6)
+const CONNECTIONS = num('BENCH_CONNECTIONS', 16)
+const BATCH = 100
+const BATCH_CONNECTIONS = 4
+const LEAD_POOL = 1000
+const E2E_EVENTS = num('BENCH_E2E_EVENTS', 2000)
+const E2E_LEADS = num('BENCH_E2E_LEADS', 200)
+const LAT_RATE = num('BENCH_LATENCY_RATE', 10)
+const LAT_SECONDS = num('BENCH_LATENCY_SECONDS', 15)
+const KEY = `lsk_bench_${randomBytes(12).toString('hex')}`
+const RUN = randomBytes(4).toString('hex')
+const TYPES = ['page_view', 'email_open', 'form_submit'] as const
+
+const log = (s: string): void => { process.stderr.write(`# ${s}\n`) }
+const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
+
+/** One event as a client sends it. */
+function eventInput (id: string, lead: number, prefix = 'lead'): Record<string, unknown> {
+  return {
+    externalId: id,
+    lead: { email: `${prefix}${lead}@bench.example`, name: `Lead ${lead}`, company: 'Bench Inc' },
+    type: TYPES[lead % TYPES.length],
+    occurredAt: new Date().toISOString(),
+    properties: { path: '/pricing', referrer: 'https://search.example/?q=lead+scoring', campaign: 'spring', utm: { source: 'newsletter', medium: 'email' } },
+  }
+}
+
+/** A document shaped and sized like a stored event. */
+function eventDoc (i: number): Record<string, unknown> {
+  const t = new Date()
+  const lead = i % LEAD_POOL
+  return {
+    _id: `ev_${RUN}_${i}_${randomBytes(6).toString('hex')}`, sourceId: 'api', externalId: `raw-${RUN}-${i}`, idSource: 'given',
+    leadId: `ld_${RUN}_${lead}`, seq: i, type: TYPES[lead % TYPES.length], occurredAt: t, receivedAt: t,
+    ord: `${t.toISOString()}|${randomBytes(10).toString('hex')}`,
+    properties: { path: '/pricing', referrer: 'https://search.example/?q=lead+scoring', campaign: 'spring', utm: { source: 'newsletter', medium: 'email' } },
+    status: 'pending', requestId: `req-${i}`,
+  }
+}
+
+/** Runs `connections` concurrent loops of `op` for `seconds`; returns documents per second. */
+async function driverLoop (seconds: number, connections: number, docsPerOp: number, op: (i: number) => Promise<void>): Promise<number> {
+  let next = 0
+  let done = 0
+  const start = performance.now()
+  const deadline = start + seconds * 1000
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < deadline) {
+      await op(next++)
+      done++
+    }
+  }))
+  return (done * docsPerOp) / ((performance.now() - start) / 1000)
+}
+
+function httpRate (r: AutocannonResult, eventsPerRequest: number, what: string): number {
+  const bad = r.non2xx + r.errors
+  if (bad > 0) log(`${what}: ${r.non2xx} non-2xx responses, ${r.errors} errors (${JSON.stringify(r.statusCodeStats)})`)
+  return (r['2xx'] * eventsPerRequest) / r.duration
+}
+
+async function listen (app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+async function post (base: string, body: unknown): Promise<{ status: number; json: { results: Array<{ status: string; leadId?: string }> } }> {
+  const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(600_000) })
+  return { status: res.status, json: await res.json() as { results: Array<{ status: string; leadId?: string }> } }
+}
+
+function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+const fmt = (n: number): string => Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a'
+
+async function main (): Promise<void> {
+  const began = performance.now()
+  let ferret: EmbeddedDb | null = null
+  let dir: string | null = null
+  let uri = process.env.MONGODB_URI
+  if (uri === undefined) {
+    dir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'))
+    ferret = await startFerretDb({ dataDir: dir, bin: process.env.LEADSCORE_FERRETDB_BIN })
+    uri = ferret.uri
+  }
+  const dbName = `ls_bench_${RUN}`
+  const config = (name: string) => loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' })
+  const dbs: Database[] = []
+  const apps: FastifyInstance[] = []
+  const rows: Array<[string, string, string]> = []
+  try {
+    log(`database: ${ferret !== null ? 'embedded FerretDB (SQLite)' : 'MONGODB_URI'}; ${cpus().length} CPUs; ${SECONDS} s per phase; ${CONNECTIONS} connections`)
+
+    // ---- ingest server, workers off ---------------------------------------------------------------------
+    const db = await openDatabase(uri, dbName)
+    dbs.push(db)
+    const app = await buildApp(config(dbName), { database: db, logger: false, startWorkers: false })
+    apps.push(app)
+    const base = await listen(app)
+    const scratch = db.db.collection('bench_raw') as unknown as Collection<Record<string, unknown>>
+    await scratch.insertOne(eventDoc(-1)) // create the collection outside the timed loop
+
+    // warm-up (JIT, connection pools, caches)
+    for (let i = 0; i < 50; i++) await post(base, eventInput(`warm-${RUN}-${i}`, i))
+    for (let i = 0; i < 50; i++) await scratch.insertOne(eventDoc(-10 - i))
+
+    log('(a) raw insertOne loop')
+    const rawSingle = await driverLoop(SECONDS, CONNECTIONS, 1, async (i) => { await scratch.insertOne(eventDoc(i)) })
+
+    log('(b) HTTP single events (autocannon)')
+    let nb = 0
+    const single = await autocannon({
+      url: base, connections: CONNECTIONS, duration: SECONDS, timeout: 30,
+      requests: [{
+        method: 'POST', path: '/v1/events', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        setupRequest: (req) => { const i = nb++; return { ...req, body: JSON.stringify(eventInput(`b-${RUN}-${i}`, i % LEAD_POOL)) } },
+      }],
+    })
+    const httpSingle = httpRate(single, 1, '(b)')
+    log(`(a) ${fmt(rawSingle)} events/s; (b) ${fmt(httpSingle)} events/s`)
+
+    log('(c) 100-event batches: HTTP, then insertMany')
+    // a fixed number of batches per connection, timed (one batch can outlast a whole timed phase on a slow database)
+    let nc = 0
+    const batchLat: number[] = []
+    const perConn = Math.max(1, Math.ceil(num('BENCH_BATCHES', 12) / BATCH_CONNECTIONS))
+    const tc = performance.now()
+    await Promise.all(Array.from({ length: BATCH_CONNECTIONS }, async () => {
+      for (let k = 0; k < perConn; k++) {
+        const bi = nc++
+        const events = Array.from({ length: BATCH }, (_, j) => eventInput(`c-${RUN}-${bi}-${j}`, (bi * BATCH + j) % LEAD_POOL))
+        const s0 = performance.now()
+        const r = await post(base, { events })
+        if (r.status !== 202) throw new Error(`batch ingest answered ${r.status}`)
+        batchLat.push(performance.now() - s0)
+      }
+    }))
+    const httpBatch = (nc * BATCH) / ((performance.now() - tc) / 1000)
+    batchLat.sort((x, y) => x - y)
+    const rawBatch = await driverLoop(SECONDS, BATCH_CONNECTIONS, BATCH, async (i) => {
+      await scratch.insertMany(Array.from({ length: BATCH }, (_, j) => eventDoc(10_000_000 + i * BATCH + j)), { ordered: false })
+    })
+    log(`(c) HTTP ${fmt(httpBatch)} events/s; insertMany ${fmt(rawBatch)} events/s`)
+    await app.close()
+    apps.pop()
+
+    // ---- end-to-end server, workers on (fresh database) ------------------------------------------------
+    const dbName2 = `${dbName}_e2e`
+    const db2 = await openDatabase(uri, dbName2)
+    dbs.push(db2)
+    const app2 = await buildApp(config(dbName2), { database: db2, logger: false, startWorkers: true })
+    apps.push(app2)
+    const base2 = await listen(app2)
+
+    log(`(d) end-to-end: ${E2E_EVENTS} events across ${E2E_LEADS} leads, until GET /v1/stats shows pending 0`)
+    const t0 = performance.now()
+    const perLead = Math.ceil(E2E_EVENTS / E2E_LEADS)
+    const all = Array.from({ length: E2E_EVENTS }, (_, i) => eventInput(`d-${RUN}-${i}`, i % E2E_LEADS, 'e2e'))
+    const chunks: unknown[][] = []
+    for (let i = 0; i < all.length; i += BATCH) chunks.push(all.slice(i, i + BATCH))
+    let ci = 0
+    await Promise.all(Array.from({ length: BATCH_CONNECTIONS }, async () => {
+      while (ci < chunks.length) {
+        const r = await post(base2, { events: chunks[ci++] })
+        if (r.status !== 202) throw new Error(`ingest answered ${r.status}`)
+      }
+    }))
+    const ingested = performance.now() - t0
+    log(`(d) ingested in ${(ingested / 1000).toFixed(1)} s`)
+    let pending = -1
+    let lastLog = performance.now()
+    const e2eDeadline = t0 + 100_000
+    while (performance.now() < e2eDeadline) {
+      const s = await (await fetch(`${base2}/v1/stats`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(30_000) })).json() as { events: { pending: number; total: number } }
+      pending = s.events.pending
+      if (pending === 0 && s.events.total >= E2E_EVENTS) break
+      if (performance.now() - lastLog > 5000) { log(`(d) ${pending} events pending after ${((performance.now() - t0) / 1000).toFixed(0)} s`); lastLog = performance.now() }
+      await sleep(100)
+    }
+    const e2eMs = performance.now() - t0
+    const scoredPerSec = ((E2E_EVENTS - Math.max(0, pending)) / e2eMs) * 1000
+    log(`(d) ${fmt(scoredPerSec)} events scored/s`)
+    if (pending !== 0) log(`(d) timed out with ${pending} events pending`)
+
+    log(`(e) event → WebSocket latency: ${LAT_RATE}/s for ${LAT_SECONDS} s, one new lead per event`)
+    const ws = new WebSocket(`${base2.replace('http', 'ws')}/v1/live?topics=leaderboard&access_token=${KEY}`)
+    const arrived = new Map<string, number>()
+    const sentAt = new Map<string, number>()
+    await new Promise<void>((resolve, reject) => {
+      ws.once('error', reject)
+      ws.on('message', (data) => {
+        const now = performance.now()
+        const frame = JSON.parse(data.toString()) as { type: string; messages?: Array<{ type: string; data: { leadId?: string } }> }
+        if (frame.type === 'subscribed') resolve()
+        if (frame.type !== 'batch') return
+        for (const m of frame.messages ?? []) {
+          if (m.type === 'lead.scored' && typeof m.data.leadId === 'string' && !arrived.has(m.data.leadId)) arrived.set(m.data.leadId, now)
+        }
+      })
+    })
+    const total = LAT_RATE * LAT_SECONDS
+    const latStart = performance.now()
+    const sends: Array<Promise<void>> = []
+    for (let i = 0; i < total; i++) {
+      const due = latStart + (i * 1000) / LAT_RATE
+      const wait = due - performance.now()
+      if (wait > 0) await sleep(wait)
+      const start = performance.now()
+      sends.push(post(base2, eventInput(`e-${RUN}-${i}`, i, `lat${RUN}-`)).then((r) => {
+        const leadId = r.json.results[0]?.leadId
+        if (r.status === 202 && leadId !== undefined) sentAt.set(leadId, start)
+      }))
+    }
+    await Promise.all(sends)
+    const waitUntil = performance.now() + 10_000
+    while (performance.now() < waitUntil && [...sentAt.keys()].some((id) => !arrived.has(id))) await sleep(50)
+    ws.close()
+    const lat = [...sentAt].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t).sort((x, y) => x - y)
+    const missing = sentAt.size - lat.length
+
+    // ---- report -----------------------------------------------------------------------------------------
+    rows.push(['(a) raw insertOne loop (driver)', `${fmt(rawSingle)} events/s`, `${CONNECTIONS} concurrent`])
+    rows.push(['(b) HTTP ingest, single events', `${fmt(httpSingle)} events/s`, `${CONNECTIONS} connections; p50 ${single.latency.p50} ms, p99 ${single.latency.p99} ms`])
+    rows.push(['(c) HTTP ingest, 100-event batches', `${fmt(httpBatch)} events/s`, `${BATCH_CONNECTIONS} concurrent; ${nc} batches; p50 ${percentile(batchLat, 50).toFixed(0)} ms per batch`])
+    rows.push(['(c) raw insertMany of 100 (driver)', `${fmt(rawBatch)} events/s`, `${BATCH_CONNECTIONS} concurrent`])
+    rows.push(['(d) end-to-end scoring', `${fmt(scoredPerSec)} events/s`, `${E2E_EVENTS} events / ${E2E_LEADS} leads (${perLead} each): ingested in ${(ingested / 1000).toFixed(1)} s, all scored in ${(e2eMs / 1000).toFixed(1)} s`])
+    rows.push(['(e) event → WebSocket lead.scored', `p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms`, `${lat.length} events at ${LAT_RATE}/s${missing > 0 ? `, ${missing} never arrived` : ''}`])
+    const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))]
+    const line = (r: [string, string, string]): string => `| ${r[0].padEnd(w[0]!)} | ${r[1].padStart(w[1]!)} | ${r[2]} |`
+    console.log(line(['measurement', 'result', 'notes']))
+    console.log(`|${'-'.repeat(w[0]! + 2)}|${'-'.repeat(w[1]! + 2)}|---|`)
+    for (const r of rows) console.log(line(r))
+    const r1 = httpSingle / rawSingle
+    const r2 = httpBatch / rawBatch
+    console.log('')
+    console.log(`(b)/(a) single-event ingest vs raw insertOne: ${r1.toFixed(2)}x  (target >= 0.5x: ${r1 >= 0.5 ? 'met' : 'NOT met'})`)
+    console.log(`(c)/raw batch ingest vs raw insertMany:       ${r2.toFixed(2)}x  (target >= 0.5x: ${r2 >= 0.5 ? 'met' : 'NOT met'})`)
+    console.log(`database: ${ferret !== null ? 'FerretDB 1.24 (SQLite), embedded' : 'MONGODB_URI'}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
+  } finally {
+    for (const a of apps) await a.close().catch(() => undefined)
+    for (const d of dbs) { await d.db.dropDatabase().catch(() => undefined); await d.close() }
+    if (ferret !== null) await ferret.stop()
+    if (dir !== null) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,26 @@
+// Runs scripts/schemathesis.mjs (property-based tests of every documented operation against a real server).
+// schemathesis is a Python tool: install it with  pip install "schemathesis>=4.32,<5"
+// When it is missing this test FAILS (it never skips silently).
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const bin = process.env.SCHEMATHESIS_BIN ?? 'schemathesis'
+
+t.test('schemathesis finds no server errors and no response that breaks its schema', async (t) => {
+  const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' })
+  if (probe.error !== undefined || probe.status !== 0) {
+    t.fail(`the schemathesis command is not available (${probe.error?.message ?? `exit ${probe.status}`}); install it with: pip install "schemathesis>=4.32,<5"`)
+    return
+  }
+  t.comment(probe.stdout.trim())
+  let output = ''
+  const child = spawn(process.execPath, [resolve(root, 'scripts', 'schemathesis.mjs')], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.on('data', (b: Buffer) => { output += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { output += b.toString() })
+  const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)))
+  if (code !== 0) t.comment(output.slice(-20_000))
+  t.equal(code, 0, 'schemathesis reports no failures')
+})
