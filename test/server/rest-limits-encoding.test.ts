@@ -199,6 +199,7 @@ t.test('4-byte emoji round-trip in properties, keys and names', async (t) => {
   await assertLedger(t, db, res, id, 1)
   const ev = await app.inject({ url: `/v1/events/${res.json().results[0].eventId as string}`, headers: AUTH })
   t.equal(JSON.stringify(ev.json().properties), JSON.stringify(properties), 'byte-for-byte')
+  await waitForScoring(db) // the profile an event carries reaches the lead when the event is scored
   const lead = await app.inject({ url: `/v1/leads/${res.json().results[0].leadId as string}`, headers: AUTH })
   t.match(lead.json(), { name: 'Zoë 🚀', company: '🏢 Corp' })
   await assertNoReplacementChar(t, db)

@@ -71,22 +71,6 @@ export class Scheduler {
     })
   }
 
-  /** Makes sure one pending run of `name` exists for `key`; a running one does not count, so work is never lost. */
-  async ensurePending (name: string, data: Record<string, unknown>, key: Record<string, unknown>): Promise<void> {
-    const job = this.agenda.create(name, data)
-    job.unique({ ...key, lockedAt: null })
-    job.schedule(new Date())
-    await job.save()
-  }
-
-  /** One recurring job per name (+ key), created with unique() rather than every(), which keeps one job per name. */
-  async ensureRecurring (name: string, every: string | number, data: Record<string, unknown> = {}): Promise<void> {
-    const job = this.agenda.create(name, data)
-    job.unique({ name, ...Object.fromEntries(Object.entries(data).map(([k, v]) => [`data.${k}`, v])) })
-    job.repeatEvery(every, { skipImmediate: false })
-    await job.save()
-  }
-
   async start (): Promise<void> {
     if (this.started) return
     this.started = true

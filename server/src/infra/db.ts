@@ -17,7 +17,6 @@ export interface Collections {
   liveFeed: Collection<LiveDoc>
   auditLog: Collection<AuditDoc>
   jobs: Collection<JobDoc>
-  counters: Collection<{ _id: string; value: number }>
   /** One marker per lead with events waiting to be scored (insert-only coalescing of scoring runs). */
   pendingLeads: Collection<{ _id: string; at: Date }>
 }
@@ -71,7 +70,6 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   liveFeed: [{ key: { at: 1 }, name: 'at' }],
   auditLog: [{ key: { at: -1 }, name: 'at_desc' }],
   jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
-  counters: [],
   pendingLeads: [{ key: { at: 1 }, name: 'at' }],
 }
 
@@ -117,7 +115,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
-    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'counters', 'pendingLeads'] as const
+    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }

@@ -115,9 +115,9 @@ export class LiveHub {
       }
       const replay = typeof since === 'number' && Number.isInteger(since) && since >= 0
       if (this.cursor < 0) this.cursor = await this.feed.top()
-      // From here to the replay's end, the poller queues this client's new messages without sending them. Setting the
-      // topics and reading the poller's cursor in one synchronous step splits the feed exactly: the replay covers
-      // (since, upto], the poller everything after upto.
+      // From here to the replay's end, the poller queues this client's new messages without sending them. The topics
+      // are set before the replay reads the feed, so every message is either read by the replay (it existed by then)
+      // or dispatched by the poller afterwards; flush() sorts and drops the ones that arrive both ways.
       if (replay) client.replaying = true
       for (const t of topics) client.topics.add(t)
       const upto = this.cursor
@@ -126,7 +126,7 @@ export class LiveHub {
       try {
         const oldest = await this.feed.oldest()
         if (oldest > since + 1) this.send(client, { type: 'reset', reason: 'messages after this seq are no longer kept; reload state', oldest })
-        const missed = (await this.feed.after(since, REPLAY_LIMIT)).filter((m) => m.seq <= upto && m.topics.some((t) => topics.includes(t)))
+        const missed = (await this.feed.after(since, REPLAY_LIMIT)).filter((m) => m.topics.some((t) => topics.includes(t)))
         client.queue.unshift(...missed)
       } finally {
         client.replaying = false

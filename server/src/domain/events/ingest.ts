@@ -3,11 +3,10 @@ import { isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
 import type { EventDoc, LeadDoc, RejectDoc } from '../types.js'
 import { newId } from '../../lib/ids.js'
 import { leadIdOf, eventIdOf } from '../ids.js'
-import { encodeKeys, encodeKey } from '../../lib/keys.js'
+import { encodeKeys } from '../../lib/keys.js'
 import { normalizeEvent, type NormalizedEvent, type NormalizeLimits, type RejectReason } from './normalize.js'
 import { initialState } from '../scoring/model.js'
 import type { RulesetSettings } from '../types.js'
-import type { Document } from 'mongodb'
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected'
 
