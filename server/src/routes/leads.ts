@@ -223,11 +223,17 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     const q = req.query
     const visible: Record<string, unknown>[] = [{ committed: true }]
     if (l.lastBatch != null) visible.push({ batch: l.lastBatch.token })
-    const filter: Record<string, unknown> = { leadId: l._id, $or: visible }
-    if (!q.includeSuperseded) filter.superseded = false
+    const and: Record<string, unknown>[] = [{ $or: visible }]
+    const filter: Record<string, unknown> = { leadId: l._id, $and: and }
+    if (!q.includeSuperseded) {
+      filter.superseded = false
+      // a replay committed on the lead but not yet finalized: the entries it replaces are already out of view
+      const b = l.lastBatch
+      if (b != null && b.done !== true && b.supersedeFrom !== null) and.push({ $or: [{ ord: { $lte: b.supersedeFrom } }, { batch: b.token }] })
+    }
     const cur = decodeCursor(q.cursor)
     const dir = q.order === 'asc' ? 1 : -1
-    if (cur !== null) filter.$and = [{ $or: [{ ord: { [dir === 1 ? '$gt' : '$lt']: cur.v } }, { ord: cur.v, _id: { [dir === 1 ? '$gt' : '$lt']: cur.id } }] }]
+    if (cur !== null) and.push({ $or: [{ ord: { [dir === 1 ? '$gt' : '$lt']: cur.v } }, { ord: cur.v, _id: { [dir === 1 ? '$gt' : '$lt']: cur.id } }] })
     const docs = await c.scoreHistory.find(filter).sort({ ord: dir, _id: dir }).limit(q.limit + 1).toArray()
     const more = docs.length > q.limit
     const page: LedgerDoc[] = docs.slice(0, q.limit)
