@@ -98,15 +98,13 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   let sweeps = 0
   /**
-   * The backstop for lost jobs and crashes between insert and enqueue: leads whose watermark trails their newest
-   * seq (or that wait for a re-score) get a new run; every 12th sweep also looks for events left pending longer than
-   * 30 s (a crash before the lead's seq hint was written).
+   * The backstop next to the marker poll: leads waiting for a re-score get a run, and every 12th sweep looks for
+   * events left pending longer than 30 s without a marker (a process that died between storing an event and its
+   * marker). Also purges expired idempotency keys, old live messages and long-expired lock documents.
    */
   async function sweep (): Promise<number> {
     const t = now()
-    const staleAt = new Date(t.getTime() - Math.max(5_000, config.worker.lockLifetimeMs * 2))
-    const stuck = await c.pendingLeads.find({ at: { $lt: staleAt } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
-    const ids = new Set(stuck.map((m) => m._id))
+    const ids = new Set<string>()
     const flagged = await c.leads.find({ rescoreFrom: { $type: 'string' } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
     for (const l of flagged) ids.add(l._id)
     if (sweeps++ % 12 === 0) {
