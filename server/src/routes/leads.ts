@@ -236,7 +236,11 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     if (cur !== null) and.push({ $or: [{ ord: { [dir === 1 ? '$gt' : '$lt']: cur.v } }, { ord: cur.v, _id: { [dir === 1 ? '$gt' : '$lt']: cur.id } }] })
     const docs = await c.scoreHistory.find(filter).sort({ ord: dir, _id: dir }).limit(q.limit + 1).toArray()
     const more = docs.length > q.limit
-    const page: LedgerDoc[] = docs.slice(0, q.limit)
+    // the lead document is the commit point: entries a committed replay replaces count as superseded even before
+    // its finalize step has flagged them
+    const b = l.lastBatch
+    const replaced = (d: LedgerDoc): boolean => b != null && b.done !== true && b.supersedeFrom !== null && !d.superseded && d.batch !== b.token && d.ord > b.supersedeFrom
+    const page: LedgerDoc[] = docs.slice(0, q.limit).map((d) => replaced(d) ? { ...d, superseded: true, supersededReason: b!.reason ?? 'rescored', supersededBy: b!.token } : d)
     const last = page[page.length - 1]
     return { items: page.map(ledgerOut) as never[], nextCursor: more && last !== undefined ? encodeCursor({ v: last.ord, id: last._id }) : null }
   })
