@@ -34,9 +34,6 @@ export interface LeadDoc {
   rev: number
   state: ScoreState
   lastBatch: LeadBatch | null
-  /** A scoring run is queued for this lead (coalesces enqueues); queuedAt tells the sweeper when. */
-  queued?: boolean
-  queuedAt?: Date
   /** When set, the next worker run replays every event with a canonical key above this one (full re-score: ''). */
   rescoreFrom: string | null
   lastEventAt: Date | null
