@@ -360,3 +360,47 @@ t.test('quiet leads decay over time through decay ticks, once per period, and th
   await waitForScoring(db)
   t.equal((await db.c.leads.findOne({ _id: leadId }))?.score, 34)
 })
+
+t.test('rule abuse is refused at save, and a ruleset stored around validation cannot hang scoring', { timeout: 120_000 }, async (t) => {
+  const { app, db } = await buildTestApp(t)
+  const rule = (cond: string): string => `rule "abuse"\n  when ${cond}\n  then +1 engagement\n`
+  const cases: Array<[string, string]> = [
+    ['nesting 20,000 deep', rule(`${'('.repeat(20_000)}event.type == "a"${')'.repeat(20_000)}`)],
+    ['100,000 conditions', rule(Array.from({ length: 100_000 }, (_, i) => `event.type == "t${i}"`).join(' or '))],
+    ['JSONPath script in a path', rule('event.properties.$..[?(@.constructor.constructor(\'return process\')())] == "x"')],
+    ['catastrophic regex', rule('event.properties.x matches /(a+)+$/')],
+    ['prototype path', rule('lead.attributes.__proto__.polluted == "yes"')],
+  ]
+  for (const [name, source] of cases) {
+    const started = Date.now()
+    const res = await send(app, 'POST', '/v1/rulesets', { source })
+    t.equal(res.status, 400, `${name}: refused`)
+    t.equal(res.body.code, 'LS_ERR_RULESET_INVALID', name)
+    t.ok(res.body.diagnostics.some((d: Json) => d.severity === 'error' && /^DSL\d{3}$/.test(d.code as string)), `${name}: a diagnostic with its code`)
+    t.ok(Date.now() - started < 15_000, `${name}: answered quickly`)
+  }
+  t.equal((await send(app, 'GET', '/v1/rulesets')).body.items.length, 1, 'nothing was saved')
+  t.equal(({} as Json).polluted, undefined)
+
+  // a ruleset written straight into the database, bypassing validation: the unsafe regex never runs
+  const t0 = new Date()
+  await db.c.rulesets.insertOne({
+    _id: 'default:2', name: 'default', version: 2, status: 'published', source: null, author: 'db', note: null, createdAt: t0, publishedAt: t0,
+    settings: { caps: { total: 1000 }, floors: { total: 0 } },
+    rules: [
+      { name: 'redos', priority: 1, conditions: { all: [{ fact: 'event', path: 'properties.x', operator: 'matches', value: { pattern: '(a+)+$', flags: '' } }] }, event: { type: 'score', params: { ruleId: 'redos', action: 'add', points: 1000 } } },
+      { name: 'ok', priority: 1, conditions: { all: [{ fact: 'event', path: 'type', operator: 'equal', value: 'page_view' }] }, event: { type: 'score', params: { ruleId: 'ok', action: 'add', points: 5 } } },
+    ],
+  })
+  await db.c.rulesets.updateOne({ _id: 'default:1' }, { $set: { status: 'archived' } })
+  await new Promise((r) => setTimeout(r, 1200)) // the active-version cache
+  const started = Date.now()
+  await postEvents(app, { events: [
+    { externalId: 'r1', lead: { email: 'redos@example.com' }, type: 'page_view', properties: { x: `${'a'.repeat(50)}!` } },
+    { externalId: 'r2', lead: { email: 'bystander@example.com' }, type: 'page_view' },
+  ] })
+  await waitForScoring(db, 30_000)
+  t.ok(Date.now() - started < 30_000, 'scoring finished')
+  const leads = await db.c.leads.find({}).toArray()
+  t.same(leads.map((l) => l.score).sort(), [5, 5], 'the unsafe rule never fired; the safe one did, for both leads')
+})
