@@ -14,6 +14,9 @@ import { createUserService } from './auth/users.js'
 import { createMetrics } from './metrics.js'
 import { newId } from '../lib/ids.js'
 import { WorkQueue } from './work-queue.js'
+import { createOutbox } from './webhooks/outbox.js'
+import { createSubscriptionService } from './webhooks/subscriptions.js'
+import { createDispatcher } from './webhooks/dispatcher.js'
 import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
 
@@ -47,6 +50,15 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     lockLifetimeMs: config.worker.lockLifetimeMs, log,
   })
   let holdNotifications = false
+  const subscriptions = createSubscriptionService({ c, now, allowPrivate: config.webhooks.allowPrivate })
+  // the outbox and the dispatcher are wired to the processor (lead locks) and to each other through late-bound calls
+  const outbox = createOutbox({
+    c, now, log, withLeadLock: async (leadId, fn) => await processor.withLeadLock(leadId, fn), onQueued: () => { dispatcher.kick() },
+  })
+  const dispatcher = createDispatcher({
+    c, now, config: config.webhooks, subscriptions, outbox, log,
+    publish: async (payload) => await live.append('webhook.delivery', ['webhooks'], payload),
+  })
 
   const onCommitted = (b: CommittedBatch): void => {
     metrics.eventsScored.inc(b.events)
@@ -62,7 +74,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
-    log, onCommitted, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
+    log, onCommitted, notifier: outbox, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
   // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run by the in-process pool of
@@ -119,6 +131,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     await idempotency.purgeExpired()
     await live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
     await c.locks.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 3_600_000) } })
+    await c.webhookClaims.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 24 * 3_600_000) } })
     return ids.size
   }
 
@@ -148,9 +161,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     if (job === null || job.state === 'done') return
     await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'running', updatedAt: now() } })
     holdNotifications = true
+    // stage and grade notifications of every scoring run are held until the job ends (see webhooks/outbox.ts)
+    outbox.setLocalHold(jobId)
     try {
       let after = ''
       let done = 0
+      const deferred: string[] = []
       for (;;) {
         const page = await c.leads.find({ _id: { $gt: after } }).sort({ _id: 1 }).limit(200).project<{ _id: string }>({ _id: 1 }).toArray()
         if (page.length === 0) break
@@ -159,6 +175,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
           if (!r.locked) {
             await processor.withLeadLock(p._id, async () => await c.leads.updateOne({ _id: p._id }, { $set: { rescoreFrom: '' } }))
             await enqueue([p._id])
+            deferred.push(p._id)
           }
         }
         done += page.length
@@ -167,6 +184,14 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         await touch() // renews Agenda's lease on the job once per page
         await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total })
       }
+      // Leads that were busy got a re-score flag; they are re-scored before the job ends, so that their notifications
+      // are held like everyone else's (a worker may take them first; then this finds nothing left to do).
+      for (const id of deferred) {
+        for (let i = 0; i < 200; i++) {
+          if ((await processor.processLead(id)).locked) break
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
       await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'done', done, updatedAt: now(), finishedAt: now() } })
       await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total, state: 'done' })
     } catch (err) {
@@ -174,6 +199,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
       throw err
     } finally {
       holdNotifications = false
+      outbox.setLocalHold(null)
+      await outbox.releaseHeld().catch((err: unknown) => log.warn({ err, jobId }, 'releasing held notifications failed; the dispatcher retries'))
     }
   }
 
@@ -181,6 +208,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler,
+    subscriptions, outbox, dispatcher,
     enqueue, sweep, startRescoreAll,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
@@ -197,10 +225,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         return timer
       }
       timers.push(every(config.worker.processEveryMs, pollMarkers, 'marker poll'), every(config.worker.sweepEveryMs, sweep, 'sweep'))
+      dispatcher.start()
     },
     /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
     async stopWorkers (timeoutMs: number): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t)
+      await dispatcher.stop(Math.min(timeoutMs, config.webhooks.timeoutMs))
       await queue.stop(timeoutMs)
       await scheduler.drain(timeoutMs)
     },
