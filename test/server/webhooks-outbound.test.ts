@@ -159,11 +159,31 @@ t.test('a crossing notifies exactly once: duplicates and replays do not repeat i
   }
   t.same(log.items.map((d: Json) => d.notificationId).sort(), rx.requests.map((r) => r.id).sort())
 
+  // a replay that retracts a change the receiver was told about: R entered MQL, then dropped to Cold (both sent); two
+  // late form submissions before the drop keep R in MQL (90 - 50 = 40, MQL's exit threshold) with no new crossing,
+  // so a correction brings the receiver back in step
+  const rr = 'rae@example.com'
+  const leadR = (await post(t, app, [ev('r1', rr, 'demo_request', 10), ev('r2', rr, 'marked_spam', 20)])).results[0].leadId as string
+  await waitForScoring(db)
+  await waitForDeliveries(db)
+  const ofR = (): Received[] => rx.requests.filter((q) => q.json.data.leadId === leadR)
+  t.same(ofR().map((q) => q.id), [`${leadR}.stage.MQL.1`, `${leadR}.stage.Cold.1`])
+  await post(t, app, [ev('r3', rr, 'form_submit', 12), ev('r4', rr, 'form_submit', 14)])
+  await waitForScoring(db)
+  await waitForDeliveries(db)
+  t.match(await db.c.leads.findOne({ _id: leadR }), { stage: 'MQL', score: 40, notified: { stage: 'MQL' } })
+  const lastR = ofR().at(-1)!
+  t.match(lastR.id, new RegExp(`^${leadR}\\.stage\\.MQL\\.1\\.r-bt_`), 'a correction, named after the batch')
+  t.match(lastR.json, { type: 'lead.stage_changed', data: { leadId: leadR, to: 'MQL', score: 40, eventId: null } })
+  t.ok(['Cold', 'Nurture'].includes(lastR.json.data.from), `from the stage the receiver knew (${String(lastR.json.data.from)})`)
+  t.ok(verifies(sub.secret, lastR))
+  t.equal(new Set(rx.requests.map((q) => q.id)).size, rx.requests.length, 'no webhook-id was sent twice')
+
   // erasing a lead erases its notifications and deliveries (they carry its email and name)
   t.equal((await api(app, 'DELETE', `/v1/leads/${leadA}`)).statusCode, 204)
   t.equal(await db.c.notifications.countDocuments({ leadId: leadA }), 0, 'notifications erased')
   t.equal(await db.c.webhookDeliveries.countDocuments({ leadId: leadA }), 0, 'deliveries erased')
-  t.equal((await api(app, 'GET', `/v1/webhooks/${sub.id}/deliveries`)).json().items.length, 1, 'the other lead\'s delivery stays')
+  t.equal((await api(app, 'GET', `/v1/webhooks/${sub.id}/deliveries`)).json().items.length, 1 + ofR().length, 'the other leads\' deliveries stay')
 })
 
 t.test('grade changes are notified to subscriptions that ask for them', async (t) => {

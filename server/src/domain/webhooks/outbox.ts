@@ -112,7 +112,12 @@ export function createOutbox (deps: OutboxDeps) {
       const view: Record<CrossingKind, string> = { stage: notify.before.stage, grade: notify.before.grade }
       for (let i = 0; i < notify.crossings.length; i++) {
         const x = notify.crossings[i]!
-        const r = await insertNotification(crossingDoc(leadId, token, notify, x, view[x.kind] !== '' ? view[x.kind] : x.from, i, status))
+        const from = view[x.kind] !== '' ? view[x.kind] : x.from
+        // after a replay the receivers may already believe the lead is where this new crossing leads: record it, send nothing
+        const known = !held && from === x.to
+        const doc = crossingDoc(leadId, token, notify, x, known ? x.from : from, i, known ? 'dropped' : status)
+        if (known) doc.droppedReason = 'the receivers were already told about this stage'
+        const r = await insertNotification(doc)
         if (!r.mine) continue
         await followUp(leadId, x.id, r.status, notify)
         view[x.kind] = x.to
