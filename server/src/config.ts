@@ -35,6 +35,7 @@ export const Env = Type.Object({
   LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
   LEADSCORE_SWEEP_EVERY_MS: Type.Integer({ minimum: 100, default: 5_000 }),
+  LEADSCORE_DECAY_TICK_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
   LEADSCORE_PROCESS_EVERY_MS: Type.Integer({ minimum: 20, default: 500 }),
   LEADSCORE_EVENTS_PER_RUN: Type.Integer({ minimum: 1, maximum: 100_000, default: 1_000 }),
   LEADSCORE_MAX_EVENT_BYTES: Type.Integer({ minimum: 1024, default: 32 * 1024 }),
@@ -67,7 +68,7 @@ export interface AppConfig {
   bootstrapApiKey: string | undefined
   /** The first console admin, created at startup when no admin user exists (unset parts: admin@localhost, random). */
   initialAdmin: { email: string | undefined; password: string | undefined }
-  worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number }
+  worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number; decayTickMs: number }
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
   idempotencyTtlMs: number
   /**
@@ -114,6 +115,7 @@ export function loadConfig (env: EnvInput): AppConfig {
       concurrency: e.LEADSCORE_WORKER_CONCURRENCY,
       lockLifetimeMs: e.LEADSCORE_LOCK_LIFETIME_MS,
       sweepEveryMs: e.LEADSCORE_SWEEP_EVERY_MS,
+      decayTickMs: e.LEADSCORE_DECAY_TICK_MS,
       processEveryMs: e.LEADSCORE_PROCESS_EVERY_MS,
       eventsPerRun: e.LEADSCORE_EVENTS_PER_RUN,
     }),

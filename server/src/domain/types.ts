@@ -12,6 +12,10 @@ export interface ScoreState extends ScoreParts {
   fired: Record<string, { n: number; recent: number[] }>
   stage: string
   lastActivityAt: number | null
+  /** Engagement right after the last activity: the base inactivity decay is computed from (absent: no decay yet). */
+  decayBase?: number
+  /** Decay periods already applied since the last activity (by decay ticks). */
+  decayPeriods?: number
   /** Grade at this point (from fit); absent in states written before grades were tracked per entry. */
   grade?: string
   /**
@@ -32,6 +36,7 @@ export interface LeadDoc {
   status: string
   stage: string
   grade: string
+  intentLabel?: string
   score: number
   scores: { engagement: number; fit: number; intent: number; predictive: number | null }
   sources: string[]
@@ -159,6 +164,8 @@ export interface RulesetSettings {
   floors?: Partial<ScoreParts>
   stages?: Array<{ name: string; min: number; exitBelow?: number }>
   grades?: Array<{ name: string; min: number }>
+  intentLabels?: Array<{ name: string; min: number }>
+  decay?: Array<{ dimension: 'engagement'; percent: number; every: string; after?: string; curve?: 'linear' | 'exponential' }>
   eventTypes?: { known?: string[]; aliases?: Record<string, string> }
   [k: string]: unknown
 }
@@ -175,6 +182,9 @@ export interface RulesetDoc {
   note: string | null
   createdAt: Date
   publishedAt: Date | null
+  /** The version a draft or rollback was made from. */
+  basedOn?: number | null
+  updatedAt?: Date
 }
 
 export interface RejectDoc {

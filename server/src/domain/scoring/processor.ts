@@ -4,7 +4,7 @@ import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, Sc
 import type { LockService } from '../locks.js'
 import type { RulesetService } from '../rulesets/ruleset-service.js'
 import type { ScoringPipeline } from './pipeline.js'
-import { initialState, partsOf, gradeFor } from './model.js'
+import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
 import { eventIdOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
@@ -242,7 +242,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       {
         $set: {
           state, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
-          stage: state.stage, grade, lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
+          stage: state.stage, grade, intentLabel: intentLabelFor(state.intent, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
           lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt, nextSeq: lastSeq,
           sources: [...sources], ...profile, ...(notified !== undefined ? { notified } : {}),
         },

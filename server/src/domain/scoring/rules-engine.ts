@@ -73,6 +73,7 @@ interface ScoreEventParams extends Record<string, unknown> {
   reason?: string
   limit?: { count: number; per?: string }
   multiplier?: { factor: number; after: number }
+  within?: string
 }
 
 export function createRulesEvaluator (version: number, rules: readonly RuleProperties[]): RulesEvaluator {
@@ -103,6 +104,7 @@ export function createRulesEvaluator (version: number, rules: readonly RulePrope
         if (p.reason !== undefined) c.reason = p.reason
         if (p.limit !== undefined) c.limit = p.limit
         if (p.multiplier !== undefined) c.multiplier = p.multiplier
+        if (p.within !== undefined) c.within = p.within
         out.push(c)
       }
       // json-rules-engine runs rules of equal priority concurrently; fix the order so results are deterministic
