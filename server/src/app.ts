@@ -25,6 +25,7 @@ import liveRoutes from './routes/live.js'
 import sessionRoutes from './routes/session.js'
 import usersRoutes from './routes/users.js'
 import analyticsRoutes from './routes/analytics.js'
+import webhooksRoutes from './routes/webhooks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -130,6 +131,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(sessionRoutes)
   await app.register(usersRoutes)
   await app.register(analyticsRoutes)
+  await app.register(webhooksRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {

@@ -15,6 +15,9 @@ import { createUserService } from './auth/users.js'
 import { createMetrics } from './metrics.js'
 import { newId } from '../lib/ids.js'
 import { WorkQueue } from './work-queue.js'
+import { createOutbox } from './webhooks/outbox.js'
+import { createSubscriptionService } from './webhooks/subscriptions.js'
+import { createDispatcher } from './webhooks/dispatcher.js'
 import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
 
@@ -48,6 +51,15 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     lockLifetimeMs: config.worker.lockLifetimeMs, log,
   })
   let holdNotifications = false
+  const subscriptions = createSubscriptionService({ c, now, allowPrivate: config.webhooks.allowPrivate })
+  // the outbox and the dispatcher are wired to the processor (lead locks) and to each other through late-bound calls
+  const outbox = createOutbox({
+    c, now, log, withLeadLock: async (leadId, fn) => await processor.withLeadLock(leadId, fn), onQueued: () => { dispatcher.kick() },
+  })
+  const dispatcher = createDispatcher({
+    c, now, config: config.webhooks, subscriptions, outbox, log,
+    publish: async (payload) => await live.append('webhook.delivery', ['webhooks'], payload),
+  })
 
   const onCommitted = (b: CommittedBatch): void => {
     metrics.eventsScored.inc(b.events)
@@ -63,7 +75,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
-    log, onCommitted, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
+    log, onCommitted, notifier: outbox, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
   // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run by the in-process pool of
@@ -120,6 +132,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     await idempotency.purgeExpired()
     await live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
     await c.locks.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 3_600_000) } })
+    await c.webhookClaims.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 24 * 3_600_000) } })
     return ids.size
   }
 
@@ -183,11 +196,14 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     holdNotifications = true
     // a heartbeat keeps Agenda's lease on the job while this process works on it, however long one lead takes
     const heartbeat = setInterval(() => { touch().catch((err: unknown) => log.warn({ err, jobId }, 'could not renew the job lease')) }, Math.max(200, Math.floor(config.worker.lockLifetimeMs / 3)))
+    // stage and grade notifications of every scoring run are held until the job ends (see webhooks/outbox.ts)
+    outbox.setLocalHold(jobId)
     try {
       let after = ''
       let done = 0
       const deferred: string[] = []
       const patience = Math.max(1000, config.worker.lockLifetimeMs)
+      const flagged: string[] = []
       let reportedAt = Date.now()
       /** Re-scores one lead now, or flags it for the worker holding it; false when it stayed locked for `waitMs`. */
       const rescoreOne = async (id: string, waitMs: number): Promise<boolean> => {
@@ -200,6 +216,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
           throw err
         }
         await enqueue([id])
+        flagged.push(id)
         return true
       }
       for (;;) {
@@ -222,6 +239,14 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         for (const id of again) if (!await rescoreOne(id, patience)) deferred.push(id)
       }
       if (deferred.length > 0) throw new Error(`${deferred.length} leads stayed busy and were not re-scored (first: ${deferred[0]!})`)
+      // Flagged leads are re-scored by the worker holding them; wait for that here, so that their notifications are
+      // held like everyone else's (a lead whose re-score already ran finds nothing left to do).
+      for (const id of flagged) {
+        for (let i = 0; i < 200; i++) {
+          if ((await processor.processLead(id)).locked) break
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
       await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'done', done, updatedAt: now(), finishedAt: now() } })
       await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total, state: 'done' })
     } catch (err) {
@@ -230,6 +255,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     } finally {
       clearInterval(heartbeat)
       holdNotifications = false
+      outbox.setLocalHold(null)
+      await outbox.releaseHeld().catch((err: unknown) => log.warn({ err, jobId }, 'releasing held notifications failed; the dispatcher retries'))
     }
   }
 
@@ -237,6 +264,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler,
+    subscriptions, outbox, dispatcher,
     enqueue, sweep, decayTick, startRescoreAll,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
@@ -256,10 +284,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         every(config.worker.processEveryMs, pollMarkers, 'marker poll'), every(config.worker.sweepEveryMs, sweep, 'sweep'),
         every(config.worker.decayTickMs, decayTick, 'decay tick'),
       )
+      dispatcher.start()
     },
     /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
     async stopWorkers (timeoutMs: number): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t)
+      await dispatcher.stop(Math.min(timeoutMs, config.webhooks.timeoutMs))
       await queue.stop(timeoutMs)
       await scheduler.drain(timeoutMs)
     },
