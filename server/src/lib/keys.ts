@@ -26,19 +26,19 @@ function decodeKey (k: string): string {
   return k.includes('%') ? k.replace(/%(25|2E|24|00)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : k
 }
 
-function mapKeys (value: unknown, fn: (k: string) => string, depth: number): unknown {
+function mapKeys (value: unknown, fn: (k: string) => string, depth: number, maxDepth: number): unknown {
   if (value === null || typeof value !== 'object') return value
   if (value instanceof Date) return value
-  if (depth > 64) throw new RangeError('value nests too deeply')
-  if (Array.isArray(value)) return value.map((v) => mapKeys(v, fn, depth + 1))
+  if (depth > maxDepth) throw new RangeError('value nests too deeply')
+  if (Array.isArray(value)) return value.map((v) => mapKeys(v, fn, depth + 1, maxDepth))
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[fn(k)] = mapKeys(v, fn, depth + 1)
+  for (const [k, v] of Object.entries(value)) out[fn(k)] = mapKeys(v, fn, depth + 1, maxDepth)
   return out
 }
 
 /** Encodes every key of a (nested) object for storage. */
-export function encodeKeys<T> (value: T): T { return mapKeys(value, encodeKey, 0) as T }
+export function encodeKeys<T> (value: T, maxDepth = 64): T { return mapKeys(value, encodeKey, 0, maxDepth) as T }
 /** Reverses {@link encodeKeys}. */
-export function decodeKeys<T> (value: T): T { return mapKeys(value, decodeKey, 0) as T }
+export function decodeKeys<T> (value: T, maxDepth = 64): T { return mapKeys(value, decodeKey, 0, maxDepth) as T }
 /** Encodes one key (for `$set: { 'attributes.<key>': … }`). */
 export { encodeKey }

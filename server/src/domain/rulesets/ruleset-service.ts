@@ -6,10 +6,11 @@ import type { RulesetDoc, RulesetSettings } from '../types.js'
 import type { LockService } from '../locks.js'
 import { createRulesEvaluator, type RulesEvaluator } from '../scoring/rules-engine.js'
 import { DEFAULT_SETTINGS, DEFAULT_SOURCE } from './default-ruleset.js'
-import { validateRuleset, type RulesetProblem } from './validate.js'
+import { validateRuleset, RULESET_LIMITS, type RulesetProblem } from './validate.js'
 import { LS_ERR_RULESET_BUSY, LS_ERR_RULESET_INVALID, LS_ERR_RULESET_NOT_DRAFT, LS_ERR_RULESET_NOT_FOUND } from '../../errors.js'
 import { newId } from '../../lib/ids.js'
 import { diffLines, type DiffLine } from '../../lib/diff.js'
+import { encodeKeys, decodeKeys } from '../../lib/keys.js'
 
 /** The published ruleset with its engine, as the scoring pipeline uses it. */
 export interface ActiveRuleset {
@@ -157,10 +158,15 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
     return rs
   }
 
+  // rules and settings may hold keys a stored document cannot (an alias for the event type "page.viewed", a value
+  // object with "$" keys, NUL): they are stored with encoded keys and decoded on the way out
+  const DEPTH = RULESET_LIMITS.storedDepth + 1
+  const decoded = (doc: RulesetDoc): RulesetDoc => ({ ...doc, rules: decodeKeys(doc.rules, DEPTH), settings: decodeKeys(doc.settings, DEPTH) })
+
   async function get (version: number): Promise<RulesetDoc> {
     const doc = await c.rulesets.findOne({ _id: `${RULESET_NAME}:${version}` })
     if (doc === null) throw new LS_ERR_RULESET_NOT_FOUND(String(version))
-    return doc
+    return decoded(doc)
   }
 
   /** Inserts a new version with the next free number (an insert on a unique _id decides races). */
@@ -170,7 +176,7 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
       const version = (last?.version ?? 0) + 1 + attempt
       const doc: RulesetDoc = { _id: `${RULESET_NAME}:${version}`, name: RULESET_NAME, version, ...fields }
       try {
-        await c.rulesets.insertOne(doc)
+        await c.rulesets.insertOne({ ...doc, rules: encodeKeys(doc.rules, DEPTH), settings: encodeKeys(doc.settings, DEPTH) })
         return doc
       } catch (err) {
         if (!isDuplicateKey(err)) throw err
@@ -214,8 +220,8 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
       const { rules, settings } = await compileOrThrow(DEFAULT_SOURCE)
       try {
         await c.rulesets.insertOne({
-          _id: `${RULESET_NAME}:1`, name: RULESET_NAME, version: 1, status: 'published', source: DEFAULT_SOURCE, rules,
-          settings, author: 'system', note: 'default ruleset', createdAt: t, publishedAt: t, basedOn: null, updatedAt: t,
+          _id: `${RULESET_NAME}:1`, name: RULESET_NAME, version: 1, status: 'published', source: DEFAULT_SOURCE, rules: encodeKeys(rules, DEPTH),
+          settings: encodeKeys(settings, DEPTH), author: 'system', note: 'default ruleset', createdAt: t, publishedAt: t, basedOn: null, updatedAt: t,
         })
       } catch (err) {
         if (!isDuplicateKey(err)) throw err // another process seeded it first
@@ -237,7 +243,7 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
       return { version: 0, rules, settings, evaluator: createRulesEvaluator(0, rules) }
     },
     async list () {
-      return await c.rulesets.find({ name: RULESET_NAME }).sort({ version: -1 }).limit(500).toArray()
+      return (await c.rulesets.find({ name: RULESET_NAME }).sort({ version: -1 }).limit(500).toArray()).map(decoded)
     },
     get,
     async replace (input, actor) {
@@ -265,7 +271,7 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
       if (doc.status !== 'draft') throw new LS_ERR_RULESET_NOT_DRAFT(String(version), doc.status)
       const { rules, settings } = await compileOrThrow(input.source)
       const t = now()
-      const set: Partial<RulesetDoc> = { source: input.source, rules, settings, author: actor, updatedAt: t }
+      const set: Partial<RulesetDoc> = { source: input.source, rules: encodeKeys(rules, DEPTH), settings: encodeKeys(settings, DEPTH), author: actor, updatedAt: t }
       if (input.note !== undefined) set.note = input.note
       await c.rulesets.updateOne({ _id: doc._id, status: 'draft' }, { $set: set })
       return await get(version)

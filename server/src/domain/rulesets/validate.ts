@@ -5,13 +5,20 @@ import { isUnsafeRegex } from './regex-safety.js'
 
 export { isUnsafeRegex }
 
-export const RULESET_LIMITS = { rules: 500, conditionsPerRule: 200, depth: 32, bytes: 512 * 1024 } as const
+export const RULESET_LIMITS = { rules: 500, conditionsPerRule: 200, depth: 32, storedDepth: 90, bytes: 512 * 1024 } as const
 
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype'])
 const DIMENSIONS = new Set(['engagement', 'fit', 'intent'])
 const ACTIONS = new Set(['add', 'set', 'reset'])
 
 export interface RulesetProblem { pointer: string; detail: string }
+
+/** true when a JSON value nests deeper than `limit` arrays/objects (stored documents are bounded). */
+function nestsDeeper (v: unknown, limit: number): boolean {
+  if (v === null || typeof v !== 'object') return false
+  if (limit === 0) return true
+  return (Array.isArray(v) ? v : Object.values(v)).some((x) => nestsDeeper(x, limit - 1))
+}
 
 function isObj (v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -65,6 +72,7 @@ export function validateRuleset (input: { rules: unknown; settings?: unknown }):
   const out: RulesetProblem[] = []
   const size = JSON.stringify(input).length
   if (size > RULESET_LIMITS.bytes) return [{ pointer: '#', detail: `the ruleset is ${size} bytes; the limit is ${RULESET_LIMITS.bytes}` }]
+  if (nestsDeeper(input, RULESET_LIMITS.storedDepth)) return [{ pointer: '#', detail: `the ruleset nests deeper than ${RULESET_LIMITS.storedDepth} levels` }]
   if (!Array.isArray(input.rules)) return [{ pointer: '#/rules', detail: 'rules must be an array' }]
   if (input.rules.length > RULESET_LIMITS.rules) return [{ pointer: '#/rules', detail: `at most ${RULESET_LIMITS.rules} rules` }]
   const ids = new Set<string>()

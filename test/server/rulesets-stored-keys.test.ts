@@ -1,0 +1,41 @@
+// Rulesets whose rules or settings hold keys a stored document cannot (".", a leading "$", NUL) are stored and read
+// back exactly; a ruleset that nests deeper than a stored document may is a 400 problem, never a 500.
+import t from 'tap'
+import { buildTestApp, AUTH } from '../helpers/harness.js'
+import { assertProblem } from '../helpers/ledger.js'
+
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+t.test('settings with ".", "$", "%" and NUL in keys round-trip through PUT /v1/rulesets/active', async (t) => {
+  const { app } = await buildTestApp(t)
+  const settings = {
+    eventTypes: { aliases: { 'page.viewed': 'page_view' } },
+    'x.y': { $gt: 1, 'a\u0000b': [{ '%2E': 'literal percent', 'c.d': null }] },
+  }
+  const put = await app.inject({ method: 'PUT', url: '/v1/rulesets/active', headers: AUTH, payload: { rules: [], settings, note: 'odd keys' } })
+  t.equal(put.statusCode, 201, put.body)
+  t.same((put.json() as Json).settings, settings, 'the response has the keys as sent')
+  const active = (await app.inject({ method: 'GET', url: '/v1/rulesets/active', headers: AUTH })).json() as Json
+  t.same(active.settings, settings, 'read back exactly')
+  const list = (await app.inject({ method: 'GET', url: '/v1/rulesets', headers: AUTH })).json() as Json
+  t.same(list.items.find((r: Json) => r.version === active.version)?.settings, settings, 'the list decodes them too')
+})
+
+t.test('a rules-language alias for a dotted event type is stored as a draft and published', async (t) => {
+  const { app } = await buildTestApp(t)
+  const source = 'event type "page.viewed" is "page_view"\nrule "Views" when event.type == "page_view" then +1\n'
+  const draft = await app.inject({ method: 'POST', url: '/v1/rulesets', headers: AUTH, payload: { source } })
+  t.equal(draft.statusCode, 201, draft.body)
+  const version = (draft.json() as Json).version as number
+  const pub = await app.inject({ method: 'POST', url: `/v1/rulesets/${version}/publish`, headers: AUTH, payload: {} })
+  t.equal(pub.statusCode, 200, pub.body)
+  t.same((pub.json() as Json).ruleset.settings.eventTypes.aliases, { 'page.viewed': 'page_view' })
+})
+
+t.test('a ruleset nesting deeper than a stored document may is a 400 problem', async (t) => {
+  const { app } = await buildTestApp(t)
+  let deep: unknown = 1
+  for (let i = 0; i < 120; i++) deep = { k: deep }
+  const res = await app.inject({ method: 'PUT', url: '/v1/rulesets/active', headers: AUTH, payload: { rules: [], settings: { deep } } })
+  assertProblem(t, res, 400, 'LS_ERR_RULESET_INVALID')
+})
