@@ -18,11 +18,15 @@ export function findForbiddenKey (value: unknown, depth = 0): string | null {
   return null
 }
 
+// the empty key is stored as a lone "%" (never produced otherwise: "%" itself is encoded), so that it also works as
+// the last segment of an update path ("attributes.%"); an empty key stored before this rule still reads back as ""
 function encodeKey (k: string): string {
+  if (k === '') return '%'
   return k.replace(/[%.$\0]/g, (c) => c === '%' ? '%25' : c === '.' ? '%2E' : c === '$' ? '%24' : '%00')
 }
 
 function decodeKey (k: string): string {
+  if (k === '%') return ''
   return k.includes('%') ? k.replace(/%(25|2E|24|00)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : k
 }
 

@@ -1,5 +1,6 @@
-// Rulesets whose rules or settings hold keys a stored document cannot (".", a leading "$", NUL) are stored and read
-// back exactly; a ruleset that nests deeper than a stored document may is a 400 problem, never a 500.
+// Free-form keys a stored document cannot hold as they are ("", ".", a leading "$", NUL) in ruleset rules and settings
+// and in lead attributes are stored and read back exactly; a ruleset that nests deeper than a stored document may is
+// a 400 problem, never a 500.
 import t from 'tap'
 import { buildTestApp, AUTH } from '../helpers/harness.js'
 import { assertProblem } from '../helpers/ledger.js'
@@ -38,4 +39,17 @@ t.test('a ruleset nesting deeper than a stored document may is a 400 problem', a
   for (let i = 0; i < 120; i++) deep = { k: deep }
   const res = await app.inject({ method: 'PUT', url: '/v1/rulesets/active', headers: AUTH, payload: { rules: [], settings: { deep } } })
   assertProblem(t, res, 400, 'LS_ERR_RULESET_INVALID')
+})
+
+t.test('PATCH /v1/leads/{id} merges attributes with empty, dotted and $ keys', async (t) => {
+  const { app } = await buildTestApp(t)
+  const created = await app.inject({ method: 'POST', url: '/v1/leads', headers: AUTH, payload: { email: 'keys@example.com', attributes: { '': 'created', keep: 1 } } })
+  t.equal(created.statusCode, 201, created.body)
+  const id = (created.json() as Json).id as string
+  const attributes = { '': { '': 'empty', 'a.b': 2 }, '%': 'percent', $x: 'dollar', 'c.d': null }
+  const res = await app.inject({ method: 'PATCH', url: `/v1/leads/${id}`, headers: AUTH, payload: { attributes } })
+  t.equal(res.statusCode, 200, res.body)
+  t.same((res.json() as Json).attributes, { ...attributes, keep: 1 }, 'merged and decoded')
+  const read = (await app.inject({ method: 'GET', url: `/v1/leads/${id}`, headers: AUTH })).json() as Json
+  t.same(read.attributes, { ...attributes, keep: 1 }, 'read back exactly')
 })
