@@ -53,3 +53,23 @@ t.test('PATCH /v1/leads/{id} merges attributes with empty, dotted and $ keys', a
   const read = (await app.inject({ method: 'GET', url: `/v1/leads/${id}`, headers: AUTH })).json() as Json
   t.same(read.attributes, { ...attributes, keep: 1 }, 'read back exactly')
 })
+
+t.test('arrays nested in arrays round-trip in lead attributes, event properties and ruleset settings', async (t) => {
+  const { app } = await buildTestApp(t)
+  const nested = { m: [[1, [2, []]], [], 'x', { '%a': ['looks like the wrapper'] }] }
+  const lead = await app.inject({ method: 'POST', url: '/v1/leads', headers: AUTH, payload: { email: 'nested@example.com', attributes: nested } })
+  t.equal(lead.statusCode, 201, lead.body)
+  const id = (lead.json() as Json).id as string
+  t.same(((await app.inject({ method: 'GET', url: `/v1/leads/${id}`, headers: AUTH })).json() as Json).attributes, nested, 'lead attributes')
+  const patched = await app.inject({ method: 'PATCH', url: `/v1/leads/${id}`, headers: AUTH, payload: { attributes: { n: [[3]] } } })
+  t.equal(patched.statusCode, 200, patched.body)
+  t.same((patched.json() as Json).attributes, { ...nested, n: [[3]] }, 'patched attributes')
+  const ev = await app.inject({ method: 'POST', url: '/v1/events', headers: AUTH, payload: { externalId: 'nested-1', lead: { email: 'nested@example.com' }, type: 'page_view', properties: nested } })
+  t.equal(ev.statusCode, 202, ev.body)
+  const events = await app.inject({ method: 'GET', url: '/v1/events?limit=5', headers: AUTH })
+  t.equal(events.statusCode, 200, events.body)
+  t.same((events.json() as Json).items?.find((e: Json) => e.externalId === 'nested-1')?.properties, nested, 'event properties')
+  const put = await app.inject({ method: 'PUT', url: '/v1/rulesets/active', headers: AUTH, payload: { rules: [], settings: { extra: nested } } })
+  t.equal(put.statusCode, 201, put.body)
+  t.same(((await app.inject({ method: 'GET', url: '/v1/rulesets/active', headers: AUTH })).json() as Json).settings, { extra: nested }, 'ruleset settings')
+})
