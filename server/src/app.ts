@@ -16,6 +16,8 @@ import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
 import { ProblemDetails, Lead, Event, EventInput, LedgerEntry } from './schemas/common.js'
 import { Ruleset, Diagnostic, Backtest } from './schemas/rulesets.js'
+import { IngestResult } from './schemas/events.js'
+import { Webhook, Delivery } from './schemas/webhooks.js'
 import eventsRoutes from './routes/events.js'
 import leadsRoutes from './routes/leads.js'
 import rulesetsRoutes from './routes/rulesets.js'
@@ -104,7 +106,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   // OpenAPI document from the route schemas
   // shared schemas are added here, at the root: a route plugin that adds its own schemas gets a fresh schema
   // controller that no longer uses the TypeBox validator compiler set by http-parsing
-  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Diagnostic, Backtest]) app.addSchema(s)
+  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Diagnostic, Backtest, IngestResult, Webhook, Delivery]) app.addSchema(s)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -29,8 +29,6 @@ function deliveryOut (d: DeliveryDoc) {
 
 /** Outbound webhook subscriptions (admin only): stage and grade changes signed with Standard Webhooks. */
 const webhooksRoutes: FastifyPluginAsyncTypebox = async function webhooksRoutes (app) {
-  app.addSchema(Webhook)
-  app.addSchema(Delivery)
   const { core } = app
   const audit = async (actor: string, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> => {
     await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor, action, target, details })
