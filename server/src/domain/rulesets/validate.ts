@@ -1,5 +1,5 @@
 import type { RulesetSettings } from '../types.js'
-import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rules-engine.js'
+import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rule-operators.js'
 import { durationMs } from '../scoring/model.js'
 
 export const RULESET_LIMITS = { rules: 500, conditionsPerRule: 200, depth: 32, bytes: 512 * 1024 } as const
