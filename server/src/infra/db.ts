@@ -1,6 +1,6 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb'
 import type { Document } from 'mongodb'
-import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc } from '../domain/types.js'
+import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc } from '../domain/types.js'
 
 /** The collections the product uses, typed. */
 export interface Collections {
@@ -19,6 +19,12 @@ export interface Collections {
   jobs: Collection<JobDoc>
   /** One marker per lead with events waiting to be scored (insert-only coalescing of scoring runs). */
   pendingLeads: Collection<{ _id: string; at: Date }>
+  /** Run-time configured source instances (plugin-host/). */
+  pluginInstances: Collection<PluginInstanceDoc>
+  /** Per-instance key-value store of source plugins (cursors, tokens). */
+  sourceState: Collection<SourceStateDoc>
+  /** Per-source, per-process delivery counters. */
+  sourceStats: Collection<SourceStatsDoc>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -61,7 +67,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
     { key: { name: 1, version: 1 }, name: 'name_version_unique', unique: true },
     { key: { status: 1 }, name: 'status' },
   ],
-  ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }],
+  ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }, { key: { sourceId: 1, receivedAt: -1 }, name: 'source_received' }],
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'expires', ttl: 0 }],
   locks: [{ key: { expiresAt: 1 }, name: 'expires' }],
   apiKeys: [{ key: { hash: 1 }, name: 'hash_unique', unique: true }],
@@ -71,6 +77,9 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   auditLog: [{ key: { at: -1 }, name: 'at_desc' }],
   jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
   pendingLeads: [{ key: { at: 1 }, name: 'at' }],
+  pluginInstances: [{ key: { type: 1 }, name: 'type' }, { key: { createdAt: -1 }, name: 'created_desc' }],
+  sourceState: [{ key: { instanceId: 1 }, name: 'instance' }],
+  sourceStats: [{ key: { sourceId: 1 }, name: 'source' }],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -115,7 +124,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
-    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads'] as const
+    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'pluginInstances', 'sourceState', 'sourceStats'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }
