@@ -47,7 +47,7 @@ export default fp(async function problemDetails (app: FastifyInstance) {
     if (code in ERROR_CODES && ((error.statusCode ?? 500) < 500 || (error.statusCode === 503 && code !== 'LS_ERR_DB_UNAVAILABLE'))) {
       const extras: ProblemExtras = Array.isArray(error.errors) ? { errors: error.errors as ProblemExtras['errors'] } : {}
       req.log.info({ code }, error.message)
-      if (error.statusCode === 503 || code === 'LS_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'LS_ERR_LEAD_BUSY') void reply.header('retry-after', '1')
+      if ((error.statusCode === 503 || code === 'LS_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'LS_ERR_LEAD_BUSY') && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1')
       return sendProblem(req, reply, error.statusCode ?? 400, code, error.message, extras)
     }
     const mapped = FASTIFY_MAP[code]
