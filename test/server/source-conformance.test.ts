@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
 import { runSourceConformance, type ConformanceTest } from '../../server/src/testing/index.js'
 import { webhookSource } from '../../server/src/sources/webhook/index.js'
+import { segmentSource } from '../../server/src/sources/segment/index.js'
 
 const now = new Date('2025-03-01T12:00:00Z')
 const unix = Math.floor(now.getTime() / 1000)
@@ -61,6 +62,26 @@ t.test('webhook source, github adapter', async (t) => {
       { name: 'a push', headers: h(secret, 'd-1'), body: push, expect: { events: 1 } },
       { name: 'a ping', headers: h(secret, 'd-2', 'ping'), body: push, expect: { events: 0 } },
       { name: 'a wrong secret', headers: h('not the secret', 'd-3'), body: push, expect: { error: 'auth' } },
+    ],
+  })
+})
+
+t.test('segment source', async (t) => {
+  const key = 'wk_conformance_write_key_0123'
+  const auth = { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` }
+  const track = JSON.stringify({ userId: 'u1', event: 'Signed Up', messageId: 'm-1', context: { traits: { email: 'u1@example.com' } } })
+  const batch = JSON.stringify({ batch: [{ type: 'identify', userId: 'u1', messageId: 'b-1', traits: { email: 'u1@example.com' } }, { type: 'page', anonymousId: 'a1', messageId: 'b-2' }], sentAt: now.toISOString() })
+  await runSourceConformance(t, segmentSource, {
+    now,
+    config: { writeKey: key },
+    previousSecrets: { writeKey: ['wk_previous_write_key_00000'] },
+    invalidConfigs: [{ name: 'a short write key', config: { writeKey: 'short' } }, { name: 'a non-boolean flag', config: { writeKey: key, snakeCaseEvents: 'yes' } }],
+    http: [
+      { name: 'a track call', route: '/segment/track', headers: auth, body: track, expect: { events: 1 } },
+      { name: 'a batch', route: '/segment/batch', headers: auth, body: batch, expect: { events: 2 } },
+      { name: 'the previous write key during the overlap', route: '/segment/track', headers: { ...auth, authorization: `Basic ${Buffer.from('wk_previous_write_key_00000:').toString('base64')}` }, body: track, expect: { events: 1 } },
+      { name: 'a wrong write key', route: '/segment/track', headers: { ...auth, authorization: 'Basic d3Jvbmc6' }, body: track, expect: { error: 'auth' } },
+      { name: 'a batch that is not a list', route: '/segment/batch', headers: auth, body: '{"batch":1}', expect: { error: 'input' } },
     ],
   })
 })

@@ -1,5 +1,6 @@
 import type { SourcePlugin } from '../contracts/index.js'
 import { webhookSource } from './webhook/index.js'
+import { segmentSource } from './segment/index.js'
 
 /** The source plugins that ship with the server. Each is written against the public contracts only. */
-export const FIRST_PARTY_SOURCES: readonly SourcePlugin[] = [webhookSource as unknown as SourcePlugin]
+export const FIRST_PARTY_SOURCES: readonly SourcePlugin[] = [webhookSource, segmentSource] as unknown as SourcePlugin[]
