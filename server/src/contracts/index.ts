@@ -244,8 +244,12 @@ export interface SourceBatch<Cfg> {
 export interface SourcePlugin<C extends TSchema = TSchema> {
   kind: 'source'
   manifest: PluginManifest<C>
-  /** Generates a value for the secret config key `name` when the admin supplies none (default: 32 random bytes, base64url). */
-  generateSecret?(name: string): string
+  /**
+   * Generates a value for the secret config key `name` when the admin supplies none (default: 32 random bytes,
+   * base64url). Return null for a secret only the admin can know (a mailbox password): creating an instance without
+   * it is then refused.
+   */
+  generateSecret?(name: string): string | null
   /**
    * Checks what the config schema cannot express (rules across keys, secret formats). Returns the problems, each a
    * short sentence; an empty list means the config is fine. Runs after schema validation, wherever that runs.

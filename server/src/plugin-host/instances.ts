@@ -80,6 +80,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
 
   function generate (p: SourcePlugin, name: string): string {
     const v = p.generateSecret !== undefined ? p.generateSecret(name) : randomBytes(32).toString('base64url')
+    if (v === null) throw new LS_ERR_SOURCE_CONFIG_INVALID(`/${name}: this secret cannot be generated; supply it`)
     if (typeof v !== 'string' || v === '') throw new LS_ERR_PLUGIN_INVALID(p.manifest.id, `generateSecret('${name}') returned no string`)
     return v
   }
