@@ -62,6 +62,10 @@ export const LS_ERR_WEBHOOK_HEADER_MISSING = createError('LS_ERR_WEBHOOK_HEADER_
 export const LS_ERR_WEBHOOK_HEADER_INVALID = createError('LS_ERR_WEBHOOK_HEADER_INVALID', 'A webhook header is malformed: %s', 401)
 export const LS_ERR_WEBHOOK_TIMESTAMP = createError('LS_ERR_WEBHOOK_TIMESTAMP', 'The webhook timestamp is outside the tolerance: %s', 401)
 export const LS_ERR_WEBHOOK_SIGNATURE = createError('LS_ERR_WEBHOOK_SIGNATURE', 'No valid webhook signature: %s', 401)
+export const LS_ERR_IMAP_LOGIN = createError('LS_ERR_IMAP_LOGIN', 'The IMAP server refused the login', 401)
+export const LS_ERR_IMAP_MAILBOX = createError('LS_ERR_IMAP_MAILBOX', "The mailbox '%s' does not exist", 422)
+export const LS_ERR_IMAP_TLS = createError('LS_ERR_IMAP_TLS', "The IMAP server's TLS certificate was refused: %s", 422)
+export const LS_ERR_IMAP_CONNECTION = createError('LS_ERR_IMAP_CONNECTION', 'The IMAP server could not be reached: %s', 503)
 
 // per-event reject reasons (stored in ingestRejects and returned per item, never as a whole response)
 export const LS_ERR_EVENT_INVALID = createError('LS_ERR_EVENT_INVALID', 'The event is invalid: %s', 422)
@@ -88,6 +92,7 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_TYPE_UNKNOWN, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_SECRET_INVALID, LS_ERR_SOURCE_NOT_POLLED, LS_ERR_SOURCE_DISABLED,
   LS_ERR_SOURCE_AUTH, LS_ERR_SOURCE_INPUT, LS_ERR_SOURCE_UNAVAILABLE,
   LS_ERR_WEBHOOK_HEADER_MISSING, LS_ERR_WEBHOOK_HEADER_INVALID, LS_ERR_WEBHOOK_TIMESTAMP, LS_ERR_WEBHOOK_SIGNATURE,
+  LS_ERR_IMAP_LOGIN, LS_ERR_IMAP_MAILBOX, LS_ERR_IMAP_TLS, LS_ERR_IMAP_CONNECTION,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_INTERNAL,
 })
