@@ -3,6 +3,8 @@
 // is a 401 problem with a stable code, counted and stored with its reason; redeliveries are duplicates.
 import t from 'tap'
 import { Webhook } from 'standardwebhooks'
+import { readFileSync } from 'node:fs'
+import { macEquals } from '../../server/src/sources/webhook/adapters.js'
 import { buildTestApp, waitForScoring, AUTH } from '../helpers/harness.js'
 import { createSource, listen, post, standardHeaders, stripeHeader, githubSignature, waitForStats, TestClock } from '../helpers/sources.js'
 
@@ -259,4 +261,15 @@ t.test('the standardwebhooks signer and our verifier agree on the spec\'s test v
   })
   t.equal(res.statusCode, 202, 'verified (the event itself is rejected: it names no lead)')
   t.match(res.json(), { status: 'rejected', results: [{ error: { code: 'LS_ERR_LEAD_IDENTITY_INVALID' } }] })
+})
+
+t.test('signatures are compared in constant time', async (t) => {
+  const a = Buffer.alloc(32, 1)
+  t.ok(macEquals(a, Buffer.alloc(32, 1)))
+  t.notOk(macEquals(a, Buffer.alloc(32, 2)))
+  t.notOk(macEquals(a, Buffer.alloc(31, 1)), 'a different length is not equal (and does not throw)')
+  const src = readFileSync(new URL('../../server/src/sources/webhook/adapters.ts', import.meta.url), 'utf8')
+  t.match(src, /function macEquals[^}]*timingSafeEqual\(expected, given\)/, 'macEquals is timingSafeEqual')
+  t.equal((src.match(/macEquals\(expected, g(iven)?\)/g) ?? []).length, 3, 'every adapter compares through macEquals')
+  t.notOk(/\.equals\(|(expected|given|sig|g)\s*===\s*(expected|given|sig|g)\b/.test(src), 'no other comparison of signatures')
 })
