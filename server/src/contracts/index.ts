@@ -158,7 +158,6 @@ export interface ScoringPlugin<C extends TSchema = TSchema> {
   score?(input: ScoringInput, ctx: PluginContext<Static<C>>): Promise<Contribution[]> | Contribution[]
 }
 
-
 /**
  * A request as seen by a push source. It is not Fastify's request: plugins do not couple to the web framework's
  * version. Header names are lower case.
@@ -169,9 +168,9 @@ export interface InboundRequest {
   readonly query: Readonly<Record<string, string | string[] | undefined>>
   /**
    * The parsed body when the request is JSON (`application/json` or `application/*+json`), parsed strictly (valid
-   * UTF-8, no `__proto__`/`constructor` keys) and, when the route declares `body`, validated against it; otherwise
-   * `undefined`. A body that fails to parse is answered 400 only AFTER `verify` accepted the request, so unsigned
-   * garbage is told "unauthorized", never how it failed to parse.
+   * UTF-8, no `__proto__`/`constructor` keys); otherwise `undefined`. A body that fails to parse, or does not match the
+   * route's `body` schema, is answered 400 only AFTER `verify` accepted the request (so unsigned garbage is told
+   * "unauthorized", never how it failed): `handle` only ever sees a parsed, matching body.
    */
   readonly body: unknown
   /** The exact bytes received: compute HMACs over these, never over a re-serialized `body`. */
