@@ -6,7 +6,6 @@ import { emptyLeadFilters, hasFilters, toLeadQuery } from '../../console/src/lib
 import { backoffMs, freshMessages, liveUrl, parseFrame } from '../../console/src/lib/live.js'
 import { movementDescription, movementLabel, rankMovements } from '../../console/src/lib/leaderboard.js'
 import { trendPoints } from '../../console/src/lib/charts/trend.js'
-import { draftOf, parseDraft } from '../../console/src/lib/ruleset-draft.js'
 import { formatDelta, leadLabel, relativeTime } from '../../console/src/lib/format.js'
 import { buildUrl } from '../../console/src/lib/api/client.js'
 import type { LedgerEntry, LiveMessage } from '../../console/src/lib/api/types.js'
@@ -91,17 +90,6 @@ t.test('trend points come from the current (not superseded) ledger, oldest first
   t.same(points.map((p) => p.total), [0, 5, 15])
   t.same(points.map((p) => p.at.toISOString().slice(0, 10)), ['2025-01-01', '2025-01-01', '2025-01-02'])
   t.same(trendPoints([]), [])
-})
-
-t.test('the ruleset editor text', async (t) => {
-  const text = draftOf({ rules: [{ name: 'r' }], settings: { caps: { total: 10 } } })
-  t.same(parseDraft(text), { value: { rules: [{ name: 'r' }], settings: { caps: { total: 10 } } }, error: null }, 'an empty note is left out')
-  t.match(parseDraft('{'), { value: null, error: /Not valid JSON/ })
-  t.match(parseDraft('[]'), { value: null, error: /JSON object/ })
-  t.match(parseDraft('{"rules": {}}'), { value: null, error: /"rules" must be an array/ })
-  t.match(parseDraft('{"rules": [1]}'), { value: null, error: /Every rule must be a JSON object/ })
-  t.match(parseDraft('{"rules": [], "extra": 1}'), { value: null, error: /Unknown keys: extra/ })
-  t.same(parseDraft('{"rules": [], "note": " why "}'), { value: { rules: [], note: 'why' }, error: null })
 })
 
 t.test('formatting', async (t) => {

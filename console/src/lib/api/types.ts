@@ -9,7 +9,11 @@ import type { LoginBodyT, SessionInfoT, UserT, UserCreateT, UserPatchT } from '.
 import type { ScoreDistributionT, StageFunnelT } from '../../../../server/src/schemas/analytics.js'
 import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../server/src/schemas/live.js'
 import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../server/src/schemas/leads.js'
-import type { RulesetT, RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
+import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
+// the ruleset lifecycle and backtests: the server's schemas once they define them (then: '../../../../server/src/schemas/rulesets.js')
+import type * as R from './spec/rulesets.js'
+// uploads: likewise (then: '../../../../server/src/schemas/uploads.js')
+import type * as U from './spec/uploads.js'
 import type { IngestResultT } from '../../../../server/src/schemas/events.js'
 import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
 
@@ -21,8 +25,30 @@ export type LedgerEntry = Static<typeof LedgerEntrySchema>
 export type Reason = Static<typeof ReasonSchema>
 export type LeadFilter = LeadFilterQueryT
 export type SortName = ServerSortName
-export type Ruleset = RulesetT
+export type Ruleset = Static<typeof R.Ruleset>
+export type RulesetStatus = Ruleset['status']
 export type RulesetReplace = RulesetReplaceT
+export type RulesetCatalog = Static<typeof R.RulesetCatalog>
+export type RulesetValidation = Static<typeof R.RulesetValidation>
+export type RulesetCreate = Static<typeof R.RulesetCreate>
+export type RulesetUpdate = Static<typeof R.RulesetUpdate>
+export type RulesetPublishBody = Static<typeof R.RulesetPublishBody>
+export type RulesetPublished = Static<typeof R.RulesetPublished>
+export type RulesetDiff = Static<typeof R.RulesetDiff>
+export type DiffLine = RulesetDiff['lines'][number]
+export type ApiDiagnostic = Static<typeof R.Diagnostic>
+export type DryRunBody = Static<typeof R.DryRunBody>
+export type DryRunResult = Static<typeof R.DryRunResult>
+export type DryRunEntry = DryRunResult['entries'][number]
+export type BacktestBody = Static<typeof R.BacktestBody>
+export type BacktestStarted = Static<typeof R.BacktestStarted>
+export type Backtest = Static<typeof R.Backtest>
+export type BacktestResult = NonNullable<Backtest['result']>
+export type UploadKind = Static<typeof U.UploadKind>
+export type UploadFormat = Static<typeof U.UploadFormat>
+export type UploadReport = Static<typeof U.UploadReport>
+export type UploadReject = Static<typeof U.UploadReject>
+export type Upload = Static<typeof U.Upload>
 export type IngestResult = IngestResultT
 export type ApiKey = ApiKeyT
 export type ApiKeyCreate = ApiKeyCreateT

@@ -1,0 +1,54 @@
+// The upload page's helpers (pure; tested by test/console/logic.test.ts).
+import type { UploadFormat } from './api/types.js'
+
+/** 0 B, 512 B, 1.5 KB, 12 MB (powers of 1024). */
+export function formatBytes (n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '—'
+  if (n < 1024) return `${n} B`
+  const units = ['KB', 'MB', 'GB', 'TB']
+  let v = n / 1024
+  let u = 0
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++ }
+  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`
+}
+
+/** The format a file name implies, or null (the server then looks at the content). */
+export function formatOfName (name: string): UploadFormat | null {
+  const m = /\.([a-z0-9]+)$/i.exec(name.trim())
+  const ext = m?.[1]?.toLowerCase()
+  if (ext === 'csv' || ext === 'tsv') return 'csv'
+  if (ext === 'json') return 'json'
+  if (ext === 'ndjson' || ext === 'jsonl') return 'ndjson'
+  return null
+}
+
+export const ACCEPT = '.csv,.json,.ndjson,.jsonl,text/csv,application/json,application/x-ndjson'
+
+/** Whole percent of `done` in `total` (0–100; 0 when the total is unknown). */
+export function percent (done: number, total: number): number {
+  if (!(total > 0)) return 0
+  return Math.max(0, Math.min(100, Math.floor((done / total) * 100)))
+}
+
+/** An optional "field = column" mapping, one per line (or a JSON object), → { field: column }. */
+export function parseMapping (text: string): { mapping: Record<string, string>; error: null } | { mapping: null; error: string } {
+  const t = text.trim()
+  if (t === '') return { mapping: {}, error: null }
+  if (t.startsWith('{')) {
+    try {
+      const v: unknown = JSON.parse(t)
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) return { mapping: null, error: 'The mapping must be an object of strings' }
+      return { mapping: v as Record<string, string>, error: null }
+    } catch (err) {
+      return { mapping: null, error: `Not valid JSON: ${(err as Error).message}` }
+    }
+  }
+  const mapping: Record<string, string> = {}
+  for (const [i, line] of t.split('\n').entries()) {
+    if (line.trim() === '') continue
+    const m = /^\s*([^=]+?)\s*=\s*(.+?)\s*$/.exec(line)
+    if (m === null) return { mapping: null, error: `Line ${i + 1}: write field = column` }
+    mapping[m[1]!] = m[2]!
+  }
+  return { mapping, error: null }
+}
