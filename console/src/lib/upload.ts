@@ -24,12 +24,6 @@ export function formatOfName (name: string): UploadFormat | null {
 
 export const ACCEPT = '.csv,.json,.ndjson,.jsonl,text/csv,application/json,application/x-ndjson'
 
-/** Whole percent of `done` in `total` (0–100; 0 when the total is unknown). */
-export function percent (done: number, total: number): number {
-  if (!(total > 0)) return 0
-  return Math.max(0, Math.min(100, Math.floor((done / total) * 100)))
-}
-
 /** An optional "field = column" mapping, one per line (or a JSON object), → { field: column }. */
 export function parseMapping (text: string): { mapping: Record<string, string>; error: null } | { mapping: null; error: string } {
   const t = text.trim()

@@ -28,20 +28,22 @@ export type SortName = ServerSortName
 export type Ruleset = Static<typeof R.Ruleset>
 export type RulesetStatus = Ruleset['status']
 export type RulesetReplace = RulesetReplaceT
-export type RulesetCatalog = Static<typeof R.RulesetCatalog>
-export type RulesetValidation = Static<typeof R.RulesetValidation>
-export type RulesetCreate = Static<typeof R.RulesetCreate>
-export type RulesetUpdate = Static<typeof R.RulesetUpdate>
-export type RulesetPublishBody = Static<typeof R.RulesetPublishBody>
-export type RulesetPublished = Static<typeof R.RulesetPublished>
+export type ApiDiagnostic = Static<typeof R.Diagnostic>
+// (members the schemas give as Type.Ref('Ruleset') / Type.Ref('Diagnostic') are typed here by what they refer to)
+export type RulesetCatalog = Static<typeof R.Catalog>
+export type RulesetValidation = Omit<Static<typeof R.ValidateResult>, 'diagnostics'> & { diagnostics: ApiDiagnostic[] }
+export type RulesetCreate = Static<typeof R.DraftCreate>
+export type RulesetUpdate = Static<typeof R.DraftUpdate>
+export type RulesetPublishBody = Static<typeof R.PublishBody>
+export type RulesetPublished = Omit<Static<typeof R.PublishResult>, 'ruleset'> & { ruleset: Ruleset }
 export type RulesetDiff = Static<typeof R.RulesetDiff>
 export type DiffLine = RulesetDiff['lines'][number]
-export type ApiDiagnostic = Static<typeof R.Diagnostic>
 export type DryRunBody = Static<typeof R.DryRunBody>
-export type DryRunResult = Static<typeof R.DryRunResult>
+export type DryRunResult = Omit<Static<typeof R.DryRunResult>, 'diagnostics'> & { diagnostics: ApiDiagnostic[] }
 export type DryRunEntry = DryRunResult['entries'][number]
 export type BacktestBody = Static<typeof R.BacktestBody>
-export type BacktestStarted = Static<typeof R.BacktestStarted>
+/** `POST /v1/rulesets/:version/backtest` → 202 (the route's own inline schema). */
+export interface BacktestStarted { jobId: string }
 export type Backtest = Static<typeof R.Backtest>
 export type BacktestResult = NonNullable<Backtest['result']>
 export type UploadKind = Static<typeof U.UploadKind>

@@ -1,5 +1,5 @@
 // Rules-language diagnostics → editor markers and the problems list (pure; tested by test/console/logic.test.ts).
-import type { Range, Severity } from '@leadscore/rules-dsl'
+import type { FactCatalog, FactType, Range, Severity } from '@leadscore/rules-dsl'
 
 /** A problem to show: the library's diagnostics, or the server's (the same shape, with `code` as a plain string). */
 export interface EditorProblem { code: string; severity: Severity; message: string; range: Range }
@@ -59,4 +59,15 @@ export function problemSummary (c: ProblemCounts): string {
 export function sortProblems<D extends Pick<EditorProblem, 'severity' | 'range'>> (ds: readonly D[]): D[] {
   const rank = { error: 0, warning: 1, info: 2 }
   return ds.slice().sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.column - b.range.start.column || rank[a.severity] - rank[b.severity])
+}
+
+const FACT_TYPES: readonly string[] = ['number', 'string', 'boolean', 'string[]', 'date', 'any'] satisfies FactType[]
+
+/** The server's catalog (types as plain strings) as the rules library's FactCatalog; an unknown type is checked as `any`. */
+export function factCatalog (facts: Record<string, { type: string; doc?: string }>): FactCatalog {
+  const out: FactCatalog = {}
+  for (const [k, f] of Object.entries(facts)) {
+    out[k] = { type: (FACT_TYPES.includes(f.type) ? f.type : 'any') as FactType, ...(f.doc !== undefined ? { doc: f.doc } : {}) }
+  }
+  return out
 }

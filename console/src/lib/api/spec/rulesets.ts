@@ -1,43 +1,51 @@
-// The ruleset lifecycle and backtest routes' shapes as specified, for the console to build against until
-// server/src/schemas/rulesets.ts defines them. Only `import type`d by ../types.ts: nothing here is bundled.
-// Names match the schemas the server will export, so types.ts switches with one changed import path.
-import { Type } from '@sinclair/typebox'
-import { EventInput, Reason, ScoreParts } from '../../../../../server/src/schemas/common.js'
+// The ruleset lifecycle and backtest routes' shapes, as server/src/schemas/rulesets.ts is defining them, for the
+// console to build against until the server's routes are merged. Only `import type`d by ../types.ts: nothing here is
+// bundled. The names and shapes are the server's, so types.ts switches with one changed import path.
+import { Type, type Static } from '@sinclair/typebox'
+import { EventInput, Reason } from '../../../../../server/src/schemas/common.js'
 
-const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()])
-
-export const RulesetStatus = Type.Union([Type.Literal('draft'), Type.Literal('published'), Type.Literal('archived')])
-
+/** One ruleset version: DSL source (when written in the rules language), json-rules-engine rules and settings. */
 export const Ruleset = Type.Object({
-  version: Type.Integer(), name: Type.String(), status: RulesetStatus, source: Nullable(Type.String()),
-  rules: Type.Array(Type.Record(Type.String(), Type.Unknown())), settings: Type.Record(Type.String(), Type.Unknown()),
-  author: Type.String(), note: Nullable(Type.String()), createdAt: Type.String(), publishedAt: Nullable(Type.String()),
-  basedOn: Nullable(Type.Integer()),
+  version: Type.Integer(), name: Type.String(),
+  status: Type.Union([Type.Literal('draft'), Type.Literal('published'), Type.Literal('archived')]),
+  source: Type.Union([Type.String(), Type.Null()], { description: 'Rules-language source; null for rulesets submitted as json-rules-engine JSON.' }),
+  rules: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  settings: Type.Record(Type.String(), Type.Unknown()), author: Type.String(), note: Type.Union([Type.String(), Type.Null()]),
+  basedOn: Type.Union([Type.Integer(), Type.Null()]),
+  createdAt: Type.String(), updatedAt: Type.String(), publishedAt: Type.Union([Type.String(), Type.Null()]),
 }, { $id: 'Ruleset' })
+export type RulesetT = Static<typeof Ruleset>
 
-const Position = Type.Object({ line: Type.Integer(), column: Type.Integer() })
+const Position = Type.Object({ line: Type.Integer({ minimum: 1 }), column: Type.Integer({ minimum: 1 }) })
 export const Diagnostic = Type.Object({
-  code: Type.String(), severity: Type.Union([Type.Literal('error'), Type.Literal('warning'), Type.Literal('info')]),
-  message: Type.String(), range: Type.Object({ start: Position, end: Position }),
+  code: Type.String(), severity: Type.Union([Type.Literal('error'), Type.Literal('warning'), Type.Literal('info')]), message: Type.String(),
+  range: Type.Object({ start: Position, end: Position }),
+}, { $id: 'Diagnostic' })
+
+const Source = Type.String({ maxLength: 512 * 1024, description: 'Rules-language source text.' })
+
+export const DraftCreate = Type.Object({
+  source: Source,
+  note: Type.Optional(Type.String({ maxLength: 500 })),
+  basedOn: Type.Optional(Type.Integer({ minimum: 1 })),
+}, { additionalProperties: false })
+export const DraftUpdate = Type.Object({ source: Source, note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })
+export const PublishBody = Type.Object({ rescore: Type.Optional(Type.Boolean({ description: 'Re-score every lead with the new version in the background.' })) }, { additionalProperties: false })
+export const PublishResult = Type.Object({ ruleset: Type.Ref('Ruleset'), rescoreJobId: Type.Union([Type.String(), Type.Null()]) })
+
+export const ValidateBody = Type.Object({ source: Source }, { additionalProperties: false })
+export const ValidateResult = Type.Object({
+  ok: Type.Boolean(),
+  diagnostics: Type.Array(Type.Ref('Diagnostic')),
+  errors: Type.Array(Type.Object({ pointer: Type.String(), detail: Type.String() })),
+  rules: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
+  settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 })
 
-export const RulesetCatalog = Type.Object({
-  facts: Type.Record(Type.String(), Type.Object({
-    type: Type.Union([Type.Literal('number'), Type.Literal('string'), Type.Literal('boolean'), Type.Literal('string[]'), Type.Literal('date'), Type.Literal('any')]),
-    doc: Type.Optional(Type.String()),
-  })),
+export const Catalog = Type.Object({
+  facts: Type.Record(Type.String(), Type.Object({ type: Type.String(), doc: Type.Optional(Type.String()) })),
   eventTypes: Type.Array(Type.String()),
 })
-
-export const RulesetValidateBody = Type.Object({ source: Type.String() })
-export const RulesetValidation = Type.Object({
-  ok: Type.Boolean(), diagnostics: Type.Array(Diagnostic),
-  rules: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))), settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-})
-export const RulesetCreate = Type.Object({ source: Type.String(), note: Type.Optional(Type.String()), basedOn: Type.Optional(Type.Integer()) })
-export const RulesetUpdate = Type.Object({ source: Type.String(), note: Type.Optional(Type.String()) })
-export const RulesetPublishBody = Type.Object({ rescore: Type.Optional(Type.Boolean()) })
-export const RulesetPublished = Type.Object({ ruleset: Ruleset, rescoreJobId: Nullable(Type.String()) })
 
 export const RulesetDiff = Type.Object({
   from: Type.Integer(), to: Type.Integer(),
@@ -49,39 +57,49 @@ export const RulesetDiff = Type.Object({
   settings: Type.Object({ changed: Type.Array(Type.String()) }),
 })
 
+const Parts = Type.Object({ total: Type.Number(), engagement: Type.Number(), fit: Type.Number(), intent: Type.Number() })
+
 export const DryRunBody = Type.Object({
-  source: Type.Optional(Type.String()), version: Type.Optional(Type.Integer()), leadId: Type.Optional(Type.String()), events: Type.Optional(Type.Array(EventInput)),
-})
+  source: Type.Optional(Source),
+  version: Type.Optional(Type.Integer({ minimum: 1 })),
+  leadId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  events: Type.Optional(Type.Array(EventInput, { maxItems: 1000 })),
+}, { additionalProperties: false })
 export const DryRunResult = Type.Object({
-  version: Nullable(Type.Integer()),
-  final: Type.Object({
-    total: Type.Number(), engagement: Type.Number(), fit: Type.Number(), intent: Type.Number(),
-    stage: Type.String(), grade: Nullable(Type.String()), intentLabel: Nullable(Type.String()),
-  }),
+  version: Type.Union([Type.Integer(), Type.Null()], { description: 'The ruleset version used; null for unsaved source.' }),
+  leadId: Type.Union([Type.String(), Type.Null()]),
+  final: Type.Object({ total: Type.Number(), engagement: Type.Number(), fit: Type.Number(), intent: Type.Number(), stage: Type.String(), grade: Type.String(), intentLabel: Type.String() }),
+  current: Type.Union([Type.Object({ total: Type.Number(), stage: Type.String() }), Type.Null()], { description: "The stored lead's live score, for comparison." }),
   entries: Type.Array(Type.Object({
-    index: Type.Integer(), eventId: Nullable(Type.String()), type: Type.String(), occurredAt: Type.String(),
-    status: Type.Union([Type.Literal('scored'), Type.Literal('unmapped')]), before: ScoreParts, after: ScoreParts, delta: Type.Number(),
+    index: Type.Integer(), eventId: Type.Union([Type.String(), Type.Null()]), type: Type.String(), occurredAt: Type.String(),
+    status: Type.Union([Type.Literal('scored'), Type.Literal('unmapped')]), before: Parts, after: Parts, delta: Type.Number(), stage: Type.String(),
     reasons: Type.Array(Reason),
   })),
+  diagnostics: Type.Array(Type.Ref('Diagnostic')),
 })
 
 export const BacktestBody = Type.Object({
-  leadIds: Type.Optional(Type.Array(Type.String())), from: Type.Optional(Type.String()), to: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer()),
-})
-export const BacktestStarted = Type.Object({ jobId: Type.String() })
+  leadIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 10_000 })),
+  from: Type.Optional(Type.String({ format: 'date-time' })),
+  to: Type.Optional(Type.String({ format: 'date-time' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'Backtest at most this many leads (by id order).' })),
+}, { additionalProperties: false })
+
 export const Backtest = Type.Object({
-  id: Type.String(), version: Type.Integer(),
-  status: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  id: Type.String(), version: Type.Integer(), baseVersion: Type.Integer(),
+  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
   progress: Type.Object({ done: Type.Integer(), total: Type.Integer() }),
-  startedAt: Type.String(), finishedAt: Nullable(Type.String()), error: Nullable(Type.String()),
+  scope: Type.Object({ leadIds: Type.Union([Type.Array(Type.String()), Type.Null()]), from: Type.Union([Type.String(), Type.Null()]), to: Type.Union([Type.String(), Type.Null()]), limit: Type.Union([Type.Integer(), Type.Null()]) }),
+  startedAt: Type.String(), finishedAt: Type.Union([Type.String(), Type.Null()]), error: Type.Union([Type.String(), Type.Null()]),
   result: Type.Union([Type.Null(), Type.Object({
     leads: Type.Integer(), events: Type.Integer(), changed: Type.Integer(),
     movers: Type.Array(Type.Object({
-      leadId: Type.String(), name: Nullable(Type.String()), email: Nullable(Type.String()),
+      leadId: Type.String(), name: Type.Union([Type.String(), Type.Null()]), email: Type.Union([Type.String(), Type.Null()]),
       before: Type.Number(), after: Type.Number(), delta: Type.Number(), stageBefore: Type.String(), stageAfter: Type.String(),
     })),
     stages: Type.Array(Type.Object({ stage: Type.String(), before: Type.Integer(), after: Type.Integer(), entered: Type.Integer(), left: Type.Integer() })),
     distribution: Type.Array(Type.Object({ min: Type.Number(), max: Type.Number(), before: Type.Integer(), after: Type.Integer() })),
     lift: Type.Array(Type.Object({ stage: Type.String(), leads: Type.Integer(), converted: Type.Integer(), rate: Type.Number(), lift: Type.Number() })),
+    baseline: Type.Object({ converted: Type.Integer(), rate: Type.Number() }),
   })]),
-})
+}, { $id: 'Backtest' })
