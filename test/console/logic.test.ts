@@ -230,10 +230,11 @@ t.test('upload helpers', async (t) => {
   t.equal(percent(5, 0), 0)
   t.equal(percent(300, 200), 100)
   t.same(parseMapping(''), { mapping: {}, error: null })
-  t.same(parseMapping('email = E-mail address\n\ntype=Activity'), { mapping: { email: 'E-mail address', type: 'Activity' }, error: null })
-  t.same(parseMapping('{"email":"Mail"}'), { mapping: { email: 'Mail' }, error: null })
+  t.same(parseMapping('E-mail address = lead.email\n\nActivity=type\nNotes ='), { mapping: { 'E-mail address': 'lead.email', Activity: 'type', Notes: null }, error: null })
+  t.same(parseMapping('{"Mail":"lead.email","x":null}'), { mapping: { Mail: 'lead.email', x: null }, error: null })
   t.match(parseMapping('email'), { error: /Line 1/ })
-  t.match(parseMapping('{"email":1}'), { error: /object of strings/ })
+  t.match(parseMapping('a = type\na = lead.name'), { error: /mapped twice/ })
+  t.match(parseMapping('{"email":1}'), { error: /column → field/ })
 })
 
 t.test('debounce and poll', async (t) => {

@@ -24,25 +24,31 @@ export function formatOfName (name: string): UploadFormat | null {
 
 export const ACCEPT = '.csv,.json,.ndjson,.jsonl,text/csv,application/json,application/x-ndjson'
 
-/** An optional "field = column" mapping, one per line (or a JSON object), → { field: column }. */
-export function parseMapping (text: string): { mapping: Record<string, string>; error: null } | { mapping: null; error: string } {
+/**
+ * An optional mapping of the file's columns (or JSON keys) to fields — `lead.email`, `lead.name`, `type`,
+ * `occurredAt`, `properties.<name>`, `lead.attributes.<name>`… — written one `column = field` per line (an empty
+ * field drops the column) or as a JSON object. Columns it does not name are matched by the server from their names.
+ */
+export function parseMapping (text: string): { mapping: Record<string, string | null>; error: null } | { mapping: null; error: string } {
   const t = text.trim()
   if (t === '') return { mapping: {}, error: null }
   if (t.startsWith('{')) {
     try {
       const v: unknown = JSON.parse(t)
-      if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) return { mapping: null, error: 'The mapping must be an object of strings' }
-      return { mapping: v as Record<string, string>, error: null }
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => x === null || typeof x === 'string')) return { mapping: null, error: 'The mapping must be an object of column → field (or null to drop the column)' }
+      return { mapping: v as Record<string, string | null>, error: null }
     } catch (err) {
       return { mapping: null, error: `Not valid JSON: ${(err as Error).message}` }
     }
   }
-  const mapping: Record<string, string> = {}
+  const mapping: Record<string, string | null> = {}
   for (const [i, line] of t.split('\n').entries()) {
     if (line.trim() === '') continue
-    const m = /^\s*([^=]+?)\s*=\s*(.+?)\s*$/.exec(line)
-    if (m === null) return { mapping: null, error: `Line ${i + 1}: write field = column` }
-    mapping[m[1]!] = m[2]!
+    const m = /^\s*([^=]+?)\s*=\s*(.*?)\s*$/.exec(line)
+    if (m === null) return { mapping: null, error: `Line ${i + 1}: write column = field` }
+    const column = m[1]!
+    if (Object.prototype.hasOwnProperty.call(mapping, column)) return { mapping: null, error: `Line ${i + 1}: the column "${column}" is mapped twice` }
+    mapping[column] = m[2] === '' ? null : m[2]!
   }
   return { mapping, error: null }
 }

@@ -8,8 +8,8 @@ export interface UploadRequest {
   kind: UploadKind
   /** Omitted: the server tells the format from the file name and content. */
   format?: UploadFormat
-  /** Column/field → lead or event field, sent as JSON. */
-  mapping?: Record<string, string>
+  /** Column (or JSON key) → field path (null drops the column), sent as JSON. */
+  mapping?: Record<string, string | null>
   /** Bytes of the request body sent so far (the file plus a little multipart framing). */
   onProgress?: (sent: number, total: number) => void
   /** Called once the whole body has been sent; the server may still be reading rows. */
