@@ -13,7 +13,7 @@ import { diffStats, foldUnchanged, sideBySide } from '../../console/src/lib/rule
 import { EVENTS_EXAMPLE, parseEventsText } from '../../console/src/lib/rules/dry-run.js'
 import { defaultComparison, filterVersions, initialVersion, saveTarget } from '../../console/src/lib/rules/versions.js'
 import { distributionRows, formatLift, formatRate, parseLeadIds, validateBacktestForm, type BacktestForm } from '../../console/src/lib/rules/backtest.js'
-import { formatBytes, formatOfName, parseMapping } from '../../console/src/lib/upload.js'
+import { formatBytes, formatOfName, isOurUpload, parseMapping, uploadProgressOf } from '../../console/src/lib/upload.js'
 import { debounce } from '../../console/src/lib/debounce.js'
 import { poll } from '../../console/src/lib/poll.js'
 import { diagnose } from '@leadscore/rules-dsl'
@@ -235,6 +235,18 @@ t.test('upload helpers', async (t) => {
   t.match(parseMapping('email'), { error: /Line 1/ })
   t.match(parseMapping('a = type\na = lead.name'), { error: /mapped twice/ })
   t.match(parseMapping('{"email":1}'), { error: /column → field/ })
+
+  const msg = { jobId: 'up_1', uploadId: 'up_1', kind: 'upload', state: 'running', uploadKind: 'events', format: 'csv', filename: 'a.csv', bytes: 10, expectedBytes: 400, rowsRead: 3, rows: 3, accepted: 3, duplicates: 0, rejected: 0 }
+  t.equal(uploadProgressOf(msg)?.rowsRead, 3)
+  t.equal(uploadProgressOf({ jobId: 'j', kind: 'rescore-all', done: 1, total: 2 }), null, 'another job')
+  t.equal(uploadProgressOf({ ...msg, rowsRead: '3' }), null, 'a malformed message')
+  const p = uploadProgressOf(msg)!
+  t.ok(isOurUpload(p, { id: null, filename: 'a.csv', requestBytes: 400 }), 'same file name and request size')
+  t.notOk(isOurUpload(p, { id: null, filename: 'a.csv', requestBytes: 401 }), 'another request')
+  t.notOk(isOurUpload(p, { id: null, filename: 'b.csv', requestBytes: 400 }), 'another file')
+  t.ok(isOurUpload(p, { id: null, filename: 'a.csv', requestBytes: 0 }), 'before the first progress event, by name')
+  t.ok(isOurUpload(p, { id: 'up_1', filename: 'x', requestBytes: 1 }), 'once known, by id')
+  t.notOk(isOurUpload(p, { id: 'up_2', filename: 'a.csv', requestBytes: 400 }))
 })
 
 t.test('debounce and poll', async (t) => {

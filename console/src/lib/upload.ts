@@ -1,5 +1,5 @@
 // The upload page's helpers (pure; tested by test/console/logic.test.ts).
-import type { UploadFormat } from './api/types.js'
+import type { UploadFormat, UploadProgress } from './api/types.js'
 
 /** 0 B, 512 B, 1.5 KB, 12 MB (powers of 1024). */
 export function formatBytes (n: number): string {
@@ -51,4 +51,20 @@ export function parseMapping (text: string): { mapping: Record<string, string | 
     mapping[column] = m[2] === '' ? null : m[2]!
   }
   return { mapping, error: null }
+}
+
+/** An upload's live progress from a `job.progress` message's data, or null when the message is about something else. */
+export function uploadProgressOf (data: Record<string, unknown>): UploadProgress | null {
+  if (data.kind !== 'upload' || typeof data.uploadId !== 'string') return null
+  for (const k of ['bytes', 'rowsRead', 'rows', 'accepted', 'duplicates', 'rejected'] as const) if (typeof data[k] !== 'number') return null
+  return data as unknown as UploadProgress
+}
+
+/**
+ * Whether a live upload progress is about the upload this page is sending: the server names no id before it answers,
+ * so the first message with the same file name and request size is taken as ours, and its id from then on.
+ */
+export function isOurUpload (p: Pick<UploadProgress, 'uploadId' | 'filename' | 'expectedBytes'>, ours: { id: string | null; filename: string; requestBytes: number }): boolean {
+  if (ours.id !== null) return p.uploadId === ours.id
+  return p.filename === ours.filename && (p.expectedBytes === null || ours.requestBytes === 0 || p.expectedBytes === ours.requestBytes)
 }

@@ -51,6 +51,7 @@ export type UploadFormat = Static<typeof U.UploadFormat>
 export type UploadReport = Static<typeof U.UploadReport>
 export type UploadReject = Static<typeof U.UploadReject>
 export type Upload = Static<typeof U.Upload>
+export type UploadProgress = Static<typeof U.UploadProgress>
 export type IngestResult = IngestResultT
 export type ApiKey = ApiKeyT
 export type ApiKeyCreate = ApiKeyCreateT

@@ -19,3 +19,12 @@ export const Upload = Type.Object({
   id: Type.String(), kind: UploadKind, status: Type.String(),
   rowsRead: Type.Integer(), bytesRead: Type.Integer(), accepted: Type.Integer(), duplicates: Type.Integer(), rejected: Type.Integer(),
 })
+
+/** The `data` of a live `job.progress` message about an upload (topics `uploads`, `upload:<id>`), sent as rows are read. */
+export const UploadProgress = Type.Object({
+  jobId: Type.String(), uploadId: Type.String(), kind: Type.Literal('upload'), state: Type.String(), uploadKind: UploadKind,
+  format: Type.Union([UploadFormat, Type.Null()]), filename: Type.Union([Type.String(), Type.Null()]),
+  bytes: Type.Integer(), expectedBytes: Type.Union([Type.Integer(), Type.Null()]),
+  rowsRead: Type.Integer(), rows: Type.Integer(), accepted: Type.Integer(), duplicates: Type.Integer(), rejected: Type.Integer(),
+  duplicateOf: Type.Optional(Type.String()), error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+})
