@@ -15,6 +15,7 @@ import auth from './infra/auth.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
 import { ProblemDetails, Lead, Event, EventInput, LedgerEntry } from './schemas/common.js'
+import { Ruleset, Diagnostic, Backtest } from './schemas/rulesets.js'
 import eventsRoutes from './routes/events.js'
 import leadsRoutes from './routes/leads.js'
 import rulesetsRoutes from './routes/rulesets.js'
@@ -24,6 +25,7 @@ import liveRoutes from './routes/live.js'
 import sessionRoutes from './routes/session.js'
 import usersRoutes from './routes/users.js'
 import analyticsRoutes from './routes/analytics.js'
+import webhooksRoutes from './routes/webhooks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -100,7 +102,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(auth)
 
   // OpenAPI document from the route schemas
-  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry]) app.addSchema(s)
+  // shared schemas are added here, at the root: a route plugin that adds its own schemas gets a fresh schema
+  // controller that no longer uses the TypeBox validator compiler set by http-parsing
+  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Diagnostic, Backtest]) app.addSchema(s)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -127,6 +131,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(sessionRoutes)
   await app.register(usersRoutes)
   await app.register(analyticsRoutes)
+  await app.register(webhooksRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {

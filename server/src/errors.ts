@@ -46,7 +46,13 @@ export const LS_ERR_LEAD_EXISTS = createError('LS_ERR_LEAD_EXISTS', "A lead with
 export const LS_ERR_EVENT_NOT_FOUND = createError('LS_ERR_EVENT_NOT_FOUND', "Event '%s' not found", 404)
 export const LS_ERR_RULESET_NOT_FOUND = createError('LS_ERR_RULESET_NOT_FOUND', "Ruleset version '%s' not found", 404)
 export const LS_ERR_RULESET_INVALID = createError('LS_ERR_RULESET_INVALID', 'The ruleset is invalid: %s', 400)
+export const LS_ERR_RULESET_NOT_DRAFT = createError('LS_ERR_RULESET_NOT_DRAFT', "Ruleset version '%s' is %s; only drafts can be edited or published", 409)
+export const LS_ERR_RULESET_BUSY = createError('LS_ERR_RULESET_BUSY', 'Another ruleset change is being published; retry shortly', 409)
 export const LS_ERR_JOB_NOT_FOUND = createError('LS_ERR_JOB_NOT_FOUND', "Job '%s' not found", 404)
+
+// outbound webhooks
+export const LS_ERR_WEBHOOK_NOT_FOUND = createError('LS_ERR_WEBHOOK_NOT_FOUND', "Webhook subscription '%s' not found", 404)
+export const LS_ERR_WEBHOOK_URL_INVALID = createError('LS_ERR_WEBHOOK_URL_INVALID', 'The webhook URL is not allowed: %s', 400)
 
 // per-event reject reasons (stored in ingestRejects and returned per item, never as a whole response)
 export const LS_ERR_EVENT_INVALID = createError('LS_ERR_EVENT_INVALID', 'The event is invalid: %s', 422)
@@ -69,7 +75,7 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_LOGIN_FAILED, LS_ERR_LOGIN_THROTTLED, LS_ERR_CSRF, LS_ERR_USER_NOT_FOUND, LS_ERR_USER_EXISTS, LS_ERR_LAST_ADMIN,
   LS_ERR_IDEMPOTENCY_KEY_REUSED, LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_INVALID,
   LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_EVENT_NOT_FOUND, LS_ERR_RULESET_NOT_FOUND, LS_ERR_RULESET_INVALID,
-  LS_ERR_JOB_NOT_FOUND,
+  LS_ERR_RULESET_NOT_DRAFT, LS_ERR_RULESET_BUSY, LS_ERR_JOB_NOT_FOUND, LS_ERR_WEBHOOK_NOT_FOUND, LS_ERR_WEBHOOK_URL_INVALID,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_INTERNAL,
 })

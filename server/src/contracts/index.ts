@@ -71,6 +71,8 @@ export interface Contribution {
   limit?: { count: number; per?: string }
   /** Beyond the `after`-th firing, points are multiplied by `factor`. */
   multiplier?: { factor: number; after: number }
+  /** Only for events received within this duration (e.g. `90d`) of their `occurredAt`; older history is ignored. */
+  within?: string
 }
 
 /** Key-value persistence for a plugin instance (cursors, tokens). */

@@ -1,6 +1,9 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb'
 import type { Document } from 'mongodb'
-import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc } from '../domain/types.js'
+import type {
+  LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc,
+  NotificationDoc, WebhookQueueDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc,
+} from '../domain/types.js'
 
 /** The collections the product uses, typed. */
 export interface Collections {
@@ -19,6 +22,18 @@ export interface Collections {
   jobs: Collection<JobDoc>
   /** One marker per lead with events waiting to be scored (insert-only coalescing of scoring runs). */
   pendingLeads: Collection<{ _id: string; at: Date }>
+  /** Outbound webhook subscriptions. */
+  webhooks: Collection<WebhookDoc>
+  /** The notification outbox: one document per stage/grade crossing, keyed by the crossing's identity. */
+  notifications: Collection<NotificationDoc>
+  /** Notifications held while a bulk re-score runs. */
+  notificationHolds: Collection<NotificationHoldDoc>
+  /** The dispatcher's small work list (fan-outs and due deliveries). */
+  webhookQueue: Collection<WebhookQueueDoc>
+  /** One document per (notification, subscription): the delivery log. */
+  webhookDeliveries: Collection<DeliveryDoc>
+  /** Insert-only claims of delivery attempts. */
+  webhookClaims: Collection<WebhookClaimDoc>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -71,6 +86,12 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   auditLog: [{ key: { at: -1 }, name: 'at_desc' }],
   jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
   pendingLeads: [{ key: { at: 1 }, name: 'at' }],
+  webhooks: [{ key: { createdAt: -1 }, name: 'created_desc' }],
+  notifications: [{ key: { leadId: 1, createdAt: 1 }, name: 'lead_created' }],
+  notificationHolds: [{ key: { leadId: 1 }, name: 'lead' }],
+  webhookQueue: [{ key: { kind: 1, dueAt: 1 }, name: 'kind_due' }],
+  webhookDeliveries: [{ key: { webhookId: 1, createdAt: -1 }, name: 'webhook_created' }, { key: { leadId: 1 }, name: 'lead' }],
+  webhookClaims: [{ key: { expiresAt: 1 }, name: 'expires' }],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -115,7 +136,8 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
-    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads'] as const
+    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'webhooks', 'notifications', 'notificationHolds',
+    'webhookQueue', 'webhookDeliveries', 'webhookClaims'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }

@@ -1,6 +1,9 @@
 import type { RulesetSettings } from '../types.js'
 import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rules-engine.js'
 import { durationMs } from '../scoring/model.js'
+import { isUnsafeRegex } from './regex-safety.js'
+
+export { isUnsafeRegex }
 
 export const RULESET_LIMITS = { rules: 500, conditionsPerRule: 200, depth: 32, bytes: 512 * 1024 } as const
 
@@ -12,13 +15,6 @@ export interface RulesetProblem { pointer: string; detail: string }
 
 function isObj (v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
-
-// Nested quantifiers ((a+)+, (a*)*, (a|aa)+ …) and back-references make regexes blow up on crafted input.
-export function isUnsafeRegex (pattern: string): boolean {
-  if (pattern.length > 500) return true
-  if (/\\[1-9]/.test(pattern)) return true
-  return /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{?]/.test(pattern) || /\((?:[^()]*\|[^()]*)\)[+*{]/.test(pattern)
 }
 
 function checkCondition (c: unknown, pointer: string, depth: number, counter: { n: number }, out: RulesetProblem[]): void {

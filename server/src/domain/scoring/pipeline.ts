@@ -1,7 +1,7 @@
 import type { Contribution, ScoringPlugin, PluginContext } from '../../contracts/index.js'
 import type { EventDoc, LeadDoc, Reason, ScoreState } from '../types.js'
 import { decodeKeys } from '../../lib/keys.js'
-import { applyContributions } from './model.js'
+import { applyContributions, applyDecay } from './model.js'
 import { mapEventType, type ActiveRuleset } from '../rulesets/ruleset-service.js'
 
 /** The outcome of scoring one event. `mapped` is false for event types the ruleset does not know. */
@@ -12,6 +12,9 @@ export interface MountedScoringPlugin { plugin: ScoringPlugin; ctx: PluginContex
 
 export const MANUAL_SOURCE = 'manual'
 export const ADJUSTMENT_TYPE = 'score_adjusted'
+/** Inactivity decay ticks: system events that apply decay up to their time without counting as activity. */
+export const SYSTEM_SOURCE = 'system'
+export const DECAY_TICK_TYPE = 'decay_tick'
 
 function leadFacts (lead: LeadDoc): Record<string, unknown> {
   return {
@@ -28,14 +31,22 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
   return {
     async scoreEvent (lead: LeadDoc, event: EventDoc, state: ScoreState, ruleset: ActiveRuleset): Promise<EventOutcome> {
       const properties = decodeKeys(event.properties ?? {})
+      const ctx = { at: event.occurredAt.getTime(), receivedAt: event.receivedAt?.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings }
+      if (event.type === DECAY_TICK_TYPE && event.sourceId === SYSTEM_SOURCE) {
+        const d = applyDecay(state, ctx)
+        return { mapped: d.reasons.length > 0, type: event.type, ...d }
+      }
       if (event.type === ADJUSTMENT_TYPE && event.sourceId === MANUAL_SOURCE) {
         const p = properties as { dimension?: 'engagement' | 'fit' | 'intent'; points?: number; note?: string; ruleId?: string }
         const c: Contribution = { ruleId: 'manual-adjustment', action: 'add', dimension: p.dimension ?? 'engagement', points: p.points ?? 0, reason: p.note ?? 'manual adjustment' }
-        const r = applyContributions(state, [c], { at: event.occurredAt.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings })
-        return { mapped: true, type: event.type, ...r }
+        const d = applyDecay(state, ctx)
+        const r = applyContributions(d.state, [c], ctx)
+        return { mapped: true, type: event.type, state: r.state, reasons: [...d.reasons, ...r.reasons] }
       }
       const { type, known } = mapEventType(event.type, ruleset.settings)
       if (!known) return { mapped: false, type, state, reasons: [] }
+      const decayed = applyDecay(state, ctx)
+      state = decayed.state
       const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
       const lf = leadFacts(lead)
       const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
@@ -50,8 +61,8 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
         }, ctx)
         for (const c of extra) contributions.push({ ...c, ruleId: `${plugin.manifest.id}.${c.ruleId}` })
       }
-      const r = applyContributions(state, contributions, { at: event.occurredAt.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings })
-      return { mapped: true, type, ...r }
+      const r = applyContributions(state, contributions, ctx)
+      return { mapped: true, type, state: r.state, reasons: [...decayed.reasons, ...r.reasons] }
     },
   }
 }

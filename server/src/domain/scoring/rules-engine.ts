@@ -1,5 +1,6 @@
 import { Engine, type RuleProperties, type TopLevelCondition } from 'json-rules-engine'
 import type { Contribution } from '../../contracts/index.js'
+import { isUnsafeRegex } from '../rulesets/regex-safety.js'
 
 // json-rules-engine is the reference semantics. Paths are resolved by a plain dot-path walker, so rule text can
 // never reach JSONPath evaluation; only own properties are read, and prototype keys are refused.
@@ -32,7 +33,10 @@ function compileRegex (v: unknown): RegExp | null {
   const key = `${pattern}/${typeof flags === 'string' ? flags : ''}`
   if (!regexCache.has(key)) {
     let re: RegExp | null = null
-    try { re = new RegExp(pattern, typeof flags === 'string' ? flags.replace(/[^imsu]/g, '') : '') } catch { re = null }
+    // refused at save; checked again here so a ruleset stored around validation still cannot stall a worker
+    if (!isUnsafeRegex(pattern)) {
+      try { re = new RegExp(pattern, typeof flags === 'string' ? flags.replace(/[^imsu]/g, '') : '') } catch { re = null }
+    }
     if (regexCache.size > 1000) regexCache.clear()
     regexCache.set(key, re)
   }
@@ -73,6 +77,7 @@ interface ScoreEventParams extends Record<string, unknown> {
   reason?: string
   limit?: { count: number; per?: string }
   multiplier?: { factor: number; after: number }
+  within?: string
 }
 
 export function createRulesEvaluator (version: number, rules: readonly RuleProperties[]): RulesEvaluator {
@@ -103,6 +108,7 @@ export function createRulesEvaluator (version: number, rules: readonly RulePrope
         if (p.reason !== undefined) c.reason = p.reason
         if (p.limit !== undefined) c.limit = p.limit
         if (p.multiplier !== undefined) c.multiplier = p.multiplier
+        if (p.within !== undefined) c.within = p.within
         out.push(c)
       }
       // json-rules-engine runs rules of equal priority concurrently; fix the order so results are deterministic
