@@ -10,8 +10,7 @@ import type { ScoreDistributionT, StageFunnelT } from '../../../../server/src/sc
 import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../server/src/schemas/live.js'
 import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../server/src/schemas/leads.js'
 import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
-// the ruleset lifecycle and backtests: the server's schemas once they define them (then: '../../../../server/src/schemas/rulesets.js')
-import type * as R from './spec/rulesets.js'
+import type * as R from '../../../../server/src/schemas/rulesets.js'
 // uploads: likewise (then: '../../../../server/src/schemas/uploads.js')
 import type * as U from './spec/uploads.js'
 import type { IngestResultT } from '../../../../server/src/schemas/events.js'
