@@ -260,7 +260,10 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     const rowTexts = new Set<string>()
     await page.getByRole('button', { name: 'Upload', exact: true }).click()
     const bytes = page.getByRole('progressbar', { name: 'Bytes sent' })
+    const deadline = Date.now() + 120_000
     while (await page.getByTestId('upload-report').count() === 0) {
+      if (await page.getByRole('alert').filter({ hasText: 'The upload failed' }).count() > 0) throw new Error(`the upload failed: ${await page.getByRole('alert').first().textContent()}`)
+      if (Date.now() > deadline) throw new Error('no upload report within 2 minutes')
       const v = Number(await bytes.getAttribute('value').catch(() => null))
       if (Number.isFinite(v)) seen.add(v)
       rowTexts.add((await page.getByTestId('upload-rows-read').textContent().catch(() => null)) ?? '')
@@ -299,18 +302,20 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     t.equal(await page.getByTestId('unsaved').count(), 0)
     await page.getByTestId('rules-editor').getByText('Read only: your role may not change rules.').waitFor()
 
-    const calls = await page.evaluate(async (version) => {
-      const call = async (method: string, url: string, body: unknown): Promise<{ status: number; code?: string }> => {
+    // (no named functions inside evaluate: the test runner's transpiler would wrap them in a helper the page lacks)
+    const calls = await page.evaluate(async (list) => {
+      const out: Record<string, { status: number; code?: string }> = {}
+      for (const [what, method, url, body] of list) {
         const r = await fetch(url, { method, credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-leadscore-csrf': '1' }, body: JSON.stringify(body) })
-        return { status: r.status, code: (await r.json() as { code?: string }).code }
+        out[what] = { status: r.status, code: (await r.json() as { code?: string }).code }
       }
-      return {
-        create: await call('POST', '/v1/rulesets', { source: '' }),
-        publish: await call('POST', `/v1/rulesets/${version}/publish`, {}),
-        rollback: await call('POST', '/v1/rulesets/1/rollback', {}),
-        backtest: await call('POST', `/v1/rulesets/${version}/backtest`, {}),
-      }
-    }, draft)
+      return out
+    }, [
+      ['create', 'POST', '/v1/rulesets', { source: '' }],
+      ['publish', 'POST', `/v1/rulesets/${draft}/publish`, {}],
+      ['rollback', 'POST', '/v1/rulesets/1/rollback', {}],
+      ['backtest', 'POST', `/v1/rulesets/${draft}/backtest`, {}],
+    ] as Array<[string, string, string, unknown]>)
     for (const [what, r] of Object.entries(calls)) t.same(r, { status: 403, code: 'LS_ERR_FORBIDDEN' }, `the API refuses the viewer's ${what}`)
 
     // reading and trying is allowed
