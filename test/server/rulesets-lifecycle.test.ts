@@ -257,7 +257,7 @@ t.test('dry runs explain every point, match live scoring, and apply decay, recen
   t.equal(badEvent.status, 422)
 })
 
-t.test('a backtest compares a draft with the published ruleset over stored history without touching live state', { timeout: 150_000 }, async (t) => {
+t.test('a backtest compares a draft with the published ruleset over stored history without touching live state', { timeout: 400_000 }, async (t) => {
   const { app, db } = await buildTestApp(t)
   const now = Date.now()
   const batch: Json[] = []
@@ -321,7 +321,7 @@ t.test('a backtest compares a draft with the published ruleset over stored histo
   const rescored = await waitFor(async () => {
     const j = await send(app, 'GET', `/v1/jobs/${pub.body.rescoreJobId as string}`)
     return j.body.state === 'done' || j.body.state === 'failed' ? j.body : null
-  }, 'rescore')
+  }, 'rescore', 240_000)
   t.match(rescored, { state: 'done', total: 12, done: 12 }, JSON.stringify(rescored))
   await waitForScoring(db)
   const top = await db.c.leads.findOne({ email: 'bt11@example.com' })
@@ -366,7 +366,7 @@ t.test('rule abuse is refused at save, and a ruleset stored around validation ca
   const rule = (cond: string): string => `rule "abuse"\n  when ${cond}\n  then +1 engagement\n`
   const cases: Array<[string, string]> = [
     ['nesting 20,000 deep', rule(`${'('.repeat(20_000)}event.type == "a"${')'.repeat(20_000)}`)],
-    ['100,000 conditions', rule(Array.from({ length: 100_000 }, (_, i) => `event.type == "t${i}"`).join(' or '))],
+    ['10,000 conditions', rule(Array.from({ length: 10_000 }, (_, i) => `event.type == "t${i}"`).join(' or '))],
     ['JSONPath script in a path', rule('event.properties.$..[?(@.constructor.constructor(\'return process\')())] == "x"')],
     ['catastrophic regex', rule('event.properties.x matches /(a+)+$/')],
     ['prototype path', rule('lead.attributes.__proto__.polluted == "yes"')],
@@ -379,6 +379,10 @@ t.test('rule abuse is refused at save, and a ruleset stored around validation ca
     t.ok(res.body.diagnostics.some((d: Json) => d.severity === 'error' && /^DSL\d{3}$/.test(d.code as string)), `${name}: a diagnostic with its code`)
     t.ok(Date.now() - started < 15_000, `${name}: answered quickly`)
   }
+  // 100,000 conditions do not even fit in a request
+  const huge = await send(app, 'POST', '/v1/rulesets', { source: rule(Array.from({ length: 100_000 }, (_, i) => `event.type == "t${i}"`).join(' or ')) })
+  t.equal(huge.status, 413)
+  t.equal(huge.body.code, 'LS_ERR_BODY_TOO_LARGE')
   t.equal((await send(app, 'GET', '/v1/rulesets')).body.items.length, 1, 'nothing was saved')
   t.equal(({} as Json).polluted, undefined)
 

@@ -1,5 +1,5 @@
 import type { RulesetSettings } from '../types.js'
-import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rules-engine.js'
+import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rule-operators.js'
 import { durationMs } from '../scoring/model.js'
 import { isUnsafeRegex } from './regex-safety.js'
 
