@@ -26,6 +26,9 @@ import sessionRoutes from './routes/session.js'
 import usersRoutes from './routes/users.js'
 import analyticsRoutes from './routes/analytics.js'
 import webhooksRoutes from './routes/webhooks.js'
+import sourcesRoutes from './routes/sources.js'
+import { createSourceHost, createRegistry, importPlugins, mountScoringPlugins, type SourceHost } from './plugin-host/index.js'
+import { FIRST_PARTY_SOURCES } from './sources/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,6 +36,8 @@ declare module 'fastify' {
     mongo: Database
     core: Core
     live: LiveHub
+    /** Run-time configured sources and the plugins behind them. */
+    sources: SourceHost
     /** The admin key generated on first start (shown once), or null. */
     initialAdminKey: string | null
     /** The console admin created on first start, with its password when generated (shown once), or null. */
@@ -47,6 +52,8 @@ export interface BuildOptions extends CoreOptions {
   logger?: boolean | Record<string, unknown>
   /** Start Agenda workers and the sweeper (defaults to config.worker.enabled). */
   startWorkers?: boolean
+  /** Plugins to install besides the first-party sources and LEADSCORE_PLUGINS (embedding, tests). */
+  plugins?: readonly unknown[]
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -76,9 +83,20 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   // infra: database, domain services, error shape, parsing, auth
   const ownsDb = opts.database === undefined
   if (config.mongoUri === undefined && ownsDb) throw new Error('buildApp needs config.mongoUri or opts.database')
+  // plugins are checked before anything is opened: a bad plugin set fails the boot at once
+  const registry = createRegistry([...FIRST_PARTY_SOURCES, ...(opts.plugins ?? []), ...await importPlugins(config.plugins)])
   const database = opts.database ?? await openDatabase(config.mongoUri!, config.mongoDb)
   app.decorate('mongo', database)
-  const core = createCore(config, database, app.log, opts)
+  const scoringPlugins = mountScoringPlugins(registry.scoring, { state: database.c.sourceState, log: app.log, now: opts.now ?? (() => new Date()) })
+  const core = createCore(config, database, app.log, { ...opts, scoringPlugins })
+  const sources = createSourceHost({ core, registry, log: app.log })
+  try {
+    await sources.check()
+  } catch (err) {
+    if (ownsDb) await database.close()
+    throw err
+  }
+  app.decorate('sources', sources)
   await core.rulesets.ensureDefault()
   let initialAdminKey: string | null = null
   if (config.bootstrapApiKey !== undefined) {
@@ -132,6 +150,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(usersRoutes)
   await app.register(analyticsRoutes)
   await app.register(webhooksRoutes)
+  await app.register(sourcesRoutes)
+  await sources.mount(app)
 
   const ui = consoleDir(config)
   if (ui !== null) {
@@ -147,10 +167,14 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const startWorkers = opts.startWorkers ?? config.worker.enabled
   app.addHook('onReady', async () => {
     await live.start()
-    if (startWorkers) await core.startWorkers()
+    if (startWorkers) {
+      await core.startWorkers()
+      await sources.start()
+    }
   })
   app.addHook('onClose', async () => {
     live.stop()
+    await sources.close()
     await core.stopWorkers(15_000)
     if (ownsDb) await database.close()
   })

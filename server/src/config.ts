@@ -49,6 +49,7 @@ export const Env = Type.Object({
   LEADSCORE_WEBHOOKS_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   LEADSCORE_CORS_ORIGIN: Type.Optional(Type.String()),
   LEADSCORE_CONSOLE_DIR: Type.Optional(Type.String()),
+  LEADSCORE_PLUGINS: Type.String({ default: '', pattern: '^[^\\s,]*(,[^\\s,]+)*$' }),
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
   PROBLEM_BASE_URL: Type.String({ default: '/problems' }),
@@ -78,6 +79,8 @@ export interface AppConfig {
   webhooks: { allowPrivate: boolean; retryDelaysMs: number[]; timeoutMs: number; pollMs: number; concurrency: number }
   corsOrigin: string | undefined
   consoleDir: string | undefined
+  /** Plugin packages (module specifiers) imported at boot, in order. */
+  plugins: readonly string[]
   logLevel: Static<typeof Env>['LOG_LEVEL']
   problemBaseUrl: string
 }
@@ -135,6 +138,7 @@ export function loadConfig (env: EnvInput): AppConfig {
     }),
     corsOrigin: e.LEADSCORE_CORS_ORIGIN,
     consoleDir: e.LEADSCORE_CONSOLE_DIR,
+    plugins: Object.freeze(e.LEADSCORE_PLUGINS.split(',').filter((x) => x !== '')),
     logLevel: e.LOG_LEVEL,
     problemBaseUrl: e.PROBLEM_BASE_URL.replace(/\/$/, ''),
   })

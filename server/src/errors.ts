@@ -53,6 +53,24 @@ export const LS_ERR_JOB_NOT_FOUND = createError('LS_ERR_JOB_NOT_FOUND', "Job '%s
 // outbound webhooks
 export const LS_ERR_WEBHOOK_NOT_FOUND = createError('LS_ERR_WEBHOOK_NOT_FOUND', "Webhook subscription '%s' not found", 404)
 export const LS_ERR_WEBHOOK_URL_INVALID = createError('LS_ERR_WEBHOOK_URL_INVALID', 'The webhook URL is not allowed: %s', 400)
+// sources (plugin instances) and their deliveries
+export const LS_ERR_SOURCE_NOT_FOUND = createError('LS_ERR_SOURCE_NOT_FOUND', "Source '%s' not found", 404)
+export const LS_ERR_SOURCE_TYPE_UNKNOWN = createError('LS_ERR_SOURCE_TYPE_UNKNOWN', "No source plugin '%s' is installed", 400)
+export const LS_ERR_SOURCE_CONFIG_INVALID = createError('LS_ERR_SOURCE_CONFIG_INVALID', 'The source configuration is invalid: %s', 400)
+export const LS_ERR_SOURCE_SECRET_INVALID = createError('LS_ERR_SOURCE_SECRET_INVALID', 'The secret cannot be rotated: %s', 400)
+export const LS_ERR_SOURCE_NOT_POLLED = createError('LS_ERR_SOURCE_NOT_POLLED', "Source '%s' is of type '%s', which does not poll", 409)
+export const LS_ERR_SOURCE_DISABLED = createError('LS_ERR_SOURCE_DISABLED', "Source '%s' is disabled", 503)
+export const LS_ERR_SOURCE_AUTH = createError('LS_ERR_SOURCE_AUTH', 'The source refused the request: %s', 401)
+export const LS_ERR_SOURCE_INPUT = createError('LS_ERR_SOURCE_INPUT', 'The source cannot use the request: %s', 422)
+export const LS_ERR_SOURCE_UNAVAILABLE = createError('LS_ERR_SOURCE_UNAVAILABLE', 'The source is temporarily unavailable: %s', 503)
+export const LS_ERR_WEBHOOK_HEADER_MISSING = createError('LS_ERR_WEBHOOK_HEADER_MISSING', 'A webhook header is missing: %s', 401)
+export const LS_ERR_WEBHOOK_HEADER_INVALID = createError('LS_ERR_WEBHOOK_HEADER_INVALID', 'A webhook header is malformed: %s', 401)
+export const LS_ERR_WEBHOOK_TIMESTAMP = createError('LS_ERR_WEBHOOK_TIMESTAMP', 'The webhook timestamp is outside the tolerance: %s', 401)
+export const LS_ERR_WEBHOOK_SIGNATURE = createError('LS_ERR_WEBHOOK_SIGNATURE', 'No valid webhook signature: %s', 401)
+export const LS_ERR_IMAP_LOGIN = createError('LS_ERR_IMAP_LOGIN', 'The IMAP server refused the login', 401)
+export const LS_ERR_IMAP_MAILBOX = createError('LS_ERR_IMAP_MAILBOX', "The mailbox '%s' does not exist", 422)
+export const LS_ERR_IMAP_TLS = createError('LS_ERR_IMAP_TLS', "The IMAP server's TLS certificate was refused: %s", 422)
+export const LS_ERR_IMAP_CONNECTION = createError('LS_ERR_IMAP_CONNECTION', 'The IMAP server could not be reached: %s', 503)
 
 // per-event reject reasons (stored in ingestRejects and returned per item, never as a whole response)
 export const LS_ERR_EVENT_INVALID = createError('LS_ERR_EVENT_INVALID', 'The event is invalid: %s', 422)
@@ -76,6 +94,10 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_IDEMPOTENCY_KEY_REUSED, LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_INVALID,
   LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_EVENT_NOT_FOUND, LS_ERR_RULESET_NOT_FOUND, LS_ERR_RULESET_INVALID,
   LS_ERR_RULESET_NOT_DRAFT, LS_ERR_RULESET_BUSY, LS_ERR_JOB_NOT_FOUND, LS_ERR_WEBHOOK_NOT_FOUND, LS_ERR_WEBHOOK_URL_INVALID,
+  LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_TYPE_UNKNOWN, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_SECRET_INVALID, LS_ERR_SOURCE_NOT_POLLED, LS_ERR_SOURCE_DISABLED,
+  LS_ERR_SOURCE_AUTH, LS_ERR_SOURCE_INPUT, LS_ERR_SOURCE_UNAVAILABLE,
+  LS_ERR_WEBHOOK_HEADER_MISSING, LS_ERR_WEBHOOK_HEADER_INVALID, LS_ERR_WEBHOOK_TIMESTAMP, LS_ERR_WEBHOOK_SIGNATURE,
+  LS_ERR_IMAP_LOGIN, LS_ERR_IMAP_MAILBOX, LS_ERR_IMAP_TLS, LS_ERR_IMAP_CONNECTION,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_INTERNAL,
 })

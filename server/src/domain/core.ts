@@ -4,7 +4,7 @@ import { Scheduler } from '../infra/agenda.js'
 import { isDuplicateKey } from '../infra/db.js'
 import { createLockService } from './locks.js'
 import { createRulesetService } from './rulesets/ruleset-service.js'
-import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE } from './scoring/pipeline.js'
+import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE, type MountedScoringPlugin } from './scoring/pipeline.js'
 import { applyDecay } from './scoring/model.js'
 import { createLeadProcessor, LockBusyError, type CommittedBatch } from './scoring/processor.js'
 import { createIngestService } from './events/ingest.js'
@@ -32,6 +32,8 @@ export interface CoreOptions {
   now?: () => Date
   /** Test seam forwarded to the lead processor. */
   beforeCommit?: (leadId: string) => Promise<void>
+  /** Installed scoring plugins with their contexts (plugin-host/), applied after the ruleset's rules. */
+  scoringPlugins?: readonly MountedScoringPlugin[]
 }
 
 /** Builds every domain service over one database, in dependency order. Nothing here listens or starts timers. */
@@ -41,7 +43,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const metrics = createMetrics()
   const locks = createLockService(c.locks, now)
   const rulesets = createRulesetService({ c, now, locks })
-  const pipeline = createScoringPipeline()
+  const pipeline = createScoringPipeline(opts.scoringPlugins ?? [])
   const live = createLiveFeed(c.liveFeed, now)
   const apiKeys = createApiKeyService(c.apiKeys, now)
   const users = createUserService({ users: c.users, sessions: c.sessions, now })

@@ -364,3 +364,48 @@ export interface DeliveryDoc {
 
 /** One attempt of one delivery, claimed by inserting `<deliveryId>#<attempt>`: only one process sends it. */
 export interface WebhookClaimDoc { _id: string; owner: string; at: Date; expiresAt: Date }
+
+/** One value of a secret config key. `expiresAt` is set when a rotation replaced it (the overlap's end). */
+export interface SecretVersion { id: string; value: string; createdAt: Date; expiresAt: Date | null }
+
+/** A run-time configured source: one instance of an installed source plugin. Its `_id` is the events' `sourceId`. */
+export interface PluginInstanceDoc {
+  _id: string
+  kind: 'source'
+  /** The plugin's manifest id. */
+  type: string
+  name: string
+  enabled: boolean
+  /** Config without secret keys, keys encoded for storage (lib/keys.ts). */
+  config: Record<string, unknown>
+  /** Per secret key, newest first. */
+  secrets: Record<string, SecretVersion[]>
+  /** Bumped by every change; the poller re-arms a failed instance when it moves. */
+  rev: number
+  createdBy: string
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** One key of a source instance's key-value store (`_id` = `<instanceId>/<key>`; `~`-prefixed keys belong to the host). */
+export interface SourceStateDoc { _id: string; instanceId: string; key: string; value: string; updatedAt: Date }
+
+export interface SourceErrorInfo { at: Date; code: string; message: string }
+export interface SourcePollInfo { at: Date; status: 'ok' | 'retrying' | 'failed'; events: number; error: SourceErrorInfo | null; nextAt: Date | null }
+
+/** Delivery counters of one source in one server process (`_id` = `<sourceId>|<processId>`; only that process writes it). */
+export interface SourceStatsDoc {
+  _id: string
+  sourceId: string
+  process: string
+  deliveries: number
+  rejectedDeliveries: number
+  accepted: number
+  duplicates: number
+  rejected: number
+  lastDeliveryAt: Date | null
+  lastEventAt: Date | null
+  lastError: SourceErrorInfo | null
+  lastPoll: SourcePollInfo | null
+  updatedAt: Date
+}

@@ -2,7 +2,7 @@ import { MongoClient, MongoServerError, type Collection, type Db, type IndexDesc
 import type { Document } from 'mongodb'
 import type {
   LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc,
-  NotificationDoc, WebhookQueueDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc,
+  NotificationDoc, WebhookQueueDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc,
 } from '../domain/types.js'
 
 /** The collections the product uses, typed. */
@@ -34,6 +34,12 @@ export interface Collections {
   webhookDeliveries: Collection<DeliveryDoc>
   /** Insert-only claims of delivery attempts. */
   webhookClaims: Collection<WebhookClaimDoc>
+  /** Run-time configured source instances (plugin-host/). */
+  pluginInstances: Collection<PluginInstanceDoc>
+  /** Per-instance key-value store of source plugins (cursors, tokens). */
+  sourceState: Collection<SourceStateDoc>
+  /** Per-source, per-process delivery counters. */
+  sourceStats: Collection<SourceStatsDoc>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -76,7 +82,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
     { key: { name: 1, version: 1 }, name: 'name_version_unique', unique: true },
     { key: { status: 1 }, name: 'status' },
   ],
-  ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }],
+  ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }, { key: { sourceId: 1, receivedAt: -1 }, name: 'source_received' }],
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'expires', ttl: 0 }],
   locks: [{ key: { expiresAt: 1 }, name: 'expires' }],
   apiKeys: [{ key: { hash: 1 }, name: 'hash_unique', unique: true }],
@@ -92,6 +98,9 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   webhookQueue: [{ key: { kind: 1, dueAt: 1 }, name: 'kind_due' }],
   webhookDeliveries: [{ key: { webhookId: 1, createdAt: -1 }, name: 'webhook_created' }, { key: { leadId: 1 }, name: 'lead' }],
   webhookClaims: [{ key: { expiresAt: 1 }, name: 'expires' }],
+  pluginInstances: [{ key: { type: 1 }, name: 'type' }, { key: { createdAt: -1 }, name: 'created_desc' }],
+  sourceState: [{ key: { instanceId: 1 }, name: 'instance' }],
+  sourceStats: [{ key: { sourceId: 1 }, name: 'source' }],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -137,7 +146,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'webhooks', 'notifications', 'notificationHolds',
-    'webhookQueue', 'webhookDeliveries', 'webhookClaims'] as const
+    'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }

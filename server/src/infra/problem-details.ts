@@ -43,10 +43,11 @@ export default fp(async function problemDetails (app: FastifyInstance) {
       return sendProblem(req, reply, 400, 'LS_ERR_VALIDATION', `The request is invalid: ${errors.map((e) => `${e.pointer} ${e.detail}`).join('; ')}`, { errors })
     }
     const code = typeof error.code === 'string' ? error.code : ''
-    if (code in ERROR_CODES && (error.statusCode ?? 500) < 500) {
+    // coded client errors, and coded 503s (temporary: answered with Retry-After), keep their code and detail
+    if (code in ERROR_CODES && ((error.statusCode ?? 500) < 500 || (error.statusCode === 503 && code !== 'LS_ERR_DB_UNAVAILABLE'))) {
       const extras: ProblemExtras = { ...(error.problemExtras ?? {}), ...(Array.isArray(error.errors) ? { errors: error.errors as ProblemExtras['errors'] } : {}) }
       req.log.info({ code }, error.message)
-      if (error.statusCode === 503 || code === 'LS_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'LS_ERR_LEAD_BUSY' || code === 'LS_ERR_RULESET_BUSY') void reply.header('retry-after', '1')
+      if ((error.statusCode === 503 || code === 'LS_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'LS_ERR_LEAD_BUSY' || code === 'LS_ERR_RULESET_BUSY') && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1')
       return sendProblem(req, reply, error.statusCode ?? 400, code, error.message, extras)
     }
     const mapped = FASTIFY_MAP[code]
