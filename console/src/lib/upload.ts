@@ -1,5 +1,12 @@
 // The upload page's helpers (pure; tested by test/console/logic.test.ts).
-import type { UploadFormat, UploadProgress } from './api/types.js'
+import type { Upload, UploadFormat } from './api/types.js'
+
+/**
+ * The `data` of a live `job.progress` message about an upload (topics `uploads`, `upload:<id>`), sent as its rows are
+ * read: the upload's counts, named as in `GET /v1/uploads/:id`.
+ */
+export type UploadProgress = { jobId: string; uploadId: string; kind: 'upload'; state: Upload['status']; uploadKind: Upload['kind'] }
+  & Pick<Upload, 'format' | 'filename' | 'bytes' | 'expectedBytes' | 'rowsRead' | 'rows' | 'accepted' | 'duplicates' | 'rejected'>
 
 /** 0 B, 512 B, 1.5 KB, 12 MB (powers of 1024). */
 export function formatBytes (n: number): string {

@@ -4,7 +4,7 @@ import type {
   ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, Backtest, BacktestBody, BacktestStarted, DryRunBody, DryRunResult, EventInput,
   IngestResult, Job, Lead, LeadEvent, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
   RulesetPublishBody, RulesetPublished, RulesetUpdate, RulesetValidation, ScoreDistribution, Stats, SessionInfo, SortName, StageFunnel,
-  Upload, User, UserCreate, UserPatch,
+  Upload, UploadRejectEntry, User, UserCreate, UserPatch,
 } from './types.js'
 
 export { ApiError, errorMessage } from './client.js'
@@ -50,7 +50,11 @@ export const api = {
     backtest: (version: number, body: BacktestBody) => request<BacktestStarted>('POST', `/v1/rulesets/${version}/backtest`, { body }),
   },
   backtest: (jobId: string) => request<Backtest>('GET', `/v1/backtests/${id(jobId)}`),
-  upload: (uploadId: string) => request<Upload>('GET', `/v1/uploads/${id(uploadId)}`),
+  uploads: {
+    get: (uploadId: string) => request<Upload>('GET', `/v1/uploads/${id(uploadId)}`),
+    rejects: (uploadId: string, q: { limit?: number; cursor?: string | null } = {}) =>
+      request<Page<UploadRejectEntry>>('GET', `/v1/uploads/${id(uploadId)}/rejects`, { query: q }),
+  },
   rescoreAll: () => request<Job>('POST', '/v1/rescore'),
   job: (jobId: string) => request<Job>('GET', `/v1/jobs/${id(jobId)}`),
   stats: () => request<Stats>('GET', '/v1/stats'),

@@ -45,12 +45,13 @@ export type BacktestBody = Static<typeof R.BacktestBody>
 export interface BacktestStarted { jobId: string }
 export type Backtest = Static<typeof R.Backtest>
 export type BacktestResult = NonNullable<Backtest['result']>
-export type UploadKind = Static<typeof U.UploadKind>
-export type UploadFormat = Static<typeof U.UploadFormat>
-export type UploadReport = Static<typeof U.UploadReport>
 export type UploadReject = Static<typeof U.UploadReject>
+// (rejects are given as Type.Ref('UploadReject') in the schema)
+export type UploadReport = Omit<Static<typeof U.UploadReport>, 'rejects'> & { rejects: UploadReject[] }
+export type UploadKind = UploadReport['kind']
+export type UploadFormat = UploadReport['format']
 export type Upload = Static<typeof U.Upload>
-export type UploadProgress = Static<typeof U.UploadProgress>
+export type UploadRejectEntry = Static<typeof U.UploadRejectEntry>
 export type IngestResult = IngestResultT
 export type ApiKey = ApiKeyT
 export type ApiKeyCreate = ApiKeyCreateT
