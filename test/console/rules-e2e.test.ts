@@ -136,8 +136,9 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     t.equal(await page.getByRole('button', { name: 'Save as new draft' }).isDisabled(), true, 'an erroneous text cannot be saved')
     await shot(page, 'rules-marker')
 
-    // the marker's hover, then the problem list moves the cursor into the editor
-    await problem.click()
+    // the problem list, used with the keyboard, moves the cursor into the editor
+    await problem.focus()
+    await page.keyboard.press('Enter')
     t.ok(await page.evaluate(() => (globalThis as unknown as Doc).document.activeElement?.closest('.monaco-editor') != null), 'choosing the problem focuses the editor')
     await page.keyboard.press('Control+A')
     await page.keyboard.insertText(fixedSource)
@@ -300,6 +301,8 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     await page.keyboard.insertText('# typed by a viewer\n')
     await page.waitForTimeout(300)
     t.equal(await editorText(), before, 'the editor does not change')
+    await page.keyboard.press('Tab')
+    t.ok(await page.evaluate(() => (globalThis as unknown as Doc).document.activeElement?.closest('.monaco-editor') == null), 'Tab leaves the read-only editor')
     t.equal(await page.getByTestId('unsaved').count(), 0)
     await page.getByTestId('rules-editor').getByText('Read only: your role may not change rules.').waitFor()
 
