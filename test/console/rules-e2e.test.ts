@@ -301,10 +301,10 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     await page.keyboard.insertText('# typed by a viewer\n')
     await page.waitForTimeout(300)
     t.equal(await editorText(), before, 'the editor does not change')
-    await page.keyboard.press('Tab')
-    t.ok(await page.evaluate(() => (globalThis as unknown as Doc).document.activeElement?.closest('.monaco-editor') == null), 'Tab leaves the read-only editor')
     t.equal(await page.getByTestId('unsaved').count(), 0)
     await page.getByTestId('rules-editor').getByText('Read only: your role may not change rules.').waitFor()
+    await page.keyboard.press('Tab')
+    t.ok(await page.evaluate(() => (globalThis as unknown as Doc).document.activeElement?.closest('.monaco-editor') == null), 'Tab leaves the read-only editor')
 
     // (no named functions inside evaluate: the test runner's transpiler would wrap them in a helper the page lacks)
     const calls = await page.evaluate(async (list) => {
