@@ -11,10 +11,13 @@ import type { AppConfig } from './config.js'
 import { openDatabase, type Database } from './infra/db.js'
 import problemDetails from './infra/problem-details.js'
 import httpParsing from './infra/http-parsing.js'
+import requestDeadline from './infra/request-deadline.js'
 import auth from './infra/auth.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
 import { ProblemDetails, Lead, Event, EventInput, LedgerEntry } from './schemas/common.js'
+import { IngestResult } from './schemas/events.js'
+import { UploadReject, UploadReport, Upload } from './schemas/uploads.js'
 import eventsRoutes from './routes/events.js'
 import leadsRoutes from './routes/leads.js'
 import rulesetsRoutes from './routes/rulesets.js'
@@ -24,6 +27,7 @@ import liveRoutes from './routes/live.js'
 import sessionRoutes from './routes/session.js'
 import usersRoutes from './routes/users.js'
 import analyticsRoutes from './routes/analytics.js'
+import uploadsRoutes from './routes/uploads.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -63,7 +67,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     },
     requestIdHeader: 'x-request-id',
     bodyLimit: config.limits.bodyLimit,
-    requestTimeout: 60_000,
+    // off here and applied per route by infra/request-deadline.ts, so a file upload may take longer than it
+    requestTimeout: 0,
     connectionTimeout: 0,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
@@ -93,6 +98,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     core.metrics.httpRequests.inc(1, { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
   })
   await app.register(problemDetails)
+  await app.register(requestDeadline, { timeoutMs: config.requestTimeoutMs, problemBaseUrl: config.problemBaseUrl })
   await app.register(httpParsing)
   // before auth: its onRequest hook marks upgrade requests so that a refused upgrade (401/403) destroys the socket;
   // registered after auth, a failed auth hook skipped it and the unauthenticated socket stayed open for good
@@ -100,7 +106,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(auth)
 
   // OpenAPI document from the route schemas
-  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry]) app.addSchema(s)
+  // shared schemas are added here, on the root: a route plugin that calls addSchema itself gets Fastify's default
+  // (Ajv) validator for its routes instead of ours, which e.g. refused `?limit=3` as "must be integer"
+  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, IngestResult, UploadReject, UploadReport, Upload]) app.addSchema(s)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -127,6 +135,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(sessionRoutes)
   await app.register(usersRoutes)
   await app.register(analyticsRoutes)
+  await app.register(uploadsRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
-import { IngestResult } from '../schemas/events.js'
 import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID, LS_ERR_VALIDATION } from '../errors.js'
 import { sha256 } from '../lib/ids.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
@@ -20,7 +19,6 @@ const EventsBody = Type.Union([
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app) {
-  app.addSchema(IngestResult)
   const { core } = app
   const limits = core.config.limits
 
