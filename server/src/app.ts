@@ -11,6 +11,7 @@ import type { AppConfig } from './config.js'
 import { openDatabase, type Database } from './infra/db.js'
 import problemDetails from './infra/problem-details.js'
 import httpParsing from './infra/http-parsing.js'
+import requestDeadline from './infra/request-deadline.js'
 import auth from './infra/auth.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
@@ -18,6 +19,7 @@ import { ProblemDetails, Lead, Event, EventInput, LedgerEntry } from './schemas/
 import { Ruleset, Diagnostic, Backtest } from './schemas/rulesets.js'
 import { IngestResult } from './schemas/events.js'
 import { Webhook, Delivery } from './schemas/webhooks.js'
+import { UploadReject, UploadReport, Upload } from './schemas/uploads.js'
 import eventsRoutes from './routes/events.js'
 import leadsRoutes from './routes/leads.js'
 import rulesetsRoutes from './routes/rulesets.js'
@@ -31,6 +33,7 @@ import webhooksRoutes from './routes/webhooks.js'
 import sourcesRoutes from './routes/sources.js'
 import { createSourceHost, createRegistry, importPlugins, mountScoringPlugins, type SourceHost } from './plugin-host/index.js'
 import { FIRST_PARTY_SOURCES } from './sources/index.js'
+import uploadsRoutes from './routes/uploads.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -74,7 +77,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     },
     requestIdHeader: 'x-request-id',
     bodyLimit: config.limits.bodyLimit,
-    requestTimeout: 60_000,
+    // off here and applied per route by infra/request-deadline.ts, so a file upload may take longer than it
+    requestTimeout: 0,
     connectionTimeout: 0,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
@@ -115,6 +119,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     core.metrics.httpRequests.inc(1, { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
   })
   await app.register(problemDetails)
+  await app.register(requestDeadline, { timeoutMs: config.requestTimeoutMs, problemBaseUrl: config.problemBaseUrl })
   await app.register(httpParsing)
   // before auth: its onRequest hook marks upgrade requests so that a refused upgrade (401/403) destroys the socket;
   // registered after auth, a failed auth hook skipped it and the unauthenticated socket stayed open for good
@@ -124,7 +129,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   // OpenAPI document from the route schemas
   // shared schemas are added here, at the root: a route plugin that adds its own schemas gets a fresh schema
   // controller that no longer uses the TypeBox validator compiler set by http-parsing
-  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Diagnostic, Backtest, IngestResult, Webhook, Delivery]) app.addSchema(s)
+  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Diagnostic, Backtest, IngestResult, Webhook, Delivery, UploadReject, UploadReport, Upload]) app.addSchema(s)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -154,6 +159,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(webhooksRoutes)
   await app.register(sourcesRoutes)
   await sources.mount(app)
+  await app.register(uploadsRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {

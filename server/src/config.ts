@@ -41,6 +41,12 @@ export const Env = Type.Object({
   LEADSCORE_MAX_EVENT_BYTES: Type.Integer({ minimum: 1024, default: 32 * 1024 }),
   LEADSCORE_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
   LEADSCORE_EVENTS_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
+  LEADSCORE_UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1024, default: 2 * 1024 * 1024 * 1024 }),
+  LEADSCORE_UPLOAD_MAX_ROW_BYTES: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 64 * 1024 }),
+  LEADSCORE_UPLOAD_MAX_COLUMNS: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+  LEADSCORE_UPLOAD_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  LEADSCORE_UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
+  LEADSCORE_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
   LEADSCORE_IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, default: 24 }),
   LEADSCORE_WEBHOOKS_ALLOW_PRIVATE: Type.Optional(Bool),
   LEADSCORE_WEBHOOKS_RETRY_SCHEDULE: Type.String({ pattern: DELAY_LIST, default: '5s,30s,2m,10m,1h,4h,12h,24h' }),
@@ -71,6 +77,9 @@ export interface AppConfig {
   initialAdmin: { email: string | undefined; password: string | undefined }
   worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number; decayTickMs: number }
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
+  /** Time allowed to receive a whole request (every route but file uploads, which have `uploads.idleTimeoutMs`). */
+  requestTimeoutMs: number
+  uploads: { maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number }
   idempotencyTtlMs: number
   /**
    * Outbound webhooks: whether private/loopback receiver addresses are allowed, the delay before each retry (so at
@@ -127,6 +136,14 @@ export function loadConfig (env: EnvInput): AppConfig {
       bodyLimit: e.LEADSCORE_BODY_LIMIT,
       eventsBodyLimit: e.LEADSCORE_EVENTS_BODY_LIMIT,
       maxBatchEvents: 1000,
+    }),
+    requestTimeoutMs: e.LEADSCORE_REQUEST_TIMEOUT_MS,
+    uploads: Object.freeze({
+      maxBytes: e.LEADSCORE_UPLOAD_MAX_BYTES,
+      maxRowBytes: e.LEADSCORE_UPLOAD_MAX_ROW_BYTES,
+      maxColumns: e.LEADSCORE_UPLOAD_MAX_COLUMNS,
+      batchRows: e.LEADSCORE_UPLOAD_BATCH_ROWS,
+      idleTimeoutMs: e.LEADSCORE_UPLOAD_IDLE_TIMEOUT_MS,
     }),
     idempotencyTtlMs: e.LEADSCORE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     webhooks: Object.freeze({

@@ -71,6 +71,14 @@ export const LS_ERR_IMAP_LOGIN = createError('LS_ERR_IMAP_LOGIN', 'The IMAP serv
 export const LS_ERR_IMAP_MAILBOX = createError('LS_ERR_IMAP_MAILBOX', "The mailbox '%s' does not exist", 422)
 export const LS_ERR_IMAP_TLS = createError('LS_ERR_IMAP_TLS', "The IMAP server's TLS certificate was refused: %s", 422)
 export const LS_ERR_IMAP_CONNECTION = createError('LS_ERR_IMAP_CONNECTION', 'The IMAP server could not be reached: %s', 503)
+// uploads (POST /v1/uploads)
+export const LS_ERR_UPLOAD_NOT_FOUND = createError('LS_ERR_UPLOAD_NOT_FOUND', "Upload '%s' not found", 404)
+export const LS_ERR_UPLOAD_FORMAT = createError('LS_ERR_UPLOAD_FORMAT', 'The file is not in a supported shape: %s', 400)
+export const LS_ERR_UPLOAD_HEADER = createError('LS_ERR_UPLOAD_HEADER', 'The CSV header is invalid: %s', 400)
+export const LS_ERR_UPLOAD_MAPPING = createError('LS_ERR_UPLOAD_MAPPING', 'The column mapping is invalid: %s', 400)
+export const LS_ERR_UPLOAD_PARSE = createError('LS_ERR_UPLOAD_PARSE', 'The file cannot be read from line %s on: %s', 400)
+export const LS_ERR_UPLOAD_TOO_LARGE = createError('LS_ERR_UPLOAD_TOO_LARGE', 'The file is larger than %s bytes', 413)
+export const LS_ERR_UPLOAD_ABORTED = createError('LS_ERR_UPLOAD_ABORTED', 'The upload ended before the whole file arrived: %s', 400)
 
 // per-event reject reasons (stored in ingestRejects and returned per item, never as a whole response)
 export const LS_ERR_EVENT_INVALID = createError('LS_ERR_EVENT_INVALID', 'The event is invalid: %s', 422)
@@ -78,6 +86,8 @@ export const LS_ERR_EVENT_TOO_LARGE = createError('LS_ERR_EVENT_TOO_LARGE', 'The
 export const LS_ERR_EVENT_TYPE_INVALID = createError('LS_ERR_EVENT_TYPE_INVALID', 'The event type is invalid: %s', 422)
 export const LS_ERR_LEAD_IDENTITY_INVALID = createError('LS_ERR_LEAD_IDENTITY_INVALID', 'The lead identity is invalid: %s', 422)
 export const LS_ERR_TIMESTAMP_INVALID = createError('LS_ERR_TIMESTAMP_INVALID', 'The timestamp is invalid: %s', 422)
+export const LS_ERR_UPLOAD_ROW_INVALID = createError('LS_ERR_UPLOAD_ROW_INVALID', 'The row is invalid: %s', 422)
+export const LS_ERR_UPLOAD_ROW_TOO_LARGE = createError('LS_ERR_UPLOAD_ROW_TOO_LARGE', 'The row is larger than %s bytes', 422)
 
 export const LS_ERR_INTERNAL = createError('LS_ERR_INTERNAL', 'An internal error occurred', 500)
 
@@ -98,7 +108,10 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_SOURCE_AUTH, LS_ERR_SOURCE_INPUT, LS_ERR_SOURCE_UNAVAILABLE,
   LS_ERR_WEBHOOK_HEADER_MISSING, LS_ERR_WEBHOOK_HEADER_INVALID, LS_ERR_WEBHOOK_TIMESTAMP, LS_ERR_WEBHOOK_SIGNATURE,
   LS_ERR_IMAP_LOGIN, LS_ERR_IMAP_MAILBOX, LS_ERR_IMAP_TLS, LS_ERR_IMAP_CONNECTION,
+  LS_ERR_UPLOAD_NOT_FOUND, LS_ERR_UPLOAD_FORMAT, LS_ERR_UPLOAD_HEADER, LS_ERR_UPLOAD_MAPPING, LS_ERR_UPLOAD_PARSE, LS_ERR_UPLOAD_TOO_LARGE,
+  LS_ERR_UPLOAD_ABORTED,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
+  LS_ERR_UPLOAD_ROW_INVALID, LS_ERR_UPLOAD_ROW_TOO_LARGE,
   LS_ERR_INTERNAL,
 })
 

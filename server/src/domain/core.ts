@@ -1,7 +1,7 @@
 import type { AppConfig } from '../config.js'
 import type { Database } from '../infra/db.js'
 import { Scheduler } from '../infra/agenda.js'
-import { isDuplicateKey } from '../infra/db.js'
+import { insertIgnoringDuplicates } from '../infra/db.js'
 import { createLockService } from './locks.js'
 import { createRulesetService } from './rulesets/ruleset-service.js'
 import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE, type MountedScoringPlugin } from './scoring/pipeline.js'
@@ -13,6 +13,7 @@ import { createLiveFeed } from './live/live-feed.js'
 import { createApiKeyService } from './auth/api-keys.js'
 import { createUserService } from './auth/users.js'
 import { createMetrics } from './metrics.js'
+import { createUploadService } from './uploads/upload-service.js'
 import { newId } from '../lib/ids.js'
 import { WorkQueue } from './work-queue.js'
 import { createOutbox } from './webhooks/outbox.js'
@@ -90,14 +91,10 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
   async function enqueue (leadIds: string[]): Promise<void> {
-    for (const leadId of leadIds) {
-      try {
-        await c.pendingLeads.insertOne({ _id: leadId, at: now() })
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err
-      }
-      if (workersStarted) queue.push(leadId)
-    }
+    // one unordered batch: a duplicate marker means a run is already queued (a large upload touches hundreds of
+    // leads per ingest call, and a round trip per marker dominated its time)
+    await insertIgnoringDuplicates(c.pendingLeads, leadIds.map((leadId) => ({ _id: leadId, at: now() })))
+    if (workersStarted) for (const leadId of leadIds) queue.push(leadId)
   }
 
   /** Picks up markers left for any process (new events ingested elsewhere, or a run that died). */
@@ -110,6 +107,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     c, now, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue,
   })
+
+  const uploads = createUploadService({ c, ingest, live, now, limits: config.uploads, log })
 
   let sweeps = 0
   /**
@@ -265,7 +264,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   scheduler.define<{ jobId: string }>({ name: 'rescore-all', handler: async (d, job) => { await runRescoreAll(d.jobId, async () => await job.touch()) }, concurrency: 1 })
 
   return {
-    config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler,
+    config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
     enqueue, sweep, decayTick, startRescoreAll,
     /** Starts job processing (workers) and the recurring sweeper. */

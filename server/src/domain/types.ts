@@ -197,6 +197,8 @@ export interface RejectDoc {
   raw: string
   rawTruncated: boolean
   receivedAt: Date
+  /** Line in the uploaded file where the rejected row starts (uploads only). */
+  line?: number
 }
 
 export interface IdempotencyDoc {
@@ -252,6 +254,44 @@ export interface SessionDoc {
 export interface LiveDoc { _id: number; type: string; topics: string[]; payload: Record<string, unknown>; at: Date }
 
 export interface AuditDoc { _id: string; at: Date; actor: string; action: string; target: string; details: Record<string, unknown> }
+
+export type UploadKind = 'events' | 'leads'
+export type UploadFormat = 'csv' | 'json' | 'ndjson'
+
+/** One file upload (`POST /v1/uploads`): written only by the request that streams the file, so it has one writer. */
+export interface UploadDoc {
+  _id: string
+  status: 'running' | 'done' | 'failed'
+  kind: UploadKind
+  /** null until the first bytes tell (or a field names it). */
+  format: UploadFormat | null
+  filename: string | null
+  contentType: string | null
+  /** The events' source id: `upload` or `upload:<label>`. */
+  sourceId: string
+  /** Column (or JSON key) → field path, as given; CSV uploads store the resolved mapping of every column. */
+  mapping: Record<string, string | null> | null
+  /** The request's Content-Length, an upper bound of the file size (null when sent chunked). */
+  expectedBytes: number | null
+  bytes: number
+  /** Rows read from the file so far; `rows` (= accepted + duplicates + rejected) counts those already stored. */
+  rowsRead: number
+  rows: number
+  accepted: number
+  duplicates: number
+  rejected: number
+  /** SHA-256 of the file's bytes, once it has been read to the end. */
+  sha256: string | null
+  /** A fingerprint of content + interpretation (kind, format, mapping, source): equal ones yield the same events. */
+  fingerprint: string | null
+  duplicateOf: string | null
+  error: { code: string; message: string; line?: number } | null
+  actor: string
+  requestId: string
+  startedAt: Date
+  updatedAt: Date
+  finishedAt: Date | null
+}
 
 export interface JobDoc {
   _id: string

@@ -45,7 +45,10 @@ export default fp(async function problemDetails (app: FastifyInstance) {
     const code = typeof error.code === 'string' ? error.code : ''
     // coded client errors, and coded 503s (temporary: answered with Retry-After), keep their code and detail
     if (code in ERROR_CODES && ((error.statusCode ?? 500) < 500 || (error.statusCode === 503 && code !== 'LS_ERR_DB_UNAVAILABLE'))) {
-      const extras: ProblemExtras = { ...(error.problemExtras ?? {}), ...(Array.isArray(error.errors) ? { errors: error.errors as ProblemExtras['errors'] } : {}) }
+      // a coded error may carry RFC 9457 extension members (e.g. what an upload stored before it stopped)
+      const ext = (error as { extensions?: unknown }).extensions
+      const extras: ProblemExtras = { ...(error.problemExtras ?? {}), ...(ext !== null && typeof ext === 'object' ? ext as Record<string, unknown> : {}) }
+      if (Array.isArray(error.errors)) extras.errors = error.errors as ProblemExtras['errors']
       req.log.info({ code }, error.message)
       if ((error.statusCode === 503 || code === 'LS_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'LS_ERR_LEAD_BUSY' || code === 'LS_ERR_RULESET_BUSY') && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1')
       return sendProblem(req, reply, error.statusCode ?? 400, code, error.message, extras)

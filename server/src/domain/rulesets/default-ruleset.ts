@@ -34,7 +34,8 @@ export const DEFAULT_SETTINGS: RulesetSettings = {
     { name: 'SQL', min: 100, exitBelow: 80 },
   ],
   eventTypes: {
-    known: ['email_open', 'page_view', 'form_submit', 'demo_request', 'purchase', 'email_bounced', 'marked_spam', 'unsubscribed', 'score_adjusted'],
+    // lead_updated: a row of a leads upload (a profile change); no default rule scores it, fit rules may
+    known: ['email_open', 'page_view', 'form_submit', 'demo_request', 'purchase', 'email_bounced', 'marked_spam', 'unsubscribed', 'score_adjusted', 'lead_updated'],
     aliases: { demo_booked: 'demo_request', email_opened: 'email_open', pageview: 'page_view', page: 'page_view', form_submitted: 'form_submit', order_completed: 'purchase', unsubscribe: 'unsubscribed' },
   },
 }

@@ -16,10 +16,17 @@ export const ADJUSTMENT_TYPE = 'score_adjusted'
 export const SYSTEM_SOURCE = 'system'
 export const DECAY_TICK_TYPE = 'decay_tick'
 
-function leadFacts (lead: LeadDoc): Record<string, unknown> {
+/**
+ * The lead as rules see it while scoring one event: the stored lead with the profile that event carries laid over
+ * it. The worker applies an event's profile to the lead document only when its batch commits, so without this a
+ * `lead_updated` event (a row of a leads upload) would be scored against the attributes it replaces.
+ */
+function leadFacts (lead: LeadDoc, profile: EventDoc['leadProfile']): Record<string, unknown> {
+  const attributes = decodeKeys(lead.attributes ?? {})
+  if (profile?.attributes !== undefined) Object.assign(attributes, decodeKeys(profile.attributes))
   return {
-    id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company,
-    attributes: decodeKeys(lead.attributes ?? {}), status: lead.status, sources: lead.sources ?? [],
+    id: lead._id, email: lead.email, externalId: lead.externalId ?? profile?.externalId ?? null, name: profile?.name ?? lead.name,
+    company: profile?.company ?? lead.company, attributes, status: lead.status, sources: lead.sources ?? [],
   }
 }
 
@@ -48,7 +55,7 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
       const decayed = applyDecay(state, ctx)
       state = decayed.state
       const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
-      const lf = leadFacts(lead)
+      const lf = leadFacts(lead, event.leadProfile)
       const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
       const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts })
       for (const { plugin, ctx } of plugins) {
