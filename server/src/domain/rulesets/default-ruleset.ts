@@ -53,7 +53,7 @@ stage MQL at 50 exit below 40
 stage SQL at 100 exit below 80
 
 known events email_open, page_view, form_submit, demo_request, purchase, email_bounced, marked_spam,
-  unsubscribed, score_adjusted
+  unsubscribed, score_adjusted, lead_updated
 
 event type demo_booked is demo_request
 event type email_opened is email_open
