@@ -37,6 +37,8 @@ export interface CoreOptions {
   scoringPlugins?: readonly MountedScoringPlugin[]
 }
 
+const MAX_QUEUED = 20_000
+
 /** Builds every domain service over one database, in dependency order. Nothing here listens or starts timers. */
 export function createCore (config: AppConfig, database: Database, log: CoreLogger, opts: CoreOptions = {}) {
   const now = opts.now ?? (() => new Date())
@@ -94,7 +96,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     // one unordered batch: a duplicate marker means a run is already queued (a large upload touches hundreds of
     // leads per ingest call, and a round trip per marker dominated its time)
     await insertIgnoringDuplicates(c.pendingLeads, leadIds.map((leadId) => ({ _id: leadId, at: now() })))
-    if (workersStarted) for (const leadId of leadIds) queue.push(leadId)
+    // the pool's queue is only a shortcut for the markers: past a bound (an upload of a million new leads outruns
+    // scoring) the marker poll feeds it, so memory stays bounded
+    if (workersStarted) for (const leadId of leadIds) if (queue.size < MAX_QUEUED) queue.push(leadId)
   }
 
   /** Picks up markers left for any process (new events ingested elsewhere, or a run that died). */

@@ -39,7 +39,7 @@ export interface IngestContext {
   lines?: readonly number[]
   /**
    * Look up the stored event a duplicate repeats, to report its id (default true). A caller that needs only the
-   * counts passes false: on servers that index nothing but `_id` (FerretDB) that lookup scans the events.
+   * counts passes false: that lookup is by (sourceId, externalId), which FerretDB answers by scanning the events.
    */
   lookupDuplicates?: boolean
 }
