@@ -21,7 +21,8 @@ const SHOTS = join(root, 'test-artifacts', 'console')
 const CHROMIUM = '/usr/bin/chromium'
 const ADMIN = { email: 'admin@example.com', password: 'e2e-admin-password' }
 const VIEWER = { email: 'viewer@example.com', password: 'e2e-viewer-password' }
-const WAIT = 30_000
+// generous: on a loaded 2-core machine Monaco's chunk alone can take seconds to parse
+const WAIT = 45_000
 type Groups = { initial: { files: string[] }; monaco: { files: string[]; workers: string[] }; charts: { files: string[] } }
 // what page.evaluate sees (the test program has no DOM types)
 type Doc = { document: { activeElement: { closest: (s: string) => unknown } | null } }
@@ -29,7 +30,7 @@ type Doc = { document: { activeElement: { closest: (s: string) => unknown } | nu
 const PRICING_BROKEN = 'rule "Pricing page" when event.typ == "page_view" and event.properties.path startsWith "/pricing" then +15 "Looked at pricing"'
 const PRICING = 'rule "Pricing page" when event.type == "page_view" and event.properties.path startsWith "/pricing" then +15 "Looked at pricing"'
 
-t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, async (t) => {
+t.test('rules, backtests and uploads in the console', { timeout: 600_000 }, async (t) => {
   if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error('console/build is missing: run `npm run build --workspace @leadscore/console`')
   if (!existsSync(CHROMIUM)) throw new Error('chromium is missing: run `apt-get update && apt-get install -y chromium`')
   mkdirSync(SHOTS, { recursive: true })
@@ -207,7 +208,7 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     await dialog.getByLabel('Re-score all leads with it now').check()
     await dialog.getByRole('button', { name: 'Publish' }).click()
     await page.getByTestId('rules-notice').filter({ hasText: `Version ${draft} is published` }).waitFor()
-    await page.getByTestId('job-progress').and(page.locator('[data-state="done"]')).waitFor({ timeout: 60_000 })
+    await page.getByTestId('job-progress').and(page.locator('[data-state="done"]')).waitFor({ timeout: 120_000 })
     t.match(await page.getByTestId('job-progress').textContent(), /3 of 3 leads/, 'every lead was re-scored')
     await page.getByRole('heading', { name: `Version ${draft}` }).waitFor()
     const now = (await app.inject({ url: '/v1/rulesets/active', headers: AUTH })).json() as { version: number }
@@ -229,7 +230,7 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     await page.getByLabel('All leads').check()
     await page.getByRole('button', { name: 'Start backtest' }).click()
     await page.waitForURL(/\/backtests\?job=/)
-    await page.getByTestId('backtest-status').and(page.locator('[data-status="done"]')).waitFor({ timeout: 60_000 })
+    await page.getByTestId('backtest-status').and(page.locator('[data-status="done"]')).waitFor({ timeout: 120_000 })
     t.match(await page.getByTestId('backtest-status').textContent(), /3 of 3 leads/)
     await page.getByRole('heading', { name: 'Score distribution' }).waitFor()
     await page.locator('.chart-box svg').first().waitFor()
