@@ -11,8 +11,7 @@ import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../serv
 import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../server/src/schemas/leads.js'
 import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
 import type * as R from '../../../../server/src/schemas/rulesets.js'
-// uploads: likewise (then: '../../../../server/src/schemas/uploads.js')
-import type * as U from './spec/uploads.js'
+import type * as U from '../../../../server/src/schemas/uploads.js'
 import type { IngestResultT } from '../../../../server/src/schemas/events.js'
 import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
 

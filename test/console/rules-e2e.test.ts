@@ -21,7 +21,8 @@ const SHOTS = join(root, 'test-artifacts', 'console')
 const CHROMIUM = '/usr/bin/chromium'
 const ADMIN = { email: 'admin@example.com', password: 'e2e-admin-password' }
 const VIEWER = { email: 'viewer@example.com', password: 'e2e-viewer-password' }
-const WAIT = 30_000
+// generous: on a loaded 2-core machine Monaco's chunk alone can take seconds to parse
+const WAIT = 45_000
 type Groups = { initial: { files: string[] }; monaco: { files: string[]; workers: string[] }; charts: { files: string[] } }
 // what page.evaluate sees (the test program has no DOM types)
 type Doc = { document: { activeElement: { closest: (s: string) => unknown } | null } }
@@ -29,14 +30,16 @@ type Doc = { document: { activeElement: { closest: (s: string) => unknown } | nu
 const PRICING_BROKEN = 'rule "Pricing page" when event.typ == "page_view" and event.properties.path startsWith "/pricing" then +15 "Looked at pricing"'
 const PRICING = 'rule "Pricing page" when event.type == "page_view" and event.properties.path startsWith "/pricing" then +15 "Looked at pricing"'
 
-t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, async (t) => {
+t.test('rules, backtests and uploads in the console', { timeout: 600_000 }, async (t) => {
   if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error('console/build is missing: run `npm run build --workspace @leadscore/console`')
   if (!existsSync(CHROMIUM)) throw new Error('chromium is missing: run `apt-get update && apt-get install -y chromium`')
   mkdirSync(SHOTS, { recursive: true })
   const groups = bundleGroups() as Groups
   const fileName = (f: string): string => f.split('/').at(-1)!
 
-  const { app, db } = await buildTestApp(t, { LEADSCORE_CONSOLE_DIR: CONSOLE_DIR, LEADSCORE_ADMIN_EMAIL: ADMIN.email, LEADSCORE_ADMIN_PASSWORD: ADMIN.password })
+  const { app, db } = await buildTestApp(t, {
+    LEADSCORE_CONSOLE_DIR: CONSOLE_DIR, LEADSCORE_ADMIN_EMAIL: ADMIN.email, LEADSCORE_ADMIN_PASSWORD: ADMIN.password, LEADSCORE_UPLOAD_BATCH_ROWS: '25',
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 
@@ -205,7 +208,7 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     await dialog.getByLabel('Re-score all leads with it now').check()
     await dialog.getByRole('button', { name: 'Publish' }).click()
     await page.getByTestId('rules-notice').filter({ hasText: `Version ${draft} is published` }).waitFor()
-    await page.getByTestId('job-progress').and(page.locator('[data-state="done"]')).waitFor({ timeout: 60_000 })
+    await page.getByTestId('job-progress').and(page.locator('[data-state="done"]')).waitFor({ timeout: 120_000 })
     t.match(await page.getByTestId('job-progress').textContent(), /3 of 3 leads/, 'every lead was re-scored')
     await page.getByRole('heading', { name: `Version ${draft}` }).waitFor()
     const now = (await app.inject({ url: '/v1/rulesets/active', headers: AUTH })).json() as { version: number }
@@ -227,7 +230,7 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     await page.getByLabel('All leads').check()
     await page.getByRole('button', { name: 'Start backtest' }).click()
     await page.waitForURL(/\/backtests\?job=/)
-    await page.getByTestId('backtest-status').and(page.locator('[data-status="done"]')).waitFor({ timeout: 60_000 })
+    await page.getByTestId('backtest-status').and(page.locator('[data-status="done"]')).waitFor({ timeout: 120_000 })
     t.match(await page.getByTestId('backtest-status').textContent(), /3 of 3 leads/)
     await page.getByRole('heading', { name: 'Score distribution' }).waitFor()
     await page.locator('.chart-box svg').first().waitFor()
@@ -245,42 +248,44 @@ t.test('rules, backtests and uploads in the console', { timeout: 420_000 }, asyn
     await page.getByRole('link', { name: 'Submit event' }).click()
     await page.getByRole('link', { name: 'Upload a file' }).click()
     await page.waitForURL(`${base}/events/upload`)
-    // about 600 KB: 2,000 good rows for 20 leads (with a long note each), two bad ones; the upload is throttled so its
-    // progress can be watched
+    // about 9 MB: 150 good rows for 20 leads and two bad ones, each with a 60 KB note the mapping drops. More than the
+    // sockets buffer, and the server reads the file only as fast as it stores the rows (in batches of 25, see
+    // buildTestApp above), so the bytes sent and the rows read can be watched while the file arrives.
     const rows = ['email,name,type,occurredAt,externalId,note']
-    for (let i = 0; i < 2000; i++) rows.push(`bulk${i % 20}@example.com,Bulk Lead ${i % 20},page_view,2025-01-02T03:04:05Z,bulk-${i},${'n'.repeat(250)}`)
-    rows.splice(101, 0, ',No Email,page_view,2025-01-02T03:04:05Z,bad-1,x')
-    rows.splice(1501, 0, 'bad@example.com,Bad Date,page_view,not a date,bad-2,x')
+    const note = 'n'.repeat(60_000)
+    for (let i = 0; i < 150; i++) rows.push(`bulk${i % 20}@example.com,Bulk Lead ${i % 20},page_view,2025-01-02T03:04:05Z,bulk-${i},${note}`)
+    rows.splice(51, 0, `,No Email,page_view,2025-01-02T03:04:05Z,bad-1,${note}`)
+    rows.splice(101, 0, `bad@example.com,Bad Date,page_view,not a date,bad-2,${note}`)
     const csv = Buffer.from(rows.join('\n') + '\n')
     await page.locator('input[type=file]').setInputFiles({ name: 'leads.csv', mimeType: 'text/csv', buffer: csv })
     await page.getByText(/leads\.csv/).waitFor()
     await page.getByLabel('Events', { exact: true }).check()
-    const cdp = await context.newCDPSession(page)
-    await cdp.send('Network.enable')
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 })
-    const seen = new Set<number>()
-    const rowTexts = new Set<string>()
+    await page.getByText('Column mapping').click()
+    await page.getByLabel(/One column = field per line/).fill('note =')
+    // every state the progress card goes through, recorded in the page
+    await page.evaluate(() => {
+      const g = globalThis as unknown as { document: { querySelector: (s: string) => { getAttribute: (a: string) => string | null; textContent: string | null } | null }; MutationObserver: new (f: () => void) => { observe: (n: unknown, o: unknown) => void }; progressSeen: string[] }
+      g.progressSeen = []
+      new g.MutationObserver(() => {
+        g.progressSeen.push(`${g.document.querySelector('[data-testid="upload-bytes"] progress')?.getAttribute('value') ?? ''}|${g.document.querySelector('[data-testid="upload-rows-read"]')?.textContent?.trim() ?? ''}`)
+      }).observe(g.document.querySelector('.progress-card'), { attributes: true, subtree: true, childList: true, characterData: true })
+    })
     await page.getByRole('button', { name: 'Upload', exact: true }).click()
+    await page.getByTestId('upload-report').waitFor({ timeout: 180_000 })
+    const seen = await page.evaluate(() => (globalThis as unknown as { progressSeen: string[] }).progressSeen)
+    const sentValues = seen.map((x) => Number(x.split('|')[0])).filter((v) => Number.isFinite(v))
+    const partial = [...new Set(sentValues.filter((v) => v > 0 && v < 100))]
+    t.ok(partial.length >= 1, `the bytes bar moved through ${partial.join(', ')}%`)
+    t.same(sentValues, sentValues.slice().sort((a, b) => a - b), 'and only forward')
+    t.ok(seen.some((x) => /\d+ rows read/.test(x)), `the rows read were counted live: ${[...new Set(seen.map((x) => x.split('|')[1]))].filter((x) => /rows read/.test(x ?? '')).slice(0, 3).join(' / ')}`)
     const bytes = page.getByRole('progressbar', { name: 'Bytes sent' })
-    const deadline = Date.now() + 120_000
-    while (await page.getByTestId('upload-report').count() === 0) {
-      if (await page.getByRole('alert').filter({ hasText: 'The upload failed' }).count() > 0) throw new Error(`the upload failed: ${await page.getByRole('alert').first().textContent()}`)
-      if (Date.now() > deadline) throw new Error('no upload report within 2 minutes')
-      const v = Number(await bytes.getAttribute('value').catch(() => null))
-      if (Number.isFinite(v)) seen.add(v)
-      rowTexts.add((await page.getByTestId('upload-rows-read').textContent().catch(() => null)) ?? '')
-      await page.waitForTimeout(50)
-    }
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
-    const partial = [...seen].filter((v) => v > 0 && v < 100)
-    t.ok(partial.length >= 2, `the bytes bar moved through ${partial.sort((a, b) => a - b).join(', ')}%`)
     t.equal(await bytes.getAttribute('value'), '100', 'every byte sent')
-    t.ok([...rowTexts].some((x) => /\d+ rows read/.test(x)), `the rows read were counted live: ${[...rowTexts].filter((x) => /rows read/.test(x)).slice(0, 3).join(' | ')}`)
-    await page.getByTestId('upload-accepted').filter({ hasText: '2,000' }).waitFor()
+    await page.getByTestId('upload-accepted').filter({ hasText: /^150$/ }).waitFor()
     t.equal(await page.getByTestId('upload-rejected').textContent(), '2')
     const rejects = page.getByTestId('upload-rejects').locator('tbody tr')
     t.equal(await rejects.count(), 2, 'both rejected lines are listed')
-    t.match(await rejects.nth(0).textContent(), /^\s*102/, 'with their line numbers')
+    t.same([await rejects.nth(0).locator('td').first().textContent(), await rejects.nth(1).locator('td').first().textContent()], ['52', '102'], 'with their line numbers')
+    t.match(await rejects.nth(0).textContent(), /LS_ERR_LEAD_IDENTITY_INVALID/, 'and why')
     await shot(page, 'upload')
   })
 
