@@ -1,4 +1,5 @@
 import type { RuleProperties } from 'json-rules-engine'
+import type { ActivityView, PredictiveScore } from '../contracts/index.js'
 
 /** Scoring dimensions; the total is their sum, kept within the ruleset's caps and floors. */
 export type Dimension = 'engagement' | 'fit' | 'intent'
@@ -12,6 +13,14 @@ export interface ScoreState extends ScoreParts {
   fired: Record<string, { n: number; recent: number[] }>
   stage: string
   lastActivityAt: number | null
+  /** Engagement aggregates for predictive models (absent in states written before they existed). */
+  activity?: ActivityView
+}
+
+/** A prediction as stored on the lead and on the ledger entry of the event it followed. */
+export interface StoredPrediction extends PredictiveScore {
+  /** Event time of the prediction point. */
+  at: Date
 }
 
 export interface LeadDoc {
@@ -39,6 +48,8 @@ export interface LeadDoc {
   lastEventAt: Date | null
   lastScoredAt: Date | null
   rulesetVersion: number | null
+  /** The latest prediction of the deployed model (absent or null while no model is deployed). */
+  predictive?: StoredPrediction | null
   createdAt: Date
   updatedAt: Date
 }
@@ -109,6 +120,7 @@ export interface LedgerDoc {
   superseded: boolean
   supersededReason?: string
   supersededBy?: string
+  predictive?: StoredPrediction
   createdAt: Date
 }
 
@@ -203,11 +215,18 @@ export interface AuditDoc { _id: string; at: Date; actor: string; action: string
 
 export interface JobDoc {
   _id: string
-  kind: 'rescore-all'
+  kind: 'rescore-all' | 'train-model'
   state: 'queued' | 'running' | 'done' | 'failed'
   total: number
   done: number
   error: string | null
+  /** Stable code of the failure (LS_ERR_*), when known. */
+  errorCode?: string | null
+  /** What the job is doing now. */
+  phase?: string
+  /** What the job produced (a trained model's id and version). */
+  result?: Record<string, unknown> | null
+  params?: Record<string, unknown>
   createdAt: Date
   updatedAt: Date
   finishedAt: Date | null
