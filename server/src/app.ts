@@ -24,6 +24,7 @@ import liveRoutes from './routes/live.js'
 import sessionRoutes from './routes/session.js'
 import usersRoutes from './routes/users.js'
 import analyticsRoutes from './routes/analytics.js'
+import modelsRoutes from './routes/models.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -127,6 +128,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(sessionRoutes)
   await app.register(usersRoutes)
   await app.register(analyticsRoutes)
+  await app.register(modelsRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {

@@ -48,6 +48,13 @@ export const LS_ERR_RULESET_NOT_FOUND = createError('LS_ERR_RULESET_NOT_FOUND', 
 export const LS_ERR_RULESET_INVALID = createError('LS_ERR_RULESET_INVALID', 'The ruleset is invalid: %s', 400)
 export const LS_ERR_JOB_NOT_FOUND = createError('LS_ERR_JOB_NOT_FOUND', "Job '%s' not found", 404)
 
+// predictive models
+export const LS_ERR_MODEL_NOT_FOUND = createError('LS_ERR_MODEL_NOT_FOUND', "Model '%s' not found", 404)
+export const LS_ERR_MODEL_TRAINING_BUSY = createError('LS_ERR_MODEL_TRAINING_BUSY', 'A model is already being trained; wait for its job to finish', 409)
+export const LS_ERR_MODEL_TRAINING_DATA = createError('LS_ERR_MODEL_TRAINING_DATA', 'The data cannot train a model: %s', 422)
+export const LS_ERR_MODEL_NO_ROLLBACK = createError('LS_ERR_MODEL_NO_ROLLBACK', 'There is no earlier champion to roll back to', 409)
+export const LS_ERR_MODEL_NO_CHALLENGER = createError('LS_ERR_MODEL_NO_CHALLENGER', 'No challenger model is deployed', 409)
+
 // per-event reject reasons (stored in ingestRejects and returned per item, never as a whole response)
 export const LS_ERR_EVENT_INVALID = createError('LS_ERR_EVENT_INVALID', 'The event is invalid: %s', 422)
 export const LS_ERR_EVENT_TOO_LARGE = createError('LS_ERR_EVENT_TOO_LARGE', 'The event is larger than %s bytes', 422)
@@ -70,6 +77,7 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_IDEMPOTENCY_KEY_REUSED, LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_INVALID,
   LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_EVENT_NOT_FOUND, LS_ERR_RULESET_NOT_FOUND, LS_ERR_RULESET_INVALID,
   LS_ERR_JOB_NOT_FOUND,
+  LS_ERR_MODEL_NOT_FOUND, LS_ERR_MODEL_TRAINING_BUSY, LS_ERR_MODEL_TRAINING_DATA, LS_ERR_MODEL_NO_ROLLBACK, LS_ERR_MODEL_NO_CHALLENGER,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_INTERNAL,
 })

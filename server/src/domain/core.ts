@@ -16,6 +16,7 @@ import { newId } from '../lib/ids.js'
 import { WorkQueue } from './work-queue.js'
 import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
+import { createPredictiveService, createPredictivePlugin, internalPluginContext } from './predictive/service.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -37,8 +38,16 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const metrics = createMetrics()
   const locks = createLockService(c.locks, now)
   const rulesets = createRulesetService({ c, now })
-  const pipeline = createScoringPipeline()
   const live = createLiveFeed(c.liveFeed, now)
+  const predictive = createPredictiveService({
+    c, locks, rulesets, now, log,
+    audit: async (actor, action, target, details) => { await c.auditLog.insertOne({ _id: newId('au'), at: now(), actor, action, target, details }) },
+    progress: async (jobId, data) => { await live.append('job.progress', ['jobs', `job:${jobId}`], data) },
+  })
+  const pipeline = createScoringPipeline(
+    [{ plugin: createPredictivePlugin(predictive.runtime), ctx: internalPluginContext('predictive', log) }],
+    { prepare: async () => { await predictive.runtime.ensureFresh() } },
+  )
   const apiKeys = createApiKeyService(c.apiKeys, now)
   const users = createUserService({ users: c.users, sessions: c.sessions, now })
   const idempotency = createIdempotencyService(c.idempotencyKeys, now, config.idempotencyTtlMs)
@@ -181,7 +190,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler,
-    enqueue, sweep, startRescoreAll,
+    predictive, enqueue, sweep, startRescoreAll,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
       workersStarted = true
@@ -201,6 +210,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
     async stopWorkers (timeoutMs: number): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t)
+      await predictive.stop(timeoutMs)
       await queue.stop(timeoutMs)
       await scheduler.drain(timeoutMs)
     },

@@ -1,6 +1,7 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb'
 import type { Document } from 'mongodb'
 import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc } from '../domain/types.js'
+import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 
 /** The collections the product uses, typed. */
 export interface Collections {
@@ -19,6 +20,12 @@ export interface Collections {
   jobs: Collection<JobDoc>
   /** One marker per lead with events waiting to be scored (insert-only coalescing of scoring runs). */
   pendingLeads: Collection<{ _id: string; at: Date }>
+  /** Trained predictive models (the registry). */
+  models: Collection<ModelDoc>
+  /** Insert-only history of which model is champion and challenger. */
+  modelDeployments: Collection<DeploymentDoc>
+  /** The holdout rows each model was evaluated on (for bias reports). */
+  modelEvaluations: Collection<EvaluationDoc>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -71,6 +78,9 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   auditLog: [{ key: { at: -1 }, name: 'at_desc' }],
   jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
   pendingLeads: [{ key: { at: 1 }, name: 'at' }],
+  models: [{ key: { version: 1 }, name: 'version_unique', unique: true }],
+  modelDeployments: [{ key: { seq: 1 }, name: 'seq_unique', unique: true }],
+  modelEvaluations: [],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -115,7 +125,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
-    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads'] as const
+    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'models', 'modelDeployments', 'modelEvaluations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }
