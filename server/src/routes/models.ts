@@ -7,6 +7,7 @@ import {
 } from '../schemas/models.js'
 import { LS_ERR_JOB_NOT_FOUND, LS_ERR_MODEL_NOT_FOUND, LS_ERR_MODEL_NO_CHALLENGER, LS_ERR_MODEL_NO_ROLLBACK, LS_ERR_MODEL_TRAINING_BUSY, LS_ERR_VALIDATION } from '../errors.js'
 import { PredictiveError, type TrainParams } from '../domain/predictive/service.js'
+import { validatorCompiler } from '../infra/http-parsing.js'
 import type { ModelDoc, DeploymentDoc } from '../domain/predictive/registry.js'
 import type { JobDoc } from '../domain/types.js'
 import { FEATURE_GROUPS, FEATURE_SET_VERSION } from '../domain/predictive/features.js'
@@ -66,6 +67,9 @@ function jobOut (j: JobDoc) {
 
 const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app) {
   for (const s of [OutcomeDefinition, FeatureSpec, ModelJob, ModelSummary, Model, Deployment]) app.addSchema(s)
+  // a plugin that adds schemas gets Fastify's default (Ajv, non-coercing) validator back: querystrings would reject
+  // numbers, so the product's validator is set again for this scope
+  app.setValidatorCompiler(validatorCompiler)
   const { core } = app
   const svc = core.predictive
   const conflicts = { 409: Type.Ref('ProblemDetails'), 422: Type.Ref('ProblemDetails') }
@@ -253,13 +257,12 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
   }, async (req) => {
     const m = await call(async () => await svc.mustGet(req.params.id))
     const data = req.query.data ?? 'holdout'
-    let rows: Array<{ leadId: string; p: number; y: number }>
-    if (data === 'holdout') rows = await svc.registry.holdout(m._id)
-    else {
-      const live = (await observedOutcomes(core.c, [m._id], m.outcome, (await core.rulesets.active()).settings, core.now())).get(m._id) ?? []
-      rows = live.filter((r) => r.y !== null).map((r) => ({ leadId: r.leadId, p: r.p, y: r.y! }))
+    if (data === 'holdout') {
+      const h = await svc.registry.holdout(m._id)
+      return await biasReport(core.c, m, h.rows, req.query.attribute, data, h.groupKeys)
     }
-    return await biasReport(core.c, m, rows, req.query.attribute, data)
+    const live = (await observedOutcomes(core.c, [m._id], m.outcome, (await core.rulesets.active()).settings, core.now())).get(m._id) ?? []
+    return await biasReport(core.c, m, live.filter((r) => r.y !== null).map((r) => ({ leadId: r.leadId, p: r.p, y: r.y! })), req.query.attribute, data)
   })
 }
 

@@ -1,10 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 
+/** An ISO 8601 date-time (TypeBox's validator registers no formats, so a pattern stands in for `date-time`). */
+const ISO = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$'
 const Nullable = <T extends ReturnType<typeof Type.Number> | ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()])
 const AttrValue = Type.Union([Type.String({ maxLength: 200 }), Type.Number(), Type.Boolean()])
 
-/** What counts as a conversion (see docs/predictive.md). */
-export const OutcomeDefinition = Type.Union([
+const outcomeVariants = [
   Type.Object({
     kind: Type.Literal('event'),
     eventTypes: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 20 }),
@@ -12,7 +13,11 @@ export const OutcomeDefinition = Type.Union([
   }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('status'), values: Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { minItems: 1, maxItems: 20 }) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('attribute'), name: Type.String({ minLength: 1, maxLength: 100 }), values: Type.Array(AttrValue, { minItems: 1, maxItems: 20 }) }, { additionalProperties: false }),
-], { $id: 'OutcomeDefinition', description: 'event: a conversion event within horizonDays of the prediction point; status / attribute: a recorded outcome.' })
+]
+const outcomeDescription = 'event: a conversion event within horizonDays of the prediction point; status / attribute: a recorded outcome.'
+
+/** What counts as a conversion (see docs/predictive.md); referenced by responses. */
+export const OutcomeDefinition = Type.Union(outcomeVariants, { $id: 'OutcomeDefinition', description: outcomeDescription })
 
 const FeatureSpecFields = {
   attributes: Type.Object({
@@ -55,9 +60,10 @@ export const Candidate = Type.Union([
 
 export const TrainBody = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  outcome: Type.Optional(Type.Ref('OutcomeDefinition')),
-  asOf: Type.Optional(Type.String({ format: 'date-time', description: 'The cutoff: training uses nothing that happened after it (default: now).' })),
-  from: Type.Optional(Type.String({ format: 'date-time', description: 'Earliest prediction point.' })),
+  // requests are validated by the TypeBox compiler, which resolves no references: the schema is inlined
+  outcome: Type.Optional(Type.Union(outcomeVariants, { description: outcomeDescription })),
+  asOf: Type.Optional(Type.String({ pattern: ISO, maxLength: 40, description: 'The cutoff: training uses nothing that happened after it (default: now).' })),
+  from: Type.Optional(Type.String({ pattern: ISO, maxLength: 40, description: 'Earliest prediction point.' })),
   features: Type.Optional(FeatureSpecInput),
   candidates: Type.Optional(Type.Array(Candidate, { minItems: 1, maxItems: 10 })),
   folds: Type.Optional(Type.Integer({ minimum: 2, maximum: 10 })),

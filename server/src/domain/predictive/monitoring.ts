@@ -97,6 +97,13 @@ export async function observedOutcomes (c: Collections, modelIds: readonly strin
     if (cur !== undefined && cur.ord <= h.ord) continue
     first.set(key, { modelId: p.model.id, ord: h.ord, row: { leadId: h.leadId, arm: p.model.arm, at: h.occurredAt.getTime(), p: p.probability, y: null } })
   }
+  // a lead whose predictions all followed events the rules do not score has no ledger entry: its lead document
+  // holds its (latest) prediction
+  for await (const l of c.leads.find({ 'predictive.model.id': { $in: [...modelIds] } }, { projection: { predictive: 1 } })) {
+    const p = l.predictive
+    if (p == null || first.has(`${p.model.id}\n${l._id}`)) continue
+    first.set(`${p.model.id}\n${l._id}`, { modelId: p.model.id, ord: '', row: { leadId: l._id, arm: p.model.arm, at: p.at.getTime(), p: p.probability, y: null } })
+  }
   const leadIds = new Set([...first.values()].map((v) => v.row.leadId))
   const conversions = new Map<string, number[]>()
   const leadInfo = new Map<string, { status: string; attributes: Record<string, unknown> }>()
@@ -221,13 +228,18 @@ const MIN_GROUP = 30
 
 /**
  * Scores and error rates grouped by a lead attribute (or `source`, `status`), on the holdout rows of training or
- * on live predictions with known outcomes.
+ * on live predictions with known outcomes. Holdout rows are grouped by the attribute's value at their prediction
+ * point when training kept it (attributes with at most 100 distinct values); otherwise by the lead's value now.
  */
-export async function biasReport (c: Collections, model: ModelDoc, rows: ReadonlyArray<{ leadId: string; p: number; y: number }>, attribute: string, data: 'holdout' | 'live'): Promise<BiasReport> {
+export async function biasReport (c: Collections, model: ModelDoc, rows: ReadonlyArray<{ leadId: string; p: number; y: number; g?: Array<string | null> }>, attribute: string, data: 'holdout' | 'live', groupKeys: readonly string[] = []): Promise<BiasReport> {
   const missing = new Set(model.featureSet.spec.missingValues.map((s) => s.trim().toLowerCase()))
-  const wanted = new Set(rows.map((r) => r.leadId))
   const groupOf = new Map<string, string>()
-  for await (const l of c.leads.find({}, { projection: { status: 1, sources: 1, attributes: 1 } })) {
+  const kept = attribute === 'source' || attribute === 'status' ? -1 : groupKeys.indexOf(attribute)
+  if (kept >= 0) {
+    for (const r of rows) { const v = r.g?.[kept] ?? null; groupOf.set(r.leadId, v === null ? '(missing)' : v) }
+  }
+  const wanted = new Set(kept >= 0 ? [] : rows.map((r) => r.leadId))
+  if (wanted.size > 0) for await (const l of c.leads.find({}, { projection: { status: 1, sources: 1, attributes: 1 } })) {
     if (!wanted.has(l._id)) continue
     let v: unknown
     if (attribute === 'source') v = l.sources?.[0]
@@ -246,10 +258,10 @@ export async function biasReport (c: Collections, model: ModelDoc, rows: Readonl
   }
   // the largest groups by name; the rest pooled as "(other)"
   const sorted = [...byGroup.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
-  const kept = sorted.filter(([g]) => g !== '(missing)').slice(0, MAX_GROUPS)
-  const keptNames = new Set(kept.map(([g]) => g))
+  const largest = sorted.filter(([g]) => g !== '(missing)').slice(0, MAX_GROUPS)
+  const keptNames = new Set(largest.map(([g]) => g))
   const other = sorted.filter(([g]) => g !== '(missing)' && !keptNames.has(g)).flatMap(([, r]) => r)
-  const groups: Array<[string, Array<{ p: number; y: number }>]> = [...kept]
+  const groups: Array<[string, Array<{ p: number; y: number }>]> = [...largest]
   if (other.length > 0) groups.push(['(other)', other])
   const miss = byGroup.get('(missing)')
   if (miss !== undefined) groups.push(['(missing)', miss])

@@ -47,7 +47,8 @@ export interface DeploymentDoc {
   at: Date
 }
 
-export interface EvaluationDoc { _id: string; rows: Array<{ leadId: string; p: number; y: number }> }
+/** The holdout rows of a model: lead, calibrated probability, outcome, and attribute values at the prediction point. */
+export interface EvaluationDoc { _id: string; groupKeys: string[]; rows: Array<{ leadId: string; p: number; y: number; g: Array<string | null> }> }
 
 export const NO_DEPLOYMENT: Omit<DeploymentDoc, '_id' | 'at' | 'actor' | 'action'> = { seq: 0, champion: null, challenger: null, challengerShare: 0 }
 
@@ -62,14 +63,14 @@ export function createModelRegistry (deps: { models: Collection<ModelDoc>; deplo
     current,
 
     /** Stores a new model under the next free version number. */
-    async insert (doc: Omit<ModelDoc, 'version' | 'name'> & { name?: string }, holdout: EvaluationDoc['rows']): Promise<ModelDoc> {
+    async insert (doc: Omit<ModelDoc, 'version' | 'name'> & { name?: string }, holdout: EvaluationDoc['rows'], groupKeys: string[]): Promise<ModelDoc> {
       for (let attempt = 0; attempt < 50; attempt++) {
         const top = await models.find({}).sort({ version: -1 }).limit(1).project<{ version: number }>({ version: 1 }).next()
         const version = (top?.version ?? 0) + 1
         const full: ModelDoc = { ...doc, version, name: doc.name ?? `model-v${version}` }
         try {
           await models.insertOne(full)
-          await evaluations.insertOne({ _id: full._id, rows: holdout.slice(0, 50_000) })
+          await evaluations.insertOne({ _id: full._id, groupKeys, rows: holdout.slice(0, 50_000) })
           return full
         } catch (err) {
           if (!isDuplicateKey(err)) throw err
@@ -86,8 +87,8 @@ export function createModelRegistry (deps: { models: Collection<ModelDoc>; deplo
       return await models.find({}, { projection: { artifact: 0, 'featureSet.sources': 0, 'metrics.roc': 0, 'metrics.calibration': 0, 'importance.columns': 0 } }).sort({ version: -1 }).limit(500).toArray()
     },
 
-    async holdout (id: string): Promise<EvaluationDoc['rows']> {
-      return (await evaluations.findOne({ _id: id }))?.rows ?? []
+    async holdout (id: string): Promise<EvaluationDoc> {
+      return (await evaluations.findOne({ _id: id })) ?? { _id: id, groupKeys: [], rows: [] }
     },
 
     /** The last `limit` deployment steps, newest first. */
@@ -101,7 +102,7 @@ export function createModelRegistry (deps: { models: Collection<ModelDoc>; deplo
      */
     async append (next: (cur: Omit<DeploymentDoc, '_id' | 'at' | 'actor' | 'action'>, history: DeploymentDoc[]) => Omit<DeploymentDoc, '_id' | 'seq' | 'at' | 'actor'>, actor: string): Promise<DeploymentDoc> {
       for (let attempt = 0; attempt < 20; attempt++) {
-        const hist = await deployments.find({}).sort({ seq: -1 }).limit(1000).toArray()
+        const hist = await deployments.find({}).sort({ seq: -1 }).toArray()
         const cur = hist[0] ?? NO_DEPLOYMENT
         const step = next(cur, hist)
         const seq = cur.seq + 1

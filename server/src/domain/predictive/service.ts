@@ -155,18 +155,17 @@ export function internalPluginContext (instanceId: string, log: PredictiveLogger
 }
 
 /**
- * The champion to return to: walking back from the newest step, past the steps with the current champion, the
- * first different one (null: no model). undefined when nothing was ever deployed.
+ * The champion to return to. Replaying the history in order, every change of champion pushes the new one on a
+ * stack and every rollback pops it; the target is the entry below the top (null: no model). undefined when there is
+ * nothing to roll back (no champion now, or nothing before it).
  */
 function rollbackTarget (hist: readonly DeploymentDoc[]): DeploymentDoc['champion'] | undefined {
-  const currentId = hist[0]?.champion?.id ?? null
-  if (currentId === null) return undefined
-  let seenCurrent = false
-  for (const h of hist) {
-    if ((h.champion?.id ?? null) === currentId) { seenCurrent = true; continue }
-    if (seenCurrent) return h.champion
+  const stack: Array<DeploymentDoc['champion']> = [null]
+  for (const h of [...hist].sort((a, b) => a.seq - b.seq)) {
+    if (h.action === 'rollback') { if (stack.length > 1) stack.pop(); continue }
+    if ((h.champion?.id ?? null) !== (stack[stack.length - 1]?.id ?? null)) stack.push(h.champion)
   }
-  return null
+  return stack.length >= 2 && stack[stack.length - 1] !== null ? stack[stack.length - 2] : undefined
 }
 
 export interface PredictiveDeps {
@@ -195,6 +194,12 @@ export function createPredictiveService (deps: PredictiveDeps) {
   async function runJob (job: JobDoc, params: TrainParams, actor: string, owner: string): Promise<void> {
     const started = Date.now()
     const renew = setInterval(() => { deps.locks.renew(TRAIN_LOCK, owner, LOCK_TTL_MS).catch(() => undefined) }, LOCK_TTL_MS / 3)
+    let released: Promise<void> | null = null
+    const stopRenewing = (): Promise<void> => {
+      clearInterval(renew)
+      released ??= deps.locks.release(TRAIN_LOCK, owner).catch(() => undefined)
+      return released
+    }
     const update = async (set: Partial<JobDoc>): Promise<void> => {
       await c.jobs.updateOne({ _id: job._id }, { $set: { ...set, updatedAt: now() } })
       await deps.progress(job._id, { jobId: job._id, kind: 'train-model', ...set })
@@ -247,17 +252,19 @@ export function createPredictiveService (deps: PredictiveDeps) {
         artifact,
         predictionBaseline: result.predictionBaseline,
         trainingMs: Date.now() - started,
-      }, result.holdoutRows)
+      }, result.holdoutRows, result.groupKeys)
+      // the lock is released before the job reads as finished, so a client that saw it finish can train again
+      await stopRenewing()
       await update({ state: 'done', phase: 'done', finishedAt: now(), result: { modelId: model._id, version: model.version } })
       await deps.audit(actor, 'model.trained', model._id, { version: model.version, auc: model.metrics.auc, algorithm: model.algorithm })
       log.info({ modelId: model._id, version: model.version, auc: model.metrics.auc, ms: model.trainingMs }, 'model trained')
     } catch (err) {
       const code = err instanceof TrainingDataError ? 'LS_ERR_MODEL_TRAINING_DATA' : 'LS_ERR_INTERNAL'
       log.error({ err, jobId: job._id }, 'model training failed')
+      await stopRenewing()
       await update({ state: 'failed', error: (err as Error).message, errorCode: code, finishedAt: now() }).catch(() => undefined)
     } finally {
-      clearInterval(renew)
-      await deps.locks.release(TRAIN_LOCK, owner).catch(() => undefined)
+      await stopRenewing()
     }
   }
 
@@ -316,9 +323,10 @@ export function createPredictiveService (deps: PredictiveDeps) {
 
     /** Makes the champion before the current one the champion again (none, if the current one was the first). */
     async rollback (actor: string): Promise<DeploymentDoc> {
-      if (rollbackTarget(await registry.history(1000)) === undefined) throw new PredictiveError('no-rollback', 'There is no earlier champion to roll back to')
+      if (rollbackTarget(await registry.history(100_000)) === undefined) throw new PredictiveError('no-rollback', 'There is no earlier champion to roll back to')
       const dep = await registry.append((cur, hist) => {
-        const previous = rollbackTarget(hist) ?? cur.champion
+        const target = rollbackTarget(hist)
+        const previous = target === undefined ? cur.champion : target
         return { champion: previous, challenger: cur.challenger?.id === previous?.id ? null : cur.challenger, challengerShare: cur.challenger?.id === previous?.id ? 0 : cur.challengerShare, action: 'rollback' }
       }, actor)
       await deps.audit(actor, 'model.rollback', dep.champion?.id ?? 'none', { champion: dep.champion })

@@ -2,7 +2,7 @@
 // the best candidate by mean validation AUC, calibration on its out-of-fold predictions, a refit on all training
 // rows, and an honest report on the holdout rows the model never saw.
 import type { Example } from './dataset.js'
-import { fitFeatureSet, encodeAll, type FeatureSpec, type FittedFeatureSet } from './features.js'
+import { fitFeatureSet, encodeAll, normalizeValue, type FeatureSpec, type FittedFeatureSet } from './features.js'
 import { fitLogistic, logisticLogits, rowsOf, type Matrix } from './logistic.js'
 import { fitGbm, gbmLogits, type GbmModel } from './gbm.js'
 import { fitPlatt, fitIsotonic, calibrate, type Calibration } from './calibration.js'
@@ -73,11 +73,16 @@ export interface TrainResult {
   importance: Importance
   /** Distribution of the training predictions, for prediction drift. */
   predictionBaseline: { edges: number[]; shares: number[] }
-  holdoutRows: Array<{ leadId: string; p: number; y: number }>
+  holdoutRows: Array<{ leadId: string; p: number; y: number; g: Array<string | null> }>
+  /** Attributes whose values (at the prediction point) each holdout row keeps in `g`, for bias reports. */
+  groupKeys: string[]
   split: { train: number; test: number; folds: number }
 }
 
 export class TrainingDataError extends Error {}
+
+const MAX_GROUP_VALUES = 100
+const MAX_GROUP_KEYS = 60
 
 export type Progress = (step: string, done: number, total: number) => Promise<void>
 
@@ -236,6 +241,23 @@ export async function train (examples: readonly Example[], opts: TrainOptions, p
     grades,
     sourceImportance: sourceImp,
   }
+  // attribute values at the prediction point of the holdout rows, for bias reports on any low-cardinality attribute
+  // (also ones the model does not use, such as a sensitive attribute left out on purpose)
+  const testInputs = split.test.map((i) => examples[i]!.input)
+  const missing = new Set((fs.spec.missingValues).map((v) => v.trim().toLowerCase()))
+  const keyCounts = new Map<string, Set<string>>()
+  for (const inp of testInputs) {
+    for (const [k, v] of Object.entries(inp.attributes)) {
+      const n = normalizeValue(v, missing)
+      if (n === null) continue
+      const set = keyCounts.get(k) ?? new Set<string>()
+      if (set.size <= MAX_GROUP_VALUES) set.add(String(n))
+      keyCounts.set(k, set)
+    }
+  }
+  const groupKeys = [...keyCounts.entries()].filter(([, vals]) => vals.size <= MAX_GROUP_VALUES).map(([k]) => k).sort().slice(0, MAX_GROUP_KEYS)
+  const groupsOf = (inp: Example['input']): Array<string | null> => groupKeys.map((k) => { const n = normalizeValue(inp.attributes[k], missing); return n === null ? null : String(n) })
+
   return {
     artifact,
     winner: winner.name,
@@ -243,7 +265,8 @@ export async function train (examples: readonly Example[], opts: TrainOptions, p
     holdout,
     importance,
     predictionBaseline: { edges, shares },
-    holdoutRows: split.test.map((i, j) => ({ leadId: examples[i]!.leadId, p: round6(testProb[j]!), y: y[i]! })),
+    holdoutRows: split.test.map((i, j) => ({ leadId: examples[i]!.leadId, p: round6(testProb[j]!), y: y[i]!, g: groupsOf(examples[i]!.input) })),
+    groupKeys,
     split: { train: split.train.length, test: split.test.length, folds: k },
   }
 }
