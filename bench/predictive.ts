@@ -1,0 +1,173 @@
+// Predictive-scoring benchmark on a real lead dataset. Run from the repository root:
+//   npm run bench:predictive
+// Reads ../shared/datasets/Leads.csv (relative to the repository root; override with BENCH_LEADS_CSV) and skips
+// with a message when it is absent: the data is never copied into the repository. Drops the columns that leak the
+// outcome (Tags, Lead Quality, Last Notable Activity, Lead Profile and the Asymmetrique scores), imports the leads
+// through the product's own HTTP API into a fresh database (an embedded FerretDB unless MONGODB_URI is set), trains
+// through POST /v1/models/train with the `Converted` column as a recorded outcome, and reports the holdout metrics
+// of the tournament's winner and of logistic regression alone, plus the in-process prediction latency.
+// Environment: BENCH_LEADS_CSV, BENCH_MAX_ROWS (default: all rows).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { parse } from 'csv-parse/sync'
+import type { AddressInfo } from 'node:net'
+import { buildApp } from '../server/src/app.js'
+import { loadConfig } from '../server/src/config.js'
+import { openDatabase } from '../server/src/infra/db.js'
+import { startFerretDb, type EmbeddedDb } from '../server/src/infra/ferretdb.js'
+import { currentInput } from '../server/src/domain/predictive/dataset.js'
+
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const CSV = process.env.BENCH_LEADS_CSV ?? resolve(root, '..', 'shared', 'datasets', 'Leads.csv')
+const MAX_ROWS = Number(process.env.BENCH_MAX_ROWS ?? Infinity)
+const KEY = `lsk_bench_${randomBytes(12).toString('hex')}`
+const AUTH = { authorization: `Bearer ${KEY}` }
+/** Columns that are recorded after (or because of) the outcome: using them would leak it. */
+const LEAKY = (c: string): boolean => ['Tags', 'Lead Quality', 'Last Notable Activity', 'Lead Profile'].includes(c) || c.startsWith('Asymmetrique')
+const ID_COLUMN = 'Prospect ID'
+const LABEL = 'Converted'
+/** The import event type; the outcome is the `Converted` attribute each lead carries. */
+const IMPORT_TYPE = 'lead_imported'
+
+const log = (s: string): void => { process.stderr.write(`# ${s}\n`) }
+const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
+
+async function api (base: string, method: string, path: string, body?: unknown): Promise<Json> {
+  const res = await fetch(base + path, { method, headers: { ...AUTH, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
+  const json = await res.json() as Json
+  if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`)
+  return json
+}
+
+/**
+ * Imports the leads through the product. When the server offers `POST /v1/uploads` (multipart, kind=leads), the CSV
+ * goes there as a file; otherwise each row becomes one event carrying the lead's attributes (`POST /v1/events`).
+ */
+async function importLeads (base: string, header: string[], rows: string[][]): Promise<void> {
+  const doc = await (await fetch(`${base}/docs/json`)).json() as { paths: Record<string, unknown> }
+  if ('/v1/uploads' in doc.paths) {
+    const csv = [header, ...rows].map((r) => r.map((v) => /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v).join(',')).join('\n') + '\n'
+    const form = new FormData()
+    form.append('kind', 'leads')
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'leads.csv')
+    const res = await fetch(`${base}/v1/uploads`, { method: 'POST', headers: AUTH, body: form })
+    const json = await res.json() as Json
+    if (res.status >= 300) throw new Error(`POST /v1/uploads answered ${res.status}: ${JSON.stringify(json)}`)
+    log(`uploaded ${rows.length} rows through POST /v1/uploads: ${JSON.stringify(json).slice(0, 300)}`)
+    return
+  }
+  const at = new Date(Date.now() - 60_000).toISOString()
+  const idIdx = header.indexOf(ID_COLUMN)
+  for (let i = 0; i < rows.length; i += 1000) {
+    const events = rows.slice(i, i + 1000).map((r) => {
+      const attributes: Record<string, string> = {}
+      header.forEach((h, k) => { if (k !== idIdx && h !== '') attributes[h] = r[k] ?? '' })
+      return { externalId: `row-${r[idIdx]!}`, lead: { externalId: r[idIdx]!, attributes }, type: IMPORT_TYPE, occurredAt: at }
+    })
+    const res = await api(base, 'POST', '/v1/events', { events })
+    if (res.accepted + res.duplicates !== events.length) throw new Error(`import rejected rows: ${JSON.stringify(res).slice(0, 500)}`)
+    log(`imported ${Math.min(rows.length, i + 1000)}/${rows.length} rows through POST /v1/events`)
+  }
+}
+
+async function waitForScoring (base: string): Promise<void> {
+  for (;;) {
+    const s = await api(base, 'GET', '/v1/stats')
+    if (s.events.pending === 0) return
+    await sleep(500)
+  }
+}
+
+async function trainAndWait (base: string, body: Json): Promise<Json> {
+  const job = await api(base, 'POST', '/v1/models/train', body)
+  let last = ''
+  for (;;) {
+    const j = await api(base, 'GET', `/v1/models/jobs/${job.id as string}`)
+    const line = `${j.percent as number}% ${j.phase as string}`
+    if (line !== last) { log(`training: ${line}`); last = line }
+    if (j.state === 'failed') throw new Error(`training failed: ${j.errorCode as string} ${j.error as string}`)
+    if (j.state === 'done') return await api(base, 'GET', `/v1/models/${j.modelId as string}`)
+    await sleep(500)
+  }
+}
+
+function report (name: string, m: Json): Json {
+  const h = m.metrics
+  return { model: name, version: m.version, algorithm: m.algorithm, winner: m.winner, cvAuc: m.cv.map((c: Json) => `${c.name as string}: ${(c.auc as number).toFixed(4)}`).join('; '), holdoutAuc: h.auc, precision: h.precision, recall: h.recall, f1: h.f1, brier: h.brier, threshold: h.threshold, holdout: `${h.examples as number} rows, ${h.positives as number} converted`, trainingSeconds: m.trainingMs / 1000 }
+}
+
+async function main (): Promise<void> {
+  if (!existsSync(CSV)) {
+    console.log(`bench:predictive skipped: ${CSV} is absent (set BENCH_LEADS_CSV to a copy of the Leads dataset)`)
+    return
+  }
+  const all = parse(readFileSync(CSV), { relax_column_count: true }) as string[][]
+  const fullHeader = all[0]!
+  const keep = fullHeader.map((h, i) => ({ h: h.trim(), i })).filter(({ h }) => h !== '' && !LEAKY(h))
+  const header = keep.map((k) => k.h)
+  const rows = all.slice(1, Number.isFinite(MAX_ROWS) ? 1 + MAX_ROWS : undefined).map((r) => keep.map((k) => r[k.i] ?? ''))
+  log(`${rows.length} leads; columns dropped as leaking the outcome: ${fullHeader.filter((h) => h !== '' && LEAKY(h)).join(', ')}`)
+
+  let ferret: EmbeddedDb | null = null
+  let dir: string | null = null
+  let uri = process.env.MONGODB_URI
+  if (uri === undefined) {
+    dir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'))
+    ferret = await startFerretDb({ dataDir: dir, bin: process.env.LEADSCORE_FERRETDB_BIN })
+    uri = ferret.uri
+  }
+  const dbName = `ls_bench_${randomBytes(4).toString('hex')}`
+  const db = await openDatabase(uri, dbName)
+  const app = await buildApp(loadConfig({ MONGODB_URI: uri, MONGODB_DB: dbName, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' }), { database: db, logger: false, startWorkers: true })
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    let t0 = performance.now()
+    await importLeads(base, header, rows)
+    await waitForScoring(base)
+    log(`import and scoring: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+    const outcome = { kind: 'attribute', name: LABEL, values: ['1'] }
+    const features = { attributes: { exclude: ['Lead Number'] } }
+    t0 = performance.now()
+    const best = await trainAndWait(base, { name: 'leads-tournament', outcome, features, seed: 1 })
+    const lr = await trainAndWait(base, { name: 'leads-logistic', outcome, features, seed: 1, candidates: [{ algorithm: 'logistic', l2: 1 }, { algorithm: 'logistic', l2: 10 }] })
+    log(`training: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+    // serving latency: the winner deployed, then every lead's current features through the loaded predictor
+    await api(base, 'POST', `/v1/models/${best.id as string}/deploy`, { role: 'champion' })
+    await app.core.predictive.runtime.ensureFresh(true)
+    const leads = await db.c.leads.find({}).limit(5000).toArray()
+    const times: number[] = []
+    for (const l of leads) {
+      const sel = app.core.predictive.runtime.select(l._id)!
+      const input = currentInput(l, Date.now())
+      const s = performance.now()
+      sel.model.predictor.predict(input)
+      times.push(performance.now() - s)
+    }
+    times.sort((a, b) => a - b)
+    const q = (f: number): number => Math.round(times[Math.min(times.length - 1, Math.floor(f * times.length))]! * 1000) / 1000
+
+    console.log(JSON.stringify({
+      dataset: CSV, leads: rows.length, published: 'logistic regression without the leaking columns: AUC about 0.88',
+      results: [report('tournament', best), report('logistic regression only', lr)],
+      topFeatures: (best.importance.features as Json[]).slice(0, 8).map((f) => `${f.feature as string} ${(f.importance as number).toFixed(3)}`),
+      predictionLatencyMs: { samples: times.length, p50: q(0.5), p99: q(0.99), max: q(1) },
+    }, null, 2))
+  } finally {
+    await app.close()
+    await db.db.dropDatabase().catch(() => undefined)
+    await db.close()
+    if (ferret !== null) await ferret.stop()
+    if (dir !== null) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err: unknown) => { console.error(err); process.exitCode = 1 })
