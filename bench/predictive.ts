@@ -3,7 +3,7 @@
 // Reads ../shared/datasets/Leads.csv (relative to the repository root; override with BENCH_LEADS_CSV) and skips
 // with a message when it is absent: the data is never copied into the repository. Drops the columns that leak the
 // outcome (Tags, Lead Quality, Last Notable Activity, Lead Profile and the Asymmetrique scores), imports the leads
-// through the product's own HTTP API into a fresh database (an embedded FerretDB unless MONGODB_URI is set), trains
+// through the product's own upload path (POST /v1/uploads, kind=leads) into a fresh database (an embedded FerretDB unless MONGODB_URI is set), trains
 // through POST /v1/models/train with the `Converted` column as a recorded outcome, and reports the holdout metrics
 // of the tournament's winner and of logistic regression alone, plus the in-process prediction latency.
 // Environment: BENCH_LEADS_CSV, BENCH_MAX_ROWS (default: all rows).
@@ -32,8 +32,6 @@ const AUTH = { authorization: `Bearer ${KEY}` }
 const LEAKY = (c: string): boolean => ['Tags', 'Lead Quality', 'Last Notable Activity', 'Lead Profile'].includes(c) || c.startsWith('Asymmetrique')
 const ID_COLUMN = 'Prospect ID'
 const LABEL = 'Converted'
-/** The import event type; the outcome is the `Converted` attribute each lead carries. */
-const IMPORT_TYPE = 'lead_imported'
 
 const log = (s: string): void => { process.stderr.write(`# ${s}\n`) }
 const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }
@@ -46,34 +44,23 @@ async function api (base: string, method: string, path: string, body?: unknown):
 }
 
 /**
- * Imports the leads through the product. When the server offers `POST /v1/uploads` (multipart, kind=leads), the CSV
- * goes there as a file; otherwise each row becomes one event carrying the lead's attributes (`POST /v1/events`).
+ * Imports the leads through the product's upload path: the CSV (without the leaking columns) as a leads upload,
+ * `POST /v1/uploads` with kind=leads. Each row becomes a `lead_updated` event carrying the row as lead attributes;
+ * `Prospect ID` is the lead's external id.
  */
 async function importLeads (base: string, header: string[], rows: string[][]): Promise<void> {
-  const doc = await (await fetch(`${base}/docs/json`)).json() as { paths: Record<string, unknown> }
-  if ('/v1/uploads' in doc.paths) {
-    const csv = [header, ...rows].map((r) => r.map((v) => /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v).join(',')).join('\n') + '\n'
-    const form = new FormData()
-    form.append('kind', 'leads')
-    form.append('file', new Blob([csv], { type: 'text/csv' }), 'leads.csv')
-    const res = await fetch(`${base}/v1/uploads`, { method: 'POST', headers: AUTH, body: form })
-    const json = await res.json() as Json
-    if (res.status >= 300) throw new Error(`POST /v1/uploads answered ${res.status}: ${JSON.stringify(json)}`)
-    log(`uploaded ${rows.length} rows through POST /v1/uploads: ${JSON.stringify(json).slice(0, 300)}`)
-    return
-  }
-  const at = new Date(Date.now() - 60_000).toISOString()
-  const idIdx = header.indexOf(ID_COLUMN)
-  for (let i = 0; i < rows.length; i += 1000) {
-    const events = rows.slice(i, i + 1000).map((r) => {
-      const attributes: Record<string, string> = {}
-      header.forEach((h, k) => { if (k !== idIdx && h !== '') attributes[h] = r[k] ?? '' })
-      return { externalId: `row-${r[idIdx]!}`, lead: { externalId: r[idIdx]!, attributes }, type: IMPORT_TYPE, occurredAt: at }
-    })
-    const res = await api(base, 'POST', '/v1/events', { events })
-    if (res.accepted + res.duplicates !== events.length) throw new Error(`import rejected rows: ${JSON.stringify(res).slice(0, 500)}`)
-    log(`imported ${Math.min(rows.length, i + 1000)}/${rows.length} rows through POST /v1/events`)
-  }
+  const cell = (v: string): string => /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
+  const csv = [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n'
+  const form = new FormData()
+  form.append('kind', 'leads')
+  form.append('format', 'csv')
+  form.append('mapping', JSON.stringify({ [ID_COLUMN]: 'lead.externalId' }))
+  form.append('file', new Blob([csv], { type: 'text/csv' }), 'leads.csv')
+  const res = await fetch(`${base}/v1/uploads`, { method: 'POST', headers: AUTH, body: form })
+  const json = await res.json() as Json
+  if (res.status !== 201) throw new Error(`POST /v1/uploads answered ${res.status}: ${JSON.stringify(json).slice(0, 500)}`)
+  if (json.accepted + json.duplicates !== rows.length) throw new Error(`the upload rejected rows: ${JSON.stringify(json).slice(0, 500)}`)
+  log(`uploaded ${rows.length} rows through POST /v1/uploads (${json.accepted as number} accepted)`)
 }
 
 async function waitForScoring (base: string): Promise<void> {

@@ -1,6 +1,8 @@
 // `npm pretest`: installs what the tests need that npm does not — the embedded database (built with Go), Debian's
-// chromium for the browser tests, and schemathesis (PyPI) for the API fuzz test. Each step is skipped when present.
+// chromium for the browser tests, Debian's dovecot-imapd for the IMAP source, and schemathesis (PyPI) for the API
+// fuzz test. Each step is skipped when present.
 import { execFileSync, execSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { ensureFerretDb } from './ferretdb.mjs'
 
 const has = (cmd) => { try { execSync(`command -v ${cmd}`, { stdio: 'ignore' }); return true } catch { return false } }
@@ -16,6 +18,16 @@ if (!has('chromium')) {
     const run = (args) => execFileSync(sudo.length > 0 ? 'sudo' : args[0], sudo.length > 0 ? args : args.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
     run(['apt-get', 'update', '-qq'])
     run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium'])
+  })
+}
+
+// the IMAP source's tests run a private dovecot (Debian's dovecot-imapd) on 127.0.0.1 per test file
+if (!has('dovecot') && !existsSync('/usr/sbin/dovecot')) {
+  step('installing dovecot-imapd', () => {
+    const sudo = process.getuid?.() === 0 ? [] : ['sudo']
+    const run = (args) => execFileSync(sudo.length > 0 ? 'sudo' : args[0], sudo.length > 0 ? args : args.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+    run(['apt-get', 'update', '-qq'])
+    run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'dovecot-imapd'])
   })
 }
 

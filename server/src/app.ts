@@ -11,10 +11,15 @@ import type { AppConfig } from './config.js'
 import { openDatabase, type Database } from './infra/db.js'
 import problemDetails from './infra/problem-details.js'
 import httpParsing from './infra/http-parsing.js'
+import requestDeadline from './infra/request-deadline.js'
 import auth from './infra/auth.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
 import { ProblemDetails, Lead, Event, EventInput, LedgerEntry } from './schemas/common.js'
+import { Ruleset, Diagnostic, Backtest } from './schemas/rulesets.js'
+import { IngestResult } from './schemas/events.js'
+import { Webhook, Delivery } from './schemas/webhooks.js'
+import { UploadReject, UploadReport, Upload } from './schemas/uploads.js'
 import eventsRoutes from './routes/events.js'
 import leadsRoutes from './routes/leads.js'
 import rulesetsRoutes from './routes/rulesets.js'
@@ -24,6 +29,11 @@ import liveRoutes from './routes/live.js'
 import sessionRoutes from './routes/session.js'
 import usersRoutes from './routes/users.js'
 import analyticsRoutes from './routes/analytics.js'
+import webhooksRoutes from './routes/webhooks.js'
+import sourcesRoutes from './routes/sources.js'
+import { createSourceHost, createRegistry, importPlugins, mountScoringPlugins, type SourceHost } from './plugin-host/index.js'
+import { FIRST_PARTY_SOURCES } from './sources/index.js'
+import uploadsRoutes from './routes/uploads.js'
 import modelsRoutes from './routes/models.js'
 
 declare module 'fastify' {
@@ -32,6 +42,8 @@ declare module 'fastify' {
     mongo: Database
     core: Core
     live: LiveHub
+    /** Run-time configured sources and the plugins behind them. */
+    sources: SourceHost
     /** The admin key generated on first start (shown once), or null. */
     initialAdminKey: string | null
     /** The console admin created on first start, with its password when generated (shown once), or null. */
@@ -46,6 +58,8 @@ export interface BuildOptions extends CoreOptions {
   logger?: boolean | Record<string, unknown>
   /** Start Agenda workers and the sweeper (defaults to config.worker.enabled). */
   startWorkers?: boolean
+  /** Plugins to install besides the first-party sources and LEADSCORE_PLUGINS (embedding, tests). */
+  plugins?: readonly unknown[]
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -64,7 +78,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     },
     requestIdHeader: 'x-request-id',
     bodyLimit: config.limits.bodyLimit,
-    requestTimeout: 60_000,
+    // off here and applied per route by infra/request-deadline.ts, so a file upload may take longer than it
+    requestTimeout: 0,
     connectionTimeout: 0,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
@@ -75,9 +90,20 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   // infra: database, domain services, error shape, parsing, auth
   const ownsDb = opts.database === undefined
   if (config.mongoUri === undefined && ownsDb) throw new Error('buildApp needs config.mongoUri or opts.database')
+  // plugins are checked before anything is opened: a bad plugin set fails the boot at once
+  const registry = createRegistry([...FIRST_PARTY_SOURCES, ...(opts.plugins ?? []), ...await importPlugins(config.plugins)])
   const database = opts.database ?? await openDatabase(config.mongoUri!, config.mongoDb)
   app.decorate('mongo', database)
-  const core = createCore(config, database, app.log, opts)
+  const scoringPlugins = mountScoringPlugins(registry.scoring, { state: database.c.sourceState, log: app.log, now: opts.now ?? (() => new Date()) })
+  const core = createCore(config, database, app.log, { ...opts, scoringPlugins })
+  const sources = createSourceHost({ core, registry, log: app.log })
+  try {
+    await sources.check()
+  } catch (err) {
+    if (ownsDb) await database.close()
+    throw err
+  }
+  app.decorate('sources', sources)
   await core.rulesets.ensureDefault()
   let initialAdminKey: string | null = null
   if (config.bootstrapApiKey !== undefined) {
@@ -94,6 +120,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     core.metrics.httpRequests.inc(1, { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
   })
   await app.register(problemDetails)
+  await app.register(requestDeadline, { timeoutMs: config.requestTimeoutMs, problemBaseUrl: config.problemBaseUrl })
   await app.register(httpParsing)
   // before auth: its onRequest hook marks upgrade requests so that a refused upgrade (401/403) destroys the socket;
   // registered after auth, a failed auth hook skipped it and the unauthenticated socket stayed open for good
@@ -101,7 +128,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(auth)
 
   // OpenAPI document from the route schemas
-  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry]) app.addSchema(s)
+  // shared schemas are added here, at the root: a route plugin that adds its own schemas gets a fresh schema
+  // controller that no longer uses the TypeBox validator compiler set by http-parsing
+  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Diagnostic, Backtest, IngestResult, Webhook, Delivery, UploadReject, UploadReport, Upload]) app.addSchema(s)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -128,6 +157,10 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(sessionRoutes)
   await app.register(usersRoutes)
   await app.register(analyticsRoutes)
+  await app.register(webhooksRoutes)
+  await app.register(sourcesRoutes)
+  await sources.mount(app)
+  await app.register(uploadsRoutes)
   await app.register(modelsRoutes)
 
   const ui = consoleDir(config)
@@ -144,10 +177,14 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const startWorkers = opts.startWorkers ?? config.worker.enabled
   app.addHook('onReady', async () => {
     await live.start()
-    if (startWorkers) await core.startWorkers()
+    if (startWorkers) {
+      await core.startWorkers()
+      await sources.start()
+    }
   })
   app.addHook('onClose', async () => {
     live.stop()
+    await sources.close()
     await core.stopWorkers(15_000)
     if (ownsDb) await database.close()
   })

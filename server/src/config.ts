@@ -6,6 +6,19 @@ const Bool = Type.Union([Type.Boolean(), Type.Transform(Type.String({ pattern: '
   .Decode((v) => ['1', 'true', 'yes', 'on'].includes(v))
   .Encode((v) => String(v))])
 
+const DELAY = '\\d{1,7}(ms|s|m|h|d)'
+/** A comma-separated list of 0 to 30 durations, e.g. `5s,30s,2m,10m,1h`. */
+const DELAY_LIST = `^(\\s*${DELAY}\\s*(,\\s*${DELAY}\\s*){0,29})?$`
+const DELAY_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** Milliseconds of each duration in a list like `5s,30s,2m` (already checked against DELAY_LIST). */
+export function parseDelays (list: string): number[] {
+  return list.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    const m = /^(\d+)(ms|s|m|h|d)$/.exec(s)!
+    return Number(m[1]) * DELAY_UNIT_MS[m[2]!]!
+  })
+}
+
 /** Every environment variable the server reads. Unknown variables are ignored. */
 export const Env = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -22,14 +35,27 @@ export const Env = Type.Object({
   LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
   LEADSCORE_SWEEP_EVERY_MS: Type.Integer({ minimum: 100, default: 5_000 }),
+  LEADSCORE_DECAY_TICK_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
   LEADSCORE_PROCESS_EVERY_MS: Type.Integer({ minimum: 20, default: 500 }),
   LEADSCORE_EVENTS_PER_RUN: Type.Integer({ minimum: 1, maximum: 100_000, default: 1_000 }),
   LEADSCORE_MAX_EVENT_BYTES: Type.Integer({ minimum: 1024, default: 32 * 1024 }),
   LEADSCORE_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
   LEADSCORE_EVENTS_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
+  LEADSCORE_UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1024, default: 2 * 1024 * 1024 * 1024 }),
+  LEADSCORE_UPLOAD_MAX_ROW_BYTES: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 64 * 1024 }),
+  LEADSCORE_UPLOAD_MAX_COLUMNS: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+  LEADSCORE_UPLOAD_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  LEADSCORE_UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
+  LEADSCORE_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
   LEADSCORE_IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, default: 24 }),
+  LEADSCORE_WEBHOOKS_ALLOW_PRIVATE: Type.Optional(Bool),
+  LEADSCORE_WEBHOOKS_RETRY_SCHEDULE: Type.String({ pattern: DELAY_LIST, default: '5s,30s,2m,10m,1h,4h,12h,24h' }),
+  LEADSCORE_WEBHOOKS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+  LEADSCORE_WEBHOOKS_POLL_MS: Type.Integer({ minimum: 20, default: 1_000 }),
+  LEADSCORE_WEBHOOKS_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   LEADSCORE_CORS_ORIGIN: Type.Optional(Type.String()),
   LEADSCORE_CONSOLE_DIR: Type.Optional(Type.String()),
+  LEADSCORE_PLUGINS: Type.String({ default: '', pattern: '^[^\\s,]*(,[^\\s,]+)*$' }),
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
   PROBLEM_BASE_URL: Type.String({ default: '/problems' }),
@@ -49,11 +75,21 @@ export interface AppConfig {
   bootstrapApiKey: string | undefined
   /** The first console admin, created at startup when no admin user exists (unset parts: admin@localhost, random). */
   initialAdmin: { email: string | undefined; password: string | undefined }
-  worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number }
+  worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number; decayTickMs: number }
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
+  /** Time allowed to receive a whole request (every route but file uploads, which have `uploads.idleTimeoutMs`). */
+  requestTimeoutMs: number
+  uploads: { maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number }
   idempotencyTtlMs: number
+  /**
+   * Outbound webhooks: whether private/loopback receiver addresses are allowed, the delay before each retry (so at
+   * most `retryDelaysMs.length + 1` attempts), the request timeout, the dispatcher's poll interval and parallelism.
+   */
+  webhooks: { allowPrivate: boolean; retryDelaysMs: number[]; timeoutMs: number; pollMs: number; concurrency: number }
   corsOrigin: string | undefined
   consoleDir: string | undefined
+  /** Plugin packages (module specifiers) imported at boot, in order. */
+  plugins: readonly string[]
   logLevel: Static<typeof Env>['LOG_LEVEL']
   problemBaseUrl: string
 }
@@ -91,6 +127,7 @@ export function loadConfig (env: EnvInput): AppConfig {
       concurrency: e.LEADSCORE_WORKER_CONCURRENCY,
       lockLifetimeMs: e.LEADSCORE_LOCK_LIFETIME_MS,
       sweepEveryMs: e.LEADSCORE_SWEEP_EVERY_MS,
+      decayTickMs: e.LEADSCORE_DECAY_TICK_MS,
       processEveryMs: e.LEADSCORE_PROCESS_EVERY_MS,
       eventsPerRun: e.LEADSCORE_EVENTS_PER_RUN,
     }),
@@ -100,9 +137,25 @@ export function loadConfig (env: EnvInput): AppConfig {
       eventsBodyLimit: e.LEADSCORE_EVENTS_BODY_LIMIT,
       maxBatchEvents: 1000,
     }),
+    requestTimeoutMs: e.LEADSCORE_REQUEST_TIMEOUT_MS,
+    uploads: Object.freeze({
+      maxBytes: e.LEADSCORE_UPLOAD_MAX_BYTES,
+      maxRowBytes: e.LEADSCORE_UPLOAD_MAX_ROW_BYTES,
+      maxColumns: e.LEADSCORE_UPLOAD_MAX_COLUMNS,
+      batchRows: e.LEADSCORE_UPLOAD_BATCH_ROWS,
+      idleTimeoutMs: e.LEADSCORE_UPLOAD_IDLE_TIMEOUT_MS,
+    }),
     idempotencyTtlMs: e.LEADSCORE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    webhooks: Object.freeze({
+      allowPrivate: e.LEADSCORE_WEBHOOKS_ALLOW_PRIVATE ?? false,
+      retryDelaysMs: Object.freeze(parseDelays(e.LEADSCORE_WEBHOOKS_RETRY_SCHEDULE)) as number[],
+      timeoutMs: e.LEADSCORE_WEBHOOKS_TIMEOUT_MS,
+      pollMs: e.LEADSCORE_WEBHOOKS_POLL_MS,
+      concurrency: e.LEADSCORE_WEBHOOKS_CONCURRENCY,
+    }),
     corsOrigin: e.LEADSCORE_CORS_ORIGIN,
     consoleDir: e.LEADSCORE_CONSOLE_DIR,
+    plugins: Object.freeze(e.LEADSCORE_PLUGINS.split(',').filter((x) => x !== '')),
     logLevel: e.LOG_LEVEL,
     problemBaseUrl: e.PROBLEM_BASE_URL.replace(/\/$/, ''),
   })

@@ -46,8 +46,39 @@ export const LS_ERR_LEAD_EXISTS = createError('LS_ERR_LEAD_EXISTS', "A lead with
 export const LS_ERR_EVENT_NOT_FOUND = createError('LS_ERR_EVENT_NOT_FOUND', "Event '%s' not found", 404)
 export const LS_ERR_RULESET_NOT_FOUND = createError('LS_ERR_RULESET_NOT_FOUND', "Ruleset version '%s' not found", 404)
 export const LS_ERR_RULESET_INVALID = createError('LS_ERR_RULESET_INVALID', 'The ruleset is invalid: %s', 400)
+export const LS_ERR_RULESET_NOT_DRAFT = createError('LS_ERR_RULESET_NOT_DRAFT', "Ruleset version '%s' is %s; only drafts can be edited or published", 409)
+export const LS_ERR_RULESET_BUSY = createError('LS_ERR_RULESET_BUSY', 'Another ruleset change is being published; retry shortly', 409)
 export const LS_ERR_JOB_NOT_FOUND = createError('LS_ERR_JOB_NOT_FOUND', "Job '%s' not found", 404)
 
+// outbound webhooks
+export const LS_ERR_WEBHOOK_NOT_FOUND = createError('LS_ERR_WEBHOOK_NOT_FOUND', "Webhook subscription '%s' not found", 404)
+export const LS_ERR_WEBHOOK_URL_INVALID = createError('LS_ERR_WEBHOOK_URL_INVALID', 'The webhook URL is not allowed: %s', 400)
+// sources (plugin instances) and their deliveries
+export const LS_ERR_SOURCE_NOT_FOUND = createError('LS_ERR_SOURCE_NOT_FOUND', "Source '%s' not found", 404)
+export const LS_ERR_SOURCE_TYPE_UNKNOWN = createError('LS_ERR_SOURCE_TYPE_UNKNOWN', "No source plugin '%s' is installed", 400)
+export const LS_ERR_SOURCE_CONFIG_INVALID = createError('LS_ERR_SOURCE_CONFIG_INVALID', 'The source configuration is invalid: %s', 400)
+export const LS_ERR_SOURCE_SECRET_INVALID = createError('LS_ERR_SOURCE_SECRET_INVALID', 'The secret cannot be rotated: %s', 400)
+export const LS_ERR_SOURCE_NOT_POLLED = createError('LS_ERR_SOURCE_NOT_POLLED', "Source '%s' is of type '%s', which does not poll", 409)
+export const LS_ERR_SOURCE_DISABLED = createError('LS_ERR_SOURCE_DISABLED', "Source '%s' is disabled", 503)
+export const LS_ERR_SOURCE_AUTH = createError('LS_ERR_SOURCE_AUTH', 'The source refused the request: %s', 401)
+export const LS_ERR_SOURCE_INPUT = createError('LS_ERR_SOURCE_INPUT', 'The source cannot use the request: %s', 422)
+export const LS_ERR_SOURCE_UNAVAILABLE = createError('LS_ERR_SOURCE_UNAVAILABLE', 'The source is temporarily unavailable: %s', 503)
+export const LS_ERR_WEBHOOK_HEADER_MISSING = createError('LS_ERR_WEBHOOK_HEADER_MISSING', 'A webhook header is missing: %s', 401)
+export const LS_ERR_WEBHOOK_HEADER_INVALID = createError('LS_ERR_WEBHOOK_HEADER_INVALID', 'A webhook header is malformed: %s', 401)
+export const LS_ERR_WEBHOOK_TIMESTAMP = createError('LS_ERR_WEBHOOK_TIMESTAMP', 'The webhook timestamp is outside the tolerance: %s', 401)
+export const LS_ERR_WEBHOOK_SIGNATURE = createError('LS_ERR_WEBHOOK_SIGNATURE', 'No valid webhook signature: %s', 401)
+export const LS_ERR_IMAP_LOGIN = createError('LS_ERR_IMAP_LOGIN', 'The IMAP server refused the login', 401)
+export const LS_ERR_IMAP_MAILBOX = createError('LS_ERR_IMAP_MAILBOX', "The mailbox '%s' does not exist", 422)
+export const LS_ERR_IMAP_TLS = createError('LS_ERR_IMAP_TLS', "The IMAP server's TLS certificate was refused: %s", 422)
+export const LS_ERR_IMAP_CONNECTION = createError('LS_ERR_IMAP_CONNECTION', 'The IMAP server could not be reached: %s', 503)
+// uploads (POST /v1/uploads)
+export const LS_ERR_UPLOAD_NOT_FOUND = createError('LS_ERR_UPLOAD_NOT_FOUND', "Upload '%s' not found", 404)
+export const LS_ERR_UPLOAD_FORMAT = createError('LS_ERR_UPLOAD_FORMAT', 'The file is not in a supported shape: %s', 400)
+export const LS_ERR_UPLOAD_HEADER = createError('LS_ERR_UPLOAD_HEADER', 'The CSV header is invalid: %s', 400)
+export const LS_ERR_UPLOAD_MAPPING = createError('LS_ERR_UPLOAD_MAPPING', 'The column mapping is invalid: %s', 400)
+export const LS_ERR_UPLOAD_PARSE = createError('LS_ERR_UPLOAD_PARSE', 'The file cannot be read from line %s on: %s', 400)
+export const LS_ERR_UPLOAD_TOO_LARGE = createError('LS_ERR_UPLOAD_TOO_LARGE', 'The file is larger than %s bytes', 413)
+export const LS_ERR_UPLOAD_ABORTED = createError('LS_ERR_UPLOAD_ABORTED', 'The upload ended before the whole file arrived: %s', 400)
 // predictive models
 export const LS_ERR_MODEL_NOT_FOUND = createError('LS_ERR_MODEL_NOT_FOUND', "Model '%s' not found", 404)
 export const LS_ERR_MODEL_TRAINING_BUSY = createError('LS_ERR_MODEL_TRAINING_BUSY', 'A model is already being trained; wait for its job to finish', 409)
@@ -61,6 +92,8 @@ export const LS_ERR_EVENT_TOO_LARGE = createError('LS_ERR_EVENT_TOO_LARGE', 'The
 export const LS_ERR_EVENT_TYPE_INVALID = createError('LS_ERR_EVENT_TYPE_INVALID', 'The event type is invalid: %s', 422)
 export const LS_ERR_LEAD_IDENTITY_INVALID = createError('LS_ERR_LEAD_IDENTITY_INVALID', 'The lead identity is invalid: %s', 422)
 export const LS_ERR_TIMESTAMP_INVALID = createError('LS_ERR_TIMESTAMP_INVALID', 'The timestamp is invalid: %s', 422)
+export const LS_ERR_UPLOAD_ROW_INVALID = createError('LS_ERR_UPLOAD_ROW_INVALID', 'The row is invalid: %s', 422)
+export const LS_ERR_UPLOAD_ROW_TOO_LARGE = createError('LS_ERR_UPLOAD_ROW_TOO_LARGE', 'The row is larger than %s bytes', 422)
 
 export const LS_ERR_INTERNAL = createError('LS_ERR_INTERNAL', 'An internal error occurred', 500)
 
@@ -76,9 +109,16 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_LOGIN_FAILED, LS_ERR_LOGIN_THROTTLED, LS_ERR_CSRF, LS_ERR_USER_NOT_FOUND, LS_ERR_USER_EXISTS, LS_ERR_LAST_ADMIN,
   LS_ERR_IDEMPOTENCY_KEY_REUSED, LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_INVALID,
   LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_EVENT_NOT_FOUND, LS_ERR_RULESET_NOT_FOUND, LS_ERR_RULESET_INVALID,
-  LS_ERR_JOB_NOT_FOUND,
+  LS_ERR_RULESET_NOT_DRAFT, LS_ERR_RULESET_BUSY, LS_ERR_JOB_NOT_FOUND, LS_ERR_WEBHOOK_NOT_FOUND, LS_ERR_WEBHOOK_URL_INVALID,
+  LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_TYPE_UNKNOWN, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_SECRET_INVALID, LS_ERR_SOURCE_NOT_POLLED, LS_ERR_SOURCE_DISABLED,
+  LS_ERR_SOURCE_AUTH, LS_ERR_SOURCE_INPUT, LS_ERR_SOURCE_UNAVAILABLE,
+  LS_ERR_WEBHOOK_HEADER_MISSING, LS_ERR_WEBHOOK_HEADER_INVALID, LS_ERR_WEBHOOK_TIMESTAMP, LS_ERR_WEBHOOK_SIGNATURE,
+  LS_ERR_IMAP_LOGIN, LS_ERR_IMAP_MAILBOX, LS_ERR_IMAP_TLS, LS_ERR_IMAP_CONNECTION,
+  LS_ERR_UPLOAD_NOT_FOUND, LS_ERR_UPLOAD_FORMAT, LS_ERR_UPLOAD_HEADER, LS_ERR_UPLOAD_MAPPING, LS_ERR_UPLOAD_PARSE, LS_ERR_UPLOAD_TOO_LARGE,
+  LS_ERR_UPLOAD_ABORTED,
   LS_ERR_MODEL_NOT_FOUND, LS_ERR_MODEL_TRAINING_BUSY, LS_ERR_MODEL_TRAINING_DATA, LS_ERR_MODEL_NO_ROLLBACK, LS_ERR_MODEL_NO_CHALLENGER,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
+  LS_ERR_UPLOAD_ROW_INVALID, LS_ERR_UPLOAD_ROW_TOO_LARGE,
   LS_ERR_INTERNAL,
 })
 

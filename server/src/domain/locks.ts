@@ -31,15 +31,34 @@ export function createLockService (locks: Collection<LockDoc>, now: () => Date):
         // all "match" the expired document), so the right to take over this particular lease is won by inserting
         // a marker keyed by it: exactly one claimer succeeds. Markers carry the old expiry, so the sweeper's purge
         // of long-expired lock documents removes them.
+        const markerId = `~takeover:${name}:${cur.owner}:${cur.expiresAt.getTime()}`
         try {
-          await locks.insertOne({ _id: `~takeover:${name}:${cur.owner}:${cur.expiresAt.getTime()}`, owner, expiresAt: cur.expiresAt, acquiredAt: t })
+          await locks.insertOne({ _id: markerId, owner, expiresAt: cur.expiresAt, acquiredAt: t })
         } catch (err) {
-          if (isDuplicateKey(err)) return false
+          if (!isDuplicateKey(err)) throw err
+          // Someone won this takeover. If it never completed (that claimer failed between its marker and its
+          // update), the marker would block the lock for good: after a lease's length, the marker is cleared so
+          // the next attempt can take over.
+          const m = await locks.findOne({ _id: markerId })
+          if (m !== null && t.getTime() - m.acquiredAt.getTime() > ttlMs) await locks.deleteOne({ _id: markerId, owner: m.owner })
+          return false
+        }
+        try {
+          return await takeOver(cur)
+        } catch (err) {
+          await locks.deleteOne({ _id: markerId, owner }).catch(() => undefined)
           throw err
         }
       }
-      const res = await locks.updateOne({ _id: name, owner: cur.owner, expiresAt: cur.expiresAt }, { $set: lease })
-      return res.matchedCount === 1
+      return await takeOver(cur)
+
+      async function takeOver (c: LockDoc): Promise<boolean> {
+        const res = await locks.updateOne({ _id: name, owner: c.owner, expiresAt: c.expiresAt }, { $set: lease })
+        if (res.matchedCount === 1) return true
+        // a retried update whose first attempt did apply matches nothing the second time: look before giving up
+        const after = await locks.findOne({ _id: name })
+        return after !== null && after.owner === owner && after.acquiredAt.getTime() === t.getTime()
+      }
     },
     async renew (name, owner, ttlMs) {
       const res = await locks.updateOne({ _id: name, owner }, { $set: { expiresAt: new Date(now().getTime() + ttlMs) } })

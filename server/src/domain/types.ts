@@ -13,6 +13,17 @@ export interface ScoreState extends ScoreParts {
   fired: Record<string, { n: number; recent: number[] }>
   stage: string
   lastActivityAt: number | null
+  /** Engagement right after the last activity: the base inactivity decay is computed from (absent: no decay yet). */
+  decayBase?: number
+  /** Decay periods already applied since the last activity (by decay ticks). */
+  decayPeriods?: number
+  /** Grade at this point (from fit); absent in states written before grades were tracked per entry. */
+  grade?: string
+  /**
+   * How often the lead has entered each stage and grade so far in its canonical history, keyed `stage:<name>` /
+   * `grade:<name>` (names key-encoded). The n-th entry into a stage is that crossing's identity (see webhooks).
+   */
+  entered?: Record<string, number>
   /** Engagement aggregates for predictive models (absent in states written before they existed). */
   activity?: ActivityView
 }
@@ -34,6 +45,7 @@ export interface LeadDoc {
   status: string
   stage: string
   grade: string
+  intentLabel?: string
   score: number
   scores: { engagement: number; fit: number; intent: number; predictive: number | null }
   sources: string[]
@@ -45,6 +57,11 @@ export interface LeadDoc {
   lastBatch: LeadBatch | null
   /** When set, the next worker run replays every event with a canonical key above this one (full re-score: ''). */
   rescoreFrom: string | null
+  /**
+   * The stage and grade webhook receivers were last told about (their view), kept in step by the scoring commit and
+   * by the release of held notifications. Absent until the lead's first commit with webhooks.
+   */
+  notified?: { stage: string; grade: string }
   lastEventAt: Date | null
   lastScoredAt: Date | null
   rulesetVersion: number | null
@@ -65,6 +82,36 @@ export interface LeadBatch {
   /** Number of ledger entries written, with ids `${token}:${i}`. */
   entries: number
   done: boolean
+  /** Stage and grade crossings of this batch, recorded in the notification outbox when the batch is finalized. */
+  notify?: BatchNotify
+}
+
+/** A stage or grade change found in a scoring batch, with its identity in the lead's canonical history. */
+export interface Crossing {
+  /** Deterministic notification id: `<leadId>.<kind>.<to>.<n>` (n = ordinal of this entry into `to`). */
+  id: string
+  kind: 'stage' | 'grade'
+  from: string
+  to: string
+  n: number
+  eventId: string | null
+  occurredAt: Date
+  score: number
+}
+
+export interface BatchNotify {
+  crossings: Crossing[]
+  /** The receivers' view before this batch, and the lead's stage and grade after it. */
+  before: { stage: string; grade: string }
+  after: { stage: string; grade: string }
+  /** n of the final stage and grade (for the ids of corrections), and the score after the batch. */
+  afterN: { stage: number; grade: number }
+  score: number
+  /** Id of the running re-score job that holds this batch's notifications, or null. */
+  heldBy: string | null
+  rev: number
+  rulesetVersion: number
+  lead: { email: string | null; name: string | null }
 }
 
 export type EventStatus = 'pending' | 'scored' | 'unmapped'
@@ -129,6 +176,8 @@ export interface RulesetSettings {
   floors?: Partial<ScoreParts>
   stages?: Array<{ name: string; min: number; exitBelow?: number }>
   grades?: Array<{ name: string; min: number }>
+  intentLabels?: Array<{ name: string; min: number }>
+  decay?: Array<{ dimension: 'engagement'; percent: number; every: string; after?: string; curve?: 'linear' | 'exponential' }>
   eventTypes?: { known?: string[]; aliases?: Record<string, string> }
   [k: string]: unknown
 }
@@ -145,6 +194,9 @@ export interface RulesetDoc {
   note: string | null
   createdAt: Date
   publishedAt: Date | null
+  /** The version a draft or rollback was made from. */
+  basedOn?: number | null
+  updatedAt?: Date
 }
 
 export interface RejectDoc {
@@ -157,6 +209,8 @@ export interface RejectDoc {
   raw: string
   rawTruncated: boolean
   receivedAt: Date
+  /** Line in the uploaded file where the rejected row starts (uploads only). */
+  line?: number
 }
 
 export interface IdempotencyDoc {
@@ -213,6 +267,44 @@ export interface LiveDoc { _id: number; type: string; topics: string[]; payload:
 
 export interface AuditDoc { _id: string; at: Date; actor: string; action: string; target: string; details: Record<string, unknown> }
 
+export type UploadKind = 'events' | 'leads'
+export type UploadFormat = 'csv' | 'json' | 'ndjson'
+
+/** One file upload (`POST /v1/uploads`): written only by the request that streams the file, so it has one writer. */
+export interface UploadDoc {
+  _id: string
+  status: 'running' | 'done' | 'failed'
+  kind: UploadKind
+  /** null until the first bytes tell (or a field names it). */
+  format: UploadFormat | null
+  filename: string | null
+  contentType: string | null
+  /** The events' source id: `upload` or `upload:<label>`. */
+  sourceId: string
+  /** Column (or JSON key) → field path, as given; CSV uploads store the resolved mapping of every column. */
+  mapping: Record<string, string | null> | null
+  /** The request's Content-Length, an upper bound of the file size (null when sent chunked). */
+  expectedBytes: number | null
+  bytes: number
+  /** Rows read from the file so far; `rows` (= accepted + duplicates + rejected) counts those already stored. */
+  rowsRead: number
+  rows: number
+  accepted: number
+  duplicates: number
+  rejected: number
+  /** SHA-256 of the file's bytes, once it has been read to the end. */
+  sha256: string | null
+  /** A fingerprint of content + interpretation (kind, format, mapping, source): equal ones yield the same events. */
+  fingerprint: string | null
+  duplicateOf: string | null
+  error: { code: string; message: string; line?: number } | null
+  actor: string
+  requestId: string
+  startedAt: Date
+  updatedAt: Date
+  finishedAt: Date | null
+}
+
 export interface JobDoc {
   _id: string
   kind: 'rescore-all' | 'train-model'
@@ -224,10 +316,155 @@ export interface JobDoc {
   errorCode?: string | null
   /** What the job is doing now. */
   phase?: string
-  /** What the job produced (a trained model's id and version). */
-  result?: Record<string, unknown> | null
+  /** The model a training job produced. */
+  model?: { id: string; version: number } | null
   params?: Record<string, unknown>
   createdAt: Date
   updatedAt: Date
   finishedAt: Date | null
+}
+
+export type NotificationType = 'lead.stage_changed' | 'lead.grade_changed'
+
+/**
+ * The outbox: one document per notification, its `_id` derived from the crossing's identity. Inserting it is the
+ * exactly-once decision (a duplicate key means the crossing was already recorded). Never scanned by the dispatcher.
+ */
+export interface NotificationDoc {
+  _id: string
+  leadId: string
+  type: NotificationType
+  kind: 'stage' | 'grade'
+  /** `crossing`: from the lead's history; `correction`: the receivers' view was brought back in step with the lead. */
+  origin: 'crossing' | 'correction'
+  from: string
+  to: string
+  n: number
+  occurredAt: Date
+  data: { leadId: string; email: string | null; name: string | null; from: string; to: string; score: number; version: number; eventId: string | null }
+  batch: string
+  rev: number
+  index: number
+  status: 'held' | 'pending' | 'dispatched' | 'dropped'
+  heldBy: string | null
+  droppedReason?: string
+  deliveries?: number
+  createdAt: Date
+  releasedAt?: Date
+  dispatchedAt?: Date
+}
+
+/** Small work list of the dispatcher: notifications to fan out and deliveries due. Entries are removed when done. */
+export interface WebhookQueueDoc { _id: string; kind: 'fanout' | 'delivery'; ref: string; dueAt: Date }
+
+/**
+ * The notifications held for one lead while a bulk re-score runs (`_id` `l:<leadId>`), written only under the
+ * lead's lock. `before` is the receivers' view when the hold began; `holdId` names the hold (release corrections).
+ */
+export interface NotificationHoldDoc {
+  _id: string
+  leadId: string
+  holdId: string
+  before: { stage: string; grade: string }
+  notificationIds: string[]
+  jobId: string
+  at: Date
+}
+
+export type WebhookEventType = NotificationType
+
+export interface WebhookDoc {
+  _id: string
+  url: string
+  events: WebhookEventType[]
+  stages: string[] | null
+  grades: string[] | null
+  description: string | null
+  status: 'active' | 'disabled'
+  disabledReason: string | null
+  disabledAt: Date | null
+  secret: string
+  previousSecret: string | null
+  previousSecretExpiresAt: Date | null
+  createdBy: string
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface DeliveryAttempt {
+  n: number
+  at: Date
+  durationMs: number
+  statusCode: number | null
+  error: string | null
+  /** The start of the receiver's answer (at most 200 characters), for diagnosis. */
+  response: string | null
+}
+
+export interface DeliveryDoc {
+  _id: string
+  webhookId: string
+  notificationId: string
+  /** The lead the notification is about (null for pings); erasing a lead erases its deliveries. */
+  leadId: string | null
+  type: string
+  /** The exact JSON body sent (the same on every attempt). */
+  body: string
+  state: 'pending' | 'delivered' | 'failed' | 'cancelled'
+  attempts: DeliveryAttempt[]
+  attemptCount: number
+  nextAttemptAt: Date | null
+  lastStatusCode: number | null
+  lastError: string | null
+  createdAt: Date
+  updatedAt: Date
+  deliveredAt: Date | null
+}
+
+/** One attempt of one delivery, claimed by inserting `<deliveryId>#<attempt>`: only one process sends it. */
+export interface WebhookClaimDoc { _id: string; owner: string; at: Date; expiresAt: Date }
+
+/** One value of a secret config key. `expiresAt` is set when a rotation replaced it (the overlap's end). */
+export interface SecretVersion { id: string; value: string; createdAt: Date; expiresAt: Date | null }
+
+/** A run-time configured source: one instance of an installed source plugin. Its `_id` is the events' `sourceId`. */
+export interface PluginInstanceDoc {
+  _id: string
+  kind: 'source'
+  /** The plugin's manifest id. */
+  type: string
+  name: string
+  enabled: boolean
+  /** Config without secret keys, keys encoded for storage (lib/keys.ts). */
+  config: Record<string, unknown>
+  /** Per secret key, newest first. */
+  secrets: Record<string, SecretVersion[]>
+  /** Bumped by every change; the poller re-arms a failed instance when it moves. */
+  rev: number
+  createdBy: string
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** One key of a source instance's key-value store (`_id` = `<instanceId>/<key>`; `~`-prefixed keys belong to the host). */
+export interface SourceStateDoc { _id: string; instanceId: string; key: string; value: string; updatedAt: Date }
+
+export interface SourceErrorInfo { at: Date; code: string; message: string }
+export interface SourcePollInfo { at: Date; status: 'ok' | 'retrying' | 'failed'; events: number; error: SourceErrorInfo | null; nextAt: Date | null }
+
+/** Delivery counters of one source in one server process (`_id` = `<sourceId>|<processId>`; only that process writes it). */
+export interface SourceStatsDoc {
+  _id: string
+  sourceId: string
+  process: string
+  deliveries: number
+  rejectedDeliveries: number
+  accepted: number
+  duplicates: number
+  rejected: number
+  lastDeliveryAt: Date | null
+  lastEventAt: Date | null
+  lastError: SourceErrorInfo | null
+  lastPoll: SourcePollInfo | null
+  updatedAt: Date
 }

@@ -1,6 +1,9 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb'
-import type { Document } from 'mongodb'
-import type { LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc } from '../domain/types.js'
+import type { Document, OptionalUnlessRequiredId } from 'mongodb'
+import type {
+  LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc,
+  NotificationDoc, WebhookQueueDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc, UploadDoc,
+} from '../domain/types.js'
 import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 
 /** The collections the product uses, typed. */
@@ -18,8 +21,28 @@ export interface Collections {
   liveFeed: Collection<LiveDoc>
   auditLog: Collection<AuditDoc>
   jobs: Collection<JobDoc>
+  /** File uploads and their progress; `_id` `up_…`. */
+  uploads: Collection<UploadDoc>
   /** One marker per lead with events waiting to be scored (insert-only coalescing of scoring runs). */
   pendingLeads: Collection<{ _id: string; at: Date }>
+  /** Outbound webhook subscriptions. */
+  webhooks: Collection<WebhookDoc>
+  /** The notification outbox: one document per stage/grade crossing, keyed by the crossing's identity. */
+  notifications: Collection<NotificationDoc>
+  /** Notifications held while a bulk re-score runs. */
+  notificationHolds: Collection<NotificationHoldDoc>
+  /** The dispatcher's small work list (fan-outs and due deliveries). */
+  webhookQueue: Collection<WebhookQueueDoc>
+  /** One document per (notification, subscription): the delivery log. */
+  webhookDeliveries: Collection<DeliveryDoc>
+  /** Insert-only claims of delivery attempts. */
+  webhookClaims: Collection<WebhookClaimDoc>
+  /** Run-time configured source instances (plugin-host/). */
+  pluginInstances: Collection<PluginInstanceDoc>
+  /** Per-instance key-value store of source plugins (cursors, tokens). */
+  sourceState: Collection<SourceStateDoc>
+  /** Per-source, per-process delivery counters. */
+  sourceStats: Collection<SourceStatsDoc>
   /** Trained predictive models (the registry). */
   models: Collection<ModelDoc>
   /** Insert-only history of which model is champion and challenger. */
@@ -68,7 +91,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
     { key: { name: 1, version: 1 }, name: 'name_version_unique', unique: true },
     { key: { status: 1 }, name: 'status' },
   ],
-  ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }],
+  ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }, { key: { sourceId: 1, receivedAt: -1 }, name: 'source_received' }, { key: { requestId: 1, index: 1 }, name: 'request_index' }],
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'expires', ttl: 0 }],
   locks: [{ key: { expiresAt: 1 }, name: 'expires' }],
   apiKeys: [{ key: { hash: 1 }, name: 'hash_unique', unique: true }],
@@ -77,7 +100,17 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   liveFeed: [{ key: { at: 1 }, name: 'at' }],
   auditLog: [{ key: { at: -1 }, name: 'at_desc' }],
   jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
+  uploads: [{ key: { fingerprint: 1 }, name: 'fingerprint' }, { key: { status: 1 }, name: 'status' }],
   pendingLeads: [{ key: { at: 1 }, name: 'at' }],
+  webhooks: [{ key: { createdAt: -1 }, name: 'created_desc' }],
+  notifications: [{ key: { leadId: 1, createdAt: 1 }, name: 'lead_created' }],
+  notificationHolds: [{ key: { leadId: 1 }, name: 'lead' }],
+  webhookQueue: [{ key: { kind: 1, dueAt: 1 }, name: 'kind_due' }],
+  webhookDeliveries: [{ key: { webhookId: 1, createdAt: -1 }, name: 'webhook_created' }, { key: { leadId: 1 }, name: 'lead' }],
+  webhookClaims: [{ key: { expiresAt: 1 }, name: 'expires' }],
+  pluginInstances: [{ key: { type: 1 }, name: 'type' }, { key: { createdAt: -1 }, name: 'created_desc' }],
+  sourceState: [{ key: { instanceId: 1 }, name: 'instance' }],
+  sourceStats: [{ key: { sourceId: 1 }, name: 'source' }],
   models: [{ key: { version: 1 }, name: 'version_unique', unique: true }],
   modelDeployments: [{ key: { seq: 1 }, name: 'seq_unique', unique: true }],
   modelEvaluations: [],
@@ -125,7 +158,9 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
-    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'models', 'modelDeployments', 'modelEvaluations'] as const
+    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'webhooks', 'notifications', 'notificationHolds',
+    'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
+    'models', 'modelDeployments', 'modelEvaluations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }
@@ -166,6 +201,30 @@ function withTransientRetry<T extends Document> (col: Collection<T>): Collection
       return (...args: unknown[]) => retryTransient(() => (v as (...a: unknown[]) => Promise<unknown>).apply(target, args))
     },
   })
+}
+
+/**
+ * Inserts documents in one unordered batch, skipping those whose unique key is already taken. When the batch fails
+ * for another reason (a transient error may leave it partly stored), each document is inserted on its own.
+ */
+export async function insertIgnoringDuplicates<T extends Document> (col: Collection<T>, docs: Array<OptionalUnlessRequiredId<T>>): Promise<void> {
+  if (docs.length === 0) return
+  try {
+    await col.insertMany(docs, { ordered: false })
+    return
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : []
+    if (isDuplicateKey(err) && list.length > 0 && list.every((we) => we.code === undefined || we.code === 11000)) return
+    if (!isTransient(err) && list.length === 0) throw err
+  }
+  for (const doc of docs) {
+    try {
+      await retryTransient(async () => await col.insertOne(doc))
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err
+    }
+  }
 }
 
 /** true for a duplicate-key error (E11000). FerretDB does not name the index, so callers re-check which key clashed. */

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import sjson from 'secure-json-parse'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
-import type { TSchema } from '@sinclair/typebox'
+import { FormatRegistry, type TSchema } from '@sinclair/typebox'
 import { LS_ERR_FORBIDDEN_KEY, LS_ERR_INVALID_ENCODING, LS_ERR_MALFORMED_JSON } from '../errors.js'
 
 declare module 'fastify' {
@@ -55,6 +55,10 @@ export function parseJsonStrict (raw: Buffer): unknown {
   return value
 }
 
+// string formats used by the schemas (TypeBox knows none by itself)
+const DATE_TIME_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => DATE_TIME_RE.test(v) && !Number.isNaN(Date.parse(v)))
+
 // Bodies are validated exactly (no type coercion, no silently dropped properties); querystrings and params are
 // strings on the wire, so they are converted to the schema's types first.
 const compiled = new WeakMap<TSchema, ReturnType<typeof TypeCompiler.Compile>>()
@@ -62,8 +66,13 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
   let check = compiled.get(schema)
   if (check === undefined) { check = TypeCompiler.Compile(schema); compiled.set(schema, check) }
   const c = check
+  // a request without a body is an empty object for a body schema whose properties are all optional
+  const emptyBodyOk = httpPart === 'body' && schema.type === 'object' && (schema.required ?? []).length === 0
   return (data: unknown) => {
-    const withDefaults = Value.Default(schema, Value.Clone(data ?? (httpPart === 'body' ? data : {})))
+    if (emptyBodyOk && (data === undefined || data === null)) return { value: {} }
+    // params and querystrings arrive as null-prototype objects, which TypeBox's conversion leaves alone: copy them
+    const input = httpPart === 'body' ? data : { ...(data ?? {}) as Record<string, unknown> }
+    const withDefaults = Value.Default(schema, Value.Clone(input))
     const value = httpPart === 'body' ? withDefaults : Value.Convert(schema, withDefaults)
     if (c.Check(value)) return { value }
     const errs = [...c.Errors(value)].slice(0, 20).map((e) => ({ instancePath: e.path, message: e.message, params: {} }))

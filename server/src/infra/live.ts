@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { LiveFeed, LiveMessage } from '../domain/live/live-feed.js'
 
-const TOPIC_RE = /^(leaderboard|events|jobs|rulesets|lead:[A-Za-z0-9_]{1,64}|job:[A-Za-z0-9_]{1,64})$/
+const TOPIC_RE = /^(leaderboard|events|jobs|rulesets|webhooks|backtests|uploads|lead:[A-Za-z0-9_]{1,64}|job:[A-Za-z0-9_]{1,64}|backtest:[A-Za-z0-9_]{1,64}|upload:[A-Za-z0-9_]{1,64})$/
 export const MAX_FRAME_BYTES = 64 * 1024
 const MAX_TOPICS = 100
 const SLOW_CONSUMER_BYTES = 4 * 1024 * 1024
@@ -67,7 +67,9 @@ export class LiveHub {
   private send (c: Client, frame: Record<string, unknown>): void {
     if (c.ws.readyState !== c.ws.OPEN) return
     if (c.ws.bufferedAmount > SLOW_CONSUMER_BYTES) {
+      // the close frame waits behind everything buffered; a client that never reads again is cut off for good
       c.ws.close(1008, 'slow consumer')
+      setTimeout(() => { c.ws.terminate() }, 5000).unref()
       this.clients.delete(c)
       return
     }
@@ -110,7 +112,7 @@ export class LiveHub {
     this.clients.add(client)
     const subscribe = async (topics: unknown, since: unknown): Promise<void> => {
       if (!Array.isArray(topics) || topics.length > MAX_TOPICS || !topics.every(validTopic)) {
-        this.send(client, { type: 'error', code: 'LS_ERR_VALIDATION', message: `topics must be up to ${MAX_TOPICS} of leaderboard, events, jobs, rulesets, lead:<id>, job:<id>` })
+        this.send(client, { type: 'error', code: 'LS_ERR_VALIDATION', message: `topics must be up to ${MAX_TOPICS} of leaderboard, events, jobs, rulesets, webhooks, backtests, uploads, lead:<id>, job:<id>, backtest:<id>, upload:<id>` })
         return
       }
       const replay = typeof since === 'number' && Number.isInteger(since) && since >= 0

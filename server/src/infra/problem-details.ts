@@ -36,17 +36,21 @@ function pointerOf (instancePath: string | undefined, params: Record<string, unk
 
 /** One error handler and one not-found handler for the whole app: every failure is a problem+json with a code. */
 export default fp(async function problemDetails (app: FastifyInstance) {
-  app.setErrorHandler((error: FastifyError & { errors?: unknown; validation?: Array<{ instancePath?: string; message?: string; params?: Record<string, unknown> }> }, req, reply) => {
+  app.setErrorHandler((error: FastifyError & { errors?: unknown; problemExtras?: Record<string, unknown>; validation?: Array<{ instancePath?: string; message?: string; params?: Record<string, unknown> }> }, req, reply) => {
     if (error.validation !== undefined) {
       const errors = error.validation.map((v) => ({ pointer: pointerOf(v.instancePath, v.params), detail: v.message ?? 'invalid' }))
       req.log.info({ errors }, 'request failed validation')
       return sendProblem(req, reply, 400, 'LS_ERR_VALIDATION', `The request is invalid: ${errors.map((e) => `${e.pointer} ${e.detail}`).join('; ')}`, { errors })
     }
     const code = typeof error.code === 'string' ? error.code : ''
-    if (code in ERROR_CODES && (error.statusCode ?? 500) < 500) {
-      const extras: ProblemExtras = Array.isArray(error.errors) ? { errors: error.errors as ProblemExtras['errors'] } : {}
+    // coded client errors, and coded 503s (temporary: answered with Retry-After), keep their code and detail
+    if (code in ERROR_CODES && ((error.statusCode ?? 500) < 500 || (error.statusCode === 503 && code !== 'LS_ERR_DB_UNAVAILABLE'))) {
+      // a coded error may carry RFC 9457 extension members (e.g. what an upload stored before it stopped)
+      const ext = (error as { extensions?: unknown }).extensions
+      const extras: ProblemExtras = { ...(error.problemExtras ?? {}), ...(ext !== null && typeof ext === 'object' ? ext as Record<string, unknown> : {}) }
+      if (Array.isArray(error.errors)) extras.errors = error.errors as ProblemExtras['errors']
       req.log.info({ code }, error.message)
-      if (error.statusCode === 503 || code === 'LS_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'LS_ERR_LEAD_BUSY') void reply.header('retry-after', '1')
+      if ((error.statusCode === 503 || code === 'LS_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'LS_ERR_LEAD_BUSY' || code === 'LS_ERR_RULESET_BUSY') && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1')
       return sendProblem(req, reply, error.statusCode ?? 400, code, error.message, extras)
     }
     const mapped = FASTIFY_MAP[code]

@@ -18,27 +18,43 @@ export function findForbiddenKey (value: unknown, depth = 0): string | null {
   return null
 }
 
+// the empty key is stored as a lone "%" (never produced otherwise: "%" itself is encoded), so that it also works as
+// the last segment of an update path ("attributes.%"); an empty key stored before this rule still reads back as ""
 function encodeKey (k: string): string {
+  if (k === '') return '%'
   return k.replace(/[%.$\0]/g, (c) => c === '%' ? '%25' : c === '.' ? '%2E' : c === '$' ? '%24' : '%00')
 }
 
 function decodeKey (k: string): string {
+  if (k === '%') return ''
   return k.includes('%') ? k.replace(/%(25|2E|24|00)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : k
 }
 
-function mapKeys (value: unknown, fn: (k: string) => string, depth: number): unknown {
+// An array directly inside an array is stored as { "%a": [...] }: the embedded database (FerretDB) refuses nested
+// arrays, and no encoded key is "%a", so the wrapper cannot be confused with data.
+const NESTED = '%a'
+
+function mapKeys (value: unknown, fn: (k: string) => string, depth: number, maxDepth: number, encode: boolean): unknown {
   if (value === null || typeof value !== 'object') return value
   if (value instanceof Date) return value
-  if (depth > 64) throw new RangeError('value nests too deeply')
-  if (Array.isArray(value)) return value.map((v) => mapKeys(v, fn, depth + 1))
+  if (depth > maxDepth) throw new RangeError('value nests too deeply')
+  if (Array.isArray(value)) {
+    return value.map((v) => {
+      const x = mapKeys(v, fn, depth + 1, maxDepth, encode)
+      return encode && Array.isArray(x) ? { [NESTED]: x } : x
+    })
+  }
+  if (!encode && Object.keys(value).length === 1 && Array.isArray((value as Record<string, unknown>)[NESTED])) {
+    return mapKeys((value as Record<string, unknown>)[NESTED], fn, depth, maxDepth, encode)
+  }
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[fn(k)] = mapKeys(v, fn, depth + 1)
+  for (const [k, v] of Object.entries(value)) out[fn(k)] = mapKeys(v, fn, depth + 1, maxDepth, encode)
   return out
 }
 
-/** Encodes every key of a (nested) object for storage. */
-export function encodeKeys<T> (value: T): T { return mapKeys(value, encodeKey, 0) as T }
+/** Encodes every key of a (nested) object for storage, and wraps arrays nested in arrays. */
+export function encodeKeys<T> (value: T, maxDepth = 64): T { return mapKeys(value, encodeKey, 0, maxDepth, true) as T }
 /** Reverses {@link encodeKeys}. */
-export function decodeKeys<T> (value: T): T { return mapKeys(value, decodeKey, 0) as T }
+export function decodeKeys<T> (value: T, maxDepth = 64): T { return mapKeys(value, decodeKey, 0, maxDepth, false) as T }
 /** Encodes one key (for `$set: { 'attributes.<key>': … }`). */
 export { encodeKey }

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
-import { IngestResult } from '../schemas/events.js'
 import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID, LS_ERR_VALIDATION } from '../errors.js'
 import { sha256 } from '../lib/ids.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
@@ -20,7 +19,6 @@ const EventsBody = Type.Union([
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app) {
-  app.addSchema(IngestResult)
   const { core } = app
   const limits = core.config.limits
 
@@ -130,12 +128,13 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     config: { scope: 'read' },
     schema: {
       tags: ['events'], summary: 'Rejected events with their reasons (newest first)',
-      querystring: Type.Object({ requestId: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      querystring: Type.Object({ requestId: Type.Optional(Type.String({ maxLength: 100 })), sourceId: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
       response: { 200: Page(Reject), ...problemResponses },
     },
   }, async (req) => {
     const filter: Record<string, unknown> = {}
     if (req.query.requestId !== undefined) filter.requestId = req.query.requestId
+    if (req.query.sourceId !== undefined) filter.sourceId = req.query.sourceId
     const cur = decodeCursor(req.query.cursor)
     if (cur !== null) filter._id = { $lt: cur.id }
     const docs = await core.c.ingestRejects.find(filter).sort({ _id: -1 }).limit(req.query.limit + 1).toArray()

@@ -199,6 +199,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     await underLock(l._id, async () => {
       await c.events.deleteMany({ leadId: l._id })
       await c.scoreHistory.deleteMany({ leadId: l._id })
+      await core.outbox.eraseLead(l._id)
       await c.leads.deleteOne({ _id: l._id })
     })
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.delete', target: l._id, details: {} })

@@ -55,12 +55,11 @@ function deploymentOut (d: DeploymentDoc | null) {
 }
 
 function jobOut (j: JobDoc) {
-  const result = j.result ?? null
   return {
     id: j._id, kind: j.kind, state: j.state, phase: j.phase ?? j.state, done: j.done, total: j.total,
     percent: j.state === 'done' ? 100 : j.total > 0 ? Math.round(1000 * j.done / j.total) / 10 : 0,
     error: j.error, errorCode: j.errorCode ?? null,
-    modelId: typeof result?.modelId === 'string' ? result.modelId : null, modelVersion: typeof result?.version === 'number' ? result.version : null,
+    modelId: j.model?.id ?? null, modelVersion: j.model?.version ?? null,
     createdAt: j.createdAt.toISOString(), updatedAt: j.updatedAt.toISOString(), finishedAt: iso(j.finishedAt),
   }
 }

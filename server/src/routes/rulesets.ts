@@ -1,47 +1,246 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { problemResponses } from '../schemas/common.js'
-import { Ruleset, RulesetReplace } from '../schemas/rulesets.js'
+import type { Collection } from 'mongodb'
+import { problemResponses, IdParams } from '../schemas/common.js'
+import {
+  RulesetReplace, DraftCreate, DraftUpdate, PublishBody, PublishResult, ValidateBody, ValidateResult, Catalog,
+  RulesetDiff, DryRunBody, DryRunResult, BacktestBody,
+} from '../schemas/rulesets.js'
 import type { RulesetDoc } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
+import { FACT_CATALOG, compileRulesSource } from '../domain/rulesets/ruleset-service.js'
+import { pastedEvents, replayLead, runBacktest, storedEvents, syntheticLead, type BacktestJobDoc } from '../domain/rulesets/backtest.js'
+import { LS_ERR_JOB_NOT_FOUND, LS_ERR_LEAD_NOT_FOUND, LS_ERR_RULESET_INVALID, LS_ERR_VALIDATION } from '../errors.js'
 
 const out = (r: RulesetDoc) => ({
-  version: r.version, name: r.name, status: r.status, rules: r.rules as unknown as Record<string, unknown>[], settings: r.settings, author: r.author,
-  note: r.note, createdAt: r.createdAt.toISOString(), publishedAt: r.publishedAt?.toISOString() ?? null,
+  version: r.version, name: r.name, status: r.status, source: r.source ?? null, rules: r.rules as unknown as Record<string, unknown>[],
+  settings: r.settings, author: r.author, note: r.note, basedOn: r.basedOn ?? null, createdAt: r.createdAt.toISOString(),
+  updatedAt: (r.updatedAt ?? r.publishedAt ?? r.createdAt).toISOString(), publishedAt: r.publishedAt?.toISOString() ?? null,
 })
 
+const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1 }) })
+/** A backtest whose process stopped updating it for this long is reported as failed. */
+const STALE_MS = 5 * 60_000
+
 const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes (app) {
-  app.addSchema(Ruleset)
   const { core } = app
+  const backtests = core.c.jobs as unknown as Collection<BacktestJobDoc>
+
+  const audit = async (actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> => {
+    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor, action, target, details })
+  }
 
   app.get('/v1/rulesets', {
     config: { scope: 'read' },
-    schema: { tags: ['rulesets'], summary: 'All ruleset versions, newest first', response: { 200: Type.Object({ items: Type.Array(Type.Ref('Ruleset')) }), ...problemResponses } },
+    schema: { tags: ['rulesets'], summary: 'All ruleset versions (drafts included), newest first', response: { 200: Type.Object({ items: Type.Array(Type.Ref('Ruleset')) }), ...problemResponses } },
   }, async () => ({ items: (await core.rulesets.list()).map(out) }))
 
   app.get('/v1/rulesets/active', {
     config: { scope: 'read' },
-    schema: { tags: ['rulesets'], summary: 'The published ruleset (json-rules-engine rules + settings)', response: { 200: Type.Ref('Ruleset'), ...problemResponses } },
+    schema: { tags: ['rulesets'], summary: 'The published ruleset (source, json-rules-engine rules and settings)', response: { 200: Type.Ref('Ruleset'), ...problemResponses } },
   }, async () => out(await core.rulesets.get((await core.rulesets.active()).version)))
+
+  app.get('/v1/rulesets/catalog', {
+    config: { scope: 'read' },
+    schema: { tags: ['rulesets'], summary: 'The facts rules may use and the event types the published ruleset knows (for editors)', response: { 200: Catalog, ...problemResponses } },
+  }, async () => {
+    const active = await core.rulesets.active()
+    const known = active.settings.eventTypes?.known ?? []
+    const aliases = Object.keys(active.settings.eventTypes?.aliases ?? {})
+    return { facts: FACT_CATALOG as Record<string, { type: string; doc?: string }>, eventTypes: [...new Set([...known, ...aliases])].sort() }
+  })
+
+  app.get('/v1/rulesets/diff', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['rulesets'], summary: 'What changed between two versions: source lines, rules by id, settings',
+      querystring: Type.Object({ from: Type.Integer({ minimum: 1 }), to: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+      response: { 200: RulesetDiff, ...problemResponses },
+    },
+  }, async (req) => await core.rulesets.diff(req.query.from, req.query.to))
 
   app.get('/v1/rulesets/:version', {
     config: { scope: 'read' },
-    schema: { tags: ['rulesets'], summary: 'One ruleset version', params: Type.Object({ version: Type.Integer({ minimum: 1 }) }), response: { 200: Type.Ref('Ruleset'), ...problemResponses } },
+    schema: { tags: ['rulesets'], summary: 'One ruleset version', params: VersionParams, response: { 200: Type.Ref('Ruleset'), ...problemResponses } },
   }, async (req) => out(await core.rulesets.get(req.params.version)))
+
+  app.post('/v1/rulesets/validate', {
+    config: { scope: 'read' },
+    schema: { tags: ['rulesets'], summary: 'Compile and validate rules-language source without saving it', body: ValidateBody, response: { 200: ValidateResult, ...problemResponses } },
+  }, async (req) => {
+    const r = await compileRulesSource(req.body.source)
+    const res: Record<string, unknown> = { ok: r.ok, diagnostics: r.diagnostics, errors: r.problems }
+    if (r.rules !== undefined) res.rules = r.rules
+    if (r.settings !== undefined) res.settings = r.settings
+    return res as never
+  })
+
+  app.post('/v1/rulesets', {
+    config: { scope: 'rules' },
+    schema: {
+      tags: ['rulesets'], summary: 'Save rules-language source as a new draft version (compiled and validated; errors come back as diagnostics)',
+      body: DraftCreate, response: { 201: Type.Ref('Ruleset'), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const doc = await core.rulesets.createDraft(req.body, req.principal!.name)
+    await audit(req.principal!.name, 'ruleset.draft.create', `ruleset:${doc.version}`, { basedOn: doc.basedOn ?? null, note: doc.note })
+    return reply.code(201).header('location', `/v1/rulesets/${doc.version}`).send(out(doc))
+  })
+
+  app.put('/v1/rulesets/:version', {
+    config: { scope: 'rules' },
+    schema: { tags: ['rulesets'], summary: 'Edit a draft (published versions never change)', params: VersionParams, body: DraftUpdate, response: { 200: Type.Ref('Ruleset'), ...problemResponses } },
+  }, async (req) => {
+    const doc = await core.rulesets.updateDraft(req.params.version, req.body, req.principal!.name)
+    await audit(req.principal!.name, 'ruleset.draft.update', `ruleset:${doc.version}`, { note: doc.note })
+    return out(doc)
+  })
+
+  const publishResult = async (doc: RulesetDoc, rescore: boolean | undefined, actor: string) => {
+    await core.live.append('ruleset.published', ['rulesets'], { version: doc.version })
+    const job = rescore === true ? await core.startRescoreAll(actor) : null
+    return { ruleset: out(doc), rescoreJobId: job?._id ?? null }
+  }
+
+  app.post('/v1/rulesets/:version/publish', {
+    config: { scope: 'rules' },
+    schema: {
+      tags: ['rulesets'], summary: 'Publish a draft; optionally re-score every lead with it in the background',
+      params: VersionParams, body: PublishBody, response: { 200: PublishResult, ...problemResponses },
+    },
+  }, async (req) => {
+    const doc = await core.rulesets.publish(req.params.version, req.principal!.name)
+    await audit(req.principal!.name, 'ruleset.publish', `ruleset:${doc.version}`, { draft: req.params.version, rescore: req.body?.rescore === true })
+    return await publishResult(doc, req.body?.rescore, req.principal!.name)
+  })
+
+  app.post('/v1/rulesets/:version/rollback', {
+    config: { scope: 'rules' },
+    schema: {
+      tags: ['rulesets'], summary: 'Publish an earlier version again, as a new version (history stays linear)',
+      params: VersionParams, body: PublishBody, response: { 201: PublishResult, ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const doc = await core.rulesets.rollback(req.params.version, req.principal!.name)
+    await audit(req.principal!.name, 'ruleset.rollback', `ruleset:${doc.version}`, { to: req.params.version, rescore: req.body?.rescore === true })
+    return reply.code(201).send(await publishResult(doc, req.body?.rescore, req.principal!.name))
+  })
 
   app.put('/v1/rulesets/active', {
     config: { scope: 'rules' },
     schema: {
       tags: ['rulesets'],
-      summary: 'Replace the published ruleset with a new version (validated; existing scores change only on re-score)',
+      summary: 'Publish json-rules-engine rules and settings as a new version (validated; existing scores change only on re-score)',
       body: RulesetReplace,
       response: { 201: Type.Ref('Ruleset'), ...problemResponses },
     },
   }, async (req, reply) => {
     const doc = await core.rulesets.replace(req.body, req.principal!.name)
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'ruleset.publish', target: `ruleset:${doc.version}`, details: { note: doc.note } })
+    await audit(req.principal!.name, 'ruleset.publish', `ruleset:${doc.version}`, { note: doc.note })
     await core.live.append('ruleset.published', ['rulesets'], { version: doc.version })
     return reply.code(201).send(out(doc))
+  })
+
+  app.post('/v1/rulesets/dry-run', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['rulesets'],
+      summary: "Score a stored lead's history and/or pasted events with a ruleset (unsaved source, a version, or the published one) and explain every point; nothing is stored",
+      body: DryRunBody, response: { 200: DryRunResult, ...problemResponses },
+    },
+  }, async (req) => {
+    const { source, version, leadId, events } = req.body
+    if (source !== undefined && version !== undefined) throw new LS_ERR_VALIDATION('give either source or version, not both')
+    if (leadId === undefined && (events === undefined || events.length === 0)) throw new LS_ERR_VALIDATION('give a leadId, events, or both')
+    let rs
+    let diagnostics: unknown[] = []
+    if (source !== undefined) {
+      const r = await compileRulesSource(source)
+      diagnostics = r.diagnostics
+      if (!r.ok || r.rules === undefined || r.settings === undefined) {
+        const err = new LS_ERR_RULESET_INVALID(r.problems[0]?.detail ?? 'the source has errors')
+        ;(err as unknown as { problemExtras: unknown }).problemExtras = { diagnostics: r.diagnostics }
+        ;(err as unknown as { errors: unknown }).errors = r.problems
+        throw err
+      }
+      rs = core.rulesets.fromCompiled(r.rules, r.settings)
+    } else {
+      rs = version !== undefined ? await core.rulesets.byVersion(version) : await core.rulesets.active()
+    }
+    const t = core.now()
+    const lead = leadId !== undefined ? await core.c.leads.findOne({ _id: leadId }) : syntheticLead(events ?? [], t)
+    if (lead === null) throw new LS_ERR_LEAD_NOT_FOUND(leadId!)
+    const history = leadId !== undefined ? await storedEvents(core.c, lead) : []
+    const extra = pastedEvents(events ?? [], { maxEventBytes: core.config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 }, t)
+    const r = await replayLead(core.pipeline, lead, [...history, ...extra], rs, true)
+    return {
+      version: source !== undefined ? null : rs.version, leadId: leadId ?? null, final: r.final,
+      current: leadId !== undefined ? { total: lead.score, stage: lead.stage ?? '' } : null, entries: r.entries, diagnostics,
+    } as never
+  })
+
+  const backtestOut = (j: BacktestJobDoc) => {
+    const stale = j.state === 'running' && core.now().getTime() - j.updatedAt.getTime() > STALE_MS
+    return {
+      id: j._id, version: j.version, baseVersion: j.baseVersion, status: stale ? 'failed' as const : j.state,
+      progress: { done: j.done, total: j.total },
+      scope: { leadIds: j.scope.leadIds, from: j.scope.from?.toISOString() ?? null, to: j.scope.to?.toISOString() ?? null, limit: j.scope.limit },
+      startedAt: j.createdAt.toISOString(), finishedAt: j.finishedAt?.toISOString() ?? null,
+      error: stale ? 'the process running the backtest stopped' : j.error, result: j.result,
+    }
+  }
+
+  app.post('/v1/rulesets/:version/backtest', {
+    config: { scope: 'rules' },
+    schema: {
+      tags: ['rulesets'],
+      summary: 'Backtest a version (usually a draft) against stored history in the background: per-lead old → new scores, movers, stage changes, distributions and lift against conversions',
+      params: VersionParams, body: BacktestBody, response: { 202: Type.Object({ jobId: Type.String() }), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const body = req.body ?? {}
+    const candidate = await core.rulesets.byVersion(req.params.version)
+    const base = await core.rulesets.active()
+    const scope = {
+      leadIds: body.leadIds ?? null, from: body.from !== undefined ? new Date(body.from) : null, to: body.to !== undefined ? new Date(body.to) : null,
+      limit: body.limit ?? null,
+    }
+    const t = core.now()
+    const total = scope.leadIds !== null ? scope.leadIds.length : Math.min(await core.c.leads.estimatedDocumentCount(), scope.limit ?? Infinity)
+    const job: BacktestJobDoc = {
+      _id: newId('bt'), kind: 'backtest', state: 'running', total, done: 0, error: null, createdAt: t, updatedAt: t, finishedAt: null,
+      version: candidate.version, baseVersion: base.version, scope, actor: req.principal!.name, result: null,
+    }
+    await backtests.insertOne(job)
+    await audit(req.principal!.name, 'ruleset.backtest', `ruleset:${candidate.version}`, { jobId: job._id, baseVersion: base.version })
+    const progress = async (done: number, all: number, extra: Record<string, unknown> = {}): Promise<void> => {
+      await backtests.updateOne({ _id: job._id }, { $set: { done, total: all, updatedAt: core.now(), ...extra } })
+      await core.live.append('job.progress', ['backtests', `backtest:${job._id}`], { jobId: job._id, kind: 'backtest', done, total: all, state: extra.state ?? 'running' })
+    }
+    // runs in this process; its progress and result live in the job document
+    void (async () => {
+      try {
+        const result = await runBacktest(
+          { c: core.c, pipeline: core.pipeline, now: core.now, onProgress: async (d, n) => { await progress(d, n) } },
+          { leadIds: scope.leadIds ?? undefined, from: scope.from ?? undefined, to: scope.to ?? undefined, limit: scope.limit ?? undefined },
+          base, candidate,
+        )
+        await progress(result.leads, result.leads, { state: 'done', result, finishedAt: core.now() })
+      } catch (err) {
+        req.log.error({ err, jobId: job._id }, 'backtest failed')
+        await progress(0, total, { state: 'failed', error: (err as Error).message, finishedAt: core.now() }).catch(() => undefined)
+      }
+    })()
+    return reply.code(202).header('location', `/v1/backtests/${job._id}`).send({ jobId: job._id })
+  })
+
+  app.get('/v1/backtests/:id', {
+    config: { scope: 'read' },
+    schema: { tags: ['rulesets'], summary: 'Progress and result of a backtest', params: IdParams, response: { 200: Type.Ref('Backtest'), ...problemResponses } },
+  }, async (req) => {
+    const j = await backtests.findOne({ _id: req.params.id, kind: 'backtest' })
+    if (j === null) throw new LS_ERR_JOB_NOT_FOUND(req.params.id)
+    return backtestOut(j)
   })
 }
 

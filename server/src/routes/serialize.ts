@@ -11,7 +11,7 @@ export function predictionOut (p: StoredPrediction | null | undefined) {
 export function leadOut (l: LeadDoc) {
   return {
     id: l._id, email: l.email ?? null, externalId: l.externalId ?? null, name: l.name ?? null, company: l.company ?? null,
-    attributes: decodeKeys(l.attributes ?? {}), status: l.status, stage: l.stage ?? '', grade: l.grade ?? '', score: l.score,
+    attributes: decodeKeys(l.attributes ?? {}), status: l.status, stage: l.stage ?? '', grade: l.grade ?? '', intentLabel: l.intentLabel ?? '', score: l.score,
     scores: { engagement: l.scores?.engagement ?? 0, fit: l.scores?.fit ?? 0, intent: l.scores?.intent ?? 0, predictive: l.scores?.predictive ?? null },
     sources: l.sources ?? [], lastSeq: l.lastSeq, nextSeq: l.nextSeq, lastEventAt: iso(l.lastEventAt), lastScoredAt: iso(l.lastScoredAt),
     rulesetVersion: l.rulesetVersion ?? null, predictive: predictionOut(l.predictive), createdAt: l.createdAt.toISOString(), updatedAt: l.updatedAt.toISOString(),

@@ -1,4 +1,4 @@
-import type { Problem } from './types.js'
+import type { ApiDiagnostic, Problem } from './types.js'
 
 /** A failed API call; `problem` is the server's RFC 9457 body when it sent one. */
 export class ApiError extends Error {
@@ -10,6 +10,11 @@ export class ApiError extends Error {
   get code (): string { return this.problem?.code ?? (this.status === 0 ? 'NETWORK' : `HTTP_${this.status}`) }
   /** Per-field problems (`pointer` is a JSON pointer into the request). */
   get errors (): Array<{ pointer: string; detail: string }> { return this.problem?.errors ?? [] }
+  /** Rules-language diagnostics the server sent with LS_ERR_RULESET_INVALID (1-based line/column ranges). */
+  get diagnostics (): ApiDiagnostic[] {
+    const d = (this.problem as Record<string, unknown> | null)?.diagnostics
+    return Array.isArray(d) ? d as ApiDiagnostic[] : []
+  }
 }
 
 /** The message to show for any error thrown by a call. */
@@ -55,16 +60,21 @@ export async function request<T> (method: string, path: string, opts: RequestOpt
     throw new ApiError(0, null, 'The server could not be reached. Check your connection and try again.')
   }
   if (res.status === 204) return undefined as T
-  const type = res.headers.get('content-type') ?? ''
   const text = await res.text()
-  let json: unknown = null
-  if (/json/.test(type) && text !== '') {
-    try { json = JSON.parse(text) } catch { json = null }
-  }
-  if (!res.ok) {
-    const problem = json !== null && typeof json === 'object' && 'code' in json ? json as Problem : null
-    if (res.status === 401 && !path.startsWith('/v1/session')) onUnauthorized?.()
-    throw new ApiError(res.status, problem, problem?.detail ?? `${res.status} ${res.statusText}`)
-  }
+  const json = parseJsonBody(res.headers.get('content-type'), text)
+  if (!res.ok) throw failure(res.status, res.statusText, json, path)
   return json as T
+}
+
+/** The JSON of a response body, or null when it is not JSON. */
+export function parseJsonBody (contentType: string | null, text: string): unknown {
+  if (!/json/.test(contentType ?? '') || text === '') return null
+  try { return JSON.parse(text) } catch { return null }
+}
+
+/** The {@link ApiError} of a failed response (and the sign-in redirect for a 401 outside /v1/session). */
+export function failure (status: number, statusText: string, json: unknown, path: string): ApiError {
+  const problem = json !== null && typeof json === 'object' && 'code' in json ? json as Problem : null
+  if (status === 401 && !path.startsWith('/v1/session')) onUnauthorized?.()
+  return new ApiError(status, problem, problem?.detail ?? `${status} ${statusText}`)
 }

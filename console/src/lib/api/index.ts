@@ -1,8 +1,10 @@
 // Typed calls of the Leadscore API, one per route the console uses.
 import { request } from './client.js'
 import type {
-  ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, EventInput, IngestResult, Job, Lead, LeadEvent, LeadFilter, LedgerEntry,
-  LoginBody, Page, Ruleset, RulesetReplace, ScoreDistribution, Stats, SessionInfo, SortName, StageFunnel, User, UserCreate, UserPatch,
+  ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, Backtest, BacktestBody, BacktestStarted, DryRunBody, DryRunResult, EventInput,
+  IngestResult, Job, Lead, LeadEvent, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
+  RulesetPublishBody, RulesetPublished, RulesetUpdate, RulesetValidation, ScoreDistribution, Stats, SessionInfo, SortName, StageFunnel,
+  Upload, UploadRejectEntry, User, UserCreate, UserPatch,
 } from './types.js'
 
 export { ApiError, errorMessage } from './client.js'
@@ -35,7 +37,23 @@ export const api = {
   rulesets: {
     list: () => request<{ items: Ruleset[] }>('GET', '/v1/rulesets'),
     active: () => request<Ruleset>('GET', '/v1/rulesets/active'),
-    replace: (body: RulesetReplace) => request<Ruleset>('PUT', '/v1/rulesets/active', { body }),
+    get: (version: number) => request<Ruleset>('GET', `/v1/rulesets/${version}`),
+    catalog: () => request<RulesetCatalog>('GET', '/v1/rulesets/catalog'),
+    validate: (source: string) => request<RulesetValidation>('POST', '/v1/rulesets/validate', { body: { source } }),
+    create: (body: RulesetCreate) => request<Ruleset>('POST', '/v1/rulesets', { body }),
+    update: (version: number, body: RulesetUpdate) => request<Ruleset>('PUT', `/v1/rulesets/${version}`, { body }),
+    publish: (version: number, body: RulesetPublishBody) => request<RulesetPublished>('POST', `/v1/rulesets/${version}/publish`, { body }),
+    rollback: (version: number, body: RulesetPublishBody) => request<RulesetPublished>('POST', `/v1/rulesets/${version}/rollback`, { body }),
+    diff: (from: number, to: number, signal?: AbortSignal) =>
+      request<RulesetDiff>('GET', '/v1/rulesets/diff', { query: { from, to }, ...(signal !== undefined ? { signal } : {}) }),
+    dryRun: (body: DryRunBody) => request<DryRunResult>('POST', '/v1/rulesets/dry-run', { body }),
+    backtest: (version: number, body: BacktestBody) => request<BacktestStarted>('POST', `/v1/rulesets/${version}/backtest`, { body }),
+  },
+  backtest: (jobId: string) => request<Backtest>('GET', `/v1/backtests/${id(jobId)}`),
+  uploads: {
+    get: (uploadId: string) => request<Upload>('GET', `/v1/uploads/${id(uploadId)}`),
+    rejects: (uploadId: string, q: { limit?: number; cursor?: string | null } = {}) =>
+      request<Page<UploadRejectEntry>>('GET', `/v1/uploads/${id(uploadId)}/rejects`, { query: q }),
   },
   rescoreAll: () => request<Job>('POST', '/v1/rescore'),
   job: (jobId: string) => request<Job>('GET', `/v1/jobs/${id(jobId)}`),

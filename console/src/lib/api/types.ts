@@ -9,7 +9,10 @@ import type { LoginBodyT, SessionInfoT, UserT, UserCreateT, UserPatchT } from '.
 import type { ScoreDistributionT, StageFunnelT } from '../../../../server/src/schemas/analytics.js'
 import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../server/src/schemas/live.js'
 import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../server/src/schemas/leads.js'
-import type { RulesetT, RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
+import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
+import type * as R from '../../../../server/src/schemas/rulesets.js'
+// uploads: likewise (then: '../../../../server/src/schemas/uploads.js')
+import type * as U from './spec/uploads.js'
 import type { IngestResultT } from '../../../../server/src/schemas/events.js'
 import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
 
@@ -21,8 +24,34 @@ export type LedgerEntry = Static<typeof LedgerEntrySchema>
 export type Reason = Static<typeof ReasonSchema>
 export type LeadFilter = LeadFilterQueryT
 export type SortName = ServerSortName
-export type Ruleset = RulesetT
+export type Ruleset = Static<typeof R.Ruleset>
+export type RulesetStatus = Ruleset['status']
 export type RulesetReplace = RulesetReplaceT
+export type ApiDiagnostic = Static<typeof R.Diagnostic>
+// (members the schemas give as Type.Ref('Ruleset') / Type.Ref('Diagnostic') are typed here by what they refer to)
+export type RulesetCatalog = Static<typeof R.Catalog>
+export type RulesetValidation = Omit<Static<typeof R.ValidateResult>, 'diagnostics'> & { diagnostics: ApiDiagnostic[] }
+export type RulesetCreate = Static<typeof R.DraftCreate>
+export type RulesetUpdate = Static<typeof R.DraftUpdate>
+export type RulesetPublishBody = Static<typeof R.PublishBody>
+export type RulesetPublished = Omit<Static<typeof R.PublishResult>, 'ruleset'> & { ruleset: Ruleset }
+export type RulesetDiff = Static<typeof R.RulesetDiff>
+export type DiffLine = RulesetDiff['lines'][number]
+export type DryRunBody = Static<typeof R.DryRunBody>
+export type DryRunResult = Omit<Static<typeof R.DryRunResult>, 'diagnostics'> & { diagnostics: ApiDiagnostic[] }
+export type DryRunEntry = DryRunResult['entries'][number]
+export type BacktestBody = Static<typeof R.BacktestBody>
+/** `POST /v1/rulesets/:version/backtest` → 202 (the route's own inline schema). */
+export interface BacktestStarted { jobId: string }
+export type Backtest = Static<typeof R.Backtest>
+export type BacktestResult = NonNullable<Backtest['result']>
+export type UploadReject = Static<typeof U.UploadReject>
+// (rejects are given as Type.Ref('UploadReject') in the schema)
+export type UploadReport = Omit<Static<typeof U.UploadReport>, 'rejects'> & { rejects: UploadReject[] }
+export type UploadKind = UploadReport['kind']
+export type UploadFormat = UploadReport['format']
+export type Upload = Static<typeof U.Upload>
+export type UploadRejectEntry = Static<typeof U.UploadRejectEntry>
 export type IngestResult = IngestResultT
 export type ApiKey = ApiKeyT
 export type ApiKeyCreate = ApiKeyCreateT

@@ -33,6 +33,15 @@ export interface IngestContext {
   requestId: string
   /** Receive time; defaults to the service clock. */
   receivedAt?: Date
+  /** The submission-wide index of each input (same order), stored with its reject; defaults to its position. */
+  indexes?: readonly number[]
+  /** The source line of each input (same order), stored with its reject. */
+  lines?: readonly number[]
+  /**
+   * Look up the stored event a duplicate repeats, to report its id (default true). A caller that needs only the
+   * counts passes false: on servers that index nothing but `_id` (FerretDB) that lookup scans the events.
+   */
+  lookupDuplicates?: boolean
 }
 
 export interface IngestDeps {
@@ -57,11 +66,14 @@ interface Pending { index: number; ev: NormalizedEvent; leadId?: string; doc?: E
  */
 export function createIngestService (deps: IngestDeps) {
   const { c, now } = deps
-  // the last seq this process stored per lead: where the next insert starts looking (bounded, best effort)
-  const seqHints = new Map<string, number>()
-  const rememberSeq = (id: string, seq: number): void => {
+  // the last seq this process stored per lead, with the lead's creation time (a lead erased and created again is a
+  // new one whose seqs start over): where the next insert starts (bounded, best effort)
+  const seqHints = new Map<string, { seq: number; createdAt: number }>()
+  const rememberSeq = (lead: LeadDoc, seq: number): void => {
     if (seqHints.size > 50_000) seqHints.clear()
-    seqHints.set(id, Math.max(seq, seqHints.get(id) ?? 0))
+    const known = seqHints.get(lead._id)
+    const createdAt = lead.createdAt.getTime()
+    seqHints.set(lead._id, { seq: known !== undefined && known.createdAt === createdAt ? Math.max(seq, known.seq) : seq, createdAt })
   }
 
   async function storeRejects (rejects: RejectDoc[]): Promise<void> {
@@ -73,38 +85,94 @@ export function createIngestService (deps: IngestDeps) {
     }
   }
 
-  /**
-   * Makes sure the lead exists and returns it. Only the scoring worker (holding the lead's lock) updates a lead
-   * document: some MongoDB-protocol servers (FerretDB) apply concurrent updates to one document by rewriting it
-   * whole, losing one of them. So ingest only inserts new leads; the profile an event carries is stored with the
-   * event and applied by the worker, in seq order.
-   */
-  async function ensureLead (ev: NormalizedEvent, t: Date, settings: RulesetSettings): Promise<LeadDoc> {
-    let key = ev.leadKey
-    if (ev.lead.email === null && ev.lead.externalId !== null) {
-      // an event that names only an external id joins the lead that already carries that id, whatever its key
-      const known = await c.leads.findOne({ externalId: ev.lead.externalId }, { projection: { key: 1 } })
-      if (known !== null) key = known.key
-    }
-    const _id = leadIdOf(key)
-    const existing = await c.leads.findOne({ _id })
-    if (existing !== null) return existing
-    const doc: LeadDoc = {
+  function newLeadDoc (_id: string, key: string, ev: NormalizedEvent, t: Date, settings: RulesetSettings): LeadDoc {
+    return {
       _id, key, email: ev.lead.email, externalId: key.startsWith('ext:') ? ev.lead.externalId : null, name: null, company: null,
       attributes: {}, status: 'open', stage: initialState(settings).stage, grade: '', score: 0,
       scores: { engagement: 0, fit: 0, intent: 0, predictive: null }, sources: [], nextSeq: 0, lastSeq: 0, lastOrd: null, rev: 0,
       state: initialState(settings), lastBatch: null, rescoreFrom: null, lastEventAt: null, lastScoredAt: null, rulesetVersion: null,
       createdAt: t, updatedAt: t,
     }
+  }
+
+  /**
+   * Makes sure each lead exists and returns it, with `created` true for the leads this call inserted. Only the
+   * scoring worker (holding the lead's lock) updates a lead document: some MongoDB-protocol servers (FerretDB) apply
+   * concurrent updates to one document by rewriting it whole, losing one of them. So ingest only inserts new leads;
+   * the profile an event carries is stored with the event and applied by the worker, in seq order.
+   * Leads are inserted first, in one unordered batch, and only those that clash are read: FerretDB 1.24 answers
+   * every lookup, `_id` included, by scanning the collection (measured: 35 ms at 2,000 leads, 460 ms at 20,000 for
+   * one that finds nothing), while an insert is checked against the unique index.
+   */
+  async function ensureLeads (evs: readonly NormalizedEvent[], t: Date, settings: RulesetSettings): Promise<Array<{ lead: LeadDoc; created: boolean }>> {
+    const keyed = await mapLimit(evs, 16, async (ev) => {
+      let key = ev.leadKey
+      if (ev.lead.email === null && ev.lead.externalId !== null) {
+        // an event that names only an external id joins the lead that already carries that id, whatever its key
+        const known = await c.leads.findOne({ externalId: ev.lead.externalId }, { projection: { key: 1 } })
+        if (known !== null) key = known.key
+      }
+      return { _id: leadIdOf(key), key }
+    })
+    const candidates = new Map<string, LeadDoc>()
+    keyed.forEach((k, i) => { if (!candidates.has(k._id)) candidates.set(k._id, newLeadDoc(k._id, k.key, evs[i]!, t, settings)) })
+    const docs = [...candidates.values()]
+    const created = new Set<string>()
+    let settled = false
     try {
-      await c.leads.insertOne(doc)
-      return doc
+      await c.leads.insertMany(docs, { ordered: false })
+      for (const d of docs) created.add(d._id)
+      settled = true
     } catch (err) {
-      if (!isDuplicateKey(err)) throw err
+      const failed = duplicateWriteErrors(err)
+      if (failed !== null) {
+        docs.forEach((d, i) => { if (!failed.has(i)) created.add(d._id) })
+        settled = true
+      } else if (!isTransient(err)) {
+        throw err
+      }
     }
-    const raced = await c.leads.findOne({ _id })
-    if (raced === null) throw new Error(`lead ${_id} vanished while being created`)
-    return raced
+    if (!settled) {
+      // the batch may be partly stored: insert each one again (a clash may then be our own write, so it does not
+      // count as created)
+      await mapLimit(docs, 16, async (d) => {
+        try {
+          await c.leads.insertOne(d)
+          created.add(d._id)
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err
+        }
+      })
+    }
+    const existing = new Map<string, LeadDoc>()
+    const toRead = docs.filter((d) => !created.has(d._id)).map((d) => d._id)
+    if (toRead.length > 4) {
+      // one query for many: FerretDB answers each lookup with a scan of the collection (even by _id), and `$in` with one
+      for (let i = 0; i < toRead.length; i += 1000) {
+        for (const l of await c.leads.find({ _id: { $in: toRead.slice(i, i + 1000) } }).toArray()) existing.set(l._id, l)
+      }
+    } else {
+      await mapLimit(toRead, 4, async (id) => {
+        const lead = await c.leads.findOne({ _id: id })
+        if (lead !== null) existing.set(id, lead)
+      })
+    }
+    for (const id of toRead) if (!existing.has(id)) throw new Error(`lead ${id} vanished while being created`)
+    return keyed.map((k) => created.has(k._id) ? { lead: candidates.get(k._id)!, created: true } : { lead: existing.get(k._id)!, created: false })
+  }
+
+  /**
+   * Where a lead's next event goes (the seq it follows), without a lookup: 0 for a lead this call created; else the
+   * last seq this process stored for this same lead (events are only ever deleted with their lead), or the lead's
+   * scoring watermark; both are lower bounds of the top. A slot taken since by another writer makes the insert
+   * clash and insertResolving finds the top. (Probing for the first free slot here instead costs a lookup that finds
+   * nothing, which FerretDB 1.24 answers by scanning the collection.)
+   */
+  function startSeq (lead: LeadDoc, created: boolean): number {
+    if (created) return 0
+    const mine = seqHints.get(lead._id)
+    if (mine !== undefined && mine.createdAt === lead.createdAt.getTime() && mine.seq > lead.lastSeq) return mine.seq
+    return lead.lastSeq
   }
 
   /** The highest stored seq of a lead, from a lower bound: slots are gapless, so gallop then bisect over `_id`s. */
@@ -126,27 +194,32 @@ export function createIngestService (deps: IngestDeps) {
   /**
    * Inserts one event after a clash, at the next free per-lead seq. The event's `_id` is its (lead, seq) slot, so a
    * clash on a free slot can only be the (sourceId, externalId) key: a duplicate. A seq is always max+1 of the slots
-   * visible at insert time, so it never becomes visible after a higher one.
+   * visible at insert time, so it never becomes visible after a higher one. `clashed` says the first attempt failed
+   * on a duplicate key (rather than ambiguously, where our own write may have landed).
    */
-  async function insertResolving (doc: EventDoc): Promise<{ duplicateOf: EventDoc | null }> {
+  async function insertResolving (doc: EventDoc, lookupDuplicates: boolean, clashed: boolean): Promise<{ duplicate: false } | { duplicate: true; of: EventDoc | null }> {
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const slot = await c.events.findOne({ _id: doc._id })
       if (slot !== null) {
-        if (slot.insertId !== undefined && slot.insertId === doc.insertId) return { duplicateOf: null } // our own write
-        if (slot.sourceId === doc.sourceId && slot.externalId === doc.externalId) return { duplicateOf: slot }
+        if (slot.insertId !== undefined && slot.insertId === doc.insertId) return { duplicate: false } // our own write
+        if (slot.sourceId === doc.sourceId && slot.externalId === doc.externalId) return { duplicate: true, of: slot }
         doc.seq = (await topSeq(doc.leadId, doc.seq)) + 1
         doc._id = eventIdOf(doc.leadId, doc.seq)
+        clashed = false
         continue
+      }
+      if (clashed) {
+        // the slot is free, so the clash was the (sourceId, externalId) key: a duplicate
+        if (!lookupDuplicates) return { duplicate: true, of: null }
+        const dup = await c.events.findOne({ sourceId: doc.sourceId, externalId: doc.externalId })
+        if (dup !== null) return { duplicate: true, of: dup }
       }
       try {
         await retryTransient(async () => await c.events.insertOne(doc))
-        return { duplicateOf: null }
+        return { duplicate: false }
       } catch (err) {
         if (!isDuplicateKey(err)) throw err
-      }
-      if (await c.events.findOne({ _id: doc._id }) === null) {
-        const dup = await c.events.findOne({ sourceId: doc.sourceId, externalId: doc.externalId })
-        if (dup !== null) return { duplicateOf: dup }
+        clashed = true
       }
       if (attempt > 5) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt))
     }
@@ -163,10 +236,13 @@ export function createIngestService (deps: IngestDeps) {
       const reject = (index: number, raw: unknown, reason: RejectReason): void => {
         let text: string
         try { text = JSON.stringify(raw) ?? String(raw) } catch { text = String(raw) }
-        rejects.push({
-          _id: newId('rj'), sourceId: ctx.sourceId, requestId: ctx.requestId, index, code: reason.code, reason: reason.message,
+        const doc: RejectDoc = {
+          _id: newId('rj'), sourceId: ctx.sourceId, requestId: ctx.requestId, index: ctx.indexes?.[index] ?? index, code: reason.code, reason: reason.message,
           raw: text.slice(0, RAW_LIMIT), rawTruncated: text.length > RAW_LIMIT, receivedAt,
-        })
+        }
+        const line = ctx.lines?.[index]
+        if (line !== undefined) doc.line = line
+        rejects.push(doc)
         results[index] = { index, status: 'rejected', error: reason }
       }
       inputs.forEach((raw, index) => {
@@ -185,8 +261,10 @@ export function createIngestService (deps: IngestDeps) {
         else list.push(p)
       }
       const groups = [...byKey.values()]
-      const leads = await mapLimit(groups, 16, async (g) => await ensureLead(g[0]!.ev, receivedAt, settings))
-      const hints = await mapLimit(leads, 16, async (l) => await topSeq(l._id, seqHints.get(l._id) ?? l.lastSeq))
+      const ensured = await ensureLeads(groups.map((g) => g[0]!.ev), receivedAt, settings)
+      const leads = ensured.map((e) => e.lead)
+      const hints = ensured.map(({ lead: l, created }) => startSeq(l, created))
+      const lookupDuplicates = ctx.lookupDuplicates ?? true
 
       // waves: the i-th event of every lead goes in one unordered insertMany, so no lead ever has two seqs in flight
       const touched = new Set<string>()
@@ -210,14 +288,18 @@ export function createIngestService (deps: IngestDeps) {
           if (p.ev.timestampAdjusted) p.doc.timestampAdjusted = true
           wave.push(p)
         })
+        // failed: the writes to settle one by one; clashed: whether each failed on a duplicate key (else ambiguously)
         const failed = new Set<number>()
+        let clashed = false
         try {
           await c.events.insertMany(wave.map((p) => p.doc!), { ordered: false })
         } catch (err) {
-          const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> | { index: number } }).writeErrors
+          const writeErrors = (err as { writeErrors?: Array<{ index: number }> | { index: number } }).writeErrors
           const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
-          if (list !== null && isDuplicateKey(err)) {
-            for (const we of list) failed.add(we.index)
+          const dups = duplicateWriteErrors(err)
+          if (dups !== null) {
+            for (const i of dups) failed.add(i)
+            clashed = true
           } else if (isTransient(err) || (list !== null && list.length > 0)) {
             // part of the batch may be stored: settle every document one by one (our own writes are recognised)
             wave.forEach((_, i) => failed.add(i))
@@ -228,9 +310,11 @@ export function createIngestService (deps: IngestDeps) {
         await mapLimit(wave, 16, async (p, i) => {
           const doc = p.doc!
           if (failed.has(i)) {
-            const { duplicateOf } = await insertResolving(doc)
-            if (duplicateOf !== null) {
-              results[p.index] = { index: p.index, status: 'duplicate', eventId: duplicateOf._id, leadId: duplicateOf.leadId }
+            const r = await insertResolving(doc, lookupDuplicates, clashed)
+            if (r.duplicate) {
+              results[p.index] = r.of !== null
+                ? { index: p.index, status: 'duplicate', eventId: r.of._id, leadId: r.of.leadId }
+                : { index: p.index, status: 'duplicate' }
               return
             }
           }
@@ -239,7 +323,8 @@ export function createIngestService (deps: IngestDeps) {
           results[p.index] = { index: p.index, status: 'accepted', eventId: doc._id, leadId: doc.leadId }
         })
       }
-      for (const [id, seq] of seqHint) rememberSeq(id, seq)
+      const leadById = new Map(leads.map((l) => [l._id, l]))
+      for (const [id, seq] of seqHint) { const l = leadById.get(id); if (l !== undefined) rememberSeq(l, seq) }
       if (touched.size > 0) await deps.enqueue([...touched])
 
       let accepted = 0; let duplicates = 0; let rejected = 0
@@ -254,6 +339,15 @@ export function createIngestService (deps: IngestDeps) {
 }
 
 export type IngestService = ReturnType<typeof createIngestService>
+
+/** The indexes of a failed unordered insertMany's writes when every one failed on a duplicate key, else null. */
+function duplicateWriteErrors (err: unknown): Set<number> | null {
+  if (!isDuplicateKey(err)) return null
+  const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number }> | { index: number; code?: number } }).writeErrors
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
+  if (list === null || list.some((we) => we.code !== undefined && we.code !== 11000)) return null
+  return new Set(list.map((we) => we.index))
+}
 
 /** The lead profile an event carries (applied to the lead by the worker), or null when it carries none. */
 function profileOf (ev: NormalizedEvent): EventDoc['leadProfile'] | null {

@@ -4,6 +4,7 @@
 import type { Collections } from '../../infra/db.js'
 import type { LeadDoc, RulesetSettings } from '../types.js'
 import { mapEventType } from '../rulesets/ruleset-service.js'
+import { ADJUSTMENT_TYPE, DECAY_TICK_TYPE, MANUAL_SOURCE, SYSTEM_SOURCE } from '../scoring/pipeline.js'
 import { decodeKeys } from '../../lib/keys.js'
 import { foldActivity, type ActivityState } from './activity.js'
 import { normalizeValue, type FeatureInput } from './features.js'
@@ -38,7 +39,7 @@ export interface TimelineEvent {
   at: number
   properties: Readonly<Record<string, unknown>>
   profileAttributes: Readonly<Record<string, unknown>> | null
-  /** Manual score adjustments are not lead activity. */
+  /** Manual score adjustments and decay ticks are not lead activity. */
   manual: boolean
 }
 
@@ -185,7 +186,7 @@ export async function loadDataset (c: Collections, opts: LoadOptions): Promise<{
       id: e._id, ord: e.ord, seq: e.seq, type: mapped.type, rawType: e.type, at: e.occurredAt.getTime(),
       properties: decodeKeys(e.properties ?? {}),
       profileAttributes: e.leadProfile?.attributes != null ? decodeKeys(e.leadProfile.attributes) : null,
-      manual: e.sourceId === 'manual' && e.type === 'score_adjusted',
+      manual: (e.sourceId === MANUAL_SOURCE && e.type === ADJUSTMENT_TYPE) || (e.sourceId === SYSTEM_SOURCE && e.type === DECAY_TICK_TYPE),
     })
     events.set(e.leadId, list)
   }

@@ -148,6 +148,7 @@ export function internalPluginContext (instanceId: string, log: PredictiveLogger
     instanceId,
     config: {},
     log,
+    secrets: () => [],
     signal: new AbortController().signal,
     state: { get: async (k) => kv.get(k) ?? null, set: async (k, v) => { kv.set(k, v) }, delete: async (k) => { kv.delete(k) } },
     now: () => new Date(),
@@ -255,7 +256,7 @@ export function createPredictiveService (deps: PredictiveDeps) {
       }, result.holdoutRows, result.groupKeys)
       // the lock is released before the job reads as finished, so a client that saw it finish can train again
       await stopRenewing()
-      await update({ state: 'done', phase: 'done', finishedAt: now(), result: { modelId: model._id, version: model.version } })
+      await update({ state: 'done', phase: 'done', finishedAt: now(), model: { id: model._id, version: model.version } })
       await deps.audit(actor, 'model.trained', model._id, { version: model.version, auc: model.metrics.auc, algorithm: model.algorithm })
       log.info({ modelId: model._id, version: model.version, auc: model.metrics.auc, ms: model.trainingMs }, 'model trained')
     } catch (err) {
@@ -284,7 +285,7 @@ export function createPredictiveService (deps: PredictiveDeps) {
       if (!await deps.locks.acquire(TRAIN_LOCK, jobId, LOCK_TTL_MS)) throw new PredictiveError('training-busy', 'A model is already being trained')
       const t = now()
       const job: JobDoc = {
-        _id: jobId, kind: 'train-model', state: 'queued', total: 0, done: 0, error: null, errorCode: null, phase: 'queued', result: null,
+        _id: jobId, kind: 'train-model', state: 'queued', total: 0, done: 0, error: null, errorCode: null, phase: 'queued', model: null,
         params: JSON.parse(JSON.stringify(params)) as Record<string, unknown>, createdAt: t, updatedAt: t, finishedAt: null,
       }
       try {

@@ -1,8 +1,11 @@
 import type { RulesetSettings } from '../types.js'
-import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rules-engine.js'
+import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rule-operators.js'
 import { durationMs } from '../scoring/model.js'
+import { isUnsafeRegex } from './regex-safety.js'
 
-export const RULESET_LIMITS = { rules: 500, conditionsPerRule: 200, depth: 32, bytes: 512 * 1024 } as const
+export { isUnsafeRegex }
+
+export const RULESET_LIMITS = { rules: 500, conditionsPerRule: 200, depth: 32, storedDepth: 90, bytes: 512 * 1024 } as const
 
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype'])
 const DIMENSIONS = new Set(['engagement', 'fit', 'intent'])
@@ -10,15 +13,15 @@ const ACTIONS = new Set(['add', 'set', 'reset'])
 
 export interface RulesetProblem { pointer: string; detail: string }
 
-function isObj (v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
+/** true when a JSON value nests deeper than `limit` arrays/objects (stored documents are bounded). */
+function nestsDeeper (v: unknown, limit: number): boolean {
+  if (v === null || typeof v !== 'object') return false
+  if (limit === 0) return true
+  return (Array.isArray(v) ? v : Object.values(v)).some((x) => nestsDeeper(x, limit - 1))
 }
 
-// Nested quantifiers ((a+)+, (a*)*, (a|aa)+ …) and back-references make regexes blow up on crafted input.
-export function isUnsafeRegex (pattern: string): boolean {
-  if (pattern.length > 500) return true
-  if (/\\[1-9]/.test(pattern)) return true
-  return /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{?]/.test(pattern) || /\((?:[^()]*\|[^()]*)\)[+*{]/.test(pattern)
+function isObj (v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
 function checkCondition (c: unknown, pointer: string, depth: number, counter: { n: number }, out: RulesetProblem[]): void {
@@ -69,6 +72,7 @@ export function validateRuleset (input: { rules: unknown; settings?: unknown }):
   const out: RulesetProblem[] = []
   const size = JSON.stringify(input).length
   if (size > RULESET_LIMITS.bytes) return [{ pointer: '#', detail: `the ruleset is ${size} bytes; the limit is ${RULESET_LIMITS.bytes}` }]
+  if (nestsDeeper(input, RULESET_LIMITS.storedDepth)) return [{ pointer: '#', detail: `the ruleset nests deeper than ${RULESET_LIMITS.storedDepth} levels` }]
   if (!Array.isArray(input.rules)) return [{ pointer: '#/rules', detail: 'rules must be an array' }]
   if (input.rules.length > RULESET_LIMITS.rules) return [{ pointer: '#/rules', detail: `at most ${RULESET_LIMITS.rules} rules` }]
   const ids = new Set<string>()

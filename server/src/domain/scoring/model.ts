@@ -55,11 +55,67 @@ export function stageFor (total: number, current: string | null, settings: Rules
   return target.name
 }
 
+function thresholdName (value: number, list: ReadonlyArray<{ name: string; min: number }> | undefined): string {
+  const sorted = [...(list ?? [])].sort((a, b) => b.min - a.min)
+  for (const g of sorted) if (value >= g.min) return g.name
+  return sorted.length > 0 ? sorted[sorted.length - 1]!.name : ''
+}
+
 /** Grade letter for a fit score; '' when the ruleset defines no grades. */
 export function gradeFor (fit: number, settings: RulesetSettings): string {
-  const grades = [...(settings.grades ?? [])].sort((a, b) => b.min - a.min)
-  for (const g of grades) if (fit >= g.min) return g.name
-  return grades.length > 0 ? grades[grades.length - 1]!.name : ''
+  return thresholdName(fit, settings.grades)
+}
+
+/** Intent label (e.g. Low/Medium/High) for an intent score; '' when the ruleset defines none. */
+export function intentLabelFor (intent: number, settings: RulesetSettings): string {
+  return thresholdName(intent, settings.intentLabels)
+}
+
+/**
+ * The share of engagement left after `gapMs` of inactivity under the ruleset's decay schedules (1 = no decay).
+ * Schedules combine multiplicatively; `exponential` (the default) removes `percent` of what is left each period,
+ * `linear` removes `percent` of the engagement the lead had at its last activity each period.
+ */
+export function decayFactor (gapMs: number, settings: RulesetSettings): number {
+  let factor = 1
+  for (const d of settings.decay ?? []) {
+    if (d.dimension !== 'engagement') continue
+    const every = durationMs(d.every)
+    const after = d.after === undefined ? 0 : durationMs(d.after)
+    if (every === null || every <= 0 || after === null || gapMs <= after) continue
+    const periods = Math.floor((gapMs - after) / every)
+    if (periods <= 0) continue
+    const p = Math.min(100, Math.max(0, d.percent)) / 100
+    factor *= d.curve === 'linear' ? Math.max(0, 1 - p * periods) : Math.pow(1 - p, periods)
+  }
+  return factor
+}
+
+/**
+ * Applies inactivity decay up to `at` (event time). The decayed engagement is always computed from the value at the
+ * last activity, so decaying in several steps (decay ticks) or in one step (at the next event) ends at the same
+ * number. Returns the state unchanged and no reason when nothing decays.
+ */
+export function applyDecay (state: ScoreState, ctx: { at: number; ruleVersion: number; settings: RulesetSettings }): { state: ScoreState; reasons: Reason[] } {
+  if (state.lastActivityAt === null || (ctx.settings.decay ?? []).length === 0 || ctx.at <= state.lastActivityAt) return { state, reasons: [] }
+  const base = state.decayBase ?? state.engagement
+  const factor = decayFactor(ctx.at - state.lastActivityAt, ctx.settings)
+  const floors = ctx.settings.floors ?? {}
+  const caps = ctx.settings.caps ?? {}
+  const target = bound(Math.round(base * factor), floors.engagement, caps.engagement)
+  if (target === state.engagement) return { state, reasons: [] }
+  const next = cloneState(state)
+  const requested = target - state.engagement
+  const totalValue = bound(next.total + requested, floors.total, caps.total)
+  const applied = totalValue - next.total
+  next.engagement += applied
+  next.total = totalValue
+  next.decayBase = base
+  next.stage = stageFor(next.total, state.stage === '' ? null : state.stage, ctx.settings)
+  return {
+    state: next,
+    reasons: [{ ruleId: 'decay', ruleVersion: ctx.ruleVersion, dimension: 'engagement', action: 'add', requested, points: applied, note: `inactivity decay to ${Math.round(factor * 1000) / 10}% of engagement` }],
+  }
 }
 
 function cloneState (s: ScoreState): ScoreState {
@@ -75,7 +131,7 @@ function cloneState (s: ScoreState): ScoreState {
 export function applyContributions (
   state: ScoreState,
   contributions: readonly Contribution[],
-  ctx: { at: number; ruleVersion: number; settings: RulesetSettings },
+  ctx: { at: number; ruleVersion: number; settings: RulesetSettings; receivedAt?: number },
 ): { state: ScoreState; reasons: Reason[] } {
   const next = cloneState(state)
   const reasons: Reason[] = []
@@ -83,6 +139,11 @@ export function applyContributions (
   const floors = ctx.settings.floors ?? {}
   for (const c of contributions) {
     const rec = next.fired[c.ruleId] ?? { n: 0, recent: [] }
+    if (c.within !== undefined) {
+      // recency in event time: how old the event already was when it reached us (fixed, so replay agrees)
+      const withinMs = durationMs(c.within)
+      if (withinMs !== null && (ctx.receivedAt ?? ctx.at) - ctx.at > withinMs) continue
+    }
     if (c.limit !== undefined) {
       const perMs = c.limit.per === undefined ? null : durationMs(c.limit.per)
       const inWindow = perMs === null ? rec.n : rec.recent.filter((t) => t > ctx.at - perMs && t <= ctx.at).length
@@ -127,6 +188,7 @@ export function applyContributions (
     })
   }
   next.lastActivityAt = ctx.at
+  next.decayBase = next.engagement
   next.stage = stageFor(next.total, state.stage === '' ? null : state.stage, ctx.settings)
   return { state: next, reasons }
 }

@@ -1,7 +1,7 @@
 import type { Contribution, ScoringPlugin, PluginContext, PredictiveScore } from '../../contracts/index.js'
 import type { EventDoc, LeadDoc, Reason, ScoreState } from '../types.js'
 import { decodeKeys } from '../../lib/keys.js'
-import { applyContributions } from './model.js'
+import { applyContributions, applyDecay } from './model.js'
 import { mapEventType, type ActiveRuleset } from '../rulesets/ruleset-service.js'
 import { foldActivity, emptyActivity } from '../predictive/activity.js'
 
@@ -13,7 +13,7 @@ export interface EventOutcome { mapped: boolean; type: string; state: ScoreState
 
 /** What the worker knows about the lead beyond its stored document at this event. */
 export interface EventContext {
-  /** The lead's attributes as of this event (the stored ones plus those carried by the batch's earlier events). */
+  /** The lead's attributes as of this event (the stored ones plus those carried by the batch's events so far). */
   attributes?: Record<string, unknown>
 }
 
@@ -27,11 +27,21 @@ export interface MountedScoringPlugin { plugin: ScoringPlugin; ctx: PluginContex
 
 export const MANUAL_SOURCE = 'manual'
 export const ADJUSTMENT_TYPE = 'score_adjusted'
+/** Inactivity decay ticks: system events that apply decay up to their time without counting as activity. */
+export const SYSTEM_SOURCE = 'system'
+export const DECAY_TICK_TYPE = 'decay_tick'
 
-function leadFacts (lead: LeadDoc): Record<string, unknown> {
+/**
+ * The lead as rules see it while scoring one event: the stored lead with the profile that event carries laid over
+ * it. The worker applies an event's profile to the lead document only when its batch commits, so without this a
+ * `lead_updated` event (a row of a leads upload) would be scored against the attributes it replaces.
+ */
+function leadFacts (lead: LeadDoc, profile: EventDoc['leadProfile']): Record<string, unknown> {
+  const attributes = decodeKeys(lead.attributes ?? {})
+  if (profile?.attributes !== undefined) Object.assign(attributes, decodeKeys(profile.attributes))
   return {
-    id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company,
-    attributes: decodeKeys(lead.attributes ?? {}), status: lead.status, sources: lead.sources ?? [],
+    id: lead._id, email: lead.email, externalId: lead.externalId ?? profile?.externalId ?? null, name: profile?.name ?? lead.name,
+    company: profile?.company ?? lead.company, attributes, status: lead.status, sources: lead.sources ?? [],
   }
 }
 
@@ -62,21 +72,29 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
 
     async scoreEvent (lead: LeadDoc, event: EventDoc, state: ScoreState, ruleset: ActiveRuleset, ectx: EventContext = {}): Promise<EventOutcome> {
       const properties = decodeKeys(event.properties ?? {})
+      const ctx = { at: event.occurredAt.getTime(), receivedAt: event.receivedAt?.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings }
+      if (event.type === DECAY_TICK_TYPE && event.sourceId === SYSTEM_SOURCE) {
+        const d = applyDecay(state, ctx)
+        return { mapped: d.reasons.length > 0, type: event.type, ...d, predictive: null }
+      }
       if (event.type === ADJUSTMENT_TYPE && event.sourceId === MANUAL_SOURCE) {
         const p = properties as { dimension?: 'engagement' | 'fit' | 'intent'; points?: number; note?: string; ruleId?: string }
         const c: Contribution = { ruleId: 'manual-adjustment', action: 'add', dimension: p.dimension ?? 'engagement', points: p.points ?? 0, reason: p.note ?? 'manual adjustment' }
-        const r = applyContributions(state, [c], { at: event.occurredAt.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings })
-        return { mapped: true, type: event.type, ...r, predictive: null }
+        const d = applyDecay(state, ctx)
+        const r = applyContributions(d.state, [c], ctx)
+        return { mapped: true, type: event.type, state: r.state, reasons: [...d.reasons, ...r.reasons], predictive: null }
       }
       const { type, known } = mapEventType(event.type, ruleset.settings)
-      const lf = leadFacts(lead)
+      const lf = leadFacts(lead, event.leadProfile)
       const attributes = ectx.attributes ?? lf.attributes as Record<string, unknown>
-      // every event other than a manual adjustment is lead activity, whether or not the ruleset scores it
+      // every event other than manual adjustments and decay ticks is lead activity, whether or not the ruleset scores it
       const withActivity = (s: ScoreState): ScoreState => ({ ...s, activity: foldActivity(s.activity, type, event.occurredAt.getTime(), properties) })
       if (!known) {
         const next = withActivity(state)
         return { mapped: false, type, state: next, reasons: [], predictive: predict(lead, attributes, event, type, properties, next) }
       }
+      const decayed = applyDecay(state, ctx)
+      state = decayed.state
       const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
       const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
       const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts })
@@ -90,9 +108,9 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
         }, ctx)
         for (const c of extra) contributions.push({ ...c, ruleId: `${plugin.manifest.id}.${c.ruleId}` })
       }
-      const r = applyContributions(state, contributions, { at: event.occurredAt.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings })
+      const r = applyContributions(state, contributions, ctx)
       const next = withActivity(r.state)
-      return { mapped: true, type, state: next, reasons: r.reasons, predictive: predict(lead, attributes, event, type, properties, next) }
+      return { mapped: true, type, state: next, reasons: [...decayed.reasons, ...r.reasons], predictive: predict(lead, attributes, event, type, properties, next) }
     },
   }
 }

@@ -1,14 +1,15 @@
 import type { Collections } from '../../infra/db.js'
 import { isDuplicateKey, retryTransient } from '../../infra/db.js'
-import type { EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
+import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
 import type { PredictiveScore } from '../../contracts/index.js'
 import { decodeKeys } from '../../lib/keys.js'
 import type { LockService } from '../locks.js'
 import type { RulesetService } from '../rulesets/ruleset-service.js'
-import type { ScoringPipeline } from './pipeline.js'
-import { initialState, partsOf, gradeFor } from './model.js'
+import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline.js'
+import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
 import { eventIdOf } from '../ids.js'
+import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
 
 /** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
 export interface CommittedBatch {
@@ -19,6 +20,14 @@ export interface CommittedBatch {
   events: number
   entries: Array<Pick<LedgerDoc, '_id' | 'eventId' | 'eventType' | 'delta' | 'reasons' | 'occurredAt'>>
   rescored: boolean
+}
+
+/** Where committed stage and grade crossings go (the webhook outbox). */
+export interface BatchNotifier {
+  /** Id of the running bulk re-score whose notifications are held, or null. */
+  heldBy(): Promise<string | null>
+  /** Records a committed batch's crossings. Runs in finalize, so it must be idempotent. */
+  record(leadId: string, token: string, notify: BatchNotify): Promise<void>
 }
 
 export interface ProcessResult { locked: boolean; events: number; batches: number; conflicts: number }
@@ -33,6 +42,7 @@ export interface LeadProcessorDeps {
   eventsPerRun: number
   log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
   onCommitted?: (b: CommittedBatch) => void
+  notifier?: BatchNotifier
   /** Test seam: called after the ledger is written and before the commit, to simulate crashes and pauses. */
   beforeCommit?: (leadId: string) => Promise<void>
 }
@@ -62,6 +72,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
 
   /** Completes a committed batch: ledger entries visible, superseded ones marked, events marked scored. Idempotent. */
   async function finalize (leadId: string, batch: LeadBatch): Promise<void> {
+    // first, so that once the batch's events show as scored its notifications are recorded too
+    if (batch.notify != null && deps.notifier !== undefined) await deps.notifier.record(leadId, batch.token, batch.notify)
     const entryIds = Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)
     await eachLimit(entryIds, async (id) => await c.scoreHistory.updateOne({ _id: id, committed: false }, { $set: { committed: true } }))
     if (batch.supersedeFrom !== null) {
@@ -150,6 +162,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const beforeParts = { ...partsOf(lead.state), stage: lead.state.stage }
     const entries: LedgerDoc[] = []
     const unmapped: string[] = []
+    const crossings: Crossing[] = []
     const created = now()
     // the attributes as of each event: the stored ones, then those the batch's events carry, in canonical order
     let attributes: Record<string, unknown> = decodeKeys(lead.attributes ?? {})
@@ -161,13 +174,18 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       const pred = stored(out.predictive, ev.occurredAt)
       if (pred !== null) prediction = pred
       if (!out.mapped) {
-        // not scored by the rules, but it is lead activity: the state carries it on
-        state = out.state
+        // not scored by the rules, but lead activity all the same: the state carries it on (a decay tick that
+        // changed nothing is not activity)
+        if (!(ev.sourceId === SYSTEM_SOURCE && ev.type === DECAY_TICK_TYPE)) state = out.state
         if (ev.seq > lead.lastSeq) unmapped.push(ev._id)
         continue
       }
       const before = partsOf(state)
-      state = out.state
+      const tracked = trackCrossings(state, out.state, ruleset.settings)
+      state = tracked.state
+      for (const x of tracked.crossings) {
+        crossings.push({ id: notificationIdOf(lead._id, x.kind, x.to, x.n), ...x, eventId: ev._id, occurredAt: ev.occurredAt, score: state.total })
+      }
       const after = partsOf(state)
       entries.push({
         _id: `${token}:${entries.length}`, leadId: lead._id, kind: ev.sourceId === 'manual' ? 'adjustment' : 'event', eventId: ev._id, eventType: out.type,
@@ -209,6 +227,24 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       if (p.externalId !== undefined && (lead.externalId ?? null) === null) profile.externalId = p.externalId
       for (const [k, v] of Object.entries(p.attributes ?? {})) profile[`attributes.${k}`] = v
     }
+    // Crossings go with the commit (in lastBatch), so a crash before they reach the outbox loses none: the next run
+    // finalizes the batch again. The receivers' view moves with the commit unless a bulk re-score holds notifications.
+    const grade = gradeFor(state.fit, ruleset.settings)
+    const view = lead.notified ?? { stage: lead.state.stage, grade: gradeOf(lead.state, ruleset.settings) }
+    let notified: { stage: string; grade: string } | undefined
+    if (deps.notifier !== undefined) {
+      const heldBy = await deps.notifier.heldBy()
+      const after = { stage: state.stage, grade }
+      if (crossings.length > 0 || view.stage !== after.stage || view.grade !== after.grade) {
+        const notify: BatchNotify = {
+          crossings, before: view, after, heldBy, rev: lead.rev + 1, rulesetVersion: ruleset.version, score: state.total,
+          afterN: { stage: enteredCount(state, 'stage', after.stage), grade: enteredCount(state, 'grade', after.grade) },
+          lead: { email: lead.email, name: typeof profile.name === 'string' ? profile.name : lead.name },
+        }
+        batch.notify = notify
+      }
+      if (heldBy === null) notified = after
+    }
     // The fencing token: exactly one batch can claim the lead's next revision, because the claim is an insert on a
     // unique _id (a conditional update alone is not an atomic read-modify-write on every MongoDB-protocol server).
     if (!await claimRevision(lead, token, created)) {
@@ -220,9 +256,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       {
         $set: {
           state, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
-          stage: state.stage, grade: gradeFor(state.fit, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
+          stage: state.stage, grade, intentLabel: intentLabelFor(state.intent, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
           lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt, nextSeq: lastSeq,
-          sources: [...sources], ...profile,
+          sources: [...sources], ...profile, ...(notified !== undefined ? { notified } : {}),
           ...(prediction !== null ? { predictive: prediction, 'scores.predictive': prediction.score } : {}),
         },
         $inc: { rev: 1 },

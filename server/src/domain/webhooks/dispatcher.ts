@@ -1,0 +1,255 @@
+// The dispatcher: an in-process loop (started with the workers) that fans notifications out to the subscriptions
+// that want them and sends each delivery, retrying with exponential backoff and jitter. Every process may run one:
+// each attempt of each delivery is claimed by inserting `<deliveryId>#<attempt>`, so no two processes send the same
+// attempt, and the delivery document is written only by the attempt's claimer.
+import { createHash } from 'node:crypto'
+import type { Collections } from '../../infra/db.js'
+import { isDuplicateKey } from '../../infra/db.js'
+import type { DeliveryAttempt, DeliveryDoc, NotificationDoc, WebhookDoc, WebhookQueueDoc } from '../types.js'
+import type { AppConfig } from '../../config.js'
+import { newId } from '../../lib/ids.js'
+import { postWebhook, type SendResult } from './send.js'
+import { signedHeaders, subscriptionMatches, type SubscriptionService } from './subscriptions.js'
+import type { Outbox } from './outbox.js'
+
+export interface DispatcherDeps {
+  c: Collections
+  now: () => Date
+  config: AppConfig['webhooks']
+  subscriptions: SubscriptionService
+  outbox: Outbox
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void; debug(o: object, m: string): void }
+  /** Publishes one live message per attempt (topic `webhooks`). */
+  publish?: (payload: Record<string, unknown>) => Promise<unknown>
+}
+
+/** The id of a notification's delivery to one subscription (stable, so a repeated fan-out finds it). */
+export function deliveryIdOf (notificationId: string, webhookId: string): string {
+  return `dl_${createHash('sha256').update(`${notificationId}\n${webhookId}`).digest('hex').slice(0, 32)}`
+}
+
+/** The request body of a notification (Standard Webhooks: type, timestamp, data). */
+export function notificationBody (n: NotificationDoc): string {
+  return JSON.stringify({ type: n.type, timestamp: n.occurredAt.toISOString(), data: n.data })
+}
+
+/** Delay before the next attempt: the schedule's entry for this attempt, ±20% jitter. */
+export function retryDelay (schedule: readonly number[], attempt: number, random = Math.random): number | null {
+  const base = schedule[attempt - 1]
+  if (base === undefined) return null
+  return Math.round(base * (0.8 + 0.4 * random()))
+}
+
+const RELEASE_EVERY_MS = 2_000
+
+export function createDispatcher (deps: DispatcherDeps) {
+  const { c, now, config, log } = deps
+  const owner = newId('dp')
+  let running = false
+  let loop: Promise<void> | null = null
+  let wake: (() => void) | null = null
+  let kicked = false
+  let lastRelease = 0
+  const inFlight = new Set<AbortController>()
+
+  function kick (): void {
+    kicked = true
+    wake?.()
+  }
+
+  async function sleep (ms: number): Promise<void> {
+    if (kicked) { kicked = false; return }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { wake = null; resolve() }, ms)
+      wake = () => { clearTimeout(timer); wake = null; resolve() }
+    })
+    kicked = false
+  }
+
+  async function dropQueue (id: string): Promise<void> {
+    await c.webhookQueue.deleteOne({ _id: id })
+  }
+
+  /** Creates the deliveries of one notification (one per matching subscription), then marks it dispatched. */
+  async function fanout (q: WebhookQueueDoc): Promise<void> {
+    const n = await c.notifications.findOne({ _id: q.ref })
+    if (n === null || n.status !== 'pending') { await dropQueue(q._id); return }
+    const subs = (await c.webhooks.find({ status: 'active' }).toArray()).filter((s) => subscriptionMatches(s, n))
+    const t = now()
+    const body = notificationBody(n)
+    for (const sub of subs) {
+      const _id = deliveryIdOf(n._id, sub._id)
+      const d: DeliveryDoc = {
+        _id, webhookId: sub._id, notificationId: n._id, leadId: n.leadId, type: n.type, body, state: 'pending', attempts: [], attemptCount: 0,
+        nextAttemptAt: t, lastStatusCode: null, lastError: null, createdAt: t, updatedAt: t, deliveredAt: null,
+      }
+      try { await c.webhookDeliveries.insertOne(d) } catch (err) { if (!isDuplicateKey(err)) throw err }
+      try { await c.webhookQueue.insertOne({ _id: `dlv:${_id}`, kind: 'delivery', ref: _id, dueAt: t }) } catch (err) { if (!isDuplicateKey(err)) throw err }
+    }
+    await c.notifications.updateOne({ _id: n._id }, { $set: { status: 'dispatched', deliveries: subs.length, dispatchedAt: t } })
+    await dropQueue(q._id)
+  }
+
+  /** Claims attempt `n` of a delivery; false when another process has it. */
+  async function claim (deliveryId: string, n: number): Promise<boolean> {
+    const t = now()
+    const _id = `${deliveryId}#${n}`
+    const expiresAt = new Date(t.getTime() + config.timeoutMs + 60_000)
+    try {
+      await c.webhookClaims.insertOne({ _id, owner, at: t, expiresAt })
+      return true
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err
+    }
+    // The claimer of this attempt may have died before recording it. Taking over an expired claim is itself an
+    // insert keyed by that claim, so only one process wins it; the attempt then counts as made, outcome unknown.
+    const cur = await c.webhookClaims.findOne({ _id })
+    if (cur === null || cur.expiresAt.getTime() > t.getTime()) return false
+    try {
+      await c.webhookClaims.insertOne({ _id: `${_id}~takeover:${cur.owner}`, owner, at: t, expiresAt })
+    } catch (err) {
+      if (isDuplicateKey(err)) return false
+      throw err
+    }
+    const d = await c.webhookDeliveries.findOne({ _id: deliveryId })
+    if (d !== null && d.attemptCount === n - 1) {
+      await record(d, { n, at: cur.at, durationMs: 0, statusCode: null, error: 'no outcome recorded: the sending process stopped', response: null }, null)
+    }
+    return false
+  }
+
+  /** Writes an attempt's outcome and schedules what follows (by the attempt's claimer only). */
+  async function record (d: DeliveryDoc, a: DeliveryAttempt, sub: WebhookDoc | null): Promise<DeliveryDoc['state']> {
+    const ok = a.statusCode !== null && a.statusCode >= 200 && a.statusCode < 300
+    const gone = a.statusCode === 410
+    const delay = ok || gone ? null : retryDelay(config.retryDelaysMs, a.n)
+    const state: DeliveryDoc['state'] = ok ? 'delivered' : delay === null ? 'failed' : 'pending'
+    const t = now()
+    const next = delay === null ? null : new Date(t.getTime() + delay)
+    await c.webhookDeliveries.updateOne({ _id: d._id, attemptCount: a.n - 1 }, {
+      $push: { attempts: a },
+      $set: {
+        attemptCount: a.n, state, nextAttemptAt: next, lastStatusCode: a.statusCode, lastError: gone ? 'the receiver answered 410 Gone; subscription disabled' : a.error,
+        updatedAt: t, ...(ok ? { deliveredAt: t } : {}),
+      },
+    })
+    if (gone && sub !== null) {
+      await deps.subscriptions.disable(sub._id, `the receiver answered 410 Gone (delivery ${d._id})`)
+      log.info({ webhookId: sub._id }, 'webhook subscription disabled by a 410 answer')
+    }
+    if (next === null) await dropQueue(`dlv:${d._id}`)
+    else await c.webhookQueue.updateOne({ _id: `dlv:${d._id}` }, { $set: { dueAt: next } })
+    await deps.publish?.({
+      deliveryId: d._id, webhookId: d.webhookId, notificationId: d.notificationId, type: d.type, attempt: a.n, statusCode: a.statusCode,
+      error: a.error, durationMs: a.durationMs, state, nextAttemptAt: next?.toISOString() ?? null,
+    })?.catch((err: unknown) => log.warn({ err }, 'live feed append failed'))
+    return state
+  }
+
+  async function send (sub: WebhookDoc, msgId: string, body: string): Promise<SendResult> {
+    const ctl = new AbortController()
+    inFlight.add(ctl)
+    try {
+      return await postWebhook({ url: sub.url, headers: signedHeaders(sub, msgId, body, now()), body, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate, signal: ctl.signal })
+    } finally {
+      inFlight.delete(ctl)
+    }
+  }
+
+  /** One attempt of a due delivery. false when another process holds the attempt (nothing changed here). */
+  async function attempt (q: WebhookQueueDoc): Promise<boolean> {
+    const d = await c.webhookDeliveries.findOne({ _id: q.ref })
+    if (d === null || d.state !== 'pending') { await dropQueue(q._id); return true }
+    if (d.nextAttemptAt !== null && d.nextAttemptAt.getTime() > now().getTime()) {
+      await c.webhookQueue.updateOne({ _id: q._id }, { $set: { dueAt: d.nextAttemptAt } })
+      return true
+    }
+    const sub = await c.webhooks.findOne({ _id: d.webhookId })
+    if (sub === null || sub.status !== 'active') {
+      const why = sub === null ? 'the subscription was deleted' : `the subscription is disabled (${sub.disabledReason ?? 'no reason'})`
+      await c.webhookDeliveries.updateOne({ _id: d._id, state: 'pending' }, { $set: { state: 'cancelled', lastError: why, nextAttemptAt: null, updatedAt: now() } })
+      await dropQueue(q._id)
+      return true
+    }
+    const n = d.attemptCount + 1
+    if (!await claim(d._id, n)) return false
+    const at = now()
+    const r = await send(sub, d.notificationId, d.body)
+    const state = await record(d, { n, at, durationMs: r.durationMs, statusCode: r.statusCode, error: r.error, response: r.response }, sub)
+    log.debug({ deliveryId: d._id, webhookId: sub._id, attempt: n, statusCode: r.statusCode, state }, 'webhook attempt')
+    return true
+  }
+
+  /** One pass: release held notifications when no re-score runs, fan out, then send what is due. true if it made progress. */
+  async function tick (): Promise<boolean> {
+    if (Date.now() - lastRelease > RELEASE_EVERY_MS) {
+      lastRelease = Date.now()
+      if (await c.notificationHolds.findOne({}, { projection: { _id: 1 } }) !== null) await deps.outbox.releaseHeld()
+    }
+    const due = await c.webhookQueue.find({ dueAt: { $lte: now() } }).sort({ dueAt: 1 }).limit(100).toArray()
+    if (due.length === 0) return false
+    let progressed = false
+    for (const q of due.filter((x) => x.kind === 'fanout')) {
+      if (!running) break
+      await fanout(q)
+      progressed = true
+    }
+    const deliveries = due.filter((x) => x.kind === 'delivery')
+    let i = 0
+    await Promise.all(Array.from({ length: Math.min(config.concurrency, deliveries.length) }, async () => {
+      while (running && i < deliveries.length) {
+        const q = deliveries[i++]!
+        try { if (await attempt(q)) progressed = true } catch (err) { log.warn({ err, deliveryId: q.ref }, 'webhook delivery attempt failed') }
+      }
+    }))
+    return progressed
+  }
+
+  return {
+    kick,
+    tick,
+    /** Sends a `webhook.ping` once, now, and logs it as a delivery of its own (never retried, never disables). */
+    async ping (sub: WebhookDoc): Promise<{ deliveryId: string; result: SendResult }> {
+      const t = now()
+      const msgId = newId('ping')
+      const body = JSON.stringify({ type: 'webhook.ping', timestamp: t.toISOString(), data: { webhookId: sub._id, message: 'Test notification from Leadscore' } })
+      const result = await send(sub, msgId, body)
+      const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300
+      const d: DeliveryDoc = {
+        _id: deliveryIdOf(msgId, sub._id), webhookId: sub._id, notificationId: msgId, leadId: null, type: 'webhook.ping', body, state: ok ? 'delivered' : 'failed',
+        attempts: [{ n: 1, at: t, durationMs: result.durationMs, statusCode: result.statusCode, error: result.error, response: result.response }],
+        attemptCount: 1, nextAttemptAt: null, lastStatusCode: result.statusCode, lastError: result.error, createdAt: t, updatedAt: now(), deliveredAt: ok ? now() : null,
+      }
+      await c.webhookDeliveries.insertOne(d)
+      await deps.publish?.({ deliveryId: d._id, webhookId: sub._id, notificationId: msgId, type: d.type, attempt: 1, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs, state: d.state, nextAttemptAt: null })
+        ?.catch((err: unknown) => log.warn({ err }, 'live feed append failed'))
+      return { deliveryId: d._id, result }
+    },
+    start (): void {
+      if (running) return
+      running = true
+      loop = (async () => {
+        while (running) {
+          let busy = false
+          try { busy = await tick() } catch (err) { log.warn({ err }, 'webhook dispatcher pass failed') }
+          if (running && !busy) await sleep(config.pollMs)
+        }
+      })()
+    },
+    /** Stops the loop; attempts still running after timeoutMs are aborted (and retried later by any process). */
+    async stop (timeoutMs: number): Promise<void> {
+      if (!running) return
+      running = false
+      wake?.()
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+      await Promise.race([loop, timedOut])
+      clearTimeout(timer)
+      for (const ctl of inFlight) ctl.abort()
+      await loop
+      loop = null
+    },
+  }
+}
+
+export type Dispatcher = ReturnType<typeof createDispatcher>

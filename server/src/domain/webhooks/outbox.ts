@@ -1,0 +1,226 @@
+// The notification outbox. Every decision that two writers could race on is an insert on a unique `_id`:
+// a crossing's notification (its id is the crossing's identity, so a replay that finds the crossing again hits the
+// duplicate key), the fan-out of a notification to subscriptions, and each delivery attempt (see dispatcher.ts).
+import type { Collections } from '../../infra/db.js'
+import { isDuplicateKey } from '../../infra/db.js'
+import type { BatchNotify, Crossing, LeadDoc, NotificationDoc, NotificationHoldDoc, NotificationType } from '../types.js'
+import { newId } from '../../lib/ids.js'
+import { notificationIdOf, enteredCount, type CrossingKind } from './crossings.js'
+
+const KINDS: readonly CrossingKind[] = ['stage', 'grade']
+const TYPE_OF: Record<CrossingKind, NotificationType> = { stage: 'lead.stage_changed', grade: 'lead.grade_changed' }
+
+/** A re-score job that has not reported progress for this long is taken for dead, and its hold ends. */
+export const HOLD_STALE_MS = 15 * 60_000
+
+export interface OutboxDeps {
+  c: Collections
+  now: () => Date
+  log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
+  /** Runs fn under the lead's lock (the only way anything but a scoring run writes a lead document). */
+  withLeadLock: <T>(leadId: string, fn: () => Promise<T>) => Promise<T>
+  /** Called when new work for the dispatcher was queued. */
+  onQueued?: () => void
+}
+
+async function insertIgnoringDuplicate<T extends { _id: string }> (col: { insertOne(doc: T): Promise<unknown> }, doc: T): Promise<boolean> {
+  try {
+    await col.insertOne(doc as never)
+    return true
+  } catch (err) {
+    if (isDuplicateKey(err)) return false
+    throw err
+  }
+}
+
+export function createOutbox (deps: OutboxDeps) {
+  const { c, now, log } = deps
+  let localHold: string | null = null
+  let cache: { at: number; jobId: string | null } | null = null
+
+  /** The running bulk re-score (this process's own, or one another process reports as running), or null. */
+  async function activeHold (fresh = false): Promise<string | null> {
+    if (localHold !== null) return localHold
+    const t = Date.now()
+    if (!fresh && cache !== null && t - cache.at < 250) return cache.jobId
+    const alive = new Date(now().getTime() - HOLD_STALE_MS)
+    const job = await c.jobs.find({ kind: 'rescore-all', state: 'running', updatedAt: { $gt: alive } }).project<{ _id: string }>({ _id: 1 }).limit(1).next()
+    cache = { at: t, jobId: job?._id ?? null }
+    return cache.jobId
+  }
+
+  async function enqueueFanout (notificationId: string): Promise<void> {
+    await insertIgnoringDuplicate(c.webhookQueue, { _id: `fan:${notificationId}`, kind: 'fanout', ref: notificationId, dueAt: now() })
+    deps.onQueued?.()
+  }
+
+  /**
+   * Inserts a notification. true when this call inserted it or `batch` did earlier (a finalize run again after a
+   * crash): the caller then (re)does the follow-up steps, which are idempotent. false: someone else recorded it.
+   */
+  async function insertNotification (doc: NotificationDoc): Promise<{ mine: boolean; status: NotificationDoc['status'] }> {
+    if (await insertIgnoringDuplicate(c.notifications, doc)) return { mine: true, status: doc.status }
+    const existing = await c.notifications.findOne({ _id: doc._id }, { projection: { batch: 1, status: 1 } })
+    if (existing === null) return { mine: false, status: doc.status }
+    return { mine: existing.batch === doc.batch, status: existing.status }
+  }
+
+  async function followUp (leadId: string, id: string, status: NotificationDoc['status'], notify: Pick<BatchNotify, 'before' | 'heldBy'>): Promise<void> {
+    if (status === 'pending') await enqueueFanout(id)
+    else if (status === 'held') await addHold(leadId, id, notify.before, notify.heldBy ?? 'unknown')
+  }
+
+  /** Adds a held notification to its lead's hold document (written only under the lead's lock). */
+  async function addHold (leadId: string, notificationId: string | null, before: { stage: string; grade: string }, jobId: string): Promise<void> {
+    const _id = `l:${leadId}`
+    const doc: NotificationHoldDoc = { _id, leadId, holdId: newId('hd'), before, notificationIds: notificationId !== null ? [notificationId] : [], jobId, at: now() }
+    if (!await insertIgnoringDuplicate(c.notificationHolds, doc) && notificationId !== null) {
+      await c.notificationHolds.updateOne({ _id }, { $addToSet: { notificationIds: notificationId } })
+    }
+  }
+
+  /** `from` is the stage (grade) the receivers were last told about, which after a replay may differ from the one before the crossing in the lead's history. */
+  function crossingDoc (leadId: string, token: string, notify: BatchNotify, x: Crossing, from: string, index: number, status: NotificationDoc['status']): NotificationDoc {
+    return {
+      _id: x.id, leadId, type: TYPE_OF[x.kind], kind: x.kind, origin: 'crossing', from, to: x.to, n: x.n, occurredAt: x.occurredAt,
+      data: { leadId, email: notify.lead.email, name: notify.lead.name, from, to: x.to, score: x.score, version: notify.rulesetVersion, eventId: x.eventId },
+      batch: token, rev: notify.rev, index, status, heldBy: notify.heldBy, createdAt: now(),
+    }
+  }
+
+  return {
+    activeHold,
+    /** This process runs a bulk re-score: hold at once, without waiting for the shared state to be read again. */
+    setLocalHold (jobId: string | null): void {
+      localHold = jobId
+      cache = null
+    },
+
+    /** Implements BatchNotifier.heldBy for the lead processor. */
+    heldBy: async (): Promise<string | null> => await activeHold(),
+
+    /**
+     * Records a committed batch (BatchNotifier.record). Each crossing is inserted under its identity; only the ones
+     * this batch inserted are announced. Then, unless held, if those do not bring the receivers' view to the lead's
+     * stage or grade after the batch (a replay retracted a crossing they were told about, or found one whose id was
+     * used by a retracted one), a correction is recorded under an id naming this batch.
+     */
+    async record (leadId: string, token: string, notify: BatchNotify): Promise<void> {
+      const held = notify.heldBy !== null
+      const status: NotificationDoc['status'] = held ? 'held' : 'pending'
+      if (held) await addHold(leadId, null, notify.before, notify.heldBy!)
+      const view: Record<CrossingKind, string> = { stage: notify.before.stage, grade: notify.before.grade }
+      for (let i = 0; i < notify.crossings.length; i++) {
+        const x = notify.crossings[i]!
+        const from = view[x.kind] !== '' ? view[x.kind] : x.from
+        // after a replay the receivers may already believe the lead is where this new crossing leads: record it, send nothing
+        const known = !held && from === x.to
+        const doc = crossingDoc(leadId, token, notify, x, known ? x.from : from, i, known ? 'dropped' : status)
+        if (known) doc.droppedReason = 'the receivers were already told about this stage'
+        const r = await insertNotification(doc)
+        if (!r.mine) continue
+        await followUp(leadId, x.id, r.status, notify)
+        view[x.kind] = x.to
+      }
+      if (held) return
+      for (const kind of KINDS) {
+        const to = notify.after[kind]
+        if (view[kind] === to || view[kind] === '' || to === '') continue
+        const n = notify.afterN[kind]
+        const x: Crossing = { id: notificationIdOf(leadId, kind, to, n, `r-${token}`), kind, from: view[kind], to, n, eventId: null, occurredAt: now(), score: notify.score }
+        const doc: NotificationDoc = { ...crossingDoc(leadId, token, notify, x, x.from, notify.crossings.length + KINDS.indexOf(kind), 'pending'), origin: 'correction' }
+        const r = await insertNotification(doc)
+        if (r.mine) await followUp(leadId, x.id, r.status, notify)
+      }
+    },
+
+    /**
+     * Erases what the outbox holds about a lead (its notifications and deliveries carry the email and name). A lead
+     * created again later starts a new history, so its crossings are announced again.
+     */
+    async eraseLead (leadId: string): Promise<void> {
+      await c.notificationHolds.deleteOne({ _id: `l:${leadId}` })
+      await c.webhookDeliveries.deleteMany({ leadId })
+      await c.notifications.deleteMany({ leadId })
+    },
+
+    /**
+     * Releases what bulk re-scores held, once none is running. Per lead, the stage (and grade) the receivers were
+     * last told about is compared with the lead's stage now: when they differ, exactly one notification goes out —
+     * the latest held crossing into the current stage, reported as a change from the receivers' stage (or, if no
+     * held crossing leads there, a correction); every other held notification is dropped as an intermediate state.
+     * When they are equal, all are dropped. Returns the number of leads released.
+     */
+    async releaseHeld (): Promise<number> {
+      if (await activeHold(true) !== null) return 0
+      let after = ''
+      let released = 0
+      for (;;) {
+        const page = await c.notificationHolds.find({ _id: { $gt: after } }).sort({ _id: 1 }).limit(100).toArray()
+        if (page.length === 0) break
+        after = page[page.length - 1]!._id
+        for (const hold of page) {
+          try {
+            await deps.withLeadLock(hold.leadId, async () => { await releaseLead(hold) })
+            released++
+          } catch (err) {
+            log.warn({ err, leadId: hold.leadId }, 'releasing held notifications failed; retried later')
+          }
+        }
+      }
+      return released
+    },
+  }
+
+  async function releaseLead (hold: NotificationHoldDoc): Promise<void> {
+    const lead = await c.leads.findOne({ _id: hold.leadId })
+    const fresh = await c.notificationHolds.findOne({ _id: hold._id })
+    if (fresh === null) return // released meanwhile
+    if (lead === null) { await c.notificationHolds.deleteOne({ _id: hold._id }); return }
+    const view = lead.notified ?? fresh.before
+    const current = { stage: lead.stage, grade: lead.grade }
+    const docs = (await Promise.all((fresh.notificationIds ?? []).map(async (id) => await c.notifications.findOne({ _id: id }))))
+      .filter((d): d is NotificationDoc => d !== null && (d.status === 'held' || (d.status === 'pending' && d.heldBy !== null)))
+      .sort((a, b) => a.rev - b.rev || a.index - b.index)
+    const t = now()
+    for (const kind of KINDS) {
+      const mine = docs.filter((d) => d.kind === kind)
+      const from = view[kind] ?? ''
+      const to = current[kind]
+      let pick: NotificationDoc | undefined
+      if (from !== to && from !== '' && to !== '') {
+        pick = mine.filter((d) => d.to === to).at(-1)
+        if (pick !== undefined) {
+          if (pick.status === 'held') {
+            await c.notifications.updateOne({ _id: pick._id }, { $set: { status: 'pending', from, 'data.from': from, releasedAt: t } })
+          }
+          await enqueueFanout(pick._id)
+        } else {
+          await releaseCorrection(lead, kind, from, to, fresh.holdId)
+        }
+      }
+      for (const d of mine) {
+        if (d === pick || d.status !== 'held') continue
+        const reason = from === to ? 'not true at the end of the re-score' : 'an intermediate state during the re-score'
+        await c.notifications.updateOne({ _id: d._id }, { $set: { status: 'dropped', droppedReason: reason } })
+      }
+    }
+    await c.leads.updateOne({ _id: lead._id }, { $set: { notified: current } })
+    await c.notificationHolds.deleteOne({ _id: fresh._id })
+  }
+
+  async function releaseCorrection (lead: LeadDoc, kind: CrossingKind, from: string, to: string, holdId: string): Promise<void> {
+    const n = enteredCount(lead.state, kind, to)
+    const id = notificationIdOf(lead._id, kind, to, n, `h-${holdId}`)
+    const doc: NotificationDoc = {
+      _id: id, leadId: lead._id, type: TYPE_OF[kind], kind, origin: 'correction', from, to, n, occurredAt: lead.lastEventAt ?? now(),
+      data: { leadId: lead._id, email: lead.email, name: lead.name, from, to, score: lead.score, version: lead.rulesetVersion ?? 0, eventId: null },
+      batch: `hold:${holdId}`, rev: lead.rev, index: 0, status: 'pending', heldBy: null, createdAt: now(), releasedAt: now(),
+    }
+    await insertIgnoringDuplicate(c.notifications, doc)
+    const cur = await c.notifications.findOne({ _id: id }, { projection: { status: 1 } })
+    if (cur?.status === 'pending') await enqueueFanout(id)
+  }
+}
+
+export type Outbox = ReturnType<typeof createOutbox>

@@ -1,0 +1,219 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import multipart from '@fastify/multipart'
+import type { Filter } from 'mongodb'
+import type { FastifyError } from 'fastify'
+import { problemResponses, Page, IdParams } from '../schemas/common.js'
+import { UploadForm, UploadRejectEntry } from '../schemas/uploads.js'
+import {
+  ERROR_CODES, LS_ERR_INTERNAL, LS_ERR_INVALID_ENCODING, LS_ERR_TIMEOUT, LS_ERR_UNSUPPORTED_MEDIA_TYPE, LS_ERR_UPLOAD_ABORTED,
+  LS_ERR_UPLOAD_FORMAT, LS_ERR_UPLOAD_HEADER, LS_ERR_UPLOAD_MAPPING, LS_ERR_UPLOAD_NOT_FOUND, LS_ERR_UPLOAD_PARSE,
+  LS_ERR_UPLOAD_TOO_LARGE, LS_ERR_VALIDATION,
+} from '../errors.js'
+import { encodeCursor, decodeCursor } from '../lib/cursor.js'
+import { parseMapping } from '../domain/uploads/mapping.js'
+import { UploadFailed, type UploadInput } from '../domain/uploads/upload-service.js'
+import type { UploadDoc, UploadFormat, UploadKind } from '../domain/types.js'
+
+const SOURCE_LABEL_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/
+const FIELDS = new Set(['kind', 'format', 'mapping', 'sourceId'])
+// room for the form around the file (boundaries, part headers, the fields) when checking Content-Length up front
+const FORM_OVERHEAD = 1024 * 1024
+
+function uploadOut (u: UploadDoc) {
+  return {
+    id: u._id, status: u.status, kind: u.kind, format: u.format, filename: u.filename, contentType: u.contentType, sourceId: u.sourceId,
+    mapping: u.mapping ?? null, expectedBytes: u.expectedBytes ?? null, bytes: u.bytes, rowsRead: u.rowsRead ?? u.rows, rows: u.rows,
+    accepted: u.accepted, duplicates: u.duplicates, rejected: u.rejected, sha256: u.sha256 ?? null, duplicateOf: u.duplicateOf ?? null,
+    error: u.error ?? null, createdBy: u.actor, startedAt: u.startedAt.toISOString(), updatedAt: u.updatedAt.toISOString(),
+    finishedAt: u.finishedAt == null ? null : u.finishedAt.toISOString(),
+  }
+}
+
+function invalidField (name: string, detail: string): Error {
+  return Object.assign(new LS_ERR_VALIDATION(`${name}: ${detail}`), { errors: [{ pointer: `#/${name}`, detail }] })
+}
+
+/** The problem an upload that stopped answers with, carrying what it stored until then. */
+function problemOf (f: UploadFailed, maxBytes: number): Error {
+  let err: Error
+  switch (f.code) {
+    case 'LS_ERR_UPLOAD_PARSE': err = new LS_ERR_UPLOAD_PARSE(f.line ?? '?', f.message); break
+    case 'LS_ERR_UPLOAD_FORMAT': err = new LS_ERR_UPLOAD_FORMAT(f.message); break
+    case 'LS_ERR_UPLOAD_HEADER': err = new LS_ERR_UPLOAD_HEADER(f.message); break
+    case 'LS_ERR_UPLOAD_MAPPING': err = new LS_ERR_UPLOAD_MAPPING(f.message); break
+    case 'LS_ERR_UPLOAD_TOO_LARGE': err = new LS_ERR_UPLOAD_TOO_LARGE(maxBytes); break
+    case 'LS_ERR_INVALID_ENCODING': err = new LS_ERR_INVALID_ENCODING(); break
+    case 'LS_ERR_TIMEOUT': err = new LS_ERR_TIMEOUT(); break
+    case 'LS_ERR_UPLOAD_ABORTED': err = new LS_ERR_UPLOAD_ABORTED(f.message); break
+    default: return f.cause instanceof Error ? f.cause : new LS_ERR_INTERNAL()
+  }
+  const r = f.report
+  const extensions: Record<string, unknown> = { uploadId: r.id, rows: r.rows, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, rejects: r.rejects }
+  if (f.line !== null) extensions.line = f.line
+  return Object.assign(err, { extensions })
+}
+
+/** Errors of the multipart reader itself, as our codes. */
+function multipartProblem (err: FastifyError): Error | null {
+  switch (err.code) {
+    case 'FST_FIELDS_LIMIT': case 'FST_PARTS_LIMIT': case 'FST_FILES_LIMIT':
+      return new LS_ERR_VALIDATION('the form has too many parts: fields kind, format, mapping, sourceId and one file')
+    case 'FST_PROTO_VIOLATION': return new LS_ERR_VALIDATION('a form field name is not allowed')
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE': return new LS_ERR_UNSUPPORTED_MEDIA_TYPE('not multipart/form-data')
+    case 'FST_INVALID_JSON_FIELD_ERROR': return new LS_ERR_VALIDATION('a form field declared as JSON is not valid JSON')
+    case 'FST_MP_PREMATURE_CLOSE': return new LS_ERR_UPLOAD_ABORTED('the client closed the connection')
+  }
+  if (/Malformed|Unexpected end of (form|multipart data)|boundary/i.test(err.message)) return new LS_ERR_VALIDATION(`the multipart body is malformed: ${err.message}`)
+  return null
+}
+
+const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (app) {
+  const { core } = app
+  const limits = core.config.uploads
+  // encapsulated here: only this route reads multipart bodies; a file over the limit is an error, never truncated
+  await app.register(multipart, {
+    limits: { fieldNameSize: 100, fieldSize: 1024 * 1024, fields: 8, fileSize: limits.maxBytes, files: 1, parts: 10, headerPairs: 100 },
+    throwFileSizeLimit: true,
+  })
+
+  app.post('/v1/uploads', {
+    config: { scope: 'ingest', streamingBody: true },
+    // the body is a multipart stream read by the handler; the schema documents the form
+    validatorCompiler: () => (data: unknown) => ({ value: data }),
+    schema: {
+      tags: ['uploads'],
+      summary: 'Upload a CSV, JSON array or NDJSON file of events or leads (streamed; answers when the whole file is stored)',
+      description: 'multipart/form-data with optional fields kind, format, mapping, sourceId, then the file part `file`. The upload id is in the Location header; '
+        + 'progress is on GET /v1/uploads/{id} and on the live topics uploads and upload:<id>. See docs/uploads.md.',
+      consumes: ['multipart/form-data'],
+      body: UploadForm,
+      response: { 201: Type.Ref('UploadReport'), 408: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails'), 415: Type.Ref('ProblemDetails'), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    if (!req.isMultipart()) throw new LS_ERR_UNSUPPORTED_MEDIA_TYPE(String(req.headers['content-type'] ?? '(none)').split(';')[0]!)
+    const length = Number(req.headers['content-length'])
+    const expectedBytes = Number.isSafeInteger(length) && length >= 0 ? length : null
+    if (expectedBytes !== null && expectedBytes > limits.maxBytes + FORM_OVERHEAD) {
+      void reply.header('connection', 'close')
+      throw new LS_ERR_UPLOAD_TOO_LARGE(limits.maxBytes)
+    }
+    const input: UploadInput = {
+      kind: 'events', format: null, mapping: null, sourceId: 'upload', filename: null, contentType: null, expectedBytes,
+      actor: req.principal?.name ?? 'unknown', requestId: String(req.id),
+    }
+    const job = await core.uploads.start(input)
+    void reply.header('location', `/v1/uploads/${job._id}`)
+    let reading = false
+    try {
+      const fields = new Map<string, string>()
+      for await (const part of req.parts()) {
+        if (part.type === 'field') {
+          if (!FIELDS.has(part.fieldname)) throw invalidField(part.fieldname, 'unknown form field (fields are kind, format, mapping, sourceId, then the file part file)')
+          if (fields.has(part.fieldname)) throw invalidField(part.fieldname, 'given twice')
+          if (part.valueTruncated) throw invalidField(part.fieldname, 'too long')
+          fields.set(part.fieldname, String(part.value))
+          continue
+        }
+        if (part.fieldname !== 'file') throw invalidField(part.fieldname, "the file part must be named 'file'")
+        const kind = fields.get('kind') ?? 'events'
+        if (kind !== 'events' && kind !== 'leads') throw invalidField('kind', 'must be events or leads')
+        input.kind = kind as UploadKind
+        const format = fields.get('format')
+        if (format !== undefined && format !== '' && !['csv', 'json', 'ndjson'].includes(format)) throw invalidField('format', 'must be csv, json or ndjson')
+        input.format = format !== undefined && format !== '' ? format as UploadFormat : null
+        const label = fields.get('sourceId')
+        if (label !== undefined && label !== '') {
+          if (!SOURCE_LABEL_RE.test(label)) throw invalidField('sourceId', 'must be 1-64 of a-z 0-9 _ - (starting with a letter or digit)')
+          input.sourceId = `upload:${label}`
+        }
+        const mapping = fields.get('mapping')
+        if (mapping !== undefined && mapping.trim() !== '') {
+          const m = parseMapping(mapping, input.kind, limits.maxColumns)
+          if ('error' in m) throw new LS_ERR_UPLOAD_MAPPING(m.error)
+          input.mapping = m.mapping
+        }
+        input.filename = part.filename !== '' ? part.filename.slice(0, 255) : null
+        input.contentType = part.mimetype !== '' ? part.mimetype.slice(0, 255) : null
+        reading = true
+        const report = await core.uploads.process(job, input, part.file)
+        core.metrics.ingestEvents.inc(report.accepted, { source: input.sourceId, outcome: 'accepted' })
+        core.metrics.ingestEvents.inc(report.duplicates, { source: input.sourceId, outcome: 'duplicate' })
+        core.metrics.ingestEvents.inc(report.rejected, { source: input.sourceId, outcome: 'rejected' })
+        req.log.info({ uploadId: job._id, rows: report.rows, accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected }, 'upload done')
+        return await reply.code(201).send(report)
+      }
+      throw invalidField('file', "the form has no file part named 'file'")
+    } catch (err) {
+      if (!req.raw.complete) void reply.header('connection', 'close') // do not wait for the rest of a body we will not read
+      if (err instanceof UploadFailed) {
+        req.log.info({ uploadId: job._id, code: err.code, line: err.line, rows: err.report.rows }, 'upload failed')
+        throw problemOf(err, limits.maxBytes)
+      }
+      const mapped = !reading && (err as FastifyError).code !== undefined && !((err as FastifyError).code! in ERROR_CODES)
+        ? multipartProblem(err as FastifyError)
+        : null
+      const failure = mapped ?? err
+      const code = (failure as FastifyError).code
+      await core.uploads.fail(job, typeof code === 'string' && code in ERROR_CODES ? code : 'LS_ERR_INTERNAL', (failure as Error).message)
+      throw failure
+    }
+  })
+
+  app.get('/v1/uploads', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['uploads'], summary: 'Uploads, newest first (running ones show their progress)',
+      querystring: Type.Object({
+        status: Type.Optional(Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')])),
+        limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+        cursor: Type.Optional(Type.String({ maxLength: 500 })),
+      }, { additionalProperties: false }),
+      response: { 200: Page(Type.Ref('Upload')), ...problemResponses },
+    },
+  }, async (req) => {
+    const filter: Filter<UploadDoc> = {}
+    if (req.query.status !== undefined) filter.status = req.query.status
+    const cur = decodeCursor(req.query.cursor)
+    if (cur !== null) filter._id = { $lt: cur.id }
+    // ids start with their creation time, so _id order is creation order
+    const docs = await core.c.uploads.find(filter).sort({ _id: -1 }).limit(req.query.limit + 1).toArray()
+    const more = docs.length > req.query.limit
+    const page = docs.slice(0, req.query.limit)
+    return { items: page.map(uploadOut) as never[], nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null }
+  })
+
+  app.get('/v1/uploads/:id', {
+    config: { scope: 'read' },
+    schema: { tags: ['uploads'], summary: 'One upload: state, counts and progress', params: IdParams, response: { 200: Type.Ref('Upload'), ...problemResponses } },
+  }, async (req) => {
+    const u = await core.c.uploads.findOne({ _id: req.params.id })
+    if (u === null) throw new LS_ERR_UPLOAD_NOT_FOUND(req.params.id)
+    return uploadOut(u) as never
+  })
+
+  app.get('/v1/uploads/:id/rejects', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['uploads'], summary: 'The rejected rows of an upload, in file order, with line numbers and reasons',
+      params: IdParams,
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      response: { 200: Page(UploadRejectEntry), ...problemResponses },
+    },
+  }, async (req) => {
+    const u = await core.c.uploads.findOne({ _id: req.params.id }, { projection: { _id: 1 } })
+    if (u === null) throw new LS_ERR_UPLOAD_NOT_FOUND(req.params.id)
+    const filter: Record<string, unknown> = { requestId: u._id }
+    const cur = decodeCursor(req.query.cursor)
+    if (cur !== null) filter.index = { $gt: Number(cur.v) }
+    const docs = await core.c.ingestRejects.find(filter).sort({ index: 1 }).limit(req.query.limit + 1).toArray()
+    const more = docs.length > req.query.limit
+    const page = docs.slice(0, req.query.limit)
+    return {
+      items: page.map((d) => ({ id: d._id, index: d.index, line: d.line ?? null, code: d.code, reason: d.reason, raw: d.raw, rawTruncated: d.rawTruncated })),
+      nextCursor: more ? encodeCursor({ v: page[page.length - 1]!.index, id: page[page.length - 1]!._id }) : null,
+    }
+  })
+}
+
+export default uploadsRoutes
