@@ -105,6 +105,7 @@ export function createIngestService (deps: IngestDeps) {
    * one that finds nothing), while an insert is checked against the unique index.
    */
   async function ensureLeads (evs: readonly NormalizedEvent[], t: Date, settings: RulesetSettings): Promise<Array<{ lead: LeadDoc; created: boolean }>> {
+    if (evs.length === 0) return [] // the driver refuses an empty insertMany
     const keyed = await mapLimit(evs, 16, async (ev) => {
       let key = ev.leadKey
       if (ev.lead.email === null && ev.lead.externalId !== null) {
