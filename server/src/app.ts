@@ -34,6 +34,7 @@ import sourcesRoutes from './routes/sources.js'
 import { createSourceHost, createRegistry, importPlugins, mountScoringPlugins, type SourceHost } from './plugin-host/index.js'
 import { FIRST_PARTY_SOURCES } from './sources/index.js'
 import uploadsRoutes from './routes/uploads.js'
+import modelsRoutes from './routes/models.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -160,6 +161,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(sourcesRoutes)
   await sources.mount(app)
   await app.register(uploadsRoutes)
+  await app.register(modelsRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {

@@ -79,6 +79,12 @@ export const LS_ERR_UPLOAD_MAPPING = createError('LS_ERR_UPLOAD_MAPPING', 'The c
 export const LS_ERR_UPLOAD_PARSE = createError('LS_ERR_UPLOAD_PARSE', 'The file cannot be read from line %s on: %s', 400)
 export const LS_ERR_UPLOAD_TOO_LARGE = createError('LS_ERR_UPLOAD_TOO_LARGE', 'The file is larger than %s bytes', 413)
 export const LS_ERR_UPLOAD_ABORTED = createError('LS_ERR_UPLOAD_ABORTED', 'The upload ended before the whole file arrived: %s', 400)
+// predictive models
+export const LS_ERR_MODEL_NOT_FOUND = createError('LS_ERR_MODEL_NOT_FOUND', "Model '%s' not found", 404)
+export const LS_ERR_MODEL_TRAINING_BUSY = createError('LS_ERR_MODEL_TRAINING_BUSY', 'A model is already being trained; wait for its job to finish', 409)
+export const LS_ERR_MODEL_TRAINING_DATA = createError('LS_ERR_MODEL_TRAINING_DATA', 'The data cannot train a model: %s', 422)
+export const LS_ERR_MODEL_NO_ROLLBACK = createError('LS_ERR_MODEL_NO_ROLLBACK', 'There is no earlier champion to roll back to', 409)
+export const LS_ERR_MODEL_NO_CHALLENGER = createError('LS_ERR_MODEL_NO_CHALLENGER', 'No challenger model is deployed', 409)
 
 // per-event reject reasons (stored in ingestRejects and returned per item, never as a whole response)
 export const LS_ERR_EVENT_INVALID = createError('LS_ERR_EVENT_INVALID', 'The event is invalid: %s', 422)
@@ -110,6 +116,7 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_IMAP_LOGIN, LS_ERR_IMAP_MAILBOX, LS_ERR_IMAP_TLS, LS_ERR_IMAP_CONNECTION,
   LS_ERR_UPLOAD_NOT_FOUND, LS_ERR_UPLOAD_FORMAT, LS_ERR_UPLOAD_HEADER, LS_ERR_UPLOAD_MAPPING, LS_ERR_UPLOAD_PARSE, LS_ERR_UPLOAD_TOO_LARGE,
   LS_ERR_UPLOAD_ABORTED,
+  LS_ERR_MODEL_NOT_FOUND, LS_ERR_MODEL_TRAINING_BUSY, LS_ERR_MODEL_TRAINING_DATA, LS_ERR_MODEL_NO_ROLLBACK, LS_ERR_MODEL_NO_CHALLENGER,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_UPLOAD_ROW_INVALID, LS_ERR_UPLOAD_ROW_TOO_LARGE,
   LS_ERR_INTERNAL,

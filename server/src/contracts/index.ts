@@ -153,11 +153,61 @@ export interface ScoringInput {
   rulesetVersion: number
 }
 
+/**
+ * Engagement aggregates of a lead's events up to and including the event being scored, folded in canonical
+ * (event-time) order. Times are milliseconds since the epoch. Manual score adjustments are not counted.
+ */
+export interface ActivityView {
+  /** Number of events. */
+  n: number
+  /** Time of the first and of the latest event. */
+  first: number | null
+  last: number | null
+  /** Time between the last two events. */
+  gap: number | null
+  /** Seconds on the site, summed from event properties that report it (`timeOnSite`, `duration`, …). */
+  tos: number
+  /** Per event type: count, latest time, and counts decayed with 7- and 30-day time constants as of `last`. */
+  types: ReadonlyArray<{ t: string; n: number; last: number; d7: number; d30: number }>
+}
+
+/** Input of {@link ScoringPlugin.predict}: the lead right after the event, with its rule scores applied. */
+export interface PredictInput {
+  /** The lead, with the attributes it has as of this event. */
+  lead: LeadView
+  event: EventView
+  /** The score after this event's rules. */
+  score: ScoreView
+  activity: ActivityView
+}
+
+/** One explained factor of a prediction: a feature and its push on the log-odds. */
+export interface PredictiveFactor { feature: string; value: string | number | null; contribution: number }
+
+/** A model's prediction for a lead, stored with the lead and the ledger entry of the event. */
+export interface PredictiveScore {
+  /** Calibrated probability of the outcome (0–1). */
+  probability: number
+  /** round(100 × probability). */
+  score: number
+  grade: 'A' | 'B' | 'C' | 'D'
+  /** How much of what the model relies on was known for this lead (0–1). */
+  confidence: number
+  model: { id: string; version: number; arm: 'champion' | 'challenger' }
+  factors: { positive: PredictiveFactor[]; negative: PredictiveFactor[] }
+}
+
 /** A plugin that proposes score contributions for each event. It must be pure: same inputs, same output. */
 export interface ScoringPlugin<C extends TSchema = TSchema> {
   kind: 'scoring'
   manifest: PluginManifest<C>
   score?(input: ScoringInput, ctx: PluginContext<Static<C>>): Promise<Contribution[]> | Contribution[]
+  /**
+   * Predicts the lead's outcome after each scored event (also events the ruleset does not score). Synchronous and
+   * cheap: it runs once per event in the scoring worker. null when the plugin has nothing to say. When several
+   * plugins predict, the last one's prediction is kept.
+   */
+  predict?(input: PredictInput, ctx: PluginContext<Static<C>>): PredictiveScore | null
 }
 
 /**

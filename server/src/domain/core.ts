@@ -21,6 +21,7 @@ import { createSubscriptionService } from './webhooks/subscriptions.js'
 import { createDispatcher } from './webhooks/dispatcher.js'
 import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
+import { createPredictiveService, createPredictivePlugin, internalPluginContext } from './predictive/service.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -46,8 +47,17 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const metrics = createMetrics()
   const locks = createLockService(c.locks, now)
   const rulesets = createRulesetService({ c, now, locks })
-  const pipeline = createScoringPipeline(opts.scoringPlugins ?? [])
   const live = createLiveFeed(c.liveFeed, now)
+  const predictive = createPredictiveService({
+    c, locks, rulesets, now, log,
+    audit: async (actor, action, target, details) => { await c.auditLog.insertOne({ _id: newId('au'), at: now(), actor, action, target, details }) },
+    progress: async (jobId, data) => { await live.append('job.progress', ['jobs', `job:${jobId}`], data) },
+  })
+  // the built-in predictive plugin first: an installed plugin that also predicts has the last word
+  const pipeline = createScoringPipeline(
+    [{ plugin: createPredictivePlugin(predictive.runtime), ctx: internalPluginContext('predictive', log) }, ...(opts.scoringPlugins ?? [])],
+    { prepare: async () => { await predictive.runtime.ensureFresh() } },
+  )
   const apiKeys = createApiKeyService(c.apiKeys, now)
   const users = createUserService({ users: c.users, sessions: c.sessions, now })
   const idempotency = createIdempotencyService(c.idempotencyKeys, now, config.idempotencyTtlMs)
@@ -270,7 +280,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
-    enqueue, sweep, decayTick, startRescoreAll,
+    predictive, enqueue, sweep, decayTick, startRescoreAll,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
       workersStarted = true
@@ -294,6 +304,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
     async stopWorkers (timeoutMs: number): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t)
+      await predictive.stop(timeoutMs)
       await dispatcher.stop(Math.min(timeoutMs, config.webhooks.timeoutMs))
       await queue.stop(timeoutMs)
       await scheduler.drain(timeoutMs)

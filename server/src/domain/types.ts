@@ -1,4 +1,5 @@
 import type { RuleProperties } from 'json-rules-engine'
+import type { ActivityView, PredictiveScore } from '../contracts/index.js'
 
 /** Scoring dimensions; the total is their sum, kept within the ruleset's caps and floors. */
 export type Dimension = 'engagement' | 'fit' | 'intent'
@@ -23,6 +24,14 @@ export interface ScoreState extends ScoreParts {
    * `grade:<name>` (names key-encoded). The n-th entry into a stage is that crossing's identity (see webhooks).
    */
   entered?: Record<string, number>
+  /** Engagement aggregates for predictive models (absent in states written before they existed). */
+  activity?: ActivityView
+}
+
+/** A prediction as stored on the lead and on the ledger entry of the event it followed. */
+export interface StoredPrediction extends PredictiveScore {
+  /** Event time of the prediction point. */
+  at: Date
 }
 
 export interface LeadDoc {
@@ -56,6 +65,8 @@ export interface LeadDoc {
   lastEventAt: Date | null
   lastScoredAt: Date | null
   rulesetVersion: number | null
+  /** The latest prediction of the deployed model (absent or null while no model is deployed). */
+  predictive?: StoredPrediction | null
   createdAt: Date
   updatedAt: Date
 }
@@ -156,6 +167,7 @@ export interface LedgerDoc {
   superseded: boolean
   supersededReason?: string
   supersededBy?: string
+  predictive?: StoredPrediction
   createdAt: Date
 }
 
@@ -295,11 +307,18 @@ export interface UploadDoc {
 
 export interface JobDoc {
   _id: string
-  kind: 'rescore-all'
+  kind: 'rescore-all' | 'train-model'
   state: 'queued' | 'running' | 'done' | 'failed'
   total: number
   done: number
   error: string | null
+  /** Stable code of the failure (LS_ERR_*), when known. */
+  errorCode?: string | null
+  /** What the job is doing now. */
+  phase?: string
+  /** The model a training job produced. */
+  model?: { id: string; version: number } | null
+  params?: Record<string, unknown>
   createdAt: Date
   updatedAt: Date
   finishedAt: Date | null

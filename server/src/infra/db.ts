@@ -4,6 +4,7 @@ import type {
   LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc,
   NotificationDoc, WebhookQueueDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc, UploadDoc,
 } from '../domain/types.js'
+import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 
 /** The collections the product uses, typed. */
 export interface Collections {
@@ -42,6 +43,12 @@ export interface Collections {
   sourceState: Collection<SourceStateDoc>
   /** Per-source, per-process delivery counters. */
   sourceStats: Collection<SourceStatsDoc>
+  /** Trained predictive models (the registry). */
+  models: Collection<ModelDoc>
+  /** Insert-only history of which model is champion and challenger. */
+  modelDeployments: Collection<DeploymentDoc>
+  /** The holdout rows each model was evaluated on (for bias reports). */
+  modelEvaluations: Collection<EvaluationDoc>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -104,6 +111,9 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   pluginInstances: [{ key: { type: 1 }, name: 'type' }, { key: { createdAt: -1 }, name: 'created_desc' }],
   sourceState: [{ key: { instanceId: 1 }, name: 'instance' }],
   sourceStats: [{ key: { sourceId: 1 }, name: 'source' }],
+  models: [{ key: { version: 1 }, name: 'version_unique', unique: true }],
+  modelDeployments: [{ key: { seq: 1 }, name: 'seq_unique', unique: true }],
+  modelEvaluations: [],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -149,7 +159,8 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   await ensureIndexes(db)
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'webhooks', 'notifications', 'notificationHolds',
-    'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads'] as const
+    'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
+    'models', 'modelDeployments', 'modelEvaluations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }

@@ -1,7 +1,12 @@
-import type { EventDoc, LeadDoc, LedgerDoc } from '../domain/types.js'
+import type { EventDoc, LeadDoc, LedgerDoc, StoredPrediction } from '../domain/types.js'
 import { decodeKeys } from '../lib/keys.js'
 
 const iso = (d: Date | null | undefined): string | null => d == null ? null : d.toISOString()
+
+export function predictionOut (p: StoredPrediction | null | undefined) {
+  if (p == null) return null
+  return { probability: p.probability, score: p.score, grade: p.grade, confidence: p.confidence, at: p.at.toISOString(), model: p.model, factors: p.factors }
+}
 
 export function leadOut (l: LeadDoc) {
   return {
@@ -9,7 +14,7 @@ export function leadOut (l: LeadDoc) {
     attributes: decodeKeys(l.attributes ?? {}), status: l.status, stage: l.stage ?? '', grade: l.grade ?? '', intentLabel: l.intentLabel ?? '', score: l.score,
     scores: { engagement: l.scores?.engagement ?? 0, fit: l.scores?.fit ?? 0, intent: l.scores?.intent ?? 0, predictive: l.scores?.predictive ?? null },
     sources: l.sources ?? [], lastSeq: l.lastSeq, nextSeq: l.nextSeq, lastEventAt: iso(l.lastEventAt), lastScoredAt: iso(l.lastScoredAt),
-    rulesetVersion: l.rulesetVersion ?? null, createdAt: l.createdAt.toISOString(), updatedAt: l.updatedAt.toISOString(),
+    rulesetVersion: l.rulesetVersion ?? null, predictive: predictionOut(l.predictive), createdAt: l.createdAt.toISOString(), updatedAt: l.updatedAt.toISOString(),
   }
 }
 
@@ -28,5 +33,6 @@ export function ledgerOut (h: LedgerDoc) {
     superseded: h.superseded, createdAt: h.createdAt.toISOString(),
   }
   if (h.supersededReason !== undefined) out.supersededReason = h.supersededReason
+  if (h.predictive != null) out.predictive = predictionOut(h.predictive)
   return out
 }

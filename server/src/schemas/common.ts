@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { PredictiveOut } from './models.js'
 
 /** RFC 9457 problem details, as every error response carries them. */
 export const ProblemDetails = Type.Object({
@@ -43,6 +44,7 @@ export const Lead = Type.Object({
   lastEventAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   lastScoredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   rulesetVersion: Type.Union([Type.Integer(), Type.Null()]),
+  predictive: Type.Union([PredictiveOut, Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 }, { $id: 'Lead' })
@@ -97,6 +99,7 @@ export const LedgerEntry = Type.Object({
   rulesetVersion: Type.Integer(),
   superseded: Type.Boolean(),
   supersededReason: Type.Optional(Type.String()),
+  predictive: Type.Optional(PredictiveOut),
   createdAt: Type.String({ format: 'date-time' }),
 }, { $id: 'LedgerEntry' })
 

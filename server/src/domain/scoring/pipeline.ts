@@ -1,11 +1,26 @@
-import type { Contribution, ScoringPlugin, PluginContext } from '../../contracts/index.js'
+import type { Contribution, ScoringPlugin, PluginContext, PredictiveScore } from '../../contracts/index.js'
 import type { EventDoc, LeadDoc, Reason, ScoreState } from '../types.js'
 import { decodeKeys } from '../../lib/keys.js'
 import { applyContributions, applyDecay } from './model.js'
 import { mapEventType, type ActiveRuleset } from '../rulesets/ruleset-service.js'
+import { foldActivity, emptyActivity } from '../predictive/activity.js'
 
-/** The outcome of scoring one event. `mapped` is false for event types the ruleset does not know. */
-export interface EventOutcome { mapped: boolean; type: string; state: ScoreState; reasons: Reason[] }
+/**
+ * The outcome of scoring one event. `mapped` is false for event types the ruleset does not know: their points are
+ * not scored, but they still count as lead activity (in `state.activity`) and get a prediction.
+ */
+export interface EventOutcome { mapped: boolean; type: string; state: ScoreState; reasons: Reason[]; predictive: PredictiveScore | null }
+
+/** What the worker knows about the lead beyond its stored document at this event. */
+export interface EventContext {
+  /** The lead's attributes as of this event (the stored ones plus those carried by the batch's events so far). */
+  attributes?: Record<string, unknown>
+}
+
+export interface PipelineOptions {
+  /** Called by the worker before each batch (for example to pick up a newly deployed model). */
+  prepare?: () => Promise<void>
+}
 
 /** A scoring plugin together with the context it runs in. */
 export interface MountedScoringPlugin { plugin: ScoringPlugin; ctx: PluginContext<unknown> }
@@ -34,28 +49,53 @@ function leadFacts (lead: LeadDoc, profile: EventDoc['leadProfile']): Record<str
  * Scores events one at a time: the ruleset's rules (json-rules-engine semantics), then any scoring plugins, then
  * the model (limits, multipliers, caps, floors, stages). Manual adjustments are events too, so replay keeps them.
  */
-export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] = []) {
+export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] = [], options: PipelineOptions = {}) {
+  const predictors = plugins.filter((p) => p.plugin.predict !== undefined)
+
+  /** The last non-null prediction of the predicting plugins for the state after this event. */
+  function predict (lead: LeadDoc, attributes: Record<string, unknown>, event: EventDoc, type: string, properties: Record<string, unknown>, state: ScoreState): PredictiveScore | null {
+    let out: PredictiveScore | null = null
+    for (const { plugin, ctx } of predictors) {
+      const p = plugin.predict!({
+        lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes, status: lead.status, sources: lead.sources ?? [] },
+        event: { id: event._id, sourceId: event.sourceId, type, occurredAt: event.occurredAt, properties },
+        score: { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage },
+        activity: state.activity ?? emptyActivity(),
+      }, ctx)
+      if (p !== null) out = p
+    }
+    return out
+  }
+
   return {
-    async scoreEvent (lead: LeadDoc, event: EventDoc, state: ScoreState, ruleset: ActiveRuleset): Promise<EventOutcome> {
+    prepare: options.prepare,
+
+    async scoreEvent (lead: LeadDoc, event: EventDoc, state: ScoreState, ruleset: ActiveRuleset, ectx: EventContext = {}): Promise<EventOutcome> {
       const properties = decodeKeys(event.properties ?? {})
       const ctx = { at: event.occurredAt.getTime(), receivedAt: event.receivedAt?.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings }
       if (event.type === DECAY_TICK_TYPE && event.sourceId === SYSTEM_SOURCE) {
         const d = applyDecay(state, ctx)
-        return { mapped: d.reasons.length > 0, type: event.type, ...d }
+        return { mapped: d.reasons.length > 0, type: event.type, ...d, predictive: null }
       }
       if (event.type === ADJUSTMENT_TYPE && event.sourceId === MANUAL_SOURCE) {
         const p = properties as { dimension?: 'engagement' | 'fit' | 'intent'; points?: number; note?: string; ruleId?: string }
         const c: Contribution = { ruleId: 'manual-adjustment', action: 'add', dimension: p.dimension ?? 'engagement', points: p.points ?? 0, reason: p.note ?? 'manual adjustment' }
         const d = applyDecay(state, ctx)
         const r = applyContributions(d.state, [c], ctx)
-        return { mapped: true, type: event.type, state: r.state, reasons: [...d.reasons, ...r.reasons] }
+        return { mapped: true, type: event.type, state: r.state, reasons: [...d.reasons, ...r.reasons], predictive: null }
       }
       const { type, known } = mapEventType(event.type, ruleset.settings)
-      if (!known) return { mapped: false, type, state, reasons: [] }
+      const lf = leadFacts(lead, event.leadProfile)
+      const attributes = ectx.attributes ?? lf.attributes as Record<string, unknown>
+      // every event other than manual adjustments and decay ticks is lead activity, whether or not the ruleset scores it
+      const withActivity = (s: ScoreState): ScoreState => ({ ...s, activity: foldActivity(s.activity, type, event.occurredAt.getTime(), properties) })
+      if (!known) {
+        const next = withActivity(state)
+        return { mapped: false, type, state: next, reasons: [], predictive: predict(lead, attributes, event, type, properties, next) }
+      }
       const decayed = applyDecay(state, ctx)
       state = decayed.state
       const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
-      const lf = leadFacts(lead, event.leadProfile)
       const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
       const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts })
       for (const { plugin, ctx } of plugins) {
@@ -69,7 +109,8 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
         for (const c of extra) contributions.push({ ...c, ruleId: `${plugin.manifest.id}.${c.ruleId}` })
       }
       const r = applyContributions(state, contributions, ctx)
-      return { mapped: true, type, state: r.state, reasons: [...decayed.reasons, ...r.reasons] }
+      const next = withActivity(r.state)
+      return { mapped: true, type, state: next, reasons: [...decayed.reasons, ...r.reasons], predictive: predict(lead, attributes, event, type, properties, next) }
     },
   }
 }

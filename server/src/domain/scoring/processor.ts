@@ -1,9 +1,11 @@
 import type { Collections } from '../../infra/db.js'
 import { isDuplicateKey, retryTransient } from '../../infra/db.js'
-import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState } from '../types.js'
+import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
+import type { PredictiveScore } from '../../contracts/index.js'
+import { decodeKeys } from '../../lib/keys.js'
 import type { LockService } from '../locks.js'
 import type { RulesetService } from '../rulesets/ruleset-service.js'
-import type { ScoringPipeline } from './pipeline.js'
+import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline.js'
 import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
 import { eventIdOf } from '../ids.js'
@@ -133,6 +135,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     if (rescore) lead = { ...lead, rescoreFrom: '' }
     if (newEvents.length === 0 && lead.rescoreFrom == null) return { events: 0, committed: false }
     const ruleset = await rulesets.active()
+    await pipeline.prepare?.()
     newEvents.sort(byOrd)
     const minNewOrd = newEvents[0]?.ord ?? null
     let replayFrom: string | null = lead.rescoreFrom ?? null
@@ -161,9 +164,19 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const unmapped: string[] = []
     const crossings: Crossing[] = []
     const created = now()
+    // the attributes as of each event: the stored ones, then those the batch's events carry, in canonical order
+    let attributes: Record<string, unknown> = decodeKeys(lead.attributes ?? {})
+    let prediction: StoredPrediction | null = null
+    const stored = (p: PredictiveScore | null, at: Date): StoredPrediction | null => p === null ? null : { ...p, at }
     for (const ev of events) {
-      const out = await pipeline.scoreEvent(lead, ev, state, ruleset)
+      if (ev.leadProfile?.attributes !== undefined) attributes = { ...attributes, ...decodeKeys(ev.leadProfile.attributes) }
+      const out = await pipeline.scoreEvent(lead, ev, state, ruleset, { attributes })
+      const pred = stored(out.predictive, ev.occurredAt)
+      if (pred !== null) prediction = pred
       if (!out.mapped) {
+        // not scored by the rules, but lead activity all the same: the state carries it on (a decay tick that
+        // changed nothing is not activity)
+        if (!(ev.sourceId === SYSTEM_SOURCE && ev.type === DECAY_TICK_TYPE)) state = out.state
         if (ev.seq > lead.lastSeq) unmapped.push(ev._id)
         continue
       }
@@ -178,6 +191,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         _id: `${token}:${entries.length}`, leadId: lead._id, kind: ev.sourceId === 'manual' ? 'adjustment' : 'event', eventId: ev._id, eventType: out.type,
         seq: ev.seq, ord: ev.ord, occurredAt: ev.occurredAt, before, after, delta: after.total - before.total, reasons: out.reasons,
         state, rulesetVersion: ruleset.version, batch: token, committed: false, superseded: false, createdAt: created,
+        ...(pred !== null ? { predictive: pred } : {}),
       })
     }
     if (lease.lost) throw new LockLostError('lease lost before commit')
@@ -245,6 +259,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
           stage: state.stage, grade, intentLabel: intentLabelFor(state.intent, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
           lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt, nextSeq: lastSeq,
           sources: [...sources], ...profile, ...(notified !== undefined ? { notified } : {}),
+          ...(prediction !== null ? { predictive: prediction, 'scores.predictive': prediction.score } : {}),
         },
         $inc: { rev: 1 },
       },
