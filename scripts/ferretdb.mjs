@@ -1,12 +1,30 @@
 // Builds FerretDB 1.24.2 (SQLite backend) from the Go module proxy into .tools/bin/ferretdb.
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, chmodSync, readdirSync, statSync } from 'node:fs'
 import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
+// what the binary was built from: a binary built before a change to the patches below is rebuilt
+const BUILD_ID = `${VERSION}+id-index-1`
+const STAMP = `${BIN}.build`
+
+/**
+ * FerretDB 1.24.2 creates the SQLite index of `_id` on the expression `_ferretdb_sjson->"_id"` but looks documents up
+ * by `_ferretdb_sjson->'$._id'`. Both name the same value, yet SQLite only uses an index whose expression is written
+ * the same way, so every lookup, update and delete by `_id` read the whole table (a lead update cost a scan of all
+ * leads). The patch writes the lookup as the index is written; data files made by the unpatched build keep working,
+ * since their indexes already have that form.
+ */
+function patchSource (src) {
+  const file = join(src, 'internal', 'backends', 'sqlite', 'metadata', 'metadata.go')
+  const before = readFileSync(file, 'utf8')
+  const from = `IDColumn = DefaultColumn + "->'$._id'"`
+  if (!before.includes(from)) throw new Error(`FerretDB source changed: ${file} no longer defines IDColumn as expected`)
+  writeFileSync(file, before.replace(from, 'IDColumn = DefaultColumn + `->"_id"`'))
+}
 
 function makeWritable (dir) {
   for (const name of readdirSync(dir)) {
@@ -18,7 +36,7 @@ function makeWritable (dir) {
 }
 
 export function ensureFerretDb ({ quiet = false } = {}) {
-  if (existsSync(BIN)) return BIN
+  if (existsSync(BIN) && existsSync(STAMP) && readFileSync(STAMP, 'utf8').trim() === BUILD_ID) return BIN
   try { execFileSync('go', ['version'], { stdio: 'ignore' }) } catch {
     throw new Error('Go is not installed, so FerretDB cannot be built. Install Go >= 1.22, or download a FerretDB ' +
       `${VERSION} binary to ${BIN} (or set LEADSCORE_FERRETDB_BIN), or set MONGODB_URI to a MongoDB server.`)
@@ -33,9 +51,11 @@ export function ensureFerretDb ({ quiet = false } = {}) {
   makeWritable(src)
   // the module zip omits the generated version file the build embeds
   writeFileSync(join(src, 'build', 'version', 'version.txt'), `${VERSION}\n`)
+  patchSource(src)
   mkdirSync(dirname(BIN), { recursive: true })
   execFileSync('go', ['build', '-trimpath', '-o', BIN, './cmd/ferretdb'], { cwd: src, stdio: quiet ? 'ignore' : 'inherit', env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } })
   rmSync(src, { recursive: true, force: true })
+  writeFileSync(STAMP, `${BUILD_ID}\n`)
   return BIN
 }
 

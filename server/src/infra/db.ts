@@ -161,7 +161,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations'] as const
-  const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(db.collection(n))])) as unknown as Collections
+  const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, close: async () => { await client.close() } }
 }
 
@@ -199,6 +199,79 @@ function withTransientRetry<T extends Document> (col: Collection<T>): Collection
       const v = Reflect.get(target, prop, receiver) as unknown
       if (typeof prop !== 'string' || !RETRIED.has(prop) || typeof v !== 'function') return v
       return (...args: unknown[]) => retryTransient(() => (v as (...a: unknown[]) => Promise<unknown>).apply(target, args))
+    },
+  })
+}
+
+/** A filter of `_id` equality plus other plain equalities (dotted paths allowed), else null. */
+function idWithEqualities (filter: unknown): { id: string; conds: Array<[string[], unknown]> } | null {
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) return null
+  const f = filter as Record<string, unknown>
+  if (typeof f._id !== 'string') return null
+  const conds: Array<[string[], unknown]> = []
+  for (const [k, v] of Object.entries(f)) {
+    if (k === '_id') continue
+    if (k.startsWith('$') || (v !== null && typeof v === 'object' && !(v instanceof Date))) return null
+    conds.push([k.split('.'), v])
+  }
+  return conds.length > 0 ? { id: f._id, conds } : null
+}
+
+/** Whether a document meets plain equalities as the server would judge them; undefined when arrays make it unclear. */
+export function meetsEqualities (doc: Record<string, unknown>, conds: ReadonlyArray<[string[], unknown]>): boolean | undefined {
+  for (const [path, want] of conds) {
+    let cur: unknown = doc
+    for (const part of path) {
+      if (Array.isArray(cur)) return undefined
+      cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined
+    }
+    if (Array.isArray(cur)) return undefined
+    if (want === null) { if (cur != null) return false; continue }
+    if (want instanceof Date) { if (!(cur instanceof Date) || cur.getTime() !== want.getTime()) return false; continue }
+    if (cur !== want) return false
+  }
+  return true
+}
+
+const NO_MATCH = { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 0, upsertedId: null }
+
+/**
+ * FerretDB serves a query from an index only when its filter is `_id` alone: `{ _id, owner }` reads the whole
+ * collection. So on FerretDB an update or delete by `_id` with further equalities reads the document by `_id`, checks
+ * the rest here and writes by `_id`. That is what FerretDB itself does with such a filter (it finds the documents,
+ * then writes each one by `_id`; neither server step is atomic with the other there), only without the scan. Filters
+ * with operators, upserts and documents whose arrays would need the server's matching rules go to the server as they
+ * are. On MongoDB, where the conditional update is atomic, collections are used unwrapped.
+ */
+function withIdLookups<T extends Document> (col: Collection<T>): Collection<T> {
+  const updateOne = col.updateOne.bind(col) as (f: unknown, u: unknown, o?: { upsert?: boolean }) => Promise<unknown>
+  const deleteOne = col.deleteOne.bind(col) as (f: unknown, o?: unknown) => Promise<unknown>
+  const read = async (id: string): Promise<Record<string, unknown> | null> => await col.findOne({ _id: id } as never) as Record<string, unknown> | null
+  return new Proxy(col, {
+    get (target, prop, receiver) {
+      if (prop === 'updateOne') {
+        return async (filter: unknown, update: unknown, options?: { upsert?: boolean }) => {
+          const q = options?.upsert === true ? null : idWithEqualities(filter)
+          if (q === null) return await updateOne(filter, update, options)
+          const doc = await read(q.id)
+          if (doc === null) return NO_MATCH
+          const ok = meetsEqualities(doc, q.conds)
+          if (ok === undefined) return await updateOne(filter, update, options)
+          return ok ? await updateOne({ _id: q.id }, update, options) : NO_MATCH
+        }
+      }
+      if (prop === 'deleteOne') {
+        return async (filter: unknown, options?: unknown) => {
+          const q = idWithEqualities(filter)
+          if (q === null) return await deleteOne(filter, options)
+          const doc = await read(q.id)
+          if (doc === null) return { acknowledged: true, deletedCount: 0 }
+          const ok = meetsEqualities(doc, q.conds)
+          if (ok === undefined) return await deleteOne(filter, options)
+          return ok ? await deleteOne({ _id: q.id }, options) : { acknowledged: true, deletedCount: 0 }
+        }
+      }
+      return Reflect.get(target, prop, receiver) as unknown
     },
   })
 }

@@ -100,12 +100,11 @@ export function createIngestService (deps: IngestDeps) {
    * scoring worker (holding the lead's lock) updates a lead document: some MongoDB-protocol servers (FerretDB) apply
    * concurrent updates to one document by rewriting it whole, losing one of them. So ingest only inserts new leads;
    * the profile an event carries is stored with the event and applied by the worker, in seq order.
-   * Leads are inserted first, in one unordered batch, and only those that clash are read: FerretDB 1.24 answers
-   * every lookup, `_id` included, by scanning the collection (measured: 35 ms at 2,000 leads, 460 ms at 20,000 for
-   * one that finds nothing), while an insert is checked against the unique index.
+   * Most events are for leads that exist, so each lead is read first by `_id` (an index lookup on both servers; a
+   * failed insert costs more, a write transaction rolled back on FerretDB), and only the missing ones are inserted,
+   * in one unordered batch. A lead created meanwhile by another request makes its insert clash; it is read again.
    */
   async function ensureLeads (evs: readonly NormalizedEvent[], t: Date, settings: RulesetSettings): Promise<Array<{ lead: LeadDoc; created: boolean }>> {
-    if (evs.length === 0) return [] // the driver refuses an empty insertMany
     const keyed = await mapLimit(evs, 16, async (ev) => {
       let key = ev.leadKey
       if (ev.lead.email === null && ev.lead.externalId !== null) {
@@ -117,48 +116,47 @@ export function createIngestService (deps: IngestDeps) {
     })
     const candidates = new Map<string, LeadDoc>()
     keyed.forEach((k, i) => { if (!candidates.has(k._id)) candidates.set(k._id, newLeadDoc(k._id, k.key, evs[i]!, t, settings)) })
-    const docs = [...candidates.values()]
-    const created = new Set<string>()
-    let settled = false
-    try {
-      await c.leads.insertMany(docs, { ordered: false })
-      for (const d of docs) created.add(d._id)
-      settled = true
-    } catch (err) {
-      const failed = duplicateWriteErrors(err)
-      if (failed !== null) {
-        docs.forEach((d, i) => { if (!failed.has(i)) created.add(d._id) })
-        settled = true
-      } else if (!isTransient(err)) {
-        throw err
-      }
-    }
-    if (!settled) {
-      // the batch may be partly stored: insert each one again (a clash may then be our own write, so it does not
-      // count as created)
-      await mapLimit(docs, 16, async (d) => {
-        try {
-          await c.leads.insertOne(d)
-          created.add(d._id)
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err
-        }
-      })
-    }
     const existing = new Map<string, LeadDoc>()
-    const toRead = docs.filter((d) => !created.has(d._id)).map((d) => d._id)
-    if (toRead.length > 4) {
-      // one query for many: FerretDB answers each lookup with a scan of the collection (even by _id), and `$in` with one
-      for (let i = 0; i < toRead.length; i += 1000) {
-        for (const l of await c.leads.find({ _id: { $in: toRead.slice(i, i + 1000) } }).toArray()) existing.set(l._id, l)
-      }
-    } else {
-      await mapLimit(toRead, 4, async (id) => {
+    const read = async (ids: readonly string[]): Promise<void> => {
+      // one lookup per lead, by `_id`: the one query FerretDB serves from an index (`$in` reads the whole collection)
+      await mapLimit(ids, 16, async (id) => {
         const lead = await c.leads.findOne({ _id: id })
         if (lead !== null) existing.set(id, lead)
       })
     }
-    for (const id of toRead) if (!existing.has(id)) throw new Error(`lead ${id} vanished while being created`)
+    await read([...candidates.keys()])
+    const docs = [...candidates.values()].filter((d) => !existing.has(d._id))
+    const created = new Set<string>()
+    if (docs.length > 0) {
+      let settled = false
+      try {
+        await c.leads.insertMany(docs, { ordered: false })
+        for (const d of docs) created.add(d._id)
+        settled = true
+      } catch (err) {
+        const failed = duplicateWriteErrors(err)
+        if (failed !== null) {
+          docs.forEach((d, i) => { if (!failed.has(i)) created.add(d._id) })
+          settled = true
+        } else if (!isTransient(err)) {
+          throw err
+        }
+      }
+      if (!settled) {
+        // the batch may be partly stored: insert each one again (a clash may then be our own write, so it does not
+        // count as created)
+        await mapLimit(docs, 16, async (d) => {
+          try {
+            await c.leads.insertOne(d)
+            created.add(d._id)
+          } catch (err) {
+            if (!isDuplicateKey(err)) throw err
+          }
+        })
+      }
+      await read(docs.filter((d) => !created.has(d._id)).map((d) => d._id))
+    }
+    for (const id of candidates.keys()) if (!created.has(id) && !existing.has(id)) throw new Error(`lead ${id} vanished while being created`)
     return keyed.map((k) => created.has(k._id) ? { lead: candidates.get(k._id)!, created: true } : { lead: existing.get(k._id)!, created: false })
   }
 
@@ -166,8 +164,8 @@ export function createIngestService (deps: IngestDeps) {
    * Where a lead's next event goes (the seq it follows), without a lookup: 0 for a lead this call created; else the
    * last seq this process stored for this same lead (events are only ever deleted with their lead), or the lead's
    * scoring watermark; both are lower bounds of the top. A slot taken since by another writer makes the insert
-   * clash and insertResolving finds the top. (Probing for the first free slot here instead costs a lookup that finds
-   * nothing, which FerretDB 1.24 answers by scanning the collection.)
+   * clash and insertResolving finds the top. (Probing for the first free slot here instead would cost a round trip
+   * per event.)
    */
   function startSeq (lead: LeadDoc, created: boolean): number {
     if (created) return 0

@@ -65,8 +65,9 @@ export async function storedEvents (c: Collections, lead: LeadDoc, max = 100_000
   const out: EventDoc[] = []
   for (let from = 1; from <= last && out.length < max; from += 32) {
     const ids = Array.from({ length: Math.min(32, last - from + 1) }, (_, i) => eventIdOf(lead._id, from + i))
-    const docs = await c.events.find({ _id: { $in: ids } }).toArray()
-    out.push(...docs)
+    // one lookup per event by `_id`: FerretDB serves only those from an index (`$in` reads the whole collection)
+    const docs = await Promise.all(ids.map(async (id) => await c.events.findOne({ _id: id })))
+    for (const d of docs) if (d !== null) out.push(d)
   }
   // events written after the lead's counters were read
   for (let seq = last + 1; ; seq++) {

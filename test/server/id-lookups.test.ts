@@ -1,0 +1,50 @@
+// Conditional writes by `_id` (`{ _id, owner }`, `{ _id, rev, lastSeq }`) behave as the server defines them on both
+// servers. On FerretDB the collections check the extra equalities after a lookup by `_id` (its only indexed query);
+// these cases pin that check to the server's own matching: equal and unequal values, null matching a missing field,
+// dates, dotted paths, and arrays (left to the server).
+import t from 'tap'
+import { openDatabase, meetsEqualities } from '../../server/src/infra/db.js'
+import { testMongoUri, freshDbName } from '../helpers/harness.js'
+
+t.test('conditional updateOne and deleteOne by _id', async (t) => {
+  const db = await openDatabase(await testMongoUri(t), freshDbName())
+  t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  const col = db.c.locks as unknown as import('mongodb').Collection<{ _id: string, [k: string]: any }> // eslint-disable-line @typescript-eslint/no-explicit-any
+  const at = new Date('2024-05-01T10:00:00Z')
+  await col.insertOne({ _id: 'a', owner: 'w1', n: 3, at, nested: { token: 'x' }, tags: ['p', 'q'], gone: null })
+
+  const miss = await col.updateOne({ _id: 'a', owner: 'w2' }, { $set: { n: 99 } })
+  t.equal(miss.matchedCount, 0, 'another owner matches nothing')
+  t.equal((await col.findOne({ _id: 'a' }))?.n, 3, 'and changes nothing')
+
+  const hit = await col.updateOne({ _id: 'a', owner: 'w1', n: 3, at: new Date(at), 'nested.token': 'x' }, { $inc: { n: 1 } })
+  t.equal(hit.matchedCount, 1, 'all equal: matched')
+  t.equal(hit.modifiedCount, 1)
+  t.equal((await col.findOne({ _id: 'a' }))?.n, 4)
+
+  t.equal((await col.updateOne({ _id: 'a', at: new Date(at.getTime() + 1) }, { $set: { n: 0 } })).matchedCount, 0, 'another date')
+  t.equal((await col.updateOne({ _id: 'a', 'nested.token': 'y' }, { $set: { n: 0 } })).matchedCount, 0, 'another nested value')
+  t.equal((await col.updateOne({ _id: 'a', missing: null, gone: null }, { $set: { flag: true } })).matchedCount, 1, 'null matches a missing field and a null one')
+  t.equal((await col.updateOne({ _id: 'a', n: null }, { $set: { n: 0 } })).matchedCount, 0, 'null does not match a value')
+  t.equal((await col.updateOne({ _id: 'a', tags: 'q' }, { $set: { arr: 1 } })).matchedCount, 1, 'an array holding the value matches (server rules)')
+  t.equal((await col.updateOne({ _id: 'a', tags: 'z' }, { $set: { arr: 2 } })).matchedCount, 0, 'an array without it does not')
+  t.equal((await col.updateOne({ _id: 'nope', owner: 'w1' }, { $set: { n: 0 } })).matchedCount, 0, 'no such document')
+  t.equal((await col.updateOne({ _id: 'a', n: { $gt: 3 } }, { $set: { op: true } })).matchedCount, 1, 'operators go to the server')
+
+  t.equal((await col.deleteOne({ _id: 'a', owner: 'w2' })).deletedCount, 0, 'delete of another owner: nothing')
+  t.ok(await col.findOne({ _id: 'a' }), 'still there')
+  t.equal((await col.deleteOne({ _id: 'a', owner: 'w1' })).deletedCount, 1, 'delete of the owner')
+  t.equal(await col.findOne({ _id: 'a' }), null)
+})
+
+t.test('the equality check', async (t) => {
+  const doc = { a: 1, b: { c: 'x' }, d: null, e: [1, 2], f: new Date(5) }
+  t.equal(meetsEqualities(doc, [[['a'], 1], [['b', 'c'], 'x']]), true)
+  t.equal(meetsEqualities(doc, [[['a'], 2]]), false)
+  t.equal(meetsEqualities(doc, [[['a'], '1']]), false, 'types are not coerced')
+  t.equal(meetsEqualities(doc, [[['d'], null], [['zz'], null], [['b', 'zz'], null]]), true)
+  t.equal(meetsEqualities(doc, [[['e'], 1]]), undefined, 'arrays are left to the server')
+  t.equal(meetsEqualities(doc, [[['f'], new Date(5)]]), true)
+  t.equal(meetsEqualities(doc, [[['f'], new Date(6)]]), false)
+  t.equal(meetsEqualities(doc, [[['a', 'x'], null]]), true, 'a path through a scalar is missing')
+})
