@@ -18,7 +18,11 @@ if (env.MONGODB_URI === undefined) {
   const bin = ensureFerretDb()
   dataDir = mkdtempSync(join(tmpdir(), 'leadscore-test-'))
   const { startFerretDb } = await import('../server/dist/infra/ferretdb.js')
-  ferret = await startFerretDb({ dataDir, bin })
+  // the test database is restarted if it dies; its last output is printed so the cause is on record
+  ferret = await startFerretDb({
+    dataDir, bin,
+    onExit: (e) => console.error(`# test database: FerretDB ended (code ${e.code}, signal ${e.signal})${e.restarting ? '; restarting it' : ''}\n${e.output.split('\n').map((l) => `#   ${l}`).join('\n')}`),
+  })
   env.LEADSCORE_TEST_MONGODB_URI = ferret.uri
   console.log(`# test database: FerretDB (SQLite) at ${ferret.uri}`)
 } else {

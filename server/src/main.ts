@@ -16,11 +16,17 @@ async function main (): Promise<void> {
     process.exit(1)
   }
   let embedded: EmbeddedDb | null = null
+  // set once the app (and its logger) exists; an end of the embedded database before that goes to stderr
+  let logExit = (msg: string): void => { process.stderr.write(`leadscore: ${msg}\n`) }
   if (config.mongoUri === undefined) {
-    embedded = await startFerretDb({ dataDir: resolve(config.dataDir, 'ferretdb'), bin: config.ferretdbBin })
+    embedded = await startFerretDb({
+      dataDir: resolve(config.dataDir, 'ferretdb'), bin: config.ferretdbBin,
+      onExit: (e) => { logExit(`embedded FerretDB ended (code ${e.code}, signal ${e.signal}); ${e.restarting ? 'restarting it' : 'not restarting it: it ended 5 times within a minute'}. Its last output: ${e.output.slice(-1500)}`) },
+    })
     config = Object.freeze({ ...config, mongoUri: embedded.uri })
   }
   const app = await buildApp(config)
+  logExit = (msg) => { app.log.error(msg) }
   if (embedded !== null) app.log.info({ uri: embedded.uri, dataDir: resolve(config.dataDir) }, 'embedded FerretDB (SQLite) started')
   if (config.demo) {
     const seeded = await seedDemo(app.core)

@@ -47,11 +47,16 @@ async function waitForPort (port: number, child: ChildProcess, output: () => str
   throw new Error(`FerretDB did not listen on port ${port} within ${timeoutMs} ms: ${output()}`)
 }
 
+/** What `startFerretDb` reports when the server process ends without being asked to. */
+export interface FerretDbExit { code: number | null; signal: string | null; output: string; restarting: boolean }
+
 /**
  * Starts FerretDB 1.24 with its SQLite backend on a loopback port, storing data in `dataDir`
  * (kept across restarts). Telemetry is off and the debug listener is disabled.
+ * If the server process ends without `stop()`, it is started again on the same port and data (the driver reconnects
+ * by itself), at most 5 times in a minute; `onExit` hears of each such end with the server's last output.
  */
-export async function startFerretDb (opts: { dataDir: string; bin?: string | undefined; port?: number }): Promise<EmbeddedDb> {
+export async function startFerretDb (opts: { dataDir: string; bin?: string | undefined; port?: number; onExit?: (e: FerretDbExit) => void }): Promise<EmbeddedDb> {
   const bin = opts.bin ?? defaultFerretDbBin()
   if (!existsSync(bin)) {
     throw new Error(`FerretDB binary not found at ${bin}: run "npm install" (it builds FerretDB with Go), ` +
@@ -60,14 +65,31 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
   const dataDir = resolve(opts.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const port = opts.port ?? await freePort()
-  const child = spawn(bin, [
-    '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`,
-    `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   const keep = (b: Buffer): void => { out = (out + b.toString()).slice(-4000) }
-  child.stdout?.on('data', keep)
-  child.stderr?.on('data', keep)
+  let stopping = false
+  const restarts: number[] = []
+  let child: ChildProcess
+  const launch = (): ChildProcess => {
+    const c = spawn(bin, [
+      '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`,
+      `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    c.stdout?.on('data', keep)
+    c.stderr?.on('data', keep)
+    c.once('exit', (code, signal) => {
+      if (stopping || c !== child) return
+      const now = Date.now()
+      while (restarts.length > 0 && now - restarts[0]! > 60_000) restarts.shift()
+      const restarting = restarts.length < 5
+      opts.onExit?.({ code, signal, output: out, restarting })
+      if (!restarting) return
+      restarts.push(now)
+      setTimeout(() => { if (!stopping) child = launch() }, 200)
+    })
+    return c
+  }
+  child = launch()
   const onExit = (): void => { child.kill('SIGKILL') }
   process.once('exit', onExit)
   await waitForPort(port, child, () => out, 20_000)
@@ -75,8 +97,9 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
     uri: `mongodb://127.0.0.1:${port}/`,
     port,
     async stop () {
+      stopping = true
       process.removeListener('exit', onExit)
-      if (child.exitCode !== null) return
+      if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise<void>((r) => child.once('exit', () => r()))
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
