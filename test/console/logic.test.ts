@@ -1,6 +1,6 @@
 // The console's plain-TypeScript logic (the parts without runes or DOM): form validation, query building, live
 // protocol helpers, leaderboard movements, trend points, display formatting, rules-editor diagnostics, version diffs,
-// dry-run input, the backtest form and upload helpers.
+// dry-run input, the backtest form, upload helpers and the analytics page's ranges and chart rows.
 import t from 'tap'
 import { emptyEventForm, fieldOfPointer, validateEventForm } from '../../console/src/lib/event-form.js'
 import { emptyLeadFilters, hasFilters, toLeadQuery } from '../../console/src/lib/leads-query.js'
@@ -15,6 +15,7 @@ import { defaultComparison, filterVersions, initialVersion, saveTarget } from '.
 import { distributionRows, formatLift, formatRate, parseLeadIds, validateBacktestForm, type BacktestForm } from '../../console/src/lib/rules/backtest.js'
 import { formatBytes, formatOfName, isOurUpload, parseMapping, uploadProgressOf } from '../../console/src/lib/upload.js'
 import { debounce } from '../../console/src/lib/debounce.js'
+import { bucketCount, bucketLabel, eventRows, eventSeries, fitGranularity, fits, formatShare, rangeQuery, sourceLabel, sparseTicks } from '../../console/src/lib/charts/analytics.js'
 import { poll } from '../../console/src/lib/poll.js'
 import { diagnose } from '@leadscore/rules-dsl'
 import { buildUrl } from '../../console/src/lib/api/client.js'
@@ -273,4 +274,37 @@ t.test('debounce and poll', async (t) => {
   await new Promise((r) => setTimeout(r, 30))
   t.equal(n, 4, 'stops once finished')
   t.equal(errors.length, 1, 'a failed call is retried')
+})
+
+t.test('analytics: ranges within the bucket cap, chart rows and UTC labels', async (t) => {
+  t.equal(bucketCount('30d', 'hour'), 721)
+  t.ok(fits('30d', 'hour'))
+  t.notOk(fits('90d', 'hour'), '2,161 hours are more than the server answers')
+  t.equal(fitGranularity('90d', 'hour'), 'day', 'the next coarser granularity that fits')
+  t.equal(fitGranularity('90d', 'week'), 'week')
+  t.equal(fitGranularity('7d', 'hour'), 'hour')
+  t.same(rangeQuery('7d', 'day', 6, Date.parse('2024-03-08T12:00:00Z')), { granularity: 'day', from: '2024-03-01T12:00:00.000Z', to: '2024-03-08T12:00:00.000Z', top: 6 })
+
+  const r = {
+    granularity: 'day' as const, from: '2024-03-04T00:00:00.000Z', to: '2024-03-06T00:00:00.000Z', total: 6,
+    buckets: ['2024-03-04T00:00:00.000Z', '2024-03-05T00:00:00.000Z'],
+    series: [{ type: 'page_view', total: 3, counts: [1, 2] }, { type: 'constructor', total: 1, counts: [0, 1] }],
+    other: { types: 2, total: 2, counts: [2, 0] },
+  }
+  const series = eventSeries(r)
+  t.same(series.map((s) => [s.key, s.label, s.total]), [['s0', 'page_view', 3], ['s1', 'constructor', 1], ['other', 'Other types (2)', 2]], 'keys never clash with type names')
+  t.same(eventRows(r), [
+    { label: 'Mar 4', start: '2024-03-04T00:00:00.000Z', total: 3, s0: 1, s1: 0, other: 2 },
+    { label: 'Mar 5', start: '2024-03-05T00:00:00.000Z', total: 3, s0: 2, s1: 1, other: 0 },
+  ])
+  t.equal(eventSeries({ ...r, other: { types: 0, total: 0, counts: [0, 0] } }).length, 2, 'no "other" series when nothing was summed')
+  t.equal(bucketLabel('2024-03-05T23:00:00.000Z', 'hour'), 'Mar 5, 23:00', 'labels are UTC, whatever the browser\'s zone')
+  t.equal(bucketLabel('2024-03-04T00:00:00.000Z', 'week'), 'Week of Mar 4')
+  t.same(sparseTicks(['a', 'b', 'c', 'd', 'e'], 2), ['a', 'd'])
+  t.same(sparseTicks(['a', 'b'], 8), ['a', 'b'])
+  t.equal(sourceLabel({ sourceId: 'src_1', name: 'CRM' }), 'CRM')
+  t.equal(sourceLabel({ sourceId: 'legacy', name: null }), 'legacy')
+  t.equal(formatShare(0.4444), '44.4%')
+  t.equal(formatShare(1), '100%')
+  t.equal(formatShare(0), '0%')
 })

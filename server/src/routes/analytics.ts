@@ -1,9 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problemResponses } from '../schemas/common.js'
-import { ScoreDistribution, ScoreDistributionQuery, StageFunnel } from '../schemas/analytics.js'
+import {
+  ScoreDistribution, ScoreDistributionQuery, StageFunnel, ConversionByScore, ConversionByScoreQuery, EventsOverTime, EventsOverTimeQuery,
+  TopSources, TopSourcesQuery, MAX_TIME_BUCKETS,
+} from '../schemas/analytics.js'
+import {
+  CONVERSION, DEFAULT_SPAN, bandOf, bandStarts, bucketSize, ceilTo, eventsOverTime, floorTo, leadsWithConversionEvent, mean, rate, scoreOf,
+} from '../domain/analytics.js'
+import { LS_ERR_VALIDATION } from '../errors.js'
+import { REST_SOURCE } from './events.js'
+import { MANUAL_SOURCE, SYSTEM_SOURCE } from '../domain/scoring/pipeline.js'
 
-// Beyond this many bands, only the non-empty ones are returned.
-const MAX_FILLED_BUCKETS = 1000
+const BUILT_IN_SOURCES: Record<string, string> = { [REST_SOURCE]: 'REST API', [MANUAL_SOURCE]: 'Manual entry', [SYSTEM_SOURCE]: 'System' }
+
+// Dates outside these years have no four-digit RFC 3339 form once rounded to a bucket.
+const MIN_TIME = Date.parse('0001-01-08T00:00:00Z')
+const MAX_TIME = Date.parse('9998-12-31T00:00:00Z')
+
+interface Figures { leads: number; scoreSum: number; converted: number }
+const figures = (f: Figures) => ({ leads: f.leads, avgScore: mean(f.scoreSum, f.leads), converted: f.converted, rate: rate(f.converted, f.leads) })
 
 /**
  * Aggregates for the console's charts. FerretDB 1.24 has no $bucket/$floor and only $sum/$count in $group, so the
@@ -29,24 +44,14 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
     const cursor = c.leads.find(req.query.stage !== undefined ? { stage: req.query.stage } : {})
       .project<{ score?: unknown }>({ _id: 0, score: 1 }).batchSize(1000)
     for await (const d of cursor) {
-      const s = typeof d.score === 'number' && Number.isFinite(d.score) ? d.score : 0
-      const from = Math.floor(s / width) * width
+      const s = scoreOf(d.score)
+      const from = bandOf(s, width)
       counts.set(from, (counts.get(from) ?? 0) + 1)
       total++
       if (min === null || s < min) min = s
       if (max === null || s > max) max = s
     }
-    const froms = [...counts.keys()].sort((a, b) => a - b)
-    const buckets: Array<{ from: number; to: number; count: number }> = []
-    if (froms.length > 0) {
-      const lo = froms[0]!
-      const hi = froms[froms.length - 1]!
-      if ((hi - lo) / width + 1 <= MAX_FILLED_BUCKETS) {
-        for (let f = lo; f <= hi; f += width) buckets.push({ from: f, to: f + width, count: counts.get(f) ?? 0 })
-      } else {
-        for (const f of froms) buckets.push({ from: f, to: f + width, count: counts.get(f)! })
-      }
-    }
+    const buckets = bandStarts(counts.keys(), width).map((f) => ({ from: f, to: f + width, count: counts.get(f) ?? 0 }))
     return { bucket: width, total, min, max, buckets }
   })
 
@@ -75,6 +80,116 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
     const names = new Set(defined.map((s) => s.name))
     const other = [...counts].filter(([n]) => !names.has(n)).map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count)
     return { total, rulesetVersion: active.version, stages, other }
+  })
+
+  // Cost: the conversion-event pass of leadsWithConversionEvent, then one streamed pass over the leads (or those of
+  // `stage`) projected to { _id, score, status }. Memory: the converted ids and one counter pair per band.
+  app.get('/v1/analytics/conversion-by-score', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['analytics'], summary: 'Leads per score band of `bucket` points and the share of them that converted',
+      description: 'A lead has converted when its status is `converted` or it has a `purchase` event (after the published ruleset\'s aliases).',
+      querystring: ConversionByScoreQuery,
+      response: { 200: ConversionByScore, ...problemResponses },
+    },
+  }, async (req) => {
+    const width = req.query.bucket
+    const active = await core.rulesets.active()
+    const byEvent = await leadsWithConversionEvent(c, active.settings)
+    const bands = new Map<number, { leads: number; converted: number }>()
+    let total = 0
+    let converted = 0
+    const cursor = c.leads.find(req.query.stage !== undefined ? { stage: req.query.stage } : {})
+      .project<{ _id: string; score?: unknown; status?: unknown }>({ _id: 1, score: 1, status: 1 }).batchSize(1000)
+    for await (const d of cursor) {
+      const from = bandOf(scoreOf(d.score), width)
+      let b = bands.get(from)
+      if (b === undefined) bands.set(from, b = { leads: 0, converted: 0 })
+      b.leads++
+      total++
+      if (d.status === CONVERSION.status || byEvent.has(d._id)) { b.converted++; converted++ }
+    }
+    const buckets = bandStarts(bands.keys(), width).map((f) => {
+      const b = bands.get(f) ?? { leads: 0, converted: 0 }
+      return { from: f, to: f + width, leads: b.leads, converted: b.converted, rate: rate(b.converted, b.leads) }
+    })
+    return { bucket: width, total, converted, rate: rate(converted, total), conversion: CONVERSION, buckets }
+  })
+
+  app.get('/v1/analytics/events-over-time', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['analytics'], summary: 'Events per type per hour, day or week (UTC), by event time',
+      description: `The range is widened to whole buckets; at most ${MAX_TIME_BUCKETS} buckets (a 400 problem beyond).`,
+      querystring: EventsOverTimeQuery,
+      response: { 200: EventsOverTime, ...problemResponses },
+    },
+  }, async (req) => {
+    const g = req.query.granularity
+    const parse = (name: string, v: string | undefined, fallback: number): number => {
+      if (v === undefined) return fallback
+      const ms = Date.parse(v)
+      if (!Number.isFinite(ms) || ms < MIN_TIME || ms > MAX_TIME) throw new LS_ERR_VALIDATION(`${name} must be a date-time between the years 1 and 9998`)
+      return ms
+    }
+    const toMs = parse('to', req.query.to, core.now().getTime())
+    const fromMs = parse('from', req.query.from, toMs - DEFAULT_SPAN[g])
+    if (fromMs >= toMs) throw new LS_ERR_VALIDATION('from must be before to')
+    const from = floorTo(fromMs, g)
+    const to = ceilTo(toMs, g)
+    const n = Math.round((to - from) / bucketSize(g))
+    if (n > MAX_TIME_BUCKETS) throw new LS_ERR_VALIDATION(`the range holds ${n} ${g} buckets; at most ${MAX_TIME_BUCKETS} are allowed (choose a shorter range or a coarser granularity)`)
+    const r = await eventsOverTime(c, from, to, g, req.query.top)
+    return { granularity: g, from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...r }
+  })
+
+  // Cost: the conversion-event pass of leadsWithConversionEvent, one streamed pass over all leads projected to
+  // { _id, score, status, sources }, and one `_id` lookup of the listed sources' names. Memory: the converted ids and
+  // one counter triple per source.
+  app.get('/v1/analytics/sources', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['analytics'], summary: 'Top sources by average lead score, conversion rate or leads',
+      description: 'A lead counts for every source its events came through; leads with none are counted in `none`.',
+      querystring: TopSourcesQuery,
+      response: { 200: TopSources, ...problemResponses },
+    },
+  }, async (req) => {
+    const active = await core.rulesets.active()
+    const byEvent = await leadsWithConversionEvent(c, active.settings)
+    const per = new Map<string, Figures>()
+    const none: Figures = { leads: 0, scoreSum: 0, converted: 0 }
+    const all: Figures = { leads: 0, scoreSum: 0, converted: 0 }
+    const cursor = c.leads.find({}).project<{ _id: string; score?: unknown; status?: unknown; sources?: unknown }>({ _id: 1, score: 1, status: 1, sources: 1 }).batchSize(1000)
+    for await (const d of cursor) {
+      const score = scoreOf(d.score)
+      const conv = d.status === CONVERSION.status || byEvent.has(d._id) ? 1 : 0
+      const ids = Array.isArray(d.sources) ? [...new Set(d.sources.filter((s): s is string => typeof s === 'string'))] : []
+      const targets = ids.length === 0 ? [none] : ids.map((id) => {
+        let f = per.get(id)
+        if (f === undefined) per.set(id, f = { leads: 0, scoreSum: 0, converted: 0 })
+        return f
+      })
+      for (const f of [all, ...targets]) { f.leads++; f.scoreSum += score; f.converted += conv }
+    }
+    const sort = req.query.sort
+    const key = (f: ReturnType<typeof figures>): number => sort === 'leads' ? f.leads : sort === 'conversionRate' ? f.rate : f.avgScore
+    const ranked = [...per].map(([sourceId, f]) => ({ sourceId, ...figures(f) }))
+      .sort((a, b) => key(b) - key(a) || b.leads - a.leads || (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0))
+    const listed = ranked.slice(0, req.query.limit)
+    const names = new Map<string, string>()
+    const unknown = listed.map((s) => s.sourceId).filter((id) => BUILT_IN_SOURCES[id] === undefined)
+    if (unknown.length > 0) {
+      for (const p of await c.pluginInstances.find({ _id: { $in: unknown } }).project<{ _id: string; name?: unknown }>({ _id: 1, name: 1 }).toArray()) {
+        if (typeof p.name === 'string') names.set(p._id, p.name)
+      }
+    }
+    return {
+      total: all.leads, converted: all.converted, rate: rate(all.converted, all.leads), conversion: CONVERSION, sort,
+      sources: listed.map((s) => ({ sourceId: s.sourceId, name: BUILT_IN_SOURCES[s.sourceId] ?? names.get(s.sourceId) ?? null, leads: s.leads, avgScore: s.avgScore, converted: s.converted, rate: s.rate })),
+      more: ranked.length - listed.length,
+      none: figures(none),
+    }
   })
 }
 

@@ -4,6 +4,7 @@ import type {
   ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, Backtest, BacktestBody, BacktestStarted, DryRunBody, DryRunResult, EventInput,
   IngestResult, Job, Lead, LeadEvent, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
   RulesetPublishBody, RulesetPublished, RulesetUpdate, RulesetValidation, ScoreDistribution, Stats, SessionInfo, SortName, StageFunnel,
+  ConversionByScore, EventsOverTime, EventsOverTimeQuery, TopSources, TopSourcesQuery,
   Upload, UploadRejectEntry, User, UserCreate, UserPatch,
 } from './types.js'
 
@@ -61,6 +62,9 @@ export const api = {
   analytics: {
     scoreDistribution: (q: { bucket: number; stage?: string }) => request<ScoreDistribution>('GET', '/v1/analytics/score-distribution', { query: q }),
     stages: () => request<StageFunnel>('GET', '/v1/analytics/stages'),
+    conversionByScore: (q: { bucket: number; stage?: string }) => request<ConversionByScore>('GET', '/v1/analytics/conversion-by-score', { query: q }),
+    eventsOverTime: (q: EventsOverTimeQuery) => request<EventsOverTime>('GET', '/v1/analytics/events-over-time', { query: q }),
+    sources: (q: TopSourcesQuery) => request<TopSources>('GET', '/v1/analytics/sources', { query: q }),
   },
   apiKeys: {
     list: () => request<{ items: ApiKey[] }>('GET', '/v1/api-keys'),

@@ -6,7 +6,8 @@ import type {
   ProblemDetailsT, LeadT, Event as EventSchema, EventInput as EventInputSchema, LedgerEntry as LedgerEntrySchema, Reason as ReasonSchema,
 } from '../../../../server/src/schemas/common.js'
 import type { LoginBodyT, SessionInfoT, UserT, UserCreateT, UserPatchT } from '../../../../server/src/schemas/users.js'
-import type { ScoreDistributionT, StageFunnelT } from '../../../../server/src/schemas/analytics.js'
+import type { ScoreDistributionT, StageFunnelT, ConversionByScoreT, EventsOverTimeT, TopSourcesT } from '../../../../server/src/schemas/analytics.js'
+import type * as A from '../../../../server/src/schemas/analytics.js'
 import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../server/src/schemas/live.js'
 import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../server/src/schemas/leads.js'
 import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
@@ -65,6 +66,14 @@ export type LoginBody = LoginBodyT
 export type SessionInfo = SessionInfoT
 export type ScoreDistribution = ScoreDistributionT
 export type StageFunnel = StageFunnelT
+export type ConversionByScore = ConversionByScoreT
+export type EventsOverTime = EventsOverTimeT
+export type Granularity = EventsOverTime['granularity']
+/** The query of `GET /v1/analytics/events-over-time` (every field has a server default). */
+export type EventsOverTimeQuery = Partial<Static<typeof A.EventsOverTimeQuery>>
+export type TopSources = TopSourcesT
+export type SourceSort = TopSources['sort']
+export type TopSourcesQuery = Partial<Static<typeof A.TopSourcesQuery>>
 export type LeadScoredData = LeadScoredDataT
 export type LiveMessage = LiveMessageT
 export type LiveFrame = LiveFrameT
