@@ -51,6 +51,15 @@ t.test('a source lists its recent refusals and rejects with their codes and wher
   t.match(missing.json(), { status: 404, code: 'LS_ERR_SOURCE_NOT_FOUND' })
 })
 
+t.test('source types say which secrets must be supplied', async (t) => {
+  const { app } = await buildTestApp(t)
+  const items = (await app.inject({ url: '/v1/source-types', headers: AUTH })).json().items as Json[]
+  const byId = new Map(items.map((x) => [x.id as string, x]))
+  t.match(byId.get('webhook'), { secrets: ['signingSecret'], suppliedSecrets: [] }, 'the webhook secret is generated')
+  t.match(byId.get('segment'), { secrets: ['writeKey'], suppliedSecrets: [] })
+  t.match(byId.get('imap'), { secrets: ['password'], suppliedSecrets: ['password'], polls: String }, 'a mailbox password is never generated')
+})
+
 t.test('the list is bounded, newest first, and stored with the counters', async (t) => {
   const { app, db } = await buildTestApp(t)
   const base = await listen(app)

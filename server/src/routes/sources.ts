@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
-import { Source, SourceCreate, SourceCreated, SourceErrors, SourcePatch, RotateSecret, RotatedSecret, SourceType } from '../schemas/sources.js'
+import { PollResult, Source, SourceCreate, SourceCreated, SourceErrors, SourcePatch, RotateSecret, RotatedSecret, SourceType } from '../schemas/sources.js'
 import type { PluginInstanceDoc } from '../domain/types.js'
 import type { SourcePlugin } from '../contracts/index.js'
 import type { SourceStats } from '../plugin-host/stats.js'
@@ -57,6 +57,7 @@ const sourcesRoutes: FastifyPluginAsyncTypebox = async function sourcesRoutes (a
   }, async () => ({
     items: [...host.registry.sources.values()].map((p) => ({
       id: p.manifest.id, version: p.manifest.version, contract: p.manifest.contract, secrets: [...(p.manifest.secrets ?? [])],
+      suppliedSecrets: (p.manifest.secrets ?? []).filter((name) => p.generateSecret !== undefined && p.generateSecret(name) === null),
       configSchema: JSON.parse(JSON.stringify(p.manifest.config)) as unknown, endpoints: endpointsOf(p, '{id}'),
       polls: p.poll === undefined ? null : typeof p.poll.every === 'string' ? p.poll.every : 'per instance',
       batch: [...(p.batch?.accepts ?? [])],
@@ -128,13 +129,7 @@ const sourcesRoutes: FastifyPluginAsyncTypebox = async function sourcesRoutes (a
     schema: {
       tags: ['sources'], summary: 'Poll a pull source now (also re-arms one whose polling failed)',
       params: IdParams,
-      response: {
-        200: Type.Object({
-          status: Type.Union([Type.Literal('ok'), Type.Literal('retrying'), Type.Literal('failed'), Type.Literal('skipped')]), events: Type.Integer(), pages: Type.Integer(),
-          error: Type.Optional(Type.Object({ at: Type.String({ format: 'date-time' }), code: Type.String(), message: Type.String() })),
-        }),
-        ...conflict, ...problemResponses,
-      },
+      response: { 200: PollResult, ...conflict, ...problemResponses },
     },
   }, async (req) => {
     const doc = await instances.get(req.params.id)

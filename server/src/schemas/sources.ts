@@ -131,8 +131,16 @@ export const SourceType = Type.Object({
   version: Type.String(),
   contract: Type.Integer(),
   secrets: Type.Array(Type.String()),
+  suppliedSecrets: Type.Array(Type.String(), { description: 'the secrets this type cannot generate: they must be given in the config at creation' }),
   configSchema: Type.Unknown({ description: 'JSON Schema of one instance\'s config' }),
   endpoints: Type.Array(Endpoint),
   polls: Type.Union([Type.String(), Type.Null()], { description: 'default poll period of a pull source' }),
   batch: Type.Array(Type.String(), { description: 'MIME types an upload source accepts' }),
 })
+
+/** `POST /v1/sources/:id/poll`: what the poll run did. */
+export const PollResult = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('retrying'), Type.Literal('failed'), Type.Literal('skipped')]), events: Type.Integer(), pages: Type.Integer(),
+  error: Type.Optional(ErrorInfo),
+})
+export type PollResultT = Static<typeof PollResult>
