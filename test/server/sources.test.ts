@@ -65,19 +65,29 @@ t.test('a source is created with its secret shown once; reads never return it; c
   t.match(audit.find((a) => a.action === 'source.update'), { actor: 'bootstrap admin', details: { name: 'CRM (prod)', configKeys: ['toleranceSeconds'] } })
 })
 
-t.test('only admins manage sources', async (t) => {
+t.test('only admins change sources; the read scope (viewers) sees them', async (t) => {
   const { app } = await buildTestApp(t)
   const src = await createSource(app, { type: 'webhook', name: 'x' })
+  const id = src.id as string
+  const secret = src.secretValues.signingSecret as string
   for (const scopes of [['ingest'], ['read'], ['rules'], ['ingest', 'read', 'rules']]) {
     const h = await keyWithScopes(app, scopes)
-    for (const [method, url] of [['POST', '/v1/sources'], ['GET', '/v1/sources'], ['GET', `/v1/sources/${src.id as string}`], ['PATCH', `/v1/sources/${src.id as string}`], ['DELETE', `/v1/sources/${src.id as string}`], ['POST', `/v1/sources/${src.id as string}/rotate-secret`], ['GET', '/v1/source-types']] as const) {
-      const res = await app.inject({ method, url, headers: { ...h, 'content-type': 'application/json' }, payload: method === 'GET' || method === 'DELETE' ? undefined : JSON.stringify({ type: 'webhook', name: 'y' }) })
+    for (const [method, url] of [['POST', '/v1/sources'], ['PATCH', `/v1/sources/${id}`], ['DELETE', `/v1/sources/${id}`], ['POST', `/v1/sources/${id}/rotate-secret`], ['POST', `/v1/sources/${id}/poll`]] as const) {
+      const res = await app.inject({ method, url, headers: { ...h, 'content-type': 'application/json' }, payload: method === 'DELETE' ? undefined : JSON.stringify(method === 'PATCH' ? { enabled: false } : method === 'POST' && url === '/v1/sources' ? { type: 'webhook', name: 'y' } : {}) })
       t.equal(res.statusCode, 403, `${scopes.join('+')}: ${method} ${url} is forbidden`)
       t.equal(res.json().code, 'LS_ERR_FORBIDDEN')
+    }
+    for (const url of ['/v1/sources', `/v1/sources/${id}`, `/v1/sources/${id}/errors`, '/v1/source-types']) {
+      const res = await app.inject({ url, headers: h })
+      t.equal(res.statusCode, scopes.includes('read') ? 200 : 403, `${scopes.join('+')}: GET ${url}`)
+      t.notOk(res.body.includes(secret) || res.body.includes(secret.slice(6, 30)), 'no read returns the secret')
     }
   }
   const anon = await app.inject({ method: 'POST', url: '/v1/sources', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ type: 'webhook', name: 'y' }) })
   t.equal(anon.statusCode, 401)
+  t.equal((await app.inject({ url: '/v1/sources' })).statusCode, 401, 'reading needs a key or a session')
+  const after = await getSource(app, id)
+  t.match(after, { name: 'x', enabled: true, rev: 1 }, 'nothing was changed')
   t.equal((await app.inject({ url: '/v1/sources', headers: AUTH })).json().items.length, 1, 'nothing was created or deleted')
 })
 
@@ -310,6 +320,9 @@ t.test('pull sources: scheduled and on demand, cursor after ingest, backoff on t
   const fetches = remote.fetches
   const s2 = await waitForStats(app, id, (s) => s.lastPoll?.status === 'failed')
   t.match(s2, { lastPoll: { status: 'failed', nextAt: null, error: { code: 'TEST_FEED_ERR_GONE' } } })
+  const problems = (await app.inject({ url: `/v1/sources/${id}/errors`, headers: AUTH })).json().items as Json[]
+  t.match(problems[0], { kind: 'poll', code: 'TEST_FEED_ERR_GONE', message: 'the feed was deleted', requestId: null, index: null }, 'the newest problem is the failed poll')
+  t.ok(problems.some((p) => p.kind === 'poll' && p.code === 'LS_ERR_SOURCE_UNAVAILABLE' && p.message === 'the feed is busy'), 'the retried poll is listed too')
   const stored = JSON.parse((await db.c.sourceState.findOne({ _id: `${id}/~poll` }))!.value) as Json
   t.equal(stored.failedRev, 1, 'the failure is remembered for this config revision')
 

@@ -451,6 +451,18 @@ export interface SourceStateDoc { _id: string; instanceId: string; key: string; 
 
 export interface SourceErrorInfo { at: Date; code: string; message: string }
 export interface SourcePollInfo { at: Date; status: 'ok' | 'retrying' | 'failed'; events: number; error: SourceErrorInfo | null; nextAt: Date | null }
+/**
+ * One recent problem of a source: a refused delivery, a rejected event, a failed delivery or a failed poll.
+ * `requestId` (and `index`, for an event) find the stored reject in `GET /v1/rejects?requestId=`.
+ */
+export interface SourceRecentError {
+  at: Date
+  kind: 'delivery' | 'event' | 'failure' | 'poll'
+  code: string
+  message: string
+  requestId: string | null
+  index: number | null
+}
 
 /** Delivery counters of one source in one server process (`_id` = `<sourceId>|<processId>`; only that process writes it). */
 export interface SourceStatsDoc {
@@ -466,5 +478,7 @@ export interface SourceStatsDoc {
   lastEventAt: Date | null
   lastError: SourceErrorInfo | null
   lastPoll: SourcePollInfo | null
+  /** This process's most recent problems of the source, newest first (bounded; absent in documents from before). */
+  recent?: SourceRecentError[]
   updatedAt: Date
 }

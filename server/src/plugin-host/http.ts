@@ -21,9 +21,9 @@ export interface DeliveryHost {
   /** Stores a delivery refused as a whole (bad signature, unusable body) with its reason, and counts it. */
   rejectDelivery(r: { sourceId: string; requestId: string; code: string; reason: string; raw: string; receivedAt: Date }): Promise<void>
   /** Counts an ingested delivery. */
-  delivered(sourceId: string, summary: IngestSummary, at: Date): Promise<void>
+  delivered(sourceId: string, summary: IngestSummary, at: Date, requestId: string): Promise<void>
   /** Notes a failure that was not the sender's fault (5xx): last error, not a rejected delivery. */
-  failed(sourceId: string, code: string, message: string, at: Date): Promise<void>
+  failed(sourceId: string, code: string, message: string, at: Date, requestId: string): Promise<void>
   now(): Date
   /** Default body limit of source routes (bytes). */
   bodyLimit: number
@@ -148,7 +148,7 @@ function mountRoute (scope: FastifyInstance, pluginId: string, route: SourceRout
         if (f.rejected) {
           await host.rejectDelivery({ sourceId, requestId, code: f.code, reason: f.message, raw: deliveryRecord(req, raw), receivedAt: at })
         } else {
-          await host.failed(sourceId, f.code, f.message, at)
+          await host.failed(sourceId, f.code, f.message, at, requestId)
         }
         req.log[f.log]({ plugin: pluginId, sourceId, stage, code: f.code, ...(f.log === 'info' ? {} : { err }) }, 'source delivery refused')
         if (f.retryAfter !== undefined) void reply.header('retry-after', String(f.retryAfter))
@@ -174,7 +174,7 @@ function mountRoute (scope: FastifyInstance, pluginId: string, route: SourceRout
       if (!Array.isArray(events)) return await fail(new Error(`handle() of ${pluginId} returned no array`), 'handle')
       if (events.length > MAX_EVENTS_PER_REQUEST) return await fail(new LS_ERR_BATCH_TOO_LARGE(MAX_EVENTS_PER_REQUEST, events.length), 'handle')
       const summary = await host.ingest(events, { sourceId, requestId, receivedAt })
-      await host.delivered(sourceId, summary, receivedAt)
+      await host.delivered(sourceId, summary, receivedAt, requestId)
       const result = resultOf(sourceId, requestId, summary)
       const code = route.successStatus ?? (result.status === 'duplicate' || result.status === 'empty' ? 200 : 202)
       return await reply.code(code).send(result)

@@ -12,7 +12,7 @@ import { mountSourcePlugin, type DeliveryHost } from './http.js'
 import { createInstanceService, type InstanceChange } from './instances.js'
 import { createPoller } from './poller.js'
 import type { PluginRegistry } from './registry.js'
-import { createSourceStats } from './stats.js'
+import { createSourceStats, rejectedEvents } from './stats.js'
 
 interface HostLogger {
   info(o: object, m?: string): void
@@ -59,9 +59,12 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
     async rejectDelivery (r) {
       await c.ingestRejects.insertOne({ _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: 0, code: r.code, reason: r.reason, raw: r.raw, rawTruncated: false, receivedAt: r.receivedAt })
       core.metrics.ingestEvents.inc(1, { source: 'plugin', outcome: 'rejected' })
-      await stats.record(r.sourceId, { deliveries: 1, rejectedDeliveries: 1, rejected: 1, at: r.receivedAt, lastError: { at: r.receivedAt, code: r.code, message: r.reason } })
+      await stats.record(r.sourceId, {
+        deliveries: 1, rejectedDeliveries: 1, rejected: 1, at: r.receivedAt, lastError: { at: r.receivedAt, code: r.code, message: r.reason },
+        recent: [{ at: r.receivedAt, kind: 'delivery', code: r.code, message: r.reason, requestId: r.requestId, index: null }],
+      })
     },
-    async delivered (sourceId, s, at) {
+    async delivered (sourceId, s, at, requestId) {
       core.metrics.ingestEvents.inc(s.accepted, { source: 'plugin', outcome: 'accepted' })
       core.metrics.ingestEvents.inc(s.duplicates, { source: 'plugin', outcome: 'duplicate' })
       core.metrics.ingestEvents.inc(s.rejected, { source: 'plugin', outcome: 'rejected' })
@@ -69,10 +72,11 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
       await stats.record(sourceId, {
         deliveries: 1, accepted: s.accepted, duplicates: s.duplicates, rejected: s.rejected, at,
         ...(firstReject?.error !== undefined ? { lastError: { at, code: firstReject.error.code, message: firstReject.error.message } } : {}),
+        recent: rejectedEvents(s.results, at, requestId),
       })
     },
-    async failed (sourceId, code, message, at) {
-      await stats.record(sourceId, { at, lastError: { at, code, message } })
+    async failed (sourceId, code, message, at, requestId) {
+      await stats.record(sourceId, { at, lastError: { at, code, message }, recent: [{ at, kind: 'failure', code, message, requestId, index: null }] })
     },
     now,
     bodyLimit: core.config.limits.bodyLimit,

@@ -7,7 +7,7 @@ import { newId } from '../lib/ids.js'
 import { createStateStore, type ContextFactory } from './context.js'
 import type { InstanceChange, InstanceService } from './instances.js'
 import { parseDuration } from './registry.js'
-import type { SourceStatsService } from './stats.js'
+import { pollError, rejectedEvents, type SourceStatsService } from './stats.js'
 
 interface Logger { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void }
 
@@ -141,13 +141,14 @@ export function createPoller (deps: PollerDeps) {
         const res = await poll.fetch(cursor, ctx)
         if (!isPollResult(res)) throw new Error(`poll.fetch of ${plugin.manifest.id} returned no { events, cursor }`)
         const at = now()
-        const summary = await deps.ingest.ingest(res.events, { sourceId: id, requestId: `${runId}:${pages}`, receivedAt: at })
+        const requestId = `${runId}:${pages}`
+        const summary = await deps.ingest.ingest(res.events, { sourceId: id, requestId, receivedAt: at })
         // the cursor moves only once the events it covers are stored
         if (res.cursor !== cursor) {
           if (res.cursor === null) await state.delete(CURSOR_KEY)
           else await state.set(CURSOR_KEY, res.cursor)
         }
-        await deps.stats.record(id, { accepted: summary.accepted, duplicates: summary.duplicates, rejected: summary.rejected, at })
+        await deps.stats.record(id, { accepted: summary.accepted, duplicates: summary.duplicates, rejected: summary.rejected, at, recent: rejectedEvents(summary.results, at, requestId) })
         events += summary.submitted
         pages++
         if (!await locks.renew(lockName, deps.processId, ttl)) throw new Error('the poll lease was lost')
@@ -170,7 +171,7 @@ export function createPoller (deps: PollerDeps) {
       }
       if (kind === 'permanent' || kind === 'auth' || kind === 'input') {
         await state.set(STATE_KEY, JSON.stringify({ ...st, failedRev: doc.rev, error: { code: error.code, message: error.message } } satisfies PollState))
-        await deps.stats.record(id, { at, lastError: error, lastPoll: { at, status: 'failed', events, error, nextAt: null } })
+        await deps.stats.record(id, { at, lastError: error, lastPoll: { at, status: 'failed', events, error, nextAt: null }, recent: [pollError(error)] })
         log.warn({ err, sourceId: id, plugin: plugin.manifest.id }, 'source polling failed; it stays stopped until its config changes')
         unschedule(id)
         return { status: 'failed', events, pages, error }
@@ -180,7 +181,7 @@ export function createPoller (deps: PollerDeps) {
       const retryAfter = (err as { retryAfterMs?: unknown }).retryAfterMs
       const backoff = Math.min(period * 2 ** (n - 1), MAX_BACKOFF_MS) * (0.8 + Math.random() * 0.4)
       const delay = Math.max(typeof retryAfter === 'number' ? retryAfter : 0, Math.min(backoff, MAX_BACKOFF_MS))
-      await deps.stats.record(id, { at, lastError: error, lastPoll: { at, status: 'retrying', events, error, nextAt: new Date(at.getTime() + delay) } })
+      await deps.stats.record(id, { at, lastError: error, lastPoll: { at, status: 'retrying', events, error, nextAt: new Date(at.getTime() + delay) }, recent: [pollError(error)] })
       if (kind === null) log.error({ err, sourceId: id, plugin: plugin.manifest.id }, 'source poll failed; retrying with backoff')
       else log.warn({ err, sourceId: id, plugin: plugin.manifest.id }, 'source poll failed; retrying with backoff')
       schedule(id, delay)

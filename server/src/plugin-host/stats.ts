@@ -1,5 +1,9 @@
 import type { Collection } from 'mongodb'
-import type { SourceErrorInfo, SourcePollInfo, SourceStatsDoc } from '../domain/types.js'
+import type { ItemResult } from '../domain/events/ingest.js'
+import type { SourceErrorInfo, SourcePollInfo, SourceRecentError, SourceStatsDoc } from '../domain/types.js'
+
+/** How many recent problems each process keeps per source (and a read returns). */
+export const RECENT_ERRORS = 50
 
 /** Counters of one source, summed over every server process. */
 export interface SourceStats {
@@ -12,6 +16,8 @@ export interface SourceStats {
   lastEventAt: Date | null
   lastError: SourceErrorInfo | null
   lastPoll: SourcePollInfo | null
+  /** The most recent problems over every process, newest first (at most {@link RECENT_ERRORS}). */
+  recent: SourceRecentError[]
 }
 
 export interface StatsDelta {
@@ -23,7 +29,21 @@ export interface StatsDelta {
   at: Date
   lastError?: SourceErrorInfo
   lastPoll?: SourcePollInfo
+  /** Problems to add to the recent list. */
+  recent?: readonly SourceRecentError[]
 }
+
+/** The rejected events of a submission, as recent problems of their source. */
+export function rejectedEvents (results: readonly ItemResult[], at: Date, requestId: string): SourceRecentError[] {
+  return results.flatMap((r) => r.status === 'rejected' && r.error !== undefined
+    ? [{ at, kind: 'event' as const, code: r.error.code, message: r.error.message, requestId, index: r.index }]
+    : [])
+}
+
+/** A failed poll, as a recent problem of its source. */
+export const pollError = (e: SourceErrorInfo): SourceRecentError => ({ at: e.at, kind: 'poll', code: e.code, message: e.message, requestId: null, index: null })
+
+const newestFirst = (a: SourceRecentError, b: SourceRecentError): number => b.at.getTime() - a.at.getTime()
 
 const later = <T extends { at: Date }>(a: T | null, b: T | null): T | null => a === null ? b : b === null ? a : b.at.getTime() >= a.at.getTime() ? b : a
 const maxDate = (a: Date | null, b: Date | null): Date | null => a === null ? b : b === null ? a : b.getTime() > a.getTime() ? b : a
@@ -43,7 +63,7 @@ export function createSourceStats (col: Collection<SourceStatsDoc>, processId: s
 
   const blank = (sourceId: string): SourceStatsDoc => ({
     _id: `${sourceId}|${processId}`, sourceId, process: processId, deliveries: 0, rejectedDeliveries: 0, accepted: 0, duplicates: 0, rejected: 0,
-    lastDeliveryAt: null, lastEventAt: null, lastError: null, lastPoll: null, updatedAt: now(),
+    lastDeliveryAt: null, lastEventAt: null, lastError: null, lastPoll: null, recent: [], updatedAt: now(),
   })
 
   async function load (sourceId: string): Promise<SourceStatsDoc> {
@@ -96,6 +116,9 @@ export function createSourceStats (col: Collection<SourceStatsDoc>, processId: s
       if ((delta.accepted ?? 0) > 0) d.lastEventAt = maxDate(d.lastEventAt, delta.at)
       if (delta.lastError !== undefined) d.lastError = later(d.lastError, delta.lastError)
       if (delta.lastPoll !== undefined) d.lastPoll = later(d.lastPoll, delta.lastPoll)
+      if (delta.recent !== undefined && delta.recent.length > 0) {
+        d.recent = [...delta.recent.slice(-RECENT_ERRORS), ...(d.recent ?? [])].sort(newestFirst).slice(0, RECENT_ERRORS)
+      }
       dirty.add(sourceId)
       schedule()
     },
@@ -105,7 +128,7 @@ export function createSourceStats (col: Collection<SourceStatsDoc>, processId: s
       const docs = await col.find({ sourceId }).toArray()
       const own = mine.get(sourceId)
       const all = own === undefined ? docs : [...docs.filter((d) => d._id !== own._id), own]
-      const s: SourceStats = { deliveries: 0, rejectedDeliveries: 0, accepted: 0, duplicates: 0, rejected: 0, lastDeliveryAt: null, lastEventAt: null, lastError: null, lastPoll: null }
+      const s: SourceStats = { deliveries: 0, rejectedDeliveries: 0, accepted: 0, duplicates: 0, rejected: 0, lastDeliveryAt: null, lastEventAt: null, lastError: null, lastPoll: null, recent: [] }
       for (const d of all) {
         s.deliveries += d.deliveries
         s.rejectedDeliveries += d.rejectedDeliveries
@@ -116,7 +139,9 @@ export function createSourceStats (col: Collection<SourceStatsDoc>, processId: s
         s.lastEventAt = maxDate(s.lastEventAt, d.lastEventAt ?? null)
         s.lastError = later(s.lastError, d.lastError ?? null)
         s.lastPoll = later(s.lastPoll, d.lastPoll ?? null)
+        if (d.recent != null) s.recent.push(...d.recent)
       }
+      s.recent = s.recent.sort(newestFirst).slice(0, RECENT_ERRORS)
       return s
     },
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
+import { Reject } from '../schemas/events.js'
 import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID, LS_ERR_VALIDATION } from '../errors.js'
 import { sha256 } from '../lib/ids.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
@@ -123,7 +124,6 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     return eventOut(e)
   })
 
-  const Reject = Type.Object({ id: Type.String(), sourceId: Type.String(), requestId: Type.String(), index: Type.Integer(), code: Type.String(), reason: Type.String(), raw: Type.String(), rawTruncated: Type.Boolean(), receivedAt: Type.String({ format: 'date-time' }) })
   app.get('/v1/rejects', {
     config: { scope: 'read' },
     schema: {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
-import { Source, SourceCreate, SourceCreated, SourcePatch, RotateSecret, RotatedSecret, SourceType } from '../schemas/sources.js'
+import { PollResult, Source, SourceCreate, SourceCreated, SourceErrors, SourcePatch, RotateSecret, RotatedSecret, SourceType } from '../schemas/sources.js'
 import type { PluginInstanceDoc } from '../domain/types.js'
 import type { SourcePlugin } from '../contracts/index.js'
 import type { SourceStats } from '../plugin-host/stats.js'
@@ -14,7 +14,7 @@ function endpointsOf (plugin: SourcePlugin | undefined, id: string) {
   return (plugin?.http?.routes ?? []).map((r) => ({ method: r.method, url: `/v1/sources/${id}${r.url}`, summary: r.summary ?? '' }))
 }
 
-/** Run-time configured sources: instances of installed source plugins (admin only). */
+/** Run-time configured sources: instances of installed source plugins (read scope sees them, admins change them). */
 const sourcesRoutes: FastifyPluginAsyncTypebox = async function sourcesRoutes (app) {
   const host = app.sources
   const { instances } = host
@@ -52,11 +52,12 @@ const sourcesRoutes: FastifyPluginAsyncTypebox = async function sourcesRoutes (a
   }
 
   app.get('/v1/source-types', {
-    config: { scope: 'admin' },
+    config: { scope: 'read' },
     schema: { tags: ['sources'], summary: 'Installed source plugins, with the JSON Schema of their config', response: { 200: Type.Object({ items: Type.Array(SourceType) }), ...problemResponses } },
   }, async () => ({
     items: [...host.registry.sources.values()].map((p) => ({
       id: p.manifest.id, version: p.manifest.version, contract: p.manifest.contract, secrets: [...(p.manifest.secrets ?? [])],
+      suppliedSecrets: (p.manifest.secrets ?? []).filter((name) => p.generateSecret !== undefined && p.generateSecret(name) === null),
       configSchema: JSON.parse(JSON.stringify(p.manifest.config)) as unknown, endpoints: endpointsOf(p, '{id}'),
       polls: p.poll === undefined ? null : typeof p.poll.every === 'string' ? p.poll.every : 'per instance',
       batch: [...(p.batch?.accepts ?? [])],
@@ -75,14 +76,26 @@ const sourcesRoutes: FastifyPluginAsyncTypebox = async function sourcesRoutes (a
   })
 
   app.get('/v1/sources', {
-    config: { scope: 'admin' },
+    config: { scope: 'read' },
     schema: { tags: ['sources'], summary: 'Sources with their counters (never their secrets)', response: { 200: Type.Object({ items: Type.Array(Source) }), ...problemResponses } },
   }, async () => ({ items: await Promise.all((await instances.list()).map(sourceOut)) }))
 
   app.get('/v1/sources/:id', {
-    config: { scope: 'admin' },
+    config: { scope: 'read' },
     schema: { tags: ['sources'], summary: 'One source with its counters', params: IdParams, response: { 200: Source, ...problemResponses } },
   }, async (req) => await sourceOut(await instances.get(req.params.id)))
+
+  app.get('/v1/sources/:id/errors', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['sources'], summary: 'Recent problems of a source: refused deliveries, rejected events, failures and failed polls, newest first',
+      params: IdParams, response: { 200: SourceErrors, ...problemResponses },
+    },
+  }, async (req) => {
+    const doc = await instances.get(req.params.id)
+    const s = await host.stats.get(doc._id)
+    return { items: s.recent.map((e) => ({ at: e.at.toISOString(), kind: e.kind, code: e.code, message: e.message, requestId: e.requestId, index: e.index })) }
+  })
 
   app.patch('/v1/sources/:id', {
     config: { scope: 'admin' },
@@ -116,13 +129,7 @@ const sourcesRoutes: FastifyPluginAsyncTypebox = async function sourcesRoutes (a
     schema: {
       tags: ['sources'], summary: 'Poll a pull source now (also re-arms one whose polling failed)',
       params: IdParams,
-      response: {
-        200: Type.Object({
-          status: Type.Union([Type.Literal('ok'), Type.Literal('retrying'), Type.Literal('failed'), Type.Literal('skipped')]), events: Type.Integer(), pages: Type.Integer(),
-          error: Type.Optional(Type.Object({ at: Type.String({ format: 'date-time' }), code: Type.String(), message: Type.String() })),
-        }),
-        ...conflict, ...problemResponses,
-      },
+      response: { 200: PollResult, ...conflict, ...problemResponses },
     },
   }, async (req) => {
     const doc = await instances.get(req.params.id)

@@ -15,3 +15,11 @@ export const IngestResult = Type.Object({
   })),
 }, { $id: 'IngestResult' })
 export type IngestResultT = Static<typeof IngestResult>
+
+/** A stored reject (`GET /v1/rejects`): a refused event or delivery with its reason. */
+export const Reject = Type.Object({
+  id: Type.String(), sourceId: Type.String(), requestId: Type.String(), index: Type.Integer(), code: Type.String(), reason: Type.String(),
+  raw: Type.String({ description: 'the refused event as received (JSON), or for a refused delivery its headers and size' }), rawTruncated: Type.Boolean(),
+  receivedAt: Type.String({ format: 'date-time' }),
+})
+export type RejectT = Static<typeof Reject>

@@ -46,6 +46,24 @@ export const SourceStats = Type.Object({
   }), Type.Null()]),
 })
 
+/** One recent problem of a source. */
+export const SourceError = Type.Object({
+  at: DateTime,
+  kind: Type.Union([Type.Literal('delivery'), Type.Literal('event'), Type.Literal('failure'), Type.Literal('poll')], {
+    description: 'delivery: a request refused as a whole (signature, timestamp, headers, size, body); event: one event of a delivery or poll refused; failure: a request the server or plugin failed to handle; poll: a failed poll',
+  }),
+  code: Type.String({ description: 'the LS_ERR_* code' }),
+  message: Type.String({ description: 'the reason' }),
+  requestId: Type.Union([Type.String(), Type.Null()], { description: 'the delivery (or poll page) it came from; its stored reject is in GET /v1/rejects?requestId=' }),
+  index: Type.Union([Type.Integer(), Type.Null()], { description: 'the event\'s position in its delivery (events only)' }),
+})
+export type SourceErrorT = Static<typeof SourceError>
+
+export const SourceErrors = Type.Object({
+  items: Type.Array(SourceError, { description: 'newest first, at most 50 (kept per server process and merged)' }),
+})
+export type SourceErrorsT = Static<typeof SourceErrors>
+
 const SecretInfo = Type.Object({
   name: Type.String(),
   versions: Type.Array(Type.Object({ id: Type.String(), createdAt: DateTime, expiresAt: NullableDate }), { description: 'valid values, newest first; the values themselves are never returned after creation or rotation' }),
@@ -113,8 +131,16 @@ export const SourceType = Type.Object({
   version: Type.String(),
   contract: Type.Integer(),
   secrets: Type.Array(Type.String()),
+  suppliedSecrets: Type.Array(Type.String(), { description: 'the secrets this type cannot generate: they must be given in the config at creation' }),
   configSchema: Type.Unknown({ description: 'JSON Schema of one instance\'s config' }),
   endpoints: Type.Array(Endpoint),
   polls: Type.Union([Type.String(), Type.Null()], { description: 'default poll period of a pull source' }),
   batch: Type.Array(Type.String(), { description: 'MIME types an upload source accepts' }),
 })
+
+/** `POST /v1/sources/:id/poll`: what the poll run did. */
+export const PollResult = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('retrying'), Type.Literal('failed'), Type.Literal('skipped')]), events: Type.Integer(), pages: Type.Integer(),
+  error: Type.Optional(ErrorInfo),
+})
+export type PollResultT = Static<typeof PollResult>

@@ -13,7 +13,8 @@ import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../s
 import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
 import type * as R from '../../../../server/src/schemas/rulesets.js'
 import type * as U from '../../../../server/src/schemas/uploads.js'
-import type { IngestResultT } from '../../../../server/src/schemas/events.js'
+import type { IngestResultT, RejectT } from '../../../../server/src/schemas/events.js'
+import type * as S from '../../../../server/src/schemas/sources.js'
 import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
 
 export type Problem = ProblemDetailsT
@@ -53,6 +54,19 @@ export type UploadFormat = UploadReport['format']
 export type Upload = Static<typeof U.Upload>
 export type UploadRejectEntry = Static<typeof U.UploadRejectEntry>
 export type IngestResult = IngestResultT
+export type Reject = RejectT
+export type Source = S.SourceT
+export type SourceStats = Source['stats']
+export type SourceEndpoint = Source['endpoints'][number]
+export type SourceSecretInfo = Source['secrets'][number]
+export type SourceCreate = S.SourceCreateT
+export type SourceCreated = Static<typeof S.SourceCreated>
+export type SourcePatch = S.SourcePatchT
+export type SourceType = Static<typeof S.SourceType>
+export type RotateSecret = S.RotateSecretT
+export type RotatedSecret = Static<typeof S.RotatedSecret>
+export type SourceError = S.SourceErrorT
+export type PollResult = S.PollResultT
 export type ApiKey = ApiKeyT
 export type ApiKeyCreate = ApiKeyCreateT
 export type ApiKeyCreated = ApiKeyCreatedT
