@@ -1,3 +1,4 @@
+import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { isDuplicateKey, retryTransient } from '../../infra/db.js'
 import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
@@ -70,12 +71,23 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }))
   }
 
+  /** Point writes by `_id` in unordered commands of up to 500; a transient failure repeats the (idempotent) command. */
+  async function pointWrites<T extends Document> (col: Collection<T>, ops: Array<AnyBulkWriteOperation<T>>): Promise<void> {
+    for (let i = 0; i < ops.length; i += 500) {
+      const part = ops.slice(i, i + 500)
+      await retryTransient(async () => await col.bulkWrite(part, { ordered: false }))
+    }
+  }
+
   /** Completes a committed batch: ledger entries visible, superseded ones marked, events marked scored. Idempotent. */
   async function finalize (leadId: string, batch: LeadBatch): Promise<void> {
     // first, so that once the batch's events show as scored its notifications are recorded too
     if (batch.notify != null && deps.notifier !== undefined) await deps.notifier.record(leadId, batch.token, batch.notify)
+    // Each write names one document by `_id` alone and sets a value this batch fixed, so repeating it is harmless.
+    // All go in one unordered update command: on FerretDB (SQLite) concurrent single writes queue for the database's
+    // write lock, and one command of many point writes takes it far less often.
     const entryIds = Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)
-    await eachLimit(entryIds, async (id) => await c.scoreHistory.updateOne({ _id: id, committed: false }, { $set: { committed: true } }))
+    await pointWrites(c.scoreHistory, entryIds.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { committed: true } } } })))
     if (batch.supersedeFrom !== null) {
       await c.scoreHistory.updateMany(
         { leadId, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
@@ -84,10 +96,10 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
     const unmapped = new Set(batch.unmapped)
     const seqs = Array.from({ length: Math.max(0, batch.seqTo - batch.seqFrom + 1) }, (_, i) => batch.seqFrom + i)
-    await eachLimit(seqs, async (seq) => {
+    await pointWrites(c.events, seqs.map((seq) => {
       const id = eventIdOf(leadId, seq)
-      await c.events.updateOne({ _id: id, status: 'pending' }, { $set: { status: unmapped.has(id) ? 'unmapped' : 'scored' } })
-    })
+      return { updateOne: { filter: { _id: id }, update: { $set: { status: unmapped.has(id) ? 'unmapped' as const : 'scored' as const } } } }
+    }))
     await c.leads.updateOne({ _id: leadId, 'lastBatch.token': batch.token }, { $set: { 'lastBatch.done': true } })
   }
 
@@ -118,9 +130,10 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   /** The lead's events after `lastSeq`, in seq order, found by walking their ids (seqs are gapless). */
   async function eventsAfter (leadId: string, lastSeq: number, limit: number): Promise<EventDoc[]> {
     const out: EventDoc[] = []
-    const CHUNK = 16
-    for (let from = lastSeq + 1; out.length < limit; from += CHUNK) {
-      const n = Math.min(CHUNK, limit - out.length)
+    // a few at a time at first (most runs find one or two new events), then more while they keep coming
+    let chunk = 4
+    for (let from = lastSeq + 1; out.length < limit; from += chunk, chunk = Math.min(chunk * 2, 32)) {
+      const n = Math.min(chunk, limit - out.length)
       const docs = await Promise.all(Array.from({ length: n }, async (_, i) => await c.events.findOne({ _id: eventIdOf(leadId, from + i) })))
       for (const d of docs) {
         if (d === null) return out
