@@ -1,6 +1,7 @@
 // The console's plain-TypeScript logic (the parts without runes or DOM): form validation, query building, live
 // protocol helpers, leaderboard movements, trend points, display formatting, rules-editor diagnostics, version diffs,
-// dry-run input, the backtest form, upload helpers and the analytics page's ranges and chart rows.
+// dry-run input, the backtest form, upload helpers, the analytics page's ranges and chart rows, and the Models view's
+// training form and formatting.
 import t from 'tap'
 import { emptyEventForm, fieldOfPointer, validateEventForm } from '../../console/src/lib/event-form.js'
 import { emptyLeadFilters, hasFilters, toLeadQuery } from '../../console/src/lib/leads-query.js'
@@ -16,6 +17,7 @@ import { distributionRows, formatLift, formatRate, parseLeadIds, validateBacktes
 import { formatBytes, formatOfName, isOurUpload, parseMapping, uploadProgressOf } from '../../console/src/lib/upload.js'
 import { debounce } from '../../console/src/lib/debounce.js'
 import { bucketCount, bucketLabel, eventRows, eventSeries, fitGranularity, fits, formatShare, rangeQuery, sourceLabel, sparseTicks } from '../../console/src/lib/charts/analytics.js'
+import { defaultTrainForm, delta, driftTone, jobPercent, metric, outcomeText, rate, validateTrainForm } from '../../console/src/lib/models/models.js'
 import { poll } from '../../console/src/lib/poll.js'
 import { diagnose } from '@leadscore/rules-dsl'
 import { buildUrl } from '../../console/src/lib/api/client.js'
@@ -307,4 +309,34 @@ t.test('analytics: ranges within the bucket cap, chart rows and UTC labels', asy
   t.equal(formatShare(0.4444), '44.4%')
   t.equal(formatShare(1), '100%')
   t.equal(formatShare(0), '0%')
+})
+
+t.test('the Models view: training form and formatting', async (t) => {
+  const candidates = [{ algorithm: 'logistic', l2: 1 }, { algorithm: 'gbm', trees: 300 }]
+  const ok = validateTrainForm({ ...defaultTrainForm(2), eventTypes: 'purchase, signed ,purchase', horizonDays: '14', candidates: [0], folds: '3', exclude: 'internal_id' }, candidates)
+  t.same(ok.errors, {})
+  t.same(ok.body, {
+    outcome: { kind: 'event', eventTypes: ['purchase', 'signed'], horizonDays: 14 },
+    features: { attributes: { exclude: ['internal_id'] }, activity: true, ruleScores: true },
+    candidates: [{ algorithm: 'logistic', l2: 1 }], folds: 3, testFraction: 0.2, seed: 1, calibration: 'platt',
+  })
+  const bad = validateTrainForm({ ...defaultTrainForm(2), eventTypes: ' , ', horizonDays: '0', candidates: [], folds: '11', testFraction: '0.9', seed: '-1', asOf: 'soon' }, candidates)
+  t.equal(bad.body, null)
+  t.match(bad.errors, { eventTypes: /at least one/, horizonDays: /1 to 3650/, candidates: /at least one/, folds: /2 to 10/, testFraction: /0.05/, seed: /whole/, asOf: /Not a date/ })
+  const attr = validateTrainForm({ ...defaultTrainForm(1), outcomeKind: 'attribute', attributeName: 'Converted', attributeValues: '1', asOf: '2025-06-01T00:00', from: '2025-01-01T00:00' }, candidates)
+  t.match(attr.body, { outcome: { kind: 'attribute', name: 'Converted', values: ['1'] }, asOf: new Date('2025-06-01T00:00').toISOString(), from: new Date('2025-01-01T00:00').toISOString() })
+  t.match(validateTrainForm({ ...defaultTrainForm(1), asOf: '2025-01-01T00:00', from: '2025-06-01T00:00' }, candidates).errors, { from: /before the cutoff/ })
+
+  t.equal(outcomeText({ kind: 'event', eventTypes: ['purchase', 'renewal'], horizonDays: 30 }), 'purchase or renewal within 30 days')
+  t.equal(outcomeText({ kind: 'status', values: ['converted'] }), 'status is converted')
+  t.equal(metric(null), '—')
+  t.equal(metric(0.81234), '0.812')
+  t.equal(rate(0.125), '12.5\u00a0%')
+  t.equal(delta(-0.02), '\u22120.020')
+  t.equal(delta(0.02), '+0.020')
+  t.equal(driftTone('alarm'), 'danger')
+  t.equal(driftTone('insufficient-data'), '')
+  t.equal(jobPercent(null), 0)
+  t.equal(jobPercent({ state: 'running', done: 3, total: 12 } as never), 25)
+  t.equal(jobPercent({ state: 'done', done: 0, total: 0 } as never), 100)
 })

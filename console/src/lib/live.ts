@@ -5,8 +5,8 @@ import type { LeadScoredData, LiveFrame, LiveMessage } from './api/types.js'
 export interface LiveEvents {
   'lead.scored': LeadScoredData
   'ruleset.published': { version: number }
-  /** Re-scores and backtests send done/total; uploads (kind `upload`) send their counts instead (see uploadProgressOf). */
-  'job.progress': { jobId: string; kind: string; done?: number; total?: number; state?: string }
+  /** Re-scores, backtests and model training (kind `train-model`, with its `phase`) send done/total; uploads (kind `upload`) send their counts instead (see uploadProgressOf). */
+  'job.progress': { jobId: string; kind: string; done?: number; total?: number; state?: string; phase?: string }
 }
 
 /** Reconnect delay: exponential from 500 ms to 15 s, with ±25 % jitter so clients do not reconnect in step. */

@@ -24,7 +24,7 @@ function summaryOut (m: ModelDoc, dep: DeploymentDoc | null) {
     data: m.data,
     featureSet: { version: m.featureSet.version, hash: m.featureSet.hash, columns: m.featureSet.columns?.length ?? 0 },
     winner: m.winner,
-    auc: m.metrics.auc, brier: m.metrics.brier, f1: m.metrics.f1,
+    auc: m.metrics.auc, brier: m.metrics.brier, f1: m.metrics.f1, precision: m.metrics.precision, recall: m.metrics.recall,
   }
 }
 

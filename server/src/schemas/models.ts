@@ -36,8 +36,15 @@ const FeatureSpecFields = {
 /** The declaration of a feature set. */
 export const FeatureSpec = Type.Object(FeatureSpecFields, { $id: 'FeatureSpec' })
 
+// every field optional, listed one by one so that the request's static type keeps them
 const FeatureSpecInput = Type.Object({
-  ...Object.fromEntries(Object.entries(FeatureSpecFields).map(([k, v]) => [k, Type.Optional(v)])),
+  maxLevels: Type.Optional(FeatureSpecFields.maxLevels),
+  minLevelCount: Type.Optional(FeatureSpecFields.minLevelCount),
+  missingValues: Type.Optional(FeatureSpecFields.missingValues),
+  eventTypes: Type.Optional(FeatureSpecFields.eventTypes),
+  maxEventTypes: Type.Optional(FeatureSpecFields.maxEventTypes),
+  activity: Type.Optional(FeatureSpecFields.activity),
+  ruleScores: Type.Optional(FeatureSpecFields.ruleScores),
   attributes: Type.Optional(Type.Object({
     include: Type.Optional(FeatureSpecFields.attributes.properties.include),
     exclude: Type.Optional(FeatureSpecFields.attributes.properties.exclude),
@@ -104,8 +111,8 @@ export const ModelSummary = Type.Object({
   }),
   featureSet: Type.Object({ version: Type.Integer(), hash: Type.String(), columns: Type.Integer() }),
   winner: Type.String(),
-  auc: Nullable(Type.Number()), brier: Type.Number(), f1: Type.Number(),
-}, { $id: 'ModelSummary' })
+  auc: Nullable(Type.Number()), brier: Type.Number(), f1: Type.Number(), precision: Type.Number(), recall: Type.Number(),
+}, { $id: 'ModelSummary', description: 'Headline holdout metrics: precision, recall and F1 at the model\'s threshold.' })
 
 export const FeatureSource = Type.Object({
   name: Type.String(), group: Type.String(), type: Type.String(), key: Type.String(),

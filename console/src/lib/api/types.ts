@@ -13,6 +13,7 @@ import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../s
 import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
 import type * as R from '../../../../server/src/schemas/rulesets.js'
 import type * as U from '../../../../server/src/schemas/uploads.js'
+import type * as M from '../../../../server/src/schemas/models.js'
 import type { IngestResultT, RejectT } from '../../../../server/src/schemas/events.js'
 import type * as S from '../../../../server/src/schemas/sources.js'
 import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
@@ -96,3 +97,27 @@ export type Role = User['role']
 
 /** A cursor-paginated list, as every list route answers. */
 export interface Page<T> { items: T[]; nextCursor: string | null }
+
+// ---- predictive models (server/src/schemas/models.ts); members given as Type.Ref(...) are typed by what they refer to
+export type OutcomeDefinition = Static<typeof M.OutcomeDefinition>
+export type FeatureSpec = Static<typeof M.FeatureSpec>
+export type TrainBody = M.TrainBodyT
+export type ModelJob = Static<typeof M.ModelJob>
+export type ModelSummary = Omit<Static<typeof M.ModelSummary>, 'outcome'> & { outcome: OutcomeDefinition }
+type ModelRaw = Static<typeof M.Model>
+export type Model = Omit<ModelRaw, 'outcome' | 'featureSet'> & {
+  outcome: OutcomeDefinition
+  featureSet: Omit<ModelRaw['featureSet'], 'spec'> & { spec: FeatureSpec }
+}
+export type ModelMetrics = Model['metrics']
+export type FeatureSource = Static<typeof M.FeatureSource>
+export type Deployment = Static<typeof M.Deployment>
+export type DeployBody = Static<typeof M.DeployBody>
+export type DeploymentStatus = Omit<Static<typeof M.DeploymentStatus>, 'current' | 'history'> & { current: Deployment; history: Deployment[] }
+export type ModelPerformance = Static<typeof M.Performance>
+export type ModelDrift = Static<typeof M.Drift>
+export type DriftItem = ModelDrift['prediction']
+export type ModelBias = Static<typeof M.Bias>
+export type BiasGroup = ModelBias['groups'][number]
+export type ModelCompare = Omit<Static<typeof M.Compare>, 'a' | 'b'> & { a: ModelSummary; b: ModelSummary }
+export type FeatureSetDeclaration = Omit<Static<typeof M.FeatureSetDeclaration>, 'spec' | 'outcome'> & { spec: FeatureSpec; outcome: OutcomeDefinition }
