@@ -224,16 +224,11 @@ t.test('a model trained through the API finds the signal, ignores the future, an
   const deployment = (await get(app, '/v1/models/deployment')).json() as Json
   t.match(deployment.current, { champion: { id: job.modelId } })
   t.ok(deployment.serving.samples >= 4 && typeof deployment.serving.p99Ms === 'number', 'serving latency is reported')
-  // in-process latency of the served model over every lead's current features
+  // the served model answers for every lead's current features (its latency is measured by bench/predictive, not here)
   const sel = app.core.predictive.runtime.select(ids[0]!)!
   const inputs = (await db.c.leads.find({}).toArray()).map((l) => currentInput(l, NOW))
-  const times: number[] = []
-  for (let round = 0; round < 5; round++) {
-    for (const inp of inputs) { const s0 = performance.now(); sel.model.predictor.predict(inp); times.push(performance.now() - s0) }
-  }
-  times.sort((a, b) => a - b)
-  const p99 = times[Math.floor(0.99 * times.length)]!
-  t.ok(p99 < 5, `prediction p99 ${p99.toFixed(3)} ms over ${times.length} predictions (< 5 ms)`)
+  const probs = inputs.map((inp) => sel.model.predictor.predict(inp).probability)
+  t.ok(probs.length > 0 && probs.every((p) => Number.isFinite(p) && p >= 0 && p <= 1), `a probability in [0, 1] for each of ${probs.length} leads`)
 
   phase('served')
   // ---- monitoring
