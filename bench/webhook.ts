@@ -110,18 +110,20 @@ async function main (): Promise<void> {
     })
     const signedRate = rate(signed, '(b)')
 
-    // nothing lost: every 2xx delivery is a stored event of the source
+    // nothing lost: every delivery answered 2xx is a stored event of the source; deliveries still in flight when the
+    // phase ended were stored without their answer being counted, so at most every one sent is stored
     const stored = await db!.c.events.countDocuments({ sourceId: src.id })
     const answered = signed['2xx'] + 30
+    const sent = nb + 30
     const ratio = signedRate / plainRate
     console.log(`| measurement | result | notes |`)
     console.log(`|---|---|---|`)
     console.log(`| (a) unsigned POST /v1/events | ${fmt(plainRate)} events/s | ${CONNECTIONS} connections; p50 ${plain.latency.p50} ms, p99 ${plain.latency.p99} ms |`)
-    console.log(`| (b) signed webhook deliveries | ${fmt(signedRate)} deliveries/s | ${CONNECTIONS} connections; p50 ${signed.latency.p50} ms, p99 ${signed.latency.p99} ms; ${fmt(stored)} stored for ${fmt(answered)} accepted |`)
+    console.log(`| (b) signed webhook deliveries | ${fmt(signedRate)} deliveries/s | ${CONNECTIONS} connections; p50 ${signed.latency.p50} ms, p99 ${signed.latency.p99} ms; ${fmt(stored)} stored; ${fmt(answered)} answered 2xx of ${fmt(sent)} sent |`)
     console.log('')
     console.log(`(b)/(a) signed deliveries vs unsigned API posts: ${ratio.toFixed(2)}x`)
     console.log(`database: ${ferret !== null ? 'FerretDB 1.24 (SQLite), embedded' : 'MONGODB_URI'}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
-    if (stored !== answered) throw new Error(`${answered} deliveries were answered 2xx but ${stored} events are stored`)
+    if (stored < answered || stored > sent) throw new Error(`${answered} deliveries were answered 2xx and ${sent} sent, but ${stored} events are stored`)
   } finally {
     await app.close().catch(() => undefined)
     if (db !== null) { await (db as Database).db.dropDatabase().catch(() => undefined); await (db as Database).close() }

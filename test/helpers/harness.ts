@@ -69,7 +69,8 @@ export async function waitForScoring (db: Database, timeoutMs = 60_000): Promise
     const flagged = await db.c.leads.countDocuments({ rescoreFrom: { $type: 'string' } })
     if (pending === 0 && flagged === 0) return
     if (Date.now() > deadline) throw new Error(`scoring did not catch up within ${timeoutMs} ms (${pending} events pending, ${flagged} leads flagged)`)
-    await new Promise((r) => setTimeout(r, 100))
+    // both counts read whole collections on FerretDB: polling them faster slows the scoring being waited for
+    await new Promise((r) => setTimeout(r, 250))
   }
 }
 
