@@ -25,8 +25,9 @@ export default fp(async function requestDeadline (app: FastifyInstance, opts: { 
     if (raw.complete) return
     const timer = setTimeout(() => {
       if (raw.complete) return
-      const socket = raw.socket
-      if (socket === null || socket.destroyed) return
+      const socket = raw.socket as typeof raw.socket | null
+      // a request made in process (`inject`) has a stand-in socket without a connection to end
+      if (socket === null || socket.destroyed || typeof socket.end !== 'function' || typeof socket.destroySoon !== 'function') return
       req.log.info({ timeoutMs: opts.timeoutMs }, 'request body timed out')
       if (!raw.socket.writableEnded && !(req.raw as { res?: { headersSent?: boolean } }).res?.headersSent) {
         const body = JSON.stringify({
