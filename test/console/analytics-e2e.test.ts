@@ -3,18 +3,11 @@
 // conversion by score band, top sources) with their table alternatives, the range and granularity controls, and an
 // error state with a working retry.
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core'
+import type { Locator } from 'playwright-core'
+import { CONSOLE_DIR, openBrowser, requireConsoleAndBrowser } from '../helpers/browser.js'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CONSOLE_DIR = join(root, 'console', 'build')
-const SHOTS = join(root, 'test-artifacts', 'console')
-const CHROMIUM = '/usr/bin/chromium'
 const ADMIN = { email: 'admin@example.com', password: 'e2e-admin-password' }
 const WAIT = 30_000
 
@@ -32,30 +25,14 @@ async function drawnBars (chart: Locator): Promise<number> {
 }
 
 t.test('the analytics page, end to end', { timeout: 240_000 }, async (t) => {
-  if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error('console/build is missing: run `npm run build --workspace @leadscore/console`')
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is missing: run `apt-get update && apt-get install -y chromium`')
-  mkdirSync(SHOTS, { recursive: true })
+  requireConsoleAndBrowser()
 
   const { app, db } = await buildTestApp(t, { LEADSCORE_CONSOLE_DIR: CONSOLE_DIR, LEADSCORE_ADMIN_EMAIL: ADMIN.email, LEADSCORE_ADMIN_PASSWORD: ADMIN.password })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 
-  const profile = mkdtempSync(join(tmpdir(), 'leadscore-chromium-'))
-  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 860 },
-  })
-  t.teardown(async () => {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
-  })
-  context.setDefaultTimeout(WAIT)
-  const pageErrors: string[] = []
-  const page: Page = context.pages()[0] ?? await context.newPage()
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`))
-  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of [45]\d\d/.test(m.text())) pageErrors.push(`${page.url()}: console: ${m.text()}`) })
+  // the error state is reached by answering one request 500 in the browser: that failed load is expected
+  const { page, pageErrors, shot } = await openBrowser(t, { viewport: { width: 1280, height: 860 }, timeoutMs: WAIT, expectedFailedLoads: /Failed to load resource: the server responded with a status of [45]\d\d/ })
 
   const events = page.locator('section', { has: page.getByRole('heading', { name: 'Events over time' }) })
   const conversion = page.locator('section', { has: page.getByRole('heading', { name: 'Conversion by score band' }) })
@@ -131,7 +108,7 @@ t.test('the analytics page, end to end', { timeout: 240_000 }, async (t) => {
     ])
     t.equal(await drawnBars(sources.getByTestId('sources-chart')), 1, 'one bar per listed source')
     t.same(pageErrors, [], 'no script errors')
-    await page.screenshot({ path: join(SHOTS, 'analytics-full.png'), fullPage: true })
+    await shot(page, 'analytics-full')
   })
 
   await t.test('range and granularity controls ask the server again', async (t) => {

@@ -3,18 +3,10 @@
 // page as a viewer (read-only, and the API refuses the write), and screenshots of the main views. The rules editor,
 // backtests and uploads are in rules-e2e.test.ts.
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { CONSOLE_DIR, openBrowser, requireConsoleAndBrowser } from '../helpers/browser.js'
 import { buildTestApp, postEvents, AUTH } from '../helpers/harness.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CONSOLE_DIR = join(root, 'console', 'build')
-const SHOTS = join(root, 'test-artifacts', 'console')
-const CHROMIUM = '/usr/bin/chromium'
 const ADMIN = { email: 'admin@example.com', password: 'e2e-admin-password' }
 const VIEWER = { email: 'viewer@example.com', password: 'e2e-viewer-password' }
 const WAIT = 30_000
@@ -22,34 +14,13 @@ const WAIT = 30_000
 type Win = { marker?: number }
 
 t.test('the console, end to end', { timeout: 240_000 }, async (t) => {
-  if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error('console/build is missing: run `npm run build --workspace @leadscore/console`')
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is missing: run `apt-get update && apt-get install -y chromium`')
-  mkdirSync(SHOTS, { recursive: true })
+  requireConsoleAndBrowser()
 
   const { app } = await buildTestApp(t, { LEADSCORE_CONSOLE_DIR: CONSOLE_DIR, LEADSCORE_ADMIN_EMAIL: ADMIN.email, LEADSCORE_ADMIN_PASSWORD: ADMIN.password })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 
-  const profile = mkdtempSync(join(tmpdir(), 'leadscore-chromium-'))
-  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 860 },
-  })
-  t.teardown(async () => {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
-  })
-  context.setDefaultTimeout(WAIT)
-  const pageErrors: string[] = []
-  const watch = (p: Page): Page => {
-    p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`))
-    p.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) pageErrors.push(`${p.url()}: console: ${m.text()}`) })
-    return p
-  }
-  const page = watch(context.pages()[0] ?? await context.newPage())
-  const shot = async (p: Page, name: string): Promise<void> => { await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
+  const { context, page, pageErrors, watch, shot } = await openBrowser(t, { viewport: { width: 1280, height: 860 }, timeoutMs: WAIT })
 
   await t.test('an unauthenticated visit leads to sign-in, and signing in comes back', async (t) => {
     await page.goto(`${base}/leads`)

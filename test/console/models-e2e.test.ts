@@ -5,21 +5,14 @@
 // feature set, deploys the model as champion, opens the drift, bias and performance panels and compares two versions;
 // a viewer sees the models but cannot train or deploy, and the API refuses the viewer's deploy.
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
+import { CONSOLE_DIR, openBrowser, requireConsoleAndBrowser, signIn as signInAs } from '../helpers/browser.js'
 import { buildTestApp, postEvents, AUTH } from '../helpers/harness.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CONSOLE_DIR = join(root, 'console', 'build')
-const SHOTS = join(root, 'test-artifacts', 'console')
-const CHROMIUM = '/usr/bin/chromium'
 const ADMIN = { email: 'admin@example.com', password: 'e2e-admin-password' }
 const VIEWER = { email: 'viewer@example.com', password: 'e2e-viewer-password' }
 const WAIT = 60_000
@@ -71,9 +64,7 @@ async function api (app: FastifyInstance, method: 'GET' | 'POST', url: string, p
 }
 
 t.test('the Models view, end to end', { timeout: 900_000 }, async (t) => {
-  if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error('console/build is missing: run `npm run build --workspace @leadscore/console`')
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is missing: run `apt-get update && apt-get install -y chromium`')
-  mkdirSync(SHOTS, { recursive: true })
+  requireConsoleAndBrowser()
 
   // training reads stored events, not scores: the scoring workers stay off so the machine trains rather than scores;
   // the leads that the drift report needs scored are run through the worker's own per-lead step below
@@ -89,34 +80,8 @@ t.test('the Models view, end to end', { timeout: 900_000 }, async (t) => {
   const created = await app.inject({ method: 'POST', url: '/v1/users', headers: AUTH, payload: { ...VIEWER, role: 'viewer' } })
   t.equal(created.statusCode, 201, 'the viewer is created through the API')
 
-  const profile = mkdtempSync(join(tmpdir(), 'leadscore-chromium-'))
-  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  })
-  t.teardown(async () => {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
-  })
-  context.setDefaultTimeout(WAIT)
-  const pageErrors: string[] = []
-  const watch = (p: Page): Page => {
-    p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`))
-    p.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) pageErrors.push(`${p.url()}: console: ${m.text()}`) })
-    return p
-  }
-  const page = watch(context.pages()[0] ?? await context.newPage())
-  const shot = async (p: Page, name: string): Promise<void> => { await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
-  const signIn = async (p: Page, who: { email: string; password: string }, next: string): Promise<void> => {
-    await p.goto(`${base}${next}`)
-    await p.waitForURL(/\/sign-in/)
-    await p.getByLabel('Email').fill(who.email)
-    await p.getByLabel('Password').fill(who.password)
-    await p.getByRole('button', { name: 'Sign in' }).click()
-    await p.waitForURL(`${base}${next}`)
-  }
+  const { page, pageErrors, newContext, shot } = await openBrowser(t, { viewport: { width: 1280, height: 900 }, timeoutMs: WAIT })
+  const signIn = async (p: Page, who: { email: string; password: string }, next: string): Promise<void> => { await signInAs(p, base, who, next) }
   /** Records every phase the training panel shows (a string: the test runner's transform must not reach the page). */
   const recordPhases = async (): Promise<void> => {
     await page.evaluate(`(() => {
@@ -296,12 +261,7 @@ t.test('the Models view, end to end', { timeout: 900_000 }, async (t) => {
   })
 
   await t.test('a viewer sees the models but cannot train or deploy', async (t) => {
-    const viewerContext = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'leadscore-chromium-')), {
-      executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'], viewport: { width: 1280, height: 900 },
-    })
-    t.teardown(async () => { await viewerContext.close() })
-    viewerContext.setDefaultTimeout(WAIT)
-    const vp = watch(viewerContext.pages()[0] ?? await viewerContext.newPage())
+    const { page: vp } = await newContext()
     await signIn(vp, VIEWER, `/models/${modelId}`)
     await vp.getByRole('heading', { name: /Version 1/ }).waitFor()
     t.equal(await vp.getByRole('button', { name: 'Deploy as champion…' }).isDisabled(), true, 'deploying is disabled')

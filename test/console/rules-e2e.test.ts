@@ -5,20 +5,12 @@
 // progress goes from bytes sent to the final report with its rejected lines; a viewer sees everything read-only and
 // the API refuses their changes. Screenshots of these views go to test-artifacts/console.
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { CONSOLE_DIR, openBrowser, requireConsoleAndBrowser, signIn as signInAs } from '../helpers/browser.js'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
 // @ts-expect-error a plain .mjs script without type declarations
 import { bundleGroups } from '../../scripts/console-bundle-sizes.mjs'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CONSOLE_DIR = join(root, 'console', 'build')
-const SHOTS = join(root, 'test-artifacts', 'console')
-const CHROMIUM = '/usr/bin/chromium'
 const ADMIN = { email: 'admin@example.com', password: 'e2e-admin-password' }
 const VIEWER = { email: 'viewer@example.com', password: 'e2e-viewer-password' }
 // generous: on a loaded 2-core machine Monaco's chunk alone can take seconds to parse
@@ -31,9 +23,7 @@ const PRICING_BROKEN = 'rule "Pricing page" when event.typ == "page_view" and ev
 const PRICING = 'rule "Pricing page" when event.type == "page_view" and event.properties.path startsWith "/pricing" then +15 "Looked at pricing"'
 
 t.test('rules, backtests and uploads in the console', { timeout: 600_000 }, async (t) => {
-  if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error('console/build is missing: run `npm run build --workspace @leadscore/console`')
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is missing: run `apt-get update && apt-get install -y chromium`')
-  mkdirSync(SHOTS, { recursive: true })
+  requireConsoleAndBrowser()
   const groups = bundleGroups() as Groups
   const fileName = (f: string): string => f.split('/').at(-1)!
 
@@ -61,36 +51,10 @@ t.test('rules, backtests and uploads in the console', { timeout: 600_000 }, asyn
   const check = (await app.inject({ method: 'POST', url: '/v1/rulesets/validate', headers: AUTH, payload: { source: fixedSource } })).json() as { ok: boolean; diagnostics: unknown[] }
   t.equal(check.ok, true, `the fixed text is valid: ${JSON.stringify(check.diagnostics)}`)
 
-  const profile = mkdtempSync(join(tmpdir(), 'leadscore-chromium-'))
-  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  })
-  t.teardown(async () => {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
-  })
-  context.setDefaultTimeout(WAIT)
-  const pageErrors: string[] = []
+  const { context, page, pageErrors, shot } = await openBrowser(t, { viewport: { width: 1280, height: 900 }, timeoutMs: WAIT })
   const requested: string[] = []
-  const watch = (p: Page): Page => {
-    p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`))
-    p.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) pageErrors.push(`${p.url()}: console: ${m.text()}`) })
-    p.on('request', (r) => requested.push(r.url()))
-    return p
-  }
-  const page = watch(context.pages()[0] ?? await context.newPage())
-  const shot = async (p: Page, name: string): Promise<void> => { await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
-  const signIn = async (who: { email: string; password: string }, path: string): Promise<void> => {
-    await page.goto(`${base}${path}`)
-    await page.waitForURL(/\/sign-in/)
-    await page.getByLabel('Email').fill(who.email)
-    await page.getByLabel('Password').fill(who.password)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.waitForURL(`${base}${path}`)
-  }
+  page.on('request', (r) => requested.push(r.url()))
+  const signIn = async (who: { email: string; password: string }, path: string): Promise<void> => { await signInAs(page, base, who, path) }
   const editorText = async (): Promise<string> => (await page.locator('.monaco-editor .view-lines').innerText()).replace(/\u00a0/g, ' ')
   // Monaco renders only the lines in view; these read the model through the problems and the editor's own DOM
   const squiggles = (kind: 'error' | 'warning') => page.locator(`.monaco-editor .squiggly-${kind}`)

@@ -4,53 +4,26 @@
 // secret is rotated with an overlap, during which both secrets verify, and after which (on the server's clock) only
 // the new one does; no secret is shown after a reload; a viewer sees sources but cannot change them.
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { CONSOLE_DIR, openBrowser, requireConsoleAndBrowser } from '../helpers/browser.js'
 import { buildTestApp, AUTH } from '../helpers/harness.js'
 import { listen, post, standardHeaders, TestClock } from '../helpers/sources.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CONSOLE_DIR = join(root, 'console', 'build')
-const SHOTS = join(root, 'test-artifacts', 'console')
-const CHROMIUM = '/usr/bin/chromium'
 const ADMIN = { email: 'admin@example.com', password: 'e2e-admin-password' }
 const VIEWER = { email: 'viewer@example.com', password: 'e2e-viewer-password' }
 const WAIT = 30_000
 
 t.test('the Sources pages, end to end', { timeout: 300_000 }, async (t) => {
-  if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error('console/build is missing: run `npm run build --workspace @leadscore/console`')
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is missing: run `apt-get update && apt-get install -y chromium`')
-  mkdirSync(SHOTS, { recursive: true })
+  requireConsoleAndBrowser()
 
   // the server's clock, so that the end of a secret's overlap can be reached without waiting for it
   const clock = new TestClock()
   const { app } = await buildTestApp(t, { LEADSCORE_CONSOLE_DIR: CONSOLE_DIR, LEADSCORE_ADMIN_EMAIL: ADMIN.email, LEADSCORE_ADMIN_PASSWORD: ADMIN.password }, { now: clock.now })
   const base = await listen(app)
 
-  const profile = mkdtempSync(join(tmpdir(), 'leadscore-chromium-'))
-  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  })
-  t.teardown(async () => {
-    await context.close()
-    rmSync(profile, { recursive: true, force: true })
-  })
-  context.setDefaultTimeout(WAIT)
-  const pageErrors: string[] = []
-  const watch = (p: Page): Page => {
-    p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`))
-    p.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) pageErrors.push(`${p.url()}: console: ${m.text()}`) })
-    return p
-  }
-  const page = watch(context.pages()[0] ?? await context.newPage())
+  const browser = await openBrowser(t, { viewport: { width: 1280, height: 900 }, timeoutMs: WAIT })
+  const { page, pageErrors } = browser
   const menu = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true })
-  const shot = async (name: string): Promise<void> => { await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
+  const shot = async (name: string): Promise<void> => { await browser.shot(page, name) }
 
   /** Delivers a Standard Webhooks request signed with each of `secrets`, timestamped by the server's clock. */
   const deliver = async (url: string, secrets: string[], msgId: string, body: string): Promise<{ status: number; code?: string; detail?: string }> => {
