@@ -246,30 +246,25 @@ const NO_MATCH = { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsert
 function withIdLookups<T extends Document> (col: Collection<T>): Collection<T> {
   const updateOne = col.updateOne.bind(col) as (f: unknown, u: unknown, o?: { upsert?: boolean }) => Promise<unknown>
   const deleteOne = col.deleteOne.bind(col) as (f: unknown, o?: unknown) => Promise<unknown>
-  const read = async (id: string): Promise<Record<string, unknown> | null> => await col.findOne({ _id: id } as never) as Record<string, unknown> | null
+  /** Runs `write` with `{ _id }` when the document meets the filter's other equalities, else answers `noMatch`. */
+  const byId = async (filter: unknown, noMatch: unknown, write: (f: unknown) => Promise<unknown>): Promise<unknown> => {
+    const q = idWithEqualities(filter)
+    if (q === null) return await write(filter)
+    const doc = await col.findOne({ _id: q.id } as never) as Record<string, unknown> | null
+    if (doc === null) return noMatch
+    const ok = meetsEqualities(doc, q.conds)
+    if (ok === undefined) return await write(filter)
+    return ok ? await write({ _id: q.id }) : noMatch
+  }
   return new Proxy(col, {
     get (target, prop, receiver) {
       if (prop === 'updateOne') {
-        return async (filter: unknown, update: unknown, options?: { upsert?: boolean }) => {
-          const q = options?.upsert === true ? null : idWithEqualities(filter)
-          if (q === null) return await updateOne(filter, update, options)
-          const doc = await read(q.id)
-          if (doc === null) return NO_MATCH
-          const ok = meetsEqualities(doc, q.conds)
-          if (ok === undefined) return await updateOne(filter, update, options)
-          return ok ? await updateOne({ _id: q.id }, update, options) : NO_MATCH
-        }
+        return async (filter: unknown, update: unknown, options?: { upsert?: boolean }) => options?.upsert === true
+          ? await updateOne(filter, update, options)
+          : await byId(filter, NO_MATCH, async (f) => await updateOne(f, update, options))
       }
       if (prop === 'deleteOne') {
-        return async (filter: unknown, options?: unknown) => {
-          const q = idWithEqualities(filter)
-          if (q === null) return await deleteOne(filter, options)
-          const doc = await read(q.id)
-          if (doc === null) return { acknowledged: true, deletedCount: 0 }
-          const ok = meetsEqualities(doc, q.conds)
-          if (ok === undefined) return await deleteOne(filter, options)
-          return ok ? await deleteOne({ _id: q.id }, options) : { acknowledged: true, deletedCount: 0 }
-        }
+        return async (filter: unknown, options?: unknown) => await byId(filter, { acknowledged: true, deletedCount: 0 }, async (f) => await deleteOne(f, options))
       }
       return Reflect.get(target, prop, receiver) as unknown
     },

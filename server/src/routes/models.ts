@@ -239,7 +239,7 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
   }, async (req) => {
     const m = await call(async () => await svc.mustGet(req.params.id))
     const q = req.query
-    return await driftReport(core.c, m, { days: q.days ?? 30, now: core.now(), thresholds: { warning: q.warning ?? 0.1, alarm: q.alarm ?? 0.25 } })
+    return await driftReport(core.c, m, { days: q.days ?? 30, now: core.now(), thresholds: { warning: q.warning ?? DEFAULT_DRIFT_THRESHOLDS.warning, alarm: q.alarm ?? DEFAULT_DRIFT_THRESHOLDS.alarm } })
   })
 
   app.get('/v1/models/:id/bias', {

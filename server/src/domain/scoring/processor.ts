@@ -63,14 +63,6 @@ export class LockBusyError extends Error {
 export function createLeadProcessor (deps: LeadProcessorDeps) {
   const { c, locks, rulesets, pipeline, now } = deps
 
-  /** Point writes by `_id`, a few at a time (the only writes every MongoDB-protocol server serves from an index). */
-  async function eachLimit<T> (items: readonly T[], fn: (x: T) => Promise<unknown>): Promise<void> {
-    let i = 0
-    await Promise.all(Array.from({ length: Math.min(16, items.length) }, async () => {
-      while (i < items.length) await fn(items[i++]!)
-    }))
-  }
-
   /** Point writes by `_id` in unordered commands of up to 500; a transient failure repeats the (idempotent) command. */
   async function pointWrites<T extends Document> (col: Collection<T>, ops: Array<AnyBulkWriteOperation<T>>): Promise<void> {
     for (let i = 0; i < ops.length; i += 500) {
