@@ -10,16 +10,14 @@
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { WebSocket } from 'ws'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir, cpus } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Collection } from 'mongodb'
 import { buildApp } from '../server/src/app.js'
 import { loadConfig } from '../server/src/config.js'
 import { openDatabase, type Database } from '../server/src/infra/db.js'
-import { startFerretDb, type EmbeddedDb } from '../server/src/infra/ferretdb.js'
+import { benchDatabase } from './database.js'
 
 const num = (name: string, def: number): number => {
   const v = process.env[name]
@@ -105,21 +103,15 @@ const fmt = (n: number): string => Number.isFinite(n) ? Math.round(n).toLocaleSt
 
 async function main (): Promise<void> {
   const began = performance.now()
-  let ferret: EmbeddedDb | null = null
-  let dir: string | null = null
-  let uri = process.env.MONGODB_URI
-  if (uri === undefined) {
-    dir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'))
-    ferret = await startFerretDb({ dataDir: dir, bin: process.env.LEADSCORE_FERRETDB_BIN })
-    uri = ferret.uri
-  }
+  const database = await benchDatabase()
+  const uri = database.uri
   const dbName = `ls_bench_${RUN}`
   const config = (name: string) => loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' })
   const dbs: Database[] = []
   const apps: FastifyInstance[] = []
   const rows: Array<[string, string, string]> = []
   try {
-    log(`database: ${ferret !== null ? 'embedded FerretDB (SQLite)' : 'MONGODB_URI'}; ${cpus().length} CPUs; ${SECONDS} s per phase; ${CONNECTIONS} connections`)
+    log(`database: ${database.label}; ${cpus().length} CPUs; ${SECONDS} s per phase; ${CONNECTIONS} connections`)
 
     // ---- ingest server, workers off ---------------------------------------------------------------------
     const db = await openDatabase(uri, dbName)
@@ -273,12 +265,11 @@ async function main (): Promise<void> {
     console.log('')
     console.log(`(b)/(a) single-event ingest vs raw insertOne: ${r1.toFixed(2)}x  (target >= 0.5x: ${r1 >= 0.5 ? 'met' : 'NOT met'})`)
     console.log(`(c)/raw batch ingest vs raw insertMany:       ${r2.toFixed(2)}x  (target >= 0.5x: ${r2 >= 0.5 ? 'met' : 'NOT met'})`)
-    console.log(`database: ${ferret !== null ? 'FerretDB 1.24 (SQLite), embedded' : 'MONGODB_URI'}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
+    console.log(`database: ${database.label}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
   } finally {
     for (const a of apps) await a.close().catch(() => undefined)
     for (const d of dbs) { await d.db.dropDatabase().catch(() => undefined); await d.close() }
-    if (ferret !== null) await ferret.stop()
-    if (dir !== null) rmSync(dir, { recursive: true, force: true })
+    await database.stop()
   }
 }
 

@@ -10,14 +10,12 @@
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { Webhook } from 'standardwebhooks'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir, cpus } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from '../server/src/app.js'
 import { loadConfig } from '../server/src/config.js'
 import { openDatabase, type Database } from '../server/src/infra/db.js'
-import { startFerretDb, type EmbeddedDb } from '../server/src/infra/ferretdb.js'
+import { benchDatabase } from './database.js'
 
 const num = (name: string, def: number): number => {
   const v = process.env[name]
@@ -46,14 +44,8 @@ function rate (r: AutocannonResult, what: string): number {
 
 async function main (): Promise<void> {
   const began = performance.now()
-  let ferret: EmbeddedDb | null = null
-  let dir: string | null = null
-  let uri = process.env.MONGODB_URI
-  if (uri === undefined) {
-    dir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'))
-    ferret = await startFerretDb({ dataDir: dir, bin: process.env.LEADSCORE_FERRETDB_BIN })
-    uri = ferret.uri
-  }
+  const database = await benchDatabase()
+  const uri = database.uri
   const dbName = `ls_bench_wh_${RUN}`
   let db: Database | null = null
   const app = await (async () => {
@@ -69,7 +61,7 @@ async function main (): Promise<void> {
     const src = await created.json() as { id: string; secretValues: { signingSecret: string } }
     const signer = new Webhook(src.secretValues.signingSecret)
     const path = `/v1/sources/${src.id}/webhook`
-    log(`database: ${ferret !== null ? 'embedded FerretDB (SQLite)' : 'MONGODB_URI'}; ${cpus().length} CPUs; ${SECONDS} s per phase; ${CONNECTIONS} connections`)
+    log(`database: ${database.label}; ${cpus().length} CPUs; ${SECONDS} s per phase; ${CONNECTIONS} connections`)
 
     // warm-up of both paths (JIT, pools, the leads created once)
     for (let i = 0; i < LEADS; i += 50) {
@@ -122,13 +114,12 @@ async function main (): Promise<void> {
     console.log(`| (b) signed webhook deliveries | ${fmt(signedRate)} deliveries/s | ${CONNECTIONS} connections; p50 ${signed.latency.p50} ms, p99 ${signed.latency.p99} ms; ${fmt(stored)} stored; ${fmt(answered)} answered 2xx of ${fmt(sent)} sent |`)
     console.log('')
     console.log(`(b)/(a) signed deliveries vs unsigned API posts: ${ratio.toFixed(2)}x`)
-    console.log(`database: ${ferret !== null ? 'FerretDB 1.24 (SQLite), embedded' : 'MONGODB_URI'}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
+    console.log(`database: ${database.label}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
     if (stored < answered || stored > sent) throw new Error(`${answered} deliveries were answered 2xx and ${sent} sent, but ${stored} events are stored`)
   } finally {
     await app.close().catch(() => undefined)
     if (db !== null) { await (db as Database).db.dropDatabase().catch(() => undefined); await (db as Database).close() }
-    if (ferret !== null) await ferret.stop()
-    if (dir !== null) rmSync(dir, { recursive: true, force: true })
+    await database.stop()
   }
 }
 
