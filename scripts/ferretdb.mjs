@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -24,6 +24,24 @@ function patchSource (src) {
   const from = `IDColumn = DefaultColumn + "->'$._id'"`
   if (!before.includes(from)) throw new Error(`FerretDB source changed: ${file} no longer defines IDColumn as expected`)
   writeFileSync(file, before.replace(from, 'IDColumn = DefaultColumn + `->"_id"`'))
+  patchUpdateClose(src)
+}
+
+/**
+ * An `update` command with several statements runs them one after another, each reading its matches through an
+ * SQLite query, but it closes those queries only when the whole command ends (a `defer` inside the loop). A statement
+ * that updates one document stops reading after the first match, so its query keeps one of the database's 100 SQLite
+ * connections. A command of more than about 100 single-document updates then waits for a connection that only its
+ * own end would free, and the database stops answering anyone. The patch closes each statement's query as soon as
+ * the statement is done.
+ */
+function patchUpdateClose (src) {
+  const file = join(src, 'internal', 'handler', 'msg_update.go')
+  const before = readFileSync(file, 'utf8')
+  const deferred = '\t\tcloser := iterator.NewMultiCloser()\n\t\tdefer closer.Close()\n'
+  const update = '\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n'
+  if (!before.includes(deferred) || !before.includes(update)) throw new Error(`FerretDB source changed: ${file} no longer closes update queries as expected`)
+  writeFileSync(file, before.replace(deferred, '\t\tcloser := iterator.NewMultiCloser()\n').replace(update, `${update}\t\tcloser.Close()\n`))
 }
 
 function makeWritable (dir) {

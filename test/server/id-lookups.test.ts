@@ -1,7 +1,8 @@
 // Conditional writes by `_id` (`{ _id, owner }`, `{ _id, rev, lastSeq }`) behave as the server defines them on both
 // servers. On FerretDB the collections check the extra equalities after a lookup by `_id` (its only indexed query);
 // these cases pin that check to the server's own matching: equal and unequal values, null matching a missing field,
-// dates, dotted paths, and arrays (left to the server).
+// dates, dotted paths, and arrays (left to the server). The last case pins the embedded build's second patch: one
+// update command of hundreds of single-document updates must complete and leave the server answering.
 import t from 'tap'
 import { openDatabase, meetsEqualities } from '../../server/src/infra/db.js'
 import { testMongoUri, freshDbName } from '../helpers/harness.js'
@@ -47,4 +48,21 @@ t.test('the equality check', async (t) => {
   t.equal(meetsEqualities(doc, [[['f'], new Date(5)]]), true)
   t.equal(meetsEqualities(doc, [[['f'], new Date(6)]]), false)
   t.equal(meetsEqualities(doc, [[['a', 'x'], null]]), true, 'a path through a scalar is missing')
+})
+
+t.test('one update command of 400 single-document updates completes', async (t) => {
+  const db = await openDatabase(await testMongoUri(t), freshDbName())
+  t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  const col = db.db.collection<{ _id: string, n: number }>('bulk')
+  const ids = Array.from({ length: 400 }, (_, i) => `d${i}`)
+  await col.insertMany(ids.map((id) => ({ _id: id, n: 0 })))
+  let timer: NodeJS.Timeout | undefined
+  const stalled = new Promise<'stalled'>((resolve) => { timer = setTimeout(() => resolve('stalled'), 60_000) })
+  const res = await Promise.race([col.bulkWrite(ids.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { n: 1 } } } })), { ordered: false }), stalled])
+  clearTimeout(timer)
+  t.not(res, 'stalled', 'the command answered within 60 s')
+  if (res === 'stalled') return
+  t.equal(res.matchedCount, 400, 'every update matched')
+  t.equal(res.modifiedCount, 400, 'every update applied')
+  t.equal(await col.countDocuments({ n: 1 }), 400, 'and the server still answers: all 400 changed')
 })

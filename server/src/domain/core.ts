@@ -90,6 +90,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
+    // on FerretDB: at most 8 per command, so even 8 concurrent runs hold well under its 100 SQLite connections
+    writesPerCommand: database.ferret ? 8 : 500,
     log, onCommitted, notifier: outbox, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 

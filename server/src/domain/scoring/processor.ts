@@ -41,6 +41,11 @@ export interface LeadProcessorDeps {
   now: () => Date
   lockLifetimeMs: number
   eventsPerRun: number
+  /**
+   * Most single-document writes sent in one command. FerretDB 1.24 holds one of its 100 SQLite connections per
+   * single-document update until the whole command ends, so large commands there would starve it; MongoDB takes 500.
+   */
+  writesPerCommand?: number
   log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
   onCommitted?: (b: CommittedBatch) => void
   notifier?: BatchNotifier
@@ -63,10 +68,11 @@ export class LockBusyError extends Error {
 export function createLeadProcessor (deps: LeadProcessorDeps) {
   const { c, locks, rulesets, pipeline, now } = deps
 
-  /** Point writes by `_id` in unordered commands of up to 500; a transient failure repeats the (idempotent) command. */
+  const perCommand = Math.max(1, deps.writesPerCommand ?? 500)
+  /** Point writes by `_id` in unordered commands of `perCommand`; a transient failure repeats the (idempotent) command. */
   async function pointWrites<T extends Document> (col: Collection<T>, ops: Array<AnyBulkWriteOperation<T>>): Promise<void> {
-    for (let i = 0; i < ops.length; i += 500) {
-      const part = ops.slice(i, i + 500)
+    for (let i = 0; i < ops.length; i += perCommand) {
+      const part = ops.slice(i, i + perCommand)
       await retryTransient(async () => await col.bulkWrite(part, { ordered: false }))
     }
   }
