@@ -141,34 +141,50 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return out
   }
 
-  async function runOnce (lead: LeadDoc, token: string, lease: { lost: boolean }, rescore: boolean): Promise<{ events: number; committed: boolean }> {
-    const newEvents = await eventsAfter(lead._id, lead.lastSeq, deps.eventsPerRun)
-    if (rescore) lead = { ...lead, rescoreFrom: '' }
-    if (newEvents.length === 0 && lead.rescoreFrom == null) return { events: 0, committed: false }
-    const ruleset = await rulesets.active()
-    await pipeline.prepare?.()
-    newEvents.sort(byOrd)
-    const minNewOrd = newEvents[0]?.ord ?? null
+  /**
+   * Where a run starts: the lead's state and its new events, or, when a new event is older than the last scored one
+   * (or a re-score is flagged), the state of the last checkpoint before that point and every event after it.
+   */
+  async function planReplay (lead: LeadDoc, newEvents: EventDoc[], settings: Parameters<typeof initialState>[0]): Promise<{
+    replayFrom: string | null; reason: string | null; state: ScoreState; supersedeFrom: string | null; events: EventDoc[]; replayed: number
+  }> {
+    const sorted = [...newEvents].sort(byOrd)
+    const minNewOrd = sorted[0]?.ord ?? null
     let replayFrom: string | null = lead.rescoreFrom ?? null
     let reason: string | null = lead.rescoreFrom != null ? 'rescored: re-score requested' : null
     if (minNewOrd !== null && lead.lastOrd != null && minNewOrd < lead.lastOrd && (replayFrom === null || minNewOrd < replayFrom)) {
       replayFrom = minNewOrd
-      reason = `rescored: late event ${newEvents[0]!._id}`
+      reason = `rescored: late event ${sorted[0]!._id}`
     }
+    if (replayFrom === null) return { replayFrom, reason, state: lead.state, supersedeFrom: null, events: sorted, replayed: 0 }
+    // Restore the state from the last checkpoint before the replay point and replay only the suffix after it.
+    const checkpoint = replayFrom === ''
+      ? null
+      : await c.scoreHistory.find({ leadId: lead._id, committed: true, superseded: false, ord: { $lt: replayFrom } }).sort({ ord: -1 }).limit(1).next()
+    const supersedeFrom = checkpoint?.ord ?? ''
+    const older = await c.events.find({ leadId: lead._id, seq: { $lte: lead.lastSeq }, ord: { $gt: supersedeFrom } }).toArray()
+    return { replayFrom, reason, state: checkpoint?.state ?? initialState(settings), supersedeFrom, events: [...older, ...sorted].sort(byOrd), replayed: older.length }
+  }
 
-    let state: ScoreState = lead.state
-    let events: EventDoc[] = newEvents
-    let supersedeFrom: string | null = null
-    if (replayFrom !== null) {
-      // Restore the state from the last checkpoint before the replay point and replay only the suffix after it.
-      const checkpoint = replayFrom === ''
-        ? null
-        : await c.scoreHistory.find({ leadId: lead._id, committed: true, superseded: false, ord: { $lt: replayFrom } }).sort({ ord: -1 }).limit(1).next()
-      state = checkpoint?.state ?? initialState(ruleset.settings)
-      supersedeFrom = checkpoint?.ord ?? ''
-      const older = await c.events.find({ leadId: lead._id, seq: { $lte: lead.lastSeq }, ord: { $gt: supersedeFrom } }).toArray()
-      events = [...older, ...newEvents].sort(byOrd)
+  async function runOnce (lead: LeadDoc, token: string, lease: { lost: boolean }, rescore: boolean): Promise<{ events: number; committed: boolean }> {
+    let newEvents = await eventsAfter(lead._id, lead.lastSeq, deps.eventsPerRun)
+    if (rescore) lead = { ...lead, rescoreFrom: '' }
+    if (newEvents.length === 0 && lead.rescoreFrom == null) return { events: 0, committed: false }
+    const ruleset = await rulesets.active()
+    await pipeline.prepare?.()
+    let plan = await planReplay(lead, newEvents, ruleset.settings)
+    // A replay re-scores every stored event after its checkpoint. When more new events wait than this run took, the
+    // run takes as many more as it replays (the replay is paid for anyway), so a shuffled backlog costs each event
+    // a bounded number of replays instead of one replay per `eventsPerRun` events.
+    if (plan.replayFrom !== null && newEvents.length === deps.eventsPerRun && plan.replayed > newEvents.length) {
+      const more = await eventsAfter(lead._id, lead.lastSeq + newEvents.length, plan.replayed - newEvents.length)
+      if (more.length > 0) {
+        newEvents = [...newEvents, ...more]
+        plan = await planReplay(lead, newEvents, ruleset.settings)
+      }
     }
+    const { replayFrom, reason, supersedeFrom, events } = plan
+    let state = plan.state
 
     const beforeParts = { ...partsOf(lead.state), stage: lead.state.stage }
     const entries: LedgerDoc[] = []

@@ -22,11 +22,14 @@ t.test('a process killed mid-scoring loses nothing and double-counts nothing', a
   const db = await openDatabase(uri, dbName)
   t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
   const events = materialize(scenario(), 'cr')
+  const unbalanced: unknown[] = []
   const send = async (base: string, evs: GenEvent[]): Promise<void> => {
     await mapLimit(plan(evs, prng(5), 0.1), 4, async (r) => {
       const body = Array.isArray(r) ? { events: r.map((e: GenEvent) => e.body) } : r.body
       const res = await http(base, '/v1/events', { method: 'POST', body })
       if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}; server log: ${first.output().slice(-1500)}`)
+      const n = Array.isArray(r) ? r.length : 1
+      if (res.body.accepted + res.body.duplicates + res.body.rejected !== n) unbalanced.push(res.body)
     })
   }
   const counts = async (): Promise<{ pending: number; scored: number }> => ({
@@ -35,6 +38,7 @@ t.test('a process killed mid-scoring loses nothing and double-counts nothing', a
 
   const first = await startServer(t, uri, dbName, env)
   await send(first.url, events)
+  t.same(unbalanced, [], 'every answer: submitted = accepted + duplicates + rejected (L2)')
   // kill it while some but not all events are scored
   let c = await counts()
   await waitUntil(async () => { c = await counts(); return c.scored > 0 && c.pending > 0 }, 60_000, () => `counts ${JSON.stringify(c)}: ${first.output()}`, 20)
@@ -46,7 +50,7 @@ t.test('a process killed mid-scoring loses nothing and double-counts nothing', a
 
   const started = Date.now()
   const second = await startServer(t, uri, dbName, env)
-  await waitUntil(async () => { c = await counts(); return c.pending === 0 }, 90_000, () => `counts ${JSON.stringify(c)}: ${second.output()}`, 300)
+  await waitUntil(async () => { c = await counts(); return c.pending === 0 }, 240_000, () => `counts ${JSON.stringify(c)}: ${second.output()}`, 300)
   t.comment(`the fresh process caught up in ${Date.now() - started} ms`)
   const get: Get = async (path) => await http(second.url, path)
   const checks = await verifyLeads(t, get, db, events)

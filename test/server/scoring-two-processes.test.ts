@@ -41,7 +41,7 @@ t.test('two server processes score one stream exactly like the model', async (t)
   await waitUntil(async () => {
     stats = (await http(a.url, '/v1/stats')).body
     return stats.events.pending === 0
-  }, 90_000, () => `stats ${JSON.stringify(stats)}; a: ${a.output()} b: ${b.output()}`, 300)
+  }, 240_000, () => `stats ${JSON.stringify(stats)}; a: ${a.output()} b: ${b.output()}`, 300)
   t.comment(`caught up after ${Date.now() - started} ms`)
 
   // both processes answer the same (shared database); check through each
