@@ -73,6 +73,36 @@ t.test('create, read, patch and delete a lead', { timeout: 80_000 }, async (t) =
   problem(t, await send(app, 'DELETE', `/v1/leads/${lead.id as string}`), 404, 'LS_ERR_LEAD_NOT_FOUND', 'deleted twice')
 })
 
+t.test('a profile change through PATCH is a lead_updated event: fit rules re-evaluate on it', { timeout: 80_000 }, async (t) => {
+  const { app, db } = await buildTestApp(t)
+  const active = (await get(app, '/v1/rulesets/active')).json() as Json
+  const fit = (id: string, role: string, points: number) => ({
+    name: id, priority: 1,
+    conditions: { all: [{ fact: 'event', path: 'type', operator: 'equal', value: 'lead_updated' }, { fact: 'lead', path: 'attributes.role', operator: 'equal', value: role }] },
+    event: { type: 'score', params: { ruleId: id, action: 'add', dimension: 'fit', points, reason: role, limit: { count: 1 } } },
+  })
+  const put = await send(app, 'PUT', '/v1/rulesets/active', { rules: [...(active.rules as Json[]), fit('ceo-fit', 'CEO', 30), fit('vp-fit', 'VP', 10)], note: 'fit on role' })
+  t.equal(put.statusCode, 201, 'fit rules published')
+  const lead = (await send(app, 'POST', '/v1/leads', { email: 'mira@example.com', name: 'Mira', attributes: { role: 'VP' } })).json() as Json
+  t.equal(lead.score, 0, 'creating a lead scores nothing')
+
+  const p1 = await send(app, 'PATCH', `/v1/leads/${lead.id as string}`, { attributes: { role: 'CEO' } })
+  t.equal(p1.statusCode, 200)
+  t.match(p1.json(), { attributes: { role: 'CEO' } }, 'the answer shows the new profile')
+  await waitForScoring(db, 40_000)
+  const after = (await get(app, `/v1/leads/${lead.id as string}`)).json() as Json
+  t.match(after, { attributes: { role: 'CEO' }, scores: { fit: 30 }, score: 30 }, 'the CEO fit rule fired on the change')
+  const history = (await get(app, `/v1/leads/${lead.id as string}/history`)).json() as Json
+  t.match(history.items, [{ eventType: 'lead_updated', delta: 30, reasons: [{ ruleId: 'ceo-fit', points: 30 }] }], 'the change and its points are in the ledger')
+
+  t.equal((await send(app, 'PATCH', `/v1/leads/${lead.id as string}`, { status: 'won' })).statusCode, 200)
+  t.equal(await db.c.events.countDocuments({ leadId: lead.id }), 1, 'a status change alone is not a profile event')
+  const bad = await send(app, 'PATCH', `/v1/leads/${lead.id as string}`, { attributes: { notes: 'x'.repeat(70_000) } })
+  problem(t, bad, 400, 'LS_ERR_VALIDATION', 'a profile too large for an event')
+  t.equal((await get(app, `/v1/leads/${lead.id as string}`)).json().attributes.notes, undefined, 'and nothing of it was written')
+  t.equal(await db.c.ingestRejects.countDocuments({}), 1, 'the rejected change is stored with its reason')
+})
+
 const SORTS = ['score_desc', 'score_asc', 'updated_desc', 'created_desc', 'last_event_desc', 'name_asc'] as const
 const SORT_FIELD: Record<typeof SORTS[number], [string, 1 | -1]> = {
   score_desc: ['score', -1], score_asc: ['score', 1], updated_desc: ['updatedAt', -1], created_desc: ['createdAt', -1], last_event_desc: ['lastEventAt', -1], name_asc: ['name', 1],

@@ -13,6 +13,8 @@ import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
 import { initialState } from '../domain/scoring/model.js'
 import { isDuplicateKey } from '../infra/db.js'
 import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
+import { LEAD_UPDATED } from '../domain/uploads/mapping.js'
+import { REST_SOURCE } from './events.js'
 import type { LeadDoc, LedgerDoc } from '../domain/types.js'
 import { LockBusyError } from '../domain/scoring/processor.js'
 
@@ -175,7 +177,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
 
   app.patch('/v1/leads/:id', {
     config: { scope: 'ingest' },
-    schema: { tags: ['leads'], summary: 'Update a lead\'s profile (attributes are merged; identity cannot change)', params: IdParams, body: LeadPatch, response: { 200: Type.Ref('Lead'), ...problemResponses } },
+    schema: { tags: ['leads'], summary: 'Update a lead\'s profile (attributes are merged; identity cannot change). A name, company or attributes change is also recorded as a lead_updated event, which rules score like any event', params: IdParams, body: LeadPatch, response: { 200: Type.Ref('Lead'), ...problemResponses } },
   }, async (req) => {
     const b = req.body
     const forbidden = findForbiddenKey(b)
@@ -185,6 +187,19 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     if (b.company !== undefined) set.company = b.company
     if (b.status !== undefined) set.status = b.status
     for (const [k, v] of Object.entries(b.attributes ?? {})) set[`attributes.${encodeKey(k)}`] = encodeKeys(v)
+    if (typeof b.name === 'string' || typeof b.company === 'string' || b.attributes !== undefined) {
+      // A profile change is also a `lead_updated` event, so it is in the lead's history and rules re-evaluate on it
+      // (fit rules on lead attributes); scoring applies the same profile in seq order with the event.
+      const cur = await mustGet(req.params.id)
+      const lead = {
+        ...(cur.email !== null ? { email: cur.email } : { externalId: cur.externalId ?? '' }),
+        ...(typeof b.name === 'string' ? { name: b.name } : {}), ...(typeof b.company === 'string' ? { company: b.company } : {}),
+        ...(b.attributes !== undefined ? { attributes: b.attributes } : {}),
+      }
+      const r = await core.ingest.ingest([{ externalId: newId('pt'), lead, type: LEAD_UPDATED }], { sourceId: REST_SOURCE, requestId: String(req.id) })
+      const item = r.results[0]!
+      if (item.status !== 'accepted') throw new LS_ERR_VALIDATION(item.error?.message ?? 'profile change rejected')
+    }
     const l = await underLock(req.params.id, async () => await c.leads.findOneAndUpdate({ _id: req.params.id }, { $set: set }, { returnDocument: 'after' }))
     if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(req.params.id)
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.update', target: l._id, details: { fields: Object.keys(b) } })
