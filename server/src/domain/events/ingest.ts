@@ -76,6 +76,8 @@ export function createIngestService (deps: IngestDeps) {
     seqHints.set(lead._id, { seq: known !== undefined && known.createdAt === createdAt ? Math.max(seq, known.seq) : seq, createdAt })
   }
 
+  const gates = new KeyGates()
+
   async function storeRejects (rejects: RejectDoc[]): Promise<void> {
     // reject ids are fresh, so a retried batch can only clash with its own earlier, partly stored attempt
     if (rejects.length > 0) {
@@ -251,79 +253,83 @@ export function createIngestService (deps: IngestDeps) {
       })
       await storeRejects(rejects)
 
-      // one upsert per distinct lead
-      const settings = valid.length > 0 ? await deps.initialSettings() : {}
-      const byKey = new Map<string, Pending[]>()
-      for (const p of valid) {
-        const list = byKey.get(p.ev.leadKey)
-        if (list === undefined) byKey.set(p.ev.leadKey, [p])
-        else list.push(p)
-      }
-      const groups = [...byKey.values()]
-      const ensured = await ensureLeads(groups.map((g) => g[0]!.ev), receivedAt, settings)
-      const leads = ensured.map((e) => e.lead)
-      const hints = ensured.map(({ lead: l, created }) => startSeq(l, created))
-      const lookupDuplicates = ctx.lookupDuplicates ?? true
-
-      // waves: the i-th event of every lead goes in one unordered insertMany, so no lead ever has two seqs in flight
+      // Requests of this process that share a lead take turns from here to the end of their inserts: the second
+      // then starts from the seq the first stored instead of clashing on it and resolving each event alone.
       const touched = new Set<string>()
-      const seqHint = new Map<string, number>()
-      const maxWave = Math.max(0, ...groups.map((g) => g.length))
-      for (let w = 0; w < maxWave; w++) {
-        const wave: Pending[] = []
-        groups.forEach((g, gi) => {
-          const p = g[w]
-          if (p === undefined) return
-          const lead = leads[gi]!
-          const seq = (seqHint.get(lead._id) ?? hints[gi]!) + 1
-          p.leadId = lead._id
-          p.doc = {
-            _id: eventIdOf(lead._id, seq), sourceId: ctx.sourceId, externalId: p.ev.externalId, idSource: p.ev.idSource, leadId: lead._id, seq,
-            type: p.ev.type, occurredAt: p.ev.occurredAt, receivedAt, ord: p.ev.ord, properties: encodeKeys(p.ev.properties),
-            status: 'pending', requestId: ctx.requestId, insertId: newId('in'),
-          }
-          const profile = profileOf(p.ev)
-          if (profile !== null) p.doc.leadProfile = profile
-          if (p.ev.timestampAdjusted) p.doc.timestampAdjusted = true
-          wave.push(p)
-        })
-        // failed: the writes to settle one by one; clashed: whether each failed on a duplicate key (else ambiguously)
-        const failed = new Set<number>()
-        let clashed = false
-        try {
-          await c.events.insertMany(wave.map((p) => p.doc!), { ordered: false })
-        } catch (err) {
-          const writeErrors = (err as { writeErrors?: Array<{ index: number }> | { index: number } }).writeErrors
-          const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
-          const dups = duplicateWriteErrors(err)
-          if (dups !== null) {
-            for (const i of dups) failed.add(i)
-            clashed = true
-          } else if (isTransient(err) || (list !== null && list.length > 0)) {
-            // part of the batch may be stored: settle every document one by one (our own writes are recognised)
-            wave.forEach((_, i) => failed.add(i))
-          } else {
-            throw err
-          }
+      await gates.run(valid.map((p) => p.ev.leadKey), async () => {
+        // one upsert per distinct lead
+        const settings = valid.length > 0 ? await deps.initialSettings() : {}
+        const byKey = new Map<string, Pending[]>()
+        for (const p of valid) {
+          const list = byKey.get(p.ev.leadKey)
+          if (list === undefined) byKey.set(p.ev.leadKey, [p])
+          else list.push(p)
         }
-        await mapLimit(wave, 16, async (p, i) => {
-          const doc = p.doc!
-          if (failed.has(i)) {
-            const r = await insertResolving(doc, lookupDuplicates, clashed)
-            if (r.duplicate) {
-              results[p.index] = r.of !== null
-                ? { index: p.index, status: 'duplicate', eventId: r.of._id, leadId: r.of.leadId }
-                : { index: p.index, status: 'duplicate' }
-              return
+        const groups = [...byKey.values()]
+        const ensured = await ensureLeads(groups.map((g) => g[0]!.ev), receivedAt, settings)
+        const leads = ensured.map((e) => e.lead)
+        const hints = ensured.map(({ lead: l, created }) => startSeq(l, created))
+        const lookupDuplicates = ctx.lookupDuplicates ?? true
+
+        // waves: the i-th event of every lead goes in one unordered insertMany, so no lead ever has two seqs in flight
+        const seqHint = new Map<string, number>()
+        const maxWave = Math.max(0, ...groups.map((g) => g.length))
+        for (let w = 0; w < maxWave; w++) {
+          const wave: Pending[] = []
+          groups.forEach((g, gi) => {
+            const p = g[w]
+            if (p === undefined) return
+            const lead = leads[gi]!
+            const seq = (seqHint.get(lead._id) ?? hints[gi]!) + 1
+            p.leadId = lead._id
+            p.doc = {
+              _id: eventIdOf(lead._id, seq), sourceId: ctx.sourceId, externalId: p.ev.externalId, idSource: p.ev.idSource, leadId: lead._id, seq,
+              type: p.ev.type, occurredAt: p.ev.occurredAt, receivedAt, ord: p.ev.ord, properties: encodeKeys(p.ev.properties),
+              status: 'pending', requestId: ctx.requestId, insertId: newId('in'),
+            }
+            const profile = profileOf(p.ev)
+            if (profile !== null) p.doc.leadProfile = profile
+            if (p.ev.timestampAdjusted) p.doc.timestampAdjusted = true
+            wave.push(p)
+          })
+          // failed: the writes to settle one by one; clashed: whether each failed on a duplicate key (else ambiguously)
+          const failed = new Set<number>()
+          let clashed = false
+          try {
+            await c.events.insertMany(wave.map((p) => p.doc!), { ordered: false })
+          } catch (err) {
+            const writeErrors = (err as { writeErrors?: Array<{ index: number }> | { index: number } }).writeErrors
+            const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
+            const dups = duplicateWriteErrors(err)
+            if (dups !== null) {
+              for (const i of dups) failed.add(i)
+              clashed = true
+            } else if (isTransient(err) || (list !== null && list.length > 0)) {
+              // part of the batch may be stored: settle every document one by one (our own writes are recognised)
+              wave.forEach((_, i) => failed.add(i))
+            } else {
+              throw err
             }
           }
-          seqHint.set(doc.leadId, doc.seq)
-          touched.add(doc.leadId)
-          results[p.index] = { index: p.index, status: 'accepted', eventId: doc._id, leadId: doc.leadId }
-        })
-      }
-      const leadById = new Map(leads.map((l) => [l._id, l]))
-      for (const [id, seq] of seqHint) { const l = leadById.get(id); if (l !== undefined) rememberSeq(l, seq) }
+          await mapLimit(wave, 16, async (p, i) => {
+            const doc = p.doc!
+            if (failed.has(i)) {
+              const r = await insertResolving(doc, lookupDuplicates, clashed)
+              if (r.duplicate) {
+                results[p.index] = r.of !== null
+                  ? { index: p.index, status: 'duplicate', eventId: r.of._id, leadId: r.of.leadId }
+                  : { index: p.index, status: 'duplicate' }
+                return
+              }
+            }
+            seqHint.set(doc.leadId, doc.seq)
+            touched.add(doc.leadId)
+            results[p.index] = { index: p.index, status: 'accepted', eventId: doc._id, leadId: doc.leadId }
+          })
+        }
+        const leadById = new Map(leads.map((l) => [l._id, l]))
+        for (const [id, seq] of seqHint) { const l = leadById.get(id); if (l !== undefined) rememberSeq(l, seq) }
+      })
       if (touched.size > 0) await deps.enqueue([...touched])
 
       let accepted = 0; let duplicates = 0; let rejected = 0
@@ -356,6 +362,32 @@ function profileOf (ev: NormalizedEvent): EventDoc['leadProfile'] | null {
   if (ev.lead.externalId !== null && ev.leadKey.startsWith('email:')) p.externalId = ev.lead.externalId
   if (ev.lead.attributes !== undefined && Object.keys(ev.lead.attributes).length > 0) p.attributes = encodeKeys(ev.lead.attributes)
   return Object.keys(p).length > 0 ? p : null
+}
+
+/**
+ * In-process turns per key: `run(keys, fn)` waits until no other run holds any of `keys`, then runs `fn`. Keys are
+ * taken one at a time in sorted order, so two runs never wait on each other in a cycle.
+ */
+class KeyGates {
+  private readonly tails = new Map<string, Promise<void>>()
+
+  async run<T> (keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const releases: Array<() => void> = []
+    try {
+      for (const key of [...new Set(keys)].sort()) {
+        const before = this.tails.get(key)
+        let release!: () => void
+        const mine = new Promise<void>((resolve) => { release = resolve })
+        const tail = before === undefined ? mine : before.then(async () => await mine)
+        this.tails.set(key, tail)
+        releases.push(() => { release(); if (this.tails.get(key) === tail) this.tails.delete(key) })
+        if (before !== undefined) await before
+      }
+      return await fn()
+    } finally {
+      for (const r of releases) r()
+    }
+  }
 }
 
 async function mapLimit<T, R> (items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
