@@ -256,6 +256,7 @@ export function createIngestService (deps: IngestDeps) {
       // Requests of this process that share a lead take turns from here to the end of their inserts: the second
       // then starts from the seq the first stored instead of clashing on it and resolving each event alone.
       const touched = new Set<string>()
+      const unresolved: Pending[] = []
       await gates.run(valid.map((p) => p.ev.leadKey), async () => {
         // one upsert per distinct lead
         const settings = valid.length > 0 ? await deps.initialSettings() : {}
@@ -314,11 +315,13 @@ export function createIngestService (deps: IngestDeps) {
           await mapLimit(wave, 16, async (p, i) => {
             const doc = p.doc!
             if (failed.has(i)) {
-              const r = await insertResolving(doc, lookupDuplicates, clashed)
+              // the stored twin of a duplicate is looked up afterwards, for all of them in one query
+              const r = await insertResolving(doc, false, clashed)
               if (r.duplicate) {
                 results[p.index] = r.of !== null
                   ? { index: p.index, status: 'duplicate', eventId: r.of._id, leadId: r.of.leadId }
                   : { index: p.index, status: 'duplicate' }
+                if (r.of === null && lookupDuplicates) unresolved.push(p)
                 return
               }
             }
@@ -331,6 +334,17 @@ export function createIngestService (deps: IngestDeps) {
         for (const [id, seq] of seqHint) { const l = leadById.get(id); if (l !== undefined) rememberSeq(l, seq) }
       })
       if (touched.size > 0) await deps.enqueue([...touched])
+      if (unresolved.length > 0) {
+        // FerretDB answers a (sourceId, externalId) query by reading the events collection, so a resent batch of
+        // duplicates costs one such read here instead of one per event
+        const twins = await c.events.find({ sourceId: ctx.sourceId, externalId: { $in: unresolved.map((p) => p.ev.externalId) } })
+          .project<{ _id: string; leadId: string; externalId: string }>({ _id: 1, leadId: 1, externalId: 1 }).toArray()
+        const byExternalId = new Map(twins.map((d) => [d.externalId, d]))
+        for (const p of unresolved) {
+          const twin = byExternalId.get(p.ev.externalId)
+          if (twin !== undefined) results[p.index] = { index: p.index, status: 'duplicate', eventId: twin._id, leadId: twin.leadId }
+        }
+      }
 
       let accepted = 0; let duplicates = 0; let rejected = 0
       for (const r of results) {
