@@ -177,7 +177,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
 
   app.patch('/v1/leads/:id', {
     config: { scope: 'ingest' },
-    schema: { tags: ['leads'], summary: 'Update a lead\'s profile (attributes are merged; identity cannot change). A name, company or attributes change is also recorded as a lead_updated event, which rules score like any event', params: IdParams, body: LeadPatch, response: { 200: Type.Ref('Lead'), ...problemResponses } },
+    schema: { tags: ['leads'], summary: 'Update a lead\'s profile (attributes are merged; identity cannot change). An attributes change is also recorded as a lead_updated event, which rules score like any event', params: IdParams, body: LeadPatch, response: { 200: Type.Ref('Lead'), ...problemResponses } },
   }, async (req) => {
     const b = req.body
     const forbidden = findForbiddenKey(b)
@@ -187,15 +187,12 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     if (b.company !== undefined) set.company = b.company
     if (b.status !== undefined) set.status = b.status
     for (const [k, v] of Object.entries(b.attributes ?? {})) set[`attributes.${encodeKey(k)}`] = encodeKeys(v)
-    if (typeof b.name === 'string' || typeof b.company === 'string' || b.attributes !== undefined) {
-      // A profile change is also a `lead_updated` event, so it is in the lead's history and rules re-evaluate on it
-      // (fit rules on lead attributes); scoring applies the same profile in seq order with the event.
+    if (b.attributes !== undefined) {
+      // An attributes change is also a `lead_updated` event, so it is in the lead's history and rules re-evaluate on
+      // it (fit rules on lead attributes); scoring applies the same attributes in seq order with the event. Name and
+      // company are written here only: an event's copy would be trimmed, and a name is kept exactly as sent.
       const cur = await mustGet(req.params.id)
-      const lead = {
-        ...(cur.email !== null ? { email: cur.email } : { externalId: cur.externalId ?? '' }),
-        ...(typeof b.name === 'string' ? { name: b.name } : {}), ...(typeof b.company === 'string' ? { company: b.company } : {}),
-        ...(b.attributes !== undefined ? { attributes: b.attributes } : {}),
-      }
+      const lead = { ...(cur.email !== null ? { email: cur.email } : { externalId: cur.externalId ?? '' }), attributes: b.attributes }
       const r = await core.ingest.ingest([{ externalId: newId('pt'), lead, type: LEAD_UPDATED }], { sourceId: REST_SOURCE, requestId: String(req.id) })
       const item = r.results[0]!
       if (item.status !== 'accepted') throw new LS_ERR_VALIDATION(item.error?.message ?? 'profile change rejected')
