@@ -89,7 +89,8 @@ t.test('a profile change through PATCH is a lead_updated event: fit rules re-eva
   const p1 = await send(app, 'PATCH', `/v1/leads/${lead.id as string}`, { attributes: { role: 'CEO' } })
   t.equal(p1.statusCode, 200)
   t.match(p1.json(), { attributes: { role: 'CEO' } }, 'the answer shows the new profile')
-  await waitForScoring(db, 40_000)
+  // well under the sweeper's 30 s backstop: the PATCH itself queues the run its lock may have turned away
+  await waitForScoring(db, 20_000)
   const after = (await get(app, `/v1/leads/${lead.id as string}`)).json() as Json
   t.match(after, { attributes: { role: 'CEO' }, scores: { fit: 30 }, score: 30 }, 'the CEO fit rule fired on the change')
   const history = (await get(app, `/v1/leads/${lead.id as string}/history`)).json() as Json

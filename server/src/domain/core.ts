@@ -69,7 +69,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const subscriptions = createSubscriptionService({ c, now, allowPrivate: config.webhooks.allowPrivate })
   // the outbox and the dispatcher are wired to the processor (lead locks) and to each other through late-bound calls
   const outbox = createOutbox({
-    c, now, log, withLeadLock: async (leadId, fn) => await processor.withLeadLock(leadId, fn), onQueued: () => { dispatcher.kick() },
+    c, now, log, withLeadLock: async (leadId, fn) => await withLeadLock(leadId, fn), onQueued: () => { dispatcher.kick() },
   })
   const dispatcher = createDispatcher({
     c, now, config: config.webhooks, subscriptions, outbox, log,
@@ -111,6 +111,18 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     // the pool's queue is only a shortcut for the markers: past a bound (an upload of a million new leads outruns
     // scoring) the marker poll feeds it, so memory stays bounded
     if (workersStarted) for (const leadId of leadIds) if (queue.size < MAX_QUEUED) queue.push(leadId)
+  }
+
+  /**
+   * Runs `fn` holding the lead's lock, like the processor's own, and then queues a scoring run when the lead has work:
+   * a run that found the lock held by this writer (not by another run, which re-checks after itself) gave up.
+   */
+  async function withLeadLock<T> (leadId: string, fn: () => Promise<T>, waitMs?: number): Promise<T> {
+    try {
+      return await processor.withLeadLock(leadId, fn, waitMs)
+    } finally {
+      if (workersStarted && await processor.hasWork(leadId).catch(() => false)) await enqueue([leadId]).catch((err: unknown) => log.warn({ err, leadId }, 'could not queue a scoring run'))
+    }
   }
 
   /** Picks up markers left for any process (new events ingested elsewhere, or a run that died). */
@@ -227,7 +239,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         const r = await processor.processLead(id, { rescore: true })
         if (r.locked) return true
         try {
-          await processor.withLeadLock(id, async () => await c.leads.updateOne({ _id: id }, { $set: { rescoreFrom: '' } }), waitMs)
+          await withLeadLock(id, async () => await c.leads.updateOne({ _id: id }, { $set: { rescoreFrom: '' } }), waitMs)
         } catch (err) {
           if (err instanceof LockBusyError) return false
           throw err
@@ -282,7 +294,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
-    predictive, enqueue, sweep, decayTick, startRescoreAll,
+    predictive, enqueue, sweep, decayTick, startRescoreAll, withLeadLock,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
       workersStarted = true

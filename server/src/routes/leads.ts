@@ -95,7 +95,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
   /** Every change to a lead document happens under the lead's lock (see the lead processor). */
   async function underLock<T> (leadId: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await core.processor.withLeadLock(leadId, fn)
+      return await core.withLeadLock(leadId, fn)
     } catch (err) {
       if (err instanceof LockBusyError) throw new LS_ERR_LEAD_BUSY(leadId)
       throw err
