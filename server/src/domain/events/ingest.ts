@@ -38,8 +38,9 @@ export interface IngestContext {
   /** The source line of each input (same order), stored with its reject. */
   lines?: readonly number[]
   /**
-   * Look up the stored event a duplicate repeats, to report its id (default true). A caller that needs only the
-   * counts passes false: that lookup is by (sourceId, externalId), which FerretDB answers by scanning the events.
+   * Look up the stored events duplicates repeat, to report their ids (default true; one query per request). A caller
+   * that needs only the counts passes false: that query is by (sourceId, externalId), which FerretDB answers by
+   * reading the events collection.
    */
   lookupDuplicates?: boolean
 }
@@ -198,7 +199,7 @@ export function createIngestService (deps: IngestDeps) {
    * visible at insert time, so it never becomes visible after a higher one. `clashed` says the first attempt failed
    * on a duplicate key (rather than ambiguously, where our own write may have landed).
    */
-  async function insertResolving (doc: EventDoc, lookupDuplicates: boolean, clashed: boolean): Promise<{ duplicate: false } | { duplicate: true; of: EventDoc | null }> {
+  async function insertResolving (doc: EventDoc, clashed: boolean): Promise<{ duplicate: false } | { duplicate: true; of: EventDoc | null }> {
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const slot = await c.events.findOne({ _id: doc._id })
       if (slot !== null) {
@@ -209,12 +210,9 @@ export function createIngestService (deps: IngestDeps) {
         clashed = false
         continue
       }
-      if (clashed) {
-        // the slot is free, so the clash was the (sourceId, externalId) key: a duplicate
-        if (!lookupDuplicates) return { duplicate: true, of: null }
-        const dup = await c.events.findOne({ sourceId: doc.sourceId, externalId: doc.externalId })
-        if (dup !== null) return { duplicate: true, of: dup }
-      }
+      // the slot is free, so the clash was the (sourceId, externalId) key: a duplicate (its stored twin is looked up
+      // by the caller, for all of a request's duplicates at once)
+      if (clashed) return { duplicate: true, of: null }
       try {
         await retryTransient(async () => await c.events.insertOne(doc))
         return { duplicate: false }
@@ -315,8 +313,7 @@ export function createIngestService (deps: IngestDeps) {
           await mapLimit(wave, 16, async (p, i) => {
             const doc = p.doc!
             if (failed.has(i)) {
-              // the stored twin of a duplicate is looked up afterwards, for all of them in one query
-              const r = await insertResolving(doc, false, clashed)
+              const r = await insertResolving(doc, clashed)
               if (r.duplicate) {
                 results[p.index] = r.of !== null
                   ? { index: p.index, status: 'duplicate', eventId: r.of._id, leadId: r.of.leadId }
