@@ -1,6 +1,6 @@
 // Builds FerretDB 1.24.2 (SQLite backend) from the Go module proxy into .tools/bin/ferretdb.
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync, readFileSync, chmodSync, readdirSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync, renameSync, writeFileSync, readFileSync, chmodSync, readdirSync, statSync } from 'node:fs'
 import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -25,6 +25,54 @@ function patchSource (src) {
   if (!before.includes(from)) throw new Error(`FerretDB source changed: ${file} no longer defines IDColumn as expected`)
   writeFileSync(file, before.replace(from, 'IDColumn = DefaultColumn + `->"_id"`'))
   patchUpdateClose(src)
+  patchIdIn(src)
+}
+
+/**
+ * FerretDB 1.24.2 hands SQLite only a filter on a single `_id` value; `{ _id: { $in: [...] } }` reads the whole table
+ * (and filters in Go). The patch hands SQLite `_id IN (...)` for a list of up to 1,000 strings or ObjectIDs, which it
+ * answers from the `_id` index; the documents are still filtered in Go afterwards, as for every pushed-down filter.
+ * Ingest reads all the leads of a request this way, in one query (see `Database.idIn` in server/src/infra/db.ts,
+ * which finds out through `explain` whether the server does this).
+ */
+function patchIdIn (src) {
+  const file = join(src, 'internal', 'backends', 'sqlite', 'collection.go')
+  let text = readFileSync(file, 'utf8')
+  const query = '\t\tcase string, types.ObjectID:\n\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n'
+  const explain = '\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true\n\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n'
+  if (text.split(query).length !== 2 || text.split(explain).length !== 2) throw new Error(`FerretDB source changed: ${file} no longer pushes down _id as expected`)
+  const inCase = (pushdown) => '\t\tcase *types.Document:\n\t\t\tif w, a := idInClause(v.(*types.Document)); w != "" {\n' +
+    (pushdown ? '\t\t\t\tfilterPushdown = true\n' : '') + '\t\t\t\twhereClause, args = w, a\n\t\t\t}\n'
+  text = text.replace(query, query.slice(0, -4) + inCase(false) + '\t\t}\n')
+  text = text.replace(explain, explain.slice(0, -4) + inCase(true) + '\t\t}\n')
+  text += `
+// idInClause turns {$in: [...]} of strings and ObjectIDs into an IN clause on the _id index (or "" when it cannot).
+func idInClause(d *types.Document) (string, []any) {
+\tif d.Len() != 1 {
+\t\treturn "", nil
+\t}
+\tin, err := d.Get("$in")
+\tif err != nil {
+\t\treturn "", nil
+\t}
+\tarr, ok := in.(*types.Array)
+\tif !ok || arr.Len() == 0 || arr.Len() > 1000 {
+\t\treturn "", nil
+\t}
+\targs := make([]any, 0, arr.Len())
+\tfor i := 0; i < arr.Len(); i++ {
+\t\te := must.NotFail(arr.Get(i))
+\t\tswitch e.(type) {
+\t\tcase string, types.ObjectID:
+\t\t\targs = append(args, string(must.NotFail(sjson.MarshalSingleValue(e))))
+\t\tdefault:
+\t\t\treturn "", nil
+\t\t}
+\t}
+\treturn fmt.Sprintf(\` WHERE %s IN (?%s)\`, metadata.IDColumn, strings.Repeat(", ?", len(args)-1)), args
+}
+`
+  writeFileSync(file, text)
 }
 
 /**
@@ -71,7 +119,9 @@ export function ensureFerretDb ({ quiet = false } = {}) {
   writeFileSync(join(src, 'build', 'version', 'version.txt'), `${VERSION}\n`)
   patchSource(src)
   mkdirSync(dirname(BIN), { recursive: true })
-  execFileSync('go', ['build', '-trimpath', '-o', BIN, './cmd/ferretdb'], { cwd: src, stdio: quiet ? 'ignore' : 'inherit', env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } })
+  // built beside the binary and renamed over it: a FerretDB still running from the old binary keeps running
+  execFileSync('go', ['build', '-trimpath', '-o', `${BIN}.new`, './cmd/ferretdb'], { cwd: src, stdio: quiet ? 'ignore' : 'inherit', env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } })
+  renameSync(`${BIN}.new`, BIN)
   rmSync(src, { recursive: true, force: true })
   writeFileSync(STAMP, `${BUILD_ID}\n`)
   return BIN

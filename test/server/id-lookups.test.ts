@@ -2,8 +2,10 @@
 // servers. On FerretDB the collections check the extra equalities after a lookup by `_id` (its only indexed query);
 // these cases pin that check to the server's own matching: equal and unequal values, null matching a missing field,
 // dates, dotted paths, and arrays (left to the server). The last case pins the embedded build's second patch: one
-// update command of hundreds of single-document updates must complete and leave the server answering.
+// update command of hundreds of single-document updates must complete and leave the server answering; the last,
+// its third: lists of `_id`s are looked up through the index.
 import t from 'tap'
+import { ObjectId } from 'mongodb'
 import { openDatabase, meetsEqualities } from '../../server/src/infra/db.js'
 import { testMongoUri, freshDbName } from '../helpers/harness.js'
 
@@ -65,4 +67,27 @@ t.test('one update command of 400 single-document updates completes', async (t) 
   t.equal(res.matchedCount, 400, 'every update matched')
   t.equal(res.modifiedCount, 400, 'every update applied')
   t.equal(await col.countDocuments({ n: 1 }), 400, 'and the server still answers: all 400 changed')
+})
+
+t.test('_id $in lists are answered from the _id index, with the same documents as any other query', async (t) => {
+  const db = await openDatabase(await testMongoUri(t), freshDbName())
+  t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  t.ok(db.idIn, 'the database answers _id $in from its index (the embedded build is patched for it)')
+  const col = db.db.collection<{ _id: string | number | ObjectId, n: number }>('idin')
+  const oid = new ObjectId()
+  await col.insertMany([...Array.from({ length: 3000 }, (_, i) => ({ _id: `k${i}`, n: i })), { _id: oid, n: -1 }, { _id: 7, n: -2 }])
+  const ids = ['k5', 'k2999', 'nope', 'k5', oid]
+  const found = await col.find({ _id: { $in: ids } }).toArray()
+  t.same(found.map((d) => d.n).sort((a, b) => a - b), [-1, 5, 2999], 'strings and ObjectIDs found, an unknown id and a repeat ignored')
+  if (db.ferret) {
+    const plan = await col.find({ _id: { $in: ['k1', 'k2'] } }).explain() as { filterPushdown?: boolean, queryPlanner?: { Plan?: string[] } }
+    t.equal(plan.filterPushdown, true, 'FerretDB pushes the list down to SQLite')
+    t.match(plan.queryPlanner?.Plan?.join(' '), /USING INDEX/, 'and SQLite searches the _id index instead of scanning')
+  }
+  // lists the index is not used for still give the right answer (filtered like every query)
+  t.same((await col.find({ _id: { $in: [7, 'k9'] } }).toArray()).map((d) => d.n).sort((a, b) => a - b), [-2, 9], 'a number in the list')
+  t.same((await col.find({ _id: { $in: ['k1', 'k2'] }, n: 2 }).toArray()).map((d) => d.n), [2], 'with another condition')
+  t.same(await col.find({ _id: { $in: [] } }).toArray(), [], 'an empty list')
+  const big = Array.from({ length: 1500 }, (_, i) => `k${i * 2}`)
+  t.equal((await col.find({ _id: { $in: big } }).toArray()).length, 1500, 'a list longer than the pushed-down limit')
 })

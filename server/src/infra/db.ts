@@ -1,5 +1,5 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb'
-import type { Document, OptionalUnlessRequiredId } from 'mongodb'
+import type { Document, Filter, OptionalUnlessRequiredId, WithId } from 'mongodb'
 import type {
   LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc,
   NotificationDoc, WebhookQueueDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc, UploadDoc,
@@ -58,6 +58,12 @@ export interface Database {
   c: Collections
   /** true when the server is FerretDB (some features take a documented fallback). */
   ferret: boolean
+  /**
+   * true when `{ _id: { $in: [...] } }` is answered from the `_id` index: always on MongoDB; on FerretDB 1.24 only
+   * with the patch the install step applies (a released build reads the whole collection, so callers then look
+   * documents up one by one instead). Found out with `explain`.
+   */
+  idIn: boolean
   close(): Promise<void>
 }
 
@@ -157,12 +163,19 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
     ferret = typeof info.ferretdbVersion === 'string' || typeof info.ferretdb === 'object'
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
+  let idIn = !ferret
+  if (ferret) {
+    try {
+      const plan = await db.collection('leads').find({ _id: { $in: ['ld_probe'] } } as never).explain() as { filterPushdown?: unknown }
+      idIn = plan.filterPushdown === true
+    } catch { /* no explain: look documents up one by one */ }
+  }
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
-  return { client, db, c, ferret, close: async () => { await client.close() } }
+  return { client, db, c, ferret, idIn, close: async () => { await client.close() } }
 }
 
 /**
@@ -269,6 +282,28 @@ function withIdLookups<T extends Document> (col: Collection<T>): Collection<T> {
       return Reflect.get(target, prop, receiver) as unknown
     },
   })
+}
+
+/**
+ * Most `_id`s one `{ _id: { $in } }` query names: the embedded FerretDB answers lists up to this long from its `_id`
+ * index (scripts/ferretdb.mjs); callers with more split them.
+ */
+export const ID_LIST_MAX = 1000
+
+/** `ids` in pieces of at most {@link ID_LIST_MAX}. */
+export function idLists (ids: readonly string[]): string[][] {
+  const out: string[][] = []
+  for (let i = 0; i < ids.length; i += ID_LIST_MAX) out.push(ids.slice(i, i + ID_LIST_MAX))
+  return out
+}
+
+/** The documents with these `_id`s (a query per {@link ID_LIST_MAX} of them), with the projection given. */
+export async function findByIds<T extends Document, P extends Document = WithId<T>> (col: Collection<T>, ids: readonly string[], projection?: Document): Promise<P[]> {
+  const out: P[] = []
+  for (const part of idLists(ids)) {
+    out.push(...await col.find({ _id: { $in: part } } as Filter<T>, projection !== undefined ? { projection } : {}).toArray() as unknown as P[])
+  }
+  return out
 }
 
 /**
