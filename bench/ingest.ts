@@ -1,6 +1,8 @@
 // Ingest benchmark. Run from the repository root:
 //   npx tsx --conditions=leadscore-source bench/ingest.ts
-// Starts an embedded FerretDB (SQLite) in a temporary folder, or uses MONGODB_URI when set, and measures in one run:
+// Starts an embedded FerretDB (SQLite) in a temporary folder, or uses MONGODB_URI when set, and measures in one run
+// (the server under test runs in a child process, as in production, so the load generators here do not share its
+// CPU time; the raw driver loops run here, as a server's own driver would):
 //   (a) raw driver insertOne loop      (b) HTTP ingest of single events (autocannon)
 //   (c) 100-event batches over HTTP vs an insertMany loop of 100 documents
 //   (d) end-to-end scoring throughput  (e) event → WebSocket `lead.scored` latency
@@ -11,6 +13,10 @@ import autocannon, { type AutocannonResult } from 'autocannon'
 import { WebSocket } from 'ws'
 import { randomBytes } from 'node:crypto'
 import { cpus } from 'node:os'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Collection } from 'mongodb'
@@ -84,6 +90,40 @@ function httpRate (r: AutocannonResult, eventsPerRequest: number, what: string):
   return (r['2xx'] * eventsPerRequest) / r.duration
 }
 
+/** Starts the server under test in a child process (this file in BENCH_SERVE mode); resolves with its base URL. */
+async function serve (uri: string, name: string, workers: boolean): Promise<{ base: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=leadscore-source', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_SERVE: JSON.stringify({ uri, name, workers, key: KEY }) }, stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const exited = once(child, 'exit')
+  const lines = createInterface({ input: child.stdout! })
+  const base = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve)
+    child.once('exit', (code) => { reject(new Error(`the server process exited (${String(code)})`)) })
+  })
+  return {
+    base,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+/** BENCH_SERVE mode: the server under test, printing its base URL once it listens. */
+async function serveMain (spec: { uri: string; name: string; workers: boolean; key: string }): Promise<void> {
+  const db = await openDatabase(spec.uri, spec.name)
+  const app = await buildApp(loadConfig({ MONGODB_URI: spec.uri, MONGODB_DB: spec.name, LEADSCORE_BOOTSTRAP_API_KEY: spec.key, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' }), { database: db, logger: false, startWorkers: spec.workers })
+  process.stdout.write(`${await listen(app)}\n`)
+  process.once('SIGTERM', () => {
+    void (async () => {
+      await app.close().catch(() => undefined)
+      await db.close().catch(() => undefined)
+      process.exit(0)
+    })()
+  })
+}
+
 async function listen (app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' })
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
@@ -106,9 +146,8 @@ async function main (): Promise<void> {
   const database = await benchDatabase()
   const uri = database.uri
   const dbName = `ls_bench_${RUN}`
-  const config = (name: string) => loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' })
   const dbs: Database[] = []
-  const apps: FastifyInstance[] = []
+  const servers: Array<{ stop: () => Promise<void> }> = []
   const rows: Array<[string, string, string]> = []
   try {
     log(`database: ${database.label}; ${cpus().length} CPUs; ${SECONDS} s per phase; ${CONNECTIONS} connections`)
@@ -116,9 +155,9 @@ async function main (): Promise<void> {
     // ---- ingest server, workers off ---------------------------------------------------------------------
     const db = await openDatabase(uri, dbName)
     dbs.push(db)
-    const app = await buildApp(config(dbName), { database: db, logger: false, startWorkers: false })
-    apps.push(app)
-    const base = await listen(app)
+    const server = await serve(uri, dbName, false)
+    servers.push(server)
+    const base = server.base
     const scratch = db.db.collection('bench_raw') as unknown as Collection<Record<string, unknown>>
     await scratch.insertOne(eventDoc(-1)) // create the collection outside the timed loop
 
@@ -163,16 +202,16 @@ async function main (): Promise<void> {
       await scratch.insertMany(Array.from({ length: BATCH }, (_, j) => eventDoc(10_000_000 + i * BATCH + j)), { ordered: false })
     })
     log(`(c) HTTP ${fmt(httpBatch)} events/s; insertMany ${fmt(rawBatch)} events/s`)
-    await app.close()
-    apps.pop()
+    await server.stop()
+    servers.pop()
 
     // ---- end-to-end server, workers on (fresh database) ------------------------------------------------
     const dbName2 = `${dbName}_e2e`
     const db2 = await openDatabase(uri, dbName2)
     dbs.push(db2)
-    const app2 = await buildApp(config(dbName2), { database: db2, logger: false, startWorkers: true })
-    apps.push(app2)
-    const base2 = await listen(app2)
+    const server2 = await serve(uri, dbName2, true)
+    servers.push(server2)
+    const base2 = server2.base
 
     log(`(d) end-to-end: ${E2E_EVENTS} events across ${E2E_LEADS} leads, until GET /v1/stats shows pending 0`)
     const t0 = performance.now()
@@ -267,13 +306,21 @@ async function main (): Promise<void> {
     console.log(`(c)/raw batch ingest vs raw insertMany:       ${r2.toFixed(2)}x  (target >= 0.5x: ${r2 >= 0.5 ? 'met' : 'NOT met'})`)
     console.log(`database: ${database.label}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
   } finally {
-    for (const a of apps) await a.close().catch(() => undefined)
+    for (const sv of servers) await sv.stop().catch(() => undefined)
     for (const d of dbs) { await d.db.dropDatabase().catch(() => undefined); await d.close() }
     await database.stop()
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exit(1)
-})
+const serving = process.env.BENCH_SERVE
+if (serving !== undefined) {
+  serveMain(JSON.parse(serving) as { uri: string; name: string; workers: boolean; key: string }).catch((err: unknown) => {
+    process.stderr.write(`bench server failed: ${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  })
+} else {
+  main().then(() => process.exit(0), (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  })
+}

@@ -35,3 +35,37 @@ t.test('requests without a key are refused with a problem', async (t) => {
   t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
   t.match(res.json(), { code: 'LS_ERR_UNAUTHORIZED', status: 401 })
 })
+
+t.test('concurrent requests are stored together (group commit), and each is answered for its own events', async (t) => {
+  const { app, db } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
+  const metric = async (name: string): Promise<number> => {
+    const text = (await app.inject({ url: '/metrics', headers: AUTH })).body
+    const m = new RegExp(`^${name}\\{source="api"\\} (\\d+)$`, 'm').exec(text)
+    return m === null ? 0 : Number(m[1])
+  }
+  const ev = (id: string, i: number) => ({ externalId: id, lead: { email: `g${i % 7}@group.example` }, type: 'email_open' })
+  // 40 requests at once: singles, and batches of three whose middle event is invalid (no type)
+  const bodies = Array.from({ length: 40 }, (_, i) => i % 4 === 0
+    ? { events: [ev(`g${i}-a`, i), { externalId: `g${i}-bad`, lead: { email: 'x@group.example' } }, ev(`g${i}-c`, i)] }
+    : ev(`g${i}`, i))
+  const answers = await Promise.all(bodies.map(async (b, i) => await postEvents(app, b, { 'x-request-id': `grp-${i}` })))
+  answers.forEach((r, i) => {
+    t.equal(r.statusCode, 202, `request ${i} answered`)
+    const body = r.json()
+    if (i % 4 === 0) {
+      t.match(body, { submitted: 3, accepted: 2, duplicates: 0, rejected: 1 }, `batch ${i}: its own counts`)
+      t.same(body.results.map((x: { index: number; status: string }) => [x.index, x.status]), [[0, 'accepted'], [1, 'rejected'], [2, 'accepted']], `batch ${i}: its own results, indexed from 0`)
+    } else {
+      t.match(body, { submitted: 1, accepted: 1, duplicates: 0, rejected: 0, results: [{ index: 0, status: 'accepted' }] }, `single ${i}`)
+    }
+  })
+  const stored = await db.c.events.find({ externalId: { $regex: /^g\d+/ } }).project<{ externalId: string; requestId: string }>({ externalId: 1, requestId: 1 }).toArray()
+  t.equal(stored.length, 30 + 10 * 2, 'every valid event stored once')
+  t.ok(stored.every((e) => e.requestId === `grp-${/^g(\d+)/.exec(e.externalId)![1]}`), 'each stored event names the request it came with')
+  const rejects = await db.c.ingestRejects.find({ requestId: { $regex: /^grp-/ } }).toArray()
+  t.same(rejects.map((r) => [r.requestId, r.index]).sort(), Array.from({ length: 10 }, (_, k) => [`grp-${k * 4}`, 1]).sort(), 'each reject names its request and its index in that request')
+  const groups = await metric('leadscore_ingest_groups_total')
+  const grouped = await metric('leadscore_ingest_grouped_requests_total')
+  t.equal(grouped, 40, 'every request went through a group commit')
+  t.ok(groups < grouped, `fewer stores than requests: ${grouped} requests in ${groups} groups`)
+})

@@ -1,7 +1,7 @@
 import type { AppConfig } from '../config.js'
 import type { Database } from '../infra/db.js'
 import { Scheduler } from '../infra/agenda.js'
-import { insertIgnoringDuplicates } from '../infra/db.js'
+import { findByIds, insertIgnoringDuplicates } from '../infra/db.js'
 import { createLockService } from './locks.js'
 import { createRulesetService } from './rulesets/ruleset-service.js'
 import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE, type MountedScoringPlugin } from './scoring/pipeline.js'
@@ -47,7 +47,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const metrics = createMetrics()
   const locks = createLockService(c.locks, now)
   const rulesets = createRulesetService({ c, now, locks })
-  const live = createLiveFeed(c.liveFeed, now)
+  const live = createLiveFeed(c.liveFeed, now, { idIn: database.idIn })
   const predictive = createPredictiveService({
     c, locks, rulesets, now, log,
     audit: async (actor, action, target, details) => { await c.auditLog.insertOne({ _id: newId('au'), at: now(), actor, action, target, details }) },
@@ -91,7 +91,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
     // on FerretDB: at most 8 per command, so even 8 concurrent runs hold well under its 100 SQLite connections
-    writesPerCommand: database.ferret ? 8 : 500,
+    writesPerCommand: database.ferret ? 8 : 500, idIn: database.idIn,
     log, onCommitted, notifier: outbox, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
@@ -106,8 +106,15 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
   async function enqueue (leadIds: string[]): Promise<void> {
     // one unordered batch: a duplicate marker means a run is already queued (a large upload touches hundreds of
-    // leads per ingest call, and a round trip per marker dominated its time)
-    await insertIgnoringDuplicates(c.pendingLeads, leadIds.map((leadId) => ({ _id: leadId, at: now() })))
+    // leads per ingest call, and a round trip per marker dominated its time). On FerretDB a batch with duplicates is
+    // rolled back and retried one document at a time, so where it can look up a list of ids through the index, the
+    // markers that exist are looked up first (the same test as a duplicate insert: whether one exists now).
+    let missing = leadIds
+    if (database.ferret && database.idIn && leadIds.length > 0) {
+      const have = new Set((await findByIds<{ _id: string; at: Date }, { _id: string }>(c.pendingLeads, leadIds, { _id: 1 })).map((m) => m._id))
+      missing = leadIds.filter((id) => !have.has(id))
+    }
+    await insertIgnoringDuplicates(c.pendingLeads, missing.map((leadId) => ({ _id: leadId, at: now() })))
     // the pool's queue is only a shortcut for the markers: past a bound (an upload of a million new leads outruns
     // scoring) the marker poll feeds it, so memory stays bounded
     if (workersStarted) for (const leadId of leadIds) if (queue.size < MAX_QUEUED) queue.push(leadId)
@@ -133,10 +140,11 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const ingest = createIngestService({
     c, now, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
-    initialSettings: async () => (await rulesets.active()).settings, enqueue,
+    initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
+    onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
   })
 
-  const uploads = createUploadService({ c, ingest, live, now, limits: config.uploads, log })
+  const uploads = createUploadService({ c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log })
 
   let sweeps = 0
   /**

@@ -29,6 +29,8 @@ export function createMetrics () {
   return {
     httpRequests: m('leadscore_http_requests_total', 'HTTP requests by method, route and status', 'counter'),
     ingestEvents: m('leadscore_ingest_events_total', 'Submitted events by source and outcome', 'counter'),
+    ingestGroups: m('leadscore_ingest_groups_total', 'Group commits: stores of the events of concurrent requests together, by source', 'counter'),
+    ingestGroupedRequests: m('leadscore_ingest_grouped_requests_total', 'Requests stored by group commits, by source', 'counter'),
     eventsScored: m('leadscore_events_scored_total', 'Events scored by workers in this process', 'counter'),
     batchesCommitted: m('leadscore_scoring_batches_total', 'Scoring batches committed by this process', 'counter'),
     authFailures: m('leadscore_auth_failures_total', 'Requests refused for a missing or bad key', 'counter'),

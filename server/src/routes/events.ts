@@ -62,7 +62,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     }
     let summary: IngestSummary
     try {
-      summary = await core.ingest.ingest(items, { sourceId: REST_SOURCE, requestId: String(req.id) })
+      summary = await core.ingest.submit(items, { sourceId: REST_SOURCE, requestId: String(req.id) })
     } catch (err) {
       if (claimId !== null) await core.idempotency.abandon(claimId)
       throw err

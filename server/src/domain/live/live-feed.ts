@@ -5,36 +5,114 @@ import { isDuplicateKey } from '../../infra/db.js'
 /** A message as delivered to WebSocket clients. */
 export interface LiveMessage { seq: number; type: string; topics: string[]; data: Record<string, unknown>; at: string }
 
+/** Ids looked up per query when the database answers `_id: { $in }` from its index. */
+const WINDOW = 500
+
 /**
  * A shared, ordered feed of live messages in the `liveFeed` collection. Every server process appends to it and polls
  * it, so a client connected to any process sees updates produced by every worker, and a reconnecting client can ask
  * for everything after the last seq it saw. Seqs are claimed by the unique `_id`: a writer only takes max+1, so a
- * message never becomes visible after a higher one (readers can advance their cursor without waiting for gaps).
+ * message never becomes visible after a higher one (readers can advance their cursor without waiting for gaps), and
+ * the seqs have no gaps above the oldest kept message.
+ *
+ * A process appends one batch at a time: the messages that arrive while a batch is written form the next one, stored
+ * with consecutive seqs in one ordered insert (concurrent appends of one process never clash with each other).
+ * When the database answers `_id: { $in }` from its index (`idIn`), the newest seq and the messages after a seq are
+ * found by looking up windows of ids (seqs are gapless), not by a sorted query that FerretDB answers by reading the
+ * whole collection.
  */
-export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date) {
+export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts: { idIn?: boolean } = {}) {
+  const idIn = opts.idIn === true
+  /** The highest seq this process knows to be taken (0: unknown). */
   let hint = 0
-  async function top (): Promise<number> {
+  const window = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
+
+  async function scanTop (): Promise<number> {
     const d = await col.find({}).sort({ _id: -1 }).limit(1).project<{ _id: number }>({ _id: 1 }).next()
     return d?._id ?? 0
   }
-  return {
-    async append (type: string, topics: string[], payload: Record<string, unknown>): Promise<number> {
-      let seq = hint + 1
-      for (let attempt = 0; attempt < 100; attempt++) {
-        try {
-          await col.insertOne({ _id: seq, type, topics, payload, at: now() })
-          hint = seq
-          return seq
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err
-          seq = (await top()) + 1
-        }
+
+  async function top (): Promise<number> {
+    if (!idIn || hint === 0) {
+      hint = Math.max(hint, await scanTop())
+      return hint
+    }
+    // gapless above the hint: look up windows of ids until one is not full
+    let known = hint
+    for (let i = 0; i < 8; i++) {
+      const found = await col.find({ _id: { $in: window(known + 1, WINDOW) } }).project<{ _id: number }>({ _id: 1 }).toArray()
+      if (found.length === 0) break
+      known = Math.max(...found.map((d) => d._id))
+      if (found.length < WINDOW) break
+      if (i === 7) known = await scanTop() // far behind: one full read instead of many windows
+    }
+    hint = Math.max(hint, known)
+    return hint
+  }
+
+  type Pending = { type: string; topics: string[]; payload: Record<string, unknown>; done: (r: number | Error) => void }
+  const queue: Pending[] = []
+  let writing = false
+
+  async function write (batch: Pending[]): Promise<void> {
+    let seq = hint > 0 ? hint + 1 : (await top()) + 1
+    let stored = 0
+    for (let attempt = 0; attempt < 100 && stored < batch.length; attempt++) {
+      const rest = batch.slice(stored)
+      const at = now()
+      const docs = rest.map((m, i) => ({ _id: seq + i, type: m.type, topics: m.topics, payload: m.payload, at }))
+      try {
+        await col.insertMany(docs, { ordered: true })
+        stored += docs.length
+        hint = seq + docs.length - 1
+        rest.forEach((m, i) => { m.done(seq + i) })
+        return
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err
+        // another process took a seq: the ones before the clash are stored (ordered), the rest go after the top
+        const inserted = (err as { insertedCount?: number; result?: { insertedCount?: number } }).insertedCount ?? (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0
+        for (let i = 0; i < inserted; i++) rest[i]!.done(seq + i)
+        stored += inserted
+        if (inserted > 0) hint = Math.max(hint, seq + inserted - 1)
+        seq = (await top()) + 1
       }
-      throw new Error('could not append to the live feed')
+    }
+    if (stored < batch.length) throw new Error('could not append to the live feed')
+  }
+
+  function drain (): void {
+    if (writing || queue.length === 0) return
+    writing = true
+    const batch = queue.splice(0, 500)
+    write(batch)
+      .catch((err: unknown) => {
+        hint = 0 // where the feed ends is unknown now: read it again
+        for (const m of batch) m.done(err instanceof Error ? err : new Error(String(err)))
+      })
+      .finally(() => { writing = false; drain() })
+  }
+
+  return {
+    /** Appends a message; resolves with its seq once it is stored. */
+    async append (type: string, topics: string[], payload: Record<string, unknown>): Promise<number> {
+      const r = await new Promise<number | Error>((resolve) => {
+        queue.push({ type, topics, payload, done: resolve })
+        drain()
+      })
+      if (r instanceof Error) throw r
+      return r
     },
     /** Messages after `since`, oldest first. */
     async after (since: number, limit: number): Promise<LiveMessage[]> {
-      const docs = await col.find({ _id: { $gt: since } }).sort({ _id: 1 }).limit(limit).toArray()
+      let docs: LiveDoc[] = []
+      if (idIn && since > 0) {
+        docs = (await col.find({ _id: { $in: window(since + 1, Math.min(limit, WINDOW)) } }).toArray()).sort((a, b) => a._id - b._id)
+        // nothing in the window although this process knows of later messages (the seq asked for was purged): read
+        // the collection instead
+        if (docs.length === 0 && since < hint) docs = await col.find({ _id: { $gt: since } }).sort({ _id: 1 }).limit(limit).toArray()
+      } else {
+        docs = await col.find({ _id: { $gt: since } }).sort({ _id: 1 }).limit(limit).toArray()
+      }
       if (docs.length > 0) hint = Math.max(hint, docs[docs.length - 1]!._id)
       return docs.map((d) => ({ seq: d._id, type: d.type, topics: d.topics, data: d.payload, at: d.at.toISOString() }))
     },

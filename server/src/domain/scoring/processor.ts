@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
-import { isDuplicateKey, retryTransient } from '../../infra/db.js'
+import { idLists, isDuplicateKey, retryTransient } from '../../infra/db.js'
 import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
 import type { PredictiveScore } from '../../contracts/index.js'
 import { decodeKeys } from '../../lib/keys.js'
@@ -46,6 +46,8 @@ export interface LeadProcessorDeps {
    * single-document update until the whole command ends, so large commands there would starve it; MongoDB takes 500.
    */
   writesPerCommand?: number
+  /** Whether the database answers `_id: { $in }` from its index (see `Database.idIn`): lists of ids are then one query. */
+  idIn?: boolean
   log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
   onCommitted?: (b: CommittedBatch) => void
   notifier?: BatchNotifier
@@ -77,6 +79,19 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
   }
 
+  /**
+   * Sets the same fields on documents named by `_id`: one update of an `_id` list where the database answers that
+   * from its index (`idIn`), else point writes. Repeating it is harmless.
+   */
+  async function setById<T extends Document> (col: Collection<T>, ids: readonly string[], set: Partial<T>): Promise<void> {
+    if (ids.length === 0) return
+    if (deps.idIn === true) {
+      for (const part of idLists(ids)) await retryTransient(async () => await col.updateMany({ _id: { $in: part } } as never, { $set: set } as never))
+      return
+    }
+    await pointWrites(col, ids.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: set } } }) as never))
+  }
+
   /** Completes a committed batch: ledger entries visible, superseded ones marked, events marked scored. Idempotent. */
   async function finalize (leadId: string, batch: LeadBatch): Promise<void> {
     // first, so that once the batch's events show as scored its notifications are recorded too
@@ -85,7 +100,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // All go in one unordered update command: on FerretDB (SQLite) concurrent single writes queue for the database's
     // write lock, and one command of many point writes takes it far less often.
     const entryIds = Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)
-    await pointWrites(c.scoreHistory, entryIds.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { committed: true } } } })))
+    await setById(c.scoreHistory, entryIds, { committed: true })
     if (batch.supersedeFrom !== null) {
       await c.scoreHistory.updateMany(
         { leadId, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
@@ -94,10 +109,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
     const unmapped = new Set(batch.unmapped)
     const seqs = Array.from({ length: Math.max(0, batch.seqTo - batch.seqFrom + 1) }, (_, i) => batch.seqFrom + i)
-    await pointWrites(c.events, seqs.map((seq) => {
-      const id = eventIdOf(leadId, seq)
-      return { updateOne: { filter: { _id: id }, update: { $set: { status: unmapped.has(id) ? 'unmapped' as const : 'scored' as const } } } }
-    }))
+    const ids = seqs.map((seq) => eventIdOf(leadId, seq))
+    await setById(c.events, ids.filter((id) => !unmapped.has(id)), { status: 'scored' as const })
+    await setById(c.events, ids.filter((id) => unmapped.has(id)), { status: 'unmapped' as const })
     await c.leads.updateOne({ _id: leadId, 'lastBatch.token': batch.token }, { $set: { 'lastBatch.done': true } })
   }
 
@@ -128,6 +142,21 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   /** The lead's events after `lastSeq`, in seq order, found by walking their ids (seqs are gapless). */
   async function eventsAfter (leadId: string, lastSeq: number, limit: number): Promise<EventDoc[]> {
     const out: EventDoc[] = []
+    if (deps.idIn === true) {
+      // windows of ids, each one query answered from the index
+      for (let from = lastSeq + 1; out.length < limit;) {
+        const n = Math.min(64, limit - out.length)
+        const docs = await c.events.find({ _id: { $in: Array.from({ length: n }, (_, i) => eventIdOf(leadId, from + i)) } }).toArray()
+        const bySeq = new Map(docs.map((d) => [d.seq, d]))
+        for (let i = 0; i < n; i++) {
+          const d = bySeq.get(from + i)
+          if (d === undefined) return out
+          out.push(d)
+        }
+        from += n
+      }
+      return out
+    }
     // a few at a time at first (most runs find one or two new events), then more while they keep coming
     let chunk = 4
     for (let from = lastSeq + 1; out.length < limit; from += chunk, chunk = Math.min(chunk * 2, 32)) {
