@@ -177,11 +177,16 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const startWorkers = opts.startWorkers ?? config.worker.enabled
   app.addHook('onReady', async () => {
     await live.start()
+    // any process that takes uploads goes on with those a stopped process left on this host
+    core.uploads.startRecovery()
     if (startWorkers) {
       await core.startWorkers()
       await sources.start()
     }
   })
+  // before the server stops taking requests: running uploads checkpoint and give up their leases, so their requests
+  // answer (503, continued later) instead of holding the shutdown
+  app.addHook('preClose', async () => { await core.uploads.pause(15_000) })
   app.addHook('onClose', async () => {
     live.stop()
     await sources.close()

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { join, resolve } from 'node:path'
 import { LS_ERR_CONFIG_INVALID } from './errors.js'
 
 const Bool = Type.Union([Type.Boolean(), Type.Transform(Type.String({ pattern: '^(0|1|true|false|yes|no|on|off)$' }))
@@ -46,6 +47,8 @@ export const Env = Type.Object({
   LEADSCORE_UPLOAD_MAX_COLUMNS: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
   LEADSCORE_UPLOAD_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
   LEADSCORE_UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
+  LEADSCORE_UPLOAD_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  LEADSCORE_UPLOAD_LEASE_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   LEADSCORE_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
   LEADSCORE_IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, default: 24 }),
   LEADSCORE_WEBHOOKS_ALLOW_PRIVATE: Type.Optional(Bool),
@@ -79,7 +82,8 @@ export interface AppConfig {
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
   /** Time allowed to receive a whole request (every route but file uploads, which have `uploads.idleTimeoutMs`). */
   requestTimeoutMs: number
-  uploads: { maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number }
+  /** Upload limits; `dir` holds the files of running uploads, `leaseMs` is how soon another process takes one over. */
+  uploads: { maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number; dir: string; leaseMs: number }
   idempotencyTtlMs: number
   /**
    * Outbound webhooks: whether private/loopback receiver addresses are allowed, the delay before each retry (so at
@@ -144,6 +148,8 @@ export function loadConfig (env: EnvInput): AppConfig {
       maxColumns: e.LEADSCORE_UPLOAD_MAX_COLUMNS,
       batchRows: e.LEADSCORE_UPLOAD_BATCH_ROWS,
       idleTimeoutMs: e.LEADSCORE_UPLOAD_IDLE_TIMEOUT_MS,
+      dir: resolve(e.LEADSCORE_UPLOAD_DIR ?? join(e.LEADSCORE_DATA_DIR, 'uploads')),
+      leaseMs: e.LEADSCORE_UPLOAD_LEASE_MS,
     }),
     idempotencyTtlMs: e.LEADSCORE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     webhooks: Object.freeze({

@@ -48,7 +48,8 @@ export async function upload (port: number, opts: UploadOptions): Promise<Upload
       })
     })
     let aborted = false
-    req.on('error', (err) => { if (aborted) resolve(null); else if (!req.writableEnded) reject(err) })
+    // no answer: the client went away, or the server did after the whole request was sent
+    req.on('error', (err) => { if (aborted || req.writableEnded) resolve(null); else reject(err) })
     void (async () => {
       req.write(head)
       if (whole) {

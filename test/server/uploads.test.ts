@@ -87,6 +87,8 @@ t.test('a CSV with a BOM, CRLF, quoted newlines and quotes: rows stored, bad row
 
   const job = await get(app, `/v1/uploads/${r.id as string}`)
   t.match(job, { http: 200, id: r.id, status: 'done', kind: 'events', format: 'csv', rows: 7, rowsRead: 7, accepted: 3, rejected: 4, duplicates: 0, error: null, sha256: r.sha256, createdBy: String })
+  // written while the rows were being stored: neither write may be lost to the other
+  t.match(job, { received: true, resumes: 0 }, 'the record says the whole file arrived')
   t.equal(job.bytes, Buffer.byteLength(file), 'every byte read')
   t.same(job.mapping, { 'E-mail': 'lead.email', Event: 'type', Timestamp: 'occurredAt', Plan: 'properties.Plan', Note: 'properties.Note' }, 'the resolved automatic mapping is recorded')
   t.ok(job.finishedAt !== null)

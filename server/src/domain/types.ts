@@ -303,6 +303,24 @@ export interface UploadDoc {
   startedAt: Date
   updatedAt: Date
   finishedAt: Date | null
+  /** The process working on a running upload, and until when its lease holds (renewed while it works). */
+  owner?: string
+  leaseUntil?: Date
+  /** Where the file's bytes are kept while the upload runs (deleted when it ends), and how to read them again. */
+  spool?: UploadSpool | null
+  /** Whether the whole file had arrived (false: the client or the server stopped while it was being sent). */
+  received?: boolean
+  /** Rows `[0, rowIndex)` are stored and counted as below: where a resumed upload goes on from. */
+  checkpoint?: { rowIndex: number; accepted: number; duplicates: number; rejected: number } | null
+  /** How many times the upload was taken over after the process working on it stopped. */
+  resumes?: number
+}
+
+/** The spooled file of a running upload and the request's own choices (read again the same way on resume). */
+export interface UploadSpool {
+  path: string
+  host: string
+  input: { kind: UploadKind; format: UploadFormat | null; mapping: Record<string, string | null> | null; sourceId: string; filename: string | null; contentType: string | null }
 }
 
 export interface JobDoc {

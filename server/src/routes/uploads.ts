@@ -8,11 +8,11 @@ import { UploadForm, UploadRejectEntry } from '../schemas/uploads.js'
 import {
   ERROR_CODES, LS_ERR_INTERNAL, LS_ERR_INVALID_ENCODING, LS_ERR_TIMEOUT, LS_ERR_UNSUPPORTED_MEDIA_TYPE, LS_ERR_UPLOAD_ABORTED,
   LS_ERR_UPLOAD_FORMAT, LS_ERR_UPLOAD_HEADER, LS_ERR_UPLOAD_MAPPING, LS_ERR_UPLOAD_NOT_FOUND, LS_ERR_UPLOAD_PARSE,
-  LS_ERR_UPLOAD_TOO_LARGE, LS_ERR_VALIDATION,
+  LS_ERR_UPLOAD_INTERRUPTED, LS_ERR_UPLOAD_TOO_LARGE, LS_ERR_VALIDATION,
 } from '../errors.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { parseMapping } from '../domain/uploads/mapping.js'
-import { UploadFailed, type UploadInput } from '../domain/uploads/upload-service.js'
+import { UploadFailed, type UploadInput, type UploadReport } from '../domain/uploads/upload-service.js'
 import type { UploadDoc, UploadFormat, UploadKind } from '../domain/types.js'
 
 const SOURCE_LABEL_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/
@@ -23,7 +23,8 @@ const FORM_OVERHEAD = 1024 * 1024
 function uploadOut (u: UploadDoc) {
   return {
     id: u._id, status: u.status, kind: u.kind, format: u.format, filename: u.filename, contentType: u.contentType, sourceId: u.sourceId,
-    mapping: u.mapping ?? null, expectedBytes: u.expectedBytes ?? null, bytes: u.bytes, rowsRead: u.rowsRead ?? u.rows, rows: u.rows,
+    mapping: u.mapping ?? null, expectedBytes: u.expectedBytes ?? null, received: u.received ?? u.status === 'done', resumes: u.resumes ?? 0,
+    bytes: u.bytes, rowsRead: u.rowsRead ?? u.rows, rows: u.rows,
     accepted: u.accepted, duplicates: u.duplicates, rejected: u.rejected, sha256: u.sha256 ?? null, duplicateOf: u.duplicateOf ?? null,
     error: u.error ?? null, createdBy: u.actor, startedAt: u.startedAt.toISOString(), updatedAt: u.updatedAt.toISOString(),
     finishedAt: u.finishedAt == null ? null : u.finishedAt.toISOString(),
@@ -46,6 +47,7 @@ function problemOf (f: UploadFailed, maxBytes: number): Error {
     case 'LS_ERR_INVALID_ENCODING': err = new LS_ERR_INVALID_ENCODING(); break
     case 'LS_ERR_TIMEOUT': err = new LS_ERR_TIMEOUT(); break
     case 'LS_ERR_UPLOAD_ABORTED': err = new LS_ERR_UPLOAD_ABORTED(f.message); break
+    case 'LS_ERR_UPLOAD_INTERRUPTED': err = new LS_ERR_UPLOAD_INTERRUPTED(f.message); break
     default: return f.cause instanceof Error ? f.cause : new LS_ERR_INTERNAL()
   }
   const r = f.report
@@ -83,12 +85,14 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
     validatorCompiler: () => (data: unknown) => ({ value: data }),
     schema: {
       tags: ['uploads'],
-      summary: 'Upload a CSV, JSON array or NDJSON file of events or leads (streamed; answers when the whole file is stored)',
+      summary: 'Upload a CSV, JSON array or NDJSON file of events or leads (streamed; answers when the whole file is stored, or with Prefer: respond-async once it has arrived)',
       description: 'multipart/form-data with optional fields kind, format, mapping, sourceId, then the file part `file`. The upload id is in the Location header; '
-        + 'progress is on GET /v1/uploads/{id} and on the live topics uploads and upload:<id>. See docs/uploads.md.',
+        + 'progress is on GET /v1/uploads/{id} and on the live topics uploads and upload:<id>. With the header `Prefer: respond-async` the answer is 202 with the '
+        + 'running upload as soon as the whole file has arrived, and the rows are stored in the background. See docs/uploads.md.',
       consumes: ['multipart/form-data'],
       body: UploadForm,
-      response: { 201: Type.Ref('UploadReport'), 408: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails'), 415: Type.Ref('ProblemDetails'), ...problemResponses },
+      headers: Type.Object({ prefer: Type.Optional(Type.String({ description: 'respond-async: answer 202 once the file has arrived.' })) }),
+      response: { 201: Type.Ref('UploadReport'), 202: Type.Ref('Upload'), 408: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails'), 415: Type.Ref('ProblemDetails'), ...problemResponses },
     },
   }, async (req, reply) => {
     if (!req.isMultipart()) throw new LS_ERR_UNSUPPORTED_MEDIA_TYPE(String(req.headers['content-type'] ?? '(none)').split(';')[0]!)
@@ -98,6 +102,7 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
       void reply.header('connection', 'close')
       throw new LS_ERR_UPLOAD_TOO_LARGE(limits.maxBytes)
     }
+    const respondAsync = /(^|[\s,;])respond-async\b/i.test(String(req.headers.prefer ?? ''))
     const input: UploadInput = {
       kind: 'events', format: null, mapping: null, sourceId: 'upload', filename: null, contentType: null, expectedBytes,
       actor: req.principal?.name ?? 'unknown', requestId: String(req.id),
@@ -136,11 +141,25 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
         input.filename = part.filename !== '' ? part.filename.slice(0, 255) : null
         input.contentType = part.mimetype !== '' ? part.mimetype.slice(0, 255) : null
         reading = true
-        const report = await core.uploads.process(job, input, part.file)
-        core.metrics.ingestEvents.inc(report.accepted, { source: input.sourceId, outcome: 'accepted' })
-        core.metrics.ingestEvents.inc(report.duplicates, { source: input.sourceId, outcome: 'duplicate' })
-        core.metrics.ingestEvents.inc(report.rejected, { source: input.sourceId, outcome: 'rejected' })
-        req.log.info({ uploadId: job._id, rows: report.rows, accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected }, 'upload done')
+        const run = await core.uploads.process(job, input, part.file)
+        const counted = (report: UploadReport): void => {
+          core.metrics.ingestEvents.inc(report.accepted, { source: input.sourceId, outcome: 'accepted' })
+          core.metrics.ingestEvents.inc(report.duplicates, { source: input.sourceId, outcome: 'duplicate' })
+          core.metrics.ingestEvents.inc(report.rejected, { source: input.sourceId, outcome: 'rejected' })
+          req.log.info({ uploadId: job._id, rows: report.rows, accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected }, 'upload done')
+        }
+        if (respondAsync && await run.received) {
+          // the file is all here (spooled): the rows go on being stored after the answer
+          run.done.then(counted, (err: unknown) => {
+            const f = err instanceof UploadFailed ? err : null
+            req.log.info({ uploadId: job._id, code: f?.code, line: f?.line, rows: f?.report.rows, err: f === null ? err : undefined }, 'upload did not complete')
+          })
+          const doc = await core.c.uploads.findOne({ _id: job._id })
+          void reply.header('preference-applied', 'respond-async')
+          return await reply.code(202).send(uploadOut(doc!) as never)
+        }
+        const report = await run.done
+        counted(report)
         return await reply.code(201).send(report)
       }
       throw invalidField('file', "the form has no file part named 'file'")

@@ -39,6 +39,8 @@ export const Upload = Type.Object({
   sourceId: Type.String({ description: 'Source id of the events: upload or upload:<label>.' }),
   mapping: Type.Union([Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()])), Type.Null()], { description: 'Column → field path (CSV: every column, as resolved).' }),
   expectedBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'The request\'s Content-Length, when sent: an upper bound of the file size for progress bars.' }),
+  received: Type.Boolean({ description: 'Whether the whole file has arrived (it is kept on the server until the upload ends).' }),
+  resumes: Type.Integer({ description: 'How many times another server process took the upload over from its checkpoint after the one working on it stopped.' }),
   bytes: Type.Integer(),
   rowsRead: Type.Integer({ description: 'Rows read so far; rows (= accepted + duplicates + rejected) counts those already stored.' }),
   rows: Type.Integer(),

@@ -1,10 +1,13 @@
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
+import { mkdir, open, rm, stat } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { Collections } from '../../infra/db.js'
 import { retryTransient, isDuplicateKey } from '../../infra/db.js'
 import type { IngestService } from '../events/ingest.js'
 import type { LiveFeed } from '../live/live-feed.js'
-import type { RejectDoc, UploadDoc, UploadFormat, UploadKind } from '../types.js'
+import type { RejectDoc, UploadDoc, UploadFormat, UploadKind, UploadSpool } from '../types.js'
 import { newId, sha256 } from '../../lib/ids.js'
 import { UploadStop, checkUtf8, peek, toUtf8 } from './byte-stream.js'
 import { csvRecords, sniffDelimiter } from './csv-records.js'
@@ -53,7 +56,11 @@ export interface UploadInput {
   requestId: string
 }
 
-export interface UploadLimits { maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number }
+export interface UploadLimits {
+  maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number
+  /** How long a process's claim on a running upload holds without renewal before another process may take it over. */
+  leaseMs: number
+}
 
 export interface UploadDeps {
   c: Collections
@@ -61,6 +68,10 @@ export interface UploadDeps {
   live: LiveFeed
   now: () => Date
   limits: UploadLimits
+  /** Folder for the files of running uploads (kept until each ends; must survive a restart for uploads to resume). */
+  spoolDir: string
+  /** This host's name, recorded with each spooled file: only a process on the same host can go on with it. */
+  host?: string
   log: { warn(o: object, m: string): void }
   /** Minimum spacing of progress messages (ms). */
   progressEveryMs?: number
@@ -93,15 +104,58 @@ function formatFromBytes (head: Buffer): UploadFormat {
   return 'csv'
 }
 
+/** The bytes of a file as they arrive in its spool file: how many are there, and whether more will come. */
+class Spool {
+  received = 0
+  /** `open` while bytes arrive, `complete` once the whole file is in, otherwise why it ended early. */
+  end: 'open' | 'complete' | Error = 'open'
+  private waiters: Array<() => void> = []
+  wake (): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const f of w) f()
+  }
+
+  async wait (): Promise<void> { await new Promise<void>((resolve) => { this.waiters.push(resolve) }) }
+}
+
 /**
- * Streams an uploaded file into ingest(): parse → map → batches of `batchRows` rows, one batch stored while the
- * next is parsed (so at most two batches are in memory, and a slow database slows the reading of the request: that
- * is the backpressure). The upload record is the job: created first, updated with progress, finished as `done` or
- * `failed` with what was stored until then.
+ * The upload stopped on this process without ending (the server is shutting down, or another process took it over):
+ * it stays `running`, its spooled file is kept, and a process that takes it over goes on from its checkpoint.
+ */
+class UploadInterrupted extends Error {}
+
+/** An upload this process works on. */
+interface Running {
+  halt: UploadInterrupted | null
+  spool: Spool
+  /** Keep the spooled file when the work ends here: another process goes on with it. */
+  keepSpool: boolean
+  cancelReceive: () => void
+  finished: Promise<unknown>
+  /** Updates the upload record under this process's lease, one update at a time. */
+  write: (set: Record<string, unknown>) => Promise<{ matchedCount: number }>
+}
+
+type Checkpoint = NonNullable<UploadDoc['checkpoint']>
+
+/**
+ * Uploads, as jobs that survive the process. The file's bytes go to a spool file as fast as they arrive (the
+ * request is never held back by the database) while a parser follows that file: parse → map → batches of
+ * `batchRows` rows, one batch stored while the next is parsed, so at most two batches are in memory. After each
+ * stored batch the upload record gets a checkpoint (rows stored, counts) under the lease of the process working on
+ * it. If that process dies, another one on the same host takes the upload over once the lease has run out, reads
+ * the spooled file again, skips the rows before the checkpoint and goes on; rows just after it that the dead process
+ * had stored are recognised as its own and counted as accepted.
  */
 export function createUploadService (deps: UploadDeps) {
   const { c, now, limits } = deps
   const progressEveryMs = deps.progressEveryMs ?? 250
+  const host = deps.host ?? hostname()
+  const running = new Map<string, Running>()
+  let stopping = false
+  let recoveryTimer: NodeJS.Timeout | null = null
+  const leaseFrom = (): Date => new Date(now().getTime() + limits.leaseMs)
 
   async function start (input: UploadInput): Promise<UploadDoc> {
     const t = now()
@@ -109,7 +163,7 @@ export function createUploadService (deps: UploadDeps) {
       _id: newId('up'), status: 'running', kind: input.kind, format: input.format, filename: input.filename, contentType: input.contentType,
       sourceId: input.sourceId, mapping: input.mapping, expectedBytes: input.expectedBytes, bytes: 0, rowsRead: 0, rows: 0, accepted: 0,
       duplicates: 0, rejected: 0, sha256: null, fingerprint: null, duplicateOf: null, error: null, actor: input.actor, requestId: input.requestId,
-      startedAt: t, updatedAt: t, finishedAt: null,
+      startedAt: t, updatedAt: t, finishedAt: null, owner: newId('ow'), leaseUntil: leaseFrom(), spool: null, received: false, checkpoint: null, resumes: 0,
     }
     await c.uploads.insertOne(doc)
     return doc
@@ -135,23 +189,280 @@ export function createUploadService (deps: UploadDeps) {
   }
 
   /**
-   * Reads the file to the end (or to the first file-level problem) and returns the report. Throws {@link UploadFailed}
-   * when the upload cannot complete; the record is then `failed` and counts everything stored before.
+   * Updates of one upload record go one at a time: FerretDB applies concurrent updates of one document by rewriting
+   * it whole, so of two concurrent writes (a progress snapshot and the flag that the whole file arrived, or a
+   * checkpoint) one could be lost. Every writer of a running upload is in the process holding its lease.
    */
-  async function process (job: UploadDoc, input: UploadInput, file: Readable & { truncated?: boolean }): Promise<UploadReport> {
+  function recordWriter (id: string, owner: string): Running['write'] {
+    let tail: Promise<unknown> = Promise.resolve()
+    return async (set) => {
+      const p = tail.then(async () => await c.uploads.updateOne({ _id: id, owner }, { $set: set as Partial<UploadDoc> }))
+      tail = p.catch(() => undefined)
+      return await p
+    }
+  }
+
+  function register (id: string, owner: string, spool: Spool): Running {
+    const r: Running = { halt: null, spool, keepSpool: false, cancelReceive: () => undefined, finished: Promise.resolve(), write: recordWriter(id, owner) }
+    running.set(id, r)
+    return r
+  }
+
+  /** After the work on an upload ends here: the spooled file is removed unless another process goes on with it. */
+  async function release (id: string, ctl: Running, path: string): Promise<void> {
+    running.delete(id)
+    if (!ctl.keepSpool) await rm(path, { force: true }).catch((err: unknown) => { deps.log.warn({ err, uploadId: id }, 'could not remove a spooled upload') })
+  }
+
+  /**
+   * Starts reading a file: its bytes go to the spool file while the rows are parsed and stored. `received` tells
+   * whether the whole file arrived (it never rejects); `done` gives the report, or rejects with {@link UploadFailed}
+   * (the record is then `failed` and counts everything stored before; `LS_ERR_UPLOAD_INTERRUPTED`: it stays running
+   * and goes on elsewhere).
+   */
+  async function process (job: UploadDoc, input: UploadInput, file: Readable & { truncated?: boolean }): Promise<{ received: Promise<boolean>; done: Promise<UploadReport> }> {
     const id = job._id
-    const given = { kind: input.kind, format: input.format, filename: input.filename, contentType: input.contentType, sourceId: input.sourceId, mapping: input.mapping }
-    await c.uploads.updateOne({ _id: id }, { $set: { ...given, updatedAt: now() } })
-    job = { ...job, ...given }
+    const owner = job.owner!
+    const given: UploadSpool['input'] = { kind: input.kind, format: input.format, mapping: input.mapping, sourceId: input.sourceId, filename: input.filename, contentType: input.contentType }
+    await mkdir(deps.spoolDir, { recursive: true })
+    const path = join(deps.spoolDir, `${id}.part`)
+    const out = await open(path, 'wx')
+    const spoolDoc: UploadSpool = { path, host, input: given }
+    try {
+      await c.uploads.updateOne({ _id: id }, { $set: { ...given, spool: spoolDoc, leaseUntil: leaseFrom(), updatedAt: now() } })
+    } catch (err) {
+      await out.close()
+      await rm(path, { force: true })
+      throw err
+    }
+    job = { ...job, ...given, spool: spoolDoc }
+    const spool = new Spool()
+    const ctl = register(id, owner, spool)
+
+    let cancelled = false
+    ctl.cancelReceive = () => {
+      if (spool.end !== 'open' || cancelled) return
+      cancelled = true
+      file.destroy()
+    }
+    const received = (async (): Promise<boolean> => {
+      const it = (file as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+      // a client that stops sending is cut off
+      let waitingSince: number | null = null
+      const watchdog = setInterval(() => {
+        if (waitingSince !== null && Date.now() - waitingSince > limits.idleTimeoutMs) {
+          file.destroy(new UploadStop('LS_ERR_TIMEOUT', `no data arrived for ${Math.round(limits.idleTimeoutMs / 1000)} s`))
+        }
+      }, Math.min(1000, Math.max(50, Math.floor(limits.idleTimeoutMs / 4))))
+      watchdog.unref()
+      try {
+        for (;;) {
+          waitingSince = Date.now()
+          const r = await it.next()
+          waitingSince = null
+          if (r.done === true || cancelled) break
+          await out.write(r.value)
+          spool.received += r.value.length
+          spool.wake()
+        }
+        if (cancelled) throw new UploadStop('LS_ERR_UPLOAD_ABORTED', 'reading the file was stopped')
+        // busboy ends a file at the size limit and only flags it: fail instead of ending, so the parser never takes
+        // the cut-off last row for a whole one (the rows before it are stored)
+        if (file.truncated === true) throw new UploadStop('LS_ERR_UPLOAD_TOO_LARGE', `the file is larger than ${limits.maxBytes} bytes`)
+        await out.datasync()
+        await ctl.write({ received: true, bytes: spool.received })
+        spool.end = 'complete'
+        return true
+      } catch (err) {
+        spool.end = cancelled ? new UploadStop('LS_ERR_UPLOAD_ABORTED', 'reading the file was stopped') : err instanceof Error ? err : new Error(String(err))
+        return false
+      } finally {
+        clearInterval(watchdog)
+        spool.wake()
+        await it.return?.()?.catch(() => undefined)
+        await out.close().catch(() => undefined)
+      }
+    })()
+
+    const done = (async (): Promise<UploadReport> => {
+      try {
+        return await run(ctl, job, given, path, spool, null, [])
+      } finally {
+        ctl.cancelReceive()
+        await received
+        await release(id, ctl, path)
+      }
+    })()
+    ctl.finished = done.catch(() => undefined)
+    return { received, done }
+  }
+
+  /** Goes on with an upload taken over from a process that stopped (its record is already claimed). */
+  async function resume (doc: UploadDoc): Promise<void> {
+    const id = doc._id
+    const sp = doc.spool!
+    const spool = new Spool()
+    const ctl = register(id, doc.owner!, spool)
+    let done: Promise<unknown> = Promise.resolve()
+    try {
+      const size = await stat(sp.path).then((s) => s.size, () => null)
+      if (size === null || (doc.received === true && size !== doc.bytes)) {
+        running.delete(id)
+        await abandon(doc, 'LS_ERR_INTERNAL', size === null ? 'the server working on this upload stopped and its spooled file is gone; send the file again (rows already stored are recognised)' : 'the spooled file of this upload is damaged; send the file again (rows already stored are recognised)')
+        return
+      }
+      spool.received = size
+      spool.end = doc.received === true
+        ? 'complete'
+        : new UploadStop('LS_ERR_UPLOAD_ABORTED', 'the server stopped before the whole file had arrived; send the file again (rows already stored are recognised)')
+      const from: Checkpoint = doc.checkpoint ?? { rowIndex: 0, accepted: 0, duplicates: 0, rejected: 0 }
+      const earlier = await c.ingestRejects.find({ requestId: id, index: { $lt: from.rowIndex } }).sort({ index: 1 }).limit(MAX_REPORTED_REJECTS).toArray()
+      const firstRejects = earlier.map((r) => ({ line: r.line ?? 0, code: r.code, reason: r.reason }))
+      deps.log.warn({ uploadId: id, rowIndex: from.rowIndex, resumes: doc.resumes }, 'taking over an upload from its checkpoint')
+      const work = run(ctl, doc, sp.input, sp.path, spool, from, firstRejects)
+      done = work
+      ctl.finished = work.catch(() => undefined)
+      const report = await work
+      deps.log.warn({ uploadId: id, rows: report.rows, accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected }, 'resumed upload done')
+    } catch (err) {
+      const f = err instanceof UploadFailed ? err : null
+      deps.log.warn({ err: f?.cause ?? err, uploadId: id, code: f?.code }, 'resumed upload did not complete')
+    } finally {
+      await done.catch(() => undefined)
+      if (running.get(id) === ctl) await release(id, ctl, sp.path)
+    }
+  }
+
+  /** Fails a running upload no process can go on with; its counts are those of its last checkpoint. */
+  async function abandon (u: UploadDoc, code: string, message: string): Promise<void> {
+    const t = now()
+    const k = u.checkpoint ?? { accepted: u.accepted, duplicates: u.duplicates, rejected: u.rejected }
+    const set = {
+      status: 'failed' as const, error: { code, message }, accepted: k.accepted, duplicates: k.duplicates, rejected: k.rejected,
+      rows: k.accepted + k.duplicates + k.rejected, spool: null, updatedAt: t, finishedAt: t,
+    }
+    const r = await c.uploads.updateOne({ _id: u._id, status: 'running', owner: u.owner ?? { $exists: false } }, { $set: set })
+    if (r.modifiedCount === 1) {
+      deps.log.warn({ uploadId: u._id, code }, 'upload failed: no process can go on with it')
+      await publish(u._id, { ...u, ...set })
+    }
+  }
+
+  /**
+   * Takes over uploads whose process stopped (their lease ran out): those spooled on this host go on from their
+   * checkpoint; those no process can go on with (spooled elsewhere, or stopped before the file was read) are failed
+   * an hour later. Returns how many were taken over.
+   */
+  async function recover (): Promise<number> {
+    if (stopping) return 0
+    const t = now()
+    const hourAgo = new Date(t.getTime() - 3_600_000)
+    const stale = await c.uploads.find({
+      status: 'running', $or: [{ leaseUntil: { $lt: t } }, { leaseUntil: { $exists: false }, updatedAt: { $lt: hourAgo } }],
+    }).limit(20).toArray()
+    let taken = 0
+    for (const u of stale) {
+      if (stopping) break
+      if (running.has(u._id)) continue
+      if (u.spool == null || u.spool.host !== host) {
+        if (u.leaseUntil === undefined || u.leaseUntil < hourAgo) {
+          await abandon(u, 'LS_ERR_UPLOAD_ABORTED', 'the server working on this upload stopped before it was done; send the file again (rows already stored are recognised)')
+        }
+        continue
+      }
+      const claimed = await c.uploads.findOneAndUpdate(
+        { _id: u._id, status: 'running', owner: u.owner, leaseUntil: u.leaseUntil },
+        { $set: { owner: newId('ow'), leaseUntil: leaseFrom(), updatedAt: t }, $inc: { resumes: 1 } },
+        { returnDocument: 'after' },
+      )
+      if (claimed === null) continue
+      taken++
+      void resume(claimed)
+    }
+    return taken
+  }
+
+  /** Looks for uploads to take over now and then (every half lease, at most every 15 s). */
+  function startRecovery (): void {
+    if (recoveryTimer !== null || stopping) return
+    let busy = false
+    const tick = (): void => {
+      if (busy) return
+      busy = true
+      recover().catch((err: unknown) => { deps.log.warn({ err }, 'upload recovery failed') }).finally(() => { busy = false })
+    }
+    recoveryTimer = setInterval(tick, Math.min(15_000, Math.max(500, Math.floor(limits.leaseMs / 2))))
+    recoveryTimer.unref()
+    tick()
+  }
+
+  /**
+   * Shutting down: every upload working here stops at its next row, after its batch in flight is stored and
+   * checkpointed, and gives up its lease so the next process to start goes on with it. Waits up to `timeoutMs`.
+   */
+  async function pause (timeoutMs: number): Promise<void> {
+    stopping = true
+    if (recoveryTimer !== null) clearInterval(recoveryTimer)
+    recoveryTimer = null
+    const halt = new UploadInterrupted('the server is shutting down; the upload goes on from its checkpoint when a server starts again')
+    const all = [...running.values()]
+    for (const r of all) {
+      r.halt ??= halt
+      r.cancelReceive()
+      r.spool.wake()
+    }
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(all.map(async (r) => await r.finished)), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
+    clearTimeout(timer)
+  }
+
+  /** Reads a spooled file from its start, following it while it grows, hashing every byte. */
+  async function * follow (ctl: Running, path: string, spool: Spool, hash: Hash): AsyncGenerator<Buffer> {
+    const fh = await open(path, 'r')
+    try {
+      let pos = 0
+      for (;;) {
+        if (ctl.halt !== null) throw ctl.halt
+        if (pos < spool.received) {
+          const want = Math.min(spool.received - pos, 256 * 1024)
+          const buf = Buffer.allocUnsafe(want)
+          const { bytesRead } = await fh.read(buf, 0, want, pos)
+          if (bytesRead === 0) throw new Error(`the spooled file ends at byte ${pos} of ${spool.received}`)
+          pos += bytesRead
+          const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead)
+          hash.update(chunk)
+          yield chunk
+        } else if (spool.end === 'complete') {
+          return
+        } else if (spool.end !== 'open') {
+          throw spool.end
+        } else {
+          await spool.wait()
+        }
+      }
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /**
+   * Reads the spooled file to the end (or to the first file-level problem), storing rows from `from` on, and returns
+   * the report. Throws {@link UploadFailed} when the upload cannot complete.
+   */
+  async function run (ctl: Running, job: UploadDoc, input: UploadSpool['input'], path: string, spool: Spool, from: Checkpoint | null, firstRejects: UploadReject[]): Promise<UploadReport> {
+    const id = job._id
     const hash = createHash('sha256')
+    const skip = from?.rowIndex ?? 0
+    // rows just after the checkpoint may have been stored by the process that stopped (a batch in flight, or one whose
+    // checkpoint was not written): their duplicates are looked up, and those this upload stored count as accepted
+    const recheckBefore = from !== null ? skip + 2 * limits.batchRows : 0
     const state = {
-      format: input.format, bytes: 0, rowsRead: 0, accepted: 0, duplicates: 0, rejected: 0,
+      format: input.format, rowsRead: 0, accepted: from?.accepted ?? 0, duplicates: from?.duplicates ?? 0, rejected: from?.rejected ?? 0,
       mapping: input.mapping, delimiter: null as string | null,
     }
-    const firstRejects: UploadReject[] = []
     const report = (status: UploadDoc['status'], extra: { sha256?: string | null; duplicateOf?: string | null } = {}): UploadReport => {
       const r: UploadReport = {
-        id, status, kind: input.kind, format: state.format, filename: input.filename, bytes: state.bytes,
+        id, status, kind: input.kind, format: state.format, filename: input.filename, bytes: spool.received,
         rows: state.accepted + state.duplicates + state.rejected, accepted: state.accepted, duplicates: state.duplicates, rejected: state.rejected,
         sha256: extra.sha256 ?? null, rejects: firstRejects,
       }
@@ -159,9 +470,17 @@ export function createUploadService (deps: UploadDeps) {
       return r
     }
     const snapshot = (): Omit<UploadDoc, '_id' | 'kind' | 'filename' | 'contentType' | 'sourceId' | 'expectedBytes' | 'sha256' | 'fingerprint' | 'duplicateOf' | 'error' | 'actor' | 'requestId' | 'startedAt' | 'finishedAt'> => ({
-      status: 'running', format: state.format, mapping: state.mapping, bytes: state.bytes, rowsRead: state.rowsRead,
+      status: 'running', format: state.format, mapping: state.mapping, bytes: spool.received, rowsRead: Math.max(state.rowsRead, skip),
       rows: state.accepted + state.duplicates + state.rejected, accepted: state.accepted, duplicates: state.duplicates, rejected: state.rejected, updatedAt: now(),
     })
+    const lost = (): void => { ctl.halt ??= new UploadInterrupted('another process took this upload over') }
+
+    // the lease: renewed while the work goes on; a process that finds it run out takes the upload over
+    const heartbeat = setInterval(() => {
+      ctl.write({ leaseUntil: leaseFrom() })
+        .then((r) => { if (r.matchedCount === 0) lost() }, (err: unknown) => { deps.log.warn({ err, uploadId: id }, 'could not renew an upload lease') })
+    }, Math.max(100, Math.floor(limits.leaseMs / 3)))
+    heartbeat.unref()
 
     // progress: at most one write in flight, at most one every progressEveryMs, and on a slow database no more often
     // than keeps these writes under a fifth of the time (they compete with the rows' own writes); the final state is
@@ -174,7 +493,7 @@ export function createUploadService (deps: UploadDeps) {
       const snap = snapshot()
       progressRun = (async () => {
         try {
-          await c.uploads.updateOne({ _id: id }, { $set: snap })
+          await ctl.write(snap)
           await publish(id, { ...job, ...snap, error: null })
         } catch (err) {
           deps.log.warn({ err, uploadId: id }, 'upload progress write failed')
@@ -185,46 +504,17 @@ export function createUploadService (deps: UploadDeps) {
       })()
     }
 
-    // the file's bytes: counted, hashed, and watched for a client that stops sending
-    let waitingSince: number | null = null
-    async function * counted (): AsyncGenerator<Buffer> {
-      const it = (file as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
-      try {
-        for (;;) {
-          waitingSince = Date.now()
-          const r = await it.next()
-          waitingSince = null
-          if (r.done === true) break
-          state.bytes += r.value.length
-          hash.update(r.value)
-          yield r.value
-        }
-        // busboy ends a file at the size limit and only flags it: fail instead of ending, so the parser never takes
-        // the cut-off last row for a whole one (the rows before it are stored)
-        if (file.truncated === true) throw new UploadStop('LS_ERR_UPLOAD_TOO_LARGE', `the file is larger than ${limits.maxBytes} bytes`)
-      } finally {
-        waitingSince = null
-        await it.return?.()
-      }
-    }
-    const watchdog = setInterval(() => {
-      if (waitingSince !== null && Date.now() - waitingSince > limits.idleTimeoutMs) {
-        file.destroy(new UploadStop('LS_ERR_TIMEOUT', `no data arrived for ${Math.round(limits.idleTimeoutMs / 1000)} s`))
-      }
-    }, Math.min(1000, Math.max(50, Math.floor(limits.idleTimeoutMs / 4))))
-    watchdog.unref()
-
     // batches: rows to ingest and rows already rejected while reading, in file order
     let batch: Array<{ index: number; line: number; event: Record<string, unknown> }> = []
     let readRejects: Array<{ index: number; line: number; reject: RowReject }> = []
     let inflight: Promise<void> | null = null
     let storeFailed = false
-    const store = async (items: typeof batch, rejects: typeof readRejects): Promise<void> => {
+    const store = async (items: typeof batch, rejects: typeof readRejects, end: number): Promise<void> => {
       const found: UploadReject[] = []
       if (rejects.length > 0) {
         const receivedAt = now()
         const docs: RejectDoc[] = rejects.map((r) => ({
-          _id: newId('rj'), sourceId: input.sourceId, requestId: id, index: r.index, line: r.line, code: r.reject.code, reason: r.reject.reason,
+          _id: `rj_${id}_${r.index}`, sourceId: input.sourceId, requestId: id, index: r.index, line: r.line, code: r.reject.code, reason: r.reject.reason,
           raw: r.reject.raw.slice(0, RAW_LIMIT), rawTruncated: r.reject.raw.length > RAW_LIMIT, receivedAt,
         }))
         await retryTransient(async () => {
@@ -234,12 +524,19 @@ export function createUploadService (deps: UploadDeps) {
       }
       let accepted = 0; let duplicates = 0; let rejected = rejects.length
       if (items.length > 0) {
+        const recheck = items[0]!.index < recheckBefore
         const summary = await deps.ingest.ingest(items.map((i) => i.event), {
-          sourceId: input.sourceId, requestId: id, indexes: items.map((i) => i.index), lines: items.map((i) => i.line), lookupDuplicates: false,
+          sourceId: input.sourceId, requestId: id, indexes: items.map((i) => i.index), lines: items.map((i) => i.line), lookupDuplicates: recheck, stableRejectIds: true,
         })
         accepted += summary.accepted
         duplicates += summary.duplicates
         rejected += summary.rejected
+        if (recheck && summary.duplicates > 0) {
+          const twins = summary.results.filter((r) => r.status === 'duplicate' && r.eventId !== undefined).map((r) => r.eventId!)
+          const mine = twins.length > 0 ? await c.events.countDocuments({ _id: { $in: twins }, requestId: id }) : 0
+          accepted += mine
+          duplicates -= mine
+        }
         for (const r of summary.results) {
           if (r.status === 'rejected') found.push({ line: items[r.index]!.line, code: r.error?.code ?? 'LS_ERR_EVENT_INVALID', reason: r.error?.message ?? 'invalid' })
         }
@@ -252,6 +549,9 @@ export function createUploadService (deps: UploadDeps) {
         found.sort((a, b) => a.line - b.line)
         firstRejects.push(...found.slice(0, MAX_REPORTED_REJECTS - firstRejects.length))
       }
+      const checkpoint: Checkpoint = { rowIndex: end, accepted: state.accepted, duplicates: state.duplicates, rejected: state.rejected }
+      const w = await ctl.write({ checkpoint, leaseUntil: leaseFrom() })
+      if (w.matchedCount === 0) lost()
       progress()
     }
     const settle = async (): Promise<void> => {
@@ -260,27 +560,37 @@ export function createUploadService (deps: UploadDeps) {
       inflight = null
       try { await p } catch (err) { storeFailed = true; throw err }
     }
+    let rowIndex = 0
     const flush = async (): Promise<void> => {
       await settle()
       if (batch.length === 0 && readRejects.length === 0) return
-      const p = store(batch, readRejects)
+      const p = store(batch, readRejects, rowIndex)
       p.catch(() => undefined) // awaited by the next settle(); not an unhandled rejection meanwhile
       inflight = p
       batch = []
       readRejects = []
     }
-    let rowIndex = 0
     const addRow = async (line: number, ev: Record<string, unknown> | null, reject: RowReject | null): Promise<void> => {
+      if (ctl.halt !== null) throw ctl.halt
       const index = rowIndex++
       state.rowsRead++
+      if (index < skip) {
+        // stored before the checkpoint
+        if ((state.rowsRead & 1023) === 0) progress()
+        return
+      }
       if (reject !== null) readRejects.push({ index, line, reject })
       else batch.push({ index, line, event: ev! })
       if (batch.length + readRejects.length >= limits.batchRows) await flush()
       else if ((state.rowsRead & 1023) === 0) progress()
     }
 
+    // closed explicitly: a file-level problem can stop reading before the follower's own end (its file stays open
+    // until it is returned)
+    const source = follow(ctl, path, spool, hash)
+    const closeSource = async (): Promise<void> => { await source.return(undefined).catch(() => undefined) }
     try {
-      const utf8 = await toUtf8(counted())
+      const utf8 = await toUtf8(source)
       const { head, stream } = await peek(utf8.stream, (h) => h.indexOf(10) !== -1 || h.length >= 64 * 1024)
       state.format ??= formatFromName(input.filename) ?? formatFromType(input.contentType) ?? formatFromBytes(head)
       if (head.length === 0) throw new UploadStop('LS_ERR_UPLOAD_FORMAT', 'the file is empty')
@@ -312,8 +622,21 @@ export function createUploadService (deps: UploadDeps) {
       }
       await flush()
       await settle()
+      if (ctl.halt !== null) throw ctl.halt
     } catch (err) {
-      clearInterval(watchdog)
+      clearInterval(heartbeat)
+      await closeSource()
+      if (err instanceof UploadInterrupted) {
+        // not failed: the batch in flight is stored and checkpointed, and the upload goes on elsewhere from there
+        await settle().catch(() => undefined)
+        if (progressRun !== null) await progressRun
+        ctl.keepSpool = true
+        if (stopping) {
+          await ctl.write({ leaseUntil: new Date(0), updatedAt: now() })
+            .catch((writeErr: unknown) => { deps.log.warn({ err: writeErr, uploadId: id }, 'could not give up an upload lease') })
+        }
+        throw new UploadFailed('LS_ERR_UPLOAD_INTERRUPTED', err.message, null, report('running'), { cause: err })
+      }
       // keep what was read completely: the rows parsed before the problem are stored and counted
       if (!storeFailed) {
         try {
@@ -329,29 +652,30 @@ export function createUploadService (deps: UploadDeps) {
       const message = stop?.message ?? (code === 'LS_ERR_UPLOAD_ABORTED' ? 'the client closed the connection before the whole file arrived' : 'the upload failed on the server; the rows counted were stored')
       const error: UploadDoc['error'] = stop?.line != null ? { code, message, line: stop.line } : { code, message }
       const t = now()
-      const snap = { ...snapshot(), status: 'failed' as const, error, finishedAt: t }
+      const snap = { ...snapshot(), status: 'failed' as const, error, finishedAt: t, spool: null }
       try {
-        await c.uploads.updateOne({ _id: id }, { $set: snap })
+        await ctl.write(snap)
       } catch (writeErr) {
         deps.log.warn({ err: writeErr, uploadId: id }, 'marking the upload failed did not work')
       }
       await publish(id, { ...job, ...snap })
       throw new UploadFailed(code, message, stop?.line ?? null, report('failed'), { cause: err })
     }
-    clearInterval(watchdog)
+    clearInterval(heartbeat)
+    await closeSource()
     if (progressRun !== null) await progressRun
 
     const digest = hash.digest('hex')
     const fingerprint = sha256(`${interpretationKey({ kind: input.kind, format: state.format!, sourceId: input.sourceId, mapping: state.mapping, delimiter: state.delimiter })}:${digest}`)
     const earlier = await c.uploads.find({ fingerprint, status: 'done', _id: { $ne: id } }).sort({ startedAt: 1 }).limit(1).project<{ _id: string }>({ _id: 1 }).next()
     const t = now()
-    const done = { ...snapshot(), status: 'done' as const, sha256: digest, fingerprint, duplicateOf: earlier?._id ?? null, finishedAt: t }
-    await c.uploads.updateOne({ _id: id }, { $set: done })
+    const done = { ...snapshot(), status: 'done' as const, sha256: digest, fingerprint, duplicateOf: earlier?._id ?? null, finishedAt: t, spool: null }
+    await ctl.write(done)
     await publish(id, { ...job, ...done, error: null })
     return report('done', { sha256: digest, duplicateOf: done.duplicateOf })
   }
 
-  return { start, fail, process }
+  return { start, fail, process, recover, startRecovery, pause }
 }
 
 /** A request that ended before its body did (the client went away). */
