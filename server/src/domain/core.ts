@@ -168,7 +168,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     }
     await idempotency.purgeExpired()
     await live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
-    await c.locks.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 3_600_000) } })
+    await locks.purgeExpired(new Date(t.getTime() - 3_600_000))
     await c.webhookClaims.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 24 * 3_600_000) } })
     return ids.size
   }

@@ -1,5 +1,6 @@
 import type { Collection } from 'mongodb'
 import type { LockDoc } from './types.js'
+import { randomUUID } from 'node:crypto'
 import { isDuplicateKey } from '../infra/db.js'
 
 /** Named leases in the `locks` collection: exclusive, expiring, renewable, released only by their owner. */
@@ -9,10 +10,24 @@ export interface LockService {
   /** Extends the lease; false when the lock was lost (expired and taken by someone else). */
   renew(name: string, owner: string, ttlMs: number): Promise<boolean>
   release(name: string, owner: string): Promise<void>
+  /**
+   * Removes what expired before `before`: takeover markers by when they were taken, and abandoned leases by taking
+   * each over and releasing it (a plain delete could remove a lease taken over a moment earlier). Returns how many.
+   */
+  purgeExpired(before: Date, limit?: number): Promise<number>
 }
 
+/**
+ * How long a takeover marker protects its winner, at least. The winner's update can be slow to land (a busy
+ * database, a paused process): clearing its marker earlier would let a second claimer take over the same lease, and
+ * on FerretDB both conditional updates would match, giving the lock two holders. Only a winner that stopped between
+ * its marker and its update leaves a marker this old, and then the lock waits this long before it can be taken.
+ */
+export const TAKEOVER_GUARD_MS = 60_000
+const TAKEOVER_PREFIX = '~takeover:'
+
 export function createLockService (locks: Collection<LockDoc>, now: () => Date): LockService {
-  return {
+  const service: LockService = {
     async acquire (name, owner, ttlMs) {
       const t = now()
       const lease = { owner, expiresAt: new Date(t.getTime() + ttlMs), acquiredAt: t }
@@ -31,16 +46,17 @@ export function createLockService (locks: Collection<LockDoc>, now: () => Date):
         // all "match" the expired document), so the right to take over this particular lease is won by inserting
         // a marker keyed by it: exactly one claimer succeeds. Markers carry the old expiry, so the sweeper's purge
         // of long-expired lock documents removes them.
-        const markerId = `~takeover:${name}:${cur.owner}:${cur.expiresAt.getTime()}`
+        const markerId = `${TAKEOVER_PREFIX}${name}:${cur.owner}:${cur.expiresAt.getTime()}`
         try {
-          await locks.insertOne({ _id: markerId, owner, expiresAt: cur.expiresAt, acquiredAt: t })
+          // the marker's expiry is when it was taken: purgeExpired keeps it for an hour after that
+          await locks.insertOne({ _id: markerId, owner, expiresAt: t, acquiredAt: t })
         } catch (err) {
           if (!isDuplicateKey(err)) throw err
-          // Someone won this takeover. If it never completed (that claimer failed between its marker and its
-          // update), the marker would block the lock for good: after a lease's length, the marker is cleared so
-          // the next attempt can take over.
+          // Someone won this takeover. If it never completed (that claimer stopped between its marker and its
+          // update), the marker would block the lock for good: once it is older than the guard (and than two leases),
+          // it is cleared so the next attempt can take over.
           const m = await locks.findOne({ _id: markerId })
-          if (m !== null && t.getTime() - m.acquiredAt.getTime() > ttlMs) await locks.deleteOne({ _id: markerId, owner: m.owner })
+          if (m !== null && t.getTime() - m.acquiredAt.getTime() > Math.max(TAKEOVER_GUARD_MS, 2 * ttlMs)) await locks.deleteOne({ _id: markerId, owner: m.owner })
           return false
         }
         try {
@@ -67,5 +83,20 @@ export function createLockService (locks: Collection<LockDoc>, now: () => Date):
     async release (name, owner) {
       await locks.deleteOne({ _id: name, owner })
     },
+    async purgeExpired (before, limit = 1000) {
+      const old = await locks.find({ expiresAt: { $lt: before } }).project<{ _id: string }>({ _id: 1 }).limit(limit).toArray()
+      // takeover markers and revision claims are records of decisions long made: deleting them races with nothing
+      const isRecord = (id: string): boolean => id.startsWith(TAKEOVER_PREFIX) || id.startsWith('commit:')
+      const records = old.map((d) => d._id).filter(isRecord)
+      if (records.length > 0) await locks.deleteMany({ _id: { $in: records } })
+      let n = records.length
+      const token = `purge:${randomUUID()}`
+      for (const d of old) {
+        if (isRecord(d._id)) continue
+        if (await service.acquire(d._id, token, 60_000)) { await service.release(d._id, token); n++ }
+      }
+      return n
+    },
   }
+  return service
 }
