@@ -84,15 +84,13 @@ export function createLockService (locks: Collection<LockDoc>, now: () => Date):
       await locks.deleteOne({ _id: name, owner })
     },
     async purgeExpired (before, limit = 1000) {
-      const old = await locks.find({ expiresAt: { $lt: before } }).project<{ _id: string }>({ _id: 1 }).limit(limit).toArray()
       // takeover markers and revision claims are records of decisions long made: deleting them races with nothing
-      const isRecord = (id: string): boolean => id.startsWith(TAKEOVER_PREFIX) || id.startsWith('commit:')
-      const records = old.map((d) => d._id).filter(isRecord)
-      if (records.length > 0) await locks.deleteMany({ _id: { $in: records } })
-      let n = records.length
+      const records = await locks.deleteMany({ _id: { $regex: /^(~takeover:|commit:)/ }, expiresAt: { $lt: before } })
+      let n = records.deletedCount
+      const old = await locks.find({ expiresAt: { $lt: before } }).project<{ _id: string }>({ _id: 1 }).limit(limit).toArray()
       const token = `purge:${randomUUID()}`
       for (const d of old) {
-        if (isRecord(d._id)) continue
+        if (d._id.startsWith(TAKEOVER_PREFIX) || d._id.startsWith('commit:')) continue
         if (await service.acquire(d._id, token, 60_000)) { await service.release(d._id, token); n++ }
       }
       return n
