@@ -66,9 +66,13 @@ export async function post (url: string, body: string | Buffer, headers: Record<
   return { status: res.status, headers: res.headers, body: parsed, text }
 }
 
-/** Standard Webhooks headers for a body, signed with the standardwebhooks package. */
-export function standardHeaders (secret: string, id: string, unixSeconds: number, body: string): Record<string, string> {
-  const signature = new Webhook(secret).sign(id, new Date(unixSeconds * 1000), body)
+/**
+ * Standard Webhooks headers for a body, signed with the standardwebhooks package: with each secret given (space
+ * separated, as a sender mid-rotation signs), all over the one timestamp sent.
+ */
+export function standardHeaders (secrets: string | readonly string[], id: string, unixSeconds: number, body: string): Record<string, string> {
+  const at = new Date(unixSeconds * 1000)
+  const signature = (typeof secrets === 'string' ? [secrets] : secrets).map((s) => new Webhook(s).sign(id, at, body)).join(' ')
   return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(unixSeconds), 'webhook-signature': signature }
 }
 

@@ -75,7 +75,7 @@ t.test('standard webhooks: bad signatures, stale or malformed timestamps and mis
     { name: '20-digit timestamp', headers: { ...standardHeaders(secret, 'm-20', now, body), 'webhook-timestamp': '1'.repeat(20) }, code: 'LS_ERR_WEBHOOK_HEADER_INVALID' },
     { name: 'only a v1a signature', headers: { ...standardHeaders(secret, 'm-v1a', now, body), 'webhook-signature': 'v1a,abc' }, code: 'LS_ERR_WEBHOOK_SIGNATURE' },
     { name: 'webhook-id with a dot', headers: standardHeaders(secret, 'm.dot', now, body), code: 'LS_ERR_WEBHOOK_HEADER_INVALID' },
-    { name: '21 signature entries', headers: { ...standardHeaders(secret, 'm-many', now, body), 'webhook-signature': Array.from({ length: 21 }, () => standardHeaders(other, 'm-many', now, body)['webhook-signature']).join(' ') }, code: 'LS_ERR_WEBHOOK_HEADER_INVALID' },
+    { name: '21 signature entries', headers: standardHeaders(Array.from({ length: 21 }, () => other), 'm-many', now, body), code: 'LS_ERR_WEBHOOK_HEADER_INVALID' },
   ]
   for (const h of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
     const headers = standardHeaders(secret, `m-missing-${h}`, now, body)
