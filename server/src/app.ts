@@ -105,6 +105,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   }
   app.decorate('sources', sources)
   await core.rulesets.ensureDefault()
+  await core.identity.backfillOnce()
   let initialAdminKey: string | null = null
   if (config.bootstrapApiKey !== undefined) {
     await core.apiKeys.create('bootstrap admin', ['admin'], config.bootstrapApiKey)

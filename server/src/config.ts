@@ -33,7 +33,8 @@ export const Env = Type.Object({
   LEADSCORE_ADMIN_EMAIL: Type.Optional(Type.String({ maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' })),
   LEADSCORE_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 200 })),
   LEADSCORE_WORKER: Bool,
-  LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+  LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 2 }),
+  LEADSCORE_SCORING_BATCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
   LEADSCORE_SWEEP_EVERY_MS: Type.Integer({ minimum: 100, default: 5_000 }),
   LEADSCORE_DECAY_TICK_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
@@ -78,7 +79,7 @@ export interface AppConfig {
   bootstrapApiKey: string | undefined
   /** The first console admin, created at startup when no admin user exists (unset parts: admin@localhost, random). */
   initialAdmin: { email: string | undefined; password: string | undefined }
-  worker: { enabled: boolean; concurrency: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number; decayTickMs: number }
+  worker: { enabled: boolean; concurrency: number; batchLeads: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number; decayTickMs: number }
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
   /** Time allowed to receive a whole request (every route but file uploads, which have `uploads.idleTimeoutMs`). */
   requestTimeoutMs: number
@@ -129,6 +130,7 @@ export function loadConfig (env: EnvInput): AppConfig {
     worker: Object.freeze({
       enabled: e.LEADSCORE_WORKER,
       concurrency: e.LEADSCORE_WORKER_CONCURRENCY,
+      batchLeads: e.LEADSCORE_SCORING_BATCH,
       lockLifetimeMs: e.LEADSCORE_LOCK_LIFETIME_MS,
       sweepEveryMs: e.LEADSCORE_SWEEP_EVERY_MS,
       decayTickMs: e.LEADSCORE_DECAY_TICK_MS,

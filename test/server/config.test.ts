@@ -26,7 +26,7 @@ t.test('loadConfig converts strings to integers and booleans', async (t) => {
     MONGODB_URI: 'mongodb://db:27017/', MONGODB_DB: 'ls_x', PROBLEM_BASE_URL: 'https://example.com/problems/', LOG_LEVEL: 'warn',
   })
   t.equal(c.port, 8080)
-  t.same(c.worker, { enabled: false, concurrency: 3, lockLifetimeMs: 1500, sweepEveryMs: 250, processEveryMs: 40, eventsPerRun: 77, decayTickMs: 3_600_000 })
+  t.same(c.worker, { enabled: false, concurrency: 3, batchLeads: 200, lockLifetimeMs: 1500, sweepEveryMs: 250, processEveryMs: 40, eventsPerRun: 77, decayTickMs: 3_600_000 })
   t.same(c.limits, { maxEventBytes: 2048, bodyLimit: 4096, eventsBodyLimit: 8192, maxBatchEvents: 1000 })
   t.equal(c.idempotencyTtlMs, 2 * 3_600_000)
   t.equal(c.demo, false)
@@ -49,7 +49,7 @@ t.test('loadConfig applies defaults', async (t) => {
   t.equal(c.dataDir, '.data')
   t.equal(c.demo, true)
   t.equal(c.bootstrapApiKey, undefined)
-  t.same(c.worker, { enabled: true, concurrency: 8, lockLifetimeMs: 30_000, sweepEveryMs: 5000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
+  t.same(c.worker, { enabled: true, concurrency: 2, batchLeads: 200, lockLifetimeMs: 30_000, sweepEveryMs: 5000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
   t.same(c.limits, { maxEventBytes: 32 * 1024, bodyLimit: 1024 * 1024, eventsBodyLimit: 5 * 1024 * 1024, maxBatchEvents: 1000 })
   t.equal(c.idempotencyTtlMs, 24 * 3_600_000)
   t.equal(c.logLevel, 'info')

@@ -210,7 +210,8 @@ t.test('grade changes are notified to subscriptions that ask for them', async (t
 
 t.test('notifications found during a bulk re-score are held and released once, as the net change', { timeout: 120_000 }, async (t) => {
   let gate: { leadId: string; open: Promise<void>; reached: () => void; arrived: Promise<void> } | null = null
-  const { app, db } = await buildTestApp(t, ENV, {
+  // one lead per scoring batch, so the job's pause before G's commit holds G alone and the other leads are committed
+  const { app, db } = await buildTestApp(t, { ...ENV, LEADSCORE_SCORING_BATCH: '1' }, {
     beforeCommit: async (leadId) => {
       const g = gate
       if (g === null || g.leadId !== leadId) return

@@ -1,7 +1,7 @@
 import type { AppConfig } from '../config.js'
 import type { Database } from '../infra/db.js'
 import { Scheduler } from '../infra/agenda.js'
-import { findByIds, insertIgnoringDuplicates } from '../infra/db.js'
+import { findByIds, idLists, insertIgnoringDuplicates } from '../infra/db.js'
 import { createLockService } from './locks.js'
 import { createRulesetService } from './rulesets/ruleset-service.js'
 import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE, type MountedScoringPlugin } from './scoring/pipeline.js'
@@ -15,7 +15,8 @@ import { createUserService } from './auth/users.js'
 import { createMetrics } from './metrics.js'
 import { createUploadService } from './uploads/upload-service.js'
 import { newId } from '../lib/ids.js'
-import { WorkQueue } from './work-queue.js'
+import { BatchQueue } from './work-queue.js'
+import { createIdentityService } from './identity.js'
 import { createOutbox } from './webhooks/outbox.js'
 import { createSubscriptionService } from './webhooks/subscriptions.js'
 import { createDispatcher } from './webhooks/dispatcher.js'
@@ -88,18 +89,21 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     live.append('lead.scored', ['leaderboard', `lead:${b.leadId}`, 'events'], data).catch((err: unknown) => log.warn({ err, leadId: b.leadId }, 'live feed append failed'))
   }
 
+  const identity = createIdentityService(c, now)
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
-    // on FerretDB: at most 8 per command, so even 8 concurrent runs hold well under its 100 SQLite connections
-    writesPerCommand: database.ferret ? 8 : 500, idIn: database.idIn,
+    // A released FerretDB holds one of its 100 SQLite connections per single-document update until the command ends:
+    // at most 8 per command there. The embedded build closes each one as it goes (scripts/ferretdb.mjs), and has the
+    // `_id` list patch that `idIn` detects.
+    writesPerCommand: database.ferret && !database.idIn ? 8 : 200, idIn: database.idIn, identity,
     log, onCommitted, notifier: outbox, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
-  // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run by the in-process pool of
-  // every worker process. (Agenda job claims are not atomic on FerretDB, and its worker slots leaked there until
-  // processing stopped; markers plus the lead lock need nothing but atomic inserts.)
-  const queue = new WorkQueue(config.worker.concurrency, async (id) => { await runScoreLead(id) },
-    (id, err) => log.error({ err, leadId: id }, 'scoring run failed'))
+  // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run in batches of leads by the
+  // in-process pool of every worker process. (Agenda job claims are not atomic on FerretDB, and its worker slots
+  // leaked there until processing stopped; markers plus the lead locks need nothing but atomic inserts.)
+  const queue = new BatchQueue(config.worker.concurrency, config.worker.batchLeads, async (ids) => { await runScoreLeads(ids) },
+    (ids, err) => log.error({ err, leads: ids.length, firstLead: ids[0] }, 'scoring batch failed'))
   let workersStarted = false
   const timers: NodeJS.Timeout[] = []
 
@@ -139,7 +143,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   }
 
   const ingest = createIngestService({
-    c, now, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
+    c, now, identity, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
     onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
   })
@@ -205,16 +209,14 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     return ticks
   }
 
-  async function runScoreLead (leadId: string): Promise<void> {
-    // remove the marker before reading events: an event stored after this point queues a new run
-    await c.pendingLeads.deleteOne({ _id: leadId })
-    const r = await processor.processLead(leadId)
-    if (!r.locked) {
-      // another run holds the lead: it re-checks for new events after releasing the lock (and if it dies, its lock
-      // expires and the sweeper finds the pending events)
-      return
-    }
-    if (await processor.hasWork(leadId)) await enqueue([leadId])
+  async function runScoreLeads (leadIds: string[]): Promise<void> {
+    // remove the markers before reading events: an event stored after this point queues a new run
+    for (const part of idLists(leadIds)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
+    const r = await processor.processMany(leadIds)
+    // Leads another run holds are left to it: it re-checks for new events after releasing their locks (and if it
+    // dies, its locks expire and the sweeper finds the pending events). The leads this batch held are re-checked now.
+    const again = await processor.withWork(r.done)
+    if (again.length > 0) await enqueue(again)
   }
 
   async function startRescoreAll (actor: string): Promise<JobDoc> {
@@ -236,7 +238,6 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     // stage and grade notifications of every scoring run are held until the job ends (see webhooks/outbox.ts)
     outbox.setLocalHold(jobId)
     try {
-      let after = ''
       let done = 0
       const deferred: string[] = []
       const patience = Math.max(1000, config.worker.lockLifetimeMs)
@@ -256,20 +257,31 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
         flagged.push(id)
         return true
       }
-      for (;;) {
-        const page = await c.leads.find({ _id: { $gt: after } }).sort({ _id: 1 }).limit(200).project<{ _id: string }>({ _id: 1 }).toArray()
-        if (page.length === 0) break
-        for (const p of page) {
-          if (!await rescoreOne(p._id, patience)) deferred.push(p._id)
-          done++
-          if (Date.now() - reportedAt > 1000) {
-            reportedAt = Date.now()
-            await c.jobs.updateOne({ _id: jobId }, { $set: { done, updatedAt: now() } })
-            await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total })
-          }
-        }
-        after = page[page.length - 1]!._id
+      const report = async (): Promise<void> => {
+        if (Date.now() - reportedAt <= 1000) return
+        reportedAt = Date.now()
+        await c.jobs.updateOne({ _id: jobId }, { $set: { done, updatedAt: now() } })
+        await live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total: job.total })
       }
+      /** Re-scores a page of leads in one batch; the ones a scoring run holds go one by one (flagged if need be). */
+      const rescorePage = async (ids: string[]): Promise<void> => {
+        const r = await processor.processMany(ids, { rescore: true })
+        done += r.done.length
+        await report()
+        for (const id of r.busy) {
+          if (!await rescoreOne(id, patience)) deferred.push(id)
+          done++
+          await report()
+        }
+      }
+      // One pass over the lead ids, in `_id` order (a range query per page would read the whole collection per page
+      // on FerretDB).
+      const page: string[] = []
+      for await (const l of c.leads.find({}).sort({ _id: 1 }).project<{ _id: string }>({ _id: 1 }).batchSize(1000)) {
+        page.push(l._id)
+        if (page.length >= config.worker.batchLeads) await rescorePage(page.splice(0))
+      }
+      if (page.length > 0) await rescorePage(page)
       // leads that stayed busy (a long scoring run held them) get more patient retries before the job gives up
       for (let round = 0; round < 20 && deferred.length > 0; round++) {
         const again = deferred.splice(0)
@@ -302,7 +314,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
-    predictive, enqueue, sweep, decayTick, startRescoreAll, withLeadLock,
+    predictive, identity, enqueue, sweep, decayTick, startRescoreAll, withLeadLock,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
       workersStarted = true

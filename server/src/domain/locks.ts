@@ -1,7 +1,7 @@
 import type { Collection } from 'mongodb'
 import type { LockDoc } from './types.js'
 import { randomUUID } from 'node:crypto'
-import { isDuplicateKey } from '../infra/db.js'
+import { duplicateWriteErrors, findByIds, idLists, isDuplicateKey, isTransient } from '../infra/db.js'
 
 /** Named leases in the `locks` collection: exclusive, expiring, renewable, released only by their owner. */
 export interface LockService {
@@ -10,6 +10,14 @@ export interface LockService {
   /** Extends the lease; false when the lock was lost (expired and taken by someone else). */
   renew(name: string, owner: string, ttlMs: number): Promise<boolean>
   release(name: string, owner: string): Promise<void>
+  /**
+   * Takes many locks for one owner: a lookup of their `_id`s and one insert of the free ones; the few that exist
+   * (held, or expired and to be taken over) go through `acquire`. Returns the names taken.
+   */
+  acquireMany(names: readonly string[], owner: string, ttlMs: number): Promise<Set<string>>
+  /** Extends the leases of many locks of one owner; returns the names still held. */
+  renewMany(names: readonly string[], owner: string, ttlMs: number): Promise<Set<string>>
+  releaseMany(names: readonly string[], owner: string): Promise<void>
   /**
    * Removes what expired before `before`: takeover markers by when they were taken, and abandoned leases by taking
    * each over and releasing it (a plain delete could remove a lease taken over a moment earlier). Returns how many.
@@ -82,6 +90,37 @@ export function createLockService (locks: Collection<LockDoc>, now: () => Date):
     },
     async release (name, owner) {
       await locks.deleteOne({ _id: name, owner })
+    },
+    async acquireMany (names, owner, ttlMs) {
+      const taken = new Set<string>()
+      if (names.length === 0) return taken
+      const existing = new Set((await findByIds<LockDoc, { _id: string }>(locks, names, { _id: 1 })).map((d) => d._id))
+      const t = now()
+      const free = names.filter((n) => !existing.has(n))
+      if (free.length > 0) {
+        const docs = free.map((n) => ({ _id: n, owner, expiresAt: new Date(t.getTime() + ttlMs), acquiredAt: t }))
+        try {
+          await locks.insertMany(docs, { ordered: false })
+          for (const n of free) taken.add(n)
+        } catch (err) {
+          const refused = duplicateWriteErrors(err)
+          if (refused === null && !isTransient(err)) throw err
+          // a lock taken meanwhile by someone else, or an insert that may have partly landed: look at each one
+          free.forEach((n, i) => { if (refused !== null && !refused.has(i)) taken.add(n); else existing.add(n) })
+        }
+      }
+      for (const n of names) if (existing.has(n) && await service.acquire(n, owner, ttlMs)) taken.add(n)
+      return taken
+    },
+    async renewMany (names, owner, ttlMs) {
+      if (names.length === 0) return new Set()
+      const expiresAt = new Date(now().getTime() + ttlMs)
+      for (const part of idLists(names)) await locks.updateMany({ _id: { $in: part }, owner }, { $set: { expiresAt } })
+      // what matched is not said per document: read which of them this owner still holds
+      return new Set((await findByIds<LockDoc, { _id: string; owner: string }>(locks, names, { owner: 1 })).filter((d) => d.owner === owner).map((d) => d._id))
+    },
+    async releaseMany (names, owner) {
+      for (const part of idLists(names)) await locks.deleteMany({ _id: { $in: part }, owner })
     },
     async purgeExpired (before, limit = 1000) {
       // takeover markers and revision claims are records of decisions long made: deleting them races with nothing

@@ -34,6 +34,15 @@ export interface StoredPrediction extends PredictiveScore {
   at: Date
 }
 
+/** A lead external id carried by a lead whose key is its email: `_id` `ext:<external id>`. */
+export interface LeadAliasDoc {
+  _id: string
+  leadId: string
+  /** The lead's key, which events naming this external id take. */
+  key: string
+  createdAt: Date
+}
+
 export interface LeadDoc {
   _id: string
   key: string
@@ -84,6 +93,8 @@ export interface LeadBatch {
   done: boolean
   /** Stage and grade crossings of this batch, recorded in the notification outbox when the batch is finalized. */
   notify?: BatchNotify
+  /** The lead external id this batch gave the lead, recorded in `leadAliases` when the batch is finalized. */
+  alias?: string
 }
 
 /** A stage or grade change found in a scoring batch, with its identity in the lead's canonical history. */

@@ -2,7 +2,7 @@ import { MongoClient, MongoServerError, type Collection, type Db, type IndexDesc
 import type { Document, Filter, OptionalUnlessRequiredId, WithId } from 'mongodb'
 import type {
   LeadDoc, EventDoc, LedgerDoc, RulesetDoc, RejectDoc, IdempotencyDoc, LockDoc, ApiKeyDoc, LiveDoc, AuditDoc, JobDoc, UserDoc, SessionDoc,
-  NotificationDoc, WebhookQueueDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc, UploadDoc,
+  NotificationDoc, WebhookQueueDoc, LeadAliasDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc, UploadDoc,
 } from '../domain/types.js'
 import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 
@@ -25,6 +25,11 @@ export interface Collections {
   uploads: Collection<UploadDoc>
   /** One marker per lead with events waiting to be scored (insert-only coalescing of scoring runs). */
   pendingLeads: Collection<{ _id: string; at: Date }>
+  /**
+   * Which lead carries a lead external id that is not its key (`_id` `ext:<id>`): an index that answers by `_id`,
+   * so resolving an event that names only an external id never reads the leads collection.
+   */
+  leadAliases: Collection<LeadAliasDoc>
   /** Outbound webhook subscriptions. */
   webhooks: Collection<WebhookDoc>
   /** The notification outbox: one document per stage/grade crossing, keyed by the crossing's identity. */
@@ -108,6 +113,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   jobs: [{ key: { createdAt: -1 }, name: 'created_desc' }],
   uploads: [{ key: { fingerprint: 1 }, name: 'fingerprint' }, { key: { status: 1 }, name: 'status' }],
   pendingLeads: [{ key: { at: 1 }, name: 'at' }],
+  leadAliases: [{ key: { leadId: 1 }, name: 'lead' }],
   webhooks: [{ key: { createdAt: -1 }, name: 'created_desc' }],
   notifications: [{ key: { leadId: 1, createdAt: 1 }, name: 'lead_created' }],
   notificationHolds: [{ key: { leadId: 1 }, name: 'lead' }],
@@ -171,7 +177,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
     } catch { /* no explain: look documents up one by one */ }
   }
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
-    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'webhooks', 'notifications', 'notificationHolds',
+    'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
@@ -328,6 +334,18 @@ export async function insertIgnoringDuplicates<T extends Document> (col: Collect
       if (!isDuplicateKey(err)) throw err
     }
   }
+}
+
+/**
+ * The indexes of the documents an unordered `insertMany` refused as duplicates, or null when it failed otherwise (or
+ * the server did not say which).
+ */
+export function duplicateWriteErrors (err: unknown): Set<number> | null {
+  if (!isDuplicateKey(err)) return null
+  const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number }> | { index: number; code?: number } }).writeErrors
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
+  if (list === null || list.some((we) => we.code !== undefined && we.code !== 11000)) return null
+  return new Set(list.map((we) => we.index))
 }
 
 /** true for a duplicate-key error (E11000). FerretDB does not name the index, so callers re-check which key clashed. */

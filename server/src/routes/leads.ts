@@ -167,6 +167,8 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       if (isDuplicateKey(err)) throw new LS_ERR_LEAD_EXISTS(email ?? externalId ?? '')
       throw err
     }
+    // events that name only this external id join this lead
+    if (email !== null && externalId !== null) await core.identity.link([{ externalId, leadId: doc._id, key }])
     return reply.code(201).send(leadOut(doc))
   })
 
@@ -212,6 +214,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       await c.events.deleteMany({ leadId: l._id })
       await c.scoreHistory.deleteMany({ leadId: l._id })
       await core.outbox.eraseLead(l._id)
+      await core.identity.unlink(l._id, l.externalId ?? null)
       await c.leads.deleteOne({ _id: l._id })
     })
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.delete', target: l._id, details: {} })

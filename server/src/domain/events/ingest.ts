@@ -1,5 +1,5 @@
 import type { Collections } from '../../infra/db.js'
-import { findByIds, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
+import { duplicateWriteErrors, findByIds, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
 import type { EventDoc, LeadDoc, RejectDoc } from '../types.js'
 import { newId } from '../../lib/ids.js'
 import { leadIdOf, eventIdOf } from '../ids.js'
@@ -7,6 +7,7 @@ import { encodeKeys } from '../../lib/keys.js'
 import { normalizeEvent, type NormalizedEvent, type NormalizeLimits, type RejectReason } from './normalize.js'
 import { initialState } from '../scoring/model.js'
 import type { RulesetSettings } from '../types.js'
+import type { IdentityService } from '../identity.js'
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected'
 
@@ -62,6 +63,8 @@ export interface IngestDeps {
   enqueue: (leadIds: string[]) => Promise<void>
   /** Whether the database answers `_id: { $in }` from its index (see `Database.idIn`). */
   idIn: boolean
+  /** Which lead carries an external id (aliases looked up by `_id`). */
+  identity: IdentityService
   /** Told of each group commit: its source and how many requests it stored together. */
   onGroup?: (sourceId: string, requests: number) => void
 }
@@ -129,13 +132,11 @@ export function createIngestService (deps: IngestDeps) {
    * in one unordered batch. A lead created meanwhile by another request makes its insert clash; it is read again.
    */
   async function ensureLeads (evs: readonly NormalizedEvent[], t: Date, settings: RulesetSettings): Promise<Array<{ lead: IngestLead; created: boolean }>> {
-    const keyed = await mapLimit(evs, 16, async (ev) => {
-      let key = ev.leadKey
-      if (ev.lead.email === null && ev.lead.externalId !== null) {
-        // an event that names only an external id joins the lead that already carries that id, whatever its key
-        const known = await c.leads.findOne({ externalId: ev.lead.externalId }, { projection: { key: 1 } })
-        if (known !== null) key = known.key
-      }
+    // an event that names only an external id joins the lead that already carries that id, whatever its key: one
+    // lookup by `_id` of the aliases for all of them
+    const aliased = await deps.identity.keysOf(evs.filter((ev) => ev.lead.email === null && ev.lead.externalId !== null).map((ev) => ev.lead.externalId!))
+    const keyed = evs.map((ev) => {
+      const key = ev.lead.email === null && ev.lead.externalId !== null ? aliased.get(ev.lead.externalId) ?? ev.leadKey : ev.leadKey
       return { _id: leadIdOf(key), key }
     })
     const candidates = new Map<string, LeadDoc>()
@@ -447,14 +448,6 @@ function summarize (results: ItemResult[]): IngestSummary {
 }
 
 /** The indexes of a failed unordered insertMany's writes when every one failed on a duplicate key, else null. */
-function duplicateWriteErrors (err: unknown): Set<number> | null {
-  if (!isDuplicateKey(err)) return null
-  const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number }> | { index: number; code?: number } }).writeErrors
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
-  if (list === null || list.some((we) => we.code !== undefined && we.code !== 11000)) return null
-  return new Set(list.map((we) => we.index))
-}
-
 /** The lead profile an event carries (applied to the lead by the worker), or null when it carries none. */
 function profileOf (ev: NormalizedEvent): EventDoc['leadProfile'] | null {
   const p: NonNullable<EventDoc['leadProfile']> = {}

@@ -1,11 +1,12 @@
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
-import { idLists, isDuplicateKey, retryTransient } from '../../infra/db.js'
+import { duplicateWriteErrors, findByIds, idLists, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
 import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
 import type { PredictiveScore } from '../../contracts/index.js'
 import { decodeKeys } from '../../lib/keys.js'
 import type { LockService } from '../locks.js'
-import type { RulesetService } from '../rulesets/ruleset-service.js'
+import type { ActiveRuleset, RulesetService } from '../rulesets/ruleset-service.js'
+import type { IdentityService } from '../identity.js'
 import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline.js'
 import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
@@ -33,6 +34,17 @@ export interface BatchNotifier {
 
 export interface ProcessResult { locked: boolean; events: number; batches: number; conflicts: number }
 
+/** The outcome of scoring many leads together. */
+export interface ManyResult {
+  /** Leads whose lock another run held: that run re-checks them after itself. */
+  busy: string[]
+  /** Leads this call held and scored (or found nothing to score for). */
+  done: string[]
+  events: number
+  batches: number
+  conflicts: number
+}
+
 export interface LeadProcessorDeps {
   c: Collections
   locks: LockService
@@ -42,12 +54,15 @@ export interface LeadProcessorDeps {
   lockLifetimeMs: number
   eventsPerRun: number
   /**
-   * Most single-document writes sent in one command. FerretDB 1.24 holds one of its 100 SQLite connections per
-   * single-document update until the whole command ends, so large commands there would starve it; MongoDB takes 500.
+   * Most single-document writes sent in one command. FerretDB 1.24 as released holds one of its 100 SQLite
+   * connections per single-document update until the whole command ends, so large commands there would starve it;
+   * MongoDB and the embedded build take more.
    */
   writesPerCommand?: number
   /** Whether the database answers `_id: { $in }` from its index (see `Database.idIn`): lists of ids are then one query. */
   idIn?: boolean
+  /** Records the lead external ids that scoring gives email-keyed leads (aliases for identity resolution). */
+  identity?: IdentityService
   log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
   onCommitted?: (b: CommittedBatch) => void
   notifier?: BatchNotifier
@@ -61,11 +76,26 @@ export class LockBusyError extends Error {
   constructor (readonly leadId: string) { super(`lead ${leadId} is busy`) }
 }
 
+/** One lead's run inside a batch: everything computed before the writes. */
+interface Prepared {
+  lead: LeadDoc
+  token: string
+  entries: LedgerDoc[]
+  batch: LeadBatch
+  set: Record<string, unknown>
+  committed: CommittedBatch
+}
+
 /**
- * Scores a lead's new events under its lock. The lead document is the commit point: ledger entries are written
- * uncommitted first, then the lead is updated with a compare-and-set on (rev, lastSeq) — the fencing token — and
- * only then are the entries committed. A crash at any point leaves either the old state or a state the next run
- * completes; a paused worker whose lease expired finds its compare-and-set matching nothing and aborts.
+ * Scores leads' new events under their locks, many leads at a time. Each database step serves the whole batch in a
+ * command or a few (read the leads, read their new events, insert the ledger entries, claim the revisions, commit
+ * the leads, finalize), so the cost per lead is a share of a constant number of commands, not a dozen of its own.
+ *
+ * Per lead, the lead document stays the commit point: ledger entries are written uncommitted first, then the lead
+ * is updated with a compare-and-set on (rev, lastSeq) after its next revision was claimed by a unique insert — the
+ * fencing token — and only then are the entries committed. A crash at any point leaves each lead either in its old
+ * state or in a state the next run completes; a paused worker whose lease expired finds its claim taken or its
+ * compare-and-set matching nothing and discards that lead's work, not the others'.
  */
 export function createLeadProcessor (deps: LeadProcessorDeps) {
   const { c, locks, rulesets, pipeline, now } = deps
@@ -92,27 +122,53 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     await pointWrites(col, ids.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: set } } }) as never))
   }
 
-  /** Completes a committed batch: ledger entries visible, superseded ones marked, events marked scored. Idempotent. */
-  async function finalize (leadId: string, batch: LeadBatch): Promise<void> {
-    // first, so that once the batch's events show as scored its notifications are recorded too
-    if (batch.notify != null && deps.notifier !== undefined) await deps.notifier.record(leadId, batch.token, batch.notify)
-    // Each write names one document by `_id` alone and sets a value this batch fixed, so repeating it is harmless.
-    // All go in one unordered update command: on FerretDB (SQLite) concurrent single writes queue for the database's
-    // write lock, and one command of many point writes takes it far less often.
-    const entryIds = Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)
-    await setById(c.scoreHistory, entryIds, { committed: true })
-    if (batch.supersedeFrom !== null) {
+  /** Documents by `_id`: one query per list where the index answers lists, else one lookup each. */
+  async function byIds<T extends Document> (col: Collection<T>, ids: readonly string[], projection?: Document): Promise<T[]> {
+    if (ids.length === 0) return []
+    if (deps.idIn === true) return await findByIds<T, T>(col, ids, projection)
+    const found = await mapLimit(ids, 16, async (id) => await col.findOne({ _id: id } as never, projection !== undefined ? { projection } : {}) as T | null)
+    return found.filter((d): d is T => d !== null)
+  }
+
+  /**
+   * Completes committed batches: ledger entries visible, superseded ones marked, events marked scored, aliases
+   * recorded, and each lead's batch marked done. Idempotent, so a crash part-way is repaired by running it again
+   * (every run first finalizes the lead's `lastBatch` when it is not done).
+   */
+  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key'>; batch: LeadBatch }>): Promise<void> {
+    if (items.length === 0) return
+    // first, so that once a batch's events show as scored its notifications are recorded too
+    if (deps.notifier !== undefined) {
+      for (const { lead, batch } of items) if (batch.notify != null) await deps.notifier.record(lead._id, batch.token, batch.notify)
+    }
+    // Each write names documents by `_id` and sets a value their batch fixed, so repeating it is harmless; one
+    // command serves the whole list.
+    await setById(c.scoreHistory, items.flatMap(({ batch }) => Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)), { committed: true })
+    for (const { lead, batch } of items) {
+      if (batch.supersedeFrom === null) continue
       await c.scoreHistory.updateMany(
-        { leadId, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
+        { leadId: lead._id, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
         { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
       )
     }
-    const unmapped = new Set(batch.unmapped)
-    const seqs = Array.from({ length: Math.max(0, batch.seqTo - batch.seqFrom + 1) }, (_, i) => batch.seqFrom + i)
-    const ids = seqs.map((seq) => eventIdOf(leadId, seq))
-    await setById(c.events, ids.filter((id) => !unmapped.has(id)), { status: 'scored' as const })
-    await setById(c.events, ids.filter((id) => unmapped.has(id)), { status: 'unmapped' as const })
-    await c.leads.updateOne({ _id: leadId, 'lastBatch.token': batch.token }, { $set: { 'lastBatch.done': true } })
+    const scored: string[] = []
+    const unmappedIds: string[] = []
+    for (const { lead, batch } of items) {
+      const unmapped = new Set(batch.unmapped)
+      for (let seq = batch.seqFrom; seq <= batch.seqTo; seq++) {
+        const id = eventIdOf(lead._id, seq)
+        if (unmapped.has(id)) unmappedIds.push(id)
+        else scored.push(id)
+      }
+    }
+    await setById(c.events, scored, { status: 'scored' as const })
+    await setById(c.events, unmappedIds, { status: 'unmapped' as const })
+    if (deps.identity !== undefined) {
+      await deps.identity.link(items.filter(({ batch }) => batch.alias !== undefined).map(({ lead, batch }) => ({ externalId: batch.alias!, leadId: lead._id, key: lead.key })))
+    }
+    await pointWrites(c.leads, items.map(({ lead, batch }) => ({
+      updateOne: { filter: { _id: lead._id, 'lastBatch.token': batch.token }, update: { $set: { 'lastBatch.done': true } } },
+    }) as never))
   }
 
   /**
@@ -131,6 +187,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
       const marker = await c.locks.findOne({ _id: id })
       if (marker === null) continue
+      if (marker.owner === token) return true // our own insert landed before an error answered it
       if (now().getTime() - marker.acquiredAt.getTime() <= deps.lockLifetimeMs) return false
       const cur = await c.leads.findOne({ _id: lead._id }, { projection: { rev: 1 } })
       if (cur === null || cur.rev !== lead.rev) return false
@@ -139,33 +196,53 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return false
   }
 
-  /** The lead's events after `lastSeq`, in seq order, found by walking their ids (seqs are gapless). */
-  async function eventsAfter (leadId: string, lastSeq: number, limit: number): Promise<EventDoc[]> {
-    const out: EventDoc[] = []
-    if (deps.idIn === true) {
-      // windows of ids, each one query answered from the index
-      for (let from = lastSeq + 1; out.length < limit;) {
-        const n = Math.min(64, limit - out.length)
-        const docs = await c.events.find({ _id: { $in: Array.from({ length: n }, (_, i) => eventIdOf(leadId, from + i)) } }).toArray()
-        const bySeq = new Map(docs.map((d) => [d.seq, d]))
-        for (let i = 0; i < n; i++) {
-          const d = bySeq.get(from + i)
-          if (d === undefined) return out
-          out.push(d)
-        }
-        from += n
-      }
-      return out
+  /** Claims the next revision of each lead: one insert for them all; those refused go through `claimRevision`. */
+  async function claimRevisions (runs: readonly Prepared[], at: Date): Promise<Set<Prepared>> {
+    const won = new Set<Prepared>()
+    if (runs.length === 0) return won
+    const docs = runs.map((r) => ({ _id: `commit:${r.lead._id}:${r.lead.rev + 1}`, owner: r.token, expiresAt: at, acquiredAt: at }))
+    let refused: Set<number>
+    try {
+      await c.locks.insertMany(docs, { ordered: false })
+      refused = new Set()
+    } catch (err) {
+      const dup = duplicateWriteErrors(err)
+      if (dup === null && !isTransient(err)) throw err
+      refused = dup ?? new Set(runs.map((_, i) => i))
     }
-    // a few at a time at first (most runs find one or two new events), then more while they keep coming
-    let chunk = 4
-    for (let from = lastSeq + 1; out.length < limit; from += chunk, chunk = Math.min(chunk * 2, 32)) {
-      const n = Math.min(chunk, limit - out.length)
-      const docs = await Promise.all(Array.from({ length: n }, async (_, i) => await c.events.findOne({ _id: eventIdOf(leadId, from + i) })))
-      for (const d of docs) {
-        if (d === null) return out
-        out.push(d)
-      }
+    for (let i = 0; i < runs.length; i++) {
+      if (!refused.has(i) || await claimRevision(runs[i]!.lead, runs[i]!.token, at)) won.add(runs[i]!)
+    }
+    return won
+  }
+
+  /**
+   * The new events of many leads (seq > lastSeq, in seq order, at most `limit` each), found by looking up windows of
+   * their ids (seqs are gapless): a window that comes back full is followed by a larger one for that lead alone.
+   */
+  async function eventsAfterMany (leads: ReadonlyArray<{ _id: string; lastSeq: number }>, limit: number): Promise<Map<string, EventDoc[]>> {
+    const out = new Map<string, EventDoc[]>(leads.map((l) => [l._id, []]))
+    let open = leads.map((l) => ({ id: l._id, next: l.lastSeq + 1 }))
+    for (let window = Math.min(8, limit); open.length > 0 && window > 0; window = Math.min(window * 4, 256)) {
+      const ids: string[] = []
+      const wants = open.map((o) => {
+        const n = Math.min(window, limit - out.get(o.id)!.length)
+        for (let i = 0; i < n; i++) ids.push(eventIdOf(o.id, o.next + i))
+        return n
+      })
+      const found = new Map((await byIds(c.events, ids)).map((d) => [d._id, d]))
+      const still: typeof open = []
+      open.forEach((o, k) => {
+        const list = out.get(o.id)!
+        let i = 0
+        for (; i < wants[k]!; i++) {
+          const d = found.get(eventIdOf(o.id, o.next + i))
+          if (d === undefined) break
+          list.push(d)
+        }
+        if (i === wants[k]! && i > 0 && list.length < limit) still.push({ id: o.id, next: o.next + i })
+      })
+      open = still
     }
     return out
   }
@@ -195,18 +272,20 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return { replayFrom, reason, state: checkpoint?.state ?? initialState(settings), supersedeFrom, events: [...older, ...sorted].sort(byOrd), replayed: older.length }
   }
 
-  async function runOnce (lead: LeadDoc, token: string, lease: { lost: boolean }, rescore: boolean): Promise<{ events: number; committed: boolean }> {
-    let newEvents = await eventsAfter(lead._id, lead.lastSeq, deps.eventsPerRun)
+  /**
+   * Scores one lead's new events in memory: the ledger entries, the batch record and the lead's new fields. Reads
+   * the database only for a replay (a late event or a re-score). null when there is nothing to do.
+   */
+  async function prepare (lead: LeadDoc, newEvents: EventDoc[], rescore: boolean, ruleset: ActiveRuleset, heldBy: string | null): Promise<Prepared | null> {
+    const token = newId('bt')
     if (rescore) lead = { ...lead, rescoreFrom: '' }
-    if (newEvents.length === 0 && lead.rescoreFrom == null) return { events: 0, committed: false }
-    const ruleset = await rulesets.active()
-    await pipeline.prepare?.()
+    if (newEvents.length === 0 && lead.rescoreFrom == null) return null
     let plan = await planReplay(lead, newEvents, ruleset.settings)
     // A replay re-scores every stored event after its checkpoint. When more new events wait than this run took, the
     // run takes as many more as it replays (the replay is paid for anyway), so a shuffled backlog costs each event
     // a bounded number of replays instead of one replay per `eventsPerRun` events.
     if (plan.replayFrom !== null && newEvents.length === deps.eventsPerRun && plan.replayed > newEvents.length) {
-      const more = await eventsAfter(lead._id, lead.lastSeq + newEvents.length, plan.replayed - newEvents.length)
+      const more = (await eventsAfterMany([{ _id: lead._id, lastSeq: lead.lastSeq + newEvents.length }], plan.replayed - newEvents.length)).get(lead._id)!
       if (more.length > 0) {
         newEvents = [...newEvents, ...more]
         plan = await planReplay(lead, newEvents, ruleset.settings)
@@ -250,18 +329,6 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         ...(pred !== null ? { predictive: pred } : {}),
       })
     }
-    if (lease.lost) throw new LockLostError('lease lost before commit')
-    if (entries.length > 0) {
-      // entry ids are unique to this batch, so on a retry a clash can only be our own earlier, partly stored attempt
-      await retryTransient(async () => {
-        try { await c.scoreHistory.insertMany(entries, { ordered: false }) } catch (err) { if (!isDuplicateKey(err)) throw err }
-      })
-    }
-    if (deps.beforeCommit !== undefined) await deps.beforeCommit(lead._id)
-    if (lease.lost) {
-      await c.scoreHistory.deleteMany({ leadId: lead._id, batch: token, committed: false })
-      throw new LockLostError('lease lost before commit')
-    }
 
     const seqs = newEvents.map((e) => e.seq)
     const lastSeq = seqs.length > 0 ? Math.max(...seqs) : lead.lastSeq
@@ -280,72 +347,167 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       if (p === undefined) continue
       if (p.name !== undefined) profile.name = p.name
       if (p.company !== undefined) profile.company = p.company
-      if (p.externalId !== undefined && (lead.externalId ?? null) === null) profile.externalId = p.externalId
+      if (p.externalId !== undefined && (lead.externalId ?? null) === null && profile.externalId === undefined) profile.externalId = p.externalId
       for (const [k, v] of Object.entries(p.attributes ?? {})) profile[`attributes.${k}`] = v
     }
+    if (typeof profile.externalId === 'string' && lead.key.startsWith('email:')) batch.alias = profile.externalId
     // Crossings go with the commit (in lastBatch), so a crash before they reach the outbox loses none: the next run
     // finalizes the batch again. The receivers' view moves with the commit unless a bulk re-score holds notifications.
     const grade = gradeFor(state.fit, ruleset.settings)
     const view = lead.notified ?? { stage: lead.state.stage, grade: gradeOf(lead.state, ruleset.settings) }
     let notified: { stage: string; grade: string } | undefined
     if (deps.notifier !== undefined) {
-      const heldBy = await deps.notifier.heldBy()
       const after = { stage: state.stage, grade }
       if (crossings.length > 0 || view.stage !== after.stage || view.grade !== after.grade) {
-        const notify: BatchNotify = {
+        batch.notify = {
           crossings, before: view, after, heldBy, rev: lead.rev + 1, rulesetVersion: ruleset.version, score: state.total,
           afterN: { stage: enteredCount(state, 'stage', after.stage), grade: enteredCount(state, 'grade', after.grade) },
           lead: { email: lead.email, name: typeof profile.name === 'string' ? profile.name : lead.name },
         }
-        batch.notify = notify
       }
       if (heldBy === null) notified = after
     }
-    // The fencing token: exactly one batch can claim the lead's next revision, because the claim is an insert on a
-    // unique _id (a conditional update alone is not an atomic read-modify-write on every MongoDB-protocol server).
-    if (!await claimRevision(lead, token, created)) {
-      await c.scoreHistory.deleteMany({ leadId: lead._id, batch: token, committed: false })
-      throw new LockLostError(`revision ${lead.rev + 1} of the lead was claimed by another worker; batch discarded`)
+    const set: Record<string, unknown> = {
+      state, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
+      stage: state.stage, grade, intentLabel: intentLabelFor(state.intent, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
+      lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt, nextSeq: lastSeq,
+      sources: [...sources], ...profile, ...(notified !== undefined ? { notified } : {}),
+      ...(prediction !== null ? { predictive: prediction, 'scores.predictive': prediction.score } : {}),
     }
-    const res = await c.leads.updateOne(
-      { _id: lead._id, rev: lead.rev, lastSeq: lead.lastSeq },
-      {
-        $set: {
-          state, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
-          stage: state.stage, grade, intentLabel: intentLabelFor(state.intent, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
-          lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt, nextSeq: lastSeq,
-          sources: [...sources], ...profile, ...(notified !== undefined ? { notified } : {}),
-          ...(prediction !== null ? { predictive: prediction, 'scores.predictive': prediction.score } : {}),
-        },
-        $inc: { rev: 1 },
+    return {
+      lead, token, entries, batch, set,
+      committed: {
+        leadId: lead._id, before: beforeParts, after: { ...partsOf(state), stage: state.stage }, lastSeq, events: newEvents.length,
+        entries: entries.map((e) => ({ _id: e._id, eventId: e.eventId, eventType: e.eventType, delta: e.delta, reasons: e.reasons, occurredAt: e.occurredAt })),
+        rescored: replayFrom !== null,
       },
-    )
-    if (res.matchedCount !== 1) {
-      // Someone else advanced this lead (our lease expired while we were paused): our work is void.
-      await c.scoreHistory.deleteMany({ leadId: lead._id, batch: token, committed: false })
-      throw new LockLostError('lead changed under us; batch discarded')
     }
-    await finalize(lead._id, batch)
-    deps.onCommitted?.({
-      leadId: lead._id,
-      before: beforeParts,
-      after: { ...partsOf(state), stage: state.stage },
-      lastSeq,
-      events: newEvents.length,
-      entries: entries.map((e) => ({ _id: e._id, eventId: e.eventId, eventType: e.eventType, delta: e.delta, reasons: e.reasons, occurredAt: e.occurredAt })),
-      rescored: replayFrom !== null,
-    })
-    return { events: newEvents.length, committed: true }
+  }
+
+  /** Removes the uncommitted ledger entries of runs that did not commit (by `_id`: no query over the ledger). */
+  async function discard (runs: readonly Prepared[]): Promise<void> {
+    const ids = runs.flatMap((r) => r.entries.map((e) => e._id))
+    for (const part of idLists(ids)) await c.scoreHistory.deleteMany({ _id: { $in: part }, committed: false })
+  }
+
+  /**
+   * Writes prepared runs: the ledger entries of all of them in one insert, the revision claims in another, the leads'
+   * compare-and-sets in one command (or a few), then one finalize for all. Returns the runs that committed.
+   */
+  async function commit (runs: Prepared[], lost: ReadonlySet<string>): Promise<Prepared[]> {
+    const entries = runs.flatMap((r) => r.entries)
+    for (let i = 0; i < entries.length; i += 1000) {
+      const part = entries.slice(i, i + 1000)
+      // entry ids are unique to their batch, so on a retry a clash can only be our own earlier, partly stored attempt
+      await retryTransient(async () => {
+        try { await c.scoreHistory.insertMany(part, { ordered: false }) } catch (err) { if (!isDuplicateKey(err)) throw err }
+      })
+    }
+    if (deps.beforeCommit !== undefined) for (const r of runs) await deps.beforeCommit(r.lead._id)
+    const live = runs.filter((r) => !lost.has(r.lead._id))
+    const at = now()
+    const claimed = await claimRevisions(live, at)
+    const ready = live.filter((r) => claimed.has(r))
+    for (const r of live) if (!claimed.has(r)) deps.log.warn({ leadId: r.lead._id }, `revision ${r.lead.rev + 1} of the lead was claimed by another worker; batch discarded`)
+    let committed: Prepared[] = []
+    if (ready.length > 0) {
+      let matched = -1
+      try {
+        const ops = ready.map((r) => ({ updateOne: { filter: { _id: r.lead._id, rev: r.lead.rev, lastSeq: r.lead.lastSeq }, update: { $set: r.set, $inc: { rev: 1 } } } }))
+        if (ready.length <= perCommand) matched = (await c.leads.bulkWrite(ops as never, { ordered: false })).matchedCount
+        else for (let i = 0; i < ops.length; i += perCommand) matched = Math.max(matched, 0) + (await c.leads.bulkWrite(ops.slice(i, i + perCommand) as never, { ordered: false })).matchedCount
+      } catch (err) {
+        if (!isTransient(err)) throw err
+      }
+      if (matched === ready.length) {
+        committed = ready
+      } else {
+        // someone else advanced some of these leads (a lease that expired while paused), or the command failed
+        // part-way: each lead's document says whether this run's batch is the one it holds
+        const holds = new Map((await byIds(c.leads, ready.map((r) => r.lead._id), { 'lastBatch.token': 1 })).map((l) => [l._id, l.lastBatch?.token]))
+        committed = ready.filter((r) => holds.get(r.lead._id) === r.token)
+        for (const r of ready) if (!committed.includes(r)) deps.log.warn({ leadId: r.lead._id }, 'lead changed under us; batch discarded')
+      }
+    }
+    await discard(runs.filter((r) => !committed.includes(r)))
+    await finalize(committed.map((r) => ({ lead: r.lead, batch: r.batch })))
+    for (const r of committed) deps.onCommitted?.(r.committed)
+    return committed
+  }
+
+  /**
+   * One round over leads this process holds: reads their documents and new events, scores them, writes them.
+   * Returns the leads that committed a full round of new events (more may wait) and the counts.
+   */
+  async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
+    const leads = await byIds(c.leads, ids)
+    // finish a crashed run's commit first
+    if (first) await finalize(leads.filter((l) => l.lastBatch != null && l.lastBatch.done !== true).map((l) => ({ lead: l, batch: l.lastBatch! })))
+    const news = await eventsAfterMany(leads, deps.eventsPerRun)
+    const ruleset = await rulesets.active()
+    await pipeline.prepare?.()
+    const heldBy = deps.notifier !== undefined ? await deps.notifier.heldBy() : null
+    const runs: Prepared[] = []
+    for (const lead of leads) {
+      const p = await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy)
+      if (p !== null) runs.push(p)
+    }
+    const committed = await commit(runs, lost)
+    return {
+      more: committed.filter((r) => r.committed.events >= deps.eventsPerRun).map((r) => r.lead._id),
+      events: committed.reduce((n, r) => n + r.committed.events, 0),
+      batches: committed.length,
+      conflicts: runs.length - committed.length,
+    }
+  }
+
+  async function processMany (leadIds: readonly string[], opts: { rescore?: boolean } = {}): Promise<ManyResult> {
+    const owner = newId('lk')
+    const unique = [...new Set(leadIds)]
+    const names = unique.map((id) => `lead:${id}`)
+    const held = await locks.acquireMany(names, owner, deps.lockLifetimeMs)
+    const mine = unique.filter((id) => held.has(`lead:${id}`))
+    const result: ManyResult = { busy: unique.filter((id) => !held.has(`lead:${id}`)), done: mine, events: 0, batches: 0, conflicts: 0 }
+    if (mine.length === 0) return result
+    // one renewal for all the batch's leases, every third of their lifetime; a lead whose lease was lost is dropped
+    const heldNames = mine.map((id) => `lead:${id}`)
+    const lost = new Set<string>()
+    const timer = setInterval(() => {
+      locks.renewMany(heldNames, owner, deps.lockLifetimeMs).then((still) => {
+        for (const n of heldNames) if (!still.has(n)) lost.add(n.slice(5))
+      }, () => { for (const id of mine) lost.add(id) })
+    }, Math.max(100, Math.floor(deps.lockLifetimeMs / 3)))
+    try {
+      let todo: readonly string[] = mine
+      for (let n = 0; n < 1000 && todo.length > 0; n++) {
+        const r = await round(todo, n === 0 && opts.rescore === true, lost, n === 0)
+        result.events += r.events
+        result.batches += r.batches
+        result.conflicts += r.conflicts
+        todo = r.more.filter((id) => !lost.has(id))
+      }
+    } finally {
+      clearInterval(timer)
+      await locks.releaseMany(heldNames, owner)
+    }
+    return result
+  }
+
+  /** Which of these leads have events past their watermark or a pending re-score (two lookups for them all). */
+  async function withWork (leadIds: readonly string[]): Promise<string[]> {
+    const leads = await byIds(c.leads, leadIds, { lastSeq: 1, rescoreFrom: 1 })
+    const flagged = leads.filter((l) => typeof l.rescoreFrom === 'string').map((l) => l._id)
+    const rest = leads.filter((l) => typeof l.rescoreFrom !== 'string')
+    const next = await byIds(c.events, rest.map((l) => eventIdOf(l._id, l.lastSeq + 1)), { leadId: 1 })
+    return [...flagged, ...next.map((e) => e.leadId)]
   }
 
   return {
-    /** Scores everything pending for one lead. Returns locked:false when another worker holds the lead. */
+    withWork,
+
     /** Whether the lead has events past its watermark or a pending re-score. */
     async hasWork (leadId: string): Promise<boolean> {
-      const lead = await c.leads.findOne({ _id: leadId }, { projection: { lastSeq: 1, rescoreFrom: 1 } })
-      if (lead === null) return false
-      if (typeof lead.rescoreFrom === 'string') return true
-      return await c.events.findOne({ _id: eventIdOf(leadId, lead.lastSeq + 1) }, { projection: { _id: 1 } }) !== null
+      return (await withWork([leadId])).length > 0
     },
 
     /**
@@ -367,45 +529,31 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     },
 
+    /** Scores everything pending for many leads at once; leads another run holds come back in `busy`. */
+    processMany,
+
+    /** Scores everything pending for one lead. Returns locked:false when another worker holds the lead. */
     async processLead (leadId: string, opts: { rescore?: boolean } = {}): Promise<ProcessResult> {
-      const token = newId('lk')
-      const lockName = `lead:${leadId}`
-      const result: ProcessResult = { locked: false, events: 0, batches: 0, conflicts: 0 }
-      if (!await locks.acquire(lockName, token, deps.lockLifetimeMs)) return result
-      result.locked = true
-      const lease = { lost: false }
-      const timer = setInterval(() => {
-        locks.renew(lockName, token, deps.lockLifetimeMs).then((ok) => { if (!ok) lease.lost = true }, () => { lease.lost = true })
-      }, Math.max(100, Math.floor(deps.lockLifetimeMs / 3)))
-      try {
-        let first = true
-        for (let round = 0; round < 1000; round++) {
-          const lead = await c.leads.findOne({ _id: leadId })
-          if (lead === null) break
-          if (first && lead.lastBatch != null && lead.lastBatch.done !== true) await finalize(lead._id, lead.lastBatch) // finish a crashed run's commit
-          try {
-            const r = await runOnce(lead, newId('bt'), lease, first && opts.rescore === true)
-            first = false
-            if (!r.committed) break
-            result.events += r.events
-            result.batches += 1
-          } catch (err) {
-            if (err instanceof LockLostError) { result.conflicts += 1; deps.log.warn({ leadId, err: err.message }, 'scoring batch abandoned'); break }
-            throw err
-          }
-          if (lease.lost) break
-        }
-      } finally {
-        clearInterval(timer)
-        await locks.release(lockName, token)
-      }
-      return result
+      const r = await processMany([leadId], opts)
+      return { locked: r.busy.length === 0, events: r.events, batches: r.batches, conflicts: r.conflicts }
     },
   }
 }
 
 function byOrd (a: EventDoc, b: EventDoc): number {
   return a.ord < b.ord ? -1 : a.ord > b.ord ? 1 : 0
+}
+
+async function mapLimit<T, R> (items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i]!)
+    }
+  }))
+  return out
 }
 
 export type LeadProcessor = ReturnType<typeof createLeadProcessor>
