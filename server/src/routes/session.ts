@@ -2,9 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses } from '../schemas/common.js'
 import { LoginBody, SessionInfo } from '../schemas/users.js'
-import { ROLE_SCOPES, userOut, normalizeUserEmail } from '../domain/auth/users.js'
+import { ROLE_SCOPES, userOut } from '../domain/auth/users.js'
 import { checkCsrf, sessionCookie, sessionToken } from '../infra/auth.js'
-import { LS_ERR_LOGIN_THROTTLED, LS_ERR_UNAUTHORIZED } from '../errors.js'
+import { LS_ERR_UNAUTHORIZED } from '../errors.js'
 import { newId } from '../lib/ids.js'
 
 /** Console sign-in: `POST` opens a session (cookie `ls_session`), `GET` tells who is signed in, `DELETE` signs out. */
@@ -15,7 +15,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async function sessionRoutes (a
     schema: {
       tags: ['auth'],
       summary: 'Sign in to the console with an email and password; sets the HttpOnly session cookie',
-      description: 'Send the header `x-leadscore-csrf: 1`. Repeated failures from one address are refused for a while (429).',
+      description: 'Send the header `x-leadscore-csrf: 1`. Attempts are counted as they arrive: after 5 for one email (50 for any emails) from one address within 15 minutes, further ones are refused with 429 and `Retry-After`; so is a sign-in that arrives while too many are being checked at once (`Retry-After: 1`).',
       security: [],
       body: LoginBody,
       response: { 200: SessionInfo, 429: Type.Ref('ProblemDetails'), ...problemResponses },
@@ -23,17 +23,13 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async function sessionRoutes (a
   }, async (req, reply) => {
     // a cross-site form must not sign the browser in to someone else's account either
     checkCsrf(req)
-    const email = normalizeUserEmail(req.body.email) ?? req.body.email
-    const wait = core.users.loginRetryAfter(email, req.ip)
-    if (wait > 0) {
-      void reply.header('retry-after', String(wait))
-      throw new LS_ERR_LOGIN_THROTTLED(wait)
-    }
     let r
     try {
       r = await core.users.login(req.body.email, req.body.password, req.ip)
     } catch (err) {
-      core.metrics.authFailures.inc(1, { reason: 'login' })
+      const retryAfter = (err as { retryAfter?: unknown }).retryAfter
+      if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter))
+      else core.metrics.authFailures.inc(1, { reason: 'login' })
       throw err
     }
     await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: r.user.email, action: 'session.create', target: r.user._id, details: {} })

@@ -1,8 +1,10 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { Collection } from 'mongodb'
 import type { Role, Scope, SessionDoc, UserDoc } from '../types.js'
 import { newId, sha256 } from '../../lib/ids.js'
 import { isDuplicateKey } from '../../infra/db.js'
+import { PasswordHashBusy, generatePassword, hashPassword, verifyPassword } from './passwords.js'
+import { LoginThrottle } from './login-throttle.js'
 import {
   LS_ERR_LAST_ADMIN, LS_ERR_LOGIN_FAILED, LS_ERR_LOGIN_THROTTLED, LS_ERR_USER_EXISTS, LS_ERR_USER_NOT_FOUND, LS_ERR_VALIDATION,
 } from '../../errors.js'
@@ -24,84 +26,21 @@ export const SESSION_MAX_MS = 7 * 24 * 3_600_000
 // lastSeenAt/expiresAt are written at most this often, so reads stay reads
 const TOUCH_EVERY_MS = 5 * 60_000
 
-// scrypt cost: N=2^15, r=8 uses 32 MiB and takes tens of milliseconds, which is what OWASP suggests for scrypt.
-const SCRYPT_N = 32768
-const SCRYPT_R = 8
-const SCRYPT_P = 1
-const KEY_LEN = 32
-const MAX_MEM = 64 * 1024 * 1024
+// a sign-in waits this long at most for a password-hashing slot, then is answered 429 (retry shortly)
+const SIGN_IN_HASH_WAIT_MS = 2000
 
-function derive (password: string, salt: Buffer, n: number, r: number, p: number, len: number): Promise<Buffer> {
-  const opts: ScryptOptions = { N: n, r, p, maxmem: MAX_MEM }
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFKC'), salt, len, opts, (err, key) => { if (err !== null) reject(err); else resolve(key) })
-  })
-}
+export { hashPassword, verifyPassword, generatePassword } from './passwords.js'
 
-/** `scrypt$N$r$p$<salt>$<hash>` (base64url) of a password with a fresh 16-byte salt. */
-export async function hashPassword (password: string): Promise<string> {
-  const salt = randomBytes(16)
-  const key = await derive(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, KEY_LEN)
-  return `scrypt$${SCRYPT_N}$${SCRYPT_R}$${SCRYPT_P}$${salt.toString('base64url')}$${key.toString('base64url')}`
-}
-
-/** Whether `password` matches a {@link hashPassword} string; the comparison is constant-time. */
-export async function verifyPassword (password: string, stored: string): Promise<boolean> {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(stored)
-  if (m === null) return false
-  const expected = Buffer.from(m[5]!, 'base64url')
-  const key = await derive(password, Buffer.from(m[4]!, 'base64url'), Number(m[1]), Number(m[2]), Number(m[3]), expected.length)
-  return key.length === expected.length && timingSafeEqual(key, expected)
-}
-
-/** A random password for the generated first admin: 24 URL-safe characters. */
-export function generatePassword (): string {
-  return randomBytes(18).toString('base64url')
+/** A refused sign-in; `retryAfter` (seconds) is sent as the Retry-After header. */
+export function loginThrottled (retryAfter: number, detail?: string): InstanceType<typeof LS_ERR_LOGIN_THROTTLED> & { retryAfter: number } {
+  const err = Object.assign(new LS_ERR_LOGIN_THROTTLED(retryAfter), { retryAfter })
+  if (detail !== undefined) err.message = detail
+  return err
 }
 
 export function normalizeUserEmail (email: string): string | null {
   const e = email.trim().toLowerCase()
   return /^[^@\s]{1,64}@[^@\s]{1,190}$/.test(e) ? e : null
-}
-
-/**
- * Counts failed sign-ins per (client address, email) and per client address over a sliding window. It lives in
- * memory: each server process throttles on its own, which bounds guessing per process without a shared store.
- */
-export class LoginThrottle {
-  private readonly fails = new Map<string, number[]>()
-  constructor (
-    private readonly clock: () => number,
-    private readonly limits = { perAccount: 5, perAddress: 50, windowMs: 15 * 60_000 },
-  ) {}
-
-  private recent (key: string): number[] {
-    const since = this.clock() - this.limits.windowMs
-    const list = (this.fails.get(key) ?? []).filter((t) => t > since)
-    if (list.length === 0) this.fails.delete(key)
-    else this.fails.set(key, list)
-    return list
-  }
-
-  /** Seconds the caller must wait before trying again, or 0. */
-  retryAfter (address: string, email: string): number {
-    let wait = 0
-    for (const [key, max] of [[`${address}|${email}`, this.limits.perAccount], [address, this.limits.perAddress]] as const) {
-      const list = this.recent(key)
-      if (list.length >= max) wait = Math.max(wait, list[list.length - max]! + this.limits.windowMs - this.clock())
-    }
-    return Math.ceil(Math.max(0, wait) / 1000)
-  }
-
-  failed (address: string, email: string): void {
-    if (this.fails.size > 50_000) this.fails.clear()
-    const t = this.clock()
-    for (const key of [`${address}|${email}`, address]) this.fails.set(key, [...this.recent(key), t])
-  }
-
-  succeeded (address: string, email: string): void {
-    this.fails.delete(`${address}|${email}`)
-  }
 }
 
 /** A user as the API shows it (never the password hash). */
@@ -206,26 +145,31 @@ export function createUserService ({ users, sessions, now }: UserServiceDeps) {
       return u
     },
 
-    /** Seconds a client address must wait before its next sign-in attempt for `email`, or 0. */
-    loginRetryAfter (email: string, address: string): number {
-      return throttle.retryAfter(address, normalizeUserEmail(email) ?? email.trim().toLowerCase().slice(0, 254))
-    },
-
     /**
      * Checks an email and password and opens a session. Unknown emails, disabled users and wrong passwords take the
-     * same path (one scrypt) and fail alike; repeated failures are throttled per client address and email.
+     * same path (one scrypt) and fail alike. The attempt is counted before the password is hashed, per client
+     * address and email and per client address, so parallel guesses are throttled as they arrive; one that finds
+     * no free hashing slot in time is refused (429) without counting.
      */
     async login (emailInput: string, password: string, address: string): Promise<{ token: string; user: UserDoc; expiresAt: Date }> {
       const email = normalizeUserEmail(emailInput) ?? emailInput.trim().toLowerCase().slice(0, 254)
-      const wait = throttle.retryAfter(address, email)
-      if (wait > 0) throw new LS_ERR_LOGIN_THROTTLED(wait)
-      const u = await users.findOne({ email })
-      const ok = await verifyPassword(password, u?.passwordHash ?? await dummyHash())
+      const attempt = throttle.begin(address, email)
+      if ('retryAfter' in attempt) throw loginThrottled(attempt.retryAfter)
+      let u: UserDoc | null
+      let ok: boolean
+      try {
+        u = await users.findOne({ email })
+        ok = await verifyPassword(password, u?.passwordHash ?? await dummyHash(), { waitMs: SIGN_IN_HASH_WAIT_MS })
+      } catch (err) {
+        attempt.abandoned()
+        if (err instanceof PasswordHashBusy) throw loginThrottled(1, 'Too many sign-ins are being checked at once; retry in 1 second')
+        throw err
+      }
       if (u === null || !ok || u.disabled) {
-        throttle.failed(address, email)
+        attempt.failed()
         throw new LS_ERR_LOGIN_FAILED()
       }
-      throttle.succeeded(address, email)
+      attempt.succeeded()
       const t = now()
       const token = `lss_${randomBytes(32).toString('base64url')}`
       const expiresAt = new Date(t.getTime() + SESSION_IDLE_MS)
