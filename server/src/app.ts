@@ -13,6 +13,7 @@ import problemDetails from './infra/problem-details.js'
 import httpParsing from './infra/http-parsing.js'
 import requestDeadline from './infra/request-deadline.js'
 import auth from './infra/auth.js'
+import { requestIdOf } from './lib/request-id.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
 import { ProblemDetails, Lead, Event, EventInput, LedgerEntry } from './schemas/common.js'
@@ -76,7 +77,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token', '*.email', '*.secret', '*.key', '*.password'],
     },
-    requestIdHeader: 'x-request-id',
+    // the request id is stored on every event: a client's x-request-id is taken only when short and safe
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     bodyLimit: config.limits.bodyLimit,
     // off here and applied per route by infra/request-deadline.ts, so a file upload may take longer than it
     requestTimeout: 0,
