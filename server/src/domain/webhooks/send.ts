@@ -5,6 +5,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { BlockList, isIP } from 'node:net'
+import { embeddedIPv4 } from '../../lib/embedded-ipv4.js'
 
 const PRIVATE = new BlockList()
 for (const [net, prefix] of [
@@ -16,13 +17,16 @@ for (const [net, prefix] of [
   ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ] as const) PRIVATE.addSubnet(net, prefix, 'ipv6')
 
-/** true for loopback, private, link-local, shared, documentation, multicast and reserved addresses. */
+/**
+ * true for loopback, private, link-local, shared, documentation, multicast and reserved addresses. An IPv6 address
+ * that embeds an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4, Teredo) is refused when the embedded address is.
+ */
 export function isPrivateAddress (ip: string): boolean {
   const family = isIP(ip)
-  if (family === 0) return false
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
-  if (mapped !== null) return PRIVATE.check(mapped[1]!, 'ipv4')
-  return PRIVATE.check(ip, family === 4 ? 'ipv4' : 'ipv6')
+  if (family === 4) return PRIVATE.check(ip, 'ipv4')
+  if (family !== 6) return false
+  const v4 = embeddedIPv4(ip)
+  return (v4 !== null && PRIVATE.check(v4, 'ipv4')) || PRIVATE.check(ip, 'ipv6')
 }
 
 /** Why a receiver URL is refused, or null when it is acceptable. DNS names are checked again on every send. */
