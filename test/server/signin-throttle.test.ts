@@ -34,16 +34,28 @@ async function signIn (base: string, email: string, password: string): Promise<A
   return { status: res.status, code: body.code ?? null, detail: body.detail ?? null, retryAfter: res.headers.get('retry-after'), type: res.headers.get('content-type') }
 }
 
-/** Fetches the static file while the burst runs; resolves to how long it took, in ms. */
-async function timeStatic (t: Test, base: string, afterMs: number): Promise<number> {
+/**
+ * Fetches the static file while the burst runs, together with /healthz: the health check needs no thread-pool work,
+ * so it measures how loaded the machine itself is, while the static file also waits for a pool thread to read it.
+ */
+async function timeStatic (t: Test, base: string, afterMs: number): Promise<{ staticMs: number; healthMs: number }> {
   await new Promise((resolve) => setTimeout(resolve, afterMs))
-  const t0 = performance.now()
-  const res = await fetch(`${base}/asset.txt`)
-  const body = await res.text()
-  const ms = performance.now() - t0
-  t.equal(res.status, 200, 'the static file is served during the burst')
-  t.equal(body, ASSET)
-  return ms
+  const timed = async (path: string): Promise<{ ms: number; status: number; body: string }> => {
+    const t0 = performance.now()
+    const res = await fetch(`${base}${path}`)
+    const body = await res.text()
+    return { ms: performance.now() - t0, status: res.status, body }
+  }
+  const [file, health] = await Promise.all([timed('/asset.txt'), timed('/healthz')])
+  t.equal(file.status, 200, 'the static file is served during the burst')
+  t.equal(file.body, ASSET)
+  t.equal(health.status, 200)
+  return { staticMs: file.ms, healthMs: health.ms }
+}
+
+/** The static file answers within 1 s, not counting what the machine's own load costs a plain health check. */
+function assertNotStarved (t: Test, { staticMs, healthMs }: { staticMs: number; healthMs: number }): void {
+  t.ok(staticMs - healthMs < 1000, `a static file answers quickly during the burst (${staticMs.toFixed(0)} ms; /healthz ${healthMs.toFixed(0)} ms)`)
 }
 
 const tally = (answers: Answer[]): Record<number, number> => {
@@ -55,10 +67,9 @@ const tally = (answers: Answer[]): Record<number, number> => {
 t.test('100 parallel wrong guesses at one account: at most 5 are checked, the rest and the right password get 429', async (t) => {
   const { app, base } = await start(t)
   const burst = Promise.all(Array.from({ length: 100 }, async (_, i) => await signIn(base, ADMIN.email, `wrong-guess-${i}`)))
-  const staticMs = await timeStatic(t, base, 100)
+  const timing = await timeStatic(t, base, 100)
   const answers = await burst
-  const counts = tally(answers)
-  t.comment(`answers: ${JSON.stringify(counts)}; static file during the burst: ${staticMs.toFixed(0)} ms`)
+  t.comment(`answers: ${JSON.stringify(tally(answers))}`)
 
   const verified = answers.filter((a) => a.status === 401)
   t.ok(verified.length >= 1 && verified.length <= 5, `at most 5 guesses reached password verification (got ${verified.length})`)
@@ -71,7 +82,7 @@ t.test('100 parallel wrong guesses at one account: at most 5 are checked, the re
       break
     }
   }
-  t.ok(staticMs < 1000, `a static file answers quickly during the burst (${staticMs.toFixed(0)} ms)`)
+  assertNotStarved(t, timing)
 
   // the right password right after the burst, within the window: refused too
   const right = await signIn(base, ADMIN.email, ADMIN.password)
@@ -90,15 +101,15 @@ t.test('password hashing is bounded: a burst over many accounts is partly refuse
   const { base } = await start(t)
   // 60 accounts from one address: 50 are admitted by the per-address limit, which the hashing slots cannot all serve
   const burst = Promise.all(Array.from({ length: 60 }, async (_, i) => await signIn(base, `ghost-${i}@example.com`, 'not the password')))
-  const staticMs = await timeStatic(t, base, 100)
+  const timing = await timeStatic(t, base, 100)
   const answers = await burst
-  t.comment(`answers: ${JSON.stringify(tally(answers))}; static file during the burst: ${staticMs.toFixed(0)} ms`)
+  t.comment(`answers: ${JSON.stringify(tally(answers))}`)
 
   t.ok(answers.every((a) => a.status === 401 || a.status === 429), 'each sign-in failed as such or was refused (no 5xx, no hang)')
   const busy = answers.filter((a) => a.status === 429 && a.retryAfter === '1')
   t.ok(busy.length > 0, `some sign-ins found no hashing slot and were told to retry in 1 s (${busy.length})`)
   t.ok(busy.every((a) => a.code === 'LS_ERR_LOGIN_THROTTLED' && (a.type ?? '').startsWith('application/problem+json')), 'as problem+json LS_ERR_LOGIN_THROTTLED')
-  t.ok(staticMs < 1000, `a static file answers quickly during the burst (${staticMs.toFixed(0)} ms)`)
+  assertNotStarved(t, timing)
 
   // sign-ins refused for want of a slot were never checked, so they do not count against the address
   const right = await signIn(base, ADMIN.email, ADMIN.password)

@@ -34,10 +34,10 @@ export class LoginThrottle {
     return [[`${address}|${email}`, this.limits.perAccount], [address, this.limits.perAddress]]
   }
 
-  /** The key's attempts within the window, in start order; pending ones are kept whatever their age. */
+  /** The key's attempts within the window, in start order (one still running after a whole window is forgotten). */
   private recent (key: string): Entry[] {
     const since = this.clock() - this.limits.windowMs
-    const list = (this.entries.get(key) ?? []).filter((e) => e.pending || e.at > since)
+    const list = (this.entries.get(key) ?? []).filter((e) => e.at > since)
     if (list.length === 0) this.entries.delete(key)
     else this.entries.set(key, list)
     return list
