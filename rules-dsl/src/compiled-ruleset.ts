@@ -31,7 +31,11 @@ export type CompiledOperator =
   | 'matches'
   | 'exists'
 
-/** Value of a `matches` condition; compile with `new RegExp(pattern, flags)`. */
+/**
+ * Value of a `matches` condition: a pattern in JavaScript syntax that the
+ * checker has screened for RE2, and flags from `i`, `m`, `s`, `u`. The
+ * server runs it with RE2 (linear time), not with `RegExp`.
+ */
 export interface RegexValue {
   pattern: string
   flags: string

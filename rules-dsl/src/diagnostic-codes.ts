@@ -44,7 +44,7 @@ export const diagnosticCodes = {
   DSL023: { severity: 'error', title: 'Duplicate action modifier', phases: ['parse'] },
   DSL024: { severity: 'error', title: 'Modifier not allowed for this action', phases: ['check'] },
   DSL025: { severity: 'error', title: 'Invalid regular expression', phases: ['check'] },
-  DSL026: { severity: 'error', title: 'Unsafe regular expression', phases: ['check'] },
+  DSL026: { severity: 'error', title: 'Regular expression too large', phases: ['check'] },
   DSL040: { severity: 'error', title: 'Unknown fact', phases: ['check'] },
   DSL041: { severity: 'error', title: 'Type mismatch', phases: ['check'] },
   DSL042: { severity: 'error', title: 'Unknown dimension', phases: ['check'] },
@@ -60,6 +60,7 @@ export const diagnosticCodes = {
   DSL052: { severity: 'error', title: 'Malformed fact path', phases: ['check'] },
   DSL053: { severity: 'warning', title: 'Rule shadowed by a reset rule', phases: ['check'] },
   DSL054: { severity: 'warning', title: 'Empty list', phases: ['check'] },
+  DSL055: { severity: 'error', title: 'Regular expression feature not supported', phases: ['check'] },
 } as const satisfies Record<string, DiagnosticCodeInfo>
 
 /** A stable diagnostic code, e.g. `'DSL040'`. */

@@ -25,7 +25,7 @@ import { parseDurationText } from './duration.js'
 import { dimensions, forbiddenSegments, scoreTargets } from './keywords.js'
 import { limits } from './limits.js'
 import { measureCondition } from './measure-condition.js'
-import { findUnsafeRegexConstruct } from './regex-safety.js'
+import { screenRegex } from './regex-screen.js'
 import { slugify } from './slugify.js'
 
 /** What {@link validate} learned that the catalog checks reuse. */
@@ -354,14 +354,21 @@ function checkLiteral(value: LiteralAst, diags: DiagnosticList): void {
         diags.add('DSL025', `Invalid regular expression /${value.pattern}/${value.flags}: ${reason}`, value.range)
         break
       }
-      const unsafe = findUnsafeRegexConstruct(value.pattern)
-      if (unsafe !== undefined) {
-        diags.add('DSL026', `Unsafe regular expression: ${unsafe}. Such patterns can take exponential time.`, value.range)
-      }
+      const finding = screenRegex(value.pattern, value.flags)
+      if (finding !== undefined) diags.add(finding.code, finding.message, patternRange(value.range, finding))
       break
     }
     default:
       break
+  }
+}
+
+/** The part of a one-line `/pattern/flags` literal at `range` that spans pattern offsets `start` to `end`. */
+function patternRange(range: Range, part: { start: number; end: number }): Range {
+  const column = range.start.column + 1 // after the opening slash
+  return {
+    start: { line: range.start.line, column: column + part.start },
+    end: { line: range.start.line, column: column + part.end },
   }
 }
 

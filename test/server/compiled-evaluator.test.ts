@@ -55,6 +55,10 @@ const REGEXES: unknown[] = [
   { pattern: '^a', flags: '' }, { pattern: 'c$', flags: 'i' }, { pattern: 'page|view', flags: 'g' }, { pattern: '^\\d+$', flags: '' },
   { pattern: '[', flags: '' }, { pattern: '(', flags: 'i' }, { pattern: 'a', flags: 'ii' }, { pattern: 'a', flags: 'xyz' },
   { pattern: 'A', flags: 5 }, { pattern: 5 }, { flags: 'i' }, { pattern: '.', flags: 'su' }, { pattern: '\\p{L}', flags: 'u' },
+  // RE2 cannot compile these: both evaluators treat them as never matching
+  { pattern: '(a)\\1', flags: '' }, { pattern: 'a(?=b)', flags: '' }, { pattern: '(?<!x)a', flags: 'i' }, { pattern: 'x{1001}', flags: '' },
+  // pathological for a backtracking engine, linear on RE2
+  { pattern: '(?:\\w\\w?)+$', flags: '' }, { pattern: 'a*a*a*b', flags: 'i' }, { pattern: '\\u0061', flags: '' },
 ]
 const regex = fc.constantFrom(...REGEXES)
 const plainObj = fc.constantFrom<unknown>({}, { a: 1 }, { toString: 1 }, { valueOf: 'x' }, { indexOf: 2 }, { length: 1 }, { '0': 'a', length: 1 })
@@ -278,6 +282,29 @@ t.test('matches: invalid patterns and flags never match, g and y are dropped', a
   t.same(await agree(t, m({ pattern: 'a', flags: 'ii' }), facts({ u: 'a' }), 'repeated flag'), [])
   t.same(await agree(t, m('a'), facts({ u: 'a' }), 'a string value'), [])
   t.same(await agree(t, m({ pattern: 'b$' }), facts({ u: 'a'.repeat(10_000) + 'b' }), 'only the first 10,000 characters'), [])
+})
+
+t.test('matches runs on RE2: linear time, and patterns RE2 cannot compile never match in either evaluator', async (t) => {
+  const m = (v: unknown): unknown[] => [rule('m', { all: [leaf('event', 'u', 'matches', v)] })]
+  const adversarial = `${'a'.repeat(5_000)}!`
+  for (const pattern of ['(?:\\w\\w?)+$', 'a*a*a*b', '(a+)+$', '(a|aa)+$', '(\\w*\\s?)*x']) {
+    const started = performance.now()
+    t.same(await agree(t, m({ pattern, flags: '' }), facts({ u: adversarial }), `/${pattern}/ on 5,000 a's`), [])
+    t.ok(performance.now() - started < 1000, `/${pattern}/: ${Math.round(performance.now() - started)} ms for both evaluators`)
+  }
+  t.same(await agree(t, m({ pattern: '(?:\\w\\w?)+$', flags: '' }), facts({ u: 'a'.repeat(401) }), 'and it matches where it should'), ['m'])
+  for (const pattern of ['(a)\\1', 'a(?=a)', 'a(?!b)', '(?<=a)a', '(?<!b)a', '\\k<x>(?<x>a)', 'x{1001}', '\\p{Script=Greek}']) {
+    t.same(await agree(t, m({ pattern, flags: pattern.includes('\\p') ? 'u' : '' }), facts({ u: 'aa' }), `/${pattern}/ never matches`), [])
+    t.same(await agree(t, [rule('n', { not: leaf('event', 'u', 'matches', { pattern }) })], facts({ u: 'aa' }), `not /${pattern}/`), ['n'])
+  }
+  // JavaScript spellings RE2 lacks are translated; flags keep their meaning
+  t.same(await agree(t, m({ pattern: '^\\u0041\\uD83D\\uDE00$' }), facts({ u: 'A\u{1F600}' }), 'a \\u escape and a surrogate pair'), ['m'])
+  t.same(await agree(t, m({ pattern: '^\\u{1F600}$', flags: 'u' }), facts({ u: '\u{1F600}' }), 'a code point escape'), ['m'])
+  t.same(await agree(t, m({ pattern: '^b$', flags: 'm' }), facts({ u: 'a\nb\nc' }), 'flag m'), ['m'])
+  t.same(await agree(t, m({ pattern: '^b$' }), facts({ u: 'a\nb\nc' }), 'no flag m'), [])
+  t.same(await agree(t, m({ pattern: 'a.b', flags: 's' }), facts({ u: 'a\nb' }), 'flag s'), ['m'])
+  t.same(await agree(t, m({ pattern: 'a.b' }), facts({ u: 'a\nb' }), 'no flag s'), [])
+  t.same(await agree(t, m({ pattern: 'ÄRGER', flags: 'i' }), facts({ u: 'ärger' }), 'flag i beyond ASCII'), ['m'])
 })
 
 t.test('paths: own properties only; a primitive fact ignores the path', async (t) => {

@@ -7,6 +7,7 @@ import type { LockService } from '../locks.js'
 import { createRulesEvaluator, type RulesEvaluator } from '../scoring/rules-engine.js'
 import { DEFAULT_SETTINGS, DEFAULT_SOURCE } from './default-ruleset.js'
 import { validateRuleset, RULESET_LIMITS, type RulesetProblem } from './validate.js'
+import { re2Diagnostics } from './regex-diagnostics.js'
 import { LS_ERR_RULESET_BUSY, LS_ERR_RULESET_INVALID, LS_ERR_RULESET_NOT_DRAFT, LS_ERR_RULESET_NOT_FOUND } from '../../errors.js'
 import { newId } from '../../lib/ids.js'
 import { diffLines, type DiffLine } from '../../lib/diff.js'
@@ -74,6 +75,8 @@ export interface CompiledSource {
 export async function compileRulesSource (source: string): Promise<CompiledSource> {
   const { ruleset, diagnostics } = compileSource(source, FACT_CATALOG)
   if (ruleset === undefined) return { ok: false, diagnostics, problems: [] }
+  const re2 = re2Diagnostics(source)
+  if (re2.length > 0) return { ok: false, diagnostics: byPosition([...diagnostics, ...re2]), problems: [] }
   const rules = ruleset.rules as unknown as RuleProperties[]
   const settings = ruleset.settings as RulesetSettings
   const problems = validateRuleset({ rules, settings })
@@ -81,6 +84,10 @@ export async function compileRulesSource (source: string): Promise<CompiledSourc
   const timing = await probeEvaluation(rules)
   if (timing !== null) return { ok: false, diagnostics, problems: [timing] }
   return { ok: true, diagnostics, problems, rules, settings }
+}
+
+function byPosition (ds: Diagnostic[]): Diagnostic[] {
+  return ds.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.column - b.range.start.column)
 }
 
 /**
@@ -207,6 +214,17 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
     activeVersion = null
   }
 
+  /**
+   * Refuses to publish rules that today's checks refuse, such as a draft saved before regexes ran on RE2 with a
+   * lookahead: diagnostics come from its source when it has one.
+   */
+  async function assertPublishable (doc: RulesetDoc): Promise<void> {
+    const problems = validateRuleset({ rules: doc.rules, settings: doc.settings })
+    if (problems.length === 0) return
+    const diagnostics = doc.source !== null ? (await compileRulesSource(doc.source)).diagnostics : []
+    throw invalid(problems, diagnostics)
+  }
+
   async function compileOrThrow (source: string): Promise<{ rules: RuleProperties[]; settings: RulesetSettings }> {
     const r = await compileRulesSource(source)
     if (!r.ok || r.rules === undefined || r.settings === undefined) throw invalid(r.problems, r.diagnostics)
@@ -279,6 +297,7 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
     async publish (version, _actor) {
       const doc = await get(version)
       if (doc.status !== 'draft') throw new LS_ERR_RULESET_NOT_DRAFT(String(version), doc.status)
+      await assertPublishable(doc)
       const current = await this.active().catch(() => null)
       if (current !== null && current.version > version) {
         // an old draft published after a newer version: publish it as a new version so the newest published wins
@@ -293,6 +312,7 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
     },
     async rollback (version, actor) {
       const doc = await get(version)
+      await assertPublishable(doc)
       const t = now()
       const copy = await insertVersion({
         status: 'draft', source: doc.source, rules: doc.rules, settings: doc.settings, author: actor,

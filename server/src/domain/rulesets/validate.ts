@@ -1,9 +1,7 @@
 import type { RulesetSettings } from '../types.js'
 import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rule-operators.js'
 import { durationMs } from '../scoring/model.js'
-import { isUnsafeRegex } from './regex-safety.js'
-
-export { isUnsafeRegex }
+import { regexProblem } from './rule-regex.js'
 
 export const RULESET_LIMITS = { rules: 500, conditionsPerRule: 200, depth: 32, storedDepth: 90, bytes: 512 * 1024 } as const
 
@@ -58,15 +56,16 @@ function checkCondition (c: unknown, pointer: string, depth: number, counter: { 
     const v = c.value
     if (!isObj(v) || typeof v.pattern !== 'string') out.push({ pointer: `${pointer}/value`, detail: 'matches needs { pattern, flags }' })
     else {
-      try { new RegExp(v.pattern) } catch { out.push({ pointer: `${pointer}/value/pattern`, detail: 'invalid regular expression' }) }
-      if (isUnsafeRegex(v.pattern)) out.push({ pointer: `${pointer}/value/pattern`, detail: 'regular expression may backtrack catastrophically (nested quantifiers or back-references)' })
+      // the checks of a regex literal in the rules language, then RE2 itself: what is stored is what runs
+      const problem = regexProblem(v.pattern, v.flags ?? '')
+      if (problem !== null) out.push({ pointer: `${pointer}/value/${problem.field}`, detail: problem.detail })
     }
   }
 }
 
 /**
  * Validates a ruleset in json-rules-engine form before it is stored: size, nesting depth, condition count, facts,
- * plain dot paths, allowed operators, safe regexes and well-formed score params. Returns every problem found.
+ * plain dot paths, allowed operators, regexes RE2 runs as written and well-formed score params. Returns every problem found.
  */
 export function validateRuleset (input: { rules: unknown; settings?: unknown }): RulesetProblem[] {
   const out: RulesetProblem[] = []

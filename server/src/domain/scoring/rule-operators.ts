@@ -1,6 +1,6 @@
 // What rule conditions may read and how our operators behave. Shared by the json-rules-engine evaluator, the compiled
 // evaluator and the ruleset validator, so the three cannot drift apart.
-import { isUnsafeRegex } from '../rulesets/regex-safety.js'
+import { compileRuleRegex, type RuleRegex } from '../rulesets/rule-regex.js'
 
 export const FORBIDDEN_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 export const PATH_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/
@@ -29,25 +29,36 @@ export function resolveDotPath (value: unknown, path: string): unknown {
   return cur
 }
 
-const regexCache = new Map<string, RegExp | null>()
+/** Compiled patterns by flags and pattern, least recently used first; invalid ones are kept as null. */
+const regexCache = new Map<string, RuleRegex | null>()
+const REGEX_CACHE_SIZE = 1000
 
-/** The regular expression of a `matches` value `{ pattern, flags }`, or null when the value or pattern is invalid. */
-export function compileRegex (v: unknown): RegExp | null {
+/**
+ * The RE2 program of a `matches` value `{ pattern, flags }`, or null when the value or pattern is invalid (then the
+ * condition never matches, in either evaluator). Only i, m, s and u count: g and y are dropped, as stored rules may
+ * carry them; a repeated flag makes the value invalid. Never throws.
+ */
+export function compileRegex (v: unknown): RuleRegex | null {
   if (v === null || typeof v !== 'object') return null
   const { pattern, flags } = v as { pattern?: unknown; flags?: unknown }
   if (typeof pattern !== 'string') return null
-  const key = `${pattern}/${typeof flags === 'string' ? flags : ''}`
-  if (!regexCache.has(key)) {
-    let re: RegExp | null = null
-    // refused at save; checked again here so a ruleset stored around validation still cannot stall a worker
-    if (!isUnsafeRegex(pattern)) {
-      // only i, m, s and u: g and y would make test() stateful
-      try { re = new RegExp(pattern, typeof flags === 'string' ? flags.replace(/[^imsu]/g, '') : '') } catch { re = null }
-    }
-    if (regexCache.size > 1000) regexCache.clear()
-    regexCache.set(key, re)
+  const kept = typeof flags === 'string' ? flags.replace(/[^imsu]/g, '') : ''
+  const key = `${kept}/${pattern}`
+  const cached = regexCache.get(key)
+  if (cached !== undefined) {
+    // most recently used last, so the oldest entry is the first to go
+    regexCache.delete(key)
+    regexCache.set(key, cached)
+    return cached
   }
-  return regexCache.get(key) ?? null
+  let re: RuleRegex | null = null
+  if (new Set(kept).size === kept.length) {
+    const compiled = compileRuleRegex(pattern, kept)
+    if (compiled.ok) re = compiled.regex
+  }
+  if (regexCache.size >= REGEX_CACHE_SIZE) regexCache.delete(regexCache.keys().next().value as string)
+  regexCache.set(key, re)
+  return re
 }
 
 /** The longest text `matches` looks at. */
