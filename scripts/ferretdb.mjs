@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-1+id-and-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -26,6 +26,22 @@ function patchSource (src) {
   writeFileSync(file, before.replace(from, 'IDColumn = DefaultColumn + `->"_id"`'))
   patchUpdateClose(src)
   patchIdIn(src)
+  patchIdWithOthers(src)
+}
+
+/**
+ * FerretDB 1.24.2 hands SQLite the `_id` of a filter only when `_id` is the filter's one condition: `{ _id, owner }`
+ * or `{ _id: { $in: [...] }, committed: false }` read the whole table. Every document a query returns is filtered
+ * again in Go with the whole filter (and a limit is pushed down only for an empty filter), so handing SQLite the `_id`
+ * condition of a filter with others is as right as handing it a lone one. The patch does that, which makes the
+ * conditional writes of scoring (a lead's compare-and-set, a lock's owner check) index lookups.
+ */
+function patchIdWithOthers (src) {
+  const file = join(src, 'internal', 'backends', 'sqlite', 'collection.go')
+  const text = readFileSync(file, 'utf8')
+  const from = '\tif params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n'
+  if (text.split(from).length !== 3) throw new Error(`FerretDB source changed: ${file} no longer pushes down a lone _id as expected`)
+  writeFileSync(file, text.split(from).join('\tif params.Filter.Len() >= 1 {\n\t\tv, _ := params.Filter.Get("_id")\n'))
 }
 
 /**

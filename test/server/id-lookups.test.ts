@@ -84,6 +84,20 @@ t.test('_id $in lists are answered from the _id index, with the same documents a
     t.equal(plan.filterPushdown, true, 'FerretDB pushes the list down to SQLite')
     t.match(plan.queryPlanner?.Plan?.join(' '), /USING INDEX/, 'and SQLite searches the _id index instead of scanning')
   }
+  if (db.ferret) {
+    // the fourth patch: `_id` with other conditions is looked up in the index too, and the rest still filters
+    t.ok(db.idAnd, 'the database answers _id with other conditions from its index')
+    const plan = await col.find({ _id: 'k1', n: 1 }).explain() as { filterPushdown?: boolean, queryPlanner?: { Plan?: string[] } }
+    t.equal(plan.filterPushdown, true, 'FerretDB pushes _id down when other conditions come with it')
+    t.match(plan.queryPlanner?.Plan?.join(' '), /USING INDEX/, 'and SQLite searches the _id index')
+    const listPlan = await col.find({ _id: { $in: ['k1', 'k2'] }, n: 2 }).explain() as { queryPlanner?: { Plan?: string[] } }
+    t.match(listPlan.queryPlanner?.Plan?.join(' '), /USING INDEX/, 'a list with another condition too')
+  }
+  t.same((await col.find({ _id: 'k1', n: 2 }).toArray()), [], 'an _id whose other condition fails matches nothing')
+  t.equal((await col.updateOne({ _id: 'k3', n: 4 }, { $set: { n: 40 } })).matchedCount, 0, 'a conditional update whose condition fails changes nothing')
+  t.equal((await col.updateOne({ _id: 'k3', n: 3 }, { $set: { n: 30 } })).matchedCount, 1, 'and one whose condition holds applies')
+  t.equal((await col.deleteMany({ _id: { $in: ['k3', 'k7'] }, n: 7 })).deletedCount, 1, 'a list delete with a condition removes only the matching one')
+  t.same((await col.find({ _id: { $in: ['k3', 'k7'] } }).toArray()).map((d) => d.n), [30], 'what is left')
   // lists the index is not used for still give the right answer (filtered like every query)
   t.same((await col.find({ _id: { $in: [7, 'k9'] } }).toArray()).map((d) => d.n).sort((a, b) => a - b), [-2, 9], 'a number in the list')
   t.same((await col.find({ _id: { $in: ['k1', 'k2'] }, n: 2 }).toArray()).map((d) => d.n), [2], 'with another condition')

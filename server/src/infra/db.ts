@@ -69,6 +69,11 @@ export interface Database {
    * documents up one by one instead). Found out with `explain`.
    */
   idIn: boolean
+  /**
+   * true when a filter of `_id` and further conditions is answered from the `_id` index (MongoDB; the embedded
+   * FerretDB build). Elsewhere conditional writes by `_id` are looked up first and written by `_id` alone.
+   */
+  idAnd: boolean
   close(): Promise<void>
 }
 
@@ -170,18 +175,22 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   } catch { /* older servers: assume MongoDB */ }
   await ensureIndexes(db)
   let idIn = !ferret
+  // whether a filter of `_id` and other conditions is served from the `_id` index (the embedded build's fourth patch)
+  let idAnd = !ferret
   if (ferret) {
     try {
       const plan = await db.collection('leads').find({ _id: { $in: ['ld_probe'] } } as never).explain() as { filterPushdown?: unknown }
       idIn = plan.filterPushdown === true
+      const and = await db.collection('leads').find({ _id: 'ld_probe', rev: 0 } as never).explain() as { filterPushdown?: unknown }
+      idAnd = and.filterPushdown === true
     } catch { /* no explain: look documents up one by one */ }
   }
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations'] as const
-  const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
-  return { client, db, c, ferret, idIn, close: async () => { await client.close() } }
+  const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
+  return { client, db, c, ferret, idIn, idAnd, close: async () => { await client.close() } }
 }
 
 /**
