@@ -131,9 +131,10 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   }
 
   /**
-   * Completes committed batches: ledger entries visible, superseded ones marked, events marked scored, aliases
-   * recorded, and each lead's batch marked done. Idempotent, so a crash part-way is repaired by running it again
-   * (every run first finalizes the lead's `lastBatch` when it is not done).
+   * Completes committed batches: notifications recorded, ledger entries visible, superseded ones marked, aliases
+   * recorded, and last the events marked scored. Idempotent, so a crash part-way is repaired by running it again: a
+   * run first finalizes each lead's `lastBatch` whose events do not all show their final status yet (see
+   * `unfinished`). Nothing marks a batch done: that was one more write per lead, and a read tells the same.
    */
   async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key'>; batch: LeadBatch }>): Promise<void> {
     if (items.length === 0) return
@@ -151,6 +152,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
       )
     }
+    if (deps.identity !== undefined) {
+      await deps.identity.link(items.filter(({ batch }) => batch.alias !== undefined).map(({ lead, batch }) => ({ externalId: batch.alias!, leadId: lead._id, key: lead.key })))
+    }
     const scored: string[] = []
     const unmappedIds: string[] = []
     for (const { lead, batch } of items) {
@@ -163,12 +167,22 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
     await setById(c.events, scored, { status: 'scored' as const })
     await setById(c.events, unmappedIds, { status: 'unmapped' as const })
-    if (deps.identity !== undefined) {
-      await deps.identity.link(items.filter(({ batch }) => batch.alias !== undefined).map(({ lead, batch }) => ({ externalId: batch.alias!, leadId: lead._id, key: lead.key })))
-    }
-    await pointWrites(c.leads, items.map(({ lead, batch }) => ({
-      updateOne: { filter: { _id: lead._id, 'lastBatch.token': batch.token }, update: { $set: { 'lastBatch.done': true } } },
-    }) as never))
+  }
+
+  /**
+   * The leads whose last batch may not be finalized: finalize marks the batch's events last, so a batch whose events
+   * all show their final status and whose ledger entries all show as committed is complete (two reads by `_id` for
+   * all the leads). Batches stored before this check existed carry `done: true`.
+   */
+  async function unfinished (leads: readonly LeadDoc[]): Promise<LeadDoc[]> {
+    const open = leads.filter((l) => l.lastBatch != null && l.lastBatch.done !== true)
+    if (open.length === 0) return []
+    const eventIds = open.flatMap((l) => Array.from({ length: Math.max(0, l.lastBatch!.seqTo - l.lastBatch!.seqFrom + 1) }, (_, i) => eventIdOf(l._id, l.lastBatch!.seqFrom + i)))
+    const entryIds = open.flatMap((l) => Array.from({ length: l.lastBatch!.entries }, (_, i) => `${l.lastBatch!.token}:${i}`))
+    const pendingLeads = new Set((await byIds(c.events, eventIds, { leadId: 1, status: 1 })).filter((e) => e.status === 'pending').map((e) => e.leadId))
+    const uncommitted = new Set((await byIds(c.scoreHistory, entryIds, { leadId: 1, committed: 1 })).filter((e) => !e.committed).map((e) => e.leadId))
+    // an event or entry that cannot be found (a lead being erased) leaves nothing to finish
+    return open.filter((l) => pendingLeads.has(l._id) || uncommitted.has(l._id))
   }
 
   /**
@@ -442,7 +456,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
     const leads = await byIds(c.leads, ids)
     // finish a crashed run's commit first
-    if (first) await finalize(leads.filter((l) => l.lastBatch != null && l.lastBatch.done !== true).map((l) => ({ lead: l, batch: l.lastBatch! })))
+    if (first) await finalize((await unfinished(leads)).map((l) => ({ lead: l, batch: l.lastBatch! })))
     const news = await eventsAfterMany(leads, deps.eventsPerRun)
     const ruleset = await rulesets.active()
     await pipeline.prepare?.()
