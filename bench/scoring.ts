@@ -1,0 +1,124 @@
+// Scoring benchmark: end-to-end scoring (HTTP ingest in 100-event batches until every event is scored) against a
+// raw `insertMany` of the same number of event-sized documents, measured in the same run. Run from the root:
+//   npm run bench:scoring
+// Starts an embedded FerretDB (SQLite) in a temporary folder, or uses MONGODB_URI. Each scenario gets a fresh
+// database. The server runs in this process with its workers on (the load generator is light: a few concurrent
+// requests of prepared bodies).
+// Environment: BENCH_EVENTS (per scenario, default 20000), BENCH_TIMEOUT_S (per scenario, default 600).
+import { randomBytes } from 'node:crypto'
+import { cpus } from 'node:os'
+import type { AddressInfo } from 'node:net'
+import { buildApp } from '../server/src/app.js'
+import { loadConfig } from '../server/src/config.js'
+import { openDatabase } from '../server/src/infra/db.js'
+import { benchDatabase } from './database.js'
+
+const num = (name: string, def: number): number => {
+  const v = process.env[name]
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : def
+}
+const EVENTS = num('BENCH_EVENTS', 20_000)
+const TIMEOUT_MS = num('BENCH_TIMEOUT_S', 600) * 1000
+const BATCH = 100
+const CONCURRENCY = 4
+const KEY = `lsk_bench_${randomBytes(12).toString('hex')}`
+const TYPES = ['page_view', 'email_open', 'form_submit'] as const
+const log = (s: string): void => { process.stderr.write(`# ${s}\n`) }
+
+interface Scenario { name: string; leads: number; identity: 'externalId' | 'email' }
+const SCENARIOS: Scenario[] = [
+  { name: `${EVENTS} events over ${EVENTS / 2} leads known only by external id`, leads: EVENTS / 2, identity: 'externalId' },
+  { name: `${EVENTS} events over ${EVENTS / 2} leads known by email`, leads: EVENTS / 2, identity: 'email' },
+  { name: `${EVENTS} events over 200 leads known by email`, leads: 200, identity: 'email' },
+]
+
+function event (run: string, i: number, s: Scenario): Record<string, unknown> {
+  const lead = i % s.leads
+  return {
+    externalId: `${run}-${i}`,
+    lead: s.identity === 'email' ? { email: `lead${lead}@bench.example`, name: `Lead ${lead}` } : { externalId: `crm-${lead}` },
+    type: TYPES[i % TYPES.length],
+    occurredAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+    properties: { path: '/pricing', campaign: 'spring', utm: { source: 'newsletter', medium: 'email' } },
+  }
+}
+
+/** Raw `insertMany` of `n` event-sized documents in batches of 100, 4 at a time: the limit scoring is held to. */
+async function rawInsertMany (uri: string, n: number): Promise<number> {
+  const db = await openDatabase(uri, `bench_raw_${randomBytes(4).toString('hex')}`)
+  try {
+    const col = db.db.collection('raw')
+    const docs = Array.from({ length: n }, (_, i) => ({ _id: `r${i}`, ...event('raw', i, SCENARIOS[0]!), leadId: `ld_${i % 1000}`, seq: i, status: 'pending', receivedAt: new Date() }))
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < docs.length) {
+        const part = docs.slice(next, next + BATCH)
+        next += BATCH
+        await col.insertMany(part as never, { ordered: false })
+      }
+    }))
+    return n / ((performance.now() - t0) / 1000)
+  } finally {
+    await db.db.dropDatabase().catch(() => undefined)
+    await db.close()
+  }
+}
+
+async function endToEnd (uri: string, s: Scenario): Promise<{ perSec: number; scored: number; ingestMs: number; totalMs: number }> {
+  const name = `bench_scoring_${randomBytes(4).toString('hex')}`
+  const db = await openDatabase(uri, name)
+  const app = await buildApp(loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' }), { database: db, logger: false, startWorkers: true })
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    const run = randomBytes(4).toString('hex')
+    const bodies: string[] = []
+    for (let i = 0; i < EVENTS; i += BATCH) bodies.push(JSON.stringify({ events: Array.from({ length: Math.min(BATCH, EVENTS - i) }, (_, k) => event(run, i + k, s)) }))
+    const scored = (): number => app.core.metrics.eventsScored.values.get('') ?? 0
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!
+        const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body })
+        if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${await res.text()}`)
+        await res.arrayBuffer()
+      }
+    }))
+    const ingestMs = performance.now() - t0
+    let lastLog = performance.now()
+    while (scored() < EVENTS && performance.now() - t0 < TIMEOUT_MS) {
+      await new Promise((r) => setTimeout(r, 100))
+      if (performance.now() - lastLog > 10_000) { log(`  ${scored()} of ${EVENTS} scored after ${((performance.now() - t0) / 1000).toFixed(0)} s`); lastLog = performance.now() }
+    }
+    const totalMs = performance.now() - t0
+    return { perSec: scored() / (totalMs / 1000), scored: scored(), ingestMs, totalMs }
+  } finally {
+    await app.close()
+    await db.db.dropDatabase().catch(() => undefined)
+    await db.close()
+  }
+}
+
+const database = await benchDatabase()
+const started = performance.now()
+const rows: string[][] = []
+try {
+  log(`raw insertMany of ${EVENTS} documents (batches of ${BATCH}, ${CONCURRENCY} at a time)`)
+  const raw = await rawInsertMany(database.uri, EVENTS)
+  log(`  ${raw.toFixed(0)} documents/s`)
+  rows.push(['raw insertMany (the limit)', `${raw.toFixed(0)} events/s`, '1.00x', ''])
+  for (const s of SCENARIOS) {
+    log(`end-to-end: ${s.name}`)
+    const r = await endToEnd(database.uri, s)
+    log(`  ${r.perSec.toFixed(0)} events/s (${r.scored} scored; ingested in ${(r.ingestMs / 1000).toFixed(1)} s, scored in ${(r.totalMs / 1000).toFixed(1)} s)`)
+    rows.push([s.name, `${r.perSec.toFixed(0)} events/s`, `${(r.perSec / raw).toFixed(3)}x`, `${r.scored === EVENTS ? 'all' : `${r.scored} of ${EVENTS}`} scored in ${(r.totalMs / 1000).toFixed(1)} s (ingest ${(r.ingestMs / 1000).toFixed(1)} s)`])
+  }
+} finally {
+  await database.stop()
+}
+console.log('| scenario | end-to-end | vs raw insertMany | notes |')
+console.log('|---|---:|---:|---|')
+for (const r of rows) console.log(`| ${r.join(' | ')} |`)
+console.log(`\ndatabase: ${database.label}; ${cpus().length} CPUs; target >= 0.25x; total run ${((performance.now() - started) / 1000).toFixed(0)} s`)
