@@ -3,6 +3,18 @@
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype'])
 
+/**
+ * Whether a value nests objects and arrays more than `limit` levels deep. Stops as soon as it knows, so a hostile
+ * value costs at most `limit` levels of walking per branch.
+ */
+export function nestsDeeperThan (value: unknown, limit: number, depth = 0): boolean {
+  if (value === null || typeof value !== 'object' || value instanceof Date) return false
+  if (depth >= limit) return true
+  const children = Array.isArray(value) ? value : Object.values(value)
+  for (const v of children) if (nestsDeeperThan(v, limit, depth + 1)) return true
+  return false
+}
+
 /** Returns the first forbidden key (`__proto__`, `constructor`, `prototype`) found in a value, or null. */
 export function findForbiddenKey (value: unknown, depth = 0): string | null {
   if (depth > 64 || value === null || typeof value !== 'object') return null

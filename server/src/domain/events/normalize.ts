@@ -1,5 +1,8 @@
 import { sha256, canonicalJson } from '../../lib/ids.js'
-import { findForbiddenKey } from '../../lib/keys.js'
+import { findForbiddenKey, nestsDeeperThan } from '../../lib/keys.js'
+
+/** How deep an event may nest objects and arrays (its properties and lead attributes sit one and two levels in). */
+export const MAX_NESTING = 32
 
 /** A validated event, ready to store. */
 export interface NormalizedEvent {
@@ -77,6 +80,8 @@ export function normalizeEvent (input: unknown, ctx: { sourceId: string; receive
   if (!isPlainObject(input)) return reject('LS_ERR_EVENT_INVALID', 'an event must be a JSON object')
   const size = Buffer.byteLength(JSON.stringify(input))
   if (size > ctx.limits.maxEventBytes) return reject('LS_ERR_EVENT_TOO_LARGE', `the event is ${size} bytes; the limit is ${ctx.limits.maxEventBytes}`)
+  // Deeper values would fail later, when their keys are encoded for storage, and fail the whole request with them.
+  if (nestsDeeperThan(input, MAX_NESTING)) return reject('LS_ERR_EVENT_INVALID', `the event nests objects and arrays more than ${MAX_NESTING} levels deep`)
   const forbidden = findForbiddenKey(input)
   if (forbidden !== null) return reject('LS_ERR_EVENT_INVALID', `the key '${forbidden}' is not allowed`)
   const allowed = new Set(['externalId', 'lead', 'type', 'occurredAt', 'properties'])
