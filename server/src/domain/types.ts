@@ -95,6 +95,11 @@ export interface LeadBatch {
   notify?: BatchNotify
   /** The lead external id this batch gave the lead, recorded in `leadAliases` when the batch is finalized. */
   alias?: string
+  /**
+   * A small batch's ledger entries, carried by the commit itself and inserted (already `committed: true`) when the
+   * batch is finalized; absent when the entries were inserted uncommitted before the commit (large batches).
+   */
+  ledger?: LedgerDoc[]
 }
 
 /** A stage or grade change found in a scoring batch, with its identity in the lead's canonical history. */

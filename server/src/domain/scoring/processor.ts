@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
-import { duplicateWriteErrors, findByIds, idLists, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
+import { duplicateWriteErrors, findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
 import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
 import type { PredictiveScore } from '../../contracts/index.js'
 import { decodeKeys } from '../../lib/keys.js'
@@ -69,6 +69,10 @@ export interface LeadProcessorDeps {
   /** Test seam: called after the ledger is written and before the commit, to simulate crashes and pauses. */
   beforeCommit?: (leadId: string) => Promise<void>
 }
+
+/** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
+const INLINE_ENTRIES = 8
+const INLINE_BYTES = 24_000
 
 export class LockLostError extends Error {}
 /** The lead stayed locked by a scoring run for longer than the caller would wait. */
@@ -142,9 +146,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     if (deps.notifier !== undefined) {
       for (const { lead, batch } of items) if (batch.notify != null) await deps.notifier.record(lead._id, batch.token, batch.notify)
     }
-    // Each write names documents by `_id` and sets a value their batch fixed, so repeating it is harmless; one
-    // command serves the whole list.
-    await setById(c.scoreHistory, items.flatMap(({ batch }) => Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)), { committed: true })
+    // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
+    // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
+    // by `_id` and sets a value their batch fixed, so repeating it is harmless; one command serves the whole list.
+    await insertIgnoringDuplicates(c.scoreHistory, items.flatMap(({ batch }) => batch.ledger ?? []))
+    await setById(c.scoreHistory, items.filter(({ batch }) => batch.ledger === undefined).flatMap(({ batch }) => Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)), { committed: true })
     for (const { lead, batch } of items) {
       if (batch.supersedeFrom === null) continue
       await c.scoreHistory.updateMany(
@@ -180,9 +186,14 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const eventIds = open.flatMap((l) => Array.from({ length: Math.max(0, l.lastBatch!.seqTo - l.lastBatch!.seqFrom + 1) }, (_, i) => eventIdOf(l._id, l.lastBatch!.seqFrom + i)))
     const entryIds = open.flatMap((l) => Array.from({ length: l.lastBatch!.entries }, (_, i) => `${l.lastBatch!.token}:${i}`))
     const pendingLeads = new Set((await byIds(c.events, eventIds, { leadId: 1, status: 1 })).filter((e) => e.status === 'pending').map((e) => e.leadId))
-    const uncommitted = new Set((await byIds(c.scoreHistory, entryIds, { leadId: 1, committed: 1 })).filter((e) => !e.committed).map((e) => e.leadId))
-    // an event or entry that cannot be found (a lead being erased) leaves nothing to finish
-    return open.filter((l) => pendingLeads.has(l._id) || uncommitted.has(l._id))
+    const entries = await byIds(c.scoreHistory, entryIds, { leadId: 1, committed: 1 })
+    const uncommitted = new Set(entries.filter((e) => !e.committed).map((e) => e.leadId))
+    const stored = new Map<string, number>()
+    for (const e of entries) stored.set(e.leadId, (stored.get(e.leadId) ?? 0) + 1)
+    // entries a commit carried and finalize has not inserted yet; otherwise an event or entry that cannot be found
+    // (a lead being erased) leaves nothing to finish
+    const missing = (l: LeadDoc): boolean => l.lastBatch!.ledger !== undefined && (stored.get(l._id) ?? 0) < l.lastBatch!.entries
+    return open.filter((l) => pendingLeads.has(l._id) || uncommitted.has(l._id) || missing(l))
   }
 
   /**
@@ -365,6 +376,12 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       for (const [k, v] of Object.entries(p.attributes ?? {})) profile[`attributes.${k}`] = v
     }
     if (typeof profile.externalId === 'string' && lead.key.startsWith('email:')) batch.alias = profile.externalId
+    // A small batch carries its entries in the commit, so no write has to make them visible afterwards (one update
+    // per entry saved); a large one inserts them uncommitted before the commit, so the lead document stays small.
+    if (entries.length > 0 && entries.length <= INLINE_ENTRIES && JSON.stringify(entries).length <= INLINE_BYTES) {
+      for (const e of entries) e.committed = true
+      batch.ledger = entries
+    }
     // Crossings go with the commit (in lastBatch), so a crash before they reach the outbox loses none: the next run
     // finalizes the batch again. The receivers' view moves with the commit unless a bulk re-score holds notifications.
     const grade = gradeFor(state.fit, ruleset.settings)
@@ -400,7 +417,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
 
   /** Removes the uncommitted ledger entries of runs that did not commit (by `_id`: no query over the ledger). */
   async function discard (runs: readonly Prepared[]): Promise<void> {
-    const ids = runs.flatMap((r) => r.entries.map((e) => e._id))
+    const ids = runs.filter((r) => r.batch.ledger === undefined).flatMap((r) => r.entries.map((e) => e._id))
     for (const part of idLists(ids)) await c.scoreHistory.deleteMany({ _id: { $in: part }, committed: false })
   }
 
@@ -409,7 +426,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * compare-and-sets in one command (or a few), then one finalize for all. Returns the runs that committed.
    */
   async function commit (runs: Prepared[], lost: ReadonlySet<string>): Promise<Prepared[]> {
-    const entries = runs.flatMap((r) => r.entries)
+    const entries = runs.filter((r) => r.batch.ledger === undefined).flatMap((r) => r.entries)
     for (let i = 0; i < entries.length; i += 1000) {
       const part = entries.slice(i, i + 1000)
       // entry ids are unique to their batch, so on a retry a clash can only be our own earlier, partly stored attempt
