@@ -36,7 +36,7 @@ export const Env = Type.Object({
   LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 2 }),
   LEADSCORE_SCORING_BATCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
-  LEADSCORE_SWEEP_EVERY_MS: Type.Integer({ minimum: 100, default: 5_000 }),
+  LEADSCORE_SWEEP_EVERY_MS: Type.Integer({ minimum: 100, default: 30_000 }),
   LEADSCORE_DECAY_TICK_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
   LEADSCORE_PROCESS_EVERY_MS: Type.Integer({ minimum: 20, default: 500 }),
   LEADSCORE_EVENTS_PER_RUN: Type.Integer({ minimum: 1, maximum: 100_000, default: 1_000 }),
@@ -52,6 +52,10 @@ export const Env = Type.Object({
   LEADSCORE_UPLOAD_LEASE_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   LEADSCORE_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
   LEADSCORE_IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, default: 24 }),
+  LEADSCORE_RATE_LIMIT_INGEST: Type.Integer({ minimum: 0, default: 6000 }),
+  LEADSCORE_RATE_LIMIT_API: Type.Integer({ minimum: 0, default: 3000 }),
+  LEADSCORE_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 60_000 }),
+  LEADSCORE_METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 200, pattern: '^\\S+$' })),
   LEADSCORE_WEBHOOKS_ALLOW_PRIVATE: Type.Optional(Bool),
   LEADSCORE_WEBHOOKS_RETRY_SCHEDULE: Type.String({ pattern: DELAY_LIST, default: '5s,30s,2m,10m,1h,4h,12h,24h' }),
   LEADSCORE_WEBHOOKS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
@@ -86,6 +90,13 @@ export interface AppConfig {
   /** Upload limits; `dir` holds the files of running uploads, `leaseMs` is how soon another process takes one over. */
   uploads: { maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number; dir: string; leaseMs: number }
   idempotencyTtlMs: number
+  /**
+   * Requests each client (API key, console user, else client address) may make per window: `ingestMax` on ingest
+   * routes (events, source deliveries, uploads), `apiMax` on every other; 0 turns that limit off.
+   */
+  rateLimit: { ingestMax: number; apiMax: number; windowMs: number }
+  /** Bearer token that may read GET /metrics besides admin keys and sessions; unset, only those may. */
+  metricsToken: string | undefined
   /**
    * Outbound webhooks: whether private/loopback receiver addresses are allowed, the delay before each retry (so at
    * most `retryDelaysMs.length + 1` attempts), the request timeout, the dispatcher's poll interval and parallelism.
@@ -154,6 +165,12 @@ export function loadConfig (env: EnvInput): AppConfig {
       leaseMs: e.LEADSCORE_UPLOAD_LEASE_MS,
     }),
     idempotencyTtlMs: e.LEADSCORE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    rateLimit: Object.freeze({
+      ingestMax: e.LEADSCORE_RATE_LIMIT_INGEST,
+      apiMax: e.LEADSCORE_RATE_LIMIT_API,
+      windowMs: e.LEADSCORE_RATE_LIMIT_WINDOW_MS,
+    }),
+    metricsToken: e.LEADSCORE_METRICS_TOKEN,
     webhooks: Object.freeze({
       allowPrivate: e.LEADSCORE_WEBHOOKS_ALLOW_PRIVATE ?? false,
       retryDelaysMs: Object.freeze(parseDelays(e.LEADSCORE_WEBHOOKS_RETRY_SCHEDULE)) as number[],

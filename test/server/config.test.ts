@@ -24,11 +24,15 @@ t.test('loadConfig converts strings to integers and booleans', async (t) => {
     LEADSCORE_PROCESS_EVERY_MS: '40', LEADSCORE_EVENTS_PER_RUN: '77', LEADSCORE_MAX_EVENT_BYTES: '2048', LEADSCORE_BODY_LIMIT: '4096',
     LEADSCORE_EVENTS_BODY_LIMIT: '8192', LEADSCORE_IDEMPOTENCY_TTL_HOURS: '2', LEADSCORE_WORKER: 'off', LEADSCORE_DEMO: 'no',
     MONGODB_URI: 'mongodb://db:27017/', MONGODB_DB: 'ls_x', PROBLEM_BASE_URL: 'https://example.com/problems/', LOG_LEVEL: 'warn',
+    LEADSCORE_RATE_LIMIT_INGEST: '0', LEADSCORE_RATE_LIMIT_API: '5', LEADSCORE_RATE_LIMIT_WINDOW_MS: '1000',
+    LEADSCORE_METRICS_TOKEN: 'metrics-token-0123456789',
   })
   t.equal(c.port, 8080)
   t.same(c.worker, { enabled: false, concurrency: 3, batchLeads: 200, lockLifetimeMs: 1500, sweepEveryMs: 250, processEveryMs: 40, eventsPerRun: 77, decayTickMs: 3_600_000 })
   t.same(c.limits, { maxEventBytes: 2048, bodyLimit: 4096, eventsBodyLimit: 8192, maxBatchEvents: 1000 })
   t.equal(c.idempotencyTtlMs, 2 * 3_600_000)
+  t.same(c.rateLimit, { ingestMax: 0, apiMax: 5, windowMs: 1000 })
+  t.equal(c.metricsToken, 'metrics-token-0123456789')
   t.equal(c.demo, false)
   t.equal(c.mongoUri, 'mongodb://db:27017/')
   t.equal(c.mongoDb, 'ls_x')
@@ -49,9 +53,11 @@ t.test('loadConfig applies defaults', async (t) => {
   t.equal(c.dataDir, '.data')
   t.equal(c.demo, true)
   t.equal(c.bootstrapApiKey, undefined)
-  t.same(c.worker, { enabled: true, concurrency: 2, batchLeads: 200, lockLifetimeMs: 30_000, sweepEveryMs: 5000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
+  t.same(c.worker, { enabled: true, concurrency: 2, batchLeads: 200, lockLifetimeMs: 30_000, sweepEveryMs: 30_000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
   t.same(c.limits, { maxEventBytes: 32 * 1024, bodyLimit: 1024 * 1024, eventsBodyLimit: 5 * 1024 * 1024, maxBatchEvents: 1000 })
   t.equal(c.idempotencyTtlMs, 24 * 3_600_000)
+  t.same(c.rateLimit, { ingestMax: 6000, apiMax: 3000, windowMs: 60_000 })
+  t.equal(c.metricsToken, undefined)
   t.equal(c.logLevel, 'info')
   t.equal(c.problemBaseUrl, '/problems')
   // an empty value counts as unset
@@ -63,6 +69,7 @@ t.test('loadConfig throws LS_ERR_CONFIG_INVALID listing every bad variable', asy
   const bad: Record<string, string> = {
     PORT: 'abc', LEADSCORE_WORKER_CONCURRENCY: '0', MONGODB_URI: 'http://db', LEADSCORE_DEMO: 'maybe', LOG_LEVEL: 'loud',
     LEADSCORE_LOCK_LIFETIME_MS: '1.5', LEADSCORE_EVENTS_PER_RUN: '1e3', MONGODB_DB: 'has space', LEADSCORE_BOOTSTRAP_API_KEY: 'short',
+    LEADSCORE_RATE_LIMIT_API: '-1', LEADSCORE_RATE_LIMIT_WINDOW_MS: '10', LEADSCORE_METRICS_TOKEN: 'short',
   }
   let caught: unknown
   try { loadConfig({ ...bad, HOST: '0.0.0.0' }) } catch (err) { caught = err }

@@ -152,16 +152,17 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   let sweeps = 0
   /**
-   * The backstop next to the marker poll: leads waiting for a re-score get a run, and every 12th sweep looks for
-   * events left pending longer than 30 s without a marker (a process that died between storing an event and its
-   * marker). Also purges expired idempotency keys, old live messages and long-expired lock documents.
+   * Purges expired idempotency keys, old live messages and long-expired lock documents. On its first run and every
+   * 12th after, it is also the backstop next to the marker poll: it queues leads flagged for re-score and leads
+   * with events left pending longer than 30 s (a process that died between storing an event and its marker). Those
+   * two read the leads and events collections whole on FerretDB, so they run rarely.
    */
   async function sweep (): Promise<number> {
     const t = now()
     const ids = new Set<string>()
-    const flagged = await c.leads.find({ rescoreFrom: { $type: 'string' } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
-    for (const l of flagged) ids.add(l._id)
     if (sweeps++ % 12 === 0) {
+      const flagged = await c.leads.find({ rescoreFrom: { $type: 'string' } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
+      for (const l of flagged) ids.add(l._id)
       // a process that died between storing an event and its marker leaves the event pending with no marker
       const stale = await c.events.find({ status: 'pending', receivedAt: { $lt: new Date(t.getTime() - 30_000) } }).project<{ leadId: string }>({ leadId: 1 }).limit(5000).toArray()
       for (const e of stale) ids.add(e.leadId)
@@ -209,13 +210,30 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     return ticks
   }
 
+  /**
+   * Scores a batch of leads, then removes their markers and queues again those that got more work meanwhile. A
+   * marker goes only after its lead was scored: a process that dies mid-batch leaves its leads' markers, and the
+   * marker poll of any process picks them up once the dead process's locks expire. Leads another run holds keep
+   * their markers too (that run also re-checks them after releasing their locks).
+   */
   async function runScoreLeads (leadIds: string[]): Promise<void> {
-    // remove the markers before reading events: an event stored after this point queues a new run
-    for (const part of idLists(leadIds)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
-    const r = await processor.processMany(leadIds)
-    // Leads another run holds are left to it: it re-checks for new events after releasing their locks (and if it
-    // dies, its locks expire and the sweeper finds the pending events). The leads this batch held are re-checked now.
-    const again = await processor.withWork(r.done)
+    let done: string[]
+    try {
+      done = (await processor.processMany(leadIds)).done
+    } catch (err) {
+      if (leadIds.length === 1) {
+        // a lead whose run fails is not retried at every poll: the sweeper's scan for pending events comes back to it
+        await c.pendingLeads.deleteOne({ _id: leadIds[0]! })
+        throw err
+      }
+      // one lead's failure must not hold back the others: score them one by one
+      log.warn({ err, leads: leadIds.length }, 'scoring batch failed; scoring its leads one by one')
+      for (const id of leadIds) await runScoreLeads([id]).catch((e: unknown) => log.error({ err: e, leadId: id }, 'scoring run failed'))
+      return
+    }
+    // an event stored after the marker's removal finds no marker and leaves one; one stored before is seen here
+    for (const part of idLists(done)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
+    const again = await processor.withWork(done)
     if (again.length > 0) await enqueue(again)
   }
 
@@ -247,6 +265,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
       const rescoreOne = async (id: string, waitMs: number): Promise<boolean> => {
         const r = await processor.processLead(id, { rescore: true })
         if (r.locked) return true
+        // the marker first, so that a process stopping right after the flag still leaves the lead queued
+        await enqueue([id])
         try {
           await withLeadLock(id, async () => await c.leads.updateOne({ _id: id }, { $set: { rescoreFrom: '' } }), waitMs)
         } catch (err) {

@@ -299,8 +299,9 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     schema: { tags: ['leads'], summary: 'Re-score a lead from its first event with the published ruleset', params: IdParams, response: { 202: Type.Object({ leadId: Type.String(), queued: Type.Boolean() }), ...problemResponses } },
   }, async (req, reply) => {
     const l = await mustGet(req.params.id)
-    await underLock(l._id, async () => await c.leads.updateOne({ _id: l._id }, { $set: { rescoreFrom: '' } }))
+    // the marker first: it stays until the lead is scored, so a stop right after the flag still leaves it queued
     await core.enqueue([l._id])
+    await underLock(l._id, async () => await c.leads.updateOne({ _id: l._id }, { $set: { rescoreFrom: '' } }))
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.rescore', target: l._id, details: {} })
     return reply.code(202).send({ leadId: l._id, queued: true })
   })

@@ -71,8 +71,8 @@ export interface LeadProcessorDeps {
 }
 
 /** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
-const INLINE_ENTRIES = 8
-const INLINE_BYTES = 24_000
+const INLINE_ENTRIES = 32
+const INLINE_BYTES = 32_000
 
 export class LockLostError extends Error {}
 /** The lead stayed locked by a scoring run for longer than the caller would wait. */
