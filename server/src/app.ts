@@ -9,7 +9,7 @@ import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AppConfig } from './config.js'
 import { openDatabase, type Database } from './infra/db.js'
-import problemDetails from './infra/problem-details.js'
+import problemDetails, { handleError, clientErrorHandler } from './infra/problem-details.js'
 import httpParsing from './infra/http-parsing.js'
 import requestDeadline from './infra/request-deadline.js'
 import auth from './infra/auth.js'
@@ -84,7 +84,11 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     // off here and applied per route by infra/request-deadline.ts, so a file upload may take longer than it
     requestTimeout: 0,
     connectionTimeout: 0,
-    return503OnClosing: true,
+    // problem-details answers requests that arrive while closing (Fastify's own 503 is plain JSON), and the
+    // errors Fastify meets before routing (bad URL, unparsable HTTP) with the same problem+json as every other
+    return503OnClosing: false,
+    frameworkErrors: handleError,
+    clientErrorHandler: clientErrorHandler(config.problemBaseUrl),
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   })
