@@ -13,6 +13,7 @@ import problemDetails, { handleError, clientErrorHandler } from './infra/problem
 import httpParsing from './infra/http-parsing.js'
 import requestDeadline from './infra/request-deadline.js'
 import auth from './infra/auth.js'
+import rateLimits from './infra/rate-limit.js'
 import { requestIdOf } from './lib/request-id.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
@@ -134,6 +135,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   // registered after auth, a failed auth hook skipped it and the unauthenticated socket stayed open for good
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
   await app.register(auth)
+  // after auth (budgets are per key or user) and before swagger (it documents the 429 answer)
+  await app.register(rateLimits, config.rateLimit)
 
   // OpenAPI document from the route schemas
   // shared schemas are added here, at the root: a route plugin that adds its own schemas gets a fresh schema
