@@ -5,6 +5,7 @@ import { ERROR_CODES, LS_ERR_JOB_NOT_FOUND, LS_ERR_NOT_FOUND, slugOf, titleOf } 
 import { Job, AuditEntry, ApiKey, ApiKeyCreate, ApiKeyCreated, Stats } from '../schemas/system.js'
 import type { Scope } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
+import { metricsAccess } from '../infra/metrics-access.js'
 
 const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app) {
   const { core } = app
@@ -19,7 +20,16 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     return { status: 'ready' as const, database: core.database.ferret ? 'ferretdb' : 'mongodb' }
   })
 
-  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_req, reply) => {
+  app.get('/metrics', {
+    // the metrics token (LEADSCORE_METRICS_TOKEN) or an admin key or session; see infra/metrics-access.ts
+    onRequest: metricsAccess(app),
+    schema: {
+      tags: ['system'], summary: 'Prometheus metrics',
+      description: 'Needs `Authorization: Bearer <LEADSCORE_METRICS_TOKEN>` when that is set, or an API key or console session with the admin scope.',
+      produces: ['text/plain'],
+      response: { 401: Type.Ref('ProblemDetails'), 403: Type.Ref('ProblemDetails') },
+    },
+  }, async (_req, reply) => {
     core.metrics.eventsPending.set(await c.events.countDocuments({ status: 'pending' }))
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(core.metrics.render())
   })
