@@ -144,7 +144,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     if (items.length === 0) return
     // first, so that once a batch's events show as scored its notifications are recorded too
     if (deps.notifier !== undefined) {
-      for (const { lead, batch } of items) if (batch.notify != null) await deps.notifier.record(lead._id, batch.token, batch.notify)
+      // leads are independent here (each is recorded under its own lock), so their round trips overlap
+      const notifier = deps.notifier
+      await mapLimit(items.filter(({ batch }) => batch.notify != null), 8, async ({ lead, batch }) => { await notifier.record(lead._id, batch.token, batch.notify!) })
     }
     // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
     // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
