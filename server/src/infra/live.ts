@@ -1,18 +1,24 @@
 import type { FastifyInstance } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { LiveFeed, LiveMessage } from '../domain/live/live-feed.js'
+import { credentialKey, type LiveCredential } from '../domain/live/credentials.js'
 
 const TOPIC_RE = /^(leaderboard|events|jobs|rulesets|webhooks|backtests|uploads|lead:[A-Za-z0-9_]{1,64}|job:[A-Za-z0-9_]{1,64}|backtest:[A-Za-z0-9_]{1,64}|upload:[A-Za-z0-9_]{1,64})$/
 export const MAX_FRAME_BYTES = 64 * 1024
 const MAX_TOPICS = 100
 const SLOW_CONSUMER_BYTES = 4 * 1024 * 1024
 const REPLAY_LIMIT = 5000
+/** The close code of a connection whose credential ended (sign-out, expiry, user disabled, key revoked). */
+export const CLOSE_UNAUTHORIZED = 4401
+
+/** Of the credentials given, the credentialKeys of those still valid for the live feed. */
+export type CredentialCheck = (creds: LiveCredential[]) => Promise<Set<string>>
 
 export function validTopic (t: unknown): t is string {
   return typeof t === 'string' && TOPIC_RE.test(t)
 }
 
-interface Client { ws: WebSocket; topics: Set<string>; queue: LiveMessage[]; lastSeq: number; replaying: boolean }
+interface Client { ws: WebSocket; credential: LiveCredential; topics: Set<string>; queue: LiveMessage[]; lastSeq: number; replaying: boolean }
 
 /**
  * Fans the shared live feed out to this process's WebSocket clients. One poller per process reads new feed entries
@@ -23,6 +29,10 @@ export class LiveHub {
   private cursor = -1
   private timer: NodeJS.Timeout | null = null
   private polling = false
+  private check: CredentialCheck | null = null
+  private checkTimer: NodeJS.Timeout | null = null
+  private checking: Promise<void> | null = null
+  private checkQueued: Promise<void> | null = null
 
   constructor (private readonly feed: LiveFeed, private readonly log: FastifyInstance['log'], private readonly tickMs = 100) {}
 
@@ -37,6 +47,8 @@ export class LiveHub {
   stop (): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
+    if (this.checkTimer !== null) clearInterval(this.checkTimer)
+    this.checkTimer = null
     for (const c of this.clients) c.ws.close(1001, 'server shutting down')
     this.clients.clear()
   }
@@ -64,13 +76,61 @@ export class LiveHub {
     }
   }
 
+  /**
+   * Re-checks every connection's credential with `check` every `everyMs`, and closes (4401) those whose credential
+   * ended: a sign-out, a disabled user or a revoked key in another process shows up here within that bound.
+   */
+  guard (check: CredentialCheck, everyMs = 2000): void {
+    this.check = check
+    if (this.checkTimer !== null) clearInterval(this.checkTimer)
+    this.checkTimer = setInterval(() => { void this.revalidate() }, everyMs)
+    this.checkTimer.unref()
+  }
+
+  /**
+   * Re-checks the credentials now (this process just ended some). Resolves after a check that started after the
+   * call; calls while one runs share one more check after it.
+   */
+  async revalidate (): Promise<void> {
+    if (this.checking === null) {
+      this.checking = this.checkOnce().finally(() => { this.checking = null })
+      return await this.checking
+    }
+    this.checkQueued ??= this.checking.then(async () => { this.checkQueued = null; await this.revalidate() })
+    return await this.checkQueued
+  }
+
+  private async checkOnce (): Promise<void> {
+    if (this.check === null || this.clients.size === 0) return
+    const creds = new Map<string, LiveCredential>()
+    for (const c of this.clients) creds.set(credentialKey(c.credential), c.credential)
+    let valid: Set<string>
+    try {
+      valid = await this.check([...creds.values()])
+    } catch (err) {
+      // an unreachable database revokes nothing either; the next check tries again
+      this.log.warn({ err }, 'live credential check failed')
+      return
+    }
+    // only connections whose credential was checked: one that arrived meanwhile waits for the next check
+    for (const c of this.clients) {
+      const k = credentialKey(c.credential)
+      if (creds.has(k) && !valid.has(k)) this.end(c, CLOSE_UNAUTHORIZED, 'the session or key is no longer valid; authenticate again')
+    }
+  }
+
+  /** Closes a connection with a code and reason; one whose peer does not answer the close is dropped after 5 s. */
+  private end (c: Client, code: number, reason: string): void {
+    this.clients.delete(c)
+    c.ws.close(code, reason)
+    setTimeout(() => { c.ws.terminate() }, 5000).unref()
+  }
+
   private send (c: Client, frame: Record<string, unknown>): void {
     if (c.ws.readyState !== c.ws.OPEN) return
     if (c.ws.bufferedAmount > SLOW_CONSUMER_BYTES) {
       // the close frame waits behind everything buffered; a client that never reads again is cut off for good
-      c.ws.close(1008, 'slow consumer')
-      setTimeout(() => { c.ws.terminate() }, 5000).unref()
-      this.clients.delete(c)
+      this.end(c, 1008, 'slow consumer')
       return
     }
     c.ws.send(JSON.stringify(frame))
@@ -106,9 +166,9 @@ export class LiveHub {
     c.queue = []
   }
 
-  /** Registers a connected socket and handles its subscribe/unsubscribe/ping messages. */
-  attach (ws: WebSocket, initial: { topics: string[]; since: number | null }): void {
-    const client: Client = { ws, topics: new Set(), queue: [], lastSeq: 0, replaying: false }
+  /** Registers a connected socket, opened with `credential`, and handles its subscribe/unsubscribe/ping messages. */
+  attach (ws: WebSocket, initial: { topics: string[]; since: number | null; credential: LiveCredential }): void {
+    const client: Client = { ws, credential: initial.credential, topics: new Set(), queue: [], lastSeq: 0, replaying: false }
     this.clients.add(client)
     const subscribe = async (topics: unknown, since: unknown): Promise<void> => {
       if (!Array.isArray(topics) || topics.length > MAX_TOPICS || !topics.every(validTopic)) {

@@ -1,10 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { LS_ERR_ORIGIN_FORBIDDEN } from '../errors.js'
+import { credentialOf, stillAllowed } from '../domain/live/credentials.js'
 
 const liveRoutes: FastifyPluginAsyncTypebox = async function liveRoutes (app) {
-  const { live } = app
+  const { live, core } = app
   const allowed = app.core.config.corsOrigin?.split(',').map((s) => s.trim()).filter(Boolean) ?? []
+
+  // open connections live as long as their credential: re-checked every 2 s (changes made by any process), and at
+  // once when this process signs a session out, disables or deletes a user, or revokes a key
+  live.guard(async (creds) => await stillAllowed(core, creds, 'read'))
+  const revalidate = (): void => { void live.revalidate() }
+  const unlisten = [core.users.onSessionsEnded(revalidate), core.apiKeys.onRevoked(revalidate)]
+  app.addHook('onClose', async () => { for (const fn of unlisten) fn() })
 
   app.get('/v1/live', {
     websocket: true,
@@ -30,7 +38,11 @@ const liveRoutes: FastifyPluginAsyncTypebox = async function liveRoutes (app) {
     },
   }, (socket, req) => {
     const q = req.query
-    live.attach(socket, { topics: q.topics !== undefined ? q.topics.split(',').filter(Boolean) : [], since: q.since ?? null })
+    live.attach(socket, {
+      topics: q.topics !== undefined ? q.topics.split(',').filter(Boolean) : [],
+      since: q.since ?? null,
+      credential: credentialOf(req.principal!),
+    })
   })
 }
 

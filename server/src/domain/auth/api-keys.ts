@@ -3,7 +3,7 @@ import type { Collection } from 'mongodb'
 import type { ApiKeyDoc, Role, Scope } from '../types.js'
 import { newId, sha256 } from '../../lib/ids.js'
 import { LS_ERR_API_KEY_NOT_FOUND } from '../../errors.js'
-import { isDuplicateKey } from '../../infra/db.js'
+import { findByIds, isDuplicateKey } from '../../infra/db.js'
 
 export const SCOPES: readonly Scope[] = ['ingest', 'read', 'rules', 'admin']
 
@@ -31,6 +31,9 @@ export function generateKey (): string {
 export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date) {
   const cache = new Map<string, { p: Principal | null; at: number }>()
   const CACHE_MS = 5000
+  // told when a key stops being valid here, so open WebSocket connections on it are closed at once
+  const revokedListeners = new Set<() => void>()
+  const revoked = (): void => { for (const fn of revokedListeners) fn() }
   return {
     async create (name: string, scopes: Scope[], plain: string = generateKey()): Promise<{ key: string; doc: ApiKeyDoc }> {
       const hash = sha256(plain)
@@ -39,6 +42,7 @@ export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date
         const existing = await col.findOne({ hash })
         if (existing !== null) {
           await col.updateOne({ _id: existing._id }, { $set: { scopes, revokedAt: null } })
+          revoked() // its scopes may have shrunk
           return { key: plain, doc: { ...existing, scopes, revokedAt: null } }
         }
         const doc: ApiKeyDoc = { _id: newId('key'), name, hash, prefix: plain.slice(0, 8), scopes, createdAt: t, lastUsedAt: null, revokedAt: null }
@@ -61,6 +65,17 @@ export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date
       const res = await col.updateOne({ _id: id, revokedAt: null }, { $set: { revokedAt: now() } })
       if (res.matchedCount === 0) throw new LS_ERR_API_KEY_NOT_FOUND(id)
       cache.clear()
+      revoked()
+    },
+    /** Calls `fn` after this process revokes (or re-scopes) a key; returns the function that stops it. */
+    onRevoked (fn: () => void): () => void {
+      revokedListeners.add(fn)
+      return () => { revokedListeners.delete(fn) }
+    },
+    /** The principals of those of `ids` that are keys not revoked, read now (no cache): open sockets re-check with it. */
+    async activePrincipals (ids: readonly string[]): Promise<Map<string, Principal>> {
+      const docs = await findByIds(col, ids, { _id: 1, name: 1, scopes: 1, revokedAt: 1 })
+      return new Map(docs.filter((d) => d.revokedAt === null).map((d) => [d._id, { keyId: d._id, name: d.name, scopes: d.scopes }]))
     },
     /** Resolves a presented key to its principal, or null. Comparison is on hashes, in constant time. */
     async authenticate (plain: string): Promise<Principal | null> {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { Collection } from 'mongodb'
 import type { Role, Scope, SessionDoc, UserDoc } from '../types.js'
 import { newId, sha256 } from '../../lib/ids.js'
-import { isDuplicateKey } from '../../infra/db.js'
+import { findByIds, isDuplicateKey } from '../../infra/db.js'
+import type { Principal } from './api-keys.js'
 import { PasswordHashBusy, generatePassword, hashPassword, verifyPassword } from './passwords.js'
 import { LoginThrottle } from './login-throttle.js'
 import {
@@ -53,6 +54,11 @@ export function userOut (u: UserDoc): PublicUser {
   }
 }
 
+/** The principal of a signed-in user: their id and email, their role's scopes. */
+export function sessionPrincipal (u: UserDoc, sessionId: string): Principal {
+  return { keyId: u._id, name: u.email, scopes: [...ROLE_SCOPES[u.role]], user: { id: u._id, email: u.email, name: u.name, role: u.role, sessionId } }
+}
+
 export interface UserServiceDeps { users: Collection<UserDoc>; sessions: Collection<SessionDoc>; now: () => Date }
 
 export function createUserService ({ users, sessions, now }: UserServiceDeps) {
@@ -60,6 +66,9 @@ export function createUserService ({ users, sessions, now }: UserServiceDeps) {
   // unknown emails are checked against this hash, so they take as long as known ones
   let dummy: Promise<string> | null = null
   const dummyHash = (): Promise<string> => (dummy ??= hashPassword(generatePassword()))
+  // told when this process ends sessions, so open WebSocket connections on them are closed at once
+  const endedListeners = new Set<() => void>()
+  const sessionsEnded = (): void => { for (const fn of endedListeners) fn() }
 
   async function mustGet (id: string): Promise<UserDoc> {
     const u = await users.findOne({ _id: id })
@@ -117,6 +126,7 @@ export function createUserService ({ users, sessions, now }: UserServiceDeps) {
         if (existing === null || (existing.role === 'admin' && !existing.disabled)) return null
         await users.updateOne({ _id: existing._id }, { $set: { role: 'admin', disabled: false, passwordHash: await hashPassword(password), updatedAt: now() } })
         await sessions.deleteMany({ userId: existing._id })
+        sessionsEnded()
       }
       return { email, password: given.password === undefined ? password : null }
     },
@@ -133,7 +143,10 @@ export function createUserService ({ users, sessions, now }: UserServiceDeps) {
       const after = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' })
       if (after === null) throw new LS_ERR_USER_NOT_FOUND(id)
       // a new password or a disabled account ends every session of the user; role changes apply at the next request
-      if (patch.password !== undefined || patch.disabled === true) await sessions.deleteMany({ userId: id })
+      if (patch.password !== undefined || patch.disabled === true) {
+        await sessions.deleteMany({ userId: id })
+        sessionsEnded()
+      }
       return after
     },
 
@@ -142,6 +155,7 @@ export function createUserService ({ users, sessions, now }: UserServiceDeps) {
       if (u.role === 'admin' && !u.disabled && await otherActiveAdmins(id) === 0) throw new LS_ERR_LAST_ADMIN()
       await sessions.deleteMany({ userId: id })
       await users.deleteOne({ _id: id })
+      sessionsEnded()
       return u
     },
 
@@ -198,6 +212,29 @@ export function createUserService ({ users, sessions, now }: UserServiceDeps) {
 
     async logout (token: string): Promise<void> {
       await sessions.deleteOne({ _id: sha256(token) })
+      sessionsEnded()
+    },
+
+    /** Calls `fn` after this process ends sessions (sign-out, user disabled, deleted or given a new password). */
+    onSessionsEnded (fn: () => void): () => void {
+      endedListeners.add(fn)
+      return () => { endedListeners.delete(fn) }
+    },
+
+    /**
+     * Of these session ids, those still open (not expired, user present and enabled), with their user. Read as is,
+     * without extending the sessions: an open WebSocket re-checks its session with it, and is not a use.
+     */
+    async openSessions (ids: readonly string[]): Promise<Map<string, { user: UserDoc; sessionId: string }>> {
+      const t = now().getTime()
+      const open = (await findByIds(sessions, ids)).filter((s) => s.expiresAt.getTime() > t)
+      const owners = new Map((await findByIds(users, [...new Set(open.map((s) => s.userId))])).filter((u) => !u.disabled).map((u) => [u._id, u]))
+      const out = new Map<string, { user: UserDoc; sessionId: string }>()
+      for (const s of open) {
+        const user = owners.get(s.userId)
+        if (user !== undefined) out.set(s._id, { user, sessionId: s._id })
+      }
+      return out
     },
   }
 }
