@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -12,7 +12,7 @@ import { openDatabase, type Database } from './infra/db.js'
 import problemDetails, { handleError, clientErrorHandler } from './infra/problem-details.js'
 import httpParsing from './infra/http-parsing.js'
 import requestDeadline from './infra/request-deadline.js'
-import auth from './infra/auth.js'
+import auth, { redactUrl } from './infra/auth.js'
 import rateLimits from './infra/rate-limit.js'
 import { requestIdOf } from './lib/request-id.js'
 import { LiveHub } from './infra/live.js'
@@ -66,6 +66,11 @@ export interface BuildOptions extends CoreOptions {
 
 const here = dirname(fileURLToPath(import.meta.url))
 
+/** Fastify's request log fields, with the URL's credentials redacted. */
+function logRequest (req: FastifyRequest): Record<string, unknown> {
+  return { method: req.method, url: redactUrl(req.url), version: req.headers['accept-version'], host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort }
+}
+
 function consoleDir (config: AppConfig): string | null {
   const dir = config.consoleDir !== undefined ? resolve(config.consoleDir) : resolve(here, '..', '..', 'console', 'build')
   return existsSync(join(dir, 'index.html')) ? dir : null
@@ -73,11 +78,13 @@ function consoleDir (config: AppConfig): string | null {
 
 /** Builds the whole application as a Fastify instance. It never listens: main.ts does. */
 export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const loggerOpts = typeof opts.logger === 'object' ? opts.logger : {
+    level: config.logLevel,
+    redact: ['req.headers.authorization', 'req.headers.cookie', '*.email', '*.secret', '*.key', '*.password'],
+  }
   const app = Fastify({
-    logger: opts.logger ?? {
-      level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token', '*.email', '*.secret', '*.key', '*.password'],
-    },
+    // every logger (a given one too) logs request URLs with credential-like query parameters (?ticket=, ?access_token=) redacted
+    logger: opts.logger === false ? false : { ...loggerOpts, serializers: { ...loggerOpts.serializers as object, req: logRequest } },
     // the request id is stored on every event: a client's x-request-id is taken only when short and safe
     requestIdHeader: false,
     genReqId: requestIdOf,

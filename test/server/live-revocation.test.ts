@@ -1,11 +1,12 @@
 // Credentials on /v1/live, with real `ws` clients against a listening server: an open connection is closed (4401)
 // soon after its session is signed out or its user disabled, or its key revoked (by this process or another one on
-// the same database).
+// the same database); API keys are refused in REST URLs; browsers open the socket with a single-use, short-lived
+// ticket instead of a key in the URL; and request logs never show a ticket or a key from the URL.
 import t from 'tap'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import WebSocket from 'ws'
-import { buildTestApp, testConfig, AUTH } from '../helpers/harness.js'
+import { buildTestApp, testConfig, AUTH, ADMIN_KEY } from '../helpers/harness.js'
 import { buildApp } from '../../server/src/app.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -79,6 +80,10 @@ async function readKey (app: FastifyInstance, name = 'live reader'): Promise<{ i
   return res.json() as { id: string; key: string }
 }
 
+async function ticket (app: FastifyInstance, headers: Record<string, string>): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'POST', url: '/v1/live/tickets', headers })
+}
+
 t.test('a socket opened with a session cookie is closed when the session is signed out', { timeout: 60_000 }, async (t) => {
   const { app } = await buildTestApp(t)
   const url = await listen(app)
@@ -147,4 +152,97 @@ t.test('a revocation or sign-out made by another process closes the sockets here
   const [a, b] = await Promise.all([closedWithin(byKey, CLOSE_WITHIN_MS), closedWithin(bySession, CLOSE_WITHIN_MS)])
   t.match(a, { code: 4401 }, 'the key\'s socket is closed within the bound')
   t.match(b, { code: 4401 }, 'the session\'s socket is closed within the bound')
+})
+
+t.test('REST routes refuse an API key in the URL', async (t) => {
+  const { app } = await buildTestApp(t)
+  const k = await readKey(app)
+  const inUrl = await app.inject({ method: 'GET', url: `/v1/leads?access_token=${encodeURIComponent(k.key)}` })
+  t.equal(inUrl.statusCode, 401, 'a valid key as ?access_token= is refused')
+  t.match(inUrl.json(), { code: 'LS_ERR_UNAUTHORIZED', detail: /not accepted in the URL/ })
+  const admin = await app.inject({ method: 'GET', url: `/v1/api-keys?access_token=${ADMIN_KEY}` })
+  t.equal(admin.statusCode, 401, 'the admin key too')
+  const ticketInUrl = await app.inject({ method: 'GET', url: '/v1/leads?ticket=lst_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' })
+  t.equal(ticketInUrl.statusCode, 401, 'a ticket does not authenticate REST routes either')
+  const header = await app.inject({ method: 'GET', url: '/v1/leads', headers: { authorization: `Bearer ${k.key}` } })
+  t.equal(header.statusCode, 200, 'the same key in the Authorization header works')
+})
+
+t.test('a ticket opens one socket, once, before it expires, for the credential it was issued to', { timeout: 90_000 }, async (t) => {
+  // a clock the test can move, to let tickets expire without waiting
+  let skewMs = 0
+  const { app } = await buildTestApp(t, {}, { now: () => new Date(Date.now() + skewMs) })
+  const url = await listen(app)
+  const k = await readKey(app)
+
+  t.equal((await ticket(app, {})).statusCode, 401, 'a ticket needs a credential')
+  const issued = await ticket(app, { authorization: `Bearer ${k.key}` })
+  t.equal(issued.statusCode, 200)
+  t.equal(issued.headers['cache-control'], 'no-store')
+  const body = issued.json() as { ticket: string; expiresAt: string; expiresIn: number }
+  t.match(body, { ticket: /^lst_[A-Za-z0-9_-]{40,}$/, expiresAt: String, expiresIn: Number })
+  t.ok(body.expiresIn >= 25 && body.expiresIn <= 60, `valid 25-60 s (${body.expiresIn})`)
+
+  const c = await open(`${url}?ticket=${body.ticket}`)
+  t.equal(await c.pong(), true, 'the ticket opens a working socket, without any header')
+  t.equal(await upgradeStatus(`${url}?ticket=${body.ticket}`), 401, 'used twice: refused')
+  t.equal(await upgradeStatus(`${url}?ticket=lst_${'x'.repeat(43)}`), 401, 'an unknown ticket: refused')
+
+  // two upgrades racing with one ticket: exactly one opens
+  const race = (await ticket(app, AUTH)).json() as { ticket: string }
+  const statuses = await Promise.all([upgradeStatus(`${url}?ticket=${race.ticket}`), upgradeStatus(`${url}?ticket=${race.ticket}`)])
+  t.same(statuses.sort(), [101, 401], 'of two concurrent uses, one wins')
+
+  const late = (await ticket(app, AUTH)).json() as { ticket: string }
+  skewMs = 31_000
+  t.equal(await upgradeStatus(`${url}?ticket=${late.ticket}`), 401, 'expired after 30 s: refused')
+  skewMs = 0
+
+  // a ticket stands on its key: revoked before the upgrade, it opens nothing; revoked after, its socket is closed
+  const unused = (await ticket(app, { authorization: `Bearer ${k.key}` })).json() as { ticket: string }
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/api-keys/${k.id}`, headers: AUTH })).statusCode, 204)
+  t.match(await closedWithin(c, CLOSE_WITHIN_MS), { code: 4401 }, 'the ticket\'s socket closes when its key is revoked')
+  t.equal(await upgradeStatus(`${url}?ticket=${unused.ticket}`), 401, 'a ticket of a revoked key opens nothing')
+})
+
+t.test('a ticket from a session cookie needs the CSRF header and ends with the session', { timeout: 60_000 }, async (t) => {
+  const { app } = await buildTestApp(t)
+  const url = await listen(app)
+  const { cookie } = await signedIn(app, 'browser@example.com')
+  const noCsrf = await ticket(app, { cookie })
+  t.equal(noCsrf.statusCode, 403, 'a cross-site form cannot get one')
+  t.match(noCsrf.json(), { code: 'LS_ERR_CSRF' })
+  const issued = await ticket(app, { cookie, ...CSRF })
+  t.equal(issued.statusCode, 200)
+  const c = await open(`${url}?ticket=${(issued.json() as { ticket: string }).ticket}`)
+  t.equal(await c.pong(), true)
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/session', headers: { cookie, ...CSRF } })).statusCode, 204)
+  t.match(await closedWithin(c, CLOSE_WITHIN_MS), { code: 4401 }, 'signed out: the ticket\'s socket is closed')
+})
+
+t.test('request logs show no ticket and no key from a WebSocket URL', { timeout: 60_000 }, async (t) => {
+  const lines: string[] = []
+  const stream = { write: (s: string) => { lines.push(s) } }
+  const { app } = await buildTestApp(t, {}, { logger: { level: 'info', stream } })
+  const url = await listen(app)
+  const k = await readKey(app)
+  const upgrades = (): Json[] => lines.map((l) => JSON.parse(l) as Json).filter((l) => typeof l.req?.url === 'string' && (l.req.url as string).startsWith('/v1/live?'))
+
+  // the deprecated ?access_token= still opens the WebSocket (and only it); its key is not logged
+  const legacy = await open(`${url}?access_token=${encodeURIComponent(k.key)}&since=0`)
+  t.equal(await legacy.pong(), true)
+  legacy.ws.close()
+  t.ok(upgrades().some((l) => l.req.url === '/v1/live?access_token=[redacted]&since=0'), 'the key upgrade is logged with its key redacted')
+  t.notOk(lines.join('\n').includes(k.key.slice(4)), 'the key appears in no log line')
+
+  const issued = (await ticket(app, { authorization: `Bearer ${k.key}` })).json() as { ticket: string }
+  const c = await open(`${url}?topics=leaderboard&ticket=${issued.ticket}`)
+  t.equal(await c.pong(), true)
+  c.ws.close()
+  t.equal(await upgradeStatus(`${url}?ticket=${issued.ticket}`), 401)
+  t.ok(upgrades().length >= 3, `the upgrades are logged (${upgrades().length} lines)`)
+  t.ok(upgrades().some((l) => l.req.url === '/v1/live?topics=leaderboard&ticket=[redacted]'), 'the ticket upgrade is logged with its ticket redacted')
+  const all = lines.join('\n')
+  t.notOk(all.includes(issued.ticket.slice(4)), 'the ticket appears in no log line')
+  t.notOk(all.includes(k.key.slice(4)), 'nor does the key')
 })

@@ -163,7 +163,7 @@ t.test('the upgrade is authenticated and origin-checked before it happens', { ti
   const evilToken = await refused(`${url}?access_token=${ADMIN_KEY}`, { origin: 'http://evil.example' })
   t.match(evilToken, { status: 403, body: { code: 'LS_ERR_ORIGIN_FORBIDDEN' } })
 
-  // a read key through ?access_token= (what browsers can do) is accepted and the socket works
+  // a read key through ?access_token= (deprecated, kept on this WebSocket only; browsers use a ticket) still works
   const created = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: AUTH, payload: { name: 'live reader', scopes: ['read'] } })
   t.equal(created.statusCode, 201)
   const c = await connect(`${url}?access_token=${encodeURIComponent(created.json().key as string)}`, {})

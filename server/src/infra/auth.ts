@@ -2,12 +2,22 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Scope } from '../domain/types.js'
 import { hasScope, type Principal } from '../domain/auth/api-keys.js'
-import { ROLE_SCOPES } from '../domain/auth/users.js'
+import { sessionPrincipal } from '../domain/auth/users.js'
+import { resolveCredentials, credentialKey } from '../domain/live/credentials.js'
+import { createLiveTicketService, type LiveTicketDoc, type LiveTicketService } from '../domain/live/tickets.js'
 import { LS_ERR_CSRF, LS_ERR_FORBIDDEN, LS_ERR_UNAUTHORIZED } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyRequest { principal: Principal | null }
-  interface FastifyContextConfig { scope?: Scope }
+  interface FastifyContextConfig {
+    scope?: Scope
+    /**
+     * The route is a WebSocket a browser opens without headers: it also takes a credential in the URL (`?ticket=`,
+     * and the deprecated `?access_token=`). No other route reads one there.
+     */
+    urlCredentials?: boolean
+  }
+  interface FastifyInstance { liveTickets: LiveTicketService }
 }
 
 /** The console's session cookie. */
@@ -16,16 +26,35 @@ export const SESSION_COOKIE = 'ls_session'
 export const CSRF_HEADER = 'x-leadscore-csrf'
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/** The bearer key of a request: `Authorization: Bearer <key>`, or `?access_token=` for WebSocket clients. */
+/** The bearer key of a request: `Authorization: Bearer <key>`. */
 export function presentedKey (req: FastifyRequest): string | null {
   const h = req.headers.authorization
-  if (typeof h === 'string') {
-    const m = /^Bearer\s+(\S+)$/i.exec(h)
-    if (m !== null) return m[1]!
-    return null
-  }
-  const q = (req.query as Record<string, unknown> | undefined)?.access_token
-  return typeof q === 'string' ? q : null
+  if (typeof h !== 'string') return null
+  const m = /^Bearer\s+(\S+)$/i.exec(h)
+  return m !== null ? m[1]! : null
+}
+
+/** A query parameter as a single string, or null. */
+function queryParam (req: FastifyRequest, name: string): string | null {
+  const v = (req.query as Record<string, unknown> | undefined)?.[name]
+  return typeof v === 'string' ? v : null
+}
+
+// query parameters that carry credentials, whatever route they are sent to; logs show them as [redacted]
+const URL_CREDENTIAL_RE = /token|ticket|^(api_?key|key|password|secret)$/i
+
+/** `url` with the values of credential-like query parameters replaced by `[redacted]`, for logs. */
+export function redactUrl (url: string): string {
+  const q = url.indexOf('?')
+  if (q < 0) return url
+  const parts = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    const name = eq < 0 ? pair : pair.slice(0, eq)
+    let decoded = name
+    try { decoded = decodeURIComponent(name.replace(/\+/g, ' ')) } catch { /* keep it as sent */ }
+    return eq >= 0 && URL_CREDENTIAL_RE.test(decoded) ? `${name}=[redacted]` : pair
+  })
+  return `${url.slice(0, q)}?${parts.join('&')}`
 }
 
 /** The session token from the `ls_session` cookie, or null. */
@@ -71,28 +100,42 @@ export function checkCsrf (req: FastifyRequest): void {
 /**
  * Routes declare `config: { scope }`; this hook authenticates and authorizes them before any body is read. A request
  * that sends an API key is judged by the key alone; otherwise a valid session cookie authenticates it as its user,
- * whose role gives the scopes.
+ * whose role gives the scopes. Credentials in the URL are read only on `urlCredentials` routes (the WebSocket): a
+ * ticket, or (deprecated) a key as `?access_token=`; elsewhere they are ignored, so a key in a URL is refused there.
  */
 export default fp(async function auth (app: FastifyInstance) {
   app.decorateRequest('principal', null)
+  // the collection is not one of db.ts's: tickets are this plugin's own, and short-lived
+  app.decorate('liveTickets', createLiveTicketService(app.mongo.db.collection<LiveTicketDoc>('liveTickets'), app.core.now))
   app.addHook('onRequest', async (req) => {
     const scope = req.routeOptions.config.scope
     if (scope === undefined) return
-    const key = presentedKey(req)
+    const inUrl = req.routeOptions.config.urlCredentials === true && req.headers.authorization === undefined
+    const ticket = inUrl ? queryParam(req, 'ticket') : null
+    const key = presentedKey(req) ?? (inUrl && ticket === null ? queryParam(req, 'access_token') : null)
     let p: Principal | null
-    if (key === null && req.headers.authorization === undefined && sessionToken(req) !== null) {
+    if (ticket !== null) {
+      // the credential the ticket was issued for, if it is still valid now
+      const cred = await app.liveTickets.redeem(ticket)
+      p = cred === null ? null : (await resolveCredentials(app.core, [cred])).get(credentialKey(cred)) ?? null
+      if (p === null) {
+        app.core.metrics.authFailures.inc(1, { reason: 'ticket' })
+        throw new LS_ERR_UNAUTHORIZED('the ticket is unknown, used or expired; request a new one (POST /v1/live/tickets)')
+      }
+    } else if (key === null && req.headers.authorization === undefined && sessionToken(req) !== null) {
       const s = await app.core.users.authenticate(sessionToken(req)!)
       if (s === null) {
         app.core.metrics.authFailures.inc(1, { reason: 'session' })
         throw new LS_ERR_UNAUTHORIZED('the session expired or was signed out; sign in again')
       }
       if (!SAFE_METHODS.has(req.method)) checkCsrf(req)
-      const u = s.user
-      p = { keyId: u._id, name: u.email, scopes: [...ROLE_SCOPES[u.role]], user: { id: u._id, email: u.email, name: u.name, role: u.role, sessionId: s.sessionId } }
+      p = sessionPrincipal(s.user, s.sessionId)
     } else {
       if (key === null) {
         app.core.metrics.authFailures.inc(1, { reason: 'missing' })
-        throw new LS_ERR_UNAUTHORIZED('send Authorization: Bearer <key>, or sign in')
+        throw new LS_ERR_UNAUTHORIZED(queryParam(req, 'access_token') !== null
+          ? 'API keys are not accepted in the URL; send Authorization: Bearer <key>'
+          : 'send Authorization: Bearer <key>, or sign in')
       }
       p = await app.core.apiKeys.authenticate(key)
       if (p === null) {

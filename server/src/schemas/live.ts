@@ -41,3 +41,11 @@ export type LiveFrameT =
   | { type: 'reset'; reason: string; oldest: number }
   | { type: 'pong' }
   | { type: 'error'; code: string; message: string }
+
+/** The answer of `POST /v1/live/tickets`. */
+export const LiveTicket = Type.Object({
+  ticket: Type.String({ description: 'Opens one WebSocket as `/v1/live?ticket=<ticket>`; single use' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+  expiresIn: Type.Integer({ description: 'Seconds left to use it' }),
+})
+export type LiveTicketT = Static<typeof LiveTicket>
