@@ -71,8 +71,10 @@ export interface LeadProcessorDeps {
 }
 
 /** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
-const INLINE_ENTRIES = 32
-const INLINE_BYTES = 32_000
+const INLINE_ENTRIES = 4
+/** Most new events one batch of leads reads (about 1 KB each in memory). */
+const MAX_BATCH_EVENTS = 20_000
+const INLINE_BYTES = 8_000
 
 export class LockLostError extends Error {}
 /** The lead stayed locked by a scoring run for longer than the caller would wait. */
@@ -247,10 +249,13 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * The new events of many leads (seq > lastSeq, in seq order, at most `limit` each), found by looking up windows of
    * their ids (seqs are gapless): a window that comes back full is followed by a larger one for that lead alone.
    */
-  async function eventsAfterMany (leads: ReadonlyArray<{ _id: string; lastSeq: number }>, limit: number): Promise<Map<string, EventDoc[]>> {
+  async function eventsAfterMany (leads: ReadonlyArray<{ _id: string; lastSeq: number }>, limit: number, capped = new Set<string>()): Promise<Map<string, EventDoc[]>> {
     const out = new Map<string, EventDoc[]>(leads.map((l) => [l._id, []]))
     let open = leads.map((l) => ({ id: l._id, next: l.lastSeq + 1 }))
-    for (let window = Math.min(8, limit); open.length > 0 && window > 0; window = Math.min(window * 4, 256)) {
+    // memory stays bounded whatever the backlog: past this many events the batch takes no more (each lead keeps a
+    // gapless prefix of its new events; the rest is found by the re-check after the batch)
+    let total = 0
+    for (let window = Math.min(8, limit); open.length > 0 && window > 0 && total < MAX_BATCH_EVENTS; window = Math.min(window * 4, 256)) {
       const ids: string[] = []
       const wants = open.map((o) => {
         const n = Math.min(window, limit - out.get(o.id)!.length)
@@ -266,11 +271,15 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
           const d = found.get(eventIdOf(o.id, o.next + i))
           if (d === undefined) break
           list.push(d)
+          total++
         }
         if (i === wants[k]! && i > 0 && list.length < limit) still.push({ id: o.id, next: o.next + i })
       })
       open = still
     }
+    // leads cut short by the cap, or that reached the limit, may have more new events
+    for (const o of open) capped.add(o.id)
+    for (const [id, list] of out) if (list.length >= limit) capped.add(id)
     return out
   }
 
@@ -476,7 +485,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const leads = await byIds(c.leads, ids)
     // finish a crashed run's commit first
     if (first) await finalize((await unfinished(leads)).map((l) => ({ lead: l, batch: l.lastBatch! })))
-    const news = await eventsAfterMany(leads, deps.eventsPerRun)
+    const partial = new Set<string>()
+    const news = await eventsAfterMany(leads, deps.eventsPerRun, partial)
     const ruleset = await rulesets.active()
     await pipeline.prepare?.()
     const heldBy = deps.notifier !== undefined ? await deps.notifier.heldBy() : null
@@ -487,7 +497,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
     const committed = await commit(runs, lost)
     return {
-      more: committed.filter((r) => r.committed.events >= deps.eventsPerRun).map((r) => r.lead._id),
+      more: committed.filter((r) => partial.has(r.lead._id) || r.committed.events >= deps.eventsPerRun).map((r) => r.lead._id),
       events: committed.reduce((n, r) => n + r.committed.events, 0),
       batches: committed.length,
       conflicts: runs.length - committed.length,
