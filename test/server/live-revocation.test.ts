@@ -160,6 +160,8 @@ t.test('REST routes refuse an API key in the URL', async (t) => {
   const inUrl = await app.inject({ method: 'GET', url: `/v1/leads?access_token=${encodeURIComponent(k.key)}` })
   t.equal(inUrl.statusCode, 401, 'a valid key as ?access_token= is refused')
   t.match(inUrl.json(), { code: 'LS_ERR_UNAUTHORIZED', detail: /not accepted in the URL/ })
+  t.equal(inUrl.json().instance, '/v1/leads?access_token=[redacted]', 'the problem does not echo the key')
+  t.notOk(inUrl.body.includes(k.key), 'the key appears nowhere in the answer')
   const admin = await app.inject({ method: 'GET', url: `/v1/api-keys?access_token=${ADMIN_KEY}` })
   t.equal(admin.statusCode, 401, 'the admin key too')
   const ticketInUrl = await app.inject({ method: 'GET', url: '/v1/leads?ticket=lst_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' })

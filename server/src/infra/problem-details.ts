@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { MongoNetworkError, MongoNotConnectedError, MongoOperationTimeoutError, MongoServerClosedError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb'
 import { titleOf, slugOf, ERROR_CODES, LS_ERR_SHUTTING_DOWN } from '../errors.js'
 import { newId } from '../lib/ids.js'
+import { redactUrl } from '../lib/redact-url.js'
 
 interface ProblemExtras { errors?: Array<{ pointer: string; detail: string }>; [k: string]: unknown }
 
@@ -66,7 +67,7 @@ function problemBody (base: string, status: number, code: string, detail: string
 /** Sends an RFC 9457 problem. */
 export function sendProblem (req: FastifyRequest, reply: FastifyReply, status: number, code: string, detail: string, extras: ProblemExtras = {}): FastifyReply {
   const base = (req.server as FastifyInstance & { config: { problemBaseUrl: string } }).config.problemBaseUrl
-  return reply.code(status).type('application/problem+json; charset=utf-8').send(problemBody(base, status, code, detail, req.url, String(req.id), extras))
+  return reply.code(status).type('application/problem+json; charset=utf-8').send(problemBody(base, status, code, detail, redactUrl(req.url), String(req.id), extras))
 }
 
 function pointerOf (instancePath: string | undefined, params: Record<string, unknown> | undefined): string {
