@@ -4,7 +4,8 @@
 // Starts an embedded FerretDB (SQLite) in a temporary folder, or uses MONGODB_URI. Each scenario gets a fresh
 // database. The server runs in this process with its workers on (the load generator is light: a few concurrent
 // requests of prepared bodies).
-// Environment: BENCH_EVENTS (per scenario, default 20000), BENCH_TIMEOUT_S (per scenario, default 600).
+// Environment: BENCH_EVENTS (per scenario, default 20000), BENCH_TIMEOUT_S (per scenario, default 600), BENCH_ONLY
+// (comma-separated scenario numbers, from 1, to run only those).
 import { randomBytes } from 'node:crypto'
 import { cpus } from 'node:os'
 import type { AddressInfo } from 'node:net'
@@ -109,7 +110,9 @@ try {
   const raw = await rawInsertMany(database.uri, EVENTS)
   log(`  ${raw.toFixed(0)} documents/s`)
   rows.push(['raw insertMany (the limit)', `${raw.toFixed(0)} events/s`, '1.00x', ''])
-  for (const s of SCENARIOS) {
+  const only = (process.env.BENCH_ONLY ?? '').split(',').filter((x) => x !== '').map(Number)
+  for (const [i, s] of SCENARIOS.entries()) {
+    if (only.length > 0 && !only.includes(i + 1)) continue
     log(`end-to-end: ${s.name}`)
     const r = await endToEnd(database.uri, s)
     log(`  ${r.perSec.toFixed(0)} events/s (${r.scored} scored; ingested in ${(r.ingestMs / 1000).toFixed(1)} s, scored in ${(r.totalMs / 1000).toFixed(1)} s)`)
