@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import { resolve } from 'node:path'
 import { loadConfig, type AppConfig } from './config.js'
 import { buildApp } from './app.js'
-import { startFerretDb, type EmbeddedDb } from './infra/ferretdb.js'
+import { ensurePrivateDir, startFerretDb, type EmbeddedDb } from './infra/ferretdb.js'
 import { seedDemo } from './demo/seed.js'
 
 async function main (): Promise<void> {
@@ -15,6 +15,8 @@ async function main (): Promise<void> {
     process.stderr.write(`leadscore: ${(err as Error).message}\n`)
     process.exit(1)
   }
+  // the data folder holds the database files and running uploads: owner only (0700), tightened if it was broader
+  ensurePrivateDir(resolve(config.dataDir))
   let embedded: EmbeddedDb | null = null
   // set once the app (and its logger) exists; an end of the embedded database before that goes to stderr
   let logExit = (msg: string): void => { process.stderr.write(`leadscore: ${msg}\n`) }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -47,6 +47,106 @@ async function waitForPort (port: number, child: ChildProcess, output: () => str
   throw new Error(`FerretDB did not listen on port ${port} within ${timeoutMs} ms: ${output()}`)
 }
 
+/**
+ * FerretDB is started through this `sh` script so that it dies with the server even when the server is killed with
+ * SIGKILL (no exit handler runs then). The script keeps the read end of a pipe whose write end only the server holds;
+ * the kernel closes it when the server dies in any way, the watcher reads EOF and kills FerretDB. Without a native
+ * module Node has no prctl(PR_SET_PDEATHSIG), and this works on every POSIX system. SIGTERM to the script is passed on
+ * for a clean stop; the script exits with FerretDB's status, so the restart logic below still sees FerretDB end.
+ */
+const GUARD = [
+  'exec 3<&0',
+  '"$@" </dev/null & p=$!',
+  'trap \'kill -TERM $p 2>/dev/null\' TERM INT',
+  // an asynchronous list gets /dev/null as stdin unless redirected explicitly, hence fd 3
+  '(read -r _ignored; kill -KILL $p 2>/dev/null) <&3 & w=$!',
+  'exec 3<&-',
+  'wait $p; s=$?',
+  // a trapped TERM interrupts wait: wait again until FerretDB has really ended
+  'while kill -0 $p 2>/dev/null; do wait $p; s=$?; done',
+  'kill $w 2>/dev/null',
+  'exit $s',
+].join('\n')
+
+const LOCK_FILE = 'leadscore-server.lock'
+
+/** Whether `pid` runs; a zombie (dead, not yet reaped by its parent) does not. */
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0) } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+  try { return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')) } catch { return true }
+}
+
+/** Pids of FerretDB processes serving `dataDir` (Linux /proc; elsewhere none are found). */
+export function ferretDbPidsOn (dataDir: string): number[] {
+  if (!existsSync('/proc/self/cmdline')) return []
+  const want = `--state-dir=${dataDir}`
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let argv: string[]
+    try { argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0') } catch { continue }
+    if ((argv[0] ?? '').endsWith('ferretdb') && argv.includes(want)) pids.push(Number(name))
+  }
+  return pids
+}
+
+/**
+ * Takes the data folder for this process: a lock file names the server process using it. A live other server makes the
+ * start fail; a lock left by a dead one is taken over, and any FerretDB still serving the folder (an orphan of that
+ * server) is stopped, so two FerretDBs never write the same SQLite files. Returns the function that releases it.
+ */
+function lockDataDir (dataDir: string): () => void {
+  const lock = resolve(dataDir, LOCK_FILE)
+  const mine = JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() })
+  for (let attempt = 0; ; attempt++) {
+    // written aside and hard-linked in: link is atomic and fails if a lock exists, so a reader never sees half a file
+    const tmp = `${lock}.${process.pid}`
+    writeFileSync(tmp, mine, { mode: 0o600 })
+    try {
+      linkSync(tmp, lock)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        if (attempt > 0 && (err as NodeJS.ErrnoException).code === 'EEXIST') throw inUse(dataDir, lock)
+        throw err
+      }
+    } finally {
+      unlinkSync(tmp)
+    }
+    let holder: number | null = null
+    try { holder = (JSON.parse(readFileSync(lock, 'utf8')) as { pid?: number }).pid ?? null } catch { /* unreadable: stale */ }
+    if (holder !== null && holder !== process.pid && alive(holder)) throw inUse(dataDir, lock, holder)
+    try { unlinkSync(lock) } catch { /* removed meanwhile */ }
+  }
+  return () => {
+    try {
+      if ((JSON.parse(readFileSync(lock, 'utf8')) as { pid?: number }).pid === process.pid) unlinkSync(lock)
+    } catch { /* already gone */ }
+  }
+}
+
+function inUse (dataDir: string, lock: string, pid?: number): Error {
+  return new Error(`the data folder ${dataDir} is in use by another Leadscore server${pid !== undefined ? ` (process ${pid})` : ''}: ` +
+    `stop it first, or give this one another LEADSCORE_DATA_DIR (lock file: ${lock})`)
+}
+
+/** Stops FerretDB processes left serving `dataDir` by a server that died (SIGTERM, then SIGKILL after 3 s). */
+async function stopOrphans (dataDir: string): Promise<void> {
+  const pids = ferretDbPidsOn(dataDir)
+  if (pids.length === 0) return
+  for (const pid of pids) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
+  const deadline = Date.now() + 3000
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  for (const pid of pids.filter(alive)) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+  while (pids.some(alive)) await new Promise((r) => setTimeout(r, 50))
+}
+
+/** Creates `dir` readable by its owner only, and tightens it if it exists with broader permissions. */
+export function ensurePrivateDir (dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700)
+}
+
 /** What `startFerretDb` reports when the server process ends without being asked to. */
 export interface FerretDbExit { code: number | null; signal: string | null; output: string; restarting: boolean }
 
@@ -63,7 +163,14 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
       'set LEADSCORE_FERRETDB_BIN, or point MONGODB_URI at a MongoDB server')
   }
   const dataDir = resolve(opts.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  ensurePrivateDir(dataDir)
+  const unlock = lockDataDir(dataDir)
+  try {
+    await stopOrphans(dataDir)
+  } catch (err) {
+    unlock()
+    throw err
+  }
   const port = opts.port ?? await freePort()
   let out = ''
   const keep = (b: Buffer): void => { out = (out + b.toString()).slice(-4000) }
@@ -71,10 +178,12 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
   const restarts: number[] = []
   let child: ChildProcess
   const launch = (): ChildProcess => {
-    const c = spawn(bin, [
+    // stdin is the pipe the guard script watches: only this process holds its write end
+    const c = spawn('/bin/sh', ['-c', GUARD, 'ferretdb-guard', bin,
       '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`,
       `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ], { stdio: ['pipe', 'pipe', 'pipe'] })
+    c.stdin?.on('error', () => { /* the guard ended */ })
     c.stdout?.on('data', keep)
     c.stderr?.on('data', keep)
     c.once('exit', (code, signal) => {
@@ -90,21 +199,30 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
     return c
   }
   child = launch()
-  const onExit = (): void => { child.kill('SIGKILL') }
+  // closing the pipe makes the guard kill FerretDB at once
+  const onExit = (): void => { child.stdin?.destroy(); unlock() }
   process.once('exit', onExit)
-  await waitForPort(port, child, () => out, 20_000)
+  try {
+    await waitForPort(port, child, () => out, 20_000)
+  } catch (err) {
+    stopping = true
+    onExit()
+    process.removeListener('exit', onExit)
+    throw err
+  }
   return {
     uri: `mongodb://127.0.0.1:${port}/`,
     port,
     async stop () {
       stopping = true
       process.removeListener('exit', onExit)
-      if (child.exitCode !== null || child.signalCode !== null) return
+      if (child.exitCode !== null || child.signalCode !== null) { unlock(); return }
       const exited = new Promise<void>((r) => child.once('exit', () => r()))
       child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      const timer = setTimeout(() => { child.stdin?.destroy() }, 5000)
       await exited
       clearTimeout(timer)
+      unlock()
     },
   }
 }
