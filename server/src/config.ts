@@ -43,7 +43,10 @@ export const Env = Type.Object({
   LEADSCORE_MAX_EVENT_BYTES: Type.Integer({ minimum: 1024, default: 32 * 1024 }),
   LEADSCORE_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
   LEADSCORE_EVENTS_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
-  LEADSCORE_UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1024, default: 2 * 1024 * 1024 * 1024 }),
+  LEADSCORE_UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1024, default: 512 * 1024 * 1024 }),
+  LEADSCORE_UPLOAD_SPOOL_MAX_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 * 1024 }),
+  LEADSCORE_UPLOADS_PER_PRINCIPAL: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
+  LEADSCORE_UPLOADS_CONCURRENT: Type.Integer({ minimum: 1, maximum: 10_000, default: 8 }),
   LEADSCORE_UPLOAD_MAX_ROW_BYTES: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 64 * 1024 }),
   LEADSCORE_UPLOAD_MAX_COLUMNS: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
   LEADSCORE_UPLOAD_BATCH_ROWS: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
@@ -87,8 +90,15 @@ export interface AppConfig {
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
   /** Time allowed to receive a whole request (every route but file uploads, which have `uploads.idleTimeoutMs`). */
   requestTimeoutMs: number
-  /** Upload limits; `dir` holds the files of running uploads, `leaseMs` is how soon another process takes one over. */
-  uploads: { maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number; dir: string; leaseMs: number }
+  /**
+   * Upload limits; `dir` holds the files of running uploads, `leaseMs` is how soon another process takes one over.
+   * `perPrincipal` and `concurrent` bound the uploads running at once, `spoolMaxBytes` the bytes their files hold
+   * together (`maxBytes` is never above it: a file that alone exceeds the spool could never be taken).
+   */
+  uploads: {
+    maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number; dir: string; leaseMs: number
+    perPrincipal: number; concurrent: number; spoolMaxBytes: number
+  }
   idempotencyTtlMs: number
   /**
    * Requests each client (API key, console user, else client address) may make per window: `ingestMax` on ingest
@@ -156,13 +166,16 @@ export function loadConfig (env: EnvInput): AppConfig {
     }),
     requestTimeoutMs: e.LEADSCORE_REQUEST_TIMEOUT_MS,
     uploads: Object.freeze({
-      maxBytes: e.LEADSCORE_UPLOAD_MAX_BYTES,
+      maxBytes: Math.min(e.LEADSCORE_UPLOAD_MAX_BYTES, e.LEADSCORE_UPLOAD_SPOOL_MAX_BYTES),
       maxRowBytes: e.LEADSCORE_UPLOAD_MAX_ROW_BYTES,
       maxColumns: e.LEADSCORE_UPLOAD_MAX_COLUMNS,
       batchRows: e.LEADSCORE_UPLOAD_BATCH_ROWS,
       idleTimeoutMs: e.LEADSCORE_UPLOAD_IDLE_TIMEOUT_MS,
       dir: resolve(e.LEADSCORE_UPLOAD_DIR ?? join(e.LEADSCORE_DATA_DIR, 'uploads')),
       leaseMs: e.LEADSCORE_UPLOAD_LEASE_MS,
+      perPrincipal: e.LEADSCORE_UPLOADS_PER_PRINCIPAL,
+      concurrent: e.LEADSCORE_UPLOADS_CONCURRENT,
+      spoolMaxBytes: e.LEADSCORE_UPLOAD_SPOOL_MAX_BYTES,
     }),
     idempotencyTtlMs: e.LEADSCORE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
     rateLimit: Object.freeze({

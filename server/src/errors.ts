@@ -84,6 +84,10 @@ export const LS_ERR_UPLOAD_PARSE = createError('LS_ERR_UPLOAD_PARSE', 'The file 
 export const LS_ERR_UPLOAD_TOO_LARGE = createError('LS_ERR_UPLOAD_TOO_LARGE', 'The file is larger than %s bytes', 413)
 export const LS_ERR_UPLOAD_INTERRUPTED = createError('LS_ERR_UPLOAD_INTERRUPTED', 'The upload was interrupted here and goes on in the background: %s', 503)
 export const LS_ERR_UPLOAD_ABORTED = createError('LS_ERR_UPLOAD_ABORTED', 'The upload ended before the whole file arrived: %s', 400)
+export const LS_ERR_UPLOAD_LIMIT = createError('LS_ERR_UPLOAD_LIMIT', 'Too many uploads are running: %s; retry in %s seconds', 429)
+export const LS_ERR_UPLOAD_SPOOL_FULL = createError('LS_ERR_UPLOAD_SPOOL_FULL', 'The server has no room for this file now: %s', 413)
+export const LS_ERR_UPLOAD_CANCELLED = createError('LS_ERR_UPLOAD_CANCELLED', 'The upload was cancelled: %s', 409)
+export const LS_ERR_UPLOAD_NOT_RUNNING = createError('LS_ERR_UPLOAD_NOT_RUNNING', "Upload '%s' has already ended (%s)", 409)
 // predictive models
 export const LS_ERR_MODEL_NOT_FOUND = createError('LS_ERR_MODEL_NOT_FOUND', "Model '%s' not found", 404)
 export const LS_ERR_MODEL_TRAINING_BUSY = createError('LS_ERR_MODEL_TRAINING_BUSY', 'A model is already being trained; wait for its job to finish', 409)
@@ -121,7 +125,7 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_WEBHOOK_HEADER_MISSING, LS_ERR_WEBHOOK_HEADER_INVALID, LS_ERR_WEBHOOK_TIMESTAMP, LS_ERR_WEBHOOK_SIGNATURE,
   LS_ERR_IMAP_LOGIN, LS_ERR_IMAP_MAILBOX, LS_ERR_IMAP_TLS, LS_ERR_IMAP_CONNECTION,
   LS_ERR_UPLOAD_NOT_FOUND, LS_ERR_UPLOAD_FORMAT, LS_ERR_UPLOAD_HEADER, LS_ERR_UPLOAD_MAPPING, LS_ERR_UPLOAD_PARSE, LS_ERR_UPLOAD_TOO_LARGE,
-  LS_ERR_UPLOAD_ABORTED, LS_ERR_UPLOAD_INTERRUPTED,
+  LS_ERR_UPLOAD_ABORTED, LS_ERR_UPLOAD_INTERRUPTED, LS_ERR_UPLOAD_LIMIT, LS_ERR_UPLOAD_SPOOL_FULL, LS_ERR_UPLOAD_CANCELLED, LS_ERR_UPLOAD_NOT_RUNNING,
   LS_ERR_MODEL_NOT_FOUND, LS_ERR_MODEL_TRAINING_BUSY, LS_ERR_MODEL_TRAINING_DATA, LS_ERR_MODEL_NO_ROLLBACK, LS_ERR_MODEL_NO_CHALLENGER,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_UPLOAD_ROW_INVALID, LS_ERR_UPLOAD_ROW_TOO_LARGE,

@@ -58,11 +58,27 @@ t.test('loadConfig applies defaults', async (t) => {
   t.equal(c.idempotencyTtlMs, 24 * 3_600_000)
   t.same(c.rateLimit, { ingestMax: 60_000, apiMax: 30_000, windowMs: 60_000 })
   t.equal(c.metricsToken, undefined)
+  t.same(c.uploads, {
+    maxBytes: 512 * 1024 * 1024, maxRowBytes: 64 * 1024, maxColumns: 500, batchRows: 500, idleTimeoutMs: 60_000, dir: resolve('.data', 'uploads'), leaseMs: 30_000,
+    perPrincipal: 2, concurrent: 8, spoolMaxBytes: 10 * 1024 * 1024 * 1024,
+  })
   t.equal(c.logLevel, 'info')
   t.equal(c.problemBaseUrl, '/problems')
   // an empty value counts as unset
   t.equal(loadConfig({ PORT: '', LEADSCORE_WORKER: '' }).port, 3000)
   t.equal(loadConfig({ PORT: '', LEADSCORE_WORKER: '' }).worker.enabled, true)
+})
+
+t.test('upload limits: converted, and the file-size limit never above the spool quota', async (t) => {
+  const c = loadConfig({ LEADSCORE_UPLOADS_PER_PRINCIPAL: '3', LEADSCORE_UPLOADS_CONCURRENT: '5', LEADSCORE_UPLOAD_SPOOL_MAX_BYTES: '100000', LEADSCORE_UPLOAD_DIR: '/tmp/spool' })
+  t.same(c.uploads, {
+    maxBytes: 100_000, maxRowBytes: 64 * 1024, maxColumns: 500, batchRows: 500, idleTimeoutMs: 60_000, dir: '/tmp/spool', leaseMs: 30_000,
+    perPrincipal: 3, concurrent: 5, spoolMaxBytes: 100_000,
+  })
+  t.equal(loadConfig({ LEADSCORE_UPLOAD_MAX_BYTES: '5000', LEADSCORE_UPLOAD_SPOOL_MAX_BYTES: '100000' }).uploads.maxBytes, 5000)
+  for (const v of ['0', '-1', 'x']) t.throws(() => loadConfig({ LEADSCORE_UPLOADS_PER_PRINCIPAL: v }), { code: 'LS_ERR_CONFIG_INVALID' }, `LEADSCORE_UPLOADS_PER_PRINCIPAL=${v}`)
+  t.throws(() => loadConfig({ LEADSCORE_UPLOADS_CONCURRENT: '0' }), { code: 'LS_ERR_CONFIG_INVALID' })
+  t.throws(() => loadConfig({ LEADSCORE_UPLOAD_SPOOL_MAX_BYTES: '10' }), { code: 'LS_ERR_CONFIG_INVALID' })
 })
 
 t.test('loadConfig throws LS_ERR_CONFIG_INVALID listing every bad variable', async (t) => {

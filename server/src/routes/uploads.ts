@@ -8,17 +8,20 @@ import { UploadForm, UploadRejectEntry } from '../schemas/uploads.js'
 import {
   ERROR_CODES, LS_ERR_INTERNAL, LS_ERR_INVALID_ENCODING, LS_ERR_TIMEOUT, LS_ERR_UNSUPPORTED_MEDIA_TYPE, LS_ERR_UPLOAD_ABORTED,
   LS_ERR_UPLOAD_FORMAT, LS_ERR_UPLOAD_HEADER, LS_ERR_UPLOAD_MAPPING, LS_ERR_UPLOAD_NOT_FOUND, LS_ERR_UPLOAD_PARSE,
-  LS_ERR_UPLOAD_INTERRUPTED, LS_ERR_UPLOAD_TOO_LARGE, LS_ERR_VALIDATION,
+  LS_ERR_UPLOAD_INTERRUPTED, LS_ERR_UPLOAD_TOO_LARGE, LS_ERR_VALIDATION, LS_ERR_UPLOAD_LIMIT, LS_ERR_UPLOAD_SPOOL_FULL,
+  LS_ERR_UPLOAD_CANCELLED, LS_ERR_UPLOAD_NOT_RUNNING, LS_ERR_FORBIDDEN,
 } from '../errors.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { parseMapping } from '../domain/uploads/mapping.js'
-import { UploadFailed, type UploadInput, type UploadReport } from '../domain/uploads/upload-service.js'
+import { UploadFailed, type UploadInput, type UploadRecord, type UploadReport } from '../domain/uploads/upload-service.js'
 import type { UploadDoc, UploadFormat, UploadKind } from '../domain/types.js'
 
 const SOURCE_LABEL_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/
 const FIELDS = new Set(['kind', 'format', 'mapping', 'sourceId'])
 // room for the form around the file (boundaries, part headers, the fields) when checking Content-Length up front
 const FORM_OVERHEAD = 1024 * 1024
+// when a refused upload may try again: uploads take seconds to minutes, so sooner is mostly refused again
+const LIMIT_RETRY_AFTER_S = 30
 
 function uploadOut (u: UploadDoc) {
   return {
@@ -28,6 +31,7 @@ function uploadOut (u: UploadDoc) {
     accepted: u.accepted, duplicates: u.duplicates, rejected: u.rejected, sha256: u.sha256 ?? null, duplicateOf: u.duplicateOf ?? null,
     error: u.error ?? null, createdBy: u.actor, startedAt: u.startedAt.toISOString(), updatedAt: u.updatedAt.toISOString(),
     finishedAt: u.finishedAt == null ? null : u.finishedAt.toISOString(),
+    cancelRequested: (u as UploadRecord).cancel == null ? null : { at: (u as UploadRecord).cancel!.at.toISOString(), by: (u as UploadRecord).cancel!.by },
   }
 }
 
@@ -48,6 +52,8 @@ function problemOf (f: UploadFailed, maxBytes: number): Error {
     case 'LS_ERR_TIMEOUT': err = new LS_ERR_TIMEOUT(); break
     case 'LS_ERR_UPLOAD_ABORTED': err = new LS_ERR_UPLOAD_ABORTED(f.message); break
     case 'LS_ERR_UPLOAD_INTERRUPTED': err = new LS_ERR_UPLOAD_INTERRUPTED(f.message); break
+    case 'LS_ERR_UPLOAD_SPOOL_FULL': err = new LS_ERR_UPLOAD_SPOOL_FULL(f.message); break
+    case 'LS_ERR_UPLOAD_CANCELLED': err = new LS_ERR_UPLOAD_CANCELLED(f.message); break
     default: return f.cause instanceof Error ? f.cause : new LS_ERR_INTERNAL()
   }
   const r = f.report
@@ -92,7 +98,10 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
       consumes: ['multipart/form-data'],
       body: UploadForm,
       headers: Type.Object({ prefer: Type.Optional(Type.String({ description: 'respond-async: answer 202 once the file has arrived.' })) }),
-      response: { 201: Type.Ref('UploadReport'), 202: Type.Ref('Upload'), 408: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails'), 415: Type.Ref('ProblemDetails'), ...problemResponses },
+      response: {
+        201: Type.Ref('UploadReport'), 202: Type.Ref('Upload'), 408: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails'), 415: Type.Ref('ProblemDetails'),
+        ...problemResponses, 409: Type.Ref('ProblemDetails'), 429: Type.Ref('ProblemDetails'),
+      },
     },
   }, async (req, reply) => {
     if (!req.isMultipart()) throw new LS_ERR_UNSUPPORTED_MEDIA_TYPE(String(req.headers['content-type'] ?? '(none)').split(';')[0]!)
@@ -105,9 +114,19 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
     const respondAsync = /(^|[\s,;])respond-async\b/i.test(String(req.headers.prefer ?? ''))
     const input: UploadInput = {
       kind: 'events', format: null, mapping: null, sourceId: 'upload', filename: null, contentType: null, expectedBytes,
-      actor: req.principal?.name ?? 'unknown', requestId: String(req.id),
+      actor: req.principal?.name ?? 'unknown', principal: req.principal?.keyId ?? 'unknown', requestId: String(req.id),
     }
-    const job = await core.uploads.start(input)
+    // refused before anything is stored or read: too many uploads running, or no room for the announced bytes
+    const admitted = core.uploads.admit(input.principal, expectedBytes)
+    if (!admitted.ok) {
+      void reply.header('connection', 'close').header('retry-after', String(LIMIT_RETRY_AFTER_S))
+      if (admitted.reason === 'spool') throw new LS_ERR_UPLOAD_SPOOL_FULL(`the files of the running uploads and this one would take more than ${limits.spoolMaxBytes} bytes`)
+      throw new LS_ERR_UPLOAD_LIMIT(admitted.reason === 'principal' ? `at most ${limits.perPrincipal} per API key or user` : `at most ${limits.concurrent} on this server`, LIMIT_RETRY_AFTER_S)
+    }
+    const ticket = admitted.ticket
+    // the ticket goes with the upload once its file is read; until then this handler gives it back
+    let handedOver = false
+    const job = await core.uploads.start(input).catch((err: unknown) => { ticket.release(); throw err })
     void reply.header('location', `/v1/uploads/${job._id}`)
     let reading = false
     try {
@@ -141,7 +160,8 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
         input.filename = part.filename !== '' ? part.filename.slice(0, 255) : null
         input.contentType = part.mimetype !== '' ? part.mimetype.slice(0, 255) : null
         reading = true
-        const run = await core.uploads.process(job, input, part.file)
+        const run = await core.uploads.process(job, input, part.file, ticket)
+        handedOver = true
         const counted = (report: UploadReport): void => {
           core.metrics.ingestEvents.inc(report.accepted, { source: input.sourceId, outcome: 'accepted' })
           core.metrics.ingestEvents.inc(report.duplicates, { source: input.sourceId, outcome: 'duplicate' })
@@ -164,6 +184,7 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
       }
       throw invalidField('file', "the form has no file part named 'file'")
     } catch (err) {
+      if (!handedOver) ticket.release()
       if (!req.raw.complete) void reply.header('connection', 'close') // do not wait for the rest of a body we will not read
       if (err instanceof UploadFailed) {
         req.log.info({ uploadId: job._id, code: err.code, line: err.line, rows: err.report.rows }, 'upload failed')
@@ -209,6 +230,41 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
     const u = await core.c.uploads.findOne({ _id: req.params.id })
     if (u === null) throw new LS_ERR_UPLOAD_NOT_FOUND(req.params.id)
     return uploadOut(u) as never
+  })
+
+  app.delete('/v1/uploads/:id', {
+    config: { scope: 'ingest' },
+    schema: {
+      tags: ['uploads'],
+      summary: 'Cancel a running upload (its creator or an admin): it stops after the batch in flight and ends failed with LS_ERR_UPLOAD_CANCELLED',
+      description: 'Answers 200 with the ended upload when this server process was working on it, else 202 with the upload still running and '
+        + '`cancelRequested` set (the process holding it stops after its batch in flight). An upload that has ended is 409 LS_ERR_UPLOAD_NOT_RUNNING '
+        + '(its record and stored rows stay). See docs/uploads.md.',
+      params: IdParams,
+      response: { 200: Type.Ref('Upload'), 202: Type.Ref('Upload'), 409: Type.Ref('ProblemDetails'), ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const id = req.params.id
+    const u = await core.c.uploads.findOne({ _id: id }) as UploadRecord | null
+    if (u === null) throw new LS_ERR_UPLOAD_NOT_FOUND(id)
+    const p = req.principal!
+    // the upload's own key or user, or an admin; the upload is readable by any read key, so 403 hides nothing
+    if (u.principal !== p.keyId && !p.scopes.includes('admin')) throw new LS_ERR_FORBIDDEN('admin')
+    if (u.status !== 'running') throw new LS_ERR_UPLOAD_NOT_RUNNING(id, u.status)
+    const cancel = { at: core.now(), by: p.name }
+    const flag = async (): Promise<boolean> => (await core.c.uploads.updateOne({ _id: id, status: 'running' }, { $set: { cancel } as Partial<UploadDoc> })).matchedCount === 1
+    if (!await flag()) throw new LS_ERR_UPLOAD_NOT_RUNNING(id, 'ended')
+    if (await core.uploads.cancel(id, p.name)) {
+      const ended = await core.c.uploads.findOne({ _id: id })
+      return await reply.code(200).send(uploadOut(ended!) as never)
+    }
+    // held by another process: it reads the flag after its next batch or lease renewal. On FerretDB a write of that
+    // process racing this one can drop the flag, so it is checked once more and set again if lost.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const again = await core.c.uploads.findOne({ _id: id }) as UploadRecord | null
+    if (again?.status === 'running' && again.cancel == null) await flag()
+    const now = await core.c.uploads.findOne({ _id: id })
+    return await reply.code(now!.status === 'running' ? 202 : 200).send(uploadOut(now!) as never)
   })
 
   app.get('/v1/uploads/:id/rejects', {

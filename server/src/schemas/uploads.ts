@@ -54,6 +54,9 @@ export const Upload = Type.Object({
   startedAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  cancelRequested: Type.Union([Type.Object({ at: Type.String({ format: 'date-time' }), by: Type.String() }), Type.Null()], {
+    description: 'Set by DELETE /v1/uploads/{id}: when and by whom the upload was cancelled (it then ends failed with LS_ERR_UPLOAD_CANCELLED).',
+  }),
 }, { $id: 'Upload' })
 export type UploadT = Static<typeof Upload>
 

@@ -13,6 +13,7 @@ import { UploadStop, checkUtf8, peek, toUtf8 } from './byte-stream.js'
 import { csvRecords, sniffDelimiter } from './csv-records.js'
 import { jsonArrayRecords, ndjsonRecords, type RowReject } from './json-records.js'
 import { compileCsvMapping, interpretationKey, jsonMapper, type CsvMapper } from './mapping.js'
+import { createUploadAdmission, type AdmissionTicket } from './upload-admission.js'
 
 /** A row reject as reported: where it is and why. */
 export interface UploadReject { line: number; code: string; reason: string }
@@ -53,13 +54,23 @@ export interface UploadInput {
   contentType: string | null
   expectedBytes: number | null
   actor: string
+  /** The API key or console user (its key id) the upload counts against, and who may cancel it. */
+  principal: string
   requestId: string
 }
+
+/**
+ * An upload record with what this module adds to it: who started it, and a cancel request. The cancel is a flag on
+ * the record because the process holding the lease may be another one; it checks the flag between batches.
+ */
+export type UploadRecord = UploadDoc & { principal?: string; cancel?: { at: Date; by: string } | null }
 
 export interface UploadLimits {
   maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number
   /** How long a process's claim on a running upload holds without renewal before another process may take it over. */
   leaseMs: number
+  /** Uploads running at once per principal and in all, and the bytes their spool files may hold together. */
+  perPrincipal: number; concurrent: number; spoolMaxBytes: number
 }
 
 export interface UploadDeps {
@@ -125,6 +136,9 @@ class Spool {
  */
 class UploadInterrupted extends Error {}
 
+/** The upload was cancelled (DELETE /v1/uploads/{id}): it stops after the batch in flight and fails. */
+class UploadCancelled extends Error {}
+
 /** An upload this process works on. */
 interface Running {
   halt: UploadInterrupted | null
@@ -155,15 +169,17 @@ export function createUploadService (deps: UploadDeps) {
   const running = new Map<string, Running>()
   let stopping = false
   let recoveryTimer: NodeJS.Timeout | null = null
+  const admission = createUploadAdmission(limits)
   const leaseFrom = (): Date => new Date(now().getTime() + limits.leaseMs)
 
   async function start (input: UploadInput): Promise<UploadDoc> {
     const t = now()
-    const doc: UploadDoc = {
+    const doc: UploadRecord = {
       _id: newId('up'), status: 'running', kind: input.kind, format: input.format, filename: input.filename, contentType: input.contentType,
       sourceId: input.sourceId, mapping: input.mapping, expectedBytes: input.expectedBytes, bytes: 0, rowsRead: 0, rows: 0, accepted: 0,
       duplicates: 0, rejected: 0, sha256: null, fingerprint: null, duplicateOf: null, error: null, actor: input.actor, requestId: input.requestId,
       startedAt: t, updatedAt: t, finishedAt: null, owner: newId('ow'), leaseUntil: leaseFrom(), spool: null, received: false, checkpoint: null, resumes: 0,
+      principal: input.principal, cancel: null,
     }
     await c.uploads.insertOne(doc)
     return doc
@@ -220,7 +236,7 @@ export function createUploadService (deps: UploadDeps) {
    * (the record is then `failed` and counts everything stored before; `LS_ERR_UPLOAD_INTERRUPTED`: it stays running
    * and goes on elsewhere).
    */
-  async function process (job: UploadDoc, input: UploadInput, file: Readable & { truncated?: boolean }): Promise<{ received: Promise<boolean>; done: Promise<UploadReport> }> {
+  async function process (job: UploadDoc, input: UploadInput, file: Readable & { truncated?: boolean }, ticket: AdmissionTicket): Promise<{ received: Promise<boolean>; done: Promise<UploadReport> }> {
     const id = job._id
     const owner = job.owner!
     const given: UploadSpool['input'] = { kind: input.kind, format: input.format, mapping: input.mapping, sourceId: input.sourceId, filename: input.filename, contentType: input.contentType }
@@ -261,6 +277,10 @@ export function createUploadService (deps: UploadDeps) {
           const r = await it.next()
           waitingSince = null
           if (r.done === true || cancelled) break
+          // refused before it is written: the spool never holds more than its quota
+          if (!ticket.spooled(spool.received + r.value.length)) {
+            throw new UploadStop('LS_ERR_UPLOAD_SPOOL_FULL', `the files of the running uploads would take more than ${limits.spoolMaxBytes} bytes on this server`)
+          }
           await out.write(r.value)
           spool.received += r.value.length
           spool.wake()
@@ -291,6 +311,7 @@ export function createUploadService (deps: UploadDeps) {
         ctl.cancelReceive()
         await received
         await release(id, ctl, path)
+        ticket.release()
       }
     })()
     ctl.finished = done.catch(() => undefined)
@@ -304,6 +325,7 @@ export function createUploadService (deps: UploadDeps) {
     const spool = new Spool()
     const ctl = register(id, doc.owner!, spool)
     let done: Promise<unknown> = Promise.resolve()
+    let ticket: AdmissionTicket | null = null
     try {
       const size = await stat(sp.path).then((s) => s.size, () => null)
       if (size === null || (doc.received === true && size !== doc.bytes)) {
@@ -312,6 +334,7 @@ export function createUploadService (deps: UploadDeps) {
         return
       }
       spool.received = size
+      ticket = admission.resumed(size)
       spool.end = doc.received === true
         ? 'complete'
         : new UploadStop('LS_ERR_UPLOAD_ABORTED', 'the server stopped before the whole file had arrived; send the file again (rows already stored are recognised)')
@@ -330,6 +353,7 @@ export function createUploadService (deps: UploadDeps) {
     } finally {
       await done.catch(() => undefined)
       if (running.get(id) === ctl) await release(id, ctl, sp.path)
+      ticket?.release()
     }
   }
 
@@ -474,11 +498,24 @@ export function createUploadService (deps: UploadDeps) {
       rows: state.accepted + state.duplicates + state.rejected, accepted: state.accepted, duplicates: state.duplicates, rejected: state.rejected, updatedAt: now(),
     })
     const lost = (): void => { ctl.halt ??= new UploadInterrupted('another process took this upload over') }
+    const cancelled = (by: string): void => {
+      ctl.halt ??= new UploadCancelled(`cancelled by ${by}`)
+      ctl.cancelReceive()
+      spool.wake()
+    }
+    const cancel0 = (job as UploadRecord).cancel
+    if (cancel0 != null) cancelled(cancel0.by)
+    // a cancel may come through another process: it is a flag on the record, read after each batch and lease renewal
+    const checkCancel = async (): Promise<void> => {
+      const d = await c.uploads.findOne({ _id: id }, { projection: { cancel: 1 } }) as UploadRecord | null
+      if (d?.cancel != null) cancelled(d.cancel.by)
+    }
 
     // the lease: renewed while the work goes on; a process that finds it run out takes the upload over
     const heartbeat = setInterval(() => {
       ctl.write({ leaseUntil: leaseFrom() })
-        .then((r) => { if (r.matchedCount === 0) lost() }, (err: unknown) => { deps.log.warn({ err, uploadId: id }, 'could not renew an upload lease') })
+        .then(async (r) => { if (r.matchedCount === 0) lost(); else await checkCancel() })
+        .catch((err: unknown) => { deps.log.warn({ err, uploadId: id }, 'could not renew an upload lease') })
     }, Math.max(100, Math.floor(limits.leaseMs / 3)))
     heartbeat.unref()
 
@@ -509,6 +546,8 @@ export function createUploadService (deps: UploadDeps) {
     let readRejects: Array<{ index: number; line: number; reject: RowReject }> = []
     let inflight: Promise<void> | null = null
     let storeFailed = false
+    // rows [0, storedEnd) are stored and counted
+    let storedEnd = skip
     const store = async (items: typeof batch, rejects: typeof readRejects, end: number): Promise<void> => {
       const found: UploadReject[] = []
       if (rejects.length > 0) {
@@ -550,8 +589,10 @@ export function createUploadService (deps: UploadDeps) {
         firstRejects.push(...found.slice(0, MAX_REPORTED_REJECTS - firstRejects.length))
       }
       const checkpoint: Checkpoint = { rowIndex: end, accepted: state.accepted, duplicates: state.duplicates, rejected: state.rejected }
+      storedEnd = end
       const w = await ctl.write({ checkpoint, leaseUntil: leaseFrom() })
       if (w.matchedCount === 0) lost()
+      else await checkCancel()
       progress()
     }
     const settle = async (): Promise<void> => {
@@ -626,6 +667,20 @@ export function createUploadService (deps: UploadDeps) {
     } catch (err) {
       clearInterval(heartbeat)
       await closeSource()
+      if (ctl.halt instanceof UploadCancelled) {
+        // the batch in flight is stored and counted; the rows read after it are not: counts stay exact
+        await settle().catch((storeErr: unknown) => { deps.log.warn({ err: storeErr, uploadId: id }, 'storing the last batch of a cancelled upload failed') })
+        if (progressRun !== null) await progressRun
+        const error = { code: 'LS_ERR_UPLOAD_CANCELLED', message: ctl.halt.message }
+        const snap = { ...snapshot(), rowsRead: storedEnd, status: 'failed' as const, error, finishedAt: now(), spool: null }
+        try {
+          await ctl.write(snap)
+        } catch (writeErr) {
+          deps.log.warn({ err: writeErr, uploadId: id }, 'marking the upload cancelled did not work')
+        }
+        await publish(id, { ...job, ...snap })
+        throw new UploadFailed(error.code, error.message, null, report('failed'), { cause: err })
+      }
       if (err instanceof UploadInterrupted) {
         // not failed: the batch in flight is stored and checkpointed, and the upload goes on elsewhere from there
         await settle().catch(() => undefined)
@@ -675,7 +730,26 @@ export function createUploadService (deps: UploadDeps) {
     return report('done', { sha256: digest, duplicateOf: done.duplicateOf })
   }
 
-  return { start, fail, process, recover, startRecovery, pause }
+  /** Takes a slot for a new upload of `principal` (and its announced bytes in the spool), or says why not. */
+  function admit (principal: string, expectedBytes: number | null): ReturnType<typeof admission.admit> {
+    return admission.admit(principal, expectedBytes)
+  }
+
+  /**
+   * Cancels an upload this process works on, at once (the flag on its record reaches any other process). Resolves
+   * once its work here has ended; false when it does not run here.
+   */
+  async function cancel (id: string, by: string): Promise<boolean> {
+    const r = running.get(id)
+    if (r === undefined) return false
+    r.halt ??= new UploadCancelled(`cancelled by ${by}`)
+    r.cancelReceive()
+    r.spool.wake()
+    await r.finished
+    return true
+  }
+
+  return { start, fail, process, recover, startRecovery, pause, admit, cancel }
 }
 
 /** A request that ended before its body did (the client went away). */
