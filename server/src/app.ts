@@ -71,6 +71,11 @@ function logRequest (req: FastifyRequest): Record<string, unknown> {
   return { method: req.method, url: redactUrl(req.url), version: req.headers['accept-version'], host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort }
 }
 
+/** Trusts the `hops` proxies nearest to the server, as proxy-addr does for a number. */
+function trustHops (hops: number): (addr: string, i: number) => boolean {
+  return (_addr, i) => i < hops
+}
+
 function consoleDir (config: AppConfig): string | null {
   const dir = config.consoleDir !== undefined ? resolve(config.consoleDir) : resolve(here, '..', '..', 'console', 'build')
   return existsSync(join(dir, 'index.html')) ? dir : null
@@ -89,6 +94,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     requestIdHeader: false,
     genReqId: requestIdOf,
     bodyLimit: config.limits.bodyLimit,
+    // behind a TLS proxy: client address (throttles, logs) and protocol (Secure cookies) from x-forwarded-*; off by default
+    // (a hop count as the function Fastify makes of one: its types take no number)
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // off here and applied per route by infra/request-deadline.ts, so a file upload may take longer than it
     requestTimeout: 0,
     connectionTimeout: 0,
@@ -123,7 +131,10 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await core.identity.backfillOnce()
   let initialAdminKey: string | null = null
   if (config.bootstrapApiKey !== undefined) {
-    await core.apiKeys.create('bootstrap admin', ['admin'], config.bootstrapApiKey)
+    // a bootstrap key an admin revoked stays revoked: the env value alone must not bring a leaked key back
+    if (await core.apiKeys.ensureBootstrap(config.bootstrapApiKey) === 'revoked') {
+      app.log.warn('LEADSCORE_BOOTSTRAP_API_KEY names a key that was revoked: it stays revoked (remove the variable, or set a new key)')
+    }
   } else if (!await core.apiKeys.hasAdmin()) {
     initialAdminKey = (await core.apiKeys.create('initial admin', ['admin'])).key
   }

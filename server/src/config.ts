@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { join, resolve } from 'node:path'
+import { isIP } from 'node:net'
 import { LS_ERR_CONFIG_INVALID } from './errors.js'
 
 const Bool = Type.Union([Type.Boolean(), Type.Transform(Type.String({ pattern: '^(0|1|true|false|yes|no|on|off)$' }))
@@ -18,6 +19,22 @@ export function parseDelays (list: string): number[] {
     const m = /^(\d+)(ms|s|m|h|d)$/.exec(s)!
     return Number(m[1]) * DELAY_UNIT_MS[m[2]!]!
   })
+}
+
+/** LEADSCORE_TRUST_PROXY (already checked by its pattern) as Fastify's `trustProxy`; `1` is one hop. */
+function parseTrustProxy (v: string): boolean | number | string[] {
+  if (['true', 'yes', 'on'].includes(v)) return true
+  if (['false', 'no', 'off', '0'].includes(v)) return false
+  if (/^\d+$/.test(v)) return Number(v)
+  const list = v.split(',').map((s) => s.trim())
+  for (const item of list) {
+    const [addr, bits, extra] = item.split('/')
+    const max = isIP(addr ?? '') === 4 ? 32 : 128
+    if (isIP(addr ?? '') === 0 || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+      throw new LS_ERR_CONFIG_INVALID(`LEADSCORE_TRUST_PROXY: ${JSON.stringify(item)} is not an IP address or CIDR`)
+    }
+  }
+  return Object.freeze(list) as string[]
 }
 
 /** Every environment variable the server reads. Unknown variables are ignored. */
@@ -65,6 +82,8 @@ export const Env = Type.Object({
   LEADSCORE_WEBHOOKS_POLL_MS: Type.Integer({ minimum: 20, default: 1_000 }),
   LEADSCORE_WEBHOOKS_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   LEADSCORE_CORS_ORIGIN: Type.Optional(Type.String()),
+  // off, on, a hop count, or a comma-separated list of addresses/CIDRs (each checked by parseTrustProxy)
+  LEADSCORE_TRUST_PROXY: Type.String({ default: 'false', pattern: '^(0|1|true|false|yes|no|on|off|\\d{1,2}|[0-9A-Fa-f:./]+(\\s*,\\s*[0-9A-Fa-f:./]+)*)$' }),
   LEADSCORE_CONSOLE_DIR: Type.Optional(Type.String()),
   LEADSCORE_PLUGINS: Type.String({ default: '', pattern: '^[^\\s,]*(,[^\\s,]+)*$' }),
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
@@ -113,6 +132,11 @@ export interface AppConfig {
    */
   webhooks: { allowPrivate: boolean; retryDelaysMs: number[]; timeoutMs: number; pollMs: number; concurrency: number }
   corsOrigin: string | undefined
+  /**
+   * Fastify's `trustProxy`: false (the default: x-forwarded-* headers are ignored), true (trust every proxy), a hop
+   * count, or the proxies' addresses/CIDRs. Then the client address and protocol come from x-forwarded-for/-proto.
+   */
+  trustProxy: boolean | number | string[]
   consoleDir: string | undefined
   /** Plugin packages (module specifiers) imported at boot, in order. */
   plugins: readonly string[]
@@ -192,6 +216,7 @@ export function loadConfig (env: EnvInput): AppConfig {
       concurrency: e.LEADSCORE_WEBHOOKS_CONCURRENCY,
     }),
     corsOrigin: e.LEADSCORE_CORS_ORIGIN,
+    trustProxy: parseTrustProxy(e.LEADSCORE_TRUST_PROXY),
     consoleDir: e.LEADSCORE_CONSOLE_DIR,
     plugins: Object.freeze(e.LEADSCORE_PLUGINS.split(',').filter((x) => x !== '')),
     logLevel: e.LOG_LEVEL,

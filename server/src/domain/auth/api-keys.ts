@@ -34,16 +34,18 @@ export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date
   // told when a key stops being valid here, so open WebSocket connections on it are closed at once
   const revokedListeners = new Set<() => void>()
   const revoked = (): void => { for (const fn of revokedListeners) fn() }
-  return {
+  const service = {
     async create (name: string, scopes: Scope[], plain: string = generateKey()): Promise<{ key: string; doc: ApiKeyDoc }> {
       const hash = sha256(plain)
       const t = now()
       for (let attempt = 0; ; attempt++) {
         const existing = await col.findOne({ hash })
         if (existing !== null) {
-          await col.updateOne({ _id: existing._id }, { $set: { scopes, revokedAt: null } })
+          // a revoked key is never re-enabled: revocation is final (a leaked bootstrap key must stay dead)
+          if (existing.revokedAt !== null) return { key: plain, doc: existing }
+          await col.updateOne({ _id: existing._id }, { $set: { scopes } })
           revoked() // its scopes may have shrunk
-          return { key: plain, doc: { ...existing, scopes, revokedAt: null } }
+          return { key: plain, doc: { ...existing, scopes } }
         }
         const doc: ApiKeyDoc = { _id: newId('key'), name, hash, prefix: plain.slice(0, 8), scopes, createdAt: t, lastUsedAt: null, revokedAt: null }
         try {
@@ -54,6 +56,14 @@ export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date
           if (!isDuplicateKey(err) || attempt > 0) throw err
         }
       }
+    },
+    /**
+     * Creates the bootstrap admin key, or gives an existing one the admin scope again; a key an admin revoked stays
+     * revoked (its revokedAt records that) and 'revoked' is returned.
+     */
+    async ensureBootstrap (plain: string): Promise<'active' | 'revoked'> {
+      const { doc } = await service.create('bootstrap admin', ['admin'], plain)
+      return doc.revokedAt === null ? 'active' : 'revoked'
     },
     async hasAdmin (): Promise<boolean> {
       return await col.findOne({ scopes: 'admin', revokedAt: null }) !== null
@@ -96,6 +106,7 @@ export function createApiKeyService (col: Collection<ApiKeyDoc>, now: () => Date
       return p
     },
   }
+  return service
 }
 
 export type ApiKeyService = ReturnType<typeof createApiKeyService>
