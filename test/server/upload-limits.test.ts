@@ -207,3 +207,31 @@ t.test('DELETE /v1/uploads/{id} cancels a running upload: its creator or an admi
   t.equal((await pending2)?.body.code, 'LS_ERR_UPLOAD_CANCELLED')
   t.notOk(existsSync(join(dir, `${id2}.part`)))
 })
+
+t.test('a cancel reaches the process holding the upload through the flag on its record', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'leadscore-spool-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  // a short lease: the holder renews it (and reads the flag) every second
+  const { app, db } = await buildTestApp(t, { LEADSCORE_UPLOAD_DIR: dir, LEADSCORE_UPLOAD_BATCH_ROWS: '50', LEADSCORE_UPLOAD_LEASE_MS: '3000', LEADSCORE_WORKER: '0' })
+  const port = await listen(app)
+  const h = held('email,event,time\n' + rows('z', 0, 120), rows('z', 120, 10))
+  const pending = upload(port, { file: h.file })
+  t.teardown(() => { h.release() })
+  let id = ''
+  await waitFor('two batches stored', async () => {
+    const u = await db.c.uploads.findOne({ status: 'running' })
+    id = u?._id ?? ''
+    return (u?.checkpoint?.rowIndex ?? 0) >= 100
+  })
+  // what DELETE on another process writes; set again if a write of the holder raced it away
+  await waitFor('the upload cancelled', async () => {
+    const u = await db.c.uploads.findOne({ _id: id }) as Json | null
+    if (u?.status === 'running' && u.cancel == null) await db.c.uploads.updateOne({ _id: id, status: 'running' }, { $set: { cancel: { at: new Date(), by: 'elsewhere' } } as Json })
+    return u?.status === 'failed'
+  })
+  const ended = (await app.inject({ url: `/v1/uploads/${id}`, headers: AUTH })).json() as Json
+  t.match(ended, { status: 'failed', error: { code: 'LS_ERR_UPLOAD_CANCELLED', message: /elsewhere/ }, rows: 100, accepted: 100, cancelRequested: { by: 'elsewhere' } })
+  t.equal(await db.c.events.countDocuments({ requestId: id }), 100, 'exactly the counted rows are stored')
+  t.notOk(existsSync(join(dir, `${id}.part`)), 'the spool file is removed')
+  t.equal((await pending)?.body.code, 'LS_ERR_UPLOAD_CANCELLED')
+})

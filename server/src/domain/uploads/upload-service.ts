@@ -503,9 +503,8 @@ export function createUploadService (deps: UploadDeps) {
       ctl.cancelReceive()
       spool.wake()
     }
-    const cancel0 = (job as UploadRecord).cancel
-    if (cancel0 != null) cancelled(cancel0.by)
-    // a cancel may come through another process: it is a flag on the record, read after each batch and lease renewal
+    // a cancel may come through another process: it is a flag on the record, read before the first row, after each
+    // batch and at each lease renewal
     const checkCancel = async (): Promise<void> => {
       const d = await c.uploads.findOne({ _id: id }, { projection: { cancel: 1 } }) as UploadRecord | null
       if (d?.cancel != null) cancelled(d.cancel.by)
@@ -631,6 +630,7 @@ export function createUploadService (deps: UploadDeps) {
     const source = follow(ctl, path, spool, hash)
     const closeSource = async (): Promise<void> => { await source.return(undefined).catch(() => undefined) }
     try {
+      await checkCancel()
       const utf8 = await toUtf8(source)
       const { head, stream } = await peek(utf8.stream, (h) => h.indexOf(10) !== -1 || h.length >= 64 * 1024)
       state.format ??= formatFromName(input.filename) ?? formatFromType(input.contentType) ?? formatFromBytes(head)
