@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const main = resolve(root, 'server', 'dist', 'main.js')
 if (!existsSync(main)) execFileSync(process.execPath, [resolve(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server'], { cwd: root, stdio: 'inherit' })
-const child = spawn(process.execPath, [main], { cwd: root, stdio: 'inherit' })
+// fd 3 of the server is a pipe whose other end only this launcher holds: the server stops when it closes, so killing
+// the launcher in any way (even SIGKILL) stops the server, and with it the embedded database
+const child = spawn(process.execPath, [main], {
+  cwd: root, stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: { ...process.env, LEADSCORE_LAUNCHER_FD: '3' },
+})
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig))
 child.on('exit', (code, signal) => process.exit(code ?? (signal !== null ? 1 : 0)))

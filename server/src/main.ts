@@ -1,10 +1,26 @@
 // The runner: load config, start the embedded database when no MONGODB_URI is given, build, listen, close on signals.
 import closeWithGrace from 'close-with-grace'
 import { resolve } from 'node:path'
+import { Socket } from 'node:net'
 import { loadConfig, type AppConfig } from './config.js'
 import { buildApp } from './app.js'
 import { ensurePrivateDir, startFerretDb, type EmbeddedDb } from './infra/ferretdb.js'
 import { seedDemo } from './demo/seed.js'
+
+/**
+ * Started by scripts/start.mjs, the server holds one end of a pipe from the launcher (LEADSCORE_LAUNCHER_FD): when it
+ * closes, the launcher is gone (even killed with SIGKILL), and the server shuts down as on SIGTERM.
+ */
+function stopWithLauncher (): void {
+  const fd = Number(process.env.LEADSCORE_LAUNCHER_FD)
+  delete process.env.LEADSCORE_LAUNCHER_FD
+  if (!Number.isInteger(fd) || fd < 3) return
+  const pipe = new Socket({ fd, readable: true, writable: false })
+  pipe.on('error', () => { /* closed either way */ })
+  pipe.once('close', () => { process.kill(process.pid, 'SIGTERM') })
+  pipe.resume()
+  pipe.unref()
+}
 
 async function main (): Promise<void> {
   try { process.loadEnvFile() } catch { /* no .env file */ }
@@ -40,6 +56,7 @@ async function main (): Promise<void> {
     await app.close()
     if (embedded !== null) await embedded.stop()
   })
+  stopWithLauncher()
   const address = await app.listen({ port: config.port, host: config.host })
   if (app.initialAdminKey !== null) {
     process.stdout.write(`\n  Leadscore admin API key (shown once, store it now):\n\n    ${app.initialAdminKey}\n\n`)

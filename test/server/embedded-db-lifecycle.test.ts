@@ -1,12 +1,13 @@
 // The embedded FerretDB with real server processes: it dies with its server even on SIGKILL, a second server on the
 // same data folder is refused while the first runs, a FerretDB orphaned on the folder is stopped at the next start,
-// and the data folder is private (0700).
+// and the data folder is private (0700); a server started by a launcher (scripts/start.mjs) stops when the launcher dies.
 import t from 'tap'
+import { spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../../server/src/infra/ferretdb.js'
-import { spawnTs, waitUntil, type Child } from '../helpers/processes.js'
+import { ROOT, spawnTs, waitUntil, type Child } from '../helpers/processes.js'
 import { ADMIN_KEY } from '../helpers/harness.js'
 
 t.setTimeout(240_000)
@@ -128,4 +129,37 @@ t.test('a FerretDB orphaned on the folder is stopped by the next start', async (
   t.equal(await leadsStatus(next), 200, 'the new server works')
   next.proc.kill('SIGTERM')
   await next.exited
+})
+
+t.test('SIGKILL of the launcher (scripts/start.mjs) stops the server and its FerretDB', async (t) => {
+  const port = await freePort()
+  // a launcher like scripts/start.mjs (which runs the built dist/main.js): fd 3 of the server is its pipe
+  const script = `
+    const { spawn } = require('node:child_process')
+    const c = spawn(process.execPath, ['--import', 'tsx', '--conditions=leadscore-source', 'server/src/main.ts'], {
+      stdio: ['ignore', 'ignore', 'inherit', 'pipe'], env: { ...process.env, LEADSCORE_LAUNCHER_FD: '3' } })
+    process.stdout.write(String(c.pid) + '\\n')
+    setInterval(() => {}, 1000)`
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_OPTIONS' && !k.startsWith('TAP')) env[k] = v
+  const proc = spawn(process.execPath, ['-e', script], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...env, MONGODB_URI: '', LEADSCORE_DATA_DIR: dataDir, LEADSCORE_BOOTSTRAP_API_KEY: ADMIN_KEY, LEADSCORE_DEMO: '0', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+  })
+  let out = ''
+  proc.stdout.on('data', (b: Buffer) => { out += b.toString() })
+  proc.stderr.on('data', (b: Buffer) => { out += b.toString() })
+  t.teardown(() => { proc.kill('SIGKILL') })
+  const url = `http://127.0.0.1:${port}`
+  await waitUntil(async () => {
+    try { return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).status === 200 } catch { return false }
+  }, 90_000, () => out)
+  const server = Number(/^(\d+)\n/.exec(out)![1])
+  const [ferret] = ferretDbPidsOn(dbDir)
+  t.ok(alive(server) && ferret !== undefined && alive(ferret), 'server and FerretDB run')
+  t.teardown(() => { try { process.kill(server, 'SIGKILL') } catch { /* gone */ } })
+
+  proc.kill('SIGKILL')
+  await waitUntil(async () => !alive(server) && !alive(ferret!), 20_000, () => `server ${server} or FerretDB ${ferret} still runs: ${out}`, 100)
+  t.pass('both ended after the launcher was killed')
 })
