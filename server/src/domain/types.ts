@@ -93,6 +93,10 @@ export interface LeadBatch {
   done: boolean
   /** Stage and grade crossings of this batch, recorded in the notification outbox when the batch is finalized. */
   notify?: BatchNotify
+  /** The lowest seq among the events this batch scored (its new ones and, for a replay, those it replayed). */
+  scoredFromSeq?: number
+  /** The ledger entries this replay supersedes, when known by `_id` (else those after `supersedeFrom`, by query). */
+  supersedeIds?: string[]
   /** The lead external id this batch gave the lead, recorded in `leadAliases` when the batch is finalized. */
   alias?: string
   /**

@@ -157,6 +157,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     await setById(c.scoreHistory, items.filter(({ batch }) => batch.ledger === undefined).flatMap(({ batch }) => Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)), { committed: true })
     for (const { lead, batch } of items) {
       if (batch.supersedeFrom === null) continue
+      const replaced = { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' }
+      // the entries replaced are known by `_id` when the replay started from the lead's last batch
+      if (batch.supersedeIds !== undefined) { await setById(c.scoreHistory, batch.supersedeIds, replaced); continue }
       await c.scoreHistory.updateMany(
         { leadId: lead._id, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
         { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
@@ -287,8 +290,32 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * Where a run starts: the lead's state and its new events, or, when a new event is older than the last scored one
    * (or a re-score is flagged), the state of the last checkpoint before that point and every event after it.
    */
+  /**
+   * The checkpoint of a replay found by `_id` alone, for the common case: the late event is newer than the first
+   * entry of the lead's last batch. That batch scored every event after its own starting point (its new events, and
+   * for a replay every stored event after its checkpoint), so the checkpoint is one of its entries, every event after
+   * the checkpoint has a seq at or above the lowest seq the batch scored (`scoredFromSeq`), and the entries to
+   * supersede are that batch's entries after the checkpoint (older visible entries all sort before them). null when
+   * the case does not hold: the caller then queries the ledger and the events.
+   */
+  async function recentCheckpoint (lead: LeadDoc, replayFrom: string): Promise<{ checkpoint: LedgerDoc; older: EventDoc[]; supersedeIds: string[] } | null> {
+    const b = lead.lastBatch
+    const from = b?.scoredFromSeq ?? (b?.supersedeFrom === null ? b.seqFrom : null)
+    if (b == null || from == null || b.entries === 0 || from > lead.lastSeq) return null
+    const entries = b.ledger ?? await byIds(c.scoreHistory, Array.from({ length: b.entries }, (_, i) => `${b.token}:${i}`))
+    if (entries.length !== b.entries) return null
+    let checkpoint: LedgerDoc | null = null
+    for (const e of entries) if (e.ord < replayFrom && (checkpoint === null || e.ord > checkpoint.ord)) checkpoint = e
+    if (checkpoint === null) return null
+    const cp = checkpoint
+    const events = await byIds(c.events, Array.from({ length: lead.lastSeq - from + 1 }, (_, i) => eventIdOf(lead._id, from + i)))
+    if (events.length !== lead.lastSeq - from + 1) return null
+    return { checkpoint: cp, older: events.filter((e) => e.ord > cp.ord), supersedeIds: entries.filter((e) => e.ord > cp.ord).map((e) => e._id) }
+  }
+
   async function planReplay (lead: LeadDoc, newEvents: EventDoc[], settings: Parameters<typeof initialState>[0]): Promise<{
     replayFrom: string | null; reason: string | null; state: ScoreState; supersedeFrom: string | null; events: EventDoc[]; replayed: number
+    supersedeIds?: string[]
   }> {
     const sorted = [...newEvents].sort(byOrd)
     const minNewOrd = sorted[0]?.ord ?? null
@@ -299,7 +326,15 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       reason = `rescored: late event ${sorted[0]!._id}`
     }
     if (replayFrom === null) return { replayFrom, reason, state: lead.state, supersedeFrom: null, events: sorted, replayed: 0 }
-    // Restore the state from the last checkpoint before the replay point and replay only the suffix after it.
+    // Restore the state from the last checkpoint before the replay point and replay only the suffix after it: found
+    // by `_id` when the checkpoint is in the last batch, else by a query (which FerretDB answers by a collection read).
+    const recent = replayFrom !== '' && lead.rescoreFrom == null ? await recentCheckpoint(lead, replayFrom) : null
+    if (recent !== null) {
+      return {
+        replayFrom, reason, state: recent.checkpoint.state, supersedeFrom: recent.checkpoint.ord, supersedeIds: recent.supersedeIds,
+        events: [...recent.older, ...sorted].sort(byOrd), replayed: recent.older.length,
+      }
+    }
     const checkpoint = replayFrom === ''
       ? null
       : await c.scoreHistory.find({ leadId: lead._id, committed: true, superseded: false, ord: { $lt: replayFrom } }).sort({ ord: -1 }).limit(1).next()
@@ -372,6 +407,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     for (const e of events) if (lastOrd == null || e.ord > lastOrd) lastOrd = e.ord
     const batch: LeadBatch = {
       token, supersedeFrom, reason, seqFrom: lead.lastSeq + 1, seqTo: lastSeq, unmapped, entries: entries.length, done: false,
+      ...(plan.supersedeIds !== undefined ? { supersedeIds: plan.supersedeIds } : {}),
+      ...(events.length > 0 ? { scoredFromSeq: events.reduce((m, e) => Math.min(m, e.seq), Infinity) } : {}),
     }
     const lastEventAt = events.reduce<Date | null>((m, e) => m === null || e.occurredAt > m ? e.occurredAt : m, lead.lastEventAt ?? null)
     // the lead's profile follows its events in seq order (ingest never updates a lead document itself)
@@ -490,11 +527,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const ruleset = await rulesets.active()
     await pipeline.prepare?.()
     const heldBy = deps.notifier !== undefined ? await deps.notifier.heldBy() : null
-    const runs: Prepared[] = []
-    for (const lead of leads) {
-      const p = await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy)
-      if (p !== null) runs.push(p)
-    }
+    // a few leads at a time: a replay (a late event, a re-score) reads the database, and those reads can overlap
+    const runs = (await mapLimit(leads, 4, async (lead) => await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy))).filter((p): p is Prepared => p !== null)
     const committed = await commit(runs, lost)
     return {
       more: committed.filter((r) => partial.has(r.lead._id) || r.committed.events >= deps.eventsPerRun).map((r) => r.lead._id),
