@@ -34,7 +34,13 @@ export class LiveHub {
   private checking: Promise<void> | null = null
   private checkQueued: Promise<void> | null = null
 
-  constructor (private readonly feed: LiveFeed, private readonly log: FastifyInstance['log'], private readonly tickMs = 100) {}
+  /** A poll was asked for while one ran: run another right after it. */
+  private pollAgain = false
+
+  constructor (private readonly feed: LiveFeed, private readonly log: FastifyInstance['log'], private readonly tickMs = 100) {
+    // messages stored by this process (its own scoring batches) go out at once; others' wait for the next tick
+    feed.onStored(() => { if (this.timer !== null) void this.poll() })
+  }
 
   get size (): number { return this.clients.size }
 
@@ -54,7 +60,8 @@ export class LiveHub {
   }
 
   private async poll (): Promise<void> {
-    if (this.polling || this.clients.size === 0) {
+    if (this.polling) { this.pollAgain = true; return }
+    if (this.clients.size === 0) {
       if (this.clients.size === 0 && !this.polling) this.cursor = -1 // re-anchor when someone connects again
       return
     }
@@ -73,6 +80,7 @@ export class LiveHub {
       this.log.warn({ err }, 'live feed poll failed')
     } finally {
       this.polling = false
+      if (this.pollAgain) { this.pollAgain = false; void this.poll() }
     }
   }
 

@@ -52,6 +52,8 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
 
   type Pending = { type: string; topics: string[]; payload: Record<string, unknown>; done: (r: number | Error) => void }
   const queue: Pending[] = []
+  /** Told when this process stored messages, so its own readers need not wait for their next poll. */
+  const storedListeners: Array<() => void> = []
   let writing = false
 
   async function write (batch: Pending[]): Promise<void> {
@@ -66,6 +68,7 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
         stored += docs.length
         hint = seq + docs.length - 1
         rest.forEach((m, i) => { m.done(seq + i) })
+        for (const l of storedListeners) l()
         return
       } catch (err) {
         if (!isDuplicateKey(err)) throw err
@@ -117,6 +120,8 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
       return docs.map((d) => ({ seq: d._id, type: d.type, topics: d.topics, data: d.payload, at: d.at.toISOString() }))
     },
     top,
+    /** Calls `listener` after each batch of messages this process stores. */
+    onStored (listener: () => void): void { storedListeners.push(listener) },
     /** Oldest seq still stored (0 when empty); a client asking for less than this has missed messages for good. */
     async oldest (): Promise<number> {
       const d = await col.find({}).sort({ _id: 1 }).limit(1).project<{ _id: number }>({ _id: 1 }).next()
