@@ -14,6 +14,8 @@ export interface Dovecot {
   password: string
   /** A logged-in client for the test's own mailbox work (APPEND, CREATE, DELETE). */
   client(): Promise<ImapFlow>
+  /** dovecot's log so far (logins and authentication attempts are logged: auth_verbose). */
+  log(): string
   stop(): Promise<void>
 }
 
@@ -74,6 +76,7 @@ listen = 127.0.0.1
 protocols = imap
 ssl = no
 disable_plaintext_auth = no
+auth_verbose = yes
 auth_mechanisms = plain login
 first_valid_uid = 1
 default_internal_user = ${internal}
@@ -115,6 +118,7 @@ service anvil {
   await waitForPort(port, proc, log)
   return {
     host: '127.0.0.1', port, user, password, stop,
+    log: () => existsSync(log) ? readFileSync(log, 'utf8') : '',
     async client () {
       const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass: password }, logger: false })
       await c.connect()

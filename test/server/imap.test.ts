@@ -10,6 +10,10 @@ import { imapSource } from '../../server/src/sources/imap/index.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
+// the test dovecot listens on 127.0.0.1 without TLS: these tests allow private hosts (server setting) and set
+// allowInsecure on each source; imap-guard.test.ts checks the refusals without them
+const LOOPBACK = { LEADSCORE_WEBHOOKS_ALLOW_PRIVATE: '1' }
+
 t.test('replies in a mailbox become events; the cursor follows UIDVALIDITY', async (t) => {
   const imap = await startDovecot(t)
   const client = await imap.client()
@@ -21,10 +25,10 @@ t.test('replies in a mailbox become events; the cursor follows UIDVALIDITY', asy
   await client.append('Leads', mail({ from: 'cleo@example.com', subject: 'Re: demo', messageId: null, inReplyTo: '<out2@acme.test>' })) // no Message-ID
   await client.append('Leads', mail({ from: 'dan@example.com', subject: 'Re: Re: trial', messageId: '<m5@example.com>', references: '<out3@acme.test> <out4@acme.test>' }))
 
-  const { app, db } = await buildTestApp(t)
+  const { app, db } = await buildTestApp(t, LOOPBACK)
   const src = await createSource(app, {
     type: 'imap', name: 'sales inbox',
-    config: { host: imap.host, port: imap.port, secure: false, user: imap.user, password: imap.password, mailbox: 'Leads', every: '1h', ignoreFrom: ['@acme.test'] },
+    config: { host: imap.host, port: imap.port, secure: false, allowInsecure: true, user: imap.user, password: imap.password, mailbox: 'Leads', every: '1h', ignoreFrom: ['@acme.test'] },
   })
   const id = src.id as string
   t.same(src.secretValues, { password: imap.password })
@@ -69,8 +73,8 @@ t.test('the cursor moves only after the events are stored', async (t) => {
   const imap = await startDovecot(t)
   const client = await imap.client()
   t.teardown(async () => { await client.logout().catch(() => undefined) })
-  const { app, db } = await buildTestApp(t)
-  const src = await createSource(app, { type: 'imap', name: 'inbox', config: { host: imap.host, port: imap.port, secure: false, user: imap.user, password: imap.password, every: '1h' } })
+  const { app, db } = await buildTestApp(t, LOOPBACK)
+  const src = await createSource(app, { type: 'imap', name: 'inbox', config: { host: imap.host, port: imap.port, secure: false, allowInsecure: true, user: imap.user, password: imap.password, every: '1h' } })
   const id = src.id as string
   await waitForStats(app, id, (s) => s.lastPoll?.status === 'ok')
   const before = (await db.c.sourceState.findOne({ _id: `${id}/~cursor` }))!.value
@@ -93,8 +97,8 @@ t.test('the cursor moves only after the events are stored', async (t) => {
 
 t.test('login, mailbox and connection failures are reported per source', async (t) => {
   const imap = await startDovecot(t)
-  const { app } = await buildTestApp(t)
-  const base = { host: imap.host, port: imap.port, secure: false, user: imap.user, password: imap.password, every: '1h' }
+  const { app } = await buildTestApp(t, LOOPBACK)
+  const base = { host: imap.host, port: imap.port, secure: false, allowInsecure: true, user: imap.user, password: imap.password, every: '1h' }
 
   const missing = await app.inject({ method: 'POST', url: '/v1/sources', headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ type: 'imap', name: 'x', config: { ...base, password: undefined } }) })
   t.match(missing.json(), { status: 400, code: 'LS_ERR_SOURCE_CONFIG_INVALID', detail: /password/ }, 'a password is never generated')
@@ -127,7 +131,7 @@ t.test('the IMAP source passes the conformance suite', async (t) => {
   await client.append('INBOX', mail({ from: 'ivy@example.com', subject: 'Re: hi', messageId: '<i1@example.com>', inReplyTo: '<o@acme.test>' }))
   await client.logout()
   const box = await (async () => { const c = await imap.client(); const b = await c.mailboxOpen('INBOX', { readOnly: true }); await c.logout(); return b })()
-  const config = { host: imap.host, port: imap.port, secure: false, user: imap.user, password: imap.password }
+  const config = { host: imap.host, port: imap.port, secure: false, allowInsecure: true, user: imap.user, password: imap.password }
   await runSourceConformance(t, imapSource, {
     config,
     invalidConfigs: [

@@ -43,7 +43,7 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
     }
     poller?.onChange(change)
   }
-  const instances = createInstanceService({ c, registry, now, onChange })
+  const instances = createInstanceService({ c, registry, now, onChange, allowPrivateHosts: core.config.webhooks.allowPrivate })
   poller = createPoller({ c, instances, contexts, locks: core.locks, ingest: core.ingest, stats, now, log: deps.log, processId })
 
   const delivery: DeliveryHost = {

@@ -1,15 +1,23 @@
 import { randomBytes } from 'node:crypto'
 import type { TObject } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import type { SourcePlugin } from '../contracts/index.js'
+import { PermanentSourceError, TransientSourceError, type SourcePlugin } from '../contracts/index.js'
 import type { Collections } from '../infra/db.js'
 import type { PluginInstanceDoc, SecretVersion } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
+import { resolvePublicHost } from '../lib/address-guard.js'
 import { decodeKeys, encodeKeys, findForbiddenKey } from '../lib/keys.js'
 import type { PluginRegistry } from './registry.js'
 import {
-  LS_ERR_PLUGIN_INVALID, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_SECRET_INVALID, LS_ERR_SOURCE_TYPE_UNKNOWN,
+  LS_ERR_PLUGIN_INVALID, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_HOST_PRIVATE, LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_SECRET_INVALID,
+  LS_ERR_SOURCE_SECRET_REQUIRED, LS_ERR_SOURCE_TYPE_UNKNOWN,
 } from '../errors.js'
+
+/**
+ * Config keys that say where, and as whom, a source's secrets are sent (a polled server's host, port, login): when
+ * one changes, every secret must be given again, so a stored write-only password never goes to a new destination.
+ */
+const DESTINATION_KEYS = ['host', 'port', 'user'] as const
 
 /** Longest overlap a rotation may give the previous secret. */
 export const MAX_OVERLAP_SECONDS = 30 * 86_400
@@ -27,6 +35,8 @@ export interface InstanceServiceDeps {
   registry: PluginRegistry
   now: () => Date
   onChange?: (change: InstanceChange) => void
+  /** Whether a source's `host` may be (or resolve to) a private or loopback address (LEADSCORE_WEBHOOKS_ALLOW_PRIVATE). */
+  allowPrivateHosts?: boolean
 }
 
 /** Config validation errors as one readable line (every failing path). */
@@ -92,6 +102,31 @@ export function createInstanceService (deps: InstanceServiceDeps) {
     return config as Record<string, unknown>
   }
 
+  const allowPrivate = deps.allowPrivateHosts ?? false
+
+  /** Refuses a config whose `host` is, or resolves to, a private address. An unresolvable name is checked at connect time. */
+  async function checkHost (config: Record<string, unknown>): Promise<void> {
+    if (typeof config.host !== 'string') return
+    const r = await resolvePublicHost(config.host, allowPrivate)
+    if (!r.ok && !r.lookupFailed) throw new LS_ERR_SOURCE_HOST_PRIVATE(`${r.problem} (allowed only with LEADSCORE_WEBHOOKS_ALLOW_PRIVATE=1)`)
+  }
+
+  /**
+   * The config to connect with: `host` resolved again now (DNS can change since the config was saved) and pinned to
+   * the checked address, so the connection cannot go to another address than the one judged. When the name is
+   * replaced, it is passed as `servername` (if the plugin's schema has one) for TLS name checks.
+   */
+  async function connectConfig (p: SourcePlugin, config: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (typeof config.host !== 'string') return config
+    const r = await resolvePublicHost(config.host, allowPrivate)
+    if (!r.ok && r.lookupFailed) throw new TransientSourceError(r.problem, { code: 'LS_ERR_SOURCE_UNAVAILABLE' })
+    if (!r.ok) throw new PermanentSourceError(`${r.problem}; not connecting (allowed only with LEADSCORE_WEBHOOKS_ALLOW_PRIVATE=1)`, { code: 'LS_ERR_SOURCE_HOST_PRIVATE' })
+    const hasServername = Object.hasOwn((p.manifest.config as TObject).properties ?? {}, 'servername')
+    const name = config.host.replace(/^\[|\]$/g, '')
+    if (r.address === name) return config
+    return { ...config, host: r.address, ...(hasServername && config.servername === undefined ? { servername: name } : {}) }
+  }
+
   async function audit (actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> {
     await c.auditLog.insertOne({ _id: newId('au'), at: now(), actor, action, target, details })
   }
@@ -106,6 +141,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
     pluginOf,
     effectiveConfig,
     publicConfig,
+    connectConfig,
 
     /** Every secret value of `name` valid at `at`, newest first. */
     secretValues (doc: PluginInstanceDoc, name: string, at: Date): string[] {
@@ -131,7 +167,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
         _id: newId('src'), kind: 'source', type: p.manifest.id, name: input.name, enabled: input.enabled ?? true,
         config: encodeKeys(config), secrets, rev: 1, createdBy: actor, createdAt: t, updatedAt: t,
       }
-      effectiveConfig(p, doc, t)
+      await checkHost(effectiveConfig(p, doc, t))
       await c.pluginInstances.insertOne(doc)
       await audit(actor, 'source.create', doc._id, { type: doc.type, name: doc.name, enabled: doc.enabled, secrets: Object.keys(shown) })
       deps.onChange?.({ kind: 'created', doc })
@@ -172,7 +208,14 @@ export function createInstanceService (deps: InstanceServiceDeps) {
         }
         next.config = encodeKeys(merged)
       }
-      effectiveConfig(p, next, t)
+      const before = effectiveConfig(p, doc, t)
+      const after = effectiveConfig(p, next, t)
+      const moved = DESTINATION_KEYS.filter((k) => k in after && JSON.stringify(after[k]) !== JSON.stringify(before[k]))
+      const missing = secretKeys(p).filter((k) => !replacedSecrets.includes(k))
+      if (moved.length > 0 && missing.length > 0) {
+        throw new LS_ERR_SOURCE_SECRET_REQUIRED(`changing ${moved.join(', ')} needs ${missing.join(', ')} in the same request (the stored value is not sent to a new destination)`)
+      }
+      if (patch.config !== undefined) await checkHost(after)
       await c.pluginInstances.replaceOne({ _id: id }, next)
       await audit(actor, 'source.update', id, {
         ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),

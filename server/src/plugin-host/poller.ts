@@ -134,7 +134,9 @@ export function createPoller (deps: PollerDeps) {
         schedule(id, period - (now().getTime() - st.lastRunAt))
         return { status: 'skipped', events: 0, pages: 0 }
       }
-      const ctx = contexts.context({ instanceId: id, pluginId: plugin.manifest.id, config, secrets: (n) => instances.secretValues(doc, n, now()) })
+      // the address guard again at connect time (DNS can change); the plugin gets the checked address
+      const target = await instances.connectConfig(plugin, config)
+      const ctx = contexts.context({ instanceId: id, pluginId: plugin.manifest.id, config: target, secrets: (n) => instances.secretValues(doc, n, now()) })
       const runId = newId('poll')
       for (;;) {
         const cursor = await state.get(CURSOR_KEY)

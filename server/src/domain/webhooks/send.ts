@@ -4,30 +4,10 @@
 import http from 'node:http'
 import https from 'node:https'
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
-import { BlockList, isIP } from 'node:net'
-import { embeddedIPv4 } from '../../lib/embedded-ipv4.js'
+import { isPrivateAddress, localHostProblem } from '../../lib/address-guard.js'
 
-const PRIVATE = new BlockList()
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) PRIVATE.addSubnet(net, prefix, 'ipv4')
-for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-] as const) PRIVATE.addSubnet(net, prefix, 'ipv6')
-
-/**
- * true for loopback, private, link-local, shared, documentation, multicast and reserved addresses. An IPv6 address
- * that embeds an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4, Teredo) is refused when the embedded address is.
- */
-export function isPrivateAddress (ip: string): boolean {
-  const family = isIP(ip)
-  if (family === 4) return PRIVATE.check(ip, 'ipv4')
-  if (family !== 6) return false
-  const v4 = embeddedIPv4(ip)
-  return (v4 !== null && PRIVATE.check(v4, 'ipv4')) || PRIVATE.check(ip, 'ipv6')
-}
+// re-exported: the guard lives in lib/address-guard.ts, shared with polled sources (IMAP)
+export { isPrivateAddress }
 
 /** Why a receiver URL is refused, or null when it is acceptable. DNS names are checked again on every send. */
 export function webhookUrlProblem (raw: string, allowPrivate: boolean): string | null {
@@ -37,10 +17,7 @@ export function webhookUrlProblem (raw: string, allowPrivate: boolean): string |
   if (url.username !== '' || url.password !== '') return 'credentials in the URL are not allowed (receivers authenticate requests by their signature)'
   if (url.hostname === '') return 'the URL has no host'
   if (allowPrivate) return null
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) return `the host '${host}' is a local name`
-  if (isIP(host) !== 0 && isPrivateAddress(host)) return `the address ${host} is private or loopback`
-  return null
+  return localHostProblem(url.hostname)
 }
 
 export interface SendResult { statusCode: number | null; error: string | null; response: string | null; durationMs: number }

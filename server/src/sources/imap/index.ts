@@ -6,7 +6,9 @@ import { defineSourcePlugin, pluginErrorKind, PermanentSourceError, SourceAuthEr
 export const ImapConfig = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:[\\]-]+$' }),
   port: Type.Integer({ minimum: 1, maximum: 65535, default: 993 }),
-  secure: Type.Boolean({ default: true, description: 'TLS from the start (port 993). false: a plain connection, upgraded with STARTTLS when the server offers it' }),
+  secure: Type.Boolean({ default: true, description: 'TLS from the start (port 993). false: a plain connection that must be upgraded with STARTTLS (see allowInsecure)' }),
+  allowInsecure: Type.Boolean({ default: false, description: 'with secure false: log in over a plain connection when the server offers no STARTTLS (the password goes in clear). Only for a server on a trusted network' }),
+  servername: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'the name the TLS certificate must carry; defaults to host' })),
   rejectUnauthorized: Type.Boolean({ default: true, description: 'refuse TLS certificates that do not verify' }),
   user: Type.String({ minLength: 1, maxLength: 320 }),
   password: Type.String({ minLength: 1, maxLength: 1000, description: 'write-only; an app password where the provider offers them' }),
@@ -57,6 +59,9 @@ function classify (err: unknown, stage: 'connect' | 'mailbox' | 'read'): Error {
   const e = err as { authenticationFailed?: boolean; serverResponseCode?: string; responseText?: string; code?: string; message?: string }
   const text = `${e.responseText ?? ''} ${e.message ?? ''}`
   // "[UNAVAILABLE] Temporary authentication failure" is the server's problem, not the credentials'
+  if ((err as { tlsFailed?: boolean }).tlsFailed === true) {
+    return new PermanentSourceError(`the IMAP server offers no STARTTLS (${e.message ?? 'no TLS'}); the password was not sent. Use TLS, or set allowInsecure: true for a trusted server`, { code: 'LS_ERR_IMAP_INSECURE', cause: err })
+  }
   if (e.authenticationFailed === true && e.serverResponseCode !== 'UNAVAILABLE') return new SourceAuthError('the IMAP server refused the login', { code: 'LS_ERR_IMAP_LOGIN', cause: err })
   if (stage === 'mailbox' && (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|not found|unknown mailbox/i.test(text))) {
     return new PermanentSourceError('the mailbox does not exist', { code: 'LS_ERR_IMAP_MAILBOX', cause: err })
@@ -99,6 +104,9 @@ async function fetchNew (cursor: string | null, ctx: PluginContext<Config>) {
   const c = ctx.config
   const client = new ImapFlow({
     host: c.host, port: c.port, secure: c.secure, auth: { user: c.user, pass: c.password }, logger: false,
+    ...(c.servername !== undefined ? { servername: c.servername } : {}),
+    // without implicit TLS, STARTTLS is required (the login fails before credentials are sent) unless allowInsecure
+    ...(!c.secure && !c.allowInsecure ? { doSTARTTLS: true } : {}),
     tls: { rejectUnauthorized: c.rejectUnauthorized }, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 120_000, disableAutoIdle: true,
   })
   client.on('error', (err: unknown) => { ctx.log.debug({ err }, 'IMAP connection error') }) // also surfaced by the pending command
