@@ -16,6 +16,7 @@ export const LS_ERR_MALFORMED_JSON = createError('LS_ERR_MALFORMED_JSON', 'The b
 export const LS_ERR_INVALID_ENCODING = createError('LS_ERR_INVALID_ENCODING', 'The body is not valid UTF-8', 400)
 export const LS_ERR_FORBIDDEN_KEY = createError('LS_ERR_FORBIDDEN_KEY', "The body contains the forbidden key '%s'", 400)
 export const LS_ERR_BODY_TOO_LARGE = createError('LS_ERR_BODY_TOO_LARGE', 'The body is larger than %s bytes', 413)
+export const LS_ERR_BODY_TOO_DEEP = createError('LS_ERR_BODY_TOO_DEEP', 'The body nests arrays and objects deeper than %s levels', 400)
 export const LS_ERR_UNSUPPORTED_MEDIA_TYPE = createError('LS_ERR_UNSUPPORTED_MEDIA_TYPE', "Content type '%s' is not supported here", 415)
 export const LS_ERR_BATCH_TOO_LARGE = createError('LS_ERR_BATCH_TOO_LARGE', 'A batch holds at most %s events; this one has %s', 400)
 export const LS_ERR_INVALID_CURSOR = createError('LS_ERR_INVALID_CURSOR', 'The pagination cursor is invalid', 400)
@@ -115,7 +116,7 @@ export const RETIRED_CODES: readonly string[] = []
 /** All current error constructors, keyed by code. */
 export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Object.freeze({
   LS_ERR_CONFIG_INVALID, LS_ERR_DB_UNAVAILABLE, LS_ERR_PLUGIN_INVALID, LS_ERR_PLUGIN_CONFLICT, LS_ERR_PLUGIN_FAILED,
-  LS_ERR_VALIDATION, LS_ERR_MALFORMED_JSON, LS_ERR_INVALID_ENCODING, LS_ERR_FORBIDDEN_KEY, LS_ERR_BODY_TOO_LARGE,
+  LS_ERR_VALIDATION, LS_ERR_MALFORMED_JSON, LS_ERR_INVALID_ENCODING, LS_ERR_FORBIDDEN_KEY, LS_ERR_BODY_TOO_LARGE, LS_ERR_BODY_TOO_DEEP,
   LS_ERR_UNSUPPORTED_MEDIA_TYPE, LS_ERR_BATCH_TOO_LARGE, LS_ERR_INVALID_CURSOR, LS_ERR_NOT_FOUND, LS_ERR_TIMEOUT,
   LS_ERR_URL_TOO_LONG, LS_ERR_HEADERS_TOO_LARGE, LS_ERR_RATE_LIMITED, LS_ERR_SHUTTING_DOWN,
   LS_ERR_UNAUTHORIZED, LS_ERR_FORBIDDEN, LS_ERR_ORIGIN_FORBIDDEN, LS_ERR_API_KEY_NOT_FOUND,

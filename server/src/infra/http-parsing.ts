@@ -4,7 +4,7 @@ import sjson from 'secure-json-parse'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import { FormatRegistry, type TSchema } from '@sinclair/typebox'
-import { LS_ERR_FORBIDDEN_KEY, LS_ERR_INVALID_ENCODING, LS_ERR_MALFORMED_JSON } from '../errors.js'
+import { LS_ERR_BODY_TOO_DEEP, LS_ERR_FORBIDDEN_KEY, LS_ERR_INVALID_ENCODING, LS_ERR_MALFORMED_JSON } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyRequest { rawBody?: Buffer }
@@ -35,11 +35,42 @@ function hasLoneSurrogate (root: unknown): boolean {
   return false
 }
 
+/** Deepest nesting of arrays and objects a JSON body may have. */
+export const MAX_JSON_DEPTH = 64
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
 /**
- * Strict UTF-8 (never silently U+FFFD, including lone surrogates written as \u escapes), and JSON with
+ * true when JSON bytes nest arrays/objects deeper than `max`. One linear pass, run before parsing: a megabyte of
+ * `[[[[` otherwise costs the parser (and every recursive walk after it) far more than the check. Brackets inside
+ * strings do not count; UTF-8 continuation bytes are >= 0x80, so scanning bytes is safe.
+ */
+export function jsonTooDeep (raw: Uint8Array, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]
+    if (inString) {
+      if (b === BACKSLASH) i++ // the escaped byte can neither end the string nor open a level
+      else if (b === QUOTE) inString = false
+    } else if (b === QUOTE) {
+      inString = true
+    } else if (b === 0x5b || b === 0x7b) { // [ {
+      if (++depth > max) return true
+    } else if (b === 0x5d || b === 0x7d) { // ] }
+      depth--
+    }
+  }
+  return false
+}
+
+/**
+ * Nesting deeper than {@link MAX_JSON_DEPTH} refused (before any parsing), strict UTF-8 (never silently U+FFFD, including lone surrogates written as \u escapes), and JSON with
  * __proto__/constructor refused. Exported for non-HTTP callers.
  */
 export function parseJsonStrict (raw: Buffer): unknown {
+  if (jsonTooDeep(raw)) throw new LS_ERR_BODY_TOO_DEEP(MAX_JSON_DEPTH)
   let text: string
   try { text = decoder.decode(raw) } catch { throw new LS_ERR_INVALID_ENCODING() }
   if (text.trim() === '') throw new LS_ERR_MALFORMED_JSON('the body is empty')

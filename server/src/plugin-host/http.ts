@@ -8,6 +8,7 @@ import { sendProblem } from '../infra/problem-details.js'
 import type { IngestSummary } from '../domain/events/ingest.js'
 import { IdParams } from '../schemas/common.js'
 import { SourceDeliveryResult, type SourceDeliveryResultT } from '../schemas/sources.js'
+import { createRejectLimiter, REJECT_WINDOW_MS, REJECTS_PER_WINDOW } from './reject-limit.js'
 
 /** Most events one request may turn into (a plugin that returns more is answered 400). */
 export const MAX_EVENTS_PER_REQUEST = 10_000
@@ -18,8 +19,11 @@ export interface DeliveryHost {
   resolve(id: string, type: string): Promise<{ enabled: boolean; ctx: PluginContext<unknown> } | null>
   /** The product's ingest: validation, de-duplication on (sourceId, externalId), stored rejects. */
   ingest(events: readonly unknown[], meta: { sourceId: string; requestId: string; receivedAt: Date }): Promise<IngestSummary>
-  /** Stores a delivery refused as a whole (bad signature, unusable body) with its reason, and counts it. */
-  rejectDelivery(r: { sourceId: string; requestId: string; code: string; reason: string; raw: string; receivedAt: Date }): Promise<void>
+  /**
+   * Counts a delivery refused as a whole (bad signature, unusable body) and stores it with its reason, unless `store`
+   * is false (unauthenticated refusals past the per-address cap: counted only).
+   */
+  rejectDelivery(r: { sourceId: string; requestId: string; code: string; reason: string; raw: string; receivedAt: Date; store?: boolean }): Promise<void>
   /** Counts an ingested delivery. */
   delivered(sourceId: string, summary: IngestSummary, at: Date, requestId: string): Promise<void>
   /** Notes a failure that was not the sender's fault (5xx): last error, not a rejected delivery. */
@@ -88,22 +92,24 @@ function resultOf (sourceId: string, requestId: string, s: IngestSummary): Sourc
 /**
  * Mounts a source plugin's HTTP routes at `/v1/sources/:id<url>` in a scope of its own (registered without
  * fastify-plugin, so nothing it sets up leaks into the rest of the server). In that scope every body is read raw —
- * plugins verify signatures over the exact bytes — and parsed as strict JSON only after it. Instances are resolved
+ * plugins verify signatures over the exact bytes — and parsed as strict JSON only when first read (after verify()
+ * unless verify() reads the body). Instances are resolved
  * per request, so instances created at run time are served without a restart.
  */
 export async function mountSourcePlugin (app: FastifyInstance, plugin: SourcePlugin, host: DeliveryHost): Promise<void> {
   const routes = plugin.http?.routes ?? []
   if (routes.length === 0) return
   const pluginId = plugin.manifest.id
+  const limiter = createRejectLimiter()
   await app.register(async function sourcePluginScope (scope) {
     scope.removeAllContentTypeParsers()
     // every body arrives as bytes; a request without a content type reaches the handler with an empty body
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, async (_req: FastifyRequest, body: Buffer) => body)
-    for (const route of routes) mountRoute(scope, pluginId, route as SourceRoute<unknown>, host)
+    for (const route of routes) mountRoute(scope, pluginId, route as SourceRoute<unknown>, host, limiter)
   })
 }
 
-function mountRoute (scope: FastifyInstance, pluginId: string, route: SourceRoute<unknown>, host: DeliveryHost): void {
+function mountRoute (scope: FastifyInstance, pluginId: string, route: SourceRoute<unknown>, host: DeliveryHost, limiter: ReturnType<typeof createRejectLimiter>): void {
   const check = route.body !== undefined ? TypeCompiler.Compile(route.body) : null
   const problem = Type.Ref('ProblemDetails')
   scope.route<{ Params: Static<typeof IdParams> }>({
@@ -133,20 +139,37 @@ function mountRoute (scope: FastifyInstance, pluginId: string, route: SourceRout
       }
       const { ctx } = found
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+      // Parsed on first read: a plugin that verifies a signature over rawBody never reads body in verify(), so an
+      // unsigned body is never parsed; one that finds its key in the body (Segment) parses it there.
+      const isJson = raw.length > 0 && JSON_TYPE_RE.test(req.headers['content-type'] ?? '')
+      let parsed = false
       let body: unknown
       let parseError: unknown = null
-      if (raw.length > 0 && JSON_TYPE_RE.test(req.headers['content-type'] ?? '')) {
-        try { body = parseJsonStrict(raw) } catch (err) { parseError = err }
+      const parse = (): unknown => {
+        if (!parsed) {
+          parsed = true
+          if (isJson) {
+            try { body = parseJsonStrict(raw) } catch (err) { parseError = err }
+          }
+        }
+        return body
       }
       const inbound: InboundRequest = Object.freeze({
-        method: route.method, headers: Object.freeze({ ...req.headers }), query: Object.freeze({ ...(req.query as Record<string, string>) }), body, rawBody: raw,
+        method: route.method, headers: Object.freeze({ ...req.headers }), query: Object.freeze({ ...(req.query as Record<string, string>) }),
+        get body () { return parse() },
+        rawBody: raw,
       })
 
       const fail = async (err: unknown, stage: string): Promise<FastifyReply> => {
         const f = failureOf(err)
         const at = host.now()
         if (f.rejected) {
-          await host.rejectDelivery({ sourceId, requestId, code: f.code, reason: f.message, raw: deliveryRecord(req, raw), receivedAt: at })
+          // refusals before verify() passed come from anyone: only a few per source and address are stored
+          const admit = stage === 'verify' ? limiter.admit(sourceId, req.ip, at.getTime()) : { store: true, firstDropped: false }
+          if (admit.firstDropped) {
+            req.log.warn({ plugin: pluginId, sourceId, address: req.ip, cap: REJECTS_PER_WINDOW, windowMs: REJECT_WINDOW_MS }, 'source refusals over the cap: counted, not stored, until the window ends')
+          }
+          await host.rejectDelivery({ sourceId, requestId, code: f.code, reason: f.message, raw: deliveryRecord(req, raw), receivedAt: at, store: admit.store })
         } else {
           await host.failed(sourceId, f.code, f.message, at, requestId)
         }
@@ -160,6 +183,7 @@ function mountRoute (scope: FastifyInstance, pluginId: string, route: SourceRout
       } catch (err) {
         return await fail(err, 'verify')
       }
+      parse()
       if (parseError !== null) return await fail(parseError, 'parse')
       if (check !== null && !check.Check(body)) {
         const detail = [...check.Errors(body)].slice(0, 10).map((e) => `${e.path === '' ? '#' : `#${e.path}`} ${e.message}`).join('; ')

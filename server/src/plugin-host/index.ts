@@ -57,7 +57,7 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
     },
     ingest: async (events, meta) => await core.ingest.ingest(events, meta),
     async rejectDelivery (r) {
-      await c.ingestRejects.insertOne({ _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: 0, code: r.code, reason: r.reason, raw: r.raw, rawTruncated: false, receivedAt: r.receivedAt })
+      if (r.store !== false) await c.ingestRejects.insertOne({ _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: 0, code: r.code, reason: r.reason, raw: r.raw, rawTruncated: false, receivedAt: r.receivedAt })
       core.metrics.ingestEvents.inc(1, { source: 'plugin', outcome: 'rejected' })
       await stats.record(r.sourceId, {
         deliveries: 1, rejectedDeliveries: 1, rejected: 1, at: r.receivedAt, lastError: { at: r.receivedAt, code: r.code, message: r.reason },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
-import sjson from 'secure-json-parse'
 import { defineSourcePlugin, SourceInputError, type InboundRequest } from '../../contracts/index.js'
+import { parseJsonStrict } from '../../infra/http-parsing.js'
 import { ADAPTERS, checkStandardSecret, type AdapterName } from './adapters.js'
 import { Mapping, mapPayload, mergeMapping } from './mapping.js'
 
@@ -28,10 +28,12 @@ function payloadOf (req: InboundRequest): unknown {
   if (FORM_RE.test(ct)) {
     const payload = new URLSearchParams(req.rawBody.toString('utf8')).get('payload')
     if (payload === null) throw new SourceInputError('a form-encoded delivery carries its JSON in the field payload', { code: 'LS_ERR_MALFORMED_JSON' })
+    // the same strict parser as JSON bodies: depth checked before parsing, no __proto__/constructor keys
     try {
-      return sjson.parse(payload, undefined, { protoAction: 'error', constructorAction: 'error' })
+      return parseJsonStrict(Buffer.from(payload, 'utf8'))
     } catch (err) {
-      throw new SourceInputError(`the payload field is not valid JSON: ${(err as Error).message}`, { code: 'LS_ERR_MALFORMED_JSON', cause: err })
+      const code = (err as { code?: unknown }).code
+      throw new SourceInputError(`the payload field: ${(err as Error).message}`, { code: typeof code === 'string' ? code : 'LS_ERR_MALFORMED_JSON', cause: err })
     }
   }
   throw new SourceInputError(`content type '${ct}' is not supported; send application/json`, { code: 'LS_ERR_UNSUPPORTED_MEDIA_TYPE' })
