@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
 import { SourceAuthError, type InboundRequest } from '../../contracts/index.js'
 import type { MappingT } from './mapping.js'
@@ -177,10 +177,17 @@ export const stripe: Adapter = {
 }
 
 /**
- * GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`. GitHub sends no timestamp, so replays are
- * stopped only by de-duplication on `X-GitHub-Delivery` (the event's externalId). The type is the
- * `X-GitHub-Event` header, with the payload's `action` appended when present (`pull_request.opened`).
+ * GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`. Only the body is signed: GitHub sends no
+ * timestamp, and `X-GitHub-Delivery` and `X-GitHub-Event` are not covered by the signature, so anyone who saw one
+ * delivery could resend it under a new delivery id or event name. The event's externalId is therefore a hash of the
+ * signed body (`gh_<sha256 hex>`): a replay, renamed or retyped, is a duplicate. The type is the `X-GitHub-Event`
+ * header (of the first delivery of a body), with the payload's `action` appended when present (`pull_request.opened`).
  */
+/** The identity of a GitHub delivery: a hash of the bytes the signature covers (the delivery id header is unsigned). */
+export function githubDeliveryKey (rawBody: Buffer): string {
+  return `gh_${createHash('sha256').update(rawBody).digest('hex')}`
+}
+
 export const github: Adapter = {
   verify (req, secrets) {
     const sig = single(req, 'x-hub-signature-256')
@@ -198,7 +205,7 @@ export const github: Adapter = {
     }
     throw badSignature('no signature matches the body with a valid secret')
   },
-  identify: (req) => ({ deliveryId: single(req, 'x-github-delivery')!, headerType: single(req, 'x-github-event')! }),
+  identify: (req) => ({ deliveryId: githubDeliveryKey(req.rawBody), headerType: single(req, 'x-github-event')! }),
   defaults: {
     email: ['pusher.email', 'head_commit.author.email', 'sender.email'],
     leadExternalId: 'sender.login',
