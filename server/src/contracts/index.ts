@@ -3,6 +3,8 @@
  * @packageDocumentation
  */
 import type { TSchema, Static } from '@sinclair/typebox'
+/** Parses JSON bytes as the server parses request bodies (depth checked before parsing, no prototype keys). */
+export { parseJsonStrict } from '../lib/strict-json.js'
 
 /** Version of this contract. The host refuses plugins built against another version. */
 export const CONTRACT_VERSION = 1 as const

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
-import { defineSourcePlugin, SourceInputError, type InboundRequest } from '../../contracts/index.js'
-import { parseJsonStrict } from '../../infra/http-parsing.js'
+import { defineSourcePlugin, parseJsonStrict, SourceInputError, type InboundRequest } from '../../contracts/index.js'
 import { ADAPTERS, checkStandardSecret, type AdapterName } from './adapters.js'
 import { Mapping, mapPayload, mergeMapping } from './mapping.js'
 
