@@ -56,11 +56,12 @@ t.test('aliases of leads stored before aliases existed are written once at boot'
 
 t.test('a stream of many leads known only by an external id is scored in batches, each lead once', async (t) => {
   const { app, db } = await buildTestApp(t)
-  const events = Array.from({ length: 600 }, (_, i) => ({ externalId: `s${i}`, lead: { externalId: `user-${i % 300}` }, type: i % 2 === 0 ? 'page_view' : 'email_open' }))
+  const events = Array.from({ length: 300 }, (_, i) => ({ externalId: `s${i}`, lead: { externalId: `user-${i % 150}` }, type: i % 2 === 0 ? 'page_view' : 'email_open' }))
   for (let i = 0; i < events.length; i += 100) t.equal((await postEvents(app, { events: events.slice(i, i + 100) })).statusCode, 202)
-  await waitForScoring(db)
+  // generous: the suite runs two files at once, and the other may be a multi-process one
+  await waitForScoring(db, 180_000)
   const scored = app.core.metrics.eventsScored.values.get('') ?? 0
-  t.equal(scored, 600, 'every event scored once')
-  t.equal(await db.c.leads.countDocuments({}), 300, 'one lead per external id')
-  t.equal(await db.c.scoreHistory.countDocuments({ committed: true, superseded: false }), 600, 'one visible ledger entry per event')
+  t.equal(scored, 300, 'every event scored once')
+  t.equal(await db.c.leads.countDocuments({}), 150, 'one lead per external id')
+  t.equal(await db.c.scoreHistory.countDocuments({ committed: true, superseded: false }), 300, 'one visible ledger entry per event')
 })
