@@ -8,6 +8,7 @@ import { normalizeEvent, type NormalizedEvent, type NormalizeLimits, type Reject
 import { initialState } from '../scoring/model.js'
 import type { RulesetSettings } from '../types.js'
 import type { IdentityService } from '../identity.js'
+import { mapLimit } from '../../lib/map-limit.js'
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected'
 
@@ -482,17 +483,4 @@ class KeyGates {
       for (const r of releases) r()
     }
   }
-}
-
-async function mapLimit<T, R> (items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!, i)
-    }
-  })
-  await Promise.all(workers)
-  return out
 }

@@ -12,6 +12,7 @@ import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
 import { eventIdOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
+import { mapLimit } from '../../lib/map-limit.js'
 
 /** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
 export interface CommittedBatch {
@@ -76,7 +77,6 @@ const INLINE_ENTRIES = 4
 const MAX_BATCH_EVENTS = 20_000
 const INLINE_BYTES = 8_000
 
-export class LockLostError extends Error {}
 /** The lead stayed locked by a scoring run for longer than the caller would wait. */
 export class LockBusyError extends Error {
   constructor (readonly leadId: string) { super(`lead ${leadId} is busy`) }
@@ -619,18 +619,6 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
 
 function byOrd (a: EventDoc, b: EventDoc): number {
   return a.ord < b.ord ? -1 : a.ord > b.ord ? 1 : 0
-}
-
-async function mapLimit<T, R> (items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }))
-  return out
 }
 
 export type LeadProcessor = ReturnType<typeof createLeadProcessor>
