@@ -25,6 +25,11 @@ export const limits = {
   minMultiplier: 0.01,
   /** Largest repeat multiplier factor. */
   maxMultiplier: 100,
+  /**
+   * Largest count of a windowed limit (`limit N per 30d`): scoring keeps the times of a rule's last N firings to
+   * apply it. A limit without a window only needs a counter and has no maximum.
+   */
+  maxWindowedLimit: 1_000,
   /** Largest amount in a duration such as `30d`. */
   maxDurationAmount: 100_000,
 } as const

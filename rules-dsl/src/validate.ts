@@ -267,6 +267,12 @@ function checkAction(action: ActionAst, diags: DiagnosticList): void {
     const c = action.limit.count.value
     if (!isInteger(c) || c < 1) {
       diags.add('DSL021', `The limit count must be a whole number of at least 1 (got ${c}).`, action.limit.count.range)
+    } else if (action.limit.per && c > limits.maxWindowedLimit) {
+      diags.add(
+        'DSL021',
+        `A limit per time window may count at most ${limits.maxWindowedLimit} firings (got ${c}).`,
+        action.limit.count.range,
+      )
     }
     if (action.limit.per) checkDuration(action.limit.per, diags)
   }

@@ -1,3 +1,4 @@
+import { limits as dslLimits } from '@leadscore/rules-dsl'
 import type { RulesetSettings } from '../types.js'
 import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rule-operators.js'
 import { durationMs } from '../scoring/model.js'
@@ -107,6 +108,7 @@ export function validateRuleset (input: { rules: unknown; settings?: unknown }):
       const l = pr.limit
       if (!isObj(l) || typeof l.count !== 'number' || !Number.isInteger(l.count) || l.count < 1) out.push({ pointer: `${p}/event/params/limit`, detail: 'limit.count must be a positive integer' })
       else if (l.per !== undefined && (typeof l.per !== 'string' || durationMs(l.per) === null)) out.push({ pointer: `${p}/event/params/limit/per`, detail: 'limit.per must be a duration such as 30d' })
+      else if (l.per !== undefined && l.count > dslLimits.maxWindowedLimit) out.push({ pointer: `${p}/event/params/limit/count`, detail: `a limit per time window counts at most ${dslLimits.maxWindowedLimit} firings` })
     }
     if (pr.multiplier !== undefined) {
       const m = pr.multiplier

@@ -6,7 +6,8 @@ import { DIMENSIONS } from '../types.js'
 
 const DURATION_RE = /^(\d{1,6})([mhdw])$/
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
-const MAX_RECENT = 100
+/** Firing times kept per rule at least; a windowed limit with a larger count keeps that many (its last firings). */
+const MIN_RECENT = 100
 
 /** Milliseconds of a duration like `30d`, `12h`, `2w`, `15m`; null when malformed. */
 export function durationMs (d: string): number | null {
@@ -175,7 +176,9 @@ export function applyContributions (
     }
     rec.n += 1
     rec.recent.push(ctx.at)
-    if (rec.recent.length > MAX_RECENT) rec.recent.splice(0, rec.recent.length - MAX_RECENT)
+    // `limit N per D` only needs the last N firings: the rule is full when the N-th latest is inside the window
+    const keep = c.limit?.per === undefined ? MIN_RECENT : Math.max(MIN_RECENT, c.limit.count)
+    if (rec.recent.length > keep) rec.recent.splice(0, rec.recent.length - keep)
     next.fired[c.ruleId] = rec
     reasons.push({
       ruleId: c.ruleId,
