@@ -9,6 +9,7 @@ import { initialState } from '../scoring/model.js'
 import type { RulesetSettings } from '../types.js'
 import type { IdentityService } from '../identity.js'
 import { mapLimit } from '../../lib/map-limit.js'
+import { MongoServerError } from 'mongodb'
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected'
 
@@ -52,6 +53,12 @@ export interface IngestContext {
   stableRejectIds?: boolean
   /** The request each input came with (same order), when inputs of several requests are stored together. */
   requestIds?: readonly string[]
+  /**
+   * A fresh id per input (same order), kept when the same inputs are stored again after a failed attempt: it names
+   * the input's reject and marks its event, so an event the failed attempt stored counts as accepted, not as a
+   * duplicate, and a reject is not stored twice.
+   */
+  attemptIds?: readonly string[]
 }
 
 export interface IngestDeps {
@@ -264,7 +271,7 @@ export function createIngestService (deps: IngestDeps) {
       let text: string
       try { text = JSON.stringify(raw) ?? String(raw) } catch { text = String(raw) }
       const doc: RejectDoc = {
-        _id: ctx.stableRejectIds === true ? `rj_${ctx.requestId}_${ctx.indexes?.[index] ?? index}` : newId('rj'), sourceId: ctx.sourceId, requestId: ctx.requestIds?.[index] ?? ctx.requestId, index: ctx.indexes?.[index] ?? index, code: reason.code, reason: reason.message,
+        _id: ctx.stableRejectIds === true ? `rj_${ctx.requestId}_${ctx.indexes?.[index] ?? index}` : ctx.attemptIds?.[index] !== undefined ? `rj_${ctx.attemptIds[index]}` : newId('rj'), sourceId: ctx.sourceId, requestId: ctx.requestIds?.[index] ?? ctx.requestId, index: ctx.indexes?.[index] ?? index, code: reason.code, reason: reason.message,
         raw: text.slice(0, RAW_LIMIT), rawTruncated: text.length > RAW_LIMIT, receivedAt,
       }
       const line = ctx.lines?.[index]
@@ -283,6 +290,7 @@ export function createIngestService (deps: IngestDeps) {
     // then starts from the seq the first stored instead of clashing on it and resolving each event alone.
     const touched = new Set<string>()
     const unresolved: Pending[] = []
+    const refused: Array<{ p: Pending; reason: RejectReason }> = []
     await gates.run(valid.map((p) => p.ev.leadKey), async () => {
       // one upsert per distinct lead
       const settings = valid.length > 0 ? await deps.initialSettings() : {}
@@ -312,7 +320,7 @@ export function createIngestService (deps: IngestDeps) {
           p.doc = {
             _id: eventIdOf(lead._id, seq), sourceId: ctx.sourceId, externalId: p.ev.externalId, idSource: p.ev.idSource, leadId: lead._id, seq,
             type: p.ev.type, occurredAt: p.ev.occurredAt, receivedAt, ord: p.ev.ord, properties: encodeKeys(p.ev.properties),
-            status: 'pending', requestId: ctx.requestIds?.[p.index] ?? ctx.requestId, insertId: newId('in'),
+            status: 'pending', requestId: ctx.requestIds?.[p.index] ?? ctx.requestId, insertId: ctx.attemptIds?.[p.index] ?? newId('in'),
           }
           const profile = profileOf(p.ev)
           if (profile !== null) p.doc.leadProfile = profile
@@ -325,23 +333,29 @@ export function createIngestService (deps: IngestDeps) {
         try {
           await c.events.insertMany(wave.map((p) => p.doc!), { ordered: false })
         } catch (err) {
-          const writeErrors = (err as { writeErrors?: Array<{ index: number }> | { index: number } }).writeErrors
-          const list = Array.isArray(writeErrors) ? writeErrors : writeErrors !== undefined ? [writeErrors] : null
           const dups = duplicateWriteErrors(err)
           if (dups !== null) {
             for (const i of dups) failed.add(i)
             clashed = true
-          } else if (isTransient(err) || (list !== null && list.length > 0)) {
-            // part of the batch may be stored: settle every document one by one (our own writes are recognised)
-            wave.forEach((_, i) => failed.add(i))
           } else {
-            throw err
+            // anything else (a transient failure, a document the database refuses, one the driver cannot encode):
+            // part of the batch may be stored, so settle every document one by one (our own writes are recognised);
+            // a document refused on its own becomes a reject there, and any other failure is thrown
+            wave.forEach((_, i) => failed.add(i))
           }
         }
         await mapLimit(wave, 16, async (p, i) => {
           const doc = p.doc!
           if (failed.has(i)) {
-            const r = await insertResolving(doc, clashed)
+            let r: Awaited<ReturnType<typeof insertResolving>>
+            try {
+              r = await insertResolving(doc, clashed)
+            } catch (err) {
+              const reason = unstorableReason(err)
+              if (reason === null) throw err
+              refused.push({ p, reason })
+              return
+            }
             if (r.duplicate) {
               results[p.index] = r.of !== null
                 ? { index: p.index, status: 'duplicate', eventId: r.of._id, leadId: r.of.leadId }
@@ -358,18 +372,27 @@ export function createIngestService (deps: IngestDeps) {
       const leadById = new Map(leads.map((l) => [l._id, l]))
       for (const [id, seq] of seqHint) { const l = leadById.get(id); if (l !== undefined) rememberSeq(l, seq) }
     })
-    if (touched.size > 0) await deps.enqueue([...touched])
+    if (refused.length > 0) {
+      rejects.length = 0
+      for (const { p, reason } of refused) reject(p.index, inputs[p.index], reason)
+      await storeRejects(rejects)
+    }
     if (unresolved.length > 0) {
       // FerretDB answers a (sourceId, externalId) query by reading the events collection, so a resent batch of
       // duplicates costs one such read here instead of one per event
       const twins = await c.events.find({ sourceId: ctx.sourceId, externalId: { $in: unresolved.map((p) => p.ev.externalId) } })
-        .project<{ _id: string; leadId: string; externalId: string }>({ _id: 1, leadId: 1, externalId: 1 }).toArray()
+        .project<{ _id: string; leadId: string; externalId: string; insertId?: string }>({ _id: 1, leadId: 1, externalId: 1, insertId: 1 }).toArray()
       const byExternalId = new Map(twins.map((d) => [d.externalId, d]))
       for (const p of unresolved) {
         const twin = byExternalId.get(p.ev.externalId)
-        if (twin !== undefined) results[p.index] = { index: p.index, status: 'duplicate', eventId: twin._id, leadId: twin.leadId }
+        if (twin === undefined) continue
+        // stored by an earlier, failed attempt at these same inputs: accepted then, so accepted now
+        const mine = twin.insertId !== undefined && twin.insertId === p.doc?.insertId
+        results[p.index] = { index: p.index, status: mine ? 'accepted' : 'duplicate', eventId: twin._id, leadId: twin.leadId }
+        if (mine) touched.add(twin.leadId)
       }
     }
+    if (touched.size > 0) await deps.enqueue([...touched])
 
     return summarize(results)
   }
@@ -397,10 +420,14 @@ export function createIngestService (deps: IngestDeps) {
       const inputs: unknown[] = []
       const requestIds: string[] = []
       const indexes: number[] = []
+      const attemptIds: string[] = []
+      const attemptsOf: string[][] = []
       for (const call of taken) {
-        call.inputs.forEach((raw, i) => { inputs.push(raw); requestIds.push(call.requestId); indexes.push(i) })
+        const ids = call.inputs.map(() => newId('at'))
+        attemptsOf.push(ids)
+        call.inputs.forEach((raw, i) => { inputs.push(raw); requestIds.push(call.requestId); indexes.push(i); attemptIds.push(ids[i]!) })
       }
-      ingest(inputs, { sourceId, requestId: taken[0]!.requestId, requestIds, indexes })
+      ingest(inputs, { sourceId, requestId: taken[0]!.requestId, requestIds, indexes, attemptIds })
         .then((summary) => {
           let offset = 0
           for (const call of taken) {
@@ -408,8 +435,20 @@ export function createIngestService (deps: IngestDeps) {
             offset += call.inputs.length
             call.done(summarize(results))
           }
-        }, (err: unknown) => {
-          for (const call of taken) call.done(err instanceof Error ? err : new Error(String(err)))
+        }, async (err: unknown) => {
+          if (taken.length === 1) {
+            taken[0]!.done(err instanceof Error ? err : new Error(String(err)))
+            return
+          }
+          // a failure of the group is not every request's: store each request again on its own (with the same
+          // attempt ids, so what the group stored counts as accepted), and only the ones that fail again fail
+          await mapLimit(taken, GROUP_CONCURRENCY, async (call, i) => {
+            try {
+              call.done(await ingest(call.inputs, { sourceId, requestId: call.requestId, attemptIds: attemptsOf[i] }))
+            } catch (e) {
+              call.done(e instanceof Error ? e : new Error(String(e)))
+            }
+          })
         })
         .finally(() => {
           g.running--
@@ -448,7 +487,35 @@ function summarize (results: ItemResult[]): IngestSummary {
   return { submitted: results.length, accepted, duplicates, rejected, results }
 }
 
-/** The indexes of a failed unordered insertMany's writes when every one failed on a duplicate key, else null. */
+// Server codes that refuse one document for its content: BadValue (FerretDB: infinities, nested arrays),
+// DollarPrefixedFieldName, DottedFieldName, BSONObjectTooLarge and its cousins.
+const REFUSED_CODES = new Set([2, 52, 57, 10334, 17419, 17420])
+const TOO_LARGE_CODES = new Set([10334, 17419, 17420])
+
+/**
+ * Why the database (or the driver, encoding it) refused to store one event, or null when the failure is not about
+ * the document (an outage, a lost connection): that one fails the request.
+ */
+function unstorableReason (err: unknown): RejectReason | null {
+  const message = err instanceof Error ? err.message : String(err)
+  if (err instanceof MongoServerError) {
+    const code = Number(err.code)
+    if (!REFUSED_CODES.has(code)) return null
+    return TOO_LARGE_CODES.has(code)
+      ? { code: 'LS_ERR_EVENT_TOO_LARGE', message: 'the event is too large to store' }
+      : { code: 'LS_ERR_EVENT_INVALID', message: `the database refused to store the event: ${message.slice(0, 300)}` }
+  }
+  // the driver's own refusals, before anything is sent: a document over the size limit, or one BSON cannot encode
+  const name = err instanceof Error ? err.name : ''
+  const tooLarge = /larger than the maximum|too large|out of range/i.test(message)
+  if (name === 'BSONError' || name === 'MongoInvalidArgumentError' || (err instanceof RangeError && tooLarge)) {
+    return tooLarge
+      ? { code: 'LS_ERR_EVENT_TOO_LARGE', message: 'the event is too large to store' }
+      : { code: 'LS_ERR_EVENT_INVALID', message: `the event cannot be stored: ${message.slice(0, 300)}` }
+  }
+  return null
+}
+
 /** The lead profile an event carries (applied to the lead by the worker), or null when it carries none. */
 function profileOf (ev: NormalizedEvent): EventDoc['leadProfile'] | null {
   const p: NonNullable<EventDoc['leadProfile']> = {}

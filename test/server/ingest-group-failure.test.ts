@@ -1,0 +1,68 @@
+// Concurrent requests are stored together (one group commit per source). When the database refuses one of their
+// events, the other requests of the group are not failed with it: the refused event is a stored reject of its own
+// request, and `submitted = accepted + duplicates + rejected` holds for every request.
+import t from 'tap'
+import { buildTestApp, postEvents } from '../helpers/harness.js'
+
+const counted = (b: { submitted: number; accepted: number; duplicates: number; rejected: number }): boolean =>
+  b.submitted === b.accepted + b.duplicates + b.rejected
+
+t.test('a number the database cannot store fails no other request of its group', async (t) => {
+  const { app, db } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
+  // JSON.parse reads 1e400 as Infinity, which passes validation; FerretDB refuses to store infinities (BadValue)
+  const good = Array.from({ length: 10 }, (_, i) => JSON.stringify({ externalId: `b${i}`, lead: { email: `b${i}@example.com` }, type: 'page_view' }))
+  const infinite = '{"externalId":"inf-1","lead":{"email":"inf@example.com"},"type":"page_view","properties":{"v":1e400}}'
+  const batchText = `{"events":[${[...good.slice(0, 5), infinite, ...good.slice(5)].join(',')}]}`
+  const singles = Array.from({ length: 40 }, (_, i) => ({ externalId: `s${i}`, lead: { email: `s${i % 7}@example.com` }, type: 'email_open' }))
+
+  const answers = await Promise.all([
+    ...singles.slice(0, 20).map(async (ev) => await postEvents(app, ev)),
+    postEvents(app, batchText, { 'x-request-id': 'inf-batch' }),
+    ...singles.slice(20).map(async (ev) => await postEvents(app, ev)),
+  ])
+  const others = answers.filter((_, i) => i !== 20)
+  t.same(others.map((r) => r.statusCode), others.map(() => 202), 'every other request is accepted')
+  t.same(others.map((r) => r.json().accepted), others.map(() => 1))
+  t.equal(await db.c.events.countDocuments({ externalId: { $in: singles.map((s) => s.externalId) } }), 40, 'and stored')
+
+  const batch = answers[20]!
+  t.equal(batch.statusCode, 202, 'the batch with the refused event is answered item by item')
+  const body = batch.json()
+  t.ok(counted(body), 'submitted = accepted + duplicates + rejected')
+  t.equal(await db.c.events.countDocuments({ externalId: { $regex: '^b' } }), 10, 'its good events are stored')
+  if (body.results[5].status === 'rejected') {
+    // FerretDB: the refusal is the event's reject, stored with its reason
+    t.match(body, { submitted: 11, accepted: 10, rejected: 1 })
+    t.match(body.results[5], { index: 5, error: { code: 'LS_ERR_EVENT_INVALID' } })
+    t.match(await db.c.ingestRejects.find({ requestId: 'inf-batch' }).toArray(), [{ index: 5, code: 'LS_ERR_EVENT_INVALID' }])
+  } else {
+    t.match(body, { submitted: 11, accepted: 11 }, 'MongoDB stores infinities')
+  }
+
+  // the same event alone is a 400 problem, and the same inputs again are duplicates, never a 500
+  const alone = await postEvents(app, infinite.replace('inf-1', 'inf-2'))
+  t.ok([202, 400].includes(alone.statusCode), `a single refused event is its own problem (${alone.statusCode})`)
+  const again = await postEvents(app, batchText)
+  t.equal(again.statusCode, 202)
+  t.ok(counted(again.json()))
+  t.equal(again.json().duplicates, 10)
+})
+
+t.test('an event too large to store once encoded fails no other request of its group', async (t) => {
+  // the operator raised the per-event limit; arrays of arrays grow about 7-fold when stored, past 16 MB
+  const { app, db } = await buildTestApp(t, { LEADSCORE_WORKER: '0', LEADSCORE_MAX_EVENT_BYTES: String(8 * 1024 * 1024), LEADSCORE_EVENTS_BODY_LIMIT: String(16 * 1024 * 1024) })
+  const huge = { externalId: 'huge-1', lead: { email: 'huge@example.com' }, type: 'page_view', properties: { v: Array.from({ length: 1_000_000 }, () => []) } }
+  const singles = Array.from({ length: 30 }, (_, i) => ({ externalId: `h${i}`, lead: { email: `h${i}@example.com` }, type: 'email_open' }))
+  const answers = await Promise.all([
+    ...singles.slice(0, 15).map(async (ev) => await postEvents(app, ev)),
+    postEvents(app, huge),
+    ...singles.slice(15).map(async (ev) => await postEvents(app, ev)),
+  ])
+  const others = answers.filter((_, i) => i !== 15)
+  t.same(others.map((r) => r.statusCode), others.map(() => 202), 'every other request is accepted')
+  t.equal(await db.c.events.countDocuments({ externalId: { $in: singles.map((s) => s.externalId) } }), 30, 'and stored')
+  const bad = answers[15]!
+  t.equal(bad.statusCode, 413, 'the oversized event gets its own problem')
+  t.match(bad.json(), { code: 'LS_ERR_EVENT_TOO_LARGE', submitted: 1, accepted: 0, rejected: 1 })
+  t.equal(await db.c.events.countDocuments({ externalId: 'huge-1' }), 0)
+})
