@@ -14,6 +14,7 @@ import httpParsing from './infra/http-parsing.js'
 import requestDeadline from './infra/request-deadline.js'
 import auth, { redactUrl } from './infra/auth.js'
 import rateLimits from './infra/rate-limit.js'
+import securityHeaders from './infra/security-headers.js'
 import { requestIdOf } from './lib/request-id.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
@@ -147,6 +148,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     core.metrics.httpRequests.inc(1, { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
   })
   await app.register(problemDetails)
+  // CSP, frame-ancestors, nosniff, referrer policy on every answer, the API's too
+  await app.register(securityHeaders, { consoleDir: consoleDir(config) })
   await app.register(requestDeadline, { timeoutMs: config.requestTimeoutMs, problemBaseUrl: config.problemBaseUrl })
   await app.register(httpParsing)
   // before auth: its onRequest hook marks upgrade requests so that a refused upgrade (401/403) destroys the socket;
