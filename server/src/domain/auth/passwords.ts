@@ -4,12 +4,20 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { Semaphore } from '../../lib/semaphore.js'
 
-// scrypt cost: N=2^15, r=8 uses 32 MiB and takes tens of milliseconds, which is what OWASP suggests for scrypt.
-const SCRYPT_N = 32768
-const SCRYPT_R = 8
-const SCRYPT_P = 1
+// scrypt cost: OWASP's Password Storage Cheat Sheet recommends N=2^17, r=8, p=1 (128 MiB per hash, about 0.4 s on
+// one core here). Every stored hash names its own N, r and p, so hashes made with an older cost still verify; a
+// successful sign-in re-hashes them at this cost (see needsRehash).
+export const SCRYPT_N = 2 ** 17
+export const SCRYPT_R = 8
+export const SCRYPT_P = 1
 const KEY_LEN = 32
-const MAX_MEM = 64 * 1024 * 1024
+/** The largest memory a stored hash may ask for (N·r·128 bytes): 1 GiB; stranger parameters do not verify. */
+const MAX_HASH_MEM = 1024 * 1024 * 1024
+
+/** Memory scrypt needs for these parameters, with room for its p blocks; node:crypto refuses more than `maxmem`. */
+function memoryFor (n: number, r: number, p: number): number {
+  return 128 * n * r + 128 * r * p + 1024 * 1024
+}
 
 /** Concurrent hashes: half of libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), 1 to 4. */
 export const HASH_SLOTS = Math.min(4, Math.max(1, Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2)))
@@ -32,7 +40,7 @@ export class PasswordHashBusy extends Error {
 export interface HashOptions { waitMs?: number }
 
 async function derive (password: string, salt: Buffer, n: number, r: number, p: number, len: number, opts: HashOptions): Promise<Buffer> {
-  const scryptOpts: ScryptOptions = { N: n, r, p, maxmem: MAX_MEM }
+  const scryptOpts: ScryptOptions = { N: n, r, p, maxmem: memoryFor(n, r, p) }
   const release = await slots.acquire(opts.waitMs)
   if (release === null) throw new PasswordHashBusy()
   try {
@@ -51,13 +59,33 @@ export async function hashPassword (password: string, opts: HashOptions = {}): P
   return `scrypt$${SCRYPT_N}$${SCRYPT_R}$${SCRYPT_P}$${salt.toString('base64url')}$${key.toString('base64url')}`
 }
 
-/** Whether `password` matches a {@link hashPassword} string; the comparison is constant-time. */
+const HASH_RE = /^scrypt\$(\d{1,10})\$(\d{1,4})\$(\d{1,4})\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/
+
+/** The cost parameters of a {@link hashPassword} string, or null when it is not one this server can check. */
+export function hashParams (stored: string): { n: number; r: number; p: number } | null {
+  const m = HASH_RE.exec(stored)
+  if (m === null) return null
+  const n = Number(m[1]); const r = Number(m[2]); const p = Number(m[3])
+  // N a power of two above 1; r and p positive; bounded memory
+  if (n < 2 || (n & (n - 1)) !== 0 || r < 1 || p < 1 || p > 16 || 128 * n * r > MAX_HASH_MEM) return null
+  return { n, r, p }
+}
+
+/** Whether `password` matches a {@link hashPassword} string (made at any cost); the comparison is constant-time. */
 export async function verifyPassword (password: string, stored: string, opts: HashOptions = {}): Promise<boolean> {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(stored)
-  if (m === null) return false
+  const params = hashParams(stored)
+  if (params === null) return false
+  const m = HASH_RE.exec(stored)!
   const expected = Buffer.from(m[5]!, 'base64url')
-  const key = await derive(password, Buffer.from(m[4]!, 'base64url'), Number(m[1]), Number(m[2]), Number(m[3]), expected.length, opts)
+  if (expected.length < 16) return false
+  const key = await derive(password, Buffer.from(m[4]!, 'base64url'), params.n, params.r, params.p, expected.length, opts)
   return key.length === expected.length && timingSafeEqual(key, expected)
+}
+
+/** Whether a stored hash was made with other parameters than today's: the next successful sign-in re-hashes it. */
+export function needsRehash (stored: string): boolean {
+  const p = hashParams(stored)
+  return p === null || p.n !== SCRYPT_N || p.r !== SCRYPT_R || p.p !== SCRYPT_P
 }
 
 /** A random password for the generated first admin: 24 URL-safe characters. */
