@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-1+id-and-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-1+id-and-1+id-range-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -27,6 +27,7 @@ function patchSource (src) {
   patchUpdateClose(src)
   patchIdIn(src)
   patchIdWithOthers(src)
+  patchIdRange(src)
 }
 
 /**
@@ -42,6 +43,239 @@ function patchIdWithOthers (src) {
   const from = '\tif params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n'
   if (text.split(from).length !== 3) throw new Error(`FerretDB source changed: ${file} no longer pushes down a lone _id as expected`)
   writeFileSync(file, text.split(from).join('\tif params.Filter.Len() >= 1 {\n\t\tv, _ := params.Filter.Get("_id")\n'))
+}
+
+/**
+ * FerretDB 1.24.2 answers a range of `_id`s (`{ _id: { $gte: 'sc|', $lt: 'sc}' } }`, sorted by `_id`, with a limit)
+ * by reading the whole table, filtering and sorting it in Go, and applying the limit last. The server keeps index
+ * collections whose `_id`s are sort keys and pages through them this way, so every page would cost a scan.
+ *
+ * The `_id` index is on the JSON text of `_id` (quoted, with Go's escapes of `<`, `>`, `&`, `"`, `\` and control
+ * characters), whose order is not MongoDB's bytewise order of the strings ('a b' sorts after 'a' there, but the
+ * closing quote of "a" sorts after the space of "a b"). The patch therefore ranges and orders on the unescaped value,
+ * `_ferretdb_sjson->>'$._id'`, which SQLite compares bytewise, and creates an index on exactly that expression the
+ * first time a collection is queried this way (`_ferretdb_<table>_id_raw`; it is not in FerretDB's metadata, so
+ * listIndexes does not show it, and it goes with its table). Only documents whose `_id` is a string are selected
+ * (numbers sort before text in SQLite; an ObjectID, stored as hex text, is excluded by its schema type), so SQLite
+ * returns exactly the matching documents in the requested order and the limit can be applied in SQL; the Go filter
+ * still runs on every document. It is used only for a find (and its explain) whose filter is that one `_id` range of
+ * strings, sorted by nothing or by `_id` alone, without skip, on a collection that is not capped; a backend that does
+ * not apply the range says so and the handler sorts as before.
+ */
+function patchIdRange (src) {
+  const edit = (rel, pairs) => {
+    const file = join(src, ...rel.split('/'))
+    let text = readFileSync(file, 'utf8')
+    for (const [from, to] of pairs) {
+      if (text.split(from).length !== 2) throw new Error(`FerretDB source changed: ${file} no longer contains ${JSON.stringify(from.slice(0, 60))}…`)
+      text = text.replace(from, () => to)
+    }
+    writeFileSync(file, text)
+  }
+  edit('internal/backends/collection.go', [
+    ['\tOnlyRecordIDs bool\n\tComment       string\n}\n', '\tOnlyRecordIDs bool\n\tComment       string\n\n\tIDRange *IDRange\n}\n'],
+    ['type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n', 'type QueryResult struct {\n\tIter types.DocumentsIterator\n\n\tIDRangeApplied bool\n}\n'],
+    ['type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n}\n', 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tIDRange *IDRange\n}\n']
+  ])
+  writeFileSync(join(src, 'internal', 'backends', 'idrange.go'), `package backends
+
+// IDRange describes a query whose filter is exactly a range of string _id values.
+//
+// A backend may apply it (and then reports IDRangeApplied): it returns exactly the documents whose _id is a string
+// within all Bounds, ordered by _id (bytewise) if Sort is 1 or -1, at most Limit of them if Limit is not zero.
+// A backend that ignores it leaves the query as it would be without it.
+type IDRange struct {
+\tBounds []IDBound
+\tSort   int64
+\tLimit  int64
+}
+
+// IDBound is one bound of an IDRange: Op is "$gt", "$gte", "$lt" or "$lte".
+type IDBound struct {
+\tOp    string
+\tValue string
+}
+`)
+  edit('internal/backends/sqlite/collection.go', [
+    ['\tq += whereClause\n\tq += prepareOrderByClause(params.Sort)\n\n\tif params.Limit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.Limit)\n\t}\n',
+      '\tidRange := params.IDRange != nil && !meta.Capped() && params.Sort.Len() == 0 && params.Limit == 0\n' +
+      '\tif idRange {\n\t\tensureIDRawIndex(ctx, db, c.dbName, meta)\n\t\twhereClause, args = idRangeWhere(params.IDRange)\n\t}\n\n' +
+      '\tq += whereClause\n\tq += prepareOrderByClause(params.Sort)\n\n' +
+      '\tif idRange {\n\t\tq += idRangeOrderBy(params.IDRange)\n\n\t\tif params.IDRange.Limit > 0 {\n\t\t\tq += ` LIMIT ?`\n\t\t\targs = append(args, params.IDRange.Limit)\n\t\t}\n\t}\n\n' +
+      '\tif params.Limit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.Limit)\n\t}\n'],
+    ['\treturn &backends.QueryResult{\n\t\tIter: newQueryIterator(ctx, rows, params.OnlyRecordIDs),\n\t}, nil\n}\n\n// InsertAll',
+      '\treturn &backends.QueryResult{\n\t\tIter:           newQueryIterator(ctx, rows, params.OnlyRecordIDs),\n\t\tIDRangeApplied: idRange,\n\t}, nil\n}\n\n// InsertAll'],
+    ['\tq := `EXPLAIN QUERY PLAN ` + selectClause + whereClause + orderByClause\n\n\tvar limitPushdown bool\n',
+      '\tidRange := params.IDRange != nil && !meta.Capped() && params.Sort.Len() == 0 && params.Limit == 0\n' +
+      '\tif idRange {\n\t\tfilterPushdown = true\n\t\twhereClause, args = idRangeWhere(params.IDRange)\n\t\torderByClause = idRangeOrderBy(params.IDRange)\n\t\tsortPushdown = params.IDRange.Sort != 0\n\t}\n\n' +
+      '\tq := `EXPLAIN QUERY PLAN ` + selectClause + whereClause + orderByClause\n\n\tvar limitPushdown bool\n\n' +
+      '\tif idRange && params.IDRange.Limit > 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.IDRange.Limit)\n\t\tlimitPushdown = true\n\t}\n']
+  ])
+  writeFileSync(join(src, 'internal', 'backends', 'sqlite', 'idrange.go'), `package sqlite
+
+import (
+\t"context"
+\t"fmt"
+\t"strings"
+\t"sync"
+
+\t"github.com/FerretDB/FerretDB/internal/backends"
+\t"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
+\t"github.com/FerretDB/FerretDB/internal/util/fsql"
+)
+
+// idRawColumn is the value of _id as SQLite sees it: TEXT (unescaped) for a string, compared bytewise.
+// The index created by ensureIDRawIndex is on this exact expression text; SQLite uses it only if written the same.
+const idRawColumn = metadata.DefaultColumn + \`->>'$._id'\`
+
+// idTypeColumn is the BSON type of _id recorded in the document's schema ("string", "objectId", ...).
+const idTypeColumn = metadata.DefaultColumn + \`->>'$."$s".p._id.t'\`
+
+// idRawIndexes holds the tables (by database, table name and collection UUID) known to have the index.
+var idRawIndexes sync.Map
+
+// ensureIDRawIndex creates the index on idRawColumn unless it is known to exist.
+// Errors are ignored: the query is still right without the index, only slower.
+func ensureIDRawIndex(ctx context.Context, db *fsql.DB, dbName string, meta *metadata.Collection) {
+\tkey := dbName + "\\x00" + meta.TableName + "\\x00" + meta.Settings.UUID
+\tif _, ok := idRawIndexes.Load(key); ok {
+\t\treturn
+\t}
+
+\tq := fmt.Sprintf(\`CREATE INDEX IF NOT EXISTS %q ON %q (%s)\`, backends.ReservedPrefix+meta.TableName+"_id_raw", meta.TableName, idRawColumn)
+\tif _, err := db.ExecContext(ctx, q); err != nil {
+\t\treturn
+\t}
+
+\tidRawIndexes.Store(key, struct{}{})
+}
+
+// idRangeWhere returns the WHERE clause selecting the documents whose _id is a string in the range.
+func idRangeWhere(r *backends.IDRange) (string, []any) {
+\tvar conds []string
+\tvar args []any
+\tvar lower bool
+
+\tfor _, b := range r.Bounds {
+\t\tvar op string
+
+\t\tswitch b.Op {
+\t\tcase "$gt":
+\t\t\top, lower = ">", true
+\t\tcase "$gte":
+\t\t\top, lower = ">=", true
+\t\tcase "$lt":
+\t\t\top = "<"
+\t\tcase "$lte":
+\t\t\top = "<="
+\t\tdefault:
+\t\t\tpanic("unexpected _id range operator " + b.Op)
+\t\t}
+
+\t\tconds = append(conds, idRawColumn+" "+op+" ?")
+\t\targs = append(args, b.Value)
+\t}
+
+\t// numbers sort before all TEXT: without a lower bound, start at the first string anyway
+\tif !lower {
+\t\tconds = append(conds, idRawColumn+" >= ''")
+\t}
+
+\tconds = append(conds, idTypeColumn+" = 'string'")
+
+\treturn " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// idRangeOrderBy returns the ORDER BY clause for the range's sort (or "").
+func idRangeOrderBy(r *backends.IDRange) string {
+\tswitch r.Sort {
+\tcase 1:
+\t\treturn " ORDER BY " + idRawColumn
+\tcase -1:
+\t\treturn " ORDER BY " + idRawColumn + " DESC"
+\tdefault:
+\t\treturn ""
+\t}
+}
+`)
+  writeFileSync(join(src, 'internal', 'handler', 'idrange.go'), `package handler
+
+import (
+\t"github.com/FerretDB/FerretDB/internal/backends"
+\t"github.com/FerretDB/FerretDB/internal/types"
+\t"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// findIDRange returns the backend IDRange for a find whose filter is exactly {_id: {$gt/$gte/$lt/$lte: string, ...}},
+// sorted by nothing or by _id alone, without skip, on a collection that is not capped (or nil for any other find).
+func findIDRange(filter, sort *types.Document, skip, limit int64, capped bool) *backends.IDRange {
+\tif capped || skip != 0 || filter.Len() != 1 {
+\t\treturn nil
+\t}
+
+\tv, err := filter.Get("_id")
+\tif err != nil {
+\t\treturn nil
+\t}
+
+\tops, ok := v.(*types.Document)
+\tif !ok || ops.Len() == 0 {
+\t\treturn nil
+\t}
+
+\tr := new(backends.IDRange)
+
+\tfor _, k := range ops.Keys() {
+\t\tswitch k {
+\t\tcase "$gt", "$gte", "$lt", "$lte":
+\t\tdefault:
+\t\t\treturn nil
+\t\t}
+
+\t\ts, ok := must.NotFail(ops.Get(k)).(string)
+\t\tif !ok {
+\t\t\treturn nil
+\t\t}
+
+\t\tr.Bounds = append(r.Bounds, backends.IDBound{Op: k, Value: s})
+\t}
+
+\tswitch {
+\tcase sort.Len() == 0:
+\tcase sort.Len() == 1 && sort.Keys()[0] == "_id":
+\t\tswitch must.NotFail(sort.Get("_id")) {
+\t\tcase int64(1):
+\t\t\tr.Sort = 1
+\t\tcase int64(-1):
+\t\t\tr.Sort = -1
+\t\tdefault:
+\t\t\treturn nil
+\t\t}
+\tdefault:
+\t\treturn nil
+\t}
+
+\tif limit > 0 {
+\t\tr.Limit = limit
+\t}
+
+\treturn r
+}
+`)
+  edit('internal/handler/msg_find.go', [
+    ['\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n',
+      '\tif !h.DisablePushdown {\n\t\tqp.IDRange = findIDRange(params.Filter, params.Sort, params.Skip, params.Limit, cInfo.Capped())\n\t}\n\n' +
+      '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n'],
+    ['\titer, err := h.makeFindIter(queryRes.Iter, closer, params)\n',
+      '\t// the backend returned the documents already in the requested _id order\n' +
+      '\tif queryRes.IDRangeApplied && qp.IDRange.Sort != 0 {\n\t\tparams.Sort = nil\n\t}\n\n' +
+      '\titer, err := h.makeFindIter(queryRes.Iter, closer, params)\n']
+  ])
+  edit('internal/handler/msg_explain.go', [
+    ['\tres, err := coll.Explain(connCtx, qp)\n',
+      '\tif !h.DisablePushdown && !params.Aggregate {\n\t\tqp.IDRange = findIDRange(params.Filter, params.Sort, params.Skip, params.Limit, cInfo.Capped())\n\t}\n\n' +
+      '\tres, err := coll.Explain(connCtx, qp)\n']
+  ])
 }
 
 /**

@@ -74,6 +74,12 @@ export interface Database {
    * FerretDB build). Elsewhere conditional writes by `_id` are looked up first and written by `_id` alone.
    */
   idAnd: boolean
+  /**
+   * true when a find whose filter is a range of string `_id`s (`{ _id: { $gte, $lt } }`), sorted by `_id` alone or not
+   * at all, with a limit, is answered from an index in `_id` order and stops at the limit: MongoDB; the embedded
+   * FerretDB build (its fifth patch). Elsewhere such a find reads and sorts the whole collection.
+   */
+  idRange: boolean
   close(): Promise<void>
 }
 
@@ -177,12 +183,16 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   let idIn = !ferret
   // whether a filter of `_id` and other conditions is served from the `_id` index (the embedded build's fourth patch)
   let idAnd = !ferret
+  // whether a range of string `_id`s is read in order from an index, with the limit applied (the fifth patch)
+  let idRange = !ferret
   if (ferret) {
     try {
       const plan = await db.collection('leads').find({ _id: { $in: ['ld_probe'] } } as never).explain() as { filterPushdown?: unknown }
       idIn = plan.filterPushdown === true
       const and = await db.collection('leads').find({ _id: 'ld_probe', rev: 0 } as never).explain() as { filterPushdown?: unknown }
       idAnd = and.filterPushdown === true
+      const range = await db.collection('leads').find({ _id: { $gte: 'a', $lt: 'b' } } as never).sort({ _id: 1 }).limit(2).explain() as { sortPushdown?: unknown, limitPushdown?: unknown }
+      idRange = range.sortPushdown === true && range.limitPushdown === true
     } catch { /* no explain: look documents up one by one */ }
   }
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
@@ -190,7 +200,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
-  return { client, db, c, ferret, idIn, idAnd, close: async () => { await client.close() } }
+  return { client, db, c, ferret, idIn, idAnd, idRange, close: async () => { await client.close() } }
 }
 
 /**
