@@ -5,7 +5,7 @@ import t from 'tap'
 import { Webhook } from 'standardwebhooks'
 import { readFileSync } from 'node:fs'
 import { githubDeliveryKey, macEquals } from '../../server/src/sources/webhook/adapters.js'
-import { buildTestApp, waitForScoring, AUTH } from '../helpers/harness.js'
+import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
 import { createSource, listen, post, standardHeaders, stripeHeader, githubSignature, waitForStats, TestClock } from '../helpers/sources.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -245,6 +245,55 @@ t.test('a custom mapping: dot paths, a fixed type and a body id', async (t) => {
   t.equal(ev?.occurredAt.toISOString(), '2023-11-14T22:13:20.000Z')
   const stored = (await app.inject({ url: `/v1/events/${ev!._id}`, headers: AUTH })).json<Json>()
   t.same(stored.properties, { plan: 'pro', 'seats.count': 12 }, 'properties root, keys round-trip')
+})
+
+t.test('the REST envelope: the JSON of POST /v1/events, posted to a webhook source, is read as the REST API reads it', async (t) => {
+  const { app, db } = await buildTestApp(t)
+  const base = await listen(app)
+  const src = await createSource(app, { type: 'webhook', name: 'rest-shaped' })
+  const secret = src.secretValues.signingSecret as string
+  const url = `${base}/v1/sources/${src.id as string}/webhook`
+  const now = Math.floor(Date.now() / 1000)
+
+  // the lead first arrives over the REST API, with an email and a CRM id
+  const rest = await postEvents(app, { externalId: 'rest-1', lead: { email: 'rest@example.com', externalId: 'crm-42', name: 'Rest Lead' }, type: 'page_view', occurredAt: new Date((now - 120) * 1000).toISOString() })
+  t.equal(rest.statusCode, 202)
+  const leadId = rest.json().results[0].leadId as string
+  await waitForScoring(db) // scoring gives the lead its external id (and the alias that id finds it by)
+
+  const occurredAt = new Date((now - 60) * 1000).toISOString()
+  const body = JSON.stringify({ externalId: 'evt-rest-7', lead: { email: 'Rest@Example.com', name: 'Rest Lead', company: 'Rest Co', attributes: { plan: 'pro' } }, type: 'demo_request', occurredAt, properties: { page: '/pricing' } })
+  const res = await post(url, body, standardHeaders(secret, 'msg_rest_1', now, body))
+  t.equal(res.status, 202, res.text)
+  t.match(res.body, { status: 'accepted', accepted: 1, rejected: 0, results: [{ status: 'accepted', leadId }] }, 'scored to the lead the REST API made')
+  const ev = await db.c.events.findOne({ sourceId: src.id })
+  t.equal(ev?.externalId, 'evt-rest-7', 'the body\'s externalId is the event id, as over REST')
+  t.equal(ev?.type, 'demo_request')
+  t.equal(ev?.occurredAt.toISOString(), occurredAt)
+  const stored = (await app.inject({ url: `/v1/events/${ev!._id}`, headers: AUTH })).json<Json>()
+  t.same(stored.properties, { page: '/pricing' }, 'properties are the envelope\'s properties, not the whole body')
+
+  // the lead named by its external id alone
+  const byId = JSON.stringify({ lead: { externalId: 'crm-42' }, type: 'form_submit', occurredAt: new Date((now - 30) * 1000).toISOString() })
+  const res2 = await post(url, byId, standardHeaders(secret, 'msg_rest_2', now, byId))
+  t.match(res2.body, { status: 'accepted', results: [{ leadId }] }, 'lead.externalId finds the same lead')
+  t.ok(await db.c.events.findOne({ sourceId: src.id, externalId: 'msg_rest_2' }), 'without a body id, the webhook-id is the event id')
+
+  // a redelivery of the first body under a new webhook-id is a duplicate: the body id decides, as over REST
+  const again = await post(url, body, standardHeaders(secret, 'msg_rest_3', now, body))
+  t.match(again.body, { status: 'duplicate', duplicates: 1 })
+
+  await waitForScoring(db)
+  const lead = (await app.inject({ url: `/v1/leads/${leadId}`, headers: AUTH })).json<Json>()
+  t.match(lead, { email: 'rest@example.com', externalId: 'crm-42', company: 'Rest Co', score: 75 }, 'page view 5 + demo request 50 + form 20')
+  t.match(lead.attributes, { plan: 'pro' })
+
+  // today's defaults still read Standard Webhooks payloads, even ones that also carry a `lead` key
+  const classic = JSON.stringify({ type: 'page_view', data: { email: 'classic@example.com' }, lead: { email: 'other@example.com' } })
+  const res3 = await post(url, classic, standardHeaders(secret, 'msg_classic', now, classic))
+  t.equal(res3.body.status, 'accepted')
+  const classicLead = (await app.inject({ url: `/v1/leads/${res3.body.results[0].leadId as string}`, headers: AUTH })).json<Json>()
+  t.equal(classicLead.email, 'classic@example.com')
 })
 
 t.test('the standardwebhooks signer and our verifier agree on the spec\'s test vector', async (t) => {

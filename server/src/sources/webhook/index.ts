@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { defineSourcePlugin, parseJsonStrict, SourceInputError, type InboundRequest } from '../../contracts/index.js'
 import { ADAPTERS, checkStandardSecret, type AdapterName } from './adapters.js'
-import { Mapping, mapPayload, mergeMapping } from './mapping.js'
+import { isRestEnvelope, Mapping, mapPayload, mergeMapping, REST_ENVELOPE } from './mapping.js'
 
 export const WebhookConfig = Type.Object({
   adapter: Type.Union([Type.Literal('standard'), Type.Literal('stripe'), Type.Literal('github')], {
@@ -78,7 +78,9 @@ export const webhookSource = defineSourcePlugin({
           const action = payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>).action : undefined
           if (typeof action === 'string' && /^[a-z_]{1,50}$/.test(action)) v.headerType = `${v.headerType!}.${action}`
         }
-        return [mapPayload(payload, mergeMapping(adapter.defaults, ctx.config.mapping), v)]
+        // the REST API's own envelope is read as the REST API reads it, beside the adapter's defaults
+        const defaults = adapterName === 'standard' && isRestEnvelope(payload) ? REST_ENVELOPE : adapter.defaults
+        return [mapPayload(payload, mergeMapping(defaults, ctx.config.mapping), v)]
       },
     }],
   },

@@ -78,6 +78,24 @@ function timeOf (root: unknown, paths: PathsT | undefined): string | undefined {
   return undefined
 }
 
+/** Where the `POST /v1/events` body keeps each thing: a sender posting that JSON to a webhook is read the same way. */
+export const REST_ENVELOPE: MappingT = {
+  email: 'lead.email', leadExternalId: 'lead.externalId', name: 'lead.name', company: 'lead.company', attributes: 'lead.attributes',
+  type: 'type', occurredAt: 'occurredAt', externalId: 'externalId', properties: 'properties',
+}
+
+/**
+ * Whether a payload is shaped like a `POST /v1/events` body: a `lead` object with an email or externalId, and no
+ * `data` (where Standard Webhooks senders keep their payload), so payloads the adapter's defaults read stay theirs.
+ */
+export function isRestEnvelope (payload: unknown): boolean {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return false
+  if (Object.prototype.hasOwnProperty.call(payload, 'data')) return false
+  const lead = getPath(payload, 'lead')
+  if (lead === null || typeof lead !== 'object' || Array.isArray(lead)) return false
+  return getPath(lead, 'email') !== undefined || getPath(lead, 'externalId') !== undefined
+}
+
 /** The adapter's defaults with the source's own mapping laid over them, key by key. */
 export function mergeMapping (defaults: MappingT, own: MappingT | undefined): MappingT {
   if (own === undefined) return defaults
