@@ -15,6 +15,7 @@ import requestDeadline from './infra/request-deadline.js'
 import auth, { redactUrl } from './infra/auth.js'
 import rateLimits from './infra/rate-limit.js'
 import securityHeaders from './infra/security-headers.js'
+import { createSecretBox, keyFromFile, parseSecretKey } from './lib/secret-box.js'
 import { requestIdOf } from './lib/request-id.js'
 import { LiveHub } from './infra/live.js'
 import { createCore, type Core, type CoreOptions } from './domain/core.js'
@@ -120,9 +121,17 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   app.decorate('mongo', database)
   const scoringPlugins = mountScoringPlugins(registry.scoring, { state: database.c.sourceState, log: app.log, now: opts.now ?? (() => new Date()) })
   const core = createCore(config, database, app.log, { ...opts, scoringPlugins })
-  const sources = createSourceHost({ core, registry, log: app.log })
+  // stored webhook and source secrets are sealed with LEADSCORE_SECRET_KEY, else with the data folder's key file
+  const keyFile = resolve(config.dataDir, 'secret.key')
+  const secrets = createSecretBox(config.secretKey !== undefined ? parseSecretKey(config.secretKey)! : keyFromFile(keyFile))
+  if (config.secretKey === undefined) app.log.info({ keyFile }, 'stored secrets are sealed with the key file (set LEADSCORE_SECRET_KEY to use a key of your own)')
+  core.subscriptions.useSecrets(secrets)
+  const sources = createSourceHost({ core, registry, log: app.log, secrets })
   try {
     await sources.check()
+    // secrets stored in plain text by an earlier version are sealed now; one sealed with another key stops the boot
+    const sealed = await core.subscriptions.sealStored() + await sources.instances.sealStored()
+    if (sealed > 0) app.log.info({ sealed }, 'stored secrets encrypted')
   } catch (err) {
     if (ownsDb) await database.close()
     throw err

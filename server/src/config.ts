@@ -85,6 +85,8 @@ export const Env = Type.Object({
   // off, on, a hop count, or a comma-separated list of addresses/CIDRs (each checked by parseTrustProxy)
   LEADSCORE_TRUST_PROXY: Type.String({ default: 'false', pattern: '^(0|1|true|false|yes|no|on|off|\\d{1,2}|[0-9A-Fa-f:./]+(\\s*,\\s*[0-9A-Fa-f:./]+)*)$' }),
   LEADSCORE_CONSOLE_DIR: Type.Optional(Type.String()),
+  // 32 bytes, hex or base64: seals stored secrets (lib/secret-box.ts); required when NODE_ENV=production
+  LEADSCORE_SECRET_KEY: Type.Optional(Type.String({ pattern: '^\\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)\\s*$' })),
   LEADSCORE_PLUGINS: Type.String({ default: '', pattern: '^[^\\s,]*(,[^\\s,]+)*$' }),
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
@@ -138,6 +140,11 @@ export interface AppConfig {
    */
   trustProxy: boolean | number | string[]
   consoleDir: string | undefined
+  /**
+   * LEADSCORE_SECRET_KEY (32 bytes as hex or base64): the key stored secrets are sealed with. Without it, a key file in
+   * the data folder is used (created at first start); with NODE_ENV=production the variable is required.
+   */
+  secretKey: string | undefined
   /** Plugin packages (module specifiers) imported at boot, in order. */
   plugins: readonly string[]
   logLevel: Static<typeof Env>['LOG_LEVEL']
@@ -162,6 +169,9 @@ export function loadConfig (env: EnvInput): AppConfig {
     throw new LS_ERR_CONFIG_INVALID(errors.map((e) => `${e.path.slice(1) || '(root)'}: ${e.message}`).join('; '))
   }
   const e = Value.Decode(Env, converted)
+  if (env.NODE_ENV === 'production' && e.LEADSCORE_SECRET_KEY === undefined) {
+    throw new LS_ERR_CONFIG_INVALID('LEADSCORE_SECRET_KEY: required when NODE_ENV=production (32 random bytes as hex, e.g. `openssl rand -hex 32`); it encrypts the stored webhook and source secrets')
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -218,6 +228,7 @@ export function loadConfig (env: EnvInput): AppConfig {
     corsOrigin: e.LEADSCORE_CORS_ORIGIN,
     trustProxy: parseTrustProxy(e.LEADSCORE_TRUST_PROXY),
     consoleDir: e.LEADSCORE_CONSOLE_DIR,
+    secretKey: e.LEADSCORE_SECRET_KEY?.trim(),
     plugins: Object.freeze(e.LEADSCORE_PLUGINS.split(',').filter((x) => x !== '')),
     logLevel: e.LOG_LEVEL,
     problemBaseUrl: e.PROBLEM_BASE_URL.replace(/\/$/, ''),

@@ -9,6 +9,7 @@ import type { Core } from '../domain/core.js'
 import { newId } from '../lib/ids.js'
 import { createContextFactory } from './context.js'
 import { mountSourcePlugin, type DeliveryHost } from './http.js'
+import type { SecretBox } from '../lib/secret-box.js'
 import { createInstanceService, type InstanceChange } from './instances.js'
 import { createPoller } from './poller.js'
 import type { PluginRegistry } from './registry.js'
@@ -27,7 +28,7 @@ interface HostLogger {
  * contexts, HTTP delivery routes, pollers and counters. Plugins reach the product only through what this passes
  * them: a context, and the events they return, which go through the core's ingest like every other event.
  */
-export function createSourceHost (deps: { core: Core; registry: PluginRegistry; log: HostLogger }) {
+export function createSourceHost (deps: { core: Core; registry: PluginRegistry; log: HostLogger; secrets: SecretBox }) {
   const { core, registry } = deps
   const { c, now } = core
   const processId = newId('proc')
@@ -43,7 +44,7 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
     }
     poller?.onChange(change)
   }
-  const instances = createInstanceService({ c, registry, now, onChange, allowPrivateHosts: core.config.webhooks.allowPrivate })
+  const instances = createInstanceService({ c, registry, now, onChange, secrets: deps.secrets, allowPrivateHosts: core.config.webhooks.allowPrivate })
   poller = createPoller({ c, instances, contexts, locks: core.locks, ingest: core.ingest, stats, now, log: deps.log, processId })
 
   const delivery: DeliveryHost = {
@@ -56,6 +57,12 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
       return { enabled: doc.enabled, ctx }
     },
     ingest: async (events, meta) => await core.ingest.ingest(events, meta),
+    async rejectInputs (r) {
+      if (r.rejects.length === 0) return
+      await c.ingestRejects.insertMany(r.rejects.map((x) => ({
+        _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: x.index, code: x.code, reason: x.reason, raw: x.raw, rawTruncated: x.rawTruncated, receivedAt: r.receivedAt,
+      })))
+    },
     async rejectDelivery (r) {
       if (r.store !== false) await c.ingestRejects.insertOne({ _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: 0, code: r.code, reason: r.reason, raw: r.raw, rawTruncated: false, receivedAt: r.receivedAt })
       core.metrics.ingestEvents.inc(1, { source: 'plugin', outcome: 'rejected' })

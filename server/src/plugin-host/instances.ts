@@ -8,6 +8,7 @@ import { newId } from '../lib/ids.js'
 import { resolvePublicHost } from '../lib/address-guard.js'
 import { decodeKeys, encodeKeys, findForbiddenKey } from '../lib/keys.js'
 import type { PluginRegistry } from './registry.js'
+import type { SecretBox } from '../lib/secret-box.js'
 import {
   LS_ERR_PLUGIN_INVALID, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_HOST_PRIVATE, LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_SECRET_INVALID,
   LS_ERR_SOURCE_SECRET_REQUIRED, LS_ERR_SOURCE_TYPE_UNKNOWN,
@@ -35,6 +36,8 @@ export interface InstanceServiceDeps {
   registry: PluginRegistry
   now: () => Date
   onChange?: (change: InstanceChange) => void
+  /** Seals secret values for storage (webhook HMAC secrets, write keys, IMAP passwords); opened only when used. */
+  secrets: SecretBox
   /** Whether a source's `host` may be (or resolve to) a private or loopback address (LEADSCORE_WEBHOOKS_ALLOW_PRIVATE). */
   allowPrivateHosts?: boolean
 }
@@ -56,6 +59,9 @@ export function activeVersions (versions: readonly SecretVersion[] | undefined, 
  */
 export function createInstanceService (deps: InstanceServiceDeps) {
   const { c, registry, now } = deps
+  const box = deps.secrets
+  /** A new version of a secret, its value sealed for storage. */
+  const version = (value: string, t: Date): SecretVersion => ({ id: newId('sec'), value: box.seal(value), createdAt: t, expiresAt: null })
 
   function pluginOf (type: string): SourcePlugin {
     const p = registry.sources.get(type)
@@ -70,7 +76,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
     const raw: Record<string, unknown> = { ...decodeKeys(doc.config) }
     for (const k of secretKeys(p)) {
       const v = activeVersions(doc.secrets[k], at)[0]
-      if (v !== undefined) raw[k] = v.value
+      if (v !== undefined) raw[k] = box.open(v.value)
     }
     const withDefaults = Value.Default(p.manifest.config, Value.Clone(raw)) as Record<string, unknown>
     if (!Value.Check(p.manifest.config, withDefaults)) throw new LS_ERR_SOURCE_CONFIG_INVALID(describeErrors(p.manifest.config as TObject, withDefaults))
@@ -143,9 +149,34 @@ export function createInstanceService (deps: InstanceServiceDeps) {
     publicConfig,
     connectConfig,
 
+    /**
+     * Seals secret values stored in plain text (before encryption), at boot; a value sealed with another key fails
+     * here. Returns how many instances were rewritten.
+     */
+    async sealStored (): Promise<number> {
+      let sealed = 0
+      for (const doc of await c.pluginInstances.find({}).toArray()) {
+        let changed = false
+        const secrets: Record<string, SecretVersion[]> = {}
+        for (const [k, versions] of Object.entries(doc.secrets ?? {})) {
+          secrets[k] = versions.map((v) => {
+            box.open(v.value)
+            const value = box.seal(v.value)
+            if (value !== v.value) changed = true
+            return { ...v, value }
+          })
+        }
+        if (!changed) continue
+        // only if no change happened meanwhile
+        await c.pluginInstances.updateOne({ _id: doc._id, rev: doc.rev }, { $set: { secrets } })
+        sealed++
+      }
+      return sealed
+    },
+
     /** Every secret value of `name` valid at `at`, newest first. */
     secretValues (doc: PluginInstanceDoc, name: string, at: Date): string[] {
-      return activeVersions(doc.secrets[name], at).map((v) => v.value)
+      return activeVersions(doc.secrets[name], at).map((v) => box.open(v.value))
     },
 
     /** Creates an instance. Secrets not supplied are generated; all of them are returned here, and only here. */
@@ -161,7 +192,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
         if (given !== undefined && typeof given !== 'string') throw new LS_ERR_SOURCE_CONFIG_INVALID(`/${k}: a secret must be a string`)
         const value = given ?? generate(p, k)
         shown[k] = value
-        secrets[k] = [{ id: newId('sec'), value, createdAt: t, expiresAt: null }]
+        secrets[k] = [version(value, t)]
       }
       const doc: PluginInstanceDoc = {
         _id: newId('src'), kind: 'source', type: p.manifest.id, name: input.name, enabled: input.enabled ?? true,
@@ -198,7 +229,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
         for (const [k, v] of Object.entries(checkConfigInput(patch.config))) {
           if (secretKeys(p).includes(k)) {
             if (typeof v !== 'string') throw new LS_ERR_SOURCE_CONFIG_INVALID(`/${k}: a secret must be a string`)
-            next.secrets[k] = [{ id: newId('sec'), value: v, createdAt: t, expiresAt: null }]
+            next.secrets[k] = [version(v, t)]
             replacedSecrets.push(k)
             continue
           }
@@ -255,7 +286,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
         ...v, expiresAt: v.expiresAt !== null && v.expiresAt.getTime() < until.getTime() ? v.expiresAt : until,
       })).filter((v) => v.expiresAt.getTime() > t.getTime())
       const next: PluginInstanceDoc = {
-        ...doc, secrets: { ...doc.secrets, [name]: [{ id: newId('sec'), value, createdAt: t, expiresAt: null }, ...kept] }, rev: doc.rev + 1, updatedAt: t,
+        ...doc, secrets: { ...doc.secrets, [name]: [version(value, t), ...kept] }, rev: doc.rev + 1, updatedAt: t,
       }
       effectiveConfig(p, next, t)
       await c.pluginInstances.replaceOne({ _id: id }, next)

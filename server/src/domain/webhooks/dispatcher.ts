@@ -150,7 +150,7 @@ export function createDispatcher (deps: DispatcherDeps) {
     const ctl = new AbortController()
     inFlight.add(ctl)
     try {
-      return await postWebhook({ url: sub.url, headers: signedHeaders(sub, msgId, body, now()), body, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate, signal: ctl.signal })
+      return await postWebhook({ url: sub.url, headers: signedHeaders(deps.subscriptions.reveal(sub), msgId, body, now()), body, timeoutMs: config.timeoutMs, allowPrivate: config.allowPrivate, signal: ctl.signal })
     } finally {
       inFlight.delete(ctl)
     }

@@ -6,6 +6,7 @@ import type { DeliveryDoc, NotificationDoc, WebhookDoc, WebhookEventType } from 
 import { newId } from '../../lib/ids.js'
 import { LS_ERR_WEBHOOK_NOT_FOUND, LS_ERR_WEBHOOK_URL_INVALID } from '../../errors.js'
 import { webhookUrlProblem } from './send.js'
+import type { SecretBox } from '../../lib/secret-box.js'
 
 /** Event types a subscription can ask for. */
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = ['lead.stage_changed', 'lead.grade_changed']
@@ -50,6 +51,16 @@ export interface WebhookInput {
 
 export function createSubscriptionService (deps: { c: Collections; now: () => Date; allowPrivate: boolean }) {
   const { c, now } = deps
+  // signing secrets are stored sealed (lib/secret-box.ts); the box is given by buildApp before anything is served
+  let box: SecretBox | null = null
+  const secrets = (): SecretBox => {
+    if (box === null) throw new Error('webhook subscriptions: no secret box (useSecrets was not called)')
+    return box
+  }
+  /** The subscription with its secrets in plain text, for signing (and for the one answer that shows a new secret). */
+  function reveal (doc: WebhookDoc): WebhookDoc {
+    return { ...doc, secret: secrets().open(doc.secret), previousSecret: doc.previousSecret === null ? null : secrets().open(doc.previousSecret) }
+  }
 
   function checkUrl (url: string): void {
     const problem = webhookUrlProblem(url, deps.allowPrivate)
@@ -64,20 +75,37 @@ export function createSubscriptionService (deps: { c: Collections; now: () => Da
 
   return {
     get,
+    reveal,
+    /** Sets the key stored secrets are sealed with. */
+    useSecrets (b: SecretBox): void { box = b },
+    /** Seals secrets stored in plain text (before encryption); a secret sealed with another key fails here, at boot. */
+    async sealStored (): Promise<number> {
+      let sealed = 0
+      for (const doc of await c.webhooks.find({}).toArray()) {
+        const plain = reveal(doc)
+        const set = { secret: secrets().seal(plain.secret), previousSecret: plain.previousSecret === null ? null : secrets().seal(plain.previousSecret) }
+        if (set.secret === doc.secret && set.previousSecret === doc.previousSecret) continue
+        // only if no rotation happened meanwhile
+        await c.webhooks.updateOne({ _id: doc._id, secret: doc.secret, previousSecret: doc.previousSecret }, { $set: set })
+        sealed++
+      }
+      return sealed
+    },
     async list (): Promise<WebhookDoc[]> {
       return await c.webhooks.find({}).sort({ createdAt: -1 }).limit(1000).toArray()
     },
-    /** Creates a subscription; the returned secret is stored for signing and never shown again. */
+    /** Creates a subscription; the returned secret (in plain text) is stored sealed for signing and never shown again. */
     async create (input: WebhookInput, actor: string): Promise<WebhookDoc> {
       checkUrl(input.url)
       const t = now()
+      const secret = newWebhookSecret()
       const doc: WebhookDoc = {
         _id: newId('wh'), url: input.url, events: [...new Set(input.events)], stages: input.stages ?? null, grades: input.grades ?? null,
-        description: input.description ?? null, status: 'active', disabledReason: null, disabledAt: null, secret: newWebhookSecret(),
+        description: input.description ?? null, status: 'active', disabledReason: null, disabledAt: null, secret: secrets().seal(secret),
         previousSecret: null, previousSecretExpiresAt: null, createdBy: actor, createdAt: t, updatedAt: t,
       }
       await c.webhooks.insertOne(doc)
-      return doc
+      return { ...doc, secret }
     },
     /** Changes some fields; `enabled: true` re-activates a subscription disabled by a 410 answer. */
     async update (id: string, patch: Partial<WebhookInput> & { enabled?: boolean }): Promise<WebhookDoc> {
@@ -99,18 +127,19 @@ export function createSubscriptionService (deps: { c: Collections; now: () => Da
       await c.webhooks.deleteOne({ _id: id })
       await c.webhookDeliveries.deleteMany({ webhookId: id })
     },
-    /** A new secret; the old one keeps signing alongside it for `graceSeconds` (0: replaced at once). */
+    /** A new secret (returned in plain text); the old one keeps signing for `graceSeconds` (0: replaced at once). */
     async rotateSecret (id: string, graceSeconds: number): Promise<WebhookDoc> {
       const doc = await get(id)
       const t = now()
+      const secret = newWebhookSecret()
       await c.webhooks.updateOne({ _id: id }, {
         $set: {
-          secret: newWebhookSecret(), updatedAt: t,
-          previousSecret: graceSeconds > 0 ? doc.secret : null,
+          secret: secrets().seal(secret), updatedAt: t,
+          previousSecret: graceSeconds > 0 ? secrets().seal(secrets().open(doc.secret)) : null,
           previousSecretExpiresAt: graceSeconds > 0 ? new Date(t.getTime() + graceSeconds * 1000) : null,
         },
       })
-      return await get(id)
+      return { ...await get(id), secret }
     },
     /** Marks a subscription disabled (the receiver answered 410 Gone). */
     async disable (id: string, reason: string): Promise<void> {
