@@ -137,6 +137,22 @@ t.test('standard webhooks: hostile and unusable bodies', async (t) => {
   t.match(q.body, { status: 'rejected', rejected: 1, results: [{ status: 'rejected', error: { code: 'LS_ERR_LEAD_IDENTITY_INVALID' } }] })
   const stored = await db.c.ingestRejects.findOne({ sourceId: src.id, code: 'LS_ERR_LEAD_IDENTITY_INVALID' })
   t.ok(stored?.raw.includes('no email here'), 'the payload is kept with the reject')
+  t.same(JSON.parse(stored!.raw), JSON.parse(noLead), 'the sender\'s payload, as sent')
+  // the reason names the paths the mapping looked at, and the keys to set
+  const why = 'the mapping found no lead: no email at data.email, data.user.email, data.customer.email, data.lead.email or email, and no lead external id (mapping.leadExternalId is not set); set mapping.email or mapping.leadExternalId'
+  t.equal(q.body.results[0].error.message, why)
+  t.equal(stored?.reason, why)
+  t.equal(stored?.index, 0)
+
+  const noType = JSON.stringify({ data: { email: 'typeless@example.com' } })
+  const nt = await post(url, noType, standardHeaders(secret, 'p2b', now, noType))
+  t.equal(nt.status, 202)
+  t.match(nt.body, { status: 'rejected', results: [{ status: 'rejected', error: { code: 'LS_ERR_EVENT_TYPE_INVALID', message: 'the mapping found no event type at type, event or eventType; set mapping.type or mapping.fixedType' } }] })
+  const neither = JSON.stringify({ hello: 'world' })
+  const ne = await post(url, neither, standardHeaders(secret, 'p2c', now, neither))
+  t.match(ne.body.results[0].error, { code: 'LS_ERR_LEAD_IDENTITY_INVALID', message: /found no lead: .*; it also found no event type at type, event or eventType/ })
+  const again = await post(url, noLead, standardHeaders(secret, 'p2', now, noLead))
+  t.match(again.body, { status: 'rejected', rejected: 1 }, 'a redelivery is refused again, with the same reason')
 
   const notJson = 'type=demo'
   const h = standardHeaders(secret, 'p3', now, notJson)

@@ -29,6 +29,25 @@ export interface EventInput {
   properties?: Record<string, unknown>
 }
 
+/**
+ * An input a push source could not turn into an event (its payload names no lead, or no type). Returned by a route's
+ * `handle` in place of that event, it is stored as the event's reject with this code and reason, and counted and
+ * answered like any rejected event (202: a sender does not retry what can never succeed). `raw` is stored with it.
+ */
+export interface RefusedInput { refused: { code: string; reason: string; raw?: unknown } }
+
+/** A {@link RefusedInput}; `code` is an `LS_ERR_…` (or `<ID>_ERR_…`) code, `reason` says what was missing. */
+export function refuseInput (code: string, reason: string, raw?: unknown): RefusedInput {
+  return { refused: raw === undefined ? { code, reason } : { code, reason, raw } }
+}
+
+/** Whether a value returned by `handle` is a {@link RefusedInput} rather than an event. */
+export function isRefusedInput (v: unknown): v is RefusedInput {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.prototype.hasOwnProperty.call(v, 'lead')) return false
+  const r = (v as { refused?: unknown }).refused
+  return r !== null && typeof r === 'object' && typeof (r as { code?: unknown }).code === 'string' && typeof (r as { reason?: unknown }).reason === 'string'
+}
+
 /** A read-only view of a lead given to scoring plugins. */
 export interface LeadView {
   id: string
@@ -253,9 +272,10 @@ export interface SourceRoute<Cfg> {
    * Turns an authentic request into events. The host stores them through the same ingest as every other source
    * (validation, de-duplication on `(sourceId, externalId)`, per-event rejects with reasons) and answers with the
    * counts. Give every event a stable `externalId` (the sender's delivery or message id) so redeliveries are
-   * recognised as duplicates. Throw {@link SourceInputError} for a request that can never become events (422).
+   * recognised as duplicates. Throw {@link SourceInputError} for a request that can never become events (422);
+   * return a {@link RefusedInput} for one event of it that cannot be mapped (a stored reject with your reason).
    */
-  handle(req: InboundRequest, ctx: PluginContext<Cfg>): Promise<EventInput[]>
+  handle(req: InboundRequest, ctx: PluginContext<Cfg>): Promise<Array<EventInput | RefusedInput>>
 }
 
 /** The result of one poll. */

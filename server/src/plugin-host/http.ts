@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { pluginErrorKind, type InboundRequest, type PluginContext, type SourcePlugin, type SourceRoute } from '../contracts/index.js'
+import { isRefusedInput, pluginErrorKind, type InboundRequest, type PluginContext, type SourcePlugin, type SourceRoute } from '../contracts/index.js'
 import { ERROR_CODES, LS_ERR_BATCH_TOO_LARGE, LS_ERR_SOURCE_DISABLED, LS_ERR_SOURCE_NOT_FOUND } from '../errors.js'
 import { parseJsonStrict } from '../infra/http-parsing.js'
 import { sendProblem } from '../infra/problem-details.js'
-import type { IngestSummary } from '../domain/events/ingest.js'
+import type { IngestSummary, ItemResult } from '../domain/events/ingest.js'
 import { IdParams } from '../schemas/common.js'
 import { SourceDeliveryResult, type SourceDeliveryResultT } from '../schemas/sources.js'
 import { createRejectLimiter, REJECT_WINDOW_MS, REJECTS_PER_WINDOW } from './reject-limit.js'
@@ -18,7 +18,9 @@ export interface DeliveryHost {
   /** The instance `id` of plugin `type` with a context for this call, or null when there is none. */
   resolve(id: string, type: string): Promise<{ enabled: boolean; ctx: PluginContext<unknown> } | null>
   /** The product's ingest: validation, de-duplication on (sourceId, externalId), stored rejects. */
-  ingest(events: readonly unknown[], meta: { sourceId: string; requestId: string; receivedAt: Date }): Promise<IngestSummary>
+  ingest(events: readonly unknown[], meta: { sourceId: string; requestId: string; receivedAt: Date; indexes?: readonly number[] }): Promise<IngestSummary>
+  /** Stores the rejects of inputs a plugin refused itself (`RefusedInput`), each at its index in the delivery. */
+  rejectInputs(r: { sourceId: string; requestId: string; receivedAt: Date; rejects: ReadonlyArray<{ index: number; code: string; reason: string; raw: string; rawTruncated: boolean }> }): Promise<void>
   /**
    * Counts a delivery refused as a whole (bad signature, unusable body) and stores it with its reason, unless `store`
    * is false (unauthenticated refusals past the per-address cap: counted only).
@@ -45,6 +47,36 @@ function deliveryRecord (req: FastifyRequest, raw: Buffer): string {
     headers[k] = REDACTED_HEADERS.has(k) ? '[redacted]' : text.slice(0, 1000)
   }
   return JSON.stringify({ method: req.method, url: req.url.split('?')[0], headers, bodyBytes: raw.length })
+}
+
+/** Most characters of a refused input stored with its reject (as ingest stores a rejected event). */
+const REFUSED_RAW_LIMIT = 64 * 1024
+const CODE_RE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*_ERR_[A-Z0-9]+(_[A-Z0-9]+)*$/
+
+/**
+ * Ingests what `handle` returned: events go to ingest, inputs the plugin refused itself are stored as rejects with its
+ * code and reason, and the answer counts both, each at its index in the delivery.
+ */
+async function ingestDelivery (host: DeliveryHost, items: readonly unknown[], meta: { sourceId: string; requestId: string; receivedAt: Date }): Promise<IngestSummary> {
+  if (!items.some(isRefusedInput)) return await host.ingest(items, meta)
+  const events: unknown[] = []
+  const positions: number[] = []
+  const rejects: Array<{ index: number; code: string; reason: string; raw: string; rawTruncated: boolean }> = []
+  items.forEach((item, index) => {
+    if (!isRefusedInput(item)) { events.push(item); positions.push(index); return }
+    let raw: string
+    try { raw = JSON.stringify(item.refused.raw) ?? '' } catch { raw = '' }
+    const code = CODE_RE.test(item.refused.code) ? item.refused.code : 'LS_ERR_SOURCE_INPUT'
+    rejects.push({ index, code, reason: item.refused.reason.slice(0, 1000), raw: raw.slice(0, REFUSED_RAW_LIMIT), rawTruncated: raw.length > REFUSED_RAW_LIMIT })
+  })
+  const ingested = events.length > 0 ? await host.ingest(events, { ...meta, indexes: positions }) : null
+  await host.rejectInputs({ ...meta, rejects })
+  const results: ItemResult[] = [
+    ...(ingested?.results ?? []).map((r) => ({ ...r, index: positions[r.index]! })),
+    ...rejects.map((r) => ({ index: r.index, status: 'rejected' as const, error: { code: r.code, message: r.reason } })),
+  ].sort((a, b) => a.index - b.index)
+  const count = (status: ItemResult['status']): number => results.filter((r) => r.status === status).length
+  return { submitted: results.length, accepted: count('accepted'), duplicates: count('duplicate'), rejected: count('rejected'), results }
 }
 
 interface Failure { status: number; code: string; message: string; rejected: boolean; retryAfter?: number; log: 'info' | 'warn' | 'error' }
@@ -197,7 +229,7 @@ function mountRoute (scope: FastifyInstance, pluginId: string, route: SourceRout
       }
       if (!Array.isArray(events)) return await fail(new Error(`handle() of ${pluginId} returned no array`), 'handle')
       if (events.length > MAX_EVENTS_PER_REQUEST) return await fail(new LS_ERR_BATCH_TOO_LARGE(MAX_EVENTS_PER_REQUEST, events.length), 'handle')
-      const summary = await host.ingest(events, { sourceId, requestId, receivedAt })
+      const summary = await ingestDelivery(host, events, { sourceId, requestId, receivedAt })
       await host.delivered(sourceId, summary, receivedAt, requestId)
       const result = resultOf(sourceId, requestId, summary)
       const code = route.successStatus ?? (result.status === 'duplicate' || result.status === 'empty' ? 200 : 202)

@@ -27,7 +27,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { pluginErrorKind, type EventInput, type KeyValueStore, type PluginContext, type PluginErrorKind, type PluginLogger, type SourcePlugin } from '../contracts/index.js'
+import { isRefusedInput, pluginErrorKind, type EventInput, type KeyValueStore, type PluginContext, type PluginErrorKind, type PluginLogger, type SourcePlugin } from '../contracts/index.js'
 import { normalizeEvent } from '../domain/events/normalize.js'
 import type { IngestSummary, ItemResult } from '../domain/events/ingest.js'
 import problemDetails from '../infra/problem-details.js'
@@ -182,6 +182,7 @@ function memoryHost (ctx: PluginContext<unknown>, pluginId: string, now: Date): 
       return { submitted: events.length, accepted: count('accepted'), duplicates: count('duplicate'), rejected: count('rejected'), results }
     },
     async rejectDelivery () {},
+    async rejectInputs () {},
     async delivered () {},
     async failed () {},
     now: () => now,
@@ -262,7 +263,10 @@ export async function runSourceConformance<C extends TSchema> (t: ConformanceTes
           const ctx = testContext(plugin, fixtures.config, { now, ...(fixtures.previousSecrets !== undefined ? { previousSecrets: fixtures.previousSecrets } : {}) })
           const req = inbound(fx, route.method)
           if (route.verify !== undefined) await route.verify(req, ctx)
-          return await route.handle(req, ctx)
+          const out = await route.handle(req, ctx)
+          // a delivery expected to give events gives events, not inputs the plugin refused
+          for (const x of out) if (isRefusedInput(x)) t.fail(`${fx.name}: refused an input: ${x.refused.code} ${x.refused.reason}`)
+          return out.filter((x): x is EventInput => !isRefusedInput(x))
         }
         if ('events' in fx.expect) {
           let a: EventInput[]

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { defineSourcePlugin, parseJsonStrict, SourceInputError, type InboundRequest } from '../../contracts/index.js'
 import { ADAPTERS, checkStandardSecret, type AdapterName } from './adapters.js'
-import { isRestEnvelope, Mapping, mapPayload, mergeMapping, REST_ENVELOPE } from './mapping.js'
+import { isRestEnvelope, Mapping, mapOrRefuse, mergeMapping, REST_ENVELOPE } from './mapping.js'
 
 export const WebhookConfig = Type.Object({
   adapter: Type.Union([Type.Literal('standard'), Type.Literal('stripe'), Type.Literal('github')], {
@@ -80,7 +80,7 @@ export const webhookSource = defineSourcePlugin({
         }
         // the REST API's own envelope is read as the REST API reads it, beside the adapter's defaults
         const defaults = adapterName === 'standard' && isRestEnvelope(payload) ? REST_ENVELOPE : adapter.defaults
-        return [mapPayload(payload, mergeMapping(defaults, ctx.config.mapping), v)]
+        return [mapOrRefuse(payload, mergeMapping(defaults, ctx.config.mapping), v)]
       },
     }],
   },

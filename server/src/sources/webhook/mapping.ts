@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import type { EventInput } from '../../contracts/index.js'
+import { refuseInput, type EventInput, type RefusedInput } from '../../contracts/index.js'
 
 // Dot paths into the sender's JSON: `data.object.customer_email`, `items.0.sku`; '' is the whole payload. Only own
 // properties are followed, and __proto__/constructor/prototype never resolve.
@@ -153,4 +153,31 @@ export function mapPayload (payload: unknown, m: MappingT, mc: MapContext = {}):
   const occurredAt = timeOf(payload, m.occurredAt)
   if (occurredAt !== undefined) ev.occurredAt = occurredAt
   return ev
+}
+
+const orList = (paths: readonly string[]): string => paths.length <= 1
+  ? (paths[0] === '' ? 'the payload itself' : paths[0] ?? '')
+  : `${paths.slice(0, -1).join(', ')} or ${paths[paths.length - 1]!}`
+
+/**
+ * The mapped event, or why the payload cannot become one: which of the lead and the type the mapping found nowhere,
+ * and the paths it looked at, so the stored reject tells the admin which mapping keys to set.
+ */
+export function mapOrRefuse (payload: unknown, m: MappingT, mc: MapContext = {}): EventInput | RefusedInput {
+  const ev = mapPayload(payload, m, mc)
+  const missing: string[] = []
+  if (ev.lead.email === undefined && ev.lead.externalId === undefined) {
+    const emails = list(m.email)
+    const ids = list(m.leadExternalId)
+    const email = emails.length > 0 ? `no email at ${orList(emails)}` : 'no email (mapping.email is not set)'
+    const id = ids.length > 0 ? `no lead external id at ${orList(ids)}` : 'no lead external id (mapping.leadExternalId is not set)'
+    missing.push(`no lead: ${email}, and ${id}; set mapping.email or mapping.leadExternalId`)
+  }
+  if (ev.type === '') {
+    const types = list(m.type)
+    missing.push(`${types.length > 0 ? `no event type at ${orList(types)}` : 'no event type (mapping.type is not set)'}; set mapping.type or mapping.fixedType`)
+  }
+  if (missing.length === 0) return ev
+  const code = ev.lead.email === undefined && ev.lead.externalId === undefined ? 'LS_ERR_LEAD_IDENTITY_INVALID' : 'LS_ERR_EVENT_TYPE_INVALID'
+  return refuseInput(code, `the mapping found ${missing.join('; it also found ')}`, payload)
 }
