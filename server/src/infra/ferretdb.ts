@@ -1,14 +1,38 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
-import { resolve, dirname } from 'node:path'
+import { tmpdir } from 'node:os'
+import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** A running FerretDB (SQLite backend) owned by this process. */
 export interface EmbeddedDb {
   uri: string
-  port: number
+  /** The loopback TCP port, when one was asked for (`port`); null when FerretDB listens on a Unix socket only. */
+  port: number | null
+  /** The Unix socket FerretDB listens on (in a folder only its owner may enter), or null with a TCP port. */
+  socket: string | null
   stop(): Promise<void>
+}
+
+/** The longest Unix socket path: sun_path holds 108 bytes on Linux, the last one a NUL (104 on macOS and BSDs). */
+export const MAX_SOCKET_PATH = process.platform === 'linux' ? 107 : 103
+
+/**
+ * Where FerretDB's socket goes: `ferretdb.sock` in the data folder (private, 0700), or, when that path is too long
+ * for a Unix socket, in a fresh private folder (mkdtemp: 0700) under the system's temporary folder, removed at stop.
+ */
+export function socketPathFor (dataDir: string, tmp: string = tmpdir()): { path: string; tempDir: string | null } {
+  const inData = join(dataDir, 'ferretdb.sock')
+  if (Buffer.byteLength(inData) <= MAX_SOCKET_PATH) return { path: inData, tempDir: null }
+  // mkdtemp appends 6 characters to the prefix
+  const inTemp = join(tmp, 'leadscore-db-XXXXXX', 'ferretdb.sock')
+  if (Buffer.byteLength(inTemp) > MAX_SOCKET_PATH) {
+    throw new Error(`the embedded database's socket path would be longer than ${MAX_SOCKET_PATH} bytes, both in the data folder ` +
+      `(${inData}) and in the temporary folder (${inTemp}): use a shorter LEADSCORE_DATA_DIR or TMPDIR`)
+  }
+  const tempDir = mkdtempSync(join(tmp, 'leadscore-db-'))
+  return { path: join(tempDir, 'ferretdb.sock'), tempDir }
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -32,19 +56,19 @@ export async function freePort (): Promise<number> {
   })
 }
 
-async function waitForPort (port: number, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+async function waitForListener (at: { port: number } | { path: string }, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`FerretDB exited with code ${child.exitCode}: ${output()}`)
     const ok = await new Promise<boolean>((res) => {
-      const s = connect(port, '127.0.0.1')
+      const s = 'path' in at ? connect(at.path) : connect(at.port, '127.0.0.1')
       s.once('connect', () => { s.destroy(); res(true) })
       s.once('error', () => res(false))
     })
     if (ok) return
     await new Promise((r) => setTimeout(r, 50))
   }
-  throw new Error(`FerretDB did not listen on port ${port} within ${timeoutMs} ms: ${output()}`)
+  throw new Error(`FerretDB did not listen on ${'path' in at ? at.path : `port ${at.port}`} within ${timeoutMs} ms: ${output()}`)
 }
 
 /**
@@ -151,8 +175,10 @@ export function ensurePrivateDir (dir: string): void {
 export interface FerretDbExit { code: number | null; signal: string | null; output: string; restarting: boolean }
 
 /**
- * Starts FerretDB 1.24 with its SQLite backend on a loopback port, storing data in `dataDir`
- * (kept across restarts). Telemetry is off and the debug listener is disabled.
+ * Starts FerretDB 1.24 with its SQLite backend, storing data in `dataDir` (kept across restarts). It listens on a Unix
+ * socket in the data folder (see socketPathFor) and on no TCP port, so only this user's processes can reach it: a
+ * loopback port is open to every local user, and FerretDB's SQLite backend has no authentication. `port` asks for a
+ * loopback TCP port instead. Telemetry is off and the debug listener is disabled.
  * If the server process ends without `stop()`, it is started again on the same port and data (the driver reconnects
  * by itself), at most 5 times in a minute; `onExit` hears of each such end with the server's last output.
  */
@@ -171,17 +197,29 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
     unlock()
     throw err
   }
-  const port = opts.port ?? await freePort()
+  let listen: { port: number } | { path: string; tempDir: string | null }
+  try {
+    listen = opts.port !== undefined ? { port: opts.port } : socketPathFor(dataDir)
+  } catch (err) {
+    unlock()
+    throw err
+  }
+  const at = listen
+  const removeTempDir = (): void => { if ('tempDir' in at && at.tempDir !== null) rmSync(at.tempDir, { recursive: true, force: true }) }
   let out = ''
   const keep = (b: Buffer): void => { out = (out + b.toString()).slice(-4000) }
   let stopping = false
   const restarts: number[] = []
   let child: ChildProcess
   const launch = (): ChildProcess => {
+    // a socket file left by a FerretDB that was killed would make the new one fail to listen (the lock says no
+    // other server uses this folder)
+    if ('path' in at) { try { unlinkSync(at.path) } catch { /* none */ } }
+    const where = 'path' in at ? ['--listen-addr=', `--listen-unix=${at.path}`] : [`--listen-addr=127.0.0.1:${at.port}`]
     // stdin is the pipe the guard script watches: only this process holds its write end
     const c = spawn('/bin/sh', ['-c', GUARD, 'ferretdb-guard', bin,
       '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`,
-      `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
+      ...where, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
     ], { stdio: ['pipe', 'pipe', 'pipe'] })
     c.stdin?.on('error', () => { /* the guard ended */ })
     c.stdout?.on('data', keep)
@@ -200,10 +238,10 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
   }
   child = launch()
   // closing the pipe makes the guard kill FerretDB at once
-  const onExit = (): void => { child.stdin?.destroy(); unlock() }
+  const onExit = (): void => { child.stdin?.destroy(); unlock(); removeTempDir() }
   process.once('exit', onExit)
   try {
-    await waitForPort(port, child, () => out, 20_000)
+    await waitForListener(at, child, () => out, 20_000)
   } catch (err) {
     stopping = true
     onExit()
@@ -211,18 +249,20 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
     throw err
   }
   return {
-    uri: `mongodb://127.0.0.1:${port}/`,
-    port,
+    uri: 'path' in at ? `mongodb://${encodeURIComponent(at.path)}/` : `mongodb://127.0.0.1:${at.port}/`,
+    port: 'port' in at ? at.port : null,
+    socket: 'path' in at ? at.path : null,
     async stop () {
       stopping = true
       process.removeListener('exit', onExit)
-      if (child.exitCode !== null || child.signalCode !== null) { unlock(); return }
+      if (child.exitCode !== null || child.signalCode !== null) { unlock(); removeTempDir(); return }
       const exited = new Promise<void>((r) => child.once('exit', () => r()))
       child.kill('SIGTERM')
       const timer = setTimeout(() => { child.stdin?.destroy() }, 5000)
       await exited
       clearTimeout(timer)
       unlock()
+      removeTempDir()
     },
   }
 }
