@@ -106,6 +106,15 @@ t.test('the rules language is only accepted up to its windowed limit, and larger
   t.match(over.diagnostics, [{ code: 'DSL021', message: /at most 1000/ }])
   t.same((await v('rule "Views" when event.type == "page_view" then +1 limit 1000 per 1w')).diagnostics.filter((d: Json) => d.severity === 'error'), [])
   t.same((await v('rule "Views" when event.type == "page_view" then +1 limit 5000')).diagnostics.filter((d: Json) => d.severity === 'error'), [])
+
+  // rules sent as JSON are held to the same maximum
+  const active = (await send(app, 'GET', '/v1/rulesets/active')).body
+  const withLimit = (count: number) => (active.rules as Json[]).map((r, i) => i === 0 ? { ...r, event: { ...r.event, params: { ...r.event.params, limit: { count, per: '1w' } } } } : r)
+  const put = async (rules: Json[]) => await app.inject({ method: 'PUT', url: '/v1/rulesets/active', headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ rules, note: 'limit' }) })
+  const refused = await put(withLimit(1001))
+  t.equal(refused.statusCode, 400)
+  t.match(refused.json(), { code: 'LS_ERR_RULESET_INVALID', errors: [{ pointer: '#/rules/0/event/params/limit/count' }] })
+  t.equal((await put(withLimit(1000))).statusCode, 201)
 })
 
 t.test('limits, multipliers, once, set and reset: live scoring, the dry run and the backtest agree', { timeout: 400_000 }, async (t) => {
