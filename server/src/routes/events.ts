@@ -2,20 +2,44 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { Reject } from '../schemas/events.js'
-import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID, LS_ERR_VALIDATION } from '../errors.js'
+import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID } from '../errors.js'
 import { sha256 } from '../lib/ids.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { eventOut } from './serialize.js'
 import type { IngestSummary } from '../domain/events/ingest.js'
 import type { Filter } from 'mongodb'
 import type { EventDoc } from '../domain/types.js'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 
 export const REST_SOURCE = 'api'
 
 const EventsBody = Type.Union([
   Type.Ref('EventInput'),
   Type.Object({ events: Type.Array(Type.Ref('EventInput'), { maxItems: 1000 }) }, { additionalProperties: false }),
-], { description: 'One event, or { events: [...] } with up to 1,000. Invalid events are rejected one by one (202), not as a whole.' })
+], {
+  description: 'One event, or { "events": [...] } with up to 1,000. The envelope is checked as a whole: a batch is an object ' +
+    'with an events array and nothing else (else 400 LS_ERR_VALIDATION; more than 1,000 events: 400 LS_ERR_BATCH_TOO_LARGE). ' +
+    'Each event is then checked on its own: an invalid one is a stored reject with its reason, counted in the 202 answer, ' +
+    'and does not fail its siblings. A single event that is invalid (or not an object) is answered 400/413 with its problem, ' +
+    'and its reject is stored all the same. See docs/architecture.md, section 1.',
+})
+
+/**
+ * What is checked of a batch request as a whole, before its events are ingested one by one. Only the envelope: an
+ * event's own shape is checked by ingest, which stores a bad one as a reject with its reason instead of refusing the
+ * batch (a batch of 999 good events and one bad one stores the 999). A body that is not a batch is one event, checked
+ * the same way.
+ */
+export const BatchEnvelope = Type.Object({ events: Type.Array(Type.Unknown()) }, { additionalProperties: false })
+const batchCheck = TypeCompiler.Compile(BatchEnvelope)
+// as the app's validator answers (LS_ERR_VALIDATION with a pointer per error), without its copy of the body: a batch
+// may be megabytes, and nothing here has defaults to fill in
+function checkEnvelope (data: unknown): { value: unknown } | { error: Error } {
+  if (batchCheck.Check(data)) return { value: data }
+  const validation = [...batchCheck.Errors(data)].slice(0, 20).map((e) => ({ instancePath: e.path, message: e.message, params: {} }))
+  return { error: Object.assign(new Error(validation.map((e) => `${e.instancePath} ${e.message}`).join('; ')), { validation, validationContext: 'body' }) }
+}
+const isBatch = (body: unknown): body is { events: unknown[] } => body !== null && typeof body === 'object' && !Array.isArray(body) && 'events' in body
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/
 
@@ -26,25 +50,23 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
   app.post('/v1/events', {
     config: { scope: 'ingest' },
     bodyLimit: limits.eventsBodyLimit,
-    // items are validated one by one by the ingest service so a bad event is a stored reject, not a lost batch
-    validatorCompiler: () => (data: unknown) => ({ value: data }),
+    // the envelope is validated here, each event by the ingest service, so a bad event is a stored reject, not a lost
+    // batch; the idempotency key is checked by the handler (its own problem code)
+    validatorCompiler: ({ httpPart }) => (data: unknown) => httpPart === 'body' && isBatch(data) ? checkEnvelope(data) : { value: data },
     schema: {
       tags: ['events'],
       summary: 'Submit one event or a batch',
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 255 })) }),
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,255}$', description: '1-255 printable ASCII characters; a repeat with the same body replays the first answer' })) }),
       body: EventsBody,
       response: { 200: Type.Ref('IngestResult'), 202: Type.Ref('IngestResult'), 409: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails'), 415: Type.Ref('ProblemDetails'), 422: Type.Ref('ProblemDetails'), ...problemResponses },
     },
   }, async (req, reply) => {
     const body = req.body as unknown
-    const isBatch = body !== null && typeof body === 'object' && !Array.isArray(body) && 'events' in body
+    const batch = isBatch(body)
     let items: unknown[]
-    if (isBatch) {
-      const keys = Object.keys(body)
-      const events = (body as { events: unknown }).events
-      if (keys.length !== 1 || !Array.isArray(events)) throw new LS_ERR_VALIDATION('a batch is { "events": [ ... ] } and nothing else')
-      if (events.length > limits.maxBatchEvents) throw new LS_ERR_BATCH_TOO_LARGE(limits.maxBatchEvents, events.length)
-      items = events
+    if (batch) {
+      if (body.events.length > limits.maxBatchEvents) throw new LS_ERR_BATCH_TOO_LARGE(limits.maxBatchEvents, body.events.length)
+      items = body.events
     } else {
       if (req.rawBody !== undefined && req.rawBody.length > limits.maxEventBytes) throw new LS_ERR_BODY_TOO_LARGE(limits.maxEventBytes)
       items = [body]
@@ -70,7 +92,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     core.metrics.ingestEvents.inc(summary.accepted, { source: REST_SOURCE, outcome: 'accepted' })
     core.metrics.ingestEvents.inc(summary.duplicates, { source: REST_SOURCE, outcome: 'duplicate' })
     core.metrics.ingestEvents.inc(summary.rejected, { source: REST_SOURCE, outcome: 'rejected' })
-    if (!isBatch && summary.rejected === 1) {
+    if (!batch && summary.rejected === 1) {
       // a single invalid event is answered as a problem (the reject is stored all the same)
       const r = summary.results[0]!
       const status = r.error?.code === 'LS_ERR_EVENT_TOO_LARGE' ? 413 : 400
@@ -93,7 +115,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     type: Type.Optional(Type.String({ maxLength: 100 })),
     sourceId: Type.Optional(Type.String({ maxLength: 100 })),
     leadId: Type.Optional(Type.String({ maxLength: 100 })),
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 500 })),
   }, { additionalProperties: false })
 
@@ -109,9 +131,10 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     if (q.leadId !== undefined) filter.leadId = q.leadId
     const cur = decodeCursor(q.cursor)
     if (cur !== null) filter._id = { $lt: cur.id }
-    const docs = await core.c.events.find(filter).sort({ _id: -1 }).limit(q.limit + 1).toArray()
-    const more = docs.length > q.limit
-    const page = docs.slice(0, q.limit)
+    const limit = q.limit ?? 50 // the validator fills in the default; optional so that leaving it out is documented
+    const docs = await core.c.events.find(filter).sort({ _id: -1 }).limit(limit + 1).toArray()
+    const more = docs.length > limit
+    const page = docs.slice(0, limit)
     return { items: page.map(eventOut), nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null }
   })
 
@@ -128,7 +151,7 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     config: { scope: 'read' },
     schema: {
       tags: ['events'], summary: 'Rejected events with their reasons (newest first)',
-      querystring: Type.Object({ requestId: Type.Optional(Type.String({ maxLength: 100 })), sourceId: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }), cursor: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      querystring: Type.Object({ requestId: Type.Optional(Type.String({ maxLength: 100 })), sourceId: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })), cursor: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
       response: { 200: Page(Reject), ...problemResponses },
     },
   }, async (req) => {
@@ -137,9 +160,10 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     if (req.query.sourceId !== undefined) filter.sourceId = req.query.sourceId
     const cur = decodeCursor(req.query.cursor)
     if (cur !== null) filter._id = { $lt: cur.id }
-    const docs = await core.c.ingestRejects.find(filter).sort({ _id: -1 }).limit(req.query.limit + 1).toArray()
-    const more = docs.length > req.query.limit
-    const page = docs.slice(0, req.query.limit)
+    const limit = req.query.limit ?? 50
+    const docs = await core.c.ingestRejects.find(filter).sort({ _id: -1 }).limit(limit + 1).toArray()
+    const more = docs.length > limit
+    const page = docs.slice(0, limit)
     return {
       items: page.map((d) => ({ id: d._id, sourceId: d.sourceId, requestId: d.requestId, index: d.index, code: d.code, reason: d.reason, raw: d.raw, rawTruncated: d.rawTruncated, receivedAt: d.receivedAt.toISOString() })),
       nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null,

@@ -7,6 +7,8 @@ import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { csvRow } from '../lib/csv.js'
 
 const Format = Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { default: 'csv' })
+// the body is a stream in the format asked for; documented so that a 200 is a documented answer
+const Streamed = Type.String({ description: 'The rows, as CSV (with a header row) or NDJSON (one object a line), streamed' })
 
 async function * render<T> (rows: AsyncIterable<T>, format: 'csv' | 'ndjson', columns: string[], pick: (r: T) => Record<string, unknown>): AsyncGenerator<string> {
   if (format === 'csv') yield csvRow(columns)
@@ -32,7 +34,7 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async function exportsRoutes (a
 
   app.get('/v1/exports/leads', {
     config: { scope: 'read' },
-    schema: { tags: ['exports'], summary: 'Stream leads as CSV or NDJSON (same filters as the lead list)', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Composite([LeadFilterQuery, Type.Object({ format: Format })], { additionalProperties: false }), response: problemResponses },
+    schema: { tags: ['exports'], summary: 'Stream leads as CSV or NDJSON (same filters as the lead list)', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Composite([LeadFilterQuery, Type.Object({ format: Format })], { additionalProperties: false }), response: { 200: Streamed, ...problemResponses } },
   }, async (req, reply) => {
     const cursor = c.leads.find(leadFilter(req.query)).sort({ score: -1, _id: 1 })
     return send(reply, 'leads', req.query.format ?? 'csv', render(cursor, req.query.format ?? 'csv', LEAD_COLUMNS, (l) => {
@@ -43,7 +45,7 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async function exportsRoutes (a
 
   app.get('/v1/exports/events', {
     config: { scope: 'read' },
-    schema: { tags: ['exports'], summary: 'Stream events as CSV or NDJSON', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Object({ format: Format, leadId: Type.Optional(Type.String({ maxLength: 100 })), type: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }), response: problemResponses },
+    schema: { tags: ['exports'], summary: 'Stream events as CSV or NDJSON', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Object({ format: Format, leadId: Type.Optional(Type.String({ maxLength: 100 })), type: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }), response: { 200: Streamed, ...problemResponses } },
   }, async (req, reply) => {
     const f: Record<string, unknown> = {}
     if (req.query.leadId !== undefined) f.leadId = req.query.leadId
@@ -54,7 +56,7 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async function exportsRoutes (a
 
   app.get('/v1/exports/history', {
     config: { scope: 'read' },
-    schema: { tags: ['exports'], summary: 'Stream the score ledger as CSV or NDJSON', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Object({ format: Format, leadId: Type.Optional(Type.String({ maxLength: 100 })), includeSuperseded: Type.Boolean({ default: false }) }, { additionalProperties: false }), response: problemResponses },
+    schema: { tags: ['exports'], summary: 'Stream the score ledger as CSV or NDJSON', produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Object({ format: Format, leadId: Type.Optional(Type.String({ maxLength: 100 })), includeSuperseded: Type.Boolean({ default: false }) }, { additionalProperties: false }), response: { 200: Streamed, ...problemResponses } },
   }, async (req, reply) => {
     const f: Record<string, unknown> = { committed: true }
     if (req.query.leadId !== undefined) f.leadId = req.query.leadId

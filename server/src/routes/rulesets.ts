@@ -66,7 +66,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
 
   app.post('/v1/rulesets/validate', {
     config: { scope: 'read' },
-    schema: { tags: ['rulesets'], summary: 'Compile and validate rules-language source without saving it', body: ValidateBody, response: { 200: ValidateResult, ...problemResponses } },
+    schema: { tags: ['rulesets'], summary: 'Compile and validate rules-language source without saving it', body: ValidateBody, response: { 200: ValidateResult, ...problemResponses, 413: Type.Ref('ProblemDetails') } },
   }, async (req) => {
     const r = await compileRulesSource(req.body.source)
     const res: Record<string, unknown> = { ok: r.ok, diagnostics: r.diagnostics, errors: r.problems }
@@ -79,7 +79,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
     config: { scope: 'rules' },
     schema: {
       tags: ['rulesets'], summary: 'Save rules-language source as a new draft version (compiled and validated; errors come back as diagnostics)',
-      body: DraftCreate, response: { 201: Type.Ref('Ruleset'), ...problemResponses },
+      body: DraftCreate, response: { 201: Type.Ref('Ruleset'), ...problemResponses, 413: Type.Ref('ProblemDetails') },
     },
   }, async (req, reply) => {
     const doc = await core.rulesets.createDraft(req.body, req.principal!.name)
@@ -89,7 +89,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
 
   app.put('/v1/rulesets/:version', {
     config: { scope: 'rules' },
-    schema: { tags: ['rulesets'], summary: 'Edit a draft (published versions never change)', params: VersionParams, body: DraftUpdate, response: { 200: Type.Ref('Ruleset'), ...problemResponses } },
+    schema: { tags: ['rulesets'], summary: 'Edit a draft (published versions never change)', params: VersionParams, body: DraftUpdate, response: { 200: Type.Ref('Ruleset'), ...problemResponses, 409: Type.Ref('ProblemDetails'), 413: Type.Ref('ProblemDetails') } },
   }, async (req) => {
     const doc = await core.rulesets.updateDraft(req.params.version, req.body, req.principal!.name)
     await audit(req.principal!.name, 'ruleset.draft.update', `ruleset:${doc.version}`, { note: doc.note })
@@ -106,7 +106,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
     config: { scope: 'rules' },
     schema: {
       tags: ['rulesets'], summary: 'Publish a draft; optionally re-score every lead with it in the background',
-      params: VersionParams, body: PublishBody, response: { 200: PublishResult, ...problemResponses },
+      params: VersionParams, body: PublishBody, response: { 200: PublishResult, ...problemResponses, 409: Type.Ref('ProblemDetails') },
     },
   }, async (req) => {
     const doc = await core.rulesets.publish(req.params.version, req.principal!.name)
@@ -118,7 +118,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
     config: { scope: 'rules' },
     schema: {
       tags: ['rulesets'], summary: 'Publish an earlier version again, as a new version (history stays linear)',
-      params: VersionParams, body: PublishBody, response: { 201: PublishResult, ...problemResponses },
+      params: VersionParams, body: PublishBody, response: { 201: PublishResult, ...problemResponses, 409: Type.Ref('ProblemDetails') },
     },
   }, async (req, reply) => {
     const doc = await core.rulesets.rollback(req.params.version, req.principal!.name)
@@ -146,7 +146,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
     schema: {
       tags: ['rulesets'],
       summary: "Score a stored lead's history and/or pasted events with a ruleset (unsaved source, a version, or the published one) and explain every point; nothing is stored",
-      body: DryRunBody, response: { 200: DryRunResult, ...problemResponses },
+      body: DryRunBody, response: { 200: DryRunResult, ...problemResponses, 413: Type.Ref('ProblemDetails'), 422: Type.Ref('ProblemDetails') },
     },
   }, async (req) => {
     const { source, version, leadId, events } = req.body

@@ -105,6 +105,8 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
     },
   }, async (req, reply) => {
     if (!req.isMultipart()) throw new LS_ERR_UNSUPPORTED_MEDIA_TYPE(String(req.headers['content-type'] ?? '(none)').split(';')[0]!)
+    // without a boundary the form cannot be read (the reader's own error has no code, and would be a 500)
+    if (!/;\s*boundary=/i.test(String(req.headers['content-type']))) throw new LS_ERR_VALIDATION('multipart/form-data needs a boundary parameter')
     const length = Number(req.headers['content-length'])
     const expectedBytes = Number.isSafeInteger(length) && length >= 0 ? length : null
     if (expectedBytes !== null && expectedBytes > limits.maxBytes + FORM_OVERHEAD) {
