@@ -78,3 +78,20 @@ export async function waitForScoring (db: Database, timeoutMs = 60_000): Promise
 export async function postEvents (app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
   return await app.inject({ method: 'POST', url: '/v1/events', headers: { ...AUTH, 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) })
 }
+
+/**
+ * Rebuilds the lead views (index and counters) and waits for it: for tests that write lead documents straight into
+ * the database, which the views (kept by the server's own writes) do not see.
+ */
+export async function rebuildViews (app: FastifyInstance): Promise<void> {
+  const res = await app.inject({ method: 'POST', url: '/v1/views/rebuild', headers: AUTH })
+  if (res.statusCode !== 202) throw new Error(`rebuild refused: ${res.statusCode} ${res.body}`)
+  const id = res.json<{ id: string }>().id
+  for (let i = 0; i < 1200; i++) {
+    const job = (await app.inject({ url: `/v1/jobs/${id}`, headers: AUTH })).json<{ state: string; error: string | null }>()
+    if (job.state === 'done') return
+    if (job.state === 'failed') throw new Error(`rebuild failed: ${job.error ?? ''}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('rebuild did not finish')
+}

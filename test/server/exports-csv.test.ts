@@ -1,6 +1,6 @@
 // RELIABILITY.md case 20: CSV export formula injection (GET /v1/exports/leads), plus the NDJSON export.
 import t from 'tap'
-import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
+import { buildTestApp, postEvents, waitForScoring, AUTH, rebuildViews } from '../helpers/harness.js'
 import { assertLedger, assertProblem, rid } from '../helpers/ledger.js'
 
 /** Minimal RFC 4180 parser: quoted fields may hold commas, quotes ("") and CR/LF; records end with CRLF. */
@@ -95,6 +95,7 @@ t.test('the export row count equals the lead count of the same query; NDJSON par
     t.equal(res.statusCode, 201)
     await db.c.leads.updateOne({ _id: res.json().id as string }, { $set: { score: i * 3 } })
   }
+  await rebuildViews(app)
   for (const query of ['', '&minScore=10', '&q=evil', '&maxScore=5']) {
     const list = await app.inject({ url: `/v1/leads?limit=500${query}`, headers: AUTH })
     t.equal(list.statusCode, 200)

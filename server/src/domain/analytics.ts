@@ -1,32 +1,55 @@
-// Aggregates behind /v1/analytics/*. FerretDB 1.24 has no $bucket/$facet/$dateTrunc/$lookup and only $sum/$count in
-// $group, so every aggregate here is counted in the server over a streamed, projected cursor: a few small fields per
-// document in flight (batches of 1,000), never the documents themselves, and never a whole collection in memory.
-import type { Collections } from '../infra/db.js'
-import type { RulesetSettings } from './types.js'
-import { mapEventType } from './rulesets/ruleset-service.js'
-
-const BATCH = 1000
+// Analytics over the counters the lead views keep at write time (lead-views/counters.ts): every figure here is
+// read from a handful of counter documents, never by scanning leads or events.
+import type { LeadViews } from './lead-views/service.js'
+import { CONVERSION_EVENT, CONVERTED_STATUS } from './lead-views/summary.js'
+import { nameOfSegment, namedCounts } from './lead-views/counters.js'
 
 /**
  * What counts as a converted lead, as the backtest's lift already defines it (docs/rules.md): the lead's status is
- * `converted`, or it has at least one event whose type is `purchase` once the published ruleset's aliases apply.
+ * `converted`, or scoring saw at least one event whose type is `purchase` once the published ruleset's aliases apply.
  */
-export const CONVERSION = { status: 'converted', eventType: 'purchase' } as const
+export const CONVERSION = { status: CONVERTED_STATUS, eventType: CONVERSION_EVENT } as const
 
-/**
- * Ids of the leads with a conversion event. Cost: one `distinct` over event types (server-side; MongoDB serves it from
- * the `type` index), then one streamed pass over the conversion events only, projected to `leadId`. Memory: one id per
- * lead that converted by event.
- */
-export async function leadsWithConversionEvent (c: Collections, settings: RulesetSettings): Promise<Set<string>> {
-  const raw = (await c.events.distinct('type')).filter((t): t is string => typeof t === 'string')
-  const types = raw.filter((t) => mapEventType(t, settings).type === CONVERSION.eventType)
-  const ids = new Set<string>()
-  if (types.length === 0) return ids
-  for await (const e of c.events.find({ type: { $in: types } }).project<{ leadId?: unknown }>({ _id: 0, leadId: 1 }).batchSize(BATCH)) {
-    if (typeof e.leadId === 'string') ids.add(e.leadId)
+type Node = Record<string, unknown>
+const node = (o: unknown): Node => o !== null && typeof o === 'object' ? o as Node : {}
+const num = (v: unknown): number => typeof v === 'number' && Number.isFinite(v) ? v : 0
+
+/** Leads (and converted leads) per whole score, of one stage or all, from the score histograms. */
+export function scoreHistogram (counters: Node, stage: string | undefined): Map<number, { n: number; conv: number }> {
+  const out = new Map<number, { n: number; conv: number }>()
+  for (const [seg, bands] of Object.entries(node(counters.hist))) {
+    if (stage !== undefined && nameOfSegment(seg) !== stage) continue
+    for (const [band, v] of Object.entries(node(bands))) {
+      const n = Math.round(num(node(v).n))
+      const conv = Math.round(num(node(v).conv))
+      if (n === 0) continue
+      const b = Number(band)
+      const cur = out.get(b) ?? { n: 0, conv: 0 }
+      out.set(b, { n: cur.n + n, conv: cur.conv + conv })
+    }
   }
-  return ids
+  return out
+}
+
+/** Leads per stage name. */
+export const stageCounts = (counters: Node): Map<string, number> => namedCounts(counters.stage)
+
+/** Lead figures in total, per source and for leads with no source. */
+export function sourceFigures (counters: Node): { all: Figures; none: Figures; per: Map<string, Figures> } {
+  const fig = (o: unknown): Figures => ({ leads: Math.round(num(node(o).n)), scoreSum: num(node(o).score), converted: Math.round(num(node(o).conv)) })
+  const per = new Map<string, Figures>()
+  for (const [seg, v] of Object.entries(node(counters.src))) {
+    const f = fig(v)
+    if (f.leads > 0) per.set(nameOfSegment(seg), f)
+  }
+  return { all: fig(counters), none: fig(counters.none), per }
+}
+
+export interface Figures { leads: number; scoreSum: number; converted: number }
+
+/** The counters of every lead (a few shard documents). */
+export async function leadCounters (views: LeadViews): Promise<Node> {
+  return await views.leadCounters()
 }
 
 /** A lead's score as a finite number (a missing or broken score counts as 0, as in the score distribution). */
@@ -91,36 +114,47 @@ export interface EventsOverTime {
 }
 
 /**
- * Events per type per bucket of `[from, to)` (both on bucket boundaries), by event time. The `top` most frequent types
- * get a series each; the rest are summed into `other`. Cost: one server-side `$match` + `$group` with `$sum` per type
- * (FerretDB supports both), then one streamed pass over the events in range projected to `{ type, occurredAt }`.
- * Memory: (top + 1) × buckets counters.
+ * Events per type per bucket of `[from, to)` (both on bucket boundaries), by event time, counted when first scored.
+ * Hours come from the day documents (counts per hour), days and weeks from the month documents (counts per day):
+ * at most a few hundred `_id` reads for the widest range allowed. The `top` most frequent types get a series each;
+ * the rest are summed into `other`.
  */
-export async function eventsOverTime (c: Collections, from: number, to: number, g: Granularity, top: number): Promise<EventsOverTime> {
+export async function eventsOverTime (views: LeadViews, from: number, to: number, g: Granularity, top: number): Promise<EventsOverTime> {
   const size = SIZE[g]
   const n = Math.round((to - from) / size)
-  const range = { occurredAt: { $gte: new Date(from), $lt: new Date(to) } }
-  const totals = await c.events.aggregate<{ _id: unknown; n: number }>([{ $match: range }, { $group: { _id: '$type', n: { $sum: 1 } } }]).toArray()
-  const ranked = totals.filter((r): r is { _id: string; n: number } => typeof r._id === 'string')
-    .sort((a, b) => b.n - a.n || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0))
-  const shown = ranked.slice(0, top)
-  const index = new Map(shown.map((r, i) => [r._id, i]))
-  const counts = shown.map(() => new Array<number>(n).fill(0))
-  const other = new Array<number>(n).fill(0)
-  let total = 0
-  for await (const e of c.events.find(range).project<{ type?: unknown; occurredAt?: unknown }>({ _id: 0, type: 1, occurredAt: 1 }).batchSize(BATCH)) {
-    if (!(e.occurredAt instanceof Date)) continue
-    const i = Math.floor((e.occurredAt.getTime() - from) / size)
-    if (i < 0 || i >= n) continue
-    const s = typeof e.type === 'string' ? index.get(e.type) : undefined
-    if (s !== undefined) counts[s]![i]!++
-    else other[i]!++
-    total++
+  const hourly = g === 'hour'
+  const first = new Date(from).toISOString()
+  const last = new Date(to - 1).toISOString()
+  const docs = hourly ? await views.eventDocs('d', first.slice(0, 10), last.slice(0, 10)) : await views.eventDocs('m', first.slice(0, 7), last.slice(0, 7))
+  const perType = new Map<string, number[]>()
+  for (const doc of docs) {
+    // `ev:d:YYYY-MM-DD:<slot>` or `ev:m:YYYY-MM:<slot>`
+    const date = doc._id.slice(5, hourly ? 15 : 12)
+    const base = hourly ? Date.parse(`${date}T00:00:00Z`) : Date.parse(`${date}-01T00:00:00Z`)
+    for (const [unit, types] of Object.entries(node(hourly ? doc.h : doc.d))) {
+      const at = hourly ? base + Number(unit) * HOUR : base + (Number(unit) - 1) * DAY
+      if (at < from || at >= to) continue
+      const i = Math.floor((at - from) / size)
+      for (const [seg, c] of Object.entries(node(types))) {
+        const count = Math.round(num(c))
+        if (count === 0) continue
+        const type = nameOfSegment(seg)
+        let row = perType.get(type)
+        if (row === undefined) perType.set(type, row = new Array<number>(n).fill(0))
+        row[i]! += count
+      }
+    }
   }
+  const ranked = [...perType].map(([type, counts]) => ({ type, counts, total: counts.reduce((a, b) => a + b, 0) }))
+    .filter((r) => r.total > 0)
+    .sort((a, b) => b.total - a.total || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))
+  const shown = ranked.slice(0, top)
+  const other = new Array<number>(n).fill(0)
+  for (const r of ranked.slice(top)) r.counts.forEach((c, i) => { other[i]! += c })
   return {
     buckets: Array.from({ length: n }, (_, i) => new Date(from + i * size).toISOString()),
-    total,
-    series: shown.map((r, i) => ({ type: r._id, total: counts[i]!.reduce((a, b) => a + b, 0), counts: counts[i]! })),
+    total: ranked.reduce((t, r) => t + r.total, 0),
+    series: shown.map((r) => ({ type: r.type, total: r.total, counts: r.counts })),
     other: { types: ranked.length - shown.length, total: other.reduce((a, b) => a + b, 0), counts: other },
   }
 }

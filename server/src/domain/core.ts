@@ -23,6 +23,7 @@ import { createDispatcher } from './webhooks/dispatcher.js'
 import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
 import { createPredictiveService, createPredictivePlugin, internalPluginContext } from './predictive/service.js'
+import { createLeadViews } from './lead-views/service.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -90,13 +91,14 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   }
 
   const identity = createIdentityService(c, now)
+  const views = createLeadViews({ c, now, locks })
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
     // A released FerretDB holds one of its 100 SQLite connections per single-document update until the command ends:
     // at most 8 per command there. The embedded build closes each one as it goes (scripts/ferretdb.mjs), and has the
     // `_id` list patch that `idIn` detects.
     writesPerCommand: database.ferret && !database.idIn ? 8 : 200, idIn: database.idIn, identity,
-    log, onCommitted, notifier: outbox, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
+    log, onCommitted, notifier: outbox, views, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
   // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run in batches of leads by the
@@ -142,11 +144,17 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     for (const m of markers) queue.push(m._id)
   }
 
-  const ingest = createIngestService({
+  const storing = createIngestService({
     c, now, identity, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
     onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
   })
+  // every accepted event is counted (the stored-events counter behind /v1/stats) before its request is answered
+  const counted = async <T extends { accepted: number }>(r: T): Promise<T> => { await views.stored(r.accepted); return r }
+  const ingest: typeof storing = {
+    ingest: async (inputs, ctx) => await counted(await storing.ingest(inputs, ctx)),
+    submit: async (inputs, ctx) => await counted(await storing.submit(inputs, ctx)),
+  }
 
   const uploads = createUploadService({ c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log })
 
@@ -217,6 +225,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
    * their markers too (that run also re-checks them after releasing their locks).
    */
   async function runScoreLeads (leadIds: string[]): Promise<void> {
+    // a rebuild of the lead views counts the leads as they are: scoring waits for it
+    while (rebuilding) await new Promise((r) => setTimeout(r, 200))
     let done: string[]
     try {
       done = (await processor.processMany(leadIds)).done
@@ -329,16 +339,48 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     }
   }
 
+  let rebuilding = false
+
+  async function startRebuildViews (actor: string): Promise<JobDoc> {
+    const t = now()
+    const job: JobDoc = { _id: newId('job'), kind: 'rebuild-views', state: 'queued', total: 0, done: 0, error: null, createdAt: t, updatedAt: t, finishedAt: null }
+    await c.jobs.insertOne(job)
+    await c.auditLog.insertOne({ _id: newId('au'), at: t, actor, action: 'views.rebuild', target: job._id, details: {} })
+    await scheduler.agenda.now('rebuild-views', { jobId: job._id })
+    return job
+  }
+
+  /** Rebuilds the lead index and the aggregates from the leads and events, with scoring paused in this process. */
+  async function runRebuildViews (jobId: string, touch: () => Promise<unknown> = async () => undefined): Promise<void> {
+    await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'running', updatedAt: now() } })
+    rebuilding = true
+    const heartbeat = setInterval(() => { touch().catch(() => undefined) }, Math.max(200, Math.floor(config.worker.lockLifetimeMs / 3)))
+    try {
+      const r = await views.rebuild(async (done) => { await c.jobs.updateOne({ _id: jobId }, { $set: { done, updatedAt: now() } }) })
+      await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'done', total: r.leads, done: r.leads, updatedAt: now(), finishedAt: now() } })
+    } catch (err) {
+      await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'failed', error: (err as Error).message, updatedAt: now(), finishedAt: now() } })
+      throw err
+    } finally {
+      clearInterval(heartbeat)
+      rebuilding = false
+    }
+  }
+
+  scheduler.define<{ jobId: string }>({ name: 'rebuild-views', handler: async (d, job) => { await runRebuildViews(d.jobId, async () => await job.touch()) }, concurrency: 1 })
+
   scheduler.define<{ jobId: string }>({ name: 'rescore-all', handler: async (d, job) => { await runRescoreAll(d.jobId, async () => await job.touch()) }, concurrency: 1 })
 
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
-    predictive, identity, enqueue, sweep, decayTick, startRescoreAll, withLeadLock,
+    predictive, identity, enqueue, sweep, decayTick, startRescoreAll, withLeadLock, views, startRebuildViews,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
       workersStarted = true
       await scheduler.start()
+      // a database from before the lead views: build them once (an empty one is marked built at once)
+      if (!await views.built() && !await views.markBuiltIfEmpty()) await startRebuildViews('system')
       const every = (ms: number, fn: () => Promise<unknown>, what: string): NodeJS.Timeout => {
         let busy = false
         const timer = setInterval(() => {

@@ -76,6 +76,10 @@ export interface LeadDoc {
   rulesetVersion: number | null
   /** The latest prediction of the deployed model (absent or null while no model is deployed). */
   predictive?: StoredPrediction | null
+  /** Scoring saw a conversion event (after the ruleset's aliases); see lead-views/summary.ts. */
+  convertedByEvent?: boolean
+  /** Counted in the lead views before its first commit (a lead created by the API); see the scoring commit. */
+  inViews?: boolean
   createdAt: Date
   updatedAt: Date
 }
@@ -345,7 +349,7 @@ export interface UploadSpool {
 
 export interface JobDoc {
   _id: string
-  kind: 'rescore-all' | 'train-model'
+  kind: 'rescore-all' | 'train-model' | 'rebuild-views'
   state: 'queued' | 'running' | 'done' | 'failed'
   total: number
   done: number

@@ -54,6 +54,10 @@ export interface Collections {
   modelDeployments: Collection<DeploymentDoc>
   /** The holdout rows each model was evaluated on (for bias reports). */
   modelEvaluations: Collection<EvaluationDoc>
+  /** The lead index: one document per sort or search key of a lead, `_id` the key (domain/lead-views/keys.ts). */
+  leadIndex: Collection<{ _id: string }>
+  /** Counters kept at write time for analytics and stats (domain/lead-views/counters.ts). */
+  aggregates: Collection<{ _id: string; [field: string]: unknown }>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -137,6 +141,8 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   models: [{ key: { version: 1 }, name: 'version_unique', unique: true }],
   modelDeployments: [{ key: { seq: 1 }, name: 'seq_unique', unique: true }],
   modelEvaluations: [],
+  leadIndex: [],
+  aggregates: [],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -198,7 +204,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
-    'models', 'modelDeployments', 'modelEvaluations'] as const
+    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, idIn, idAnd, idRange, close: async () => { await client.close() } }
 }

@@ -69,4 +69,4 @@ export function encodeKeys<T> (value: T, maxDepth = 64): T { return mapKeys(valu
 /** Reverses {@link encodeKeys}. */
 export function decodeKeys<T> (value: T, maxDepth = 64): T { return mapKeys(value, decodeKey, 0, maxDepth, false) as T }
 /** Encodes one key (for `$set: { 'attributes.<key>': … }`). */
-export { encodeKey }
+export { encodeKey, decodeKey }

@@ -5,7 +5,8 @@ import {
   TopSources, TopSourcesQuery, MAX_TIME_BUCKETS,
 } from '../schemas/analytics.js'
 import {
-  CONVERSION, DEFAULT_SPAN, bandOf, bandStarts, bucketSize, ceilTo, eventsOverTime, floorTo, leadsWithConversionEvent, mean, rate, scoreOf,
+  CONVERSION, DEFAULT_SPAN, bandOf, bandStarts, bucketSize, ceilTo, eventsOverTime, floorTo, mean, rate, scoreHistogram, stageCounts, sourceFigures,
+  type Figures,
 } from '../domain/analytics.js'
 import { LS_ERR_VALIDATION } from '../errors.js'
 import { REST_SOURCE } from './events.js'
@@ -17,12 +18,11 @@ const BUILT_IN_SOURCES: Record<string, string> = { [REST_SOURCE]: 'REST API', [M
 const MIN_TIME = Date.parse('0001-01-08T00:00:00Z')
 const MAX_TIME = Date.parse('9998-12-31T00:00:00Z')
 
-interface Figures { leads: number; scoreSum: number; converted: number }
 const figures = (f: Figures) => ({ leads: f.leads, avgScore: mean(f.scoreSum, f.leads), converted: f.converted, rate: rate(f.converted, f.leads) })
 
 /**
- * Aggregates for the console's charts. FerretDB 1.24 has no $bucket/$floor and only $sum/$count in $group, so the
- * counting is done here over a streamed projection: one small document per lead in flight, never the leads themselves.
+ * Aggregates for the console's charts, from the counters the lead views keep at each commit (domain/lead-views/): a
+ * request reads a few counter documents, whatever the number of leads and events.
  */
 const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoutes (app) {
   const { core } = app
@@ -39,18 +39,12 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
     const width = req.query.bucket
     const counts = new Map<number, number>()
     let total = 0
-    let min: number | null = null
-    let max: number | null = null
-    const cursor = c.leads.find(req.query.stage !== undefined ? { stage: req.query.stage } : {})
-      .project<{ score?: unknown }>({ _id: 0, score: 1 }).batchSize(1000)
-    for await (const d of cursor) {
-      const s = scoreOf(d.score)
-      const from = bandOf(s, width)
-      counts.set(from, (counts.get(from) ?? 0) + 1)
-      total++
-      if (min === null || s < min) min = s
-      if (max === null || s > max) max = s
+    for (const [score, h] of scoreHistogram(await core.views.leadCounters(), req.query.stage)) {
+      const from = bandOf(score, width)
+      counts.set(from, (counts.get(from) ?? 0) + h.n)
+      total += h.n
     }
+    const [min, max] = total === 0 ? [null, null] : await Promise.all([core.views.scoreEdge(req.query.stage, 1), core.views.scoreEdge(req.query.stage, -1)])
     const buckets = bandStarts(counts.keys(), width).map((f) => ({ from: f, to: f + width, count: counts.get(f) ?? 0 }))
     return { bucket: width, total, min, max, buckets }
   })
@@ -64,13 +58,8 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
   }, async () => {
     const active = await core.rulesets.active()
     const defined = [...(active.settings.stages ?? [])].sort((a, b) => a.min - b.min)
-    const counts = new Map<string, number>()
-    let total = 0
-    for await (const d of c.leads.find({}).project<{ stage?: unknown }>({ _id: 0, stage: 1 }).batchSize(1000)) {
-      const name = typeof d.stage === 'string' ? d.stage : ''
-      counts.set(name, (counts.get(name) ?? 0) + 1)
-      total++
-    }
+    const counts = stageCounts(await core.views.leadCounters())
+    const total = [...counts.values()].reduce((a, b) => a + b, 0)
     let reached = 0
     const stages = defined.map((s) => ({ name: s.name, min: s.min, count: counts.get(s.name) ?? 0, reached: 0 }))
     for (let i = stages.length - 1; i >= 0; i--) {
@@ -82,8 +71,6 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
     return { total, rulesetVersion: active.version, stages, other }
   })
 
-  // Cost: the conversion-event pass of leadsWithConversionEvent, then one streamed pass over the leads (or those of
-  // `stage`) projected to { _id, score, status }. Memory: the converted ids and one counter pair per band.
   app.get('/v1/analytics/conversion-by-score', {
     config: { scope: 'read' },
     schema: {
@@ -94,20 +81,17 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
     },
   }, async (req) => {
     const width = req.query.bucket
-    const active = await core.rulesets.active()
-    const byEvent = await leadsWithConversionEvent(c, active.settings)
     const bands = new Map<number, { leads: number; converted: number }>()
     let total = 0
     let converted = 0
-    const cursor = c.leads.find(req.query.stage !== undefined ? { stage: req.query.stage } : {})
-      .project<{ _id: string; score?: unknown; status?: unknown }>({ _id: 1, score: 1, status: 1 }).batchSize(1000)
-    for await (const d of cursor) {
-      const from = bandOf(scoreOf(d.score), width)
+    for (const [score, h] of scoreHistogram(await core.views.leadCounters(), req.query.stage)) {
+      const from = bandOf(score, width)
       let b = bands.get(from)
       if (b === undefined) bands.set(from, b = { leads: 0, converted: 0 })
-      b.leads++
-      total++
-      if (d.status === CONVERSION.status || byEvent.has(d._id)) { b.converted++; converted++ }
+      b.leads += h.n
+      b.converted += h.conv
+      total += h.n
+      converted += h.conv
     }
     const buckets = bandStarts(bands.keys(), width).map((f) => {
       const b = bands.get(f) ?? { leads: 0, converted: 0 }
@@ -139,13 +123,10 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
     const to = ceilTo(toMs, g)
     const n = Math.round((to - from) / bucketSize(g))
     if (n > MAX_TIME_BUCKETS) throw new LS_ERR_VALIDATION(`the range holds ${n} ${g} buckets; at most ${MAX_TIME_BUCKETS} are allowed (choose a shorter range or a coarser granularity)`)
-    const r = await eventsOverTime(c, from, to, g, req.query.top)
+    const r = await eventsOverTime(core.views, from, to, g, req.query.top)
     return { granularity: g, from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...r }
   })
 
-  // Cost: the conversion-event pass of leadsWithConversionEvent, one streamed pass over all leads projected to
-  // { _id, score, status, sources }, and one `_id` lookup of the listed sources' names. Memory: the converted ids and
-  // one counter triple per source.
   app.get('/v1/analytics/sources', {
     config: { scope: 'read' },
     schema: {
@@ -155,23 +136,7 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
       response: { 200: TopSources, ...problemResponses },
     },
   }, async (req) => {
-    const active = await core.rulesets.active()
-    const byEvent = await leadsWithConversionEvent(c, active.settings)
-    const per = new Map<string, Figures>()
-    const none: Figures = { leads: 0, scoreSum: 0, converted: 0 }
-    const all: Figures = { leads: 0, scoreSum: 0, converted: 0 }
-    const cursor = c.leads.find({}).project<{ _id: string; score?: unknown; status?: unknown; sources?: unknown }>({ _id: 1, score: 1, status: 1, sources: 1 }).batchSize(1000)
-    for await (const d of cursor) {
-      const score = scoreOf(d.score)
-      const conv = d.status === CONVERSION.status || byEvent.has(d._id) ? 1 : 0
-      const ids = Array.isArray(d.sources) ? [...new Set(d.sources.filter((s): s is string => typeof s === 'string'))] : []
-      const targets = ids.length === 0 ? [none] : ids.map((id) => {
-        let f = per.get(id)
-        if (f === undefined) per.set(id, f = { leads: 0, scoreSum: 0, converted: 0 })
-        return f
-      })
-      for (const f of [all, ...targets]) { f.leads++; f.scoreSum += score; f.converted += conv }
-    }
+    const { all, none, per } = sourceFigures(await core.views.leadCounters())
     const sort = req.query.sort
     const key = (f: ReturnType<typeof figures>): number => sort === 'leads' ? f.leads : sort === 'conversionRate' ? f.rate : f.avgScore
     const ranked = [...per].map(([sourceId, f]) => ({ sourceId, ...figures(f) }))

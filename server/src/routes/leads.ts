@@ -7,15 +7,16 @@ import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEA
 import { encodeCursor, decodeCursor, type Cursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
-import { leadIdOf } from '../domain/ids.js'
+import { eventIdOf, leadIdOf } from '../domain/ids.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
 import { initialState } from '../domain/scoring/model.js'
-import { isDuplicateKey } from '../infra/db.js'
+import { idLists, isDuplicateKey } from '../infra/db.js'
+import { summaryOf } from '../domain/lead-views/summary.js'
 import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
 import { LEAD_UPDATED } from '../domain/uploads/mapping.js'
 import { REST_SOURCE } from './events.js'
-import type { LeadDoc, LedgerDoc } from '../domain/types.js'
+import type { EventDoc, LeadDoc, LedgerDoc } from '../domain/types.js'
 import { LockBusyError } from '../domain/scoring/processor.js'
 
 export { LeadFilterQuery } from '../schemas/leads.js'
@@ -88,6 +89,9 @@ const LeadPatch = Type.Object({
   attributes: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown())),
 }, { additionalProperties: false })
 
+/** Whether a lead is counted in the lead views yet (scoring counts a new lead at its first commit). */
+const counted = (l: LeadDoc): boolean => l.rev > 0 || l.inViews === true
+
 const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) {
   const { core } = app
   const { c } = core
@@ -121,20 +125,8 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     },
   }, async (req) => {
     const q = req.query
-    const sort = SORTS[q.sort as SortName]
-    const filter = leadFilter(q)
-    const cur = decodeCursor(q.cursor)
-    const full: Filter<LeadDoc> = cur === null ? filter : { $and: [filter, afterCursor(sort, cur)] }
-    const docs = await c.leads.find(full).sort({ [sort.field]: sort.dir, _id: 1 } as Sort).limit(q.limit + 1).toArray()
-    const more = docs.length > q.limit
-    const page = docs.slice(0, q.limit)
-    const last = page[page.length - 1]
-    let nextCursor: string | null = null
-    if (more && last !== undefined) {
-      const v = (last as unknown as Record<string, unknown>)[sort.field]
-      nextCursor = encodeCursor({ v: v instanceof Date ? v.toISOString() : (v as string | number | null | undefined) ?? null, id: last._id })
-    }
-    return { items: page.map(leadOut), nextCursor }
+    const page = await core.views.list({ ...q, sort: q.sort as SortName })
+    return { items: page.items.map(leadOut), nextCursor: page.nextCursor }
   })
 
   app.post('/v1/leads', {
@@ -159,14 +151,19 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       attributes: encodeKeys(b.attributes ?? {}), status: b.status ?? 'open', stage: initialState(settings).stage, grade: '', score: 0,
       scores: { engagement: 0, fit: 0, intent: 0, predictive: null }, sources: [], nextSeq: 0, lastSeq: 0, lastOrd: null, rev: 0,
       state: initialState(settings), lastBatch: null, rescoreFrom: null, lastEventAt: null, lastScoredAt: null, rulesetVersion: null,
-      createdAt: t, updatedAt: t,
+      createdAt: t, updatedAt: t, inViews: true,
     }
+    // the lead's index keys first, so it is never missing from the list; taken back if the lead exists already
+    const change = { before: null, after: summaryOf(doc) }
+    await core.views.prepare([change])
     try {
       await c.leads.insertOne(doc)
     } catch (err) {
+      await core.views.settle([], [change])
       if (isDuplicateKey(err)) throw new LS_ERR_LEAD_EXISTS(email ?? externalId ?? '')
       throw err
     }
+    await core.views.settle([change], [])
     // events that name only this external id join this lead
     if (email !== null && externalId !== null) await core.identity.link([{ externalId, leadId: doc._id, key }])
     return reply.code(201).send(leadOut(doc))
@@ -199,7 +196,12 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       const item = r.results[0]!
       if (item.status !== 'accepted') throw new LS_ERR_VALIDATION(item.error?.message ?? 'profile change rejected')
     }
-    const l = await underLock(req.params.id, async () => await c.leads.findOneAndUpdate({ _id: req.params.id }, { $set: set }, { returnDocument: 'after' }))
+    const l = await underLock(req.params.id, async () => {
+      const before = await c.leads.findOne({ _id: req.params.id })
+      const after = await c.leads.findOneAndUpdate({ _id: req.params.id }, { $set: set }, { returnDocument: 'after' })
+      if (before !== null && after !== null && counted(before)) await core.views.apply([{ before: summaryOf(before), after: summaryOf(after) }])
+      return after
+    })
     if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(req.params.id)
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.update', target: l._id, details: { fields: Object.keys(b) } })
     return leadOut(l)
@@ -211,11 +213,16 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
   }, async (req, reply) => {
     const l = await mustGet(req.params.id)
     await underLock(l._id, async () => {
-      await c.events.deleteMany({ leadId: l._id })
+      const cur = await mustGet(l._id)
+      // the lead's events by `_id` (its seqs are gapless), so their counts can be taken out of the aggregates
+      const events = await core.views.eventsOfLead(l._id)
+      for (const part of idLists(events.map((e) => e._id))) await c.events.deleteMany({ _id: { $in: part } })
       await c.scoreHistory.deleteMany({ leadId: l._id })
       await core.outbox.eraseLead(l._id)
       await core.identity.unlink(l._id, l.externalId ?? null)
       await c.leads.deleteOne({ _id: l._id })
+      await core.views.erasedEvents(events)
+      if (counted(cur)) await core.views.apply([{ before: summaryOf(cur), after: null }])
     })
     await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.delete', target: l._id, details: {} })
     return reply.code(204).send(null)
@@ -271,10 +278,15 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     },
   }, async (req) => {
     const l = await mustGet(req.params.id)
-    const filter: Record<string, unknown> = { leadId: l._id }
     const cur = decodeCursor(req.query.cursor)
-    if (cur !== null) filter.ord = { $lt: cur.v }
-    const docs = await c.events.find(filter).sort({ ord: -1 }).limit(req.query.limit + 1).toArray()
+    if (cur !== null && typeof cur.v !== 'string') throw new LS_ERR_INVALID_CURSOR()
+    // A lead's events are the `_id` range of its id (see domain/ids.ts): read from the `_id` index, at a cost that
+    // grows with this lead's events only, then put in event-time order here.
+    const range = { _id: { $gte: eventIdOf(l._id, 0), $lt: `${l._id}.` } }
+    const docs = (await c.events.find(range as Filter<EventDoc>).toArray())
+      .filter((e) => cur === null || e.ord < (cur.v as string))
+      .sort((a, b) => a.ord < b.ord ? 1 : a.ord > b.ord ? -1 : 0)
+      .slice(0, req.query.limit + 1)
     const more = docs.length > req.query.limit
     const page = docs.slice(0, req.query.limit)
     const last = page[page.length - 1]
@@ -289,9 +301,8 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       response: { 200: Type.Object({ items: Type.Array(Type.Ref('Lead')) }), ...problemResponses },
     },
   }, async (req) => {
-    const f: Filter<LeadDoc> = req.query.stage !== undefined ? { stage: req.query.stage } : {}
-    const docs = await c.leads.find(f).sort({ score: -1, _id: 1 }).limit(req.query.limit).toArray()
-    return { items: docs.map(leadOut) }
+    const page = await core.views.list({ sort: 'score_desc', limit: req.query.limit, stage: req.query.stage })
+    return { items: page.items.map(leadOut) }
   })
 
   app.post('/v1/leads/:id/rescore', {

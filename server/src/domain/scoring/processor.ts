@@ -13,6 +13,9 @@ import { newId } from '../../lib/ids.js'
 import { eventIdOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
 import { mapLimit } from '../../lib/map-limit.js'
+import { mapEventType } from '../rulesets/ruleset-service.js'
+import type { LeadViews } from '../lead-views/service.js'
+import { CONVERSION_EVENT, afterSet, summaryOf, type LeadChange } from '../lead-views/summary.js'
 
 /** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
 export interface CommittedBatch {
@@ -69,6 +72,8 @@ export interface LeadProcessorDeps {
   notifier?: BatchNotifier
   /** Test seam: called after the ledger is written and before the commit, to simulate crashes and pauses. */
   beforeCommit?: (leadId: string) => Promise<void>
+  /** The lead index and aggregates, kept in step with every commit. */
+  views?: LeadViews
 }
 
 /** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
@@ -90,6 +95,10 @@ interface Prepared {
   batch: LeadBatch
   set: Record<string, unknown>
   committed: CommittedBatch
+  /** The lead's summary before and after (lead-views/); before is null for a lead never counted yet. */
+  change: LeadChange
+  /** The events scored for the first time (counted by event time in the aggregates). */
+  scored: Array<{ occurredAt: Date; type: string }>
 }
 
 /**
@@ -453,8 +462,15 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       sources: [...sources], ...profile, ...(notified !== undefined ? { notified } : {}),
       ...(prediction !== null ? { predictive: prediction, 'scores.predictive': prediction.score } : {}),
     }
+    // a conversion event (after the ruleset's aliases) converts the lead for good, unless a replay from the first
+    // event finds none
+    const conversion = events.some((e) => mapEventType(e.type, ruleset.settings).type === CONVERSION_EVENT)
+    set.convertedByEvent = supersedeFrom === '' ? conversion : (lead.convertedByEvent === true || conversion)
+    const counted = lead.rev > 0 || lead.inViews === true
     return {
       lead, token, entries, batch, set,
+      change: { before: counted ? summaryOf(lead) : null, after: summaryOf(afterSet(lead, set)) },
+      scored: newEvents.map((e) => ({ occurredAt: e.occurredAt, type: e.type })),
       committed: {
         leadId: lead._id, before: beforeParts, after: { ...partsOf(state), stage: state.stage }, lastSeq, events: newEvents.length,
         entries: entries.map((e) => ({ _id: e._id, eventId: e.eventId, eventType: e.eventType, delta: e.delta, reasons: e.reasons, occurredAt: e.occurredAt })),
@@ -491,6 +507,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     let committed: Prepared[] = []
     if (ready.length > 0) {
       let matched = -1
+      // the index keys the leads will have go first, so a committed lead is never missing from the lead list
+      await deps.views?.prepare(ready.map((r) => r.change))
       try {
         const ops = ready.map((r) => ({ updateOne: { filter: { _id: r.lead._id, rev: r.lead.rev, lastSeq: r.lead.lastSeq }, update: { $set: r.set, $inc: { rev: 1 } } } }))
         if (ready.length <= perCommand) matched = (await c.leads.bulkWrite(ops as never, { ordered: false })).matchedCount
@@ -509,6 +527,14 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     }
     await discard(runs.filter((r) => !committed.includes(r)))
+    if (deps.views !== undefined) {
+      // before finalize, so that once a batch's events show as scored, the counters include them; a failure here
+      // leaves the counters behind (a rebuild repairs them), never the scores
+      const scored = committed.flatMap((r) => r.scored)
+      const unmapped = committed.reduce((n, r) => n + r.batch.unmapped.length, 0)
+      await deps.views.settle(committed.map((r) => r.change), ready.filter((r) => !committed.includes(r)).map((r) => r.change), { events: scored, unmapped })
+        .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })
+    }
     await finalize(committed.map((r) => ({ lead: r.lead, batch: r.batch })))
     for (const r of committed) deps.onCommitted?.(r.committed)
     return committed
