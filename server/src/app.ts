@@ -123,7 +123,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const core = createCore(config, database, app.log, { ...opts, scoringPlugins })
   // stored webhook and source secrets are sealed with LEADSCORE_SECRET_KEY, else with the data folder's key file
   const keyFile = resolve(config.dataDir, 'secret.key')
-  const secrets = createSecretBox(config.secretKey !== undefined ? parseSecretKey(config.secretKey)! : keyFromFile(keyFile))
+  const secrets = createSecretBox(config.secretKey !== undefined ? parseSecretKey(config.secretKey)! : keyFromFile(keyFile),
+    config.previousSecretKeys.map((k) => parseSecretKey(k)!))
   if (config.secretKey === undefined) app.log.info({ keyFile }, 'stored secrets are sealed with the key file (set LEADSCORE_SECRET_KEY to use a key of your own)')
   core.subscriptions.useSecrets(secrets)
   const sources = createSourceHost({ core, registry, log: app.log, secrets })

@@ -87,6 +87,8 @@ export const Env = Type.Object({
   LEADSCORE_CONSOLE_DIR: Type.Optional(Type.String()),
   // 32 bytes, hex or base64: seals stored secrets (lib/secret-box.ts); required when NODE_ENV=production
   LEADSCORE_SECRET_KEY: Type.Optional(Type.String({ pattern: '^\\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)\\s*$' })),
+  // earlier keys (comma-separated): values they sealed still open, and are sealed again under LEADSCORE_SECRET_KEY at boot
+  LEADSCORE_SECRET_KEY_PREVIOUS: Type.Optional(Type.String({ pattern: '^\\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)(\\s*,\\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)){0,9}\\s*$' })),
   LEADSCORE_PLUGINS: Type.String({ default: '', pattern: '^[^\\s,]*(,[^\\s,]+)*$' }),
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
@@ -145,6 +147,8 @@ export interface AppConfig {
    * the data folder is used (created at first start); with NODE_ENV=production the variable is required.
    */
   secretKey: string | undefined
+  /** LEADSCORE_SECRET_KEY_PREVIOUS: keys stored secrets may still be sealed with (re-sealed under `secretKey` at boot). */
+  previousSecretKeys: readonly string[]
   /** Plugin packages (module specifiers) imported at boot, in order. */
   plugins: readonly string[]
   logLevel: Static<typeof Env>['LOG_LEVEL']
@@ -229,6 +233,7 @@ export function loadConfig (env: EnvInput): AppConfig {
     trustProxy: parseTrustProxy(e.LEADSCORE_TRUST_PROXY),
     consoleDir: e.LEADSCORE_CONSOLE_DIR,
     secretKey: e.LEADSCORE_SECRET_KEY?.trim(),
+    previousSecretKeys: Object.freeze((e.LEADSCORE_SECRET_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '')),
     plugins: Object.freeze(e.LEADSCORE_PLUGINS.split(',').filter((x) => x !== '')),
     logLevel: e.LOG_LEVEL,
     problemBaseUrl: e.PROBLEM_BASE_URL.replace(/\/$/, ''),

@@ -33,6 +33,14 @@ t.test('the box: seal, open, plain text from before, another key', async (t) => 
   const tampered = sealed.slice(0, -4) + (sealed.endsWith('AAAA') ? 'BBBB' : 'AAAA')
   t.throws(() => box.open(tampered), 'a changed value does not open (GCM tag)')
   t.same(parseSecretKey(Buffer.from(KEY, 'hex').toString('base64')), Buffer.from(KEY, 'hex'), 'base64 works too')
+  t.equal(box.reseal(sealed), sealed, 'a value sealed under the current key is kept as it is')
+  const rotated = createSecretBox(randomBytes(32), [parseSecretKey(KEY)!])
+  t.equal(rotated.open(sealed), 'whsec_plain', 'a previous key still opens what it sealed')
+  const resealed = rotated.reseal(sealed)
+  t.not(resealed, sealed)
+  t.ok(resealed.startsWith(`lsenc:v1:${rotated.keyId}:`), 'and reseal moves it to the current key')
+  t.equal(rotated.open(resealed), 'whsec_plain')
+  t.ok(rotated.reseal('legacy-plain').startsWith('lsenc:v1:'), 'reseal seals plain text')
   t.equal(parseSecretKey('too short'), null)
 })
 
@@ -106,7 +114,27 @@ t.test('webhook, source and IMAP secrets are sealed in the database; plain ones 
   t.equal(again.core.subscriptions.reveal((await db.c.webhooks.findOne({ _id: stored!._id }))!).secret, 'whsec_bGVnYWN5LXNlY3JldC1sZWdhY3ktc2VjcmV0LTAwMA==', 'and still sign')
   t.same(again.sources.instances.secretValues((await db.c.pluginInstances.findOne({ _id: 'src_legacy' }))!, 'signingSecret', new Date()), ['whsec_bGVnYWN5LXNvdXJjZS1zZWNyZXQtMDEyMzQ1Njc4OQ=='], 'and still verify')
 
+  const sealedNow = JSON.stringify([await db.c.webhooks.find({}).toArray(), await db.c.pluginInstances.find({}).toArray()])
   await again.close()
+
+  // a boot with the same key leaves sealed values as they are
+  const same = await buildApp(testConfig(uri, dbName, env), { logger: false, database: db, startWorkers: false })
+  await same.ready()
+  await same.close()
+  t.equal(JSON.stringify([await db.c.webhooks.find({}).toArray(), await db.c.pluginInstances.find({}).toArray()]), sealedNow, 'a boot rewrites nothing already sealed')
+
+  // a new key with the old one in LEADSCORE_SECRET_KEY_PREVIOUS: everything is sealed again under the new key
+  const NEW_KEY = randomBytes(32).toString('base64')
+  const rekeyed = await buildApp(testConfig(uri, dbName, { ...env, LEADSCORE_SECRET_KEY: NEW_KEY, LEADSCORE_SECRET_KEY_PREVIOUS: KEY }), { logger: false, database: db, startWorkers: false })
+  await rekeyed.ready()
+  const newId = createSecretBox(parseSecretKey(NEW_KEY)!).keyId
+  const values = [
+    ...(await db.c.webhooks.find({}).toArray()).flatMap((d) => [d.secret, d.previousSecret].filter((v): v is string => v !== null)),
+    ...(await db.c.pluginInstances.find({}).toArray()).flatMap((d) => Object.values(d.secrets).flat().map((v) => v.value)),
+  ]
+  t.ok(values.length >= 4 && values.every((v) => v.startsWith(`lsenc:v1:${newId}:`)), 'every stored secret is now sealed under the new key')
+  t.equal(rekeyed.core.subscriptions.reveal((await db.c.webhooks.findOne({ _id: stored!._id }))!).secret, 'whsec_bGVnYWN5LXNlY3JldC1sZWdhY3ktc2VjcmV0LTAwMA==', 'and still signs')
+  await rekeyed.close()
 
   // another key: the boot fails, naming the problem, rather than failing every delivery later
   // (on a connection of its own: what the half-built app started is left to finish before it closes)

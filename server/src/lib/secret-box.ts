@@ -15,8 +15,13 @@ export interface SecretBox {
   readonly keyId: string
   /** Seals a plain value; sealing a sealed value returns it unchanged. */
   seal (plain: string): string
-  /** The plain value of a sealed one; a value stored before encryption is returned as is. Throws when the key differs. */
+  /**
+   * The plain value of a sealed one; a value stored before encryption is returned as is. Throws when it was sealed
+   * under a key this box does not hold.
+   */
   open (stored: string): string
+  /** The value as it should be stored now: sealed under the current key (unchanged when it already is). */
+  reseal (stored: string): string
 }
 
 /** Whether a stored value is sealed (rather than plain text from before encryption). */
@@ -35,10 +40,13 @@ export function parseSecretKey (text: string): Buffer | null {
   return null
 }
 
-export function createSecretBox (key: Buffer): SecretBox {
-  if (key.length !== 32) throw new Error('the secret key must be 32 bytes')
-  const keyId = createHash('sha256').update(key).digest('hex').slice(0, 8)
-  return {
+export function createSecretBox (key: Buffer, previous: readonly Buffer[] = []): SecretBox {
+  for (const k of [key, ...previous]) if (k.length !== 32) throw new Error('a secret key must be 32 bytes')
+  const idOf = (k: Buffer): string => createHash('sha256').update(k).digest('hex').slice(0, 8)
+  const keyId = idOf(key)
+  const keys = new Map<string, Buffer>([...previous.map((k) => [idOf(k), k] as const), [keyId, key]])
+  const kidOf = (stored: string): string => stored.slice(PREFIX.length).split(':')[0] ?? ''
+  const box: SecretBox = {
     keyId,
     seal (plain) {
       if (isSealed(plain)) return plain
@@ -50,15 +58,24 @@ export function createSecretBox (key: Buffer): SecretBox {
     open (stored) {
       if (!isSealed(stored)) return stored
       const [kid, iv, ct, tag] = stored.slice(PREFIX.length).split(':')
-      if (kid !== keyId) {
+      const k = keys.get(kid ?? '')
+      if (k === undefined) {
         throw new Error(`a stored secret was sealed with another key (id ${kid ?? '?'}, this server's key is ${keyId}): ` +
-          'set LEADSCORE_SECRET_KEY to the key the secrets were stored with')
+          'set LEADSCORE_SECRET_KEY to the key the secrets were stored with (or name it in LEADSCORE_SECRET_KEY_PREVIOUS)')
       }
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv ?? '', 'base64url'))
+      const decipher = createDecipheriv('aes-256-gcm', k, Buffer.from(iv ?? '', 'base64url'))
       decipher.setAuthTag(Buffer.from(tag ?? '', 'base64url'))
       return Buffer.concat([decipher.update(Buffer.from(ct ?? '', 'base64url')), decipher.final()]).toString('utf8')
     },
+    reseal (stored) {
+      if (isSealed(stored) && kidOf(stored) === keyId) {
+        box.open(stored)
+        return stored
+      }
+      return box.seal(box.open(stored))
+    },
   }
+  return box
 }
 
 /**

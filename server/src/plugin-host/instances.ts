@@ -150,8 +150,8 @@ export function createInstanceService (deps: InstanceServiceDeps) {
     connectConfig,
 
     /**
-     * Seals secret values stored in plain text (before encryption), at boot; a value sealed with another key fails
-     * here. Returns how many instances were rewritten.
+     * Seals secret values stored in plain text (before encryption) or under a previous key, at boot; a value sealed
+     * with an unknown key fails here. Returns how many instances were rewritten.
      */
     async sealStored (): Promise<number> {
       let sealed = 0
@@ -160,8 +160,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
         const secrets: Record<string, SecretVersion[]> = {}
         for (const [k, versions] of Object.entries(doc.secrets ?? {})) {
           secrets[k] = versions.map((v) => {
-            box.open(v.value)
-            const value = box.seal(v.value)
+            const value = box.reseal(v.value)
             if (value !== v.value) changed = true
             return { ...v, value }
           })

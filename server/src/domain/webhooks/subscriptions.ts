@@ -78,12 +78,14 @@ export function createSubscriptionService (deps: { c: Collections; now: () => Da
     reveal,
     /** Sets the key stored secrets are sealed with. */
     useSecrets (b: SecretBox): void { box = b },
-    /** Seals secrets stored in plain text (before encryption); a secret sealed with another key fails here, at boot. */
+    /**
+     * Seals secrets stored in plain text (before encryption) or under a previous key; a secret sealed with an unknown
+     * key fails here, at boot.
+     */
     async sealStored (): Promise<number> {
       let sealed = 0
       for (const doc of await c.webhooks.find({}).toArray()) {
-        const plain = reveal(doc)
-        const set = { secret: secrets().seal(plain.secret), previousSecret: plain.previousSecret === null ? null : secrets().seal(plain.previousSecret) }
+        const set = { secret: secrets().reseal(doc.secret), previousSecret: doc.previousSecret === null ? null : secrets().reseal(doc.previousSecret) }
         if (set.secret === doc.secret && set.previousSecret === doc.previousSecret) continue
         // only if no rotation happened meanwhile
         await c.webhooks.updateOne({ _id: doc._id, secret: doc.secret, previousSecret: doc.previousSecret }, { $set: set })
