@@ -41,11 +41,13 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
       response: { 200: Stats, ...problemResponses },
     },
   }, async () => {
-    // event counts come from the counters scoring and ingest keep (domain/lead-views/), not from a count of events
+    // event and lead counts come from the counters scoring and ingest keep (domain/lead-views/), not from counting
+    // documents (a count reads the whole collection on FerretDB); a lead counts once scored or created by the API
     const [events, leads, rejects, rs] = await Promise.all([
-      core.views.statusCounters(), c.leads.estimatedDocumentCount(), c.ingestRejects.estimatedDocumentCount(), core.rulesets.active(),
+      core.views.statusCounters(), core.views.leadCounters(), c.ingestRejects.estimatedDocumentCount(), core.rulesets.active(),
     ])
-    return { events: { total: events.stored, pending: events.pending, unmapped: events.unmapped }, leads: { total: leads }, rejects: { total: rejects }, ruleset: { version: rs.version } }
+    const leadTotal = typeof leads.n === 'number' ? Math.round(leads.n) : 0
+    return { events: { total: events.stored, pending: events.pending, unmapped: events.unmapped }, leads: { total: leadTotal }, rejects: { total: rejects }, ruleset: { version: rs.version } }
   })
 
   app.post('/v1/views/rebuild', {

@@ -216,8 +216,9 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     const seen = new Set<string>()
     let cursor = after
     let scanned = 0
-    const chunk = Math.min(1000, Math.max(100, (limit + 1) * 2))
-    for (;;) {
+    // the first read takes just what a page needs (most pages have no filter to skip leads), later ones more
+    let chunk = Math.min(1000, limit + 1)
+    for (;; chunk = Math.min(1000, chunk * 4)) {
       const keys = await range(from, to, dir, cursor, chunk)
       if (keys.length === 0) return { items, next: null }
       const leads = new Map((await findByIds(c.leads, [...new Set(keys.map(leadIdOfKey))])).map((l) => [l._id, l]))
