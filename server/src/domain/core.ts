@@ -98,7 +98,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     // at most 8 per command there. The embedded build closes each one as it goes (scripts/ferretdb.mjs), and has the
     // `_id` list patch that `idIn` detects.
     writesPerCommand: database.ferret && !database.idIn ? 8 : 200, idIn: database.idIn, identity,
-    log, onCommitted, notifier: outbox, views, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
+    log, onCommitted, notifier: outbox, views, scansQueries: database.ferret, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
   // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run in batches of leads by the

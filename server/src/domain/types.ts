@@ -80,6 +80,8 @@ export interface LeadDoc {
   convertedByEvent?: boolean
   /** Counted in the lead views before its first commit (a lead created by the API); see the scoring commit. */
   inViews?: boolean
+  /** Every ledger entry of the lead has an `_id` starting `<lead id>~` (leads first scored since that holds). */
+  ledgerKeyed?: boolean
   createdAt: Date
   updatedAt: Date
 }

@@ -4,7 +4,7 @@ import type { Filter, Sort } from 'mongodb'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { LeadFilterQuery, LEAD_SORTS, type SortName } from '../schemas/leads.js'
 import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
-import { encodeCursor, decodeCursor, type Cursor } from '../lib/cursor.js'
+import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
 import { eventIdOf, leadIdOf } from '../domain/ids.js'
@@ -22,18 +22,9 @@ import { LockBusyError } from '../domain/scoring/processor.js'
 export { LeadFilterQuery } from '../schemas/leads.js'
 export type { SortName } from '../schemas/leads.js'
 
-export const SORTS = {
-  score_desc: { field: 'score', dir: -1 },
-  score_asc: { field: 'score', dir: 1 },
-  updated_desc: { field: 'updatedAt', dir: -1 },
-  created_desc: { field: 'createdAt', dir: -1 },
-  last_event_desc: { field: 'lastEventAt', dir: -1 },
-  name_asc: { field: 'name', dir: 1 },
-} as const satisfies Record<SortName, { field: string; dir: 1 | -1 }>
-
 function escapeRegex (s: string): string { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') }
 
-/** The MongoDB filter of the lead list's query parameters (shared with exports). */
+/** The MongoDB filter of the lead list's query parameters, for exports (which read every lead they write anyway). */
 export function leadFilter (q: Static<typeof LeadFilterQuery>): Filter<LeadDoc> {
   const f: Filter<LeadDoc> = {}
   const and: Filter<LeadDoc>[] = []
@@ -54,25 +45,6 @@ export function leadFilter (q: Static<typeof LeadFilterQuery>): Filter<LeadDoc> 
   return f
 }
 
-function afterCursor (sort: { field: string; dir: 1 | -1 }, c: Cursor): Filter<LeadDoc> {
-  const op = sort.dir === -1 ? '$lt' : '$gt'
-  if (c.v === null) {
-    // nulls sort first ascending and last descending
-    return (sort.dir === -1
-      ? { [sort.field]: null, _id: { $gt: c.id } }
-      : { $or: [{ [sort.field]: null, _id: { $gt: c.id } }, { [sort.field]: { $ne: null } }] }) as Filter<LeadDoc>
-  }
-  // the cursor's value must have the sort field's type, or the page would silently come back empty
-  const isDate = sort.field.endsWith('At')
-  if (isDate ? typeof c.v !== 'string' || Number.isNaN(Date.parse(c.v)) : sort.field === 'score' ? typeof c.v !== 'number' : typeof c.v !== 'string') {
-    throw new LS_ERR_INVALID_CURSOR()
-  }
-  const v = isDate ? new Date(c.v as string) : c.v
-  const or: Record<string, unknown>[] = [{ [sort.field]: { [op]: v } }, { [sort.field]: v, _id: { $gt: c.id } }]
-  if (sort.dir === -1) or.push({ [sort.field]: null })
-  return { $or: or } as Filter<LeadDoc>
-}
-
 const LeadCreate = Type.Object({
   email: Type.Optional(Type.String({ maxLength: 254 })),
   externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -88,6 +60,26 @@ const LeadPatch = Type.Object({
   status: Type.Optional(Type.String({ minLength: 1, maxLength: 50, pattern: '^[a-z][a-z0-9_]*$' })),
   attributes: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown())),
 }, { additionalProperties: false })
+
+/**
+ * Whether a document passes a filter of the forms the ledger route builds: equality, `$and`, `$or`, `$lt`/`$lte`/
+ * `$gt`/`$gte` on strings, `$ne` (the ledger of a lead read by `_id` range is filtered here).
+ */
+function matchesFilter (d: Record<string, unknown>, f: Record<string, unknown>): boolean {
+  for (const [k, cond] of Object.entries(f)) {
+    if (k === '$and') { if (!(cond as Array<Record<string, unknown>>).every((x) => matchesFilter(d, x))) return false; continue }
+    if (k === '$or') { if (!(cond as Array<Record<string, unknown>>).some((x) => matchesFilter(d, x))) return false; continue }
+    const v = d[k]
+    if (cond !== null && typeof cond === 'object' && !(cond instanceof Date)) {
+      for (const [op, x] of Object.entries(cond)) {
+        const a = v as string
+        const ok = op === '$lt' ? a < (x as string) : op === '$lte' ? a <= (x as string) : op === '$gt' ? a > (x as string) : op === '$gte' ? a >= (x as string) : op === '$ne' ? v !== x : false
+        if (!ok) return false
+      }
+    } else if (v !== cond) return false
+  }
+  return true
+}
 
 /** Whether a lead is counted in the lead views yet (scoring counts a new lead at its first commit). */
 const counted = (l: LeadDoc): boolean => l.rev > 0 || l.inViews === true
@@ -116,6 +108,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     config: { scope: 'read' },
     schema: {
       tags: ['leads'], summary: 'List leads with filters, sort and cursor pagination',
+      description: 'Pages are read from the lead index (docs/architecture.md, "Lead views"). A filter the index does not order by (a stage, source or score range with a sort other than by score) is checked lead by lead; when it skips many leads a page may hold fewer than `limit` leads while `nextCursor` is not null: follow it for more.',
       querystring: Type.Composite([LeadFilterQuery, Type.Object({
         sort: Type.Union(LEAD_SORTS.map((k) => Type.Literal(k)), { default: 'score_desc' }),
         limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
@@ -217,7 +210,12 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       // the lead's events by `_id` (its seqs are gapless), so their counts can be taken out of the aggregates
       const events = await core.views.eventsOfLead(l._id)
       for (const part of idLists(events.map((e) => e._id))) await c.events.deleteMany({ _id: { $in: part } })
-      await c.scoreHistory.deleteMany({ leadId: l._id })
+      if (cur.ledgerKeyed === true && core.database.ferret) {
+        const ids = (await c.scoreHistory.find({ _id: { $gte: `${l._id}~`, $lt: `${l._id}\u007f` } } as Filter<LedgerDoc>).project<{ _id: string }>({ _id: 1 }).toArray()).map((e) => e._id)
+        for (const part of idLists(ids)) await c.scoreHistory.deleteMany({ _id: { $in: part } })
+      } else {
+        await c.scoreHistory.deleteMany({ leadId: l._id })
+      }
       await core.outbox.eraseLead(l._id)
       await core.identity.unlink(l._id, l.externalId ?? null)
       await c.leads.deleteOne({ _id: l._id })
@@ -257,7 +255,18 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     const cur = decodeCursor(q.cursor)
     const dir = q.order === 'asc' ? 1 : -1
     if (cur !== null) and.push({ $or: [{ ord: { [dir === 1 ? '$gt' : '$lt']: cur.v } }, { ord: cur.v, _id: { [dir === 1 ? '$gt' : '$lt']: cur.id } }] })
-    const docs = await c.scoreHistory.find(filter).sort({ ord: dir, _id: dir }).limit(q.limit + 1).toArray()
+    let docs: LedgerDoc[]
+    if (l.ledgerKeyed === true && core.database.ferret) {
+      // every entry of this lead has an `_id` under the lead's id (see the scoring processor): on FerretDB, where the
+      // query would read the whole ledger, read them by `_id` range (a cost that grows with this lead's ledger
+      // only) and apply the same filter here
+      docs = (await c.scoreHistory.find({ _id: { $gte: `${l._id}~`, $lt: `${l._id}\u007f` } } as Filter<LedgerDoc>).toArray())
+        .filter((d) => matchesFilter(d as unknown as Record<string, unknown>, filter))
+        .sort((x, y) => dir * (x.ord < y.ord ? -1 : x.ord > y.ord ? 1 : x._id < y._id ? -1 : x._id > y._id ? 1 : 0))
+        .slice(0, q.limit + 1)
+    } else {
+      docs = await c.scoreHistory.find(filter).sort({ ord: dir, _id: dir }).limit(q.limit + 1).toArray()
+    }
     const more = docs.length > q.limit
     // the lead document is the commit point: entries a committed replay replaces count as superseded even before
     // its finalize step has flagged them
@@ -280,13 +289,19 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     const l = await mustGet(req.params.id)
     const cur = decodeCursor(req.query.cursor)
     if (cur !== null && typeof cur.v !== 'string') throw new LS_ERR_INVALID_CURSOR()
-    // A lead's events are the `_id` range of its id (see domain/ids.ts): read from the `_id` index, at a cost that
-    // grows with this lead's events only, then put in event-time order here.
-    const range = { _id: { $gte: eventIdOf(l._id, 0), $lt: `${l._id}.` } }
-    const docs = (await c.events.find(range as Filter<EventDoc>).toArray())
-      .filter((e) => cur === null || e.ord < (cur.v as string))
-      .sort((a, b) => a.ord < b.ord ? 1 : a.ord > b.ord ? -1 : 0)
-      .slice(0, req.query.limit + 1)
+    let docs: EventDoc[]
+    if (core.database.ferret) {
+      // A lead's events are the `_id` range of its id (see domain/ids.ts): read from the `_id` index, at a cost that
+      // grows with this lead's events only (a query by lead reads every event on FerretDB), then ordered here.
+      const range = { _id: { $gte: eventIdOf(l._id, 0), $lt: `${l._id}.` } }
+      docs = (await c.events.find(range as Filter<EventDoc>).toArray())
+        .filter((e) => cur === null || e.ord < (cur.v as string))
+        .sort((a, b) => a.ord < b.ord ? 1 : a.ord > b.ord ? -1 : 0)
+        .slice(0, req.query.limit + 1)
+    } else {
+      const filter: Filter<EventDoc> = { leadId: l._id, ...(cur !== null ? { ord: { $lt: cur.v as string } } : {}) }
+      docs = await c.events.find(filter).sort({ ord: -1 }).limit(req.query.limit + 1).toArray()
+    }
     const more = docs.length > req.query.limit
     const page = docs.slice(0, req.query.limit)
     const last = page[page.length - 1]

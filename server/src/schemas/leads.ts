@@ -7,7 +7,7 @@ export const LeadFilterQuery = Type.Object({
   status: Type.Optional(Type.String({ maxLength: 50 })),
   stage: Type.Optional(Type.String({ maxLength: 50 })),
   source: Type.Optional(Type.String({ maxLength: 100 })),
-  q: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive text search on name, email and company' })),
+  q: Type.Optional(Type.String({ maxLength: 200, description: 'Text search: leads with a word of their name, company, email or external id starting with the longest word of `q`, and containing `q` (case and accents ignored). Results come in match order, not in `sort` order' })),
 })
 export type LeadFilterQueryT = Static<typeof LeadFilterQuery>
 

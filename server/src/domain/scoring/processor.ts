@@ -74,6 +74,8 @@ export interface LeadProcessorDeps {
   beforeCommit?: (leadId: string) => Promise<void>
   /** The lead index and aggregates, kept in step with every commit. */
   views?: LeadViews
+  /** The database answers queries other than by `_id` by reading the collection (FerretDB): use `_id` ranges. */
+  scansQueries?: boolean
 }
 
 /** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
@@ -344,11 +346,21 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         events: [...recent.older, ...sorted].sort(byOrd), replayed: recent.older.length,
       }
     }
-    const checkpoint = replayFrom === ''
-      ? null
-      : await c.scoreHistory.find({ leadId: lead._id, committed: true, superseded: false, ord: { $lt: replayFrom } }).sort({ ord: -1 }).limit(1).next()
+    // Where a query by lead reads the whole collection (FerretDB), both reads are `_id` ranges of this lead (a cost
+    // that grows with this lead only); the ledger of a lead scored before its entries were keyed by it is queried.
+    let checkpoint: LedgerDoc | null = null
+    if (replayFrom !== '' && lead.ledgerKeyed === true && deps.scansQueries === true) {
+      const range = { _id: { $gte: `${lead._id}~`, $lt: `${lead._id}\u007f` } }
+      for (const e of await c.scoreHistory.find(range as never).toArray()) {
+        if (e.committed && !e.superseded && e.ord < replayFrom && (checkpoint === null || e.ord > checkpoint.ord || (e.ord === checkpoint.ord && e._id > checkpoint._id))) checkpoint = e
+      }
+    } else if (replayFrom !== '') {
+      checkpoint = await c.scoreHistory.find({ leadId: lead._id, committed: true, superseded: false, ord: { $lt: replayFrom } }).sort({ ord: -1 }).limit(1).next()
+    }
     const supersedeFrom = checkpoint?.ord ?? ''
-    const older = await c.events.find({ leadId: lead._id, seq: { $lte: lead.lastSeq }, ord: { $gt: supersedeFrom } }).toArray()
+    const older = deps.scansQueries !== true
+      ? await c.events.find({ leadId: lead._id, seq: { $lte: lead.lastSeq }, ord: { $gt: supersedeFrom } }).toArray()
+      : lead.lastSeq < 1 ? [] : (await c.events.find({ _id: { $gte: eventIdOf(lead._id, 1), $lte: eventIdOf(lead._id, lead.lastSeq) } } as never).toArray()).filter((e) => e.ord > supersedeFrom)
     return { replayFrom, reason, state: checkpoint?.state ?? initialState(settings), supersedeFrom, events: [...older, ...sorted].sort(byOrd), replayed: older.length }
   }
 
@@ -357,7 +369,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * the database only for a replay (a late event or a re-score). null when there is nothing to do.
    */
   async function prepare (lead: LeadDoc, newEvents: EventDoc[], rescore: boolean, ruleset: ActiveRuleset, heldBy: string | null): Promise<Prepared | null> {
-    const token = newId('bt')
+    // under the lead's id, so that the ledger entries (`<token>:<i>`) of a lead are an `_id` range
+    const token = `${lead._id}~${newId('bt')}`
     if (rescore) lead = { ...lead, rescoreFrom: '' }
     if (newEvents.length === 0 && lead.rescoreFrom == null) return null
     let plan = await planReplay(lead, newEvents, ruleset.settings)
@@ -466,6 +479,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // event finds none
     const conversion = events.some((e) => mapEventType(e.type, ruleset.settings).type === CONVERSION_EVENT)
     set.convertedByEvent = supersedeFrom === '' ? conversion : (lead.convertedByEvent === true || conversion)
+    // a lead first scored with `_id`-ranged ledger entries keeps only such entries (older leads have some without)
+    set.ledgerKeyed = lead.rev === 0 || lead.ledgerKeyed === true
     const counted = lead.rev > 0 || lead.inViews === true
     return {
       lead, token, entries, batch, set,
