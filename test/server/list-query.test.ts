@@ -17,3 +17,17 @@ t.test('?limit= works on every paged list', async (t) => {
   const bad = await app.inject({ method: 'GET', url: '/v1/events?limit=two', headers: AUTH })
   t.equal(bad.statusCode, 400, 'a non-number is still refused')
 })
+
+t.test('a number in a query or path is a decimal: true/false and hex are refused, not read as 1/0', async (t) => {
+  const { app } = await buildTestApp(t)
+  for (const url of ['/v1/leads?limit=true', '/v1/events?limit=false', '/v1/audit-log?limit=true', '/v1/leads?minScore=false', '/v1/leads?limit=0x10',
+    '/v1/rulesets/true', '/v1/rulesets/false', '/v1/rulesets/diff?from=true&to=1', '/v1/analytics/score-distribution?bucket=true']) {
+    const res = await app.inject({ method: 'GET', url, headers: AUTH })
+    t.equal(res.statusCode, 400, `${url}: ${res.body}`)
+    t.equal((res.json() as Json).code, 'LS_ERR_VALIDATION', url)
+  }
+  for (const url of ['/v1/leads?limit=1e1', '/v1/leads?minScore=-1.5', '/v1/rulesets/1']) {
+    const res = await app.inject({ method: 'GET', url, headers: AUTH })
+    t.equal(res.statusCode, 200, `${url}: ${res.body}`)
+  }
+})

@@ -13,8 +13,26 @@ declare module 'fastify' {
 const DATE_TIME_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => DATE_TIME_RE.test(v) && !Number.isNaN(Date.parse(v)))
 
+// A query or path value read as a number: a plain decimal, nothing else. TypeBox's Value.Convert is laxer: it reads
+// "true"/"false" as 1/0 and "0x10" as 0, so such values are kept as strings (and fail the check) instead.
+const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
+const isNumberSchema = (s: TSchema | undefined): boolean => s !== undefined && (s.type === 'number' || s.type === 'integer' ||
+  (Array.isArray(s.anyOf) && s.anyOf.length > 0 && (s.anyOf as TSchema[]).every(isNumberSchema)))
+/** Converts query or path strings to the schema's types, but a number only from a decimal string. */
+function convertStrings (schema: TSchema, input: Record<string, unknown>): unknown {
+  const raw = { ...input } // Value.Convert may convert in place
+  const value = Value.Convert(schema, input)
+  const props = schema.properties as Record<string, TSchema> | undefined
+  if (props === undefined || typeof value !== 'object' || value === null) return value
+  for (const [k, s] of Object.entries(props)) {
+    const v = raw[k]
+    if (typeof v === 'string' && isNumberSchema(s) && !DECIMAL_RE.test(v)) (value as Record<string, unknown>)[k] = v
+  }
+  return value
+}
+
 // Bodies are validated exactly (no type coercion, no silently dropped properties); querystrings and params are
-// strings on the wire, so they are converted to the schema's types first.
+// strings on the wire, so they are converted to the schema's types first (numbers only from decimal strings).
 const compiled = new WeakMap<TSchema, ReturnType<typeof TypeCompiler.Compile>>()
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   let check = compiled.get(schema)
@@ -27,7 +45,7 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
     // params and querystrings arrive as null-prototype objects, which TypeBox's conversion leaves alone: copy them
     const input = httpPart === 'body' ? data : { ...(data ?? {}) as Record<string, unknown> }
     const withDefaults = Value.Default(schema, Value.Clone(input))
-    const value = httpPart === 'body' ? withDefaults : Value.Convert(schema, withDefaults)
+    const value = httpPart === 'body' ? withDefaults : convertStrings(schema, withDefaults as Record<string, unknown>)
     if (c.Check(value)) return { value }
     const errs = [...c.Errors(value)].slice(0, 20).map((e) => ({ instancePath: e.path, message: e.message, params: {} }))
     const error = Object.assign(new Error(errs.map((e) => `${e.instancePath} ${e.message}`).join('; ')), { validation: errs, validationContext: httpPart })
