@@ -39,6 +39,8 @@ import { createSourceHost, createRegistry, importPlugins, mountScoringPlugins, t
 import { FIRST_PARTY_SOURCES } from './sources/index.js'
 import uploadsRoutes from './routes/uploads.js'
 import modelsRoutes from './routes/models.js'
+import { transformOpenapi } from './infra/openapi.js'
+import privacyRoutes from './routes/privacy.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -137,6 +139,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     if (ownsDb) await database.close()
     throw err
   }
+  core.privacy.useSourceStats(sources.stats)
   app.decorate('sources', sources)
   await core.rulesets.ensureDefault()
   await core.identity.backfillOnce()
@@ -186,6 +189,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
       security: [{ bearer: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
+    // OpenAPI 3.0 spelling of bounds, defaults not required, optional bodies, problem+json (infra/openapi.ts)
+    transformObject: transformOpenapi,
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
@@ -193,6 +198,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(systemRoutes)
   await app.register(eventsRoutes)
   await app.register(leadsRoutes)
+  await app.register(privacyRoutes)
   await app.register(rulesetsRoutes)
   await app.register(exportsRoutes)
   await app.register(liveRoutes)

@@ -29,8 +29,8 @@ t.test('an event naming only an external id joins the email lead that carries it
   t.equal(await db.c.leadAliases.findOne({ _id: 'ext:crm-8' }), null, 'no alias for an id with its own lead')
   t.equal((await postEvents(app, { externalId: 'b3', lead: { externalId: 'crm-8' }, type: 'page_view' })).json().results[0].leadId, ownId, 'its events stay there')
 
-  // erasing the lead forgets its alias: the id then starts a lead of its own
-  t.equal((await app.inject({ method: 'DELETE', url: `/v1/leads/${adaId}`, headers: AUTH })).statusCode, 204)
+  // erasing the lead (without suppressing its identity) forgets its alias: the id then starts a lead of its own
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/leads/${adaId}?suppress=false`, headers: AUTH })).statusCode, 204)
   t.equal(await db.c.leadAliases.findOne({ _id: 'ext:crm-7' }), null, 'the alias went with the lead')
   t.equal((await postEvents(app, { externalId: 'a3', lead: { externalId: 'crm-7' }, type: 'page_view' })).json().results[0].leadId, leadIdOf('ext:crm-7'))
 })

@@ -24,6 +24,8 @@ import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
 import { createPredictiveService, createPredictivePlugin, internalPluginContext } from './predictive/service.js'
 import { createLeadViews } from './lead-views/service.js'
+import { createSuppressionList } from './privacy/suppression.js'
+import { createPrivacyService } from './privacy/erase.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -144,8 +146,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     for (const m of markers) queue.push(m._id)
   }
 
+  const suppressions = createSuppressionList(c.suppressions, now)
   const storing = createIngestService({
-    c, now, identity, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
+    c, now, identity, suppressed: suppressions.suppressed, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
     onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
   })
@@ -156,6 +159,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     submit: async (inputs, ctx) => await counted(await storing.submit(inputs, ctx)),
   }
 
+  const privacy = createPrivacyService({
+    c, now, ferret: database.ferret, withLeadLock: async (leadId, fn) => await withLeadLock(leadId, fn), views, outbox, identity, suppressions,
+  })
   const uploads = createUploadService({ c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log })
 
   let sweeps = 0
@@ -374,7 +380,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
-    predictive, identity, enqueue, sweep, decayTick, startRescoreAll, withLeadLock, views, startRebuildViews,
+    predictive, identity, suppressions, privacy, enqueue, sweep, decayTick, startRescoreAll, withLeadLock, views, startRebuildViews,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {
       workersStarted = true

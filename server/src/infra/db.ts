@@ -5,6 +5,7 @@ import type {
   NotificationDoc, WebhookQueueDoc, LeadAliasDoc, NotificationHoldDoc, WebhookDoc, DeliveryDoc, WebhookClaimDoc, PluginInstanceDoc, SourceStateDoc, SourceStatsDoc, UploadDoc,
 } from '../domain/types.js'
 import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
+import type { SuppressionDoc } from '../domain/privacy/suppression.js'
 
 /** The collections the product uses, typed. */
 export interface Collections {
@@ -58,6 +59,8 @@ export interface Collections {
   leadIndex: Collection<{ _id: string }>
   /** Counters kept at write time for analytics and stats (domain/lead-views/counters.ts). */
   aggregates: Collection<{ _id: string; [field: string]: unknown }>
+  /** Hashed identities of leads erased on request: ingest refuses their events (domain/privacy/suppression.ts). */
+  suppressions: Collection<SuppressionDoc>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -143,6 +146,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   modelEvaluations: [],
   leadIndex: [],
   aggregates: [],
+  suppressions: [],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -204,7 +208,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
-    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates'] as const
+    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'suppressions'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, idIn, idAnd, idRange, close: async () => { await client.close() } }
 }

@@ -145,6 +145,17 @@ export function createSourceStats (col: Collection<SourceStatsDoc>, processId: s
       return s
     },
 
+    /** Rewrites the messages this process holds (an erased lead's identity); marked for the next write. */
+    redact (rewrite: (s: string) => string): void {
+      for (const [id, d] of mine) {
+        const before = JSON.stringify([d.recent, d.lastError, d.lastPoll])
+        d.recent = (d.recent ?? []).map((r) => ({ ...r, message: rewrite(r.message) }))
+        if (d.lastError !== null) d.lastError = { ...d.lastError, message: rewrite(d.lastError.message) }
+        if (d.lastPoll !== null && d.lastPoll.error !== null) d.lastPoll = { ...d.lastPoll, error: { ...d.lastPoll.error, message: rewrite(d.lastPoll.error.message) } }
+        if (JSON.stringify([d.recent, d.lastError, d.lastPoll]) !== before) { dirty.add(id); schedule() }
+      }
+    },
+
     /** Forgets a deleted source (its documents are removed by the instance service). */
     forget (sourceId: string): void {
       mine.delete(sourceId)

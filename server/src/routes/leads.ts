@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { Filter, Sort } from 'mongodb'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { LeadFilterQuery, LEAD_SORTS, type SortName } from '../schemas/leads.js'
-import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
+import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_SUPPRESSED, LS_ERR_VALIDATION } from '../errors.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
@@ -11,13 +11,19 @@ import { eventIdOf, leadIdOf } from '../domain/ids.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
 import { initialState } from '../domain/scoring/model.js'
-import { idLists, isDuplicateKey } from '../infra/db.js'
+import { isDuplicateKey } from '../infra/db.js'
 import { summaryOf } from '../domain/lead-views/summary.js'
 import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
 import { LEAD_UPDATED } from '../domain/uploads/mapping.js'
 import { REST_SOURCE } from './events.js'
 import type { EventDoc, LeadDoc, LedgerDoc } from '../domain/types.js'
 import { LockBusyError } from '../domain/scoring/processor.js'
+import { identityKeysOf } from '../domain/privacy/suppression.js'
+import { LeadExport } from '../schemas/privacy.js'
+
+function parseJson (s: string): unknown {
+  try { return JSON.parse(s) } catch { return s }
+}
 
 export { LeadFilterQuery } from '../schemas/leads.js'
 export type { SortName } from '../schemas/leads.js'
@@ -137,6 +143,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     const externalId = b.externalId?.trim() || null
     if (email === null && externalId === null) throw new LS_ERR_VALIDATION('a lead needs an email or an externalId')
     const key = leadKeyOf(email, externalId)
+    if ((await core.suppressions.suppressed(identityKeysOf({ key, email, externalId }))).size > 0) throw new LS_ERR_LEAD_SUPPRESSED()
     const t = core.now()
     const settings = (await core.rulesets.active()).settings
     const doc: LeadDoc = {
@@ -202,28 +209,42 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
 
   app.delete('/v1/leads/:id', {
     config: { scope: 'admin' },
-    schema: { tags: ['leads'], summary: 'Delete a lead with its events and ledger (erasure)', params: IdParams, response: { 204: Type.Null(), ...problemResponses } },
+    schema: {
+      tags: ['leads'], summary: 'Erase a lead everywhere it is stored (GDPR erasure), and by default suppress its identity',
+      description: 'Deletes the lead, its events, ledger, aliases, notifications and deliveries, its own stored rejects and its holdout rows in trained models; redacts its identity where a document mixes several leads (stored request responses, rejected deliveries, source error samples, upload errors, audit details) and blanks its live feed messages. With `suppress=true` (the default) the hashes of its email and external id go on the suppression list: events for them are then refused (`LS_ERR_LEAD_SUPPRESSED`) until an admin lifts the entry. Audited (`lead.delete`, counts only). See docs/privacy.md.',
+      params: IdParams,
+      querystring: Type.Object({ suppress: Type.Boolean({ default: true }) }, { additionalProperties: false }),
+      response: { 204: Type.Null(), ...problemResponses },
+    },
   }, async (req, reply) => {
-    const l = await mustGet(req.params.id)
-    await underLock(l._id, async () => {
-      const cur = await mustGet(l._id)
-      // the lead's events by `_id` (its seqs are gapless), so their counts can be taken out of the aggregates
-      const events = await core.views.eventsOfLead(l._id)
-      for (const part of idLists(events.map((e) => e._id))) await c.events.deleteMany({ _id: { $in: part } })
-      if (cur.ledgerKeyed === true && core.database.ferret) {
-        const ids = (await c.scoreHistory.find({ _id: { $gte: `${l._id}~`, $lt: `${l._id}\u007f` } } as Filter<LedgerDoc>).project<{ _id: string }>({ _id: 1 }).toArray()).map((e) => e._id)
-        for (const part of idLists(ids)) await c.scoreHistory.deleteMany({ _id: { $in: part } })
-      } else {
-        await c.scoreHistory.deleteMany({ leadId: l._id })
-      }
-      await core.outbox.eraseLead(l._id)
-      await core.identity.unlink(l._id, l.externalId ?? null)
-      await c.leads.deleteOne({ _id: l._id })
-      await core.views.erasedEvents(events)
-      if (counted(cur)) await core.views.apply([{ before: summaryOf(cur), after: null }])
-    })
-    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.delete', target: l._id, details: {} })
+    await core.privacy.erase(req.params.id, { suppress: req.query.suppress ?? true, actor: req.principal!.name })
     return reply.code(204).send(null)
+  })
+
+  app.get('/v1/leads/:id/export', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['leads'], summary: 'Everything stored about one lead, in one JSON document (GDPR access request)',
+      description: 'The lead, all its events, every ledger entry (superseded ones included), its aliases, notifications and webhook deliveries, the stored rejects that name it, its rows in trained models\' holdouts and the audit entries about it. Audited (`lead.export`). Reads the rejects, notifications, deliveries and model holdouts whole on FerretDB.',
+      params: IdParams,
+      response: { 200: LeadExport, ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const x = await core.privacy.exportLead(req.params.id, req.principal!.name)
+    void reply.header('content-disposition', `attachment; filename="lead-${x.lead._id}.json"`)
+    const iso = (d: Date): string => d.toISOString()
+    return {
+      exportedAt: iso(core.now()),
+      lead: leadOut(x.lead),
+      events: x.events.map(eventOut),
+      ledger: x.ledger.map(ledgerOut) as never[],
+      aliases: x.aliases.map((a) => ({ externalId: a._id.slice('ext:'.length), createdAt: iso(a.createdAt) })),
+      notifications: x.notifications.map(({ _id, ...n }) => ({ id: _id, ...n })),
+      deliveries: x.deliveries.map(({ _id, ...d }) => ({ id: _id, ...d, body: parseJson(d.body) })),
+      rejects: x.rejects.map((r) => ({ id: r._id, sourceId: r.sourceId, requestId: r.requestId, code: r.code, reason: r.reason, raw: r.raw, receivedAt: iso(r.receivedAt) })),
+      modelHoldouts: x.modelHoldouts,
+      audit: x.audit.map((a) => ({ at: iso(a.at), actor: a.actor, action: a.action, details: a.details })),
+    }
   })
 
   app.get('/v1/leads/:id/history', {

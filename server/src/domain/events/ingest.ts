@@ -75,6 +75,8 @@ export interface IngestDeps {
   identity: IdentityService
   /** Told of each group commit: its source and how many requests it stored together. */
   onGroup?: (sourceId: string, requests: number) => void
+  /** Which of these identity keys are suppressed (leads erased on request): one `_id` list lookup per call. */
+  suppressed?: (keys: readonly string[]) => Promise<Set<string>>
 }
 
 const RAW_LIMIT = 64 * 1024
@@ -279,11 +281,22 @@ export function createIngestService (deps: IngestDeps) {
       rejects.push(doc)
       results[index] = { index, status: 'rejected', error: reason }
     }
+    const normalized: Pending[] = []
     inputs.forEach((raw, index) => {
       const r = normalizeEvent(raw, { sourceId: ctx.sourceId, receivedAt, limits: deps.limits })
-      if (r.ok) valid.push({ index, ev: r.event })
+      if (r.ok) normalized.push({ index, ev: r.event })
       else reject(index, raw, r.reason)
     })
+    // events of an erased lead whose identity is suppressed: stored as rejects without the identity (only the type)
+    const idKeys = (ev: NormalizedEvent): string[] => ev.lead.email !== null && ev.lead.externalId !== null ? [ev.leadKey, `ext:${ev.lead.externalId}`] : [ev.leadKey]
+    const suppressed = deps.suppressed !== undefined && normalized.length > 0
+      ? await deps.suppressed([...new Set(normalized.flatMap((p) => idKeys(p.ev)))])
+      : new Set<string>()
+    for (const p of normalized) {
+      if (suppressed.size > 0 && idKeys(p.ev).some((k) => suppressed.has(k))) {
+        reject(p.index, { redacted: 'suppressed identity', type: p.ev.type }, { code: 'LS_ERR_LEAD_SUPPRESSED', message: 'the lead was erased on request and its identity is suppressed', pointer: '#/lead' })
+      } else valid.push(p)
+    }
     await storeRejects(rejects)
 
     // Requests of this process that share a lead take turns from here to the end of their inserts: the second
