@@ -1,7 +1,8 @@
 // A large database in seconds: leads, their events, the lead index keys and the counters stored straight through the
 // driver, exactly as the scoring commit would have left them (keys and counters computed by the same domain
 // functions). Used by bench/scale.ts and the console's test at scale. The data is a pure function of the lead's
-// number, the events per lead and `now`, so a test can compute what the pages must show with `leadAt`.
+// number, the events per lead and `now`, so a test can compute what the pages must show with `leadAt`. No ledger
+// entries are stored: a lead's ledger and score trend are empty.
 import type { Database } from '../../server/src/infra/db.js'
 import { leadIdOf, eventIdOf } from '../../server/src/domain/ids.js'
 import { leadKeyOf, ordOf } from '../../server/src/domain/events/normalize.js'
@@ -61,7 +62,7 @@ export function leadAt (l: number, opts: { perLead?: number; now: Date }): { doc
     company: `Company ${l % 997}`, attributes: {}, status: l % 29 === 0 ? 'converted' : 'open', stage, grade: ['A', 'B', 'C', ''][l % 4]!, score,
     scores: { engagement: score, fit: 0, intent: 0, predictive: null }, sources: l % 3 === 0 ? ['crm'] : ['api'], nextSeq: perLead, lastSeq: perLead,
     lastOrd: last?.ord ?? null, rev: 1, state: initialState({}), lastBatch: null, rescoreFrom: null, lastEventAt: last?.occurredAt ?? null,
-    lastScoredAt: created, rulesetVersion: 1, createdAt: created, updatedAt: created, convertedByEvent: events.some((e) => e.type === 'purchase'),
+    lastScoredAt: created, ledgerKeyed: true, rulesetVersion: 1, createdAt: created, updatedAt: created, convertedByEvent: events.some((e) => e.type === 'purchase'),
   } as LeadDoc
   return { doc, events, summary: summaryOf(doc) }
 }
