@@ -38,10 +38,13 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
   let check = compiled.get(schema)
   if (check === undefined) { check = TypeCompiler.Compile(schema); compiled.set(schema, check) }
   const c = check
-  // a request without a body is an empty object for a body schema whose properties are all optional
-  const emptyBodyOk = httpPart === 'body' && schema.type === 'object' && (schema.required ?? []).length === 0
+  // a request without a body is an empty object (then given its defaults) for a body schema whose properties are all
+  // optional or have a default; the OpenAPI document marks such bodies optional (infra/openapi.ts)
+  const props = (schema.properties ?? {}) as Record<string, TSchema | undefined>
+  const emptyBodyOk = httpPart === 'body' && schema.type === 'object' &&
+    ((schema.required ?? []) as string[]).every((k) => props[k]?.default !== undefined)
   return (data: unknown) => {
-    if (emptyBodyOk && (data === undefined || data === null)) return { value: {} }
+    if (emptyBodyOk && (data === undefined || data === null)) data = {}
     // params and querystrings arrive as null-prototype objects, which TypeBox's conversion leaves alone: copy them
     const input = httpPart === 'body' ? data : { ...(data ?? {}) as Record<string, unknown> }
     const withDefaults = Value.Default(schema, Value.Clone(input))

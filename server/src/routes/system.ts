@@ -27,7 +27,10 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
       tags: ['system'], summary: 'Prometheus metrics',
       description: 'Needs `Authorization: Bearer <LEADSCORE_METRICS_TOKEN>` when that is set, or an API key or console session with the admin scope.',
       produces: ['text/plain'],
-      response: { 401: Type.Ref('ProblemDetails'), 403: Type.Ref('ProblemDetails') },
+      response: {
+        200: Type.String({ description: 'The metrics in the Prometheus text exposition format (version 0.0.4)' }),
+        401: Type.Ref('ProblemDetails'), 403: Type.Ref('ProblemDetails'), 500: Type.Ref('ProblemDetails'), 503: Type.Ref('ProblemDetails'),
+      },
     },
   }, async (_req, reply) => {
     core.metrics.eventsPending.set((await core.views.statusCounters()).pending)
@@ -119,7 +122,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
   }))
 
   app.get('/problems/:slug', {
-    schema: { tags: ['system'], summary: 'What a problem type means', params: Type.Object({ slug: Type.String({ maxLength: 100 }) }), response: { 200: Type.Object({ code: Type.String(), title: Type.String(), status: Type.Integer() }), 404: Type.Ref('ProblemDetails') } },
+    schema: { tags: ['system'], summary: 'What a problem type means', params: Type.Object({ slug: Type.String({ maxLength: 100 }) }), response: { 200: Type.Object({ code: Type.String(), title: Type.String(), status: Type.Integer() }), 400: Type.Ref('ProblemDetails'), 404: Type.Ref('ProblemDetails') } },
   }, async (req) => {
     for (const [code, E] of Object.entries(ERROR_CODES)) {
       if (slugOf(code) === req.params.slug) return { code, title: titleOf(code), status: new E('', '').statusCode ?? 500 }
