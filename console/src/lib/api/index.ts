@@ -2,7 +2,7 @@
 import { request } from './client.js'
 import type {
   ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, Backtest, BacktestBody, BacktestStarted, DryRunBody, DryRunResult, EventInput,
-  IngestResult, Job, Lead, LeadEvent, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
+  IngestResult, Job, Lead, LeadEvent, LeadExport, SuppressionEntry, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
   RulesetPublishBody, RulesetPublished, RulesetUpdate, RulesetValidation, ScoreDistribution, Stats, SessionInfo, SortName, StageFunnel,
   ConversionByScore, EventsOverTime, EventsOverTimeQuery, TopSources, TopSourcesQuery,
   Upload, UploadRejectEntry, User, UserCreate, UserPatch,
@@ -30,6 +30,13 @@ export const api = {
     adjust: (leadId: string, body: { dimension: 'engagement' | 'fit' | 'intent'; points: number; note: string }) =>
       request<{ eventId: string; leadId: string }>('POST', `/v1/leads/${id(leadId)}/adjustments`, { body }),
     rescore: (leadId: string) => request<{ leadId: string; queued: boolean }>('POST', `/v1/leads/${id(leadId)}/rescore`),
+    exportData: (leadId: string) => request<LeadExport>('GET', `/v1/leads/${id(leadId)}/export`),
+    erase: (leadId: string, suppress: boolean) => request<void>('DELETE', `/v1/leads/${id(leadId)}`, { query: { suppress } }),
+  },
+  suppressions: {
+    list: () => request<{ items: SuppressionEntry[] }>('GET', '/v1/suppressions'),
+    lift: (entryId: string) => request<void>('DELETE', `/v1/suppressions/${id(entryId)}`),
+    liftIdentity: (body: { email: string } | { externalId: string }) => request<{ id: string }>('POST', '/v1/suppressions/lift', { body }),
   },
   leaderboard: (q: { limit: number; stage?: string }) => request<{ items: Lead[] }>('GET', '/v1/leaderboard', { query: q }),
   events: {

@@ -15,6 +15,7 @@ import type * as R from '../../../../server/src/schemas/rulesets.js'
 import type * as U from '../../../../server/src/schemas/uploads.js'
 import type * as M from '../../../../server/src/schemas/models.js'
 import type { IngestResultT, RejectT } from '../../../../server/src/schemas/events.js'
+import type { LeadExportT, SuppressionEntryT } from '../../../../server/src/schemas/privacy.js'
 import type * as S from '../../../../server/src/schemas/sources.js'
 import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
 
@@ -72,6 +73,8 @@ export type ApiKey = ApiKeyT
 export type ApiKeyCreate = ApiKeyCreateT
 export type ApiKeyCreated = ApiKeyCreatedT
 export type AuditEntry = AuditEntryT
+export type LeadExport = LeadExportT
+export type SuppressionEntry = SuppressionEntryT
 export type Job = JobT
 export type Stats = StatsT
 export type User = UserT
