@@ -94,6 +94,13 @@ t.test('the OpenAPI document', async (t) => {
       t.equal(none.statusCode, empty.statusCode, `${op}: no body is answered as {} (${empty.statusCode}) ${none.body.slice(0, 200)}`)
       if (none.statusCode >= 400) t.equal(none.json().code, empty.json().code, `${op}: the same problem`)
     }
+    // a JSON null is a body, and not the object the schema asks for
+    for (const op of ['PATCH /v1/users/me', 'POST /v1/models/train', 'POST /v1/rulesets/1/publish']) {
+      const [method, url] = op.split(' ') as [string, string]
+      const res = await app.inject({ method: method as 'POST', url, headers: { ...AUTH, 'content-type': 'application/json' }, payload: 'null' })
+      t.equal(res.statusCode, 400, `${op} with a null body: ${res.body.slice(0, 200)}`)
+      t.equal(res.json().code, 'LS_ERR_VALIDATION', `${op} with a null body`)
+    }
   })
 
   t.test('/metrics and /problems/{slug} document their answers', async (t) => {

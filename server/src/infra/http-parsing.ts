@@ -4,6 +4,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import { FormatRegistry, type TSchema } from '@sinclair/typebox'
 import { decodeUtf8, parseJsonStrict } from '../lib/strict-json.js'
+import { LS_ERR_VALIDATION } from '../errors.js'
 export { MAX_JSON_DEPTH, jsonTooDeep, parseJsonStrict } from '../lib/strict-json.js'
 
 declare module 'fastify' {
@@ -44,6 +45,7 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
   const emptyBodyOk = httpPart === 'body' && schema.type === 'object' &&
     ((schema.required ?? []) as string[]).every((k) => props[k]?.default !== undefined)
   return (data: unknown) => {
+    // Fastify passes a missing body as null; a JSON `null` body never gets here (see the preValidation hook below)
     if (emptyBodyOk && (data === undefined || data === null)) data = {}
     // params and querystrings arrive as null-prototype objects, which TypeBox's conversion leaves alone: copy them
     const input = httpPart === 'body' ? data : { ...(data ?? {}) as Record<string, unknown> }
@@ -67,4 +69,11 @@ export default fp(async function httpParsing (app: FastifyInstance) {
     return decodeUtf8(body)
   })
   app.setValidatorCompiler(validatorCompiler)
+  // Fastify hands the validator a missing body and a JSON `null` body alike (both null), and a missing body may be left
+  // out where nothing in it is required: a `null` sent for an object body is refused here, before validation
+  app.addHook('preValidation', async (req) => {
+    if (req.body !== null || req.rawBody === undefined) return
+    const schema = req.routeOptions.schema?.body as TSchema | undefined
+    if (schema?.type === 'object') throw new LS_ERR_VALIDATION('the body is null; an object is expected')
+  })
 }, { name: 'ls-http-parsing', fastify: '5.x' })
