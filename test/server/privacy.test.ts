@@ -125,3 +125,13 @@ t.test('export and erase of an unknown lead answer 404; both need the admin scop
   t.equal((await api(app, 'DELETE', '/v1/leads/ld_nope')).json().code, 'LS_ERR_LEAD_NOT_FOUND')
   t.equal((await app.inject({ url: '/v1/suppressions' })).statusCode, 401)
 })
+
+t.test('a short external id is redacted only where it stands whole', async (t) => {
+  const { app, db } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
+  const lead = (await postEvents(app, { externalId: 'e1', lead: { externalId: '42' }, type: 'page_view' })).json().results[0].leadId as string
+  await db.c.ingestRejects.insertOne({ _id: 'rj_short', sourceId: 'webhook:x', requestId: 'req-y', index: 0, code: 'LS_ERR_SOURCE_INPUT', reason: 'error 42 in row 4200', raw: JSON.stringify({ n: 42, ref: '42', other: '4242' }), rawTruncated: false, receivedAt: new Date() })
+  t.equal((await api(app, 'DELETE', `/v1/leads/${lead}`)).statusCode, 204)
+  const r = (await db.c.ingestRejects.findOne({ _id: 'rj_short' }))!
+  t.same(JSON.parse(r.raw), { n: 42, ref: '[erased]', other: '4242' }, 'the id as a whole JSON string only')
+  t.equal(r.reason, 'error 42 in row 4200', 'plain text is left alone for ids this short')
+})

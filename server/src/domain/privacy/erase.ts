@@ -65,16 +65,25 @@ export interface LeadExport {
 
 function escapeRegex (s: string): string { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') }
 
-/** Finds and replaces a lead's identity (email, external id, lead id) in stored text, case and Unicode form ignored. */
+/**
+ * Finds and replaces a lead's identity in stored text, case and Unicode form ignored: its email and lead id anywhere
+ * (both are distinctive); its external id, which may be as short as "42", only as a whole JSON string, or as a word
+ * of plain text when it is at least 6 characters long.
+ */
 function identityMatcher (lead: Pick<LeadDoc, '_id' | 'email' | 'externalId'>) {
-  const needles = [lead.email, lead.externalId, lead._id].filter((x): x is string => x !== null && x !== '')
+  const anywhere = [lead.email, lead._id].filter((x): x is string => x !== null && x !== '')
   // the JSON form too: a stored payload escapes quotes and backslashes
-  const forms = [...new Set(needles.flatMap((n) => [n, JSON.stringify(n).slice(1, -1)]))].sort((a, b) => b.length - a.length)
-  const re = new RegExp(forms.map(escapeRegex).join('|'), 'giu')
+  const parts = [...new Set(anywhere.flatMap((n) => [n, JSON.stringify(n).slice(1, -1)]))].sort((a, b) => b.length - a.length).map(escapeRegex)
+  const ext = lead.externalId
+  if (ext !== null && ext !== '') {
+    parts.push(escapeRegex(JSON.stringify(ext)))
+    if (ext.length >= 6) parts.push(`(?<![\\p{L}\\p{N}_-])${escapeRegex(ext)}(?![\\p{L}\\p{N}_-])`)
+  }
+  const re = new RegExp(parts.join('|'), 'giu')
   const norm = (s: string): string => s.normalize('NFC')
   return {
     hits: (s: string | null | undefined): boolean => typeof s === 'string' && s !== '' && new RegExp(re).test(norm(s)),
-    redact: (s: string): string => norm(s).replace(new RegExp(re), ERASED),
+    redact: (s: string): string => norm(s).replace(new RegExp(re), (m) => m.startsWith('"') && m.endsWith('"') && m.length > 1 ? `"${ERASED}"` : ERASED),
   }
 }
 
