@@ -48,7 +48,15 @@ t.test('routing, URL and body errors are problems with codes', async (t) => {
   // without the web console, whose catch-all route would take the over-long path as a page request (404)
   const { app } = await buildTestApp(t, { LEADSCORE_BODY_LIMIT: '2048', LEADSCORE_CONSOLE_DIR: tmpdir() })
   problem(t, await app.inject({ url: '/v1/no-such-route', headers: AUTH }), 404, 'LS_ERR_NOT_FOUND', 'an unknown route')
-  problem(t, await app.inject({ method: 'PATCH', url: '/healthz' }), 404, 'LS_ERR_NOT_FOUND', 'a known path with another method')
+  const other = await app.inject({ method: 'PATCH', url: '/healthz' })
+  problem(t, other, 405, 'LS_ERR_METHOD_NOT_ALLOWED', 'a known path with another method')
+  t.equal(other.headers.allow, 'GET, HEAD', 'with the methods it answers')
+  for (const [method, url, allow] of [['DELETE', '/v1/leads', 'GET, HEAD, POST'], ['PUT', '/v1/leads/ld_x', 'DELETE, GET, HEAD, PATCH'], ['TRACE', '/v1/rulesets/3/publish', 'POST']] as const) {
+    const res = await app.inject({ method, url, headers: AUTH })
+    problem(t, res, 405, 'LS_ERR_METHOD_NOT_ALLOWED', `${method} ${url}`)
+    t.equal(res.headers.allow, allow, `${method} ${url}: Allow`)
+  }
+  problem(t, await app.inject({ method: 'DELETE', url: '/v1/no-such-route/x', headers: AUTH }), 404, 'LS_ERR_NOT_FOUND', 'an unknown path with any method')
   problem(t, await app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"name": "x",' }), 400, 'LS_ERR_MALFORMED_JSON', 'malformed JSON')
   problem(t, await app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...AUTH, 'content-type': 'text/csv' }, payload: 'name\nx' }), 415, 'LS_ERR_UNSUPPORTED_MEDIA_TYPE', 'an unsupported content type')
   problem(t, await app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(4000), scopes: ['read'] }) }), 413, 'LS_ERR_BODY_TOO_LARGE', 'a body over the limit')

@@ -134,10 +134,42 @@ export function clientErrorHandler (problemBaseUrl: string) {
   }
 }
 
+/** The methods the routes registered from now on answer, by path: `methodsOf(path)` (none for an unknown path). */
+function routeMethods (app: FastifyInstance): (path: string) => string[] {
+  const routes: Array<{ re: RegExp; methods: Set<string> }> = []
+  const byUrl = new Map<string, Set<string>>()
+  const segment = (seg: string): string => seg.includes(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  app.addHook('onRoute', (r) => {
+    if (r.url.includes('*')) return // the console's catch-all: any path, GET only
+    let methods = byUrl.get(r.url)
+    if (methods === undefined) {
+      methods = new Set()
+      byUrl.set(r.url, methods)
+      routes.push({ re: new RegExp(`^${r.url.split('/').map(segment).join('/')}/?$`), methods })
+    }
+    for (const m of [r.method].flat()) methods.add(m)
+  })
+  return (path) => {
+    const allowed = new Set<string>()
+    for (const r of routes) if (r.re.test(path)) for (const m of r.methods) allowed.add(m)
+    return [...allowed].sort()
+  }
+}
+
 /** One error handler and one not-found handler for the whole app: every failure is a problem+json with a code. */
 export default fp(async function problemDetails (app: FastifyInstance) {
   app.setErrorHandler(handleError)
-  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 404, 'LS_ERR_NOT_FOUND', `Route ${req.method} ${req.url.split('?')[0]} not found`))
+  const methodsOf = routeMethods(app)
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!
+    // a known path with a method it does not answer: 405 with the methods it does (RFC 9110)
+    const allowed = methodsOf(path)
+    if (allowed.length > 0 && !allowed.includes(req.method)) {
+      void reply.header('allow', allowed.join(', '))
+      return sendProblem(req, reply, 405, 'LS_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`)
+    }
+    return sendProblem(req, reply, 404, 'LS_ERR_NOT_FOUND', `Route ${req.method} ${path} not found`)
+  })
   // the server runs without Fastify's return503OnClosing (a plain JSON body): requests that still arrive while it
   // closes are answered here, so a client behind a load balancer sees a coded problem and retries elsewhere
   let closing = false
