@@ -69,7 +69,7 @@ async function rawInsertMany (uri: string, n: number): Promise<number> {
 async function endToEnd (uri: string, s: Scenario): Promise<{ perSec: number; scored: number; ingestMs: number; totalMs: number }> {
   const name = `bench_scoring_${randomBytes(4).toString('hex')}`
   const db = await openDatabase(uri, name)
-  const app = await buildApp(loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' }), { database: db, logger: false, startWorkers: true })
+  const app = await buildApp(loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: process.env.BENCH_LOG ?? 'silent' }), { database: db, logger: process.env.BENCH_LOG !== undefined, startWorkers: true })
   try {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`

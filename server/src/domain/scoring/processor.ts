@@ -189,20 +189,29 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         else scored.push(id)
       }
     }
-    await setById(c.events, scored, { status: 'scored' as const })
-    await setById(c.events, unmappedIds, { status: 'unmapped' as const })
+    // The last event of each batch is marked after the others, so when it shows its status all of them do: a later
+    // run checks that one event per lead (see `unfinished`).
+    const last = new Set(items.filter(({ batch }) => batch.seqTo >= batch.seqFrom).map(({ lead, batch }) => eventIdOf(lead._id, batch.seqTo)))
+    for (const lastOnes of [false, true]) {
+      await setById(c.events, scored.filter((id) => last.has(id) === lastOnes), { status: 'scored' as const })
+      await setById(c.events, unmappedIds.filter((id) => last.has(id) === lastOnes), { status: 'unmapped' as const })
+    }
   }
 
   /**
-   * The leads whose last batch may not be finalized: finalize marks the batch's events last, so a batch whose events
-   * all show their final status and whose ledger entries all show as committed is complete (two reads by `_id` for
-   * all the leads). Batches stored before this check existed carry `done: true`.
+   * The leads whose last batch may not be finalized: finalize marks the batch's events last, and its last event after
+   * the others, so a batch whose last event shows its final status is complete (one read by `_id` of one event per
+   * lead); a batch without events is complete when its ledger entries all show as committed. Batches stored before
+   * this check existed carry `done: true`.
    */
   async function unfinished (leads: readonly LeadDoc[]): Promise<LeadDoc[]> {
     const open = leads.filter((l) => l.lastBatch != null && l.lastBatch.done !== true)
     if (open.length === 0) return []
-    const eventIds = open.flatMap((l) => Array.from({ length: Math.max(0, l.lastBatch!.seqTo - l.lastBatch!.seqFrom + 1) }, (_, i) => eventIdOf(l._id, l.lastBatch!.seqFrom + i)))
-    const entryIds = open.flatMap((l) => Array.from({ length: l.lastBatch!.entries }, (_, i) => `${l.lastBatch!.token}:${i}`))
+    // a batch with events: its last event is marked last of all (see `finalize`), so it alone tells; a batch without
+    // (a re-score) is told by its ledger entries
+    const hasEvents = (l: LeadDoc): boolean => l.lastBatch!.seqTo >= l.lastBatch!.seqFrom
+    const eventIds = open.filter(hasEvents).map((l) => eventIdOf(l._id, l.lastBatch!.seqTo))
+    const entryIds = open.filter((l) => !hasEvents(l)).flatMap((l) => Array.from({ length: l.lastBatch!.entries }, (_, i) => `${l.lastBatch!.token}:${i}`))
     const pendingLeads = new Set((await byIds(c.events, eventIds, { leadId: 1, status: 1 })).filter((e) => e.status === 'pending').map((e) => e.leadId))
     const entries = await byIds(c.scoreHistory, entryIds, { leadId: 1, committed: 1 })
     const uncommitted = new Set(entries.filter((e) => !e.committed).map((e) => e.leadId))
@@ -210,7 +219,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     for (const e of entries) stored.set(e.leadId, (stored.get(e.leadId) ?? 0) + 1)
     // entries a commit carried and finalize has not inserted yet; otherwise an event or entry that cannot be found
     // (a lead being erased) leaves nothing to finish
-    const missing = (l: LeadDoc): boolean => l.lastBatch!.ledger !== undefined && (stored.get(l._id) ?? 0) < l.lastBatch!.entries
+    const missing = (l: LeadDoc): boolean => !hasEvents(l) && l.lastBatch!.ledger !== undefined && (stored.get(l._id) ?? 0) < l.lastBatch!.entries
     return open.filter((l) => pendingLeads.has(l._id) || uncommitted.has(l._id) || missing(l))
   }
 
