@@ -20,7 +20,7 @@ t.test('?limit= works on every paged list', async (t) => {
 
 t.test('a number in a query or path is a decimal: true/false and hex are refused, not read as 1/0', async (t) => {
   const { app } = await buildTestApp(t)
-  for (const url of ['/v1/leads?limit=true', '/v1/events?limit=false', '/v1/audit-log?limit=true', '/v1/leads?minScore=false', '/v1/leads?limit=0x10',
+  for (const url of ['/v1/leads?limit=true', '/v1/events?limit=false', '/v1/audit-log?limit=true', '/v1/leads?minScore=false', '/v1/leads?limit=0x10', '/v1/leads?limit=1.5', '/v1/analytics/conversion-by-score?bucket=1.175494351e-38',
     '/v1/rulesets/true', '/v1/rulesets/false', '/v1/rulesets/diff?from=true&to=1', '/v1/analytics/score-distribution?bucket=true']) {
     const res = await app.inject({ method: 'GET', url, headers: AUTH })
     t.equal(res.statusCode, 400, `${url}: ${res.body}`)

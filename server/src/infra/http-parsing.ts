@@ -15,7 +15,8 @@ const DATE_TIME_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => DATE_TIME_RE.test(v) && !Number.isNaN(Date.parse(v)))
 
 // A query or path value read as a number: a plain decimal, nothing else. TypeBox's Value.Convert is laxer: it reads
-// "true"/"false" as 1/0 and "0x10" as 0, so such values are kept as strings (and fail the check) instead.
+// "true"/"false" as 1/0, "0x10" as 0 and "1.5" as the integer 1, so numbers are converted here instead (and anything
+// else is kept as a string, which fails the check).
 const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
 const isNumberSchema = (s: TSchema | undefined): boolean => s !== undefined && (s.type === 'number' || s.type === 'integer' ||
   (Array.isArray(s.anyOf) && s.anyOf.length > 0 && (s.anyOf as TSchema[]).every(isNumberSchema)))
@@ -26,8 +27,9 @@ function convertStrings (schema: TSchema, input: Record<string, unknown>): unkno
   const props = schema.properties as Record<string, TSchema> | undefined
   if (props === undefined || typeof value !== 'object' || value === null) return value
   for (const [k, s] of Object.entries(props)) {
+    // TypeBox reads an integer with parseInt ("1.5" and "1e-38" become 1): the number as written, or the string
     const v = raw[k]
-    if (typeof v === 'string' && isNumberSchema(s) && !DECIMAL_RE.test(v)) (value as Record<string, unknown>)[k] = v
+    if (typeof v === 'string' && isNumberSchema(s)) (value as Record<string, unknown>)[k] = DECIMAL_RE.test(v) ? Number(v) : v
   }
   return value
 }

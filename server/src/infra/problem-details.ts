@@ -134,9 +134,12 @@ export function clientErrorHandler (problemBaseUrl: string) {
   }
 }
 
-/** The methods the routes registered from now on answer, by path: `methodsOf(path)` (none for an unknown path). */
-function routeMethods (app: FastifyInstance): (path: string) => string[] {
-  const routes: Array<{ re: RegExp; methods: Set<string> }> = []
+/**
+ * The routes registered from now on, for 405 answers: `resourceOf(path)` gives the methods of the path's resource (the
+ * most specific route patterns matching it: a static segment wins over a parameter, as in routing) and those patterns.
+ */
+function routeTable (app: FastifyInstance): (path: string) => { methods: string[]; urls: Set<string> } {
+  const routes: Array<{ url: string; re: RegExp; rank: string; methods: Set<string> }> = []
   const byUrl = new Map<string, Set<string>>()
   const segment = (seg: string): string => seg.includes(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   app.addHook('onRoute', (r) => {
@@ -145,30 +148,36 @@ function routeMethods (app: FastifyInstance): (path: string) => string[] {
     if (methods === undefined) {
       methods = new Set()
       byUrl.set(r.url, methods)
-      routes.push({ re: new RegExp(`^${r.url.split('/').map(segment).join('/')}/?$`), methods })
+      const segs = r.url.split('/')
+      routes.push({ url: r.url, re: new RegExp(`^${segs.map(segment).join('/')}/?$`), rank: segs.map((x) => x.includes(':') ? '0' : '1').join(''), methods })
     }
     for (const m of [r.method].flat()) methods.add(m)
   })
   return (path) => {
-    const allowed = new Set<string>()
-    for (const r of routes) if (r.re.test(path)) for (const m of r.methods) allowed.add(m)
-    return [...allowed].sort()
+    const matching = routes.filter((r) => r.re.test(path))
+    const best = matching.reduce((b, r) => r.rank > b ? r.rank : b, '')
+    const top = matching.filter((r) => r.rank === best)
+    return { methods: [...new Set(top.flatMap((r) => [...r.methods]))].sort(), urls: new Set(top.map((r) => r.url)) }
   }
 }
 
 /** One error handler and one not-found handler for the whole app: every failure is a problem+json with a code. */
 export default fp(async function problemDetails (app: FastifyInstance) {
   app.setErrorHandler(handleError)
-  const methodsOf = routeMethods(app)
-  app.setNotFoundHandler((req, reply) => {
+  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 404, 'LS_ERR_NOT_FOUND', `Route ${req.method} ${req.url.split('?')[0]} not found`))
+  // A known path with a method it does not answer: 405 with the methods it does (RFC 9110), before anything else looks
+  // at the request (Fastify refuses a QUERY without a Content-Type even on its way to the not-found handler). Also when
+  // the method is routed to a parameter's route only because of it (PUT /v1/rulesets/validate is not PUT
+  // /v1/rulesets/{version}: the path names the validate resource, which answers POST).
+  const resourceOf = routeTable(app)
+  app.addHook('onRequest', async (req, reply) => {
+    const url = req.routeOptions.url
+    if (!req.is404 && (url === undefined || !url.includes(':'))) return
     const path = req.url.split('?')[0]!
-    // a known path with a method it does not answer: 405 with the methods it does (RFC 9110)
-    const allowed = methodsOf(path)
-    if (allowed.length > 0 && !allowed.includes(req.method)) {
-      void reply.header('allow', allowed.join(', '))
-      return sendProblem(req, reply, 405, 'LS_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`)
-    }
-    return sendProblem(req, reply, 404, 'LS_ERR_NOT_FOUND', `Route ${req.method} ${path} not found`)
+    const { methods, urls } = resourceOf(path)
+    if (methods.length === 0 || (req.is404 ? methods.includes(req.method) : url !== undefined && urls.has(url))) return
+    void reply.header('allow', methods.join(', '))
+    return sendProblem(req, reply, 405, 'LS_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${path}; allowed: ${methods.join(', ')}`)
   })
   // the server runs without Fastify's return503OnClosing (a plain JSON body): requests that still arrive while it
   // closes are answered here, so a client behind a load balancer sees a coded problem and retries elsewhere
