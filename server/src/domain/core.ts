@@ -146,7 +146,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     for (const m of markers) queue.push(m._id)
   }
 
-  const suppressions = createSuppressionList(c.suppressions, now)
+  const suppressions = createSuppressionList(c.suppressions, now, database.idIn)
   const storing = createIngestService({
     c, now, identity, suppressed: suppressions.suppressed, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,

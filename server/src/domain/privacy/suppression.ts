@@ -5,6 +5,7 @@ import type { Collection } from 'mongodb'
 import { sha256 } from '../../lib/ids.js'
 import { findByIds, insertIgnoringDuplicates } from '../../infra/db.js'
 import { leadKeyOf, normalizeEmail } from '../events/normalize.js'
+import { mapLimit } from '../../lib/map-limit.js'
 
 export interface SuppressionDoc {
   /** `sp_` + SHA-256 of the identity key. */
@@ -39,7 +40,8 @@ export function keyOfIdentity (by: { email?: string; externalId?: string }): str
   return ext === '' ? null : leadKeyOf(null, ext)
 }
 
-export function createSuppressionList (col: Collection<SuppressionDoc>, now: () => Date) {
+/** `idIn`: whether the database answers `_id: { $in }` from its index (else one `_id` lookup per key, see `Database.idIn`). */
+export function createSuppressionList (col: Collection<SuppressionDoc>, now: () => Date, idIn = true) {
   return {
     /** Suppresses a lead's identities (an identity suppressed already keeps its first entry). */
     async add (lead: { _id: string; key: string; email: string | null; externalId: string | null }, by: string): Promise<string[]> {
@@ -52,7 +54,10 @@ export function createSuppressionList (col: Collection<SuppressionDoc>, now: () 
     async suppressed (keys: readonly string[]): Promise<Set<string>> {
       if (keys.length === 0) return new Set()
       const byId = new Map(keys.map((k) => [suppressionIdOf(k), k]))
-      const found = await findByIds<SuppressionDoc, { _id: string }>(col, [...byId.keys()], { _id: 1 })
+      const ids = [...byId.keys()]
+      const found = idIn
+        ? await findByIds<SuppressionDoc, { _id: string }>(col, ids, { _id: 1 })
+        : (await mapLimit(ids, 16, async (id) => await col.findOne({ _id: id }, { projection: { _id: 1 } }))).filter((d): d is SuppressionDoc => d !== null)
       return new Set(found.map((d) => byId.get(d._id)!))
     },
 
