@@ -3,6 +3,8 @@
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../server/src/app.js'
@@ -51,6 +53,17 @@ t.test('routing, URL and body errors are problems with codes', async (t) => {
   const other = await app.inject({ method: 'PATCH', url: '/healthz' })
   problem(t, other, 405, 'LS_ERR_METHOD_NOT_ALLOWED', 'a known path with another method')
   t.equal(other.headers.allow, 'GET, HEAD', 'with the methods it answers')
+  {
+    // with the web console served, its catch-all GET route leaves /v1/ paths to the not-found handler: a 405 too
+    const consoleDir = mkdtempSync(join(tmpdir(), 'ls-console-'))
+    writeFileSync(join(consoleDir, 'index.html'), '<!doctype html><title>console</title>')
+    t.teardown(() => rmSync(consoleDir, { recursive: true, force: true }))
+    const { app: withConsole } = await buildTestApp(t, { LEADSCORE_CONSOLE_DIR: consoleDir })
+    const res = await withConsole.inject({ url: '/v1/suppressions/lift', headers: AUTH })
+    problem(t, res, 405, 'LS_ERR_METHOD_NOT_ALLOWED', 'GET of a POST-only /v1 path, console served')
+    t.equal(res.headers.allow, 'POST')
+    t.equal((await withConsole.inject({ url: '/some/console/page' })).statusCode, 200, 'a console page')
+  }
   for (const [method, url, allow] of [['DELETE', '/v1/leads', 'GET, HEAD, POST'], ['PUT', '/v1/leads/ld_x', 'DELETE, GET, HEAD, PATCH'], ['TRACE', '/v1/rulesets/3/publish', 'POST'],
     // routed to a parameter's route by the method alone: the path names another resource
     ['PUT', '/v1/rulesets/validate', 'POST'], ['GET', '/v1/models/train', 'POST'], ['DELETE', '/v1/suppressions/lift', 'POST'],

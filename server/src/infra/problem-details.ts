@@ -172,10 +172,12 @@ export default fp(async function problemDetails (app: FastifyInstance) {
   const resourceOf = routeTable(app)
   app.addHook('onRequest', async (req, reply) => {
     const url = req.routeOptions.url
-    if (!req.is404 && (url === undefined || !url.includes(':'))) return
+    // not found, or found by a catch-all (the console's GET /*, which leaves /v1/ paths to the not-found handler)
+    const unrouted = req.is404 || url === undefined || url.includes('*')
+    if (!unrouted && !url.includes(':')) return
     const path = req.url.split('?')[0]!
     const { methods, urls } = resourceOf(path)
-    if (methods.length === 0 || (req.is404 ? methods.includes(req.method) : url !== undefined && urls.has(url))) return
+    if (methods.length === 0 || (unrouted ? methods.includes(req.method) : urls.has(url))) return
     void reply.header('allow', methods.join(', '))
     return sendProblem(req, reply, 405, 'LS_ERR_METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${path}; allowed: ${methods.join(', ')}`)
   })
