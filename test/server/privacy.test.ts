@@ -29,6 +29,8 @@ t.test('erasing a lead removes it everywhere it lives and redacts it where it is
   const at = new Date()
   await app.sources.stats.record('webhook:y', { deliveries: 1, rejectedDeliveries: 1, at, lastError: { at, code: 'LS_ERR_SOURCE_INPUT', message: `refused ${ADA}` }, recent: [{ at, kind: 'delivery', code: 'LS_ERR_SOURCE_INPUT', message: `refused ${ADA}`, requestId: 'req-y', index: null }] })
   await db.c.uploads.insertOne({ _id: 'up_x', status: 'failed', kind: 'events', format: 'csv', filename: 'x.csv', contentType: 'text/csv', sourceId: 'upload', mapping: null, expectedBytes: null, bytes: 1, rowsRead: 1, rows: 1, accepted: 0, duplicates: 0, rejected: 1, sha256: null, fingerprint: null, duplicateOf: null, error: { code: 'LS_ERR_UPLOAD_PARSE', message: `row for ${ADA} is broken` }, actor: 'admin', requestId: 'r', startedAt: new Date(), updatedAt: new Date(), finishedAt: new Date() })
+  const mover = (leadId: string, email: string) => ({ leadId, name: null, email, before: 0, after: 10, delta: 10, stageBefore: 'Cold', stageAfter: 'Warm' })
+  await db.c.jobs.insertOne({ _id: 'bt_x', kind: 'backtest', state: 'done', version: 2, baseVersion: 1, scope: { leadIds: [ada, bob], from: null, to: null, limit: null }, result: { leads: 2, events: 4, changed: 2, movers: [mover(ada, ADA), mover(bob, BOB)], stages: [], distribution: [], lift: [], baseline: { converted: 0, rate: 0 } } } as never)
   await db.c.modelEvaluations.insertOne({ _id: 'md_x', groupKeys: [], rows: [{ leadId: ada, p: 0.4, y: 1, g: [] }, { leadId: bob, p: 0.2, y: 0, g: [] }] })
   t.equal((await api(app, 'POST', `/v1/leads/${ada}/adjustments`, { points: 5, note: `called ${ADA}` })).statusCode, 202)
   await waitForScoring(db)
@@ -46,6 +48,7 @@ t.test('erasing a lead removes it everywhere it lives and redacts it where it is
   t.same(x.rejects.map((r: Json) => r.code).sort(), ['LS_ERR_SOURCE_INPUT', 'LS_ERR_TIMESTAMP_INVALID'], 'rejects naming Ada')
   t.same(x.modelHoldouts, [{ modelId: 'md_x', rows: [{ p: 0.4, y: 1 }] }])
   t.ok(x.audit.some((a: Json) => a.action === 'lead.adjust'), 'audit entries about Ada')
+  t.match(x.backtests, [{ jobId: 'bt_x', version: 2, mover: { leadId: ada, email: ADA } }], 'its rows in backtest reports')
   t.ok(await db.c.auditLog.findOne({ action: 'lead.export', target: ada }), 'the export is audited')
 
   t.equal((await api(app, 'DELETE', `/v1/leads/${ada}`)).statusCode, 204)
@@ -76,6 +79,8 @@ t.test('erasing a lead removes it everywhere it lives and redacts it where it is
   t.notOk(leaks(await db.c.sourceStats.find({ sourceId: 'webhook:y' }).toArray()), 'and writes')
   t.notOk(leaks(await db.c.uploads.find({}).toArray()), 'upload errors')
   t.same((await db.c.modelEvaluations.findOne({ _id: 'md_x' }))!.rows.map((r) => r.leadId), [bob], 'model holdout rows')
+  const bt = (await db.c.jobs.findOne({ _id: 'bt_x' })) as unknown as Json
+  t.same([bt.scope.leadIds, bt.result.movers.map((m: Json) => m.leadId), bt.result.changed], [[bob], [bob], 2], 'backtest rows (the totals stay)')
   const audit = await db.c.auditLog.find({}).toArray()
   t.notOk(leaks(audit.map((a) => a.details).filter((d) => (d as Json).leadId !== ada)), 'audit details')
   const del = audit.find((a) => a.action === 'lead.delete')!

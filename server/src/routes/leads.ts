@@ -243,6 +243,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       deliveries: x.deliveries.map(({ _id, ...d }) => ({ id: _id, ...d, body: parseJson(d.body) })),
       rejects: x.rejects.map((r) => ({ id: r._id, sourceId: r.sourceId, requestId: r.requestId, code: r.code, reason: r.reason, raw: r.raw, receivedAt: iso(r.receivedAt) })),
       modelHoldouts: x.modelHoldouts,
+      backtests: x.backtests,
       audit: x.audit.map((a) => ({ at: iso(a.at), actor: a.actor, action: a.action, details: a.details })),
     }
   })

@@ -27,6 +27,7 @@ export const ErasureReport = Type.Object({
   sourceStats: Type.Integer({ description: 'Source counter documents whose error samples were redacted.' }),
   uploads: Type.Integer(),
   modelHoldoutRows: Type.Integer({ description: 'Holdout rows of trained models removed.' }),
+  backtests: Type.Integer({ description: 'Backtest reports that listed the lead among their movers (its row removed).' }),
   auditEntries: Type.Integer({ description: 'Audit entries whose details were redacted.' }),
 })
 export type ErasureReportT = Static<typeof ErasureReport>
@@ -44,6 +45,7 @@ export const LeadExport = Type.Object({
     id: Type.String(), sourceId: Type.String(), requestId: Type.String(), code: Type.String(), reason: Type.String(), raw: Type.String(), receivedAt: Type.String({ format: 'date-time' }),
   }), { description: 'Stored rejects whose payload or reason names the lead.' }),
   modelHoldouts: Type.Array(Type.Object({ modelId: Type.String(), rows: Type.Array(Type.Object({ p: Type.Number(), y: Type.Number() })) })),
+  backtests: Type.Array(Type.Object({ jobId: Type.String(), version: Type.Integer(), baseVersion: Type.Integer(), mover: Type.Unknown() }), { description: 'The lead\'s rows in backtest reports (its score before and after a ruleset change).' }),
   audit: Type.Array(Type.Object({ at: Type.String({ format: 'date-time' }), actor: Type.String(), action: Type.String(), details: Type.Unknown() })),
 })
 export type LeadExportT = Static<typeof LeadExport>

@@ -1,7 +1,7 @@
 // Erasure and export of one lead (GDPR): everything stored about a lead, found, removed or redacted, or gathered into
 // one document. Erasure is rare, so the collections that keep no index by lead (rejects, idempotency records, the live
 // feed, source counters, uploads, model holdouts, the audit log) are read whole; on FerretDB so is any query by lead.
-import type { Filter } from 'mongodb'
+import type { Collection, Filter } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { idLists } from '../../infra/db.js'
 import { LS_ERR_LEAD_BUSY, LS_ERR_LEAD_NOT_FOUND } from '../../errors.js'
@@ -9,6 +9,7 @@ import { newId } from '../../lib/ids.js'
 import { normalizeEmail } from '../events/normalize.js'
 import { summaryOf } from '../lead-views/summary.js'
 import { LockBusyError } from '../scoring/processor.js'
+import type { BacktestJobDoc } from '../rulesets/backtest.js'
 import type { AuditDoc, DeliveryDoc, EventDoc, LeadAliasDoc, LeadDoc, LedgerDoc, NotificationDoc, RejectDoc, SourceRecentError } from '../types.js'
 import type { SuppressionList } from './suppression.js'
 
@@ -47,6 +48,7 @@ export interface ErasureReport {
   sourceStats: number
   uploads: number
   modelHoldoutRows: number
+  backtests: number
   auditEntries: number
 }
 
@@ -60,6 +62,7 @@ export interface LeadExport {
   deliveries: DeliveryDoc[]
   rejects: RejectDoc[]
   modelHoldouts: Array<{ modelId: string; rows: Array<{ p: number; y: number }> }>
+  backtests: Array<{ jobId: string; version: number; baseVersion: number; mover: unknown }>
   audit: AuditDoc[]
 }
 
@@ -102,6 +105,8 @@ function rejectIsTheLead (raw: string, lead: Pick<LeadDoc, 'email' | 'externalId
 export function createPrivacyService (deps: PrivacyDeps) {
   const { c } = deps
   let statsInMemory = deps.sourceStats
+  // backtest runs are stored in `jobs` with a shape of their own (routes/rulesets.ts)
+  const backtestJobs = (): Collection<BacktestJobDoc> => c.jobs as unknown as Collection<BacktestJobDoc>
 
   async function mustGet (id: string): Promise<LeadDoc> {
     const l = await c.leads.findOne({ _id: id })
@@ -192,6 +197,21 @@ export function createPrivacyService (deps: PrivacyDeps) {
       await c.modelEvaluations.updateOne({ _id: e._id }, { $set: { rows } })
     }
 
+    // backtest reports list the leads whose score moved (id, name, email) and may be scoped to lead ids: the lead's
+    // rows go, the totals (aggregates over many leads) stay
+    let backtests = 0
+    for await (const b of backtestJobs().find({ kind: 'backtest' })) {
+      const movers = b.result?.movers ?? []
+      const keptMovers = movers.filter((x) => x.leadId !== l._id)
+      const ids = b.scope?.leadIds ?? null
+      const keptIds = ids === null ? null : ids.filter((id) => id !== l._id)
+      if (keptMovers.length === movers.length && (ids === null || keptIds!.length === ids.length)) continue
+      const set: Record<string, unknown> = { 'scope.leadIds': keptIds }
+      if (b.result != null) set['result.movers'] = keptMovers
+      await c.jobs.updateOne({ _id: b._id }, { $set: set })
+      backtests++
+    }
+
     // audit entries stay (who did what, to which lead id); their details lose the identity
     let auditEntries = 0
     for await (const a of c.auditLog.find({}, { projection: { _id: 1, details: 1 } })) {
@@ -200,7 +220,7 @@ export function createPrivacyService (deps: PrivacyDeps) {
       await c.auditLog.updateOne({ _id: a._id }, { $set: { details: JSON.parse(m.redact(text)) as Record<string, unknown> } })
       auditEntries++
     }
-    return { rejects, idempotencyRecords, liveMessages, sourceStats, uploads, modelHoldoutRows, auditEntries }
+    return { rejects, idempotencyRecords, liveMessages, sourceStats, uploads, modelHoldoutRows, backtests, auditEntries }
   }
 
   return {
@@ -254,9 +274,14 @@ export function createPrivacyService (deps: PrivacyDeps) {
         const rows = e.rows.filter((r) => r.leadId === l._id).map((r) => ({ p: r.p, y: r.y }))
         if (rows.length > 0) modelHoldouts.push({ modelId: e._id, rows })
       }
+      const backtests: LeadExport['backtests'] = []
+      for await (const b of backtestJobs().find({ kind: 'backtest' })) {
+        const mover = b.result?.movers.find((x) => x.leadId === l._id)
+        if (mover !== undefined) backtests.push({ jobId: b._id, version: b.version, baseVersion: b.baseVersion, mover })
+      }
       const audit = await c.auditLog.find({ target: l._id }).toArray()
       await c.auditLog.insertOne({ _id: newId('au'), at: deps.now(), actor, action: 'lead.export', target: l._id, details: { events: events.length, ledger: ledger.length, rejects: rejects.length } })
-      return { lead: l, events, ledger, aliases, notifications, deliveries, rejects, modelHoldouts, audit }
+      return { lead: l, events, ledger, aliases, notifications, deliveries, rejects, modelHoldouts, backtests, audit }
     },
   }
 }
