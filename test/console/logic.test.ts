@@ -58,6 +58,11 @@ t.test('lead filters become a query, or an error for the score range', async (t)
   t.same(toLeadQuery(f), { query: { q: 'ada', minScore: 10, maxScore: 90.5, stage: 'MQL', source: 'api' }, error: null })
   t.match(toLeadQuery({ ...emptyLeadFilters(), minScore: '50', maxScore: '10' }), { query: null, error: /above the maximum/ })
   t.match(toLeadQuery({ ...emptyLeadFilters(), minScore: 'abc' }), { query: null, error: /numbers/ })
+  // a number input bound with bind:value hands over a number, or null once emptied
+  const typed = { ...emptyLeadFilters(), minScore: 60 as unknown as string, maxScore: null as unknown as string }
+  t.same(toLeadQuery(typed), { query: { minScore: 60 }, error: null }, 'a number from the score input')
+  t.ok(hasFilters(typed))
+  t.notOk(hasFilters({ ...emptyLeadFilters(), minScore: null as unknown as string }), 'an emptied number input is no filter')
   t.equal(buildUrl('/v1/leads', { q: 'a b', minScore: 0, stage: '', cursor: null, x: undefined }), '/v1/leads?q=a+b&minScore=0')
 })
 
