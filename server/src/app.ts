@@ -215,7 +215,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   if (ui !== null) {
     await app.register(fastifyStatic, { root: ui, prefix: '/', wildcard: false, index: 'index.html' })
     app.get('/*', { schema: { hide: true } }, async (req, reply) => {
-      if (req.url.startsWith('/v1/') || req.url.startsWith('/docs')) return reply.callNotFound()
+      // the API's paths are never console pages (a /problems/ slug over the parameter length limit lands here)
+      if (req.url.startsWith('/v1/') || req.url.startsWith('/docs') || req.url.startsWith('/problems/')) return reply.callNotFound()
       return reply.sendFile('index.html')
     })
   } else {

@@ -63,6 +63,9 @@ t.test('routing, URL and body errors are problems with codes', async (t) => {
     problem(t, res, 405, 'LS_ERR_METHOD_NOT_ALLOWED', 'GET of a POST-only /v1 path, console served')
     t.equal(res.headers.allow, 'POST')
     t.equal((await withConsole.inject({ url: '/some/console/page' })).statusCode, 200, 'a console page')
+    // a problem slug over the parameter length limit misses its route and reaches the catch-all: not a page
+    const slug = await withConsole.inject({ url: `/problems/${'x'.repeat(250)}` })
+    problem(t, slug, 404, 'LS_ERR_NOT_FOUND', 'a /problems/ slug over the parameter length limit, console served')
   }
   for (const [method, url, allow] of [['DELETE', '/v1/leads', 'GET, HEAD, POST'], ['PUT', '/v1/leads/ld_x', 'DELETE, GET, HEAD, PATCH'], ['TRACE', '/v1/rulesets/3/publish', 'POST'],
     // routed to a parameter's route by the method alone: the path names another resource
