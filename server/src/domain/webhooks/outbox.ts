@@ -127,7 +127,8 @@ export function createOutbox (deps: OutboxDeps) {
         const to = notify.after[kind]
         if (view[kind] === to || view[kind] === '' || to === '') continue
         const n = notify.afterN[kind]
-        const x: Crossing = { id: notificationIdOf(leadId, kind, to, n, `r-${token}`), kind, from: view[kind], to, n, eventId: null, occurredAt: now(), score: notify.score }
+        // a batch token starts with its lead's id (`<lead>~bt_…`), which the notification id names already
+        const x: Crossing = { id: notificationIdOf(leadId, kind, to, n, `r-${token.slice(token.indexOf('~') + 1)}`), kind, from: view[kind], to, n, eventId: null, occurredAt: now(), score: notify.score }
         const doc: NotificationDoc = { ...crossingDoc(leadId, token, notify, x, x.from, notify.crossings.length + KINDS.indexOf(kind), 'pending'), origin: 'correction' }
         const r = await insertNotification(doc)
         if (r.mine) await followUp(leadId, x.id, r.status, notify)
