@@ -64,7 +64,7 @@ async function recompute (db: Database, aliases: Record<string, string>) {
   }
   const byScore = [...leads].sort((a, b) => b.score - a.score || (a._id < b._id ? -1 : 1)).map((l) => l._id)
   const perSource = Object.fromEntries(Object.entries(sources).map(([k, f]) => [k, { leads: f.leads, converted: f.converted, avgScore: Math.round((f.scoreSum / f.leads) * 100) / 100 }]))
-  return { leads: leads.length, events: events.length, stages, hist, sources: perSource, perDay, byScore }
+  return { leads: leads.length, events: events.length, rejects: await db.c.ingestRejects.countDocuments({}), stages, hist, sources: perSource, perDay, byScore }
 }
 
 /** The same figures, as the API answers them. */
@@ -89,7 +89,7 @@ async function viewsSay (app: FastifyInstance, from: string, to: string) {
     byScore.push(...(page.items as Json[]).map((l) => l.id as string))
     cursor = page.nextCursor
   } while (cursor !== null)
-  return { leads: conv.total, events: stats.events.total, pending: stats.events.pending, stages, hist, sources, perDay, byScore }
+  return { leads: conv.total, events: stats.events.total, pending: stats.events.pending, rejects: stats.rejects.total, stages, hist, sources, perDay, byScore }
 }
 
 t.test('the lead views equal a recomputation after a shuffled, duplicated, late stream, an erase and a re-score', async (t) => {
@@ -114,6 +114,9 @@ t.test('the lead views equal a recomputation after a shuffled, duplicated, late 
     ? await app.core.ingest.ingest(events, { sourceId: 'crm', requestId: `rq${i}` })
     : (await postEvents(app, { events })).json<Json>()))
   t.equal(results.reduce((n, r) => n + (r.accepted as number), 0), all.length, 'each event stored once')
+  // bad events are stored rejects, counted too
+  const bad = await postEvents(app, { events: [{ externalId: 'bad1', lead: { email: 'p1@example.com' } }, { externalId: 'bad2', type: 'page_view' }] })
+  t.equal(bad.json<Json>().rejected, 2)
   await waitForScoring(db)
 
   // a lead created by hand, one edited to converted, one erased
@@ -130,6 +133,7 @@ t.test('the lead views equal a recomputation after a shuffled, duplicated, late 
     const got = await viewsSay(app, from, to)
     t.equal(got.leads, want.leads, `${what}: leads`)
     t.equal(got.events, want.events, `${what}: stored events`)
+    t.equal(got.rejects, want.rejects, `${what}: stored rejects`)
     t.equal(got.pending, 0, `${what}: nothing pending`)
     t.same(got.stages, want.stages, `${what}: leads per stage`)
     t.same(got.hist, want.hist, `${what}: leads and conversions per score band`)

@@ -151,6 +151,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     c, now, identity, suppressed: suppressions.suppressed, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
     onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
+    onRejectsStored: async (n) => { await views.rejectsStored(n) },
   })
   // every accepted event is counted (the stored-events counter behind /v1/stats) before its request is answered
   const counted = async <T extends { accepted: number }>(r: T): Promise<T> => { await views.stored(r.accepted); return r }
@@ -162,7 +163,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const privacy = createPrivacyService({
     c, now, ferret: database.ferret, withLeadLock: async (leadId, fn) => await withLeadLock(leadId, fn), views, outbox, identity, suppressions,
   })
-  const uploads = createUploadService({ c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log })
+  const uploads = createUploadService({
+    c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log, onRejectsStored: async (n) => { await views.rejectsStored(n) },
+  })
 
   let sweeps = 0
   /**

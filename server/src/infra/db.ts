@@ -342,6 +342,21 @@ export async function findByIds<T extends Document, P extends Document = WithId<
 }
 
 /**
+ * Inserts documents in one unordered batch; a document whose `_id` is taken is skipped (a retry's own earlier
+ * write). Returns how many this call stored.
+ */
+export async function insertNewOnes<T extends Document> (col: Collection<T>, docs: Array<OptionalUnlessRequiredId<T>>): Promise<number> {
+  if (docs.length === 0) return 0
+  try {
+    return (await col.insertMany(docs, { ordered: false })).insertedCount
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err
+    const n = (err as { insertedCount?: unknown; result?: { insertedCount?: unknown } }).insertedCount ?? (err as { result?: { insertedCount?: unknown } }).result?.insertedCount
+    return typeof n === 'number' ? n : 0
+  }
+}
+
+/**
  * Inserts documents in one unordered batch, skipping those whose unique key is already taken. When the batch fails
  * for another reason (a transient error may leave it partly stored), each document is inserted on its own.
  */

@@ -62,9 +62,13 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
       await c.ingestRejects.insertMany(r.rejects.map((x) => ({
         _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: x.index, code: x.code, reason: x.reason, raw: x.raw, rawTruncated: x.rawTruncated, receivedAt: r.receivedAt,
       })))
+      await core.views.rejectsStored(r.rejects.length)
     },
     async rejectDelivery (r) {
-      if (r.store !== false) await c.ingestRejects.insertOne({ _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: 0, code: r.code, reason: r.reason, raw: r.raw, rawTruncated: false, receivedAt: r.receivedAt })
+      if (r.store !== false) {
+        await c.ingestRejects.insertOne({ _id: newId('rj'), sourceId: r.sourceId, requestId: r.requestId, index: 0, code: r.code, reason: r.reason, raw: r.raw, rawTruncated: false, receivedAt: r.receivedAt })
+        await core.views.rejectsStored(1)
+      }
       core.metrics.ingestEvents.inc(1, { source: 'plugin', outcome: 'rejected' })
       await stats.record(r.sourceId, {
         deliveries: 1, rejectedDeliveries: 1, rejected: 1, at: r.receivedAt, lastError: { at: r.receivedAt, code: r.code, message: r.reason },

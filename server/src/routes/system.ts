@@ -46,11 +46,9 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
   }, async () => {
     // event and lead counts come from the counters scoring and ingest keep (domain/lead-views/), not from counting
     // documents (a count reads the whole collection on FerretDB); a lead counts once scored or created by the API
-    const [events, leads, rejects, rs] = await Promise.all([
-      core.views.statusCounters(), core.views.leadCounters(), c.ingestRejects.estimatedDocumentCount(), core.rulesets.active(),
-    ])
+    const [events, leads, rs] = await Promise.all([core.views.statusCounters(), core.views.leadCounters(), core.rulesets.active()])
     const leadTotal = typeof leads.n === 'number' ? Math.round(leads.n) : 0
-    return { events: { total: events.stored, pending: events.pending, unmapped: events.unmapped }, leads: { total: leadTotal }, rejects: { total: rejects }, ruleset: { version: rs.version } }
+    return { events: { total: events.stored, pending: events.pending, unmapped: events.unmapped }, leads: { total: leadTotal }, rejects: { total: events.rejects }, ruleset: { version: rs.version } }
   })
 
   app.post('/v1/views/rebuild', {

@@ -1,5 +1,5 @@
 import type { Collections } from '../../infra/db.js'
-import { duplicateWriteErrors, findByIds, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
+import { duplicateWriteErrors, findByIds, isDuplicateKey, isTransient, retryTransient, insertNewOnes } from '../../infra/db.js'
 import type { EventDoc, LeadDoc, RejectDoc } from '../types.js'
 import { newId } from '../../lib/ids.js'
 import { leadIdOf, eventIdOf } from '../ids.js'
@@ -75,6 +75,8 @@ export interface IngestDeps {
   identity: IdentityService
   /** Told of each group commit: its source and how many requests it stored together. */
   onGroup?: (sourceId: string, requests: number) => void
+  /** Counts stored rejects (the rejects total of /v1/stats). */
+  onRejectsStored?: (n: number) => Promise<void>
   /** Which of these identity keys are suppressed (leads erased on request): one `_id` list lookup per call. */
   suppressed?: (keys: readonly string[]) => Promise<Set<string>>
 }
@@ -116,9 +118,9 @@ export function createIngestService (deps: IngestDeps) {
   async function storeRejects (rejects: RejectDoc[]): Promise<void> {
     // reject ids are fresh, so a retried batch can only clash with its own earlier, partly stored attempt
     if (rejects.length > 0) {
-      await retryTransient(async () => {
-        try { await c.ingestRejects.insertMany(rejects, { ordered: false }) } catch (err) { if (!isDuplicateKey(err)) throw err }
-      })
+      let stored = 0
+      await retryTransient(async () => { stored += await insertNewOnes(c.ingestRejects, rejects) })
+      await deps.onRejectsStored?.(stored)
     }
   }
 

@@ -2,7 +2,7 @@
 // by the lead list, the leaderboard, analytics and stats. Reads cost a few `_id` range or list reads, whatever the
 // number of leads and events.
 import type { Collection, Document } from 'mongodb'
-import type { LeadDoc, EventDoc } from '../types.js'
+import type { LeadDoc, EventDoc, RejectDoc } from '../types.js'
 import { findByIds, idLists, insertIgnoringDuplicates } from '../../infra/db.js'
 import { LS_ERR_INVALID_CURSOR } from '../../errors.js'
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js'
@@ -18,6 +18,7 @@ export interface CounterDoc { _id: string; [k: string]: unknown }
 
 export interface LeadViewCollections {
   leads: Collection<LeadDoc>
+  ingestRejects: Collection<RejectDoc>
   events: Collection<EventDoc>
   leadIndex: Collection<IndexDoc>
   aggregates: Collection<CounterDoc>
@@ -178,6 +179,11 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     if (n !== 0) await incrementAll(new Map([[STATUS_ID, { stored: n }]]))
   }
 
+  /** Rejects stored (or, negative, deleted): the rejects total of /v1/stats. */
+  async function rejectsStored (n: number): Promise<void> {
+    if (n !== 0) await incrementAll(new Map([[STATUS_ID, { rejects: n }]]))
+  }
+
   /** An erased lead's events: out of the event counts. */
   async function erasedEvents (events: ReadonlyArray<{ occurredAt: Date; type: string; status: string }>): Promise<void> {
     const scored = events.filter((e) => e.status !== 'pending')
@@ -304,10 +310,10 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     return mergeCounters(await counterDocs(LEADS_ID, LEADS_ID) as Array<Record<string, unknown>>)
   }
 
-  async function statusCounters (): Promise<{ stored: number; scored: number; unmapped: number; pending: number }> {
+  async function statusCounters (): Promise<{ stored: number; scored: number; unmapped: number; pending: number; rejects: number }> {
     const d = mergeCounters(await counterDocs(STATUS_ID, STATUS_ID) as Array<Record<string, unknown>>)
     const n = (k: string): number => typeof d[k] === 'number' ? Math.round(d[k] as number) : 0
-    return { stored: n('stored'), scored: n('scored'), unmapped: n('unmapped'), pending: Math.max(0, n('stored') - n('scored')) }
+    return { stored: n('stored'), scored: n('scored'), unmapped: n('unmapped'), pending: Math.max(0, n('stored') - n('scored')), rejects: n('rejects') }
   }
 
   /**
@@ -341,7 +347,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     await insertKeys(keys)
     const docs = new Map<string, Increments>()
     if (leads > 0) docs.set(LEADS_ID, inc)
-    const status = { stored: 0, scored: 0, unmapped: 0 }
+    const status = { stored: 0, scored: 0, unmapped: 0, rejects: await c.ingestRejects.countDocuments({}) }
     let events = 0
     const scored: Array<{ occurredAt: Date; type: string }> = []
     for await (const e of c.events.find({}).project<{ occurredAt: Date; type: string; status: string }>({ _id: 0, occurredAt: 1, type: 1, status: 1 }).batchSize(1000)) {
@@ -372,7 +378,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     return true
   }
 
-  return { prepare, settle, apply, stored, erasedEvents, eventsOfLead, list, scoreEdge, leadCounters, statusCounters, eventDocs, rebuild, built, markBuiltIfEmpty }
+  return { prepare, settle, apply, stored, rejectsStored, erasedEvents, eventsOfLead, list, scoreEdge, leadCounters, statusCounters, eventDocs, rebuild, built, markBuiltIfEmpty }
 }
 
 export type LeadViews = ReturnType<typeof createLeadViews>

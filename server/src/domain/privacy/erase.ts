@@ -27,6 +27,7 @@ export interface PrivacyDeps {
   views: {
     eventsOfLead(leadId: string): Promise<Array<{ _id: string; occurredAt: Date; type: string; status: string }>>
     erasedEvents(events: ReadonlyArray<{ occurredAt: Date; type: string; status: string }>): Promise<void>
+    rejectsStored(n: number): Promise<void>
     apply(changes: Array<{ before: ReturnType<typeof summaryOf> | null; after: ReturnType<typeof summaryOf> | null }>): Promise<void>
   }
   outbox: { eraseLead(leadId: string): Promise<void> }
@@ -141,7 +142,9 @@ export function createPrivacyService (deps: PrivacyDeps) {
       await c.ingestRejects.updateOne({ _id: r._id }, { $set: { raw: m.redact(r.raw), reason: m.redact(r.reason) } })
       redacted++
     }
-    for (const part of idLists(del)) await c.ingestRejects.deleteMany({ _id: { $in: part } })
+    let deleted = 0
+    for (const part of idLists(del)) deleted += (await c.ingestRejects.deleteMany({ _id: { $in: part } })).deletedCount
+    await deps.views.rejectsStored(-deleted)
     return { deleted: del.length, redacted }
   }
 

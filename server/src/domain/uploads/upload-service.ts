@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { Collections } from '../../infra/db.js'
-import { retryTransient, isDuplicateKey } from '../../infra/db.js'
+import { retryTransient, isDuplicateKey, insertNewOnes } from '../../infra/db.js'
 import type { IngestService } from '../events/ingest.js'
 import type { LiveFeed } from '../live/live-feed.js'
 import type { RejectDoc, UploadDoc, UploadFormat, UploadKind, UploadSpool } from '../types.js'
@@ -86,6 +86,8 @@ export interface UploadDeps {
   log: { warn(o: object, m: string): void }
   /** Minimum spacing of progress messages (ms). */
   progressEveryMs?: number
+  /** Counts stored rejects (the rejects total of /v1/stats). */
+  onRejectsStored?: (n: number) => Promise<void>
 }
 
 const MAX_REPORTED_REJECTS = 100
@@ -555,9 +557,9 @@ export function createUploadService (deps: UploadDeps) {
           _id: `rj_${id}_${r.index}`, sourceId: input.sourceId, requestId: id, index: r.index, line: r.line, code: r.reject.code, reason: r.reject.reason,
           raw: r.reject.raw.slice(0, RAW_LIMIT), rawTruncated: r.reject.raw.length > RAW_LIMIT, receivedAt,
         }))
-        await retryTransient(async () => {
-          try { await c.ingestRejects.insertMany(docs, { ordered: false }) } catch (err) { if (!isDuplicateKey(err)) throw err }
-        })
+        let stored = 0
+        await retryTransient(async () => { stored += await insertNewOnes(c.ingestRejects, docs) })
+        await deps.onRejectsStored?.(stored)
         for (const r of rejects) found.push({ line: r.line, code: r.reject.code, reason: r.reject.reason })
       }
       let accepted = 0; let duplicates = 0; let rejected = rejects.length
