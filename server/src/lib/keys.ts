@@ -35,11 +35,17 @@ export function findForbiddenKey (value: unknown, depth = 0): string | null {
 function encodeKey (k: string): string {
   if (k === '') return '%'
   return k.replace(/[%.$\0]/g, (c) => c === '%' ? '%25' : c === '.' ? '%2E' : c === '$' ? '%24' : '%00')
+    // FerretDB refuses an update path whose element starts or ends with white space (`attributes. x `): such
+    // characters at either end are written `%x` and four hex digits
+    .replace(EDGE_SPACE, (run) => [...run].map((c) => `%x${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''))
 }
+
+// white space as Go's unicode.IsSpace sees it (JavaScript's \s, and U+0085), at the start or the end of a key
+const EDGE_SPACE = /^[\s\u0085]+|[\s\u0085]+$/g
 
 function decodeKey (k: string): string {
   if (k === '%') return ''
-  return k.includes('%') ? k.replace(/%(25|2E|24|00)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : k
+  return k.includes('%') ? k.replace(/%(25|2E|24|00)|%x([0-9a-f]{4})/g, (_, h: string | undefined, u: string | undefined) => String.fromCharCode(parseInt(h ?? u!, 16))) : k
 }
 
 // An array directly inside an array is stored as { "%a": [...] }: the embedded database (FerretDB) refuses nested
