@@ -158,7 +158,9 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const live = new LiveHub(core.live, app.log)
   app.decorate('live', live)
   app.addHook('onResponse', async (req, reply) => {
-    core.metrics.httpRequests.inc(1, { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
+    const route = req.routeOptions.url ?? 'unknown'
+    core.metrics.httpRequests.inc(1, { method: req.method, route, status: String(reply.statusCode) })
+    core.metrics.httpDuration.observe(reply.elapsedTime / 1000, { method: req.method, route })
   })
   await app.register(problemDetails)
   // CSP, frame-ancestors, nosniff, referrer policy on every answer, the API's too

@@ -16,6 +16,8 @@ function served (t: Test, res: LightMyRequestResponse, what: string): void {
   t.equal(res.statusCode, 200, `${what}: 200`)
   t.match(res.headers['content-type'], /^text\/plain/, `${what}: Prometheus text`)
   t.match(res.body, /# TYPE leadscore_http_requests_total counter/, `${what}: the metrics`)
+  t.match(res.body, /# TYPE leadscore_http_request_duration_seconds histogram/, `${what}: request times`)
+  t.match(res.body, /leadscore_http_request_duration_seconds_bucket\{method="GET",route="[^"]+",le="\+Inf"\} \d+/, `${what}: cumulative buckets`)
 }
 
 async function keyWith (app: FastifyInstance, scopes: string[]): Promise<string> {

@@ -238,7 +238,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     while (rebuilding) await new Promise((r) => setTimeout(r, 200))
     let done: string[]
     try {
+      const started = performance.now()
       done = (await processor.processMany(leadIds)).done
+      metrics.batchDuration.observe((performance.now() - started) / 1000)
     } catch (err) {
       if (leadIds.length === 1) {
         // a lead whose run fails is not retried at every poll: the sweeper's scan for pending events comes back to it
