@@ -47,10 +47,6 @@ export function sourceFigures (counters: Node): { all: Figures; none: Figures; p
 
 export interface Figures { leads: number; scoreSum: number; converted: number }
 
-/** The counters of every lead (a few shard documents). */
-export async function leadCounters (views: LeadViews): Promise<Node> {
-  return await views.leadCounters()
-}
 
 /** A lead's score as a finite number (a missing or broken score counts as 0, as in the score distribution). */
 export const scoreOf = (s: unknown): number => typeof s === 'number' && Number.isFinite(s) ? s : 0

@@ -1,7 +1,7 @@
 // The lead views: the lead index (keys.ts) and the aggregates (counters.ts), kept by every writer of leads and read
 // by the lead list, the leaderboard, analytics and stats. Reads cost a few `_id` range or list reads, whatever the
 // number of leads and events.
-import type { Collection, Document } from 'mongodb'
+import type { Collection } from 'mongodb'
 import type { LeadDoc, EventDoc, RejectDoc } from '../types.js'
 import { findByIds, idLists, insertIgnoringDuplicates } from '../../infra/db.js'
 import { LS_ERR_INVALID_CURSOR } from '../../errors.js'
@@ -110,8 +110,8 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
 
   async function write (docs: Map<string, Increments>): Promise<void> {
     const suffix = await mySlot()
-    const ops = [...docs].filter(([, inc]) => Object.keys(inc).length > 0)
-      .map(([id, inc]) => ({ updateOne: { filter: { _id: `${id}:${suffix}` }, update: { $inc: inc }, upsert: true } }))
+    // `incrementAll` buffers only non-empty increments
+    const ops = [...docs].map(([id, inc]) => ({ updateOne: { filter: { _id: `${id}:${suffix}` }, update: { $inc: inc }, upsert: true } }))
     for (let i = 0; i < ops.length; i += 200) await c.aggregates.bulkWrite(ops.slice(i, i + 200) as never, { ordered: false })
   }
 
@@ -174,7 +174,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     await settle(changes, [])
   }
 
-  /** Events about to be stored (`n` negative: events counted that were not stored after all). */
+  /** Events ingest stored and accepted (counted before their request is answered). */
   async function stored (n: number): Promise<void> {
     if (n !== 0) await incrementAll(new Map([[STATUS_ID, { stored: n }]]))
   }
@@ -242,7 +242,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     }
   }
 
-  /** A page of the lead list: filters, sort, cursor. See docs/api.md for what search matches. */
+  /** A page of the lead list: filters, sort, cursor. What search matches: docs/architecture.md §4b. */
   async function list (q: LeadListQuery): Promise<{ items: LeadDoc[]; nextCursor: string | null }> {
     const token = q.q !== undefined ? queryToken(q.q) : ''
     const needle = q.q !== undefined ? normalizeText(q.q.trim()) : ''
@@ -382,4 +382,3 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
 }
 
 export type LeadViews = ReturnType<typeof createLeadViews>
-export type { Document }
