@@ -47,10 +47,6 @@ export function sourceFigures (counters: Node): { all: Figures; none: Figures; p
 
 export interface Figures { leads: number; scoreSum: number; converted: number }
 
-
-/** A lead's score as a finite number (a missing or broken score counts as 0, as in the score distribution). */
-export const scoreOf = (s: unknown): number => typeof s === 'number' && Number.isFinite(s) ? s : 0
-
 /** Rounds a share to 4 decimals (as the backtest's rates). */
 export const rate = (part: number, of: number): number => of === 0 ? 0 : Math.round((part / of) * 10_000) / 10_000
 
