@@ -3,11 +3,11 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { Filter, Sort } from 'mongodb'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { LeadFilterQuery, LEAD_SORTS, type SortName } from '../schemas/leads.js'
-import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_BUSY, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_SUPPRESSED, LS_ERR_VALIDATION } from '../errors.js'
+import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_SUPPRESSED, LS_ERR_VALIDATION } from '../errors.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
-import { eventIdOf, leadIdOf } from '../domain/ids.js'
+import { eventRangeOf, leadIdOf, ledgerRangeOf } from '../domain/ids.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
 import { initialState } from '../domain/scoring/model.js'
@@ -17,7 +17,8 @@ import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
 import { LEAD_UPDATED } from '../domain/uploads/mapping.js'
 import { REST_SOURCE } from './events.js'
 import type { EventDoc, LeadDoc, LedgerDoc } from '../domain/types.js'
-import { LockBusyError } from '../domain/scoring/processor.js'
+import { underLeadLock } from '../domain/lead-lock.js'
+import { escapeRegex } from '../lib/escape-regex.js'
 import { identityKeysOf } from '../domain/privacy/suppression.js'
 import { LeadExport } from '../schemas/privacy.js'
 
@@ -27,8 +28,6 @@ function parseJson (s: string): unknown {
 
 export { LeadFilterQuery } from '../schemas/leads.js'
 export type { SortName } from '../schemas/leads.js'
-
-function escapeRegex (s: string): string { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') }
 
 /** The MongoDB filter of the lead list's query parameters, for exports (which read every lead they write anyway). */
 export function leadFilter (q: Static<typeof LeadFilterQuery>): Filter<LeadDoc> {
@@ -95,14 +94,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
   const { c } = core
 
   /** Every change to a lead document happens under the lead's lock (see the lead processor). */
-  async function underLock<T> (leadId: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await core.withLeadLock(leadId, fn)
-    } catch (err) {
-      if (err instanceof LockBusyError) throw new LS_ERR_LEAD_BUSY(leadId)
-      throw err
-    }
-  }
+  const underLock = async <T>(leadId: string, fn: () => Promise<T>): Promise<T> => await underLeadLock(core.withLeadLock, leadId, fn)
 
   async function mustGet (id: string): Promise<LeadDoc> {
     const l = await c.leads.findOne({ _id: id })
@@ -282,7 +274,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       // every entry of this lead has an `_id` under the lead's id (see the scoring processor): on FerretDB, where the
       // query would read the whole ledger, read them by `_id` range (a cost that grows with this lead's ledger
       // only) and apply the same filter here
-      docs = (await c.scoreHistory.find({ _id: { $gte: `${l._id}~`, $lt: `${l._id}\u007f` } } as Filter<LedgerDoc>).toArray())
+      docs = (await c.scoreHistory.find(ledgerRangeOf(l._id) as Filter<LedgerDoc>).toArray())
         .filter((d) => matchesFilter(d as unknown as Record<string, unknown>, filter))
         .sort((x, y) => dir * (x.ord < y.ord ? -1 : x.ord > y.ord ? 1 : x._id < y._id ? -1 : x._id > y._id ? 1 : 0))
         .slice(0, q.limit + 1)
@@ -315,8 +307,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     if (core.database.ferret) {
       // A lead's events are the `_id` range of its id (see domain/ids.ts): read from the `_id` index, at a cost that
       // grows with this lead's events only (a query by lead reads every event on FerretDB), then ordered here.
-      const range = { _id: { $gte: eventIdOf(l._id, 0), $lt: `${l._id}.` } }
-      docs = (await c.events.find(range as Filter<EventDoc>).toArray())
+      docs = (await c.events.find(eventRangeOf(l._id) as Filter<EventDoc>).toArray())
         .filter((e) => cur === null || e.ord < (cur.v as string))
         .sort((a, b) => a.ord < b.ord ? 1 : a.ord > b.ord ? -1 : 0)
         .slice(0, req.query.limit + 1)

@@ -4,11 +4,13 @@
 import type { Collection, Filter } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { idLists } from '../../infra/db.js'
-import { LS_ERR_LEAD_BUSY, LS_ERR_LEAD_NOT_FOUND } from '../../errors.js'
+import { LS_ERR_LEAD_NOT_FOUND } from '../../errors.js'
 import { newId } from '../../lib/ids.js'
+import { ledgerRangeOf } from '../ids.js'
 import { normalizeEmail } from '../events/normalize.js'
 import { summaryOf } from '../lead-views/summary.js'
-import { LockBusyError } from '../scoring/processor.js'
+import { underLeadLock, type WithLeadLock } from '../lead-lock.js'
+import { escapeRegex } from '../../lib/escape-regex.js'
 import type { BacktestJobDoc } from '../rulesets/backtest.js'
 import type { AuditDoc, DeliveryDoc, EventDoc, LeadAliasDoc, LeadDoc, LedgerDoc, NotificationDoc, RejectDoc, SourceRecentError } from '../types.js'
 import type { SuppressionList } from './suppression.js'
@@ -23,7 +25,7 @@ export interface PrivacyDeps {
   now: () => Date
   /** true on FerretDB, where a lead's ledger entries are read by `_id` range when they are keyed under its id. */
   ferret: boolean
-  withLeadLock: <T>(leadId: string, fn: () => Promise<T>) => Promise<T>
+  withLeadLock: WithLeadLock
   views: {
     eventsOfLead(leadId: string): Promise<Array<{ _id: string; occurredAt: Date; type: string; status: string }>>
     erasedEvents(events: ReadonlyArray<{ occurredAt: Date; type: string; status: string }>): Promise<void>
@@ -66,8 +68,6 @@ export interface LeadExport {
   backtests: Array<{ jobId: string; version: number; baseVersion: number; mover: unknown }>
   audit: AuditDoc[]
 }
-
-function escapeRegex (s: string): string { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') }
 
 /**
  * Finds and replaces a lead's identity in stored text, case and Unicode form ignored: its email and lead id anywhere
@@ -115,19 +115,12 @@ export function createPrivacyService (deps: PrivacyDeps) {
     return l
   }
 
-  async function underLock<T> (leadId: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await deps.withLeadLock(leadId, fn)
-    } catch (err) {
-      if (err instanceof LockBusyError) throw new LS_ERR_LEAD_BUSY(leadId)
-      throw err
-    }
-  }
+  const underLock = async <T>(leadId: string, fn: () => Promise<T>): Promise<T> => await underLeadLock(deps.withLeadLock, leadId, fn)
 
   /** The lead's ledger entries' ids (by `_id` range where they are keyed under the lead on FerretDB). */
   async function ledgerOf (l: LeadDoc): Promise<LedgerDoc[]> {
     if (l.ledgerKeyed === true && deps.ferret) {
-      return await c.scoreHistory.find({ _id: { $gte: `${l._id}~`, $lt: `${l._id}\u007f` } } as Filter<LedgerDoc>).toArray()
+      return await c.scoreHistory.find(ledgerRangeOf(l._id) as Filter<LedgerDoc>).toArray()
     }
     return await c.scoreHistory.find({ leadId: l._id }).toArray()
   }

@@ -10,12 +10,11 @@ import type { IdentityService } from '../identity.js'
 import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline.js'
 import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
-import { eventIdOf } from '../ids.js'
+import { batchTokenOf, eventIdOf, ledgerRangeOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
 import { mapLimit } from '../../lib/map-limit.js'
-import { mapEventType } from '../rulesets/ruleset-service.js'
 import type { LeadViews } from '../lead-views/service.js'
-import { CONVERSION_EVENT, afterSet, summaryOf, type LeadChange } from '../lead-views/summary.js'
+import { afterSet, isConversionEvent, summaryOf, type LeadChange } from '../lead-views/summary.js'
 
 /** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
 export interface CommittedBatch {
@@ -359,8 +358,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // that grows with this lead only); the ledger of a lead scored before its entries were keyed by it is queried.
     let checkpoint: LedgerDoc | null = null
     if (replayFrom !== '' && lead.ledgerKeyed === true && deps.scansQueries === true) {
-      const range = { _id: { $gte: `${lead._id}~`, $lt: `${lead._id}\u007f` } }
-      for (const e of await c.scoreHistory.find(range as never).toArray()) {
+      for (const e of await c.scoreHistory.find(ledgerRangeOf(lead._id) as never).toArray()) {
         if (e.committed && !e.superseded && e.ord < replayFrom && (checkpoint === null || e.ord > checkpoint.ord || (e.ord === checkpoint.ord && e._id > checkpoint._id))) checkpoint = e
       }
     } else if (replayFrom !== '') {
@@ -379,7 +377,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    */
   async function prepare (lead: LeadDoc, newEvents: EventDoc[], rescore: boolean, ruleset: ActiveRuleset, heldBy: string | null): Promise<Prepared | null> {
     // under the lead's id, so that the ledger entries (`<token>:<i>`) of a lead are an `_id` range
-    const token = `${lead._id}~${newId('bt')}`
+    const token = batchTokenOf(lead._id, newId('bt'))
     if (rescore) lead = { ...lead, rescoreFrom: '' }
     if (newEvents.length === 0 && lead.rescoreFrom == null) return null
     let plan = await planReplay(lead, newEvents, ruleset.settings)
@@ -486,7 +484,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
     // a conversion event (after the ruleset's aliases) converts the lead for good, unless a replay from the first
     // event finds none
-    const conversion = events.some((e) => mapEventType(e.type, ruleset.settings).type === CONVERSION_EVENT)
+    const conversion = events.some((e) => isConversionEvent(e.type, ruleset.settings))
     set.convertedByEvent = supersedeFrom === '' ? conversion : (lead.convertedByEvent === true || conversion)
     // a lead first scored with `_id`-ranged ledger entries keeps only such entries (older leads have some without)
     set.ledgerKeyed = lead.rev === 0 || lead.ledgerKeyed === true
