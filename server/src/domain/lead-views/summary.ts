@@ -1,7 +1,8 @@
 // What the lead list, the leaderboard and the aggregates know of a lead: a few fields of its document. Both the index
 // keys (keys.ts) and the aggregate counters (counters.ts) are functions of this summary only, so the writer that
 // changes a lead can tell what to add and remove from the summaries before and after the change.
-import type { LeadDoc } from '../types.js'
+import type { LeadDoc, RulesetSettings } from '../types.js'
+import { mapEventType } from '../rulesets/ruleset-service.js'
 
 export interface LeadSummary {
   id: string
@@ -25,6 +26,11 @@ export interface LeadSummary {
 export const CONVERTED_STATUS = 'converted'
 /** The event type (after the published ruleset's aliases) that converts a lead. */
 export const CONVERSION_EVENT = 'purchase'
+
+/** Whether an event of this type converts a lead, with the ruleset's aliases applied. */
+export function isConversionEvent (type: string, settings: RulesetSettings): boolean {
+  return mapEventType(type, settings).type === CONVERSION_EVENT
+}
 
 const finite = (n: unknown): number => typeof n === 'number' && Number.isFinite(n) ? n : 0
 const ms = (d: unknown): number | null => d instanceof Date && Number.isFinite(d.getTime()) ? d.getTime() : null

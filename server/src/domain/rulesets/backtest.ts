@@ -5,9 +5,9 @@ import type { Collections } from '../../infra/db.js'
 import type { EventDoc, JobDoc, LeadDoc, Reason, ScoreParts, ScoreState } from '../types.js'
 import type { ScoringPipeline } from '../scoring/pipeline.js'
 import type { ActiveRuleset } from './ruleset-service.js'
-import { mapEventType } from './ruleset-service.js'
 import { gradeFor, initialState, intentLabelFor, partsOf } from '../scoring/model.js'
 import { eventIdOf } from '../ids.js'
+import { CONVERTED_STATUS, isConversionEvent } from '../lead-views/summary.js'
 import { normalizeEvent, type NormalizeLimits } from '../events/normalize.js'
 import { encodeKeys } from '../../lib/keys.js'
 import { LS_ERR_EVENT_INVALID } from '../../errors.js'
@@ -175,10 +175,10 @@ export function summarize (outcomes: readonly LeadOutcome[], stageOrder: readonl
 
 function round4 (v: number): number { return Math.round(v * 10_000) / 10_000 }
 
-/** Whether a lead converted: its status says so, or it has a purchase among its events. */
+/** Whether a lead converted: its status says so, or it has a conversion event (the analytics' definition). */
 export function convertedLead (lead: LeadDoc, events: readonly EventDoc[], rs: ActiveRuleset): boolean {
-  if (lead.status === 'converted') return true
-  return events.some((e) => mapEventType(e.type, rs.settings).type === 'purchase')
+  if (lead.status === CONVERTED_STATUS) return true
+  return events.some((e) => isConversionEvent(e.type, rs.settings))
 }
 
 export interface BacktestDeps {
