@@ -7,13 +7,10 @@
 // (default 20) requests each. It prints both sizes and the ratio large/small of p95.
 // Uses MONGODB_URI when set, else an embedded FerretDB (SQLite) in a temporary folder.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { buildApp } from '../server/src/app.js'
 import { loadConfig } from '../server/src/config.js'
 import { openDatabase } from '../server/src/infra/db.js'
-import { startFerretDb, type EmbeddedDb } from '../server/src/infra/ferretdb.js'
+import { benchDatabase } from './database.js'
 import { loadLeads } from '../test/helpers/large-dataset.js'
 
 const num = (name: string, def: number): number => {
@@ -96,18 +93,11 @@ async function measure (uri: string, leads: number): Promise<Map<string, { p50: 
 }
 
 async function main (): Promise<void> {
-  let embedded: EmbeddedDb | null = null
-  let dir: string | null = null
-  let uri = process.env.MONGODB_URI
-  if (uri === undefined) {
-    dir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'))
-    embedded = await startFerretDb({ dataDir: dir })
-    uri = embedded.uri
-  }
+  const database = await benchDatabase()
   try {
     const small = Math.max(1, Math.floor(LEADS / 10))
-    const a = await measure(uri, small)
-    const b = await measure(uri, LEADS)
+    const a = await measure(database.uri, small)
+    const b = await measure(database.uri, LEADS)
     const ms = (x: number): string => `${x.toFixed(1)} ms`
     const rows = [...b].map(([name, big]) => {
       const s = a.get(name)!
@@ -115,10 +105,9 @@ async function main (): Promise<void> {
     })
     process.stdout.write(`\n| request (p50 / p95 of ${REPEAT}) | ${small} leads | ${LEADS} leads | p95 ratio |\n|---|---|---|---|\n${rows.join('\n')}\n`)
     const worst = Math.max(...[...b.values()].map((r) => r.p95))
-    process.stdout.write(`\nworst p95 at ${LEADS} leads: ${ms(worst)} (${embedded !== null ? 'embedded FerretDB' : 'MONGODB_URI'})\n`)
+    process.stdout.write(`\nworst p95 at ${LEADS} leads: ${ms(worst)} (${database.label})\n`)
   } finally {
-    if (embedded !== null) await embedded.stop()
-    if (dir !== null) rmSync(dir, { recursive: true, force: true })
+    await database.stop()
   }
 }
 
