@@ -9,6 +9,7 @@ import { buildApp, type BuildOptions } from '../../server/src/app.js'
 import { loadConfig, type AppConfig } from '../../server/src/config.js'
 import { openDatabase, type Database } from '../../server/src/infra/db.js'
 import { startFerretDb, type EmbeddedDb } from '../../server/src/infra/ferretdb.js'
+import { createLeadViews } from '../../server/src/domain/lead-views/service.js'
 
 export const ADMIN_KEY = 'lsk_test_admin_key_0123456789abcdef'
 export const AUTH = { authorization: `Bearer ${ADMIN_KEY}` }
@@ -67,7 +68,9 @@ export async function waitForScoring (db: Database, timeoutMs = 60_000): Promise
   for (;;) {
     const pending = await db.c.events.countDocuments({ status: 'pending' })
     const flagged = await db.c.leads.countDocuments({ rescoreFrom: { $type: 'string' } })
-    if (pending === 0 && flagged === 0) return
+    // the stored-events counter behind /v1/stats counts a batch scored just after it marks the events
+    const counted = pending === 0 && flagged === 0 ? (await createLeadViews({ c: db.c, now: () => new Date() }).statusCounters()).pending : -1
+    if (counted === 0) return
     if (Date.now() > deadline) throw new Error(`scoring did not catch up within ${timeoutMs} ms (${pending} events pending, ${flagged} leads flagged)`)
     // both counts read whole collections on FerretDB: polling them faster slows the scoring being waited for
     await new Promise((r) => setTimeout(r, 250))

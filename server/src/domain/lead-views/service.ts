@@ -154,18 +154,26 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
 
   /**
    * After a commit: removes the keys the committed leads no longer have (and those prepared for changes that did not
-   * commit), and adds the committed changes to the counters, with the events scored for the first time.
+   * commit), and adds the committed changes to the counters, with the events scored for the first time by event time
+   * (`finalized` counts them scored).
    */
-  async function settle (committed: readonly LeadChange[], failed: readonly LeadChange[], scored: { events: ReadonlyArray<{ occurredAt: Date; type: string }>; unmapped: number } = { events: [], unmapped: 0 }): Promise<void> {
+  async function settle (committed: readonly LeadChange[], failed: readonly LeadChange[], scored: ReadonlyArray<{ occurredAt: Date; type: string }> = []): Promise<void> {
     await deleteKeys([...committed.flatMap((ch) => keyDiff(ch.before, ch.after)), ...failed.flatMap((ch) => keyDiff(ch.after, ch.before))])
-    const docs = eventIncrements(scored.events, 1)
+    const docs = eventIncrements(scored, 1)
     const leads = leadIncrements(committed)
     if (Object.keys(leads).length > 0) docs.set(LEADS_ID, leads)
-    const status: Increments = {}
-    if (scored.events.length > 0) status.scored = scored.events.length
-    if (scored.unmapped > 0) status.unmapped = scored.unmapped
-    if (Object.keys(status).length > 0) docs.set(STATUS_ID, status)
     await incrementAll(docs)
+  }
+
+  /**
+   * After finalize has marked a batch's events: counts them scored (and unmapped), so that once `/v1/stats` shows
+   * nothing pending, every event shows its final status and every ledger entry is visible.
+   */
+  async function finalized (events: number, unmapped: number): Promise<void> {
+    const status: Increments = {}
+    if (events > 0) status.scored = events
+    if (unmapped > 0) status.unmapped = unmapped
+    await incrementAll(new Map([[STATUS_ID, status]]))
   }
 
   /** A change made outside scoring (a lead created, edited or erased): keys and counters at once. */
@@ -378,7 +386,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     return true
   }
 
-  return { prepare, settle, apply, stored, rejectsStored, erasedEvents, eventsOfLead, list, scoreEdge, leadCounters, statusCounters, eventDocs, rebuild, built, markBuiltIfEmpty }
+  return { prepare, settle, finalized, apply, stored, rejectsStored, erasedEvents, eventsOfLead, list, scoreEdge, leadCounters, statusCounters, eventDocs, rebuild, built, markBuiltIfEmpty }
 }
 
 export type LeadViews = ReturnType<typeof createLeadViews>

@@ -550,14 +550,17 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
     await discard(runs.filter((r) => !committed.includes(r)))
     if (deps.views !== undefined) {
-      // before finalize, so that once a batch's events show as scored, the counters include them; a failure here
-      // leaves the counters behind (a rebuild repairs them), never the scores
-      const scored = committed.flatMap((r) => r.scored)
-      const unmapped = committed.reduce((n, r) => n + r.batch.unmapped.length, 0)
-      await deps.views.settle(committed.map((r) => r.change), ready.filter((r) => !committed.includes(r)).map((r) => r.change), { events: scored, unmapped })
+      // before finalize, so that once a batch's events show as scored, the lead and event counters include them (the
+      // scored count follows finalize); a failure here leaves the counters behind (a rebuild repairs them), never the
+      // scores
+      await deps.views.settle(committed.map((r) => r.change), ready.filter((r) => !committed.includes(r)).map((r) => r.change), committed.flatMap((r) => r.scored))
         .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })
     }
     await finalize(committed.map((r) => ({ lead: r.lead, batch: r.batch })))
+    if (deps.views !== undefined) {
+      await deps.views.finalized(committed.reduce((n, r) => n + r.scored.length, 0), committed.reduce((n, r) => n + r.batch.unmapped.length, 0))
+        .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })
+    }
     for (const r of committed) deps.onCommitted?.(r.committed)
     return committed
   }
