@@ -7,7 +7,7 @@ import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ER
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
-import { eventRangeOf, leadIdOf, ledgerRangeOf } from '../domain/ids.js'
+import { eventRangeOf, leadIdOf } from '../domain/ids.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
 import { initialState } from '../domain/scoring/model.js'
@@ -16,11 +16,15 @@ import { summaryOf } from '../domain/lead-views/summary.js'
 import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
 import { LEAD_UPDATED } from '../domain/uploads/mapping.js'
 import { REST_SOURCE } from './events.js'
-import type { EventDoc, LeadDoc, LedgerDoc } from '../domain/types.js'
+import type { EventDoc, LeadDoc } from '../domain/types.js'
 import { underLeadLock } from '../domain/lead-lock.js'
 import { escapeRegex } from '../lib/escape-regex.js'
 import { identityKeysOf } from '../domain/privacy/suppression.js'
 import { LeadExport } from '../schemas/privacy.js'
+import { readLedger, ordAt } from '../domain/trends/ledger-reader.js'
+import { leadAsOf, leaderboardAsOf, MAX_CHANGED_LEADS, type LeadAsOf } from '../domain/trends/as-of.js'
+import { bucketStarts, defaultFrom, trendOf, MAX_BUCKETS, type BucketSize } from '../domain/trends/trend.js'
+import { AsOfQuery, Trend, TrendQuery } from '../schemas/trends.js'
 
 function parseJson (s: string): unknown {
   try { return JSON.parse(s) } catch { return s }
@@ -66,24 +70,19 @@ const LeadPatch = Type.Object({
   attributes: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown())),
 }, { additionalProperties: false })
 
-/**
- * Whether a document passes a filter of the forms the ledger route builds: equality, `$and`, `$or`, `$lt`/`$lte`/
- * `$gt`/`$gte` on strings, `$ne` (the ledger of a lead read by `_id` range is filtered here).
- */
-function matchesFilter (d: Record<string, unknown>, f: Record<string, unknown>): boolean {
-  for (const [k, cond] of Object.entries(f)) {
-    if (k === '$and') { if (!(cond as Array<Record<string, unknown>>).every((x) => matchesFilter(d, x))) return false; continue }
-    if (k === '$or') { if (!(cond as Array<Record<string, unknown>>).some((x) => matchesFilter(d, x))) return false; continue }
-    const v = d[k]
-    if (cond !== null && typeof cond === 'object' && !(cond instanceof Date)) {
-      for (const [op, x] of Object.entries(cond)) {
-        const a = v as string
-        const ok = op === '$lt' ? a < (x as string) : op === '$lte' ? a <= (x as string) : op === '$gt' ? a > (x as string) : op === '$gte' ? a >= (x as string) : op === '$ne' ? v !== x : false
-        if (!ok) return false
-      }
-    } else if (v !== cond) return false
-  }
-  return true
+/** Dates the as-of and trend parameters accept (the analytics range's bounds). */
+const MIN_TIME = Date.parse('1970-01-01T00:00:00Z')
+const MAX_TIME = Date.parse('9998-12-31T00:00:00Z')
+
+function parseTime (name: string, v: string): Date {
+  const ms = Date.parse(v)
+  if (!Number.isFinite(ms) || ms < MIN_TIME || ms > MAX_TIME) throw new LS_ERR_VALIDATION(`${name} must be a date-time between 1970 and 9998`)
+  return new Date(ms)
+}
+
+/** A lead answered as of a time: the lead's fields with its `asOf` mark. */
+function asOfOut (l: LeadAsOf) {
+  return { ...leadOut(l), asOf: { at: l.asOf.at.toISOString(), entryId: l.asOf.entryId, knownAt: l.asOf.knownAt?.toISOString() ?? null } }
 }
 
 /** Whether a lead is counted in the lead views yet (scoring counts a new lead at its first commit). */
@@ -92,6 +91,7 @@ const counted = (l: LeadDoc): boolean => l.rev > 0 || l.inViews === true
 const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) {
   const { core } = app
   const { c } = core
+  const ledgerDeps = { scoreHistory: c.scoreHistory, ferret: core.database.ferret }
 
   /** Every change to a lead document happens under the lead's lock (see the lead processor). */
   const underLock = async <T>(leadId: string, fn: () => Promise<T>): Promise<T> => await underLeadLock(core.withLeadLock, leadId, fn)
@@ -163,8 +163,52 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
 
   app.get('/v1/leads/:id', {
     config: { scope: 'read' },
-    schema: { tags: ['leads'], summary: 'One lead', params: IdParams, response: { 200: Type.Ref('Lead'), ...problemResponses } },
-  }, async (req) => leadOut(await mustGet(req.params.id)))
+    schema: {
+      tags: ['leads'], summary: 'One lead, now or as of a past time',
+      description: 'With `asOf`, the score fields (score, scores, stage, grade, intentLabel, predictive) are the state after the last ledger entry whose event time is at or before `asOf`, as the ledger holds it now (late events recorded since count); add `knownAt` to see only what had been recorded by then. 404 when the lead did not exist yet. See docs/trends.md.',
+      params: IdParams,
+      querystring: Type.Object(AsOfQuery, { additionalProperties: false }),
+      response: { 200: Type.Ref('Lead'), ...problemResponses },
+    },
+  }, async (req) => {
+    const l = await mustGet(req.params.id)
+    const { asOf, knownAt } = req.query
+    if (asOf === undefined) {
+      if (knownAt !== undefined) throw new LS_ERR_VALIDATION('knownAt needs asOf')
+      return leadOut(l)
+    }
+    const at = parseTime('asOf', asOf)
+    const known = knownAt === undefined ? null : parseTime('knownAt', knownAt)
+    const r = await leadAsOf(ledgerDeps, l, at, (await core.rulesets.active()).settings, known)
+    if (r === null) throw new LS_ERR_LEAD_NOT_FOUND(`${l._id}' as of '${at.toISOString()}`)
+    return asOfOut(r)
+  })
+
+  app.get('/v1/leads/:id/trend', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['leads'], summary: 'The lead\'s score, dimensions, stage and grade per UTC hour, day, week or month, in event time',
+      description: `Read from the lead's visible ledger (late events placed at their event time, decay ticks included). At most ${MAX_BUCKETS} buckets (a 400 problem beyond). See docs/trends.md.`,
+      params: IdParams,
+      querystring: TrendQuery,
+      response: { 200: Trend, ...problemResponses },
+    },
+  }, async (req) => {
+    const l = await mustGet(req.params.id)
+    const size = (req.query.bucket ?? 'day') as BucketSize
+    const to = req.query.to === undefined ? core.now() : parseTime('to', req.query.to)
+    const from = req.query.from === undefined ? new Date(defaultFrom(to.getTime(), size)) : parseTime('from', req.query.from)
+    if (from >= to) throw new LS_ERR_VALIDATION('from must be before to')
+    const starts = bucketStarts(from.getTime(), to.getTime(), size)
+    if (starts === null) throw new LS_ERR_VALIDATION(`the range holds more than ${MAX_BUCKETS} ${size} buckets (choose a shorter range or a larger bucket)`)
+    const settings = (await core.rulesets.active()).settings
+    const entries = await readLedger(ledgerDeps, l, { includeSuperseded: false, order: 'asc', ordBelow: ordAt(to) })
+    const buckets = trendOf(entries, starts, size, initialState(settings), settings)
+    return {
+      leadId: l._id, bucket: size, from: new Date(starts[0]!).toISOString(), to: to.toISOString(),
+      buckets: buckets.map((b) => ({ ...b, start: b.start.toISOString(), end: b.end.toISOString() })),
+    }
+  })
 
   app.patch('/v1/leads/:id', {
     config: { scope: 'ingest' },
@@ -256,37 +300,11 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
   }, async (req) => {
     const l = await mustGet(req.params.id)
     const q = req.query
-    const visible: Record<string, unknown>[] = [{ committed: true }]
-    if (l.lastBatch != null) visible.push({ batch: l.lastBatch.token })
-    const and: Record<string, unknown>[] = [{ $or: visible }]
-    const filter: Record<string, unknown> = { leadId: l._id, $and: and }
-    if (!q.includeSuperseded) {
-      filter.superseded = false
-      // a replay committed on the lead but not yet finalized: the entries it replaces are already out of view
-      const b = l.lastBatch
-      if (b != null && b.done !== true && b.supersedeFrom !== null) and.push({ $or: [{ ord: { $lte: b.supersedeFrom } }, { batch: b.token }] })
-    }
     const cur = decodeCursor(q.cursor)
-    const dir = q.order === 'asc' ? 1 : -1
-    if (cur !== null) and.push({ $or: [{ ord: { [dir === 1 ? '$gt' : '$lt']: cur.v } }, { ord: cur.v, _id: { [dir === 1 ? '$gt' : '$lt']: cur.id } }] })
-    let docs: LedgerDoc[]
-    if (l.ledgerKeyed === true && core.database.ferret) {
-      // every entry of this lead has an `_id` under the lead's id (see the scoring processor): on FerretDB, where the
-      // query would read the whole ledger, read them by `_id` range (a cost that grows with this lead's ledger
-      // only) and apply the same filter here
-      docs = (await c.scoreHistory.find(ledgerRangeOf(l._id) as Filter<LedgerDoc>).toArray())
-        .filter((d) => matchesFilter(d as unknown as Record<string, unknown>, filter))
-        .sort((x, y) => dir * (x.ord < y.ord ? -1 : x.ord > y.ord ? 1 : x._id < y._id ? -1 : x._id > y._id ? 1 : 0))
-        .slice(0, q.limit + 1)
-    } else {
-      docs = await c.scoreHistory.find(filter).sort({ ord: dir, _id: dir }).limit(q.limit + 1).toArray()
-    }
+    if (cur !== null && typeof cur.v !== 'string') throw new LS_ERR_INVALID_CURSOR()
+    const docs = await readLedger(ledgerDeps, l, { includeSuperseded: q.includeSuperseded ?? false, order: q.order ?? 'desc', limit: q.limit + 1, after: cur === null ? null : { ord: cur.v as string, id: cur.id } })
     const more = docs.length > q.limit
-    // the lead document is the commit point: entries a committed replay replaces count as superseded even before
-    // its finalize step has flagged them
-    const b = l.lastBatch
-    const replaced = (d: LedgerDoc): boolean => b != null && b.done !== true && b.supersedeFrom !== null && !d.superseded && d.batch !== b.token && d.ord > b.supersedeFrom
-    const page: LedgerDoc[] = docs.slice(0, q.limit).map((d) => replaced(d) ? { ...d, superseded: true, supersededReason: b!.reason ?? 'rescored', supersededBy: b!.token } : d)
+    const page = docs.slice(0, q.limit)
     const last = page[page.length - 1]
     return { items: page.map(ledgerOut) as never[], nextCursor: more && last !== undefined ? encodeCursor({ v: last.ord, id: last._id }) : null }
   })
@@ -325,10 +343,20 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     config: { scope: 'read' },
     schema: {
       tags: ['leads'], summary: 'Top leads by score',
-      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 10 }), stage: Type.Optional(Type.String({ maxLength: 50 })) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ items: Type.Array(Type.Ref('Lead')) }), ...problemResponses },
+      description: `With \`asOf\`, the top leads by their score as of that time (event time; see \`GET /v1/leads/{id}\`): leads with no event since keep their current score, and the ledger of each lead with events after \`asOf\` is read. More than ${MAX_CHANGED_LEADS} such leads is a 422 problem (LS_ERR_AS_OF_TOO_FAR). See docs/trends.md.`,
+      querystring: Type.Object({
+        limit: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+        stage: Type.Optional(Type.String({ maxLength: 50 })),
+        asOf: AsOfQuery.asOf,
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref('Lead')) }), 422: Type.Ref('ProblemDetails'), ...problemResponses },
     },
   }, async (req) => {
+    if (req.query.asOf !== undefined) {
+      const at = parseTime('asOf', req.query.asOf)
+      const r = await leaderboardAsOf({ ...ledgerDeps, views: core.views }, { at, limit: req.query.limit, stage: req.query.stage, settings: (await core.rulesets.active()).settings })
+      return { items: r.items.map(asOfOut) }
+    }
     const page = await core.views.list({ sort: 'score_desc', limit: req.query.limit, stage: req.query.stage })
     return { items: page.items.map(leadOut) }
   })

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { PredictiveOut } from './models.js'
+import { AsOfMarkOut } from './trends.js'
 
 /** RFC 9457 problem details, as every error response carries them. */
 export const ProblemDetails = Type.Object({
@@ -47,6 +48,7 @@ export const Lead = Type.Object({
   predictive: Type.Union([PredictiveOut, Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
+  asOf: Type.Optional(AsOfMarkOut),
 }, { $id: 'Lead' })
 export type LeadT = Static<typeof Lead>
 
