@@ -41,6 +41,7 @@ import uploadsRoutes from './routes/uploads.js'
 import modelsRoutes from './routes/models.js'
 import { transformOpenapi } from './infra/openapi.js'
 import privacyRoutes from './routes/privacy.js'
+import trackingPlanRoutes from './routes/tracking-plan.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -202,6 +203,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(leadsRoutes)
   await app.register(privacyRoutes)
   await app.register(rulesetsRoutes)
+  await app.register(trackingPlanRoutes)
   await app.register(exportsRoutes)
   await app.register(liveRoutes)
   await app.register(sessionRoutes)

@@ -57,6 +57,9 @@ export const LS_ERR_RULESET_NOT_FOUND = createError('LS_ERR_RULESET_NOT_FOUND', 
 export const LS_ERR_RULESET_INVALID = createError('LS_ERR_RULESET_INVALID', 'The ruleset is invalid: %s', 400)
 export const LS_ERR_RULESET_NOT_DRAFT = createError('LS_ERR_RULESET_NOT_DRAFT', "Ruleset version '%s' is %s; only drafts can be edited or published", 409)
 export const LS_ERR_RULESET_BUSY = createError('LS_ERR_RULESET_BUSY', 'Another ruleset change is being published; retry shortly', 409)
+export const LS_ERR_TRACKING_PLAN_INVALID = createError('LS_ERR_TRACKING_PLAN_INVALID', 'The tracking plan is invalid: %s', 400)
+export const LS_ERR_TRACKING_PLAN_CONFLICT = createError('LS_ERR_TRACKING_PLAN_CONFLICT', 'The tracking plan changed meanwhile: edited version %s, the latest is %s', 409)
+export const LS_ERR_TRACKING_PLAN_NOT_FOUND = createError('LS_ERR_TRACKING_PLAN_NOT_FOUND', 'Not in the tracking plan: %s', 404)
 export const LS_ERR_JOB_NOT_FOUND = createError('LS_ERR_JOB_NOT_FOUND', "Job '%s' not found", 404)
 
 // outbound webhooks
@@ -109,6 +112,7 @@ export const LS_ERR_EVENT_TOO_LARGE = createError('LS_ERR_EVENT_TOO_LARGE', 'The
 export const LS_ERR_EVENT_TYPE_INVALID = createError('LS_ERR_EVENT_TYPE_INVALID', 'The event type is invalid: %s', 422)
 export const LS_ERR_LEAD_IDENTITY_INVALID = createError('LS_ERR_LEAD_IDENTITY_INVALID', 'The lead identity is invalid: %s', 422)
 export const LS_ERR_TIMESTAMP_INVALID = createError('LS_ERR_TIMESTAMP_INVALID', 'The timestamp is invalid: %s', 422)
+export const LS_ERR_PROPERTIES_SCHEMA = createError('LS_ERR_PROPERTIES_SCHEMA', 'The event properties do not match the tracking plan: %s', 422)
 export const LS_ERR_UPLOAD_ROW_INVALID = createError('LS_ERR_UPLOAD_ROW_INVALID', 'The row is invalid: %s', 422)
 export const LS_ERR_UPLOAD_ROW_TOO_LARGE = createError('LS_ERR_UPLOAD_ROW_TOO_LARGE', 'The row is larger than %s bytes', 422)
 
@@ -138,6 +142,7 @@ export const ERROR_CODES: Readonly<Record<string, FastifyErrorConstructor>> = Ob
   LS_ERR_MODEL_NOT_FOUND, LS_ERR_MODEL_TRAINING_BUSY, LS_ERR_MODEL_TRAINING_DATA, LS_ERR_MODEL_NO_ROLLBACK, LS_ERR_MODEL_NO_CHALLENGER,
   LS_ERR_EVENT_INVALID, LS_ERR_EVENT_TOO_LARGE, LS_ERR_EVENT_TYPE_INVALID, LS_ERR_LEAD_IDENTITY_INVALID, LS_ERR_TIMESTAMP_INVALID,
   LS_ERR_UPLOAD_ROW_INVALID, LS_ERR_UPLOAD_ROW_TOO_LARGE,
+  LS_ERR_TRACKING_PLAN_INVALID, LS_ERR_TRACKING_PLAN_CONFLICT, LS_ERR_TRACKING_PLAN_NOT_FOUND, LS_ERR_PROPERTIES_SCHEMA,
   LS_ERR_INTERNAL,
 })
 

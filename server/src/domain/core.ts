@@ -26,6 +26,8 @@ import { createPredictiveService, createPredictivePlugin, internalPluginContext 
 import { createLeadViews } from './lead-views/service.js'
 import { createSuppressionList } from './privacy/suppression.js'
 import { createPrivacyService } from './privacy/erase.js'
+import { createTrackingPlanService } from './events/tracking-plan.js'
+import { createViolationCounters } from './events/violation-counters.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -147,11 +149,14 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   }
 
   const suppressions = createSuppressionList(c.suppressions, now, database.idIn)
+  const trackingPlan = createTrackingPlanService({ plans: c.trackingPlans, now })
+  const violations = createViolationCounters({ counters: c.trackingViolations, now, locks })
   const storing = createIngestService({
     c, now, identity, suppressed: suppressions.suppressed, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
     onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
     onRejectsStored: async (n) => { await views.rejectsStored(n) },
+    trackingPlan: trackingPlan.current, onViolations: violations.count,
   })
   // every accepted event is counted (the stored-events counter behind /v1/stats) before its request is answered
   const counted = async <T extends { accepted: number }>(r: T): Promise<T> => { await views.stored(r.accepted); return r }
@@ -385,6 +390,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   return {
     config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
+    trackingPlan, violations,
     predictive, identity, suppressions, privacy, enqueue, sweep, decayTick, startRescoreAll, withLeadLock, views, startRebuildViews,
     /** Starts job processing (workers) and the recurring sweeper. */
     async startWorkers (): Promise<void> {

@@ -161,6 +161,8 @@ export interface EventDoc {
   leadProfile?: { name?: string; company?: string; externalId?: string; attributes?: Record<string, unknown> }
   /** Random per insert attempt: tells our own write apart from a concurrent duplicate after an ambiguous failure. */
   insertId?: string
+  /** Set when the tracking plan warns about the event's properties: the plan version and what did not match it. */
+  planViolations?: { planVersion: number; violations: Array<{ message: string; pointer: string }> }
 }
 
 export interface Reason {

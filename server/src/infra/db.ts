@@ -6,6 +6,8 @@ import type {
 } from '../domain/types.js'
 import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 import type { SuppressionDoc } from '../domain/privacy/suppression.js'
+import type { TrackingPlanDoc } from '../domain/events/tracking-plan.js'
+import type { ViolationCounterDoc } from '../domain/events/violation-counters.js'
 
 /** The collections the product uses, typed. */
 export interface Collections {
@@ -61,6 +63,10 @@ export interface Collections {
   aggregates: Collection<{ _id: string; [field: string]: unknown }>
   /** Hashed identities of leads erased on request: ingest refuses their events (domain/privacy/suppression.ts). */
   suppressions: Collection<SuppressionDoc>
+  /** Tracking plan versions, `_id` `v:<version>` (domain/events/tracking-plan.ts). */
+  trackingPlans: Collection<TrackingPlanDoc>
+  /** Tracking plan violations per type and source, one document per process slot (domain/events/violation-counters.ts). */
+  trackingViolations: Collection<ViolationCounterDoc>
 }
 
 /** An open database: the client, the Db and its collections. */
@@ -147,6 +153,8 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   leadIndex: [],
   aggregates: [],
   suppressions: [],
+  trackingPlans: [],
+  trackingViolations: [],
 }
 
 function isNotImplemented (err: unknown): boolean {
@@ -208,7 +216,8 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
-    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'suppressions'] as const
+    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'suppressions',
+    'trackingPlans', 'trackingViolations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, idIn, idAnd, idRange, close: async () => { await client.close() } }
 }

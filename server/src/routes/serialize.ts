@@ -23,6 +23,7 @@ export function eventOut (e: EventDoc) {
     id: e._id, sourceId: e.sourceId, externalId: e.externalId, leadId: e.leadId, seq: e.seq, type: e.type,
     occurredAt: e.occurredAt.toISOString(), receivedAt: e.receivedAt.toISOString(), status: e.status,
     timestampAdjusted: e.timestampAdjusted === true, properties: decodeKeys(e.properties ?? {}),
+    ...(e.planViolations !== undefined ? { planViolations: e.planViolations } : {}),
   }
 }
 

@@ -78,6 +78,9 @@ export const Event = Type.Object({
   status: Type.String(),
   timestampAdjusted: Type.Boolean(),
   properties: Type.Record(Type.String(), Type.Unknown()),
+  planViolations: Type.Optional(Type.Object({
+    planVersion: Type.Integer(), violations: Type.Array(Type.Object({ message: Type.String(), pointer: Type.String() })),
+  }, { description: 'Set when the tracking plan (mode warn) flagged the properties when the event was stored' })),
 }, { $id: 'Event' })
 
 export const Reason = Type.Object({

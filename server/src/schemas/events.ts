@@ -12,6 +12,9 @@ export const IngestResult = Type.Object({
     eventId: Type.Optional(Type.String()),
     leadId: Type.Optional(Type.String()),
     error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), pointer: Type.Optional(Type.String()) })),
+    warnings: Type.Optional(Type.Array(Type.Object({ code: Type.String(), message: Type.String(), pointer: Type.String() }), {
+      description: 'An accepted event whose properties the tracking plan flagged (mode warn): what did not match, pointing into the event',
+    })),
   })),
 }, { $id: 'IngestResult' })
 export type IngestResultT = Static<typeof IngestResult>

@@ -10,6 +10,8 @@ import type { RulesetSettings } from '../types.js'
 import type { IdentityService } from '../identity.js'
 import { mapLimit } from '../../lib/map-limit.js'
 import { MongoServerError } from 'mongodb'
+import type { CompiledPlan, Violation } from './tracking-plan.js'
+import type { CountedViolation } from './violation-counters.js'
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected'
 
@@ -20,6 +22,8 @@ export interface ItemResult {
   eventId?: string
   leadId?: string
   error?: { code: string; message: string; pointer?: string }
+  /** An accepted event whose properties the tracking plan (mode warn) flagged: what did not match. */
+  warnings?: Array<{ code: string; message: string; pointer: string }>
 }
 
 /** The outcome of a submission; `submitted = accepted + duplicates + rejected` always holds. */
@@ -79,6 +83,10 @@ export interface IngestDeps {
   onRejectsStored?: (n: number) => Promise<void>
   /** Which of these identity keys are suppressed (leads erased on request): one `_id` list lookup per call. */
   suppressed?: (keys: readonly string[]) => Promise<Set<string>>
+  /** The tracking plan events' properties are checked against (cached by its service; asked once per call). */
+  trackingPlan?: () => Promise<CompiledPlan>
+  /** Counts the plan violations of stored events (warned) and stored rejects (rejected), per type and source. */
+  onViolations?: (violations: CountedViolation[]) => Promise<void>
 }
 
 const RAW_LIMIT = 64 * 1024
@@ -94,7 +102,7 @@ type IngestLead = Pick<LeadDoc, '_id' | 'key' | 'lastSeq' | 'createdAt'>
 const MAX_GROUP_EVENTS = 1000
 const GROUP_CONCURRENCY = 2
 
-interface Pending { index: number; ev: NormalizedEvent; leadId?: string; doc?: EventDoc }
+interface Pending { index: number; ev: NormalizedEvent; leadId?: string; doc?: EventDoc; violations?: Violation[] }
 
 /**
  * The single way events enter the system. Validates, normalizes, upserts each lead, stores each event exactly once
@@ -294,10 +302,26 @@ export function createIngestService (deps: IngestDeps) {
     const suppressed = deps.suppressed !== undefined && normalized.length > 0
       ? await deps.suppressed([...new Set(normalized.flatMap((p) => idKeys(p.ev)))])
       : new Set<string>()
+    // the tracking plan: read once per call from its service's cache, so checking costs no database read per event
+    const plan = deps.trackingPlan !== undefined && normalized.length > 0 ? await deps.trackingPlan() : null
+    const counted: CountedViolation[] = []
     for (const p of normalized) {
       if (suppressed.size > 0 && idKeys(p.ev).some((k) => suppressed.has(k))) {
         reject(p.index, { redacted: 'suppressed identity', type: p.ev.type }, { code: 'LS_ERR_LEAD_SUPPRESSED', message: 'the lead was erased on request and its identity is suppressed', pointer: '#/lead' })
-      } else valid.push(p)
+        continue
+      }
+      const checked = plan?.check(p.ev.type, p.ev.properties) ?? null
+      if (checked !== null && checked.violations.length > 0) {
+        const first = checked.violations[0]!
+        if (checked.mode === 'enforce') {
+          const more = checked.violations.length > 1 ? ` (and ${checked.violations.length - 1} more: ${checked.violations.slice(1).map((v) => v.message).join('; ')})` : ''
+          reject(p.index, inputs[p.index], { code: 'LS_ERR_PROPERTIES_SCHEMA', message: `${first.message}${more} [tracking plan version ${plan!.version}]`, pointer: first.pointer })
+          counted.push({ type: p.ev.type, sourceId: ctx.sourceId, outcome: 'rejected', message: first.message, pointer: first.pointer, planVersion: plan!.version })
+          continue
+        }
+        p.violations = checked.violations
+      }
+      valid.push(p)
     }
     await storeRejects(rejects)
 
@@ -340,6 +364,7 @@ export function createIngestService (deps: IngestDeps) {
           const profile = profileOf(p.ev)
           if (profile !== null) p.doc.leadProfile = profile
           if (p.ev.timestampAdjusted) p.doc.timestampAdjusted = true
+          if (p.violations !== undefined) p.doc.planViolations = { planVersion: plan!.version, violations: p.violations }
           wave.push(p)
         })
         // failed: the writes to settle one by one; clashed: whether each failed on a duplicate key (else ambiguously)
@@ -381,7 +406,7 @@ export function createIngestService (deps: IngestDeps) {
           }
           seqHint.set(doc.leadId, doc.seq)
           touched.add(doc.leadId)
-          results[p.index] = { index: p.index, status: 'accepted', eventId: doc._id, leadId: doc.leadId }
+          results[p.index] = withWarnings({ index: p.index, status: 'accepted', eventId: doc._id, leadId: doc.leadId }, p)
         })
       }
       const leadById = new Map(leads.map((l) => [l._id, l]))
@@ -403,11 +428,18 @@ export function createIngestService (deps: IngestDeps) {
         if (twin === undefined) continue
         // stored by an earlier, failed attempt at these same inputs: accepted then, so accepted now
         const mine = twin.insertId !== undefined && twin.insertId === p.doc?.insertId
-        results[p.index] = { index: p.index, status: mine ? 'accepted' : 'duplicate', eventId: twin._id, leadId: twin.leadId }
+        results[p.index] = mine ? withWarnings({ index: p.index, status: 'accepted', eventId: twin._id, leadId: twin.leadId }, p) : { index: p.index, status: 'duplicate', eventId: twin._id, leadId: twin.leadId }
         if (mine) touched.add(twin.leadId)
       }
     }
     if (touched.size > 0) await deps.enqueue([...touched])
+    // violations are counted for the events stored with a warning (a duplicate was counted when first stored) and for
+    // the rejects; the counts are stored before the request is answered
+    for (const p of valid) {
+      if (p.violations === undefined || results[p.index]?.status !== 'accepted') continue
+      counted.push({ type: p.ev.type, sourceId: ctx.sourceId, outcome: 'warned', message: p.violations[0]!.message, pointer: p.violations[0]!.pointer, planVersion: plan!.version })
+    }
+    if (counted.length > 0) await deps.onViolations?.(counted)
 
     return summarize(results)
   }
@@ -490,6 +522,12 @@ export function createIngestService (deps: IngestDeps) {
 }
 
 export type IngestService = ReturnType<typeof createIngestService>
+
+/** An accepted result with the tracking plan's warnings about its event, when there are any. */
+function withWarnings (r: ItemResult, p: Pending): ItemResult {
+  if (p.violations === undefined) return r
+  return { ...r, warnings: p.violations.map((v) => ({ code: 'LS_ERR_PROPERTIES_SCHEMA', message: v.message, pointer: v.pointer })) }
+}
 
 /** The answer for a request's results: `submitted = accepted + duplicates + rejected`, counted from them. */
 function summarize (results: ItemResult[]): IngestSummary {
