@@ -220,6 +220,8 @@ export type ComparisonOperator =
   | 'endsWith'
   | 'includes'
   | 'matches'
+  /** `matches any <list>`: the text contains one of the list's entries as whole words, ignoring case. */
+  | 'matchesAny'
   | 'exists'
 
 /** A reference to a fact, e.g. `event.properties.path`. */
@@ -241,9 +243,15 @@ export interface ComparisonAst {
    */
   negated: boolean
   /** Absent only for `exists`. */
-  value?: LiteralAst
+  value?: ComparisonValueAst
   range: Range
 }
+
+/**
+ * The right-hand side of a comparison: a literal, or (after `in` and `matches any`) a list fact such as
+ * `offer.icp.industries`, whose value is read when the rule runs.
+ */
+export type ComparisonValueAst = LiteralAst | FactRefAst
 
 /** What a rule does when it fires. */
 export interface ActionAst {

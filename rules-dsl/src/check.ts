@@ -4,9 +4,10 @@
  * @module
  */
 
-import type { ComparisonAst, LiteralAst, RulesetAst } from './ast.js'
+import type { ComparisonAst, ComparisonValueAst, RulesetAst } from './ast.js'
 import type { Diagnostic } from './diagnostic.js'
 import { DiagnosticList, sortDiagnostics } from './diagnostic-list.js'
+import type { Range } from './diagnostic.js'
 import { clipText } from './clip-text.js'
 import { closestMatch } from './closest-match.js'
 import { lookupFact, type FactCatalog, type FactType } from './fact-catalog.js'
@@ -46,6 +47,7 @@ export function check(ast: RulesetAst, catalog: FactCatalog): Diagnostic[] {
       if (!checkFactPath(leaf.fact.path, leaf.fact.range, scratch)) continue
       const type = resolver.typeOf(leaf, diags)
       checkTypes(leaf, type, diags)
+      if (leaf.value?.kind === 'fact') checkFactValue(leaf, type, resolver, diags)
     }
   }
   return sortDiagnostics(diags.items)
@@ -66,7 +68,11 @@ class FactResolver {
 
   /** Returns the fact's type, reporting DSL040 (and returning 'any') if it is unknown. */
   typeOf(leaf: ComparisonAst, diags: DiagnosticList): FactType {
-    const path = leaf.fact.path
+    return this.typeOfPath(leaf.fact.path, leaf.fact.range, diags)
+  }
+
+  /** Returns the type of the fact at `path`, reporting DSL040 at `range` (and returning 'any') if it is unknown. */
+  typeOfPath(path: string, range: Range, diags: DiagnosticList): FactType {
     if (!this.types.has(path)) {
       const entry = lookupFact(this.catalog, path)
       const t = entry?.type
@@ -75,7 +81,7 @@ class FactResolver {
     const type = this.types.get(path)
     if (type !== undefined) return type
     const guess = this.suggest(path)
-    diags.add('DSL040', `Unknown fact '${clipText(path)}'.${guess ? ` Did you mean '${guess}'?` : ''}`, leaf.fact.range)
+    diags.add('DSL040', `Unknown fact '${clipText(path)}'.${guess ? ` Did you mean '${guess}'?` : ''}`, range)
     return 'any'
   }
 
@@ -100,13 +106,13 @@ function isFactType(t: unknown): t is FactType {
   return t === 'number' || t === 'string' || t === 'boolean' || t === 'string[]' || t === 'date' || t === 'any'
 }
 
-type ValueKind = 'string' | 'number' | 'boolean' | 'list' | 'regex' | 'none'
+type ValueKind = 'string' | 'number' | 'boolean' | 'list' | 'regex' | 'fact' | 'none'
 
-function kindOf(value: LiteralAst | undefined): ValueKind {
+function kindOf(value: ComparisonValueAst | undefined): ValueKind {
   return value === undefined ? 'none' : value.kind
 }
 
-function describeValue(value: LiteralAst): string {
+function describeValue(value: ComparisonValueAst): string {
   switch (value.kind) {
     case 'string':
       return `the text ${JSON.stringify(clipText(value.value))}`
@@ -118,6 +124,8 @@ function describeValue(value: LiteralAst): string {
       return 'a list'
     case 'regex':
       return 'a regular expression'
+    case 'fact':
+      return `the fact ${clipText(value.path)}`
   }
 }
 
@@ -129,26 +137,47 @@ const OPERATOR_VALUES: Record<ComparisonAst['operator'], readonly ValueKind[]> =
   '<=': ['number', 'string'],
   '>': ['number', 'string'],
   '>=': ['number', 'string'],
-  in: ['list'],
+  in: ['list', 'fact'],
   contains: ['string', 'number', 'boolean'],
   startsWith: ['string'],
   endsWith: ['string'],
   includes: ['string'],
   matches: ['regex'],
+  matchesAny: ['list', 'fact'],
   exists: ['none'],
 }
 
 /** Operators allowed for each fact type. */
 const TYPE_OPERATORS: Record<Exclude<FactType, 'any'>, ReadonlySet<string>> = {
   number: new Set(['==', '!=', '<', '<=', '>', '>=', 'in', 'exists']),
-  string: new Set(['==', '!=', 'in', 'startsWith', 'endsWith', 'includes', 'matches', 'exists']),
+  string: new Set(['==', '!=', 'in', 'startsWith', 'endsWith', 'includes', 'matches', 'matchesAny', 'exists']),
   boolean: new Set(['==', '!=', 'in', 'exists']),
   'string[]': new Set(['contains', 'exists']),
   date: new Set(['==', '!=', '<', '<=', '>', '>=', 'in', 'exists']),
 }
 
 function operatorName(leaf: ComparisonAst): string {
-  return leaf.negated ? `not ${leaf.operator}` : leaf.operator
+  const op = leaf.operator === 'matchesAny' ? 'matches any' : leaf.operator
+  return leaf.negated ? `not ${op}` : op
+}
+
+/**
+ * `in <fact>` and `matches any <fact>` compare text with the entries of a list fact read when the rule runs: the
+ * fact must be a list of strings (or untyped), and the compared fact text.
+ */
+function checkFactValue(leaf: ComparisonAst, type: FactType, resolver: FactResolver, diags: DiagnosticList): void {
+  const value = leaf.value
+  if (value?.kind !== 'fact') return
+  const scratch = new DiagnosticList()
+  if (!checkFactPath(value.path, value.range, scratch)) return
+  if (type !== 'any' && type !== 'string') {
+    diags.add('DSL041', `'${operatorName(leaf)} ${clipText(value.path)}' compares text, but ${leaf.fact.path} is ${article(type)}.`, leaf.range)
+    return
+  }
+  const listType = resolver.typeOfPath(value.path, value.range, diags)
+  if (listType !== 'any' && listType !== 'string[]') {
+    diags.add('DSL041', `${clipText(value.path)} is ${article(listType)}; '${operatorName(leaf)}' needs a list of strings.`, value.range)
+  }
 }
 
 function operatorHint(leaf: ComparisonAst, type: FactType): string {
@@ -178,6 +207,12 @@ function checkTypes(leaf: ComparisonAst, type: FactType, diags: DiagnosticList):
     diags.add('DSL041', `'${op}' cannot compare ${path} with ${describeValue(value)}.`, value.range)
     return
   }
+  if (leaf.operator === 'matchesAny' && value?.kind === 'list') {
+    for (const item of value.items) {
+      if (item.kind !== 'string') diags.add('DSL041', `'${op}' looks for words, not ${describeValue(item)}.`, item.range)
+    }
+    return
+  }
   if (type === 'any' || value === undefined) {
     // Relational operators still need numbers (or date strings).
     if (value && ['<', '<=', '>', '>='].includes(leaf.operator) && value.kind === 'string' && !ISO_DATE_RE.test(value.value)) {
@@ -185,7 +220,7 @@ function checkTypes(leaf: ComparisonAst, type: FactType, diags: DiagnosticList):
     }
     return
   }
-  const scalars = value.kind === 'list' ? value.items : value.kind === 'regex' ? [] : [value]
+  const scalars = value.kind === 'list' ? value.items : value.kind === 'regex' || value.kind === 'fact' ? [] : [value]
   for (const item of scalars) {
     const expected: ValueKind =
       type === 'number' ? 'number' : type === 'boolean' ? 'boolean' : 'string' // string, string[] (element), date

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ActionAst, ComparisonAst, ExpressionAst, LiteralAst, NameAst, RuleAst, RulesetAst } from './ast.js'
+import type { ActionAst, ComparisonAst, ExpressionAst, NameAst, RuleAst, RulesetAst } from './ast.js'
 import type {
   CompiledCondition,
   CompiledLeafCondition,
@@ -13,6 +13,7 @@ import type {
   CompiledRuleset,
   CompiledTopLevelCondition,
   Dimension,
+  FactValue,
   RulesetSettings,
   ScoreBounds,
   ScoreParams,
@@ -26,7 +27,7 @@ import { slugify } from './slugify.js'
 import { validate } from './validate.js'
 
 /** Facts whose first path segment names a built-in fact object. */
-const BUILT_IN_FACTS = new Set(['event', 'lead', 'score'])
+const BUILT_IN_FACTS = new Set(['event', 'lead', 'score', 'offer'])
 
 const SYMBOL_OPERATORS: Record<string, CompiledOperator> = {
   '==': 'equal',
@@ -244,11 +245,7 @@ function compileExpression(expr: ExpressionAst): CompiledCondition {
 function compileComparison(c: ComparisonAst): CompiledCondition {
   const dot = c.fact.path.indexOf('.')
   const head = dot < 0 ? c.fact.path : c.fact.path.slice(0, dot)
-  const base: { fact: string; path?: string } = BUILT_IN_FACTS.has(head)
-    ? dot < 0
-      ? { fact: head }
-      : { fact: head, path: c.fact.path.slice(dot + 1) }
-    : { fact: c.fact.path }
+  const base = factValue(c.fact.path)
 
   let operator: CompiledOperator
   let value: CompiledLeafCondition['value']
@@ -265,8 +262,20 @@ function compileComparison(c: ComparisonAst): CompiledCondition {
       wrapInNot = c.negated
       break
     case 'in':
-      operator = c.negated ? 'notIn' : 'in'
-      value = literal(c)
+      if (c.value?.kind === 'fact') {
+        // text against a list read when the rule runs: case and surrounding spaces do not count
+        operator = 'inText'
+        value = factValue(c.value.path)
+        wrapInNot = c.negated
+      } else {
+        operator = c.negated ? 'notIn' : 'in'
+        value = literal(c)
+      }
+      break
+    case 'matchesAny':
+      operator = 'matchesAnyWord'
+      value = c.value?.kind === 'fact' ? factValue(c.value.path) : literal(c)
+      wrapInNot = c.negated
       break
     case 'contains':
       operator = c.negated ? 'doesNotContain' : 'contains'
@@ -295,10 +304,20 @@ function compileComparison(c: ComparisonAst): CompiledCondition {
   return wrapInNot ? { not: leaf } : leaf
 }
 
+/** `lead.attributes.industry` → `{ fact: 'lead', path: 'attributes.industry' }`; a plugin fact is its whole name. */
+function factValue(path: string): FactValue {
+  const dot = path.indexOf('.')
+  const head = dot < 0 ? path : path.slice(0, dot)
+  if (!BUILT_IN_FACTS.has(head)) return { fact: path }
+  return dot < 0 ? { fact: head } : { fact: head, path: path.slice(dot + 1) }
+}
+
 function literal(c: ComparisonAst): CompiledLeafCondition['value'] {
-  const v: LiteralAst | undefined = c.value
+  const v = c.value
   if (v === undefined) throw new TypeError(`compile(ast): '${c.fact.path} ${c.operator}' needs a value`)
   switch (v.kind) {
+    case 'fact':
+      return factValue(v.path)
     case 'list':
       return v.items.map((i) => i.value)
     case 'regex':

@@ -13,7 +13,12 @@ export type Dimension = 'engagement' | 'fit' | 'intent'
 /** Targets of `cap` and `floor`: the total score or a single dimension. */
 export type ScoreTarget = 'total' | Dimension
 
-/** Operators that can appear in compiled leaf conditions. */
+/**
+ * Operators that can appear in compiled leaf conditions. Besides json-rules-engine's own and the text operators:
+ * `inText` (`in <list fact>`) — the fact's text equals an entry of the list, ignoring case and surrounding spaces;
+ * `matchesAnyWord` (`matches any …`) — the fact's text contains an entry of the list as whole words, ignoring case
+ * ("VP of Sales" matches "VP" and "vp of sales", not "VPN").
+ */
 export type CompiledOperator =
   | 'equal'
   | 'notEqual'
@@ -30,6 +35,8 @@ export type CompiledOperator =
   | 'includesText'
   | 'matches'
   | 'exists'
+  | 'inText'
+  | 'matchesAnyWord'
 
 /**
  * Value of a `matches` condition: a pattern in JavaScript syntax that the
@@ -50,7 +57,16 @@ export interface CompiledLeafCondition {
   fact: string
   path?: string
   operator: CompiledOperator
-  value: string | number | boolean | Array<string | number | boolean> | RegexValue
+  value: string | number | boolean | Array<string | number | boolean> | RegexValue | FactValue
+}
+
+/**
+ * A value read from another fact when the rule runs (`in offer.icp.industries`): json-rules-engine's fact
+ * reference, with a plain dot path as in leaf conditions.
+ */
+export interface FactValue {
+  fact: string
+  path?: string
 }
 
 /** `all` / `any` / `not` combinations of conditions. */

@@ -71,7 +71,7 @@ const OPERATOR_ITEMS: ReadonlyArray<[label: string, detail: string]> = [
   ['<=', 'less than or equal'],
   ['>', 'greater than'],
   ['>=', 'greater than or equal'],
-  ['in', 'value is one of a list: in ["a", "b"]'],
+  ['in', 'value is one of a list: in ["a", "b"], or of a list fact ignoring case: in offer.icp.industries'],
   ['not in', 'value is none of a list'],
   ['contains', 'list fact contains a value'],
   ['not contains', 'list fact does not contain a value'],
@@ -79,6 +79,7 @@ const OPERATOR_ITEMS: ReadonlyArray<[label: string, detail: string]> = [
   ['endsWith', 'text ends with'],
   ['includes', 'text contains, ignoring case'],
   ['matches', 'text matches a regular expression: matches /^\\/pricing/i'],
+  ['matches any', 'text contains one of the words, ignoring case: matches any offer.icp.roles.decisionMakers'],
   ['exists', 'fact is present'],
   ['not exists', 'fact is absent'],
 ]
@@ -120,8 +121,28 @@ const SNIPPETS: ReadonlyArray<CompletionItem> = [
 ]
 
 /**
+ * A property of events that a tracking plan declares, offered as the fact
+ * `event.properties.<name>`.
+ */
+export interface PropertyHint {
+  /** The property name (top level of `properties`). */
+  name: string
+  /** Its JSON types, e.g. `["string"]`. */
+  types?: readonly string[]
+  /** The event types whose schemas declare it. */
+  eventTypes?: readonly string[]
+}
+
+// a name the rules language reads as one path segment
+const BARE_PROPERTY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
  * Builds completion proposals for an editor: keywords, operators, snippets,
  * facts from `catalog` and the given event types.
+ *
+ * `properties` (optional, e.g. from a tracking plan) adds one fact per
+ * property, `event.properties.<name>`, with its types and event types as
+ * detail; names the language cannot write as a path segment are skipped.
  *
  * Wildcard catalog keys such as `event.properties.*` are offered as their
  * prefix (`event.properties.`). Event types are inserted as quoted strings.
@@ -131,12 +152,15 @@ const SNIPPETS: ReadonlyArray<CompletionItem> = [
  *
  * @throws TypeError if `catalog` is not an object or `eventTypes` is not an array of strings.
  */
-export function completionItems(catalog: FactCatalog, eventTypes: string[]): CompletionItem[] {
+export function completionItems(catalog: FactCatalog, eventTypes: string[], properties: readonly PropertyHint[] = []): CompletionItem[] {
   if (catalog === null || typeof catalog !== 'object' || Array.isArray(catalog)) {
     throw new TypeError('completionItems(catalog, eventTypes): catalog must be an object')
   }
   if (!Array.isArray(eventTypes) || eventTypes.some((t) => typeof t !== 'string')) {
     throw new TypeError('completionItems(catalog, eventTypes): eventTypes must be an array of strings')
+  }
+  if (!Array.isArray(properties) || properties.some((p) => p === null || typeof p !== 'object' || typeof p.name !== 'string')) {
+    throw new TypeError('completionItems(catalog, eventTypes, properties): properties must be an array of { name }')
   }
   const items: CompletionItem[] = SNIPPETS.map((s) => ({ ...s }))
   for (const [label, detail] of KEYWORD_ITEMS) items.push({ label, kind: 'keyword', insertText: label, detail })
@@ -155,6 +179,16 @@ export function completionItems(catalog: FactCatalog, eventTypes: string[]): Com
       detail: wildcard ? `${entry.type} (any sub-path)` : entry.type,
     }
     if (typeof entry.doc === 'string') item.documentation = entry.doc
+    items.push(item)
+  }
+  const named = new Set(facts)
+  const hints = properties.filter((p) => BARE_PROPERTY_RE.test(p.name) && !named.has(`event.properties.${p.name}`))
+  const byLabel = new Map(hints.map((p) => [`event.properties.${p.name}`, p]))
+  for (const [label, p] of [...byLabel].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const types = (p.types ?? []).join(' | ') || 'any'
+    const events = (p.eventTypes ?? []).join(', ')
+    const item: CompletionItem = { label, kind: 'fact', insertText: label, detail: events === '' ? types : `${types} · ${events}` }
+    if (events !== '') item.documentation = `Declared by the tracking plan for ${events}.`
     items.push(item)
   }
   for (const type of [...new Set(eventTypes)].sort()) {

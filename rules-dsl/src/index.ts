@@ -33,7 +33,7 @@ export { limits } from './limits.js'
 export { keywords } from './keywords.js'
 export { languageId, monarchLanguage } from './monarch-language.js'
 export { languageConfiguration } from './language-configuration.js'
-export { completionItems, type CompletionItem, type CompletionKind } from './completion-items.js'
+export { completionItems, type CompletionItem, type CompletionKind, type PropertyHint } from './completion-items.js'
 export type {
   CompiledCondition,
   CompiledLeafCondition,
@@ -42,6 +42,7 @@ export type {
   CompiledRuleset,
   CompiledTopLevelCondition,
   Dimension,
+  FactValue,
   RegexValue,
   RulesetSettings,
   ScoreBounds,

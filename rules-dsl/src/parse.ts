@@ -13,6 +13,7 @@ import type {
   DurationAst,
   EventAliasStatementAst,
   ExpressionAst,
+  FactRefAst,
   FloorStatementAst,
   GradeStatementAst,
   IntentLabelStatementAst,
@@ -570,10 +571,15 @@ class Parser {
       case 'exists':
         return this.comparison(fact, operator, negated, undefined, span(t.range, wordTok.range))
       case 'in': {
-        const list = this.parseList()
-        return this.comparison(fact, operator, negated, list, span(t.range, list.range))
+        const value = this.atFactValue() ? this.parseFactValue() : this.parseList()
+        return this.comparison(fact, operator, negated, value, span(t.range, value.range))
       }
       case 'matches': {
+        if (this.atWord('any')) {
+          this.advance()
+          const value = this.atFactValue() ? this.parseFactValue() : this.parseList('matches any')
+          return this.comparison(fact, 'matchesAny', negated, value, span(t.range, value.range))
+        }
         const r = this.peek()
         if (r.kind !== 'regex') {
           this.fail('DSL010', `Expected a regular expression such as /^\\/pricing/i after 'matches', found ${describe(r)}.`)
@@ -641,10 +647,21 @@ class Parser {
     return this.fail('DSL010', `Expected a value (text, number, true or false) ${context}, found ${describe(t)}.`)
   }
 
-  private parseList(): ListAst {
+  /** A dotted fact path where a value is expected (`in offer.icp.industries`); a bare word is a missing quote. */
+  private atFactValue(): boolean {
+    const t = this.peek()
+    return t.kind === 'word' && t.text.includes('.') && !this.isStatementStart() && !conditionReservedWords.has(t.text)
+  }
+
+  private parseFactValue(): FactRefAst {
+    const t = this.advance()
+    return { kind: 'fact', path: t.text, range: t.range }
+  }
+
+  private parseList(after = 'in'): ListAst {
     const open = this.peek()
     if (open.kind !== 'punct' || open.text !== '[') {
-      this.fail('DSL010', `Expected a list such as ["a", "b"] after 'in', found ${describe(open)}.`)
+      this.fail('DSL010', `Expected a list such as ["a", "b"] or a list fact such as offer.icp.industries after '${after}', found ${describe(open)}.`)
     }
     this.advance()
     const items: ScalarLiteralAst[] = []

@@ -203,8 +203,10 @@ function operand(e: ExpressionAst, parent: 'and' | 'or'): string {
 function expr(e: ExpressionAst): string {
   switch (e.kind) {
     case 'comparison': {
-      const op = e.negated ? `not ${e.operator}` : e.operator
-      return e.value === undefined ? `${e.fact.path} ${op}` : `${e.fact.path} ${op} ${literal(e.value)}`
+      const word = e.operator === 'matchesAny' ? 'matches any' : e.operator
+      const op = e.negated ? `not ${word}` : word
+      if (e.value === undefined) return `${e.fact.path} ${op}`
+      return `${e.fact.path} ${op} ${e.value.kind === 'fact' ? e.value.path : literal(e.value)}`
     }
     case 'not':
       return e.operand.kind === 'not' ? `not ${expr(e.operand)}` : `not (${expr(e.operand)})`

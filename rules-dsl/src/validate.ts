@@ -11,6 +11,7 @@ import type {
   ComparisonAst,
   DurationAst,
   ExpressionAst,
+  ComparisonValueAst,
   LiteralAst,
   NameAst,
   NumberAst,
@@ -385,6 +386,10 @@ function checkComparison(
   diags: DiagnosticList,
 ): void {
   checkFactPath(leaf.fact.path, leaf.fact.range, diags)
+  if (leaf.value?.kind === 'fact') {
+    checkFactPath(leaf.value.path, leaf.value.range, diags)
+    return
+  }
   if (leaf.value) checkLiteral(leaf.value, diags)
   if (leaf.fact.path !== 'event.type' || knownEvents.size === 0 || leaf.value === undefined) return
   if (leaf.operator !== '==' && leaf.operator !== '!=' && leaf.operator !== 'in') return
@@ -425,9 +430,11 @@ function conditionKey(expr: ExpressionAst): string {
   }
 }
 
-function literalKey(value: LiteralAst | undefined): unknown {
+function literalKey(value: ComparisonValueAst | undefined): unknown {
   if (value === undefined) return null
   switch (value.kind) {
+    case 'fact':
+      return ['fact', value.path]
     case 'list':
       return value.items.map((i) => [i.kind, i.value])
     case 'regex':

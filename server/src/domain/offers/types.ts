@@ -27,6 +27,8 @@ export interface OfferIcp {
    * minus the ICP industries themselves. Stored resolved, so a version's adjacency never changes under it.
    */
   adjacentIndustries: string[]
+  /** Industries this offer adds to the taxonomy's adjacency (already part of `adjacentIndustries`). */
+  adjacentAdditions?: string[]
   roles: {
     /** Role words of people who sign (e.g. CEO, CTO, VP, Director, Founder, Owner). */
     decisionMakers: string[]

@@ -1,6 +1,6 @@
 import { limits as dslLimits } from '@leadscore/rules-dsl'
 import type { RulesetSettings } from '../types.js'
-import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, PATH_RE } from '../scoring/rule-operators.js'
+import { ALLOWED_FACTS, BUILTIN_OPERATORS, CUSTOM_OPERATORS, FACT_VALUE_OPERATORS, PATH_RE } from '../scoring/rule-operators.js'
 import { durationMs } from '../scoring/model.js'
 import { regexProblem } from './rule-regex.js'
 
@@ -52,7 +52,17 @@ function checkCondition (c: unknown, pointer: string, depth: number, counter: { 
   if (typeof c.operator !== 'string' || !(BUILTIN_OPERATORS.has(c.operator) || CUSTOM_OPERATORS.has(c.operator))) {
     out.push({ pointer: `${pointer}/operator`, detail: `unknown operator ${JSON.stringify(c.operator)}` })
   }
-  if (isObj(c.value) && 'fact' in c.value) out.push({ pointer: `${pointer}/value`, detail: 'fact references in values are not supported' })
+  if (isObj(c.value) && 'fact' in c.value) {
+    // a list read from a fact when the rules run (`in offer.icp.industries`); only our list operators take one
+    const v = c.value
+    if (typeof c.operator !== 'string' || !FACT_VALUE_OPERATORS.has(c.operator)) {
+      out.push({ pointer: `${pointer}/value`, detail: `fact references in values are only supported with ${[...FACT_VALUE_OPERATORS].join(' and ')}` })
+    } else if (Object.keys(v).some((k) => k !== 'fact' && k !== 'path') || typeof v.fact !== 'string' || !ALLOWED_FACTS.has(v.fact)) {
+      out.push({ pointer: `${pointer}/value`, detail: `a fact reference is { fact, path? } with fact one of ${[...ALLOWED_FACTS].join(', ')}` })
+    } else if (v.path !== undefined && (typeof v.path !== 'string' || !PATH_RE.test(v.path) || v.path.split('.').some((x) => FORBIDDEN_SEGMENTS.has(x)))) {
+      out.push({ pointer: `${pointer}/value/path`, detail: 'path must be a plain dot path such as icp.industries' })
+    }
+  }
   if (c.operator === 'matches') {
     const v = c.value
     if (!isObj(v) || typeof v.pattern !== 'string') out.push({ pointer: `${pointer}/value`, detail: 'matches needs { pattern, flags }' })

@@ -1,10 +1,10 @@
 import { Fact } from 'json-rules-engine'
 import type { Contribution } from '../../contracts/index.js'
-import { compileRegex, FORBIDDEN_SEGMENTS, MATCH_TEXT_LIMIT, type RuleFacts } from './rule-operators.js'
+import { compileRegex, customOperators, FACT_VALUE_OPERATORS, FORBIDDEN_SEGMENTS, MATCH_TEXT_LIMIT, type RuleFacts } from './rule-operators.js'
 
 // Compiles json-rules-engine rules into plain closures with exactly the engine's results (json-rules-engine 7.3 as
 // configured in rules-engine.ts: our dot-path resolver, our operators, allowUndefinedFacts false, facts event, lead,
-// score). Rule values are data captured by closures; nothing in a rule ever becomes code.
+// score, offer; values that are fact references only for inText and matchesAnyWord). Rule values are data captured by closures; nothing in a rule ever becomes code.
 //
 // Semantics reproduced (see node_modules/json-rules-engine/dist: rule.js, condition.js, almanac.js, operator.js):
 // - `all: []` and `any: []` are both true; a group of one condition is that condition.
@@ -46,7 +46,7 @@ class Unsupported extends Error {
 }
 
 /**
- * One run: the fact values event, lead and score at 0-2, then one slot per distinct fact path the rules read, filled
+ * One run: the fact values event, lead, score and offer at 0-3, then one slot per distinct fact path the rules read, filled
  * on first use (many rules read event.type; it is looked up once). An array, so every access is an element load.
  */
 type Roots = unknown[]
@@ -119,19 +119,22 @@ function priorityOf (c: Record<string, unknown>, pointer: string): number {
   return p
 }
 
-const ROOT = { event: 0, lead: 1, score: 2 } as const
+const ROOT = { event: 0, lead: 1, score: 2, offer: 3 } as const
+type RootFact = keyof typeof ROOT
+const ROOTS = Object.keys(ROOT).length
+const isRoot = (f: unknown): f is RootFact => f === 'event' || f === 'lead' || f === 'score' || f === 'offer'
 
 /**
  * The fact path reads of one compiled ruleset, as almanac.factValue does them with resolveDotPath: a path applies
  * only to a truthy path and an object fact value (otherwise the fact value itself is compared); then each segment
  * must be an own property of an object. Each distinct path, and each prefix of one, is read at most once per run
- * (slot i + 3 of the run): when the fact value is an object, a path's value is its prefix's value stepped once.
+ * (slot i + 4 of the run): when the fact value is an object, a path's value is its prefix's value stepped once.
  */
 class Reads {
   private readonly slots = new Map<string, Getter>()
   get size (): number { return this.slots.size }
 
-  getter (fact: 'event' | 'lead' | 'score', path: string): Getter {
+  getter (fact: RootFact, path: string): Getter {
     const r = ROOT[fact]
     if (path === '' || path === '$') return (f) => f[r]
     const segs = path.split('.')
@@ -160,7 +163,7 @@ class Reads {
         return p !== null && typeof p === 'object' && own.call(p, last) ? (p as Record<string, unknown>)[last] : undefined
       }
     }
-    const k = this.slots.size + 3
+    const k = this.slots.size + ROOTS
     const g: Getter = (f) => { const v = f[k]; return v !== UNREAD ? v : (f[k] = read(f)) }
     this.slots.set(key, g)
     return g
@@ -225,6 +228,11 @@ function leaf (op: string, get: Getter, b: unknown): { test: Test; throws: Throw
       if (re === null) return { test: () => false, throws: 'never' }
       return { test: (f) => { const a = get(f); return typeof a === 'string' && re.test(a.length > MATCH_TEXT_LIMIT ? a.slice(0, MATCH_TEXT_LIMIT) : a) }, throws: 'never' }
     }
+    case 'inText':
+    case 'matchesAnyWord': {
+      const fn = customOperators[op]!
+      return { test: (f) => fn(get(f), b), throws: 'never' }
+    }
     case 'exists': {
       const want = b !== false
       return { test: (f) => { const a = get(f); return (a !== undefined && a !== null) === want }, throws: 'never' }
@@ -237,7 +245,7 @@ function leaf (op: string, get: Getter, b: unknown): { test: Test; throws: Throw
 }
 
 const KNOWN_OPERATORS = new Set(['equal', 'notEqual', 'in', 'notIn', 'contains', 'doesNotContain', 'lessThan',
-  'lessThanInclusive', 'greaterThan', 'greaterThanInclusive', 'startsWith', 'endsWith', 'includesText', 'matches', 'exists'])
+  'lessThanInclusive', 'greaterThan', 'greaterThanInclusive', 'startsWith', 'endsWith', 'includesText', 'matches', 'exists', 'inText', 'matchesAnyWord'])
 
 function compileLeaf (c: Record<string, unknown>, pointer: string, reads: Reads): Cond {
   for (const k of ['fact', 'operator', 'value']) if (!own.call(c, k)) throw new Unsupported(pointer, `a condition without "${k}"`)
@@ -247,16 +255,35 @@ function compileLeaf (c: Record<string, unknown>, pointer: string, reads: Reads)
   if (operator.includes(':')) throw new Unsupported(`${pointer}/operator`, 'an operator decorator')
   if (path !== undefined && path !== null && typeof path !== 'string') throw new Unsupported(`${pointer}/path`, 'a path that is not a string')
   const value = c.value
-  if (value !== null && typeof value === 'object' && own.call(value, 'fact')) throw new Unsupported(`${pointer}/value`, 'a fact reference as a value')
+  if (value !== null && typeof value === 'object' && own.call(value, 'fact')) return factValueLeaf(c, operator, value as Record<string, unknown>, pointer, reads, priority)
   const b = copyData(value, `${pointer}/value`)
   if (!KNOWN_OPERATORS.has(operator)) return { kind: 'leaf', ...leaf(operator, () => undefined, b), get: null, gate: null, priority }
-  if (fact !== 'event' && fact !== 'lead' && fact !== 'score') {
-    // the run only defines these three facts; any other fact id rejects when the condition is evaluated
+  if (!isRoot(fact)) {
+    // the run only defines these facts; any other fact id rejects when the condition is evaluated
     return { kind: 'leaf', test: thrower(`Undefined fact: ${String(fact)}`), throws: 'always', get: null, gate: null, priority }
   }
   const get = reads.getter(fact, path ?? '')
   const { test, throws, gate } = leaf(operator, get, b)
   return { kind: 'leaf', test, throws, get, gate: gate ?? null, priority }
+}
+
+/**
+ * A condition whose value is read from a fact when the rules run (`in offer.icp.industries`): the engine reads both
+ * facts with the same resolver and calls the operator, which never throws. Only our list operators are compiled.
+ */
+function factValueLeaf (c: Record<string, unknown>, operator: string, value: Record<string, unknown>, pointer: string, reads: Reads, priority: number): Cond {
+  if (!FACT_VALUE_OPERATORS.has(operator)) throw new Unsupported(`${pointer}/value`, `a fact reference as the value of ${operator}`)
+  if (Object.keys(value).some((k) => k !== 'fact' && k !== 'path')) throw new Unsupported(`${pointer}/value`, 'a fact reference with params')
+  const vpath = value.path
+  if (vpath !== undefined && vpath !== null && typeof vpath !== 'string') throw new Unsupported(`${pointer}/value/path`, 'a path that is not a string')
+  const { fact, path } = c
+  if (!isRoot(fact) || !isRoot(value.fact)) {
+    return { kind: 'leaf', test: thrower(`Undefined fact: ${String(isRoot(fact) ? value.fact : fact)}`), throws: 'always', get: null, gate: null, priority }
+  }
+  const get = reads.getter(fact, typeof path === 'string' ? path : '')
+  const list = reads.getter(value.fact, vpath ?? '')
+  const op = customOperators[operator]!
+  return { kind: 'leaf', test: (f) => op(get(f), list(f)), throws: 'never', get, gate: null, priority }
 }
 
 /** A set of conditions that the engine evaluates together, then combines with every (all) or some (any). */
@@ -463,7 +490,7 @@ export function compileRuleset (rules: unknown): CompileOutcome {
   const risky = [...compiled.reduce((set, r) => objectThrowReads(r.conditions, set), new Set<Getter>())]
   const makers = compiled.map((r) => r.make)
   const all = compiled.map((_, i) => i)
-  const blank: Roots = [undefined, undefined, undefined, ...Array.from({ length: reads.size }, () => UNREAD)]
+  const blank: Roots = [...Array.from({ length: ROOTS }, () => undefined), ...Array.from({ length: reads.size }, () => UNREAD)]
   // Most rules test one read (usually event.type) for a few values. In the fast variant, a rule that cannot throw
   // and whose gate excludes the value read is false without evaluating it; the rules left per value are cached.
   const gates = compiled.map((r) => gatesOf(r.conditions))
@@ -489,7 +516,8 @@ export function compileRuleset (rules: unknown): CompileOutcome {
         f[0] = facts.event
         f[1] = facts.lead
         f[2] = facts.score
-        if (isComputedFact(f[0]) || isComputedFact(f[1]) || isComputedFact(f[2])) {
+        f[3] = facts.offer ?? null
+        if (isComputedFact(f[0]) || isComputedFact(f[1]) || isComputedFact(f[2]) || isComputedFact(f[3])) {
           throw new TypeError('evaluateSync takes fact values; the rules engine would call a function or Fact')
         }
         let tests = fast

@@ -4,16 +4,20 @@ import { compileRuleRegex, type RuleRegex } from '../rulesets/rule-regex.js'
 
 export const FORBIDDEN_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 export const PATH_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/
-export const ALLOWED_FACTS = new Set(['event', 'lead', 'score'])
+export const ALLOWED_FACTS = new Set(['event', 'lead', 'score', 'offer'])
 export const BUILTIN_OPERATORS = new Set(['equal', 'notEqual', 'lessThan', 'lessThanInclusive', 'greaterThan',
   'greaterThanInclusive', 'in', 'notIn', 'contains', 'doesNotContain'])
-export const CUSTOM_OPERATORS = new Set(['startsWith', 'endsWith', 'includesText', 'matches', 'exists'])
+export const CUSTOM_OPERATORS = new Set(['startsWith', 'endsWith', 'includesText', 'matches', 'exists', 'inText', 'matchesAnyWord'])
+/** The operators whose value may be a fact reference (`in offer.icp.industries`): the list is read when rules run. */
+export const FACT_VALUE_OPERATORS = new Set(['inText', 'matchesAnyWord'])
 
 /** Facts handed to the rules for one event. */
 export interface RuleFacts {
   event: Record<string, unknown>
   lead: Record<string, unknown>
   score: Record<string, unknown>
+  /** The active offer as rules see it (domain/offers/offer-facts.ts); null or absent when there is none. */
+  offer?: Record<string, unknown> | null
 }
 
 /** Reads `a.b.c` from a value, own properties only. Paths are never JSONPath, so rule text cannot run as a query. */
@@ -64,6 +68,27 @@ export function compileRegex (v: unknown): RuleRegex | null {
 /** The longest text `matches` looks at. */
 export const MATCH_TEXT_LIMIT = 10_000
 
+/** Text as `inText` compares it: Unicode-normalized, lower case, trimmed, inner spaces collapsed. */
+function plainText (s: string): string {
+  return s.slice(0, MATCH_TEXT_LIMIT).normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim()
+}
+
+/** The lower-case words of a text (letters and digits; everything else separates). */
+function wordsOf (s: string): string[] {
+  return s.slice(0, MATCH_TEXT_LIMIT).normalize('NFKC').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w !== '')
+}
+
+/** true when `words` holds `phrase` as consecutive words. Linear in the text for each entry; no regex from data. */
+function hasPhrase (words: readonly string[], phrase: readonly string[]): boolean {
+  if (phrase.length === 0) return false
+  for (let i = 0; i + phrase.length <= words.length; i++) {
+    let j = 0
+    while (j < phrase.length && words[i + j] === phrase[j]) j++
+    if (j === phrase.length) return true
+  }
+  return false
+}
+
 /** Our operators, shared by the engine and the validator. Each is pure and synchronous. */
 export const customOperators: Record<string, (fact: unknown, value: unknown) => boolean> = {
   startsWith: (f, v) => typeof f === 'string' && typeof v === 'string' && f.startsWith(v),
@@ -75,4 +100,16 @@ export const customOperators: Record<string, (fact: unknown, value: unknown) => 
     return re !== null && re.test(f.slice(0, MATCH_TEXT_LIMIT))
   },
   exists: (f, v) => (f !== undefined && f !== null) === (v !== false),
+  // `in <list fact>`: "saas " is in ["SaaS"]; a missing or non-list value matches nothing
+  inText: (f, v) => {
+    if (typeof f !== 'string' || !Array.isArray(v)) return false
+    const t = plainText(f)
+    return t !== '' && v.some((x) => typeof x === 'string' && plainText(x) === t)
+  },
+  // `matches any`: "VP of Sales" matches "VP" and "vp of sales"; "VPN Admin" does not match "VP"
+  matchesAnyWord: (f, v) => {
+    if (typeof f !== 'string' || !Array.isArray(v)) return false
+    const words = wordsOf(f)
+    return words.length > 0 && v.some((x) => typeof x === 'string' && hasPhrase(words, wordsOf(x)))
+  },
 }

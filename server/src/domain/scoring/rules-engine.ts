@@ -47,7 +47,7 @@ export function createEngineEvaluator (version: number, rules: readonly RuleProp
   // finished, so the engine is replaced after a failed run.
   const runOnce = async (facts: RuleFacts): Promise<Awaited<ReturnType<Engine['run']>>> => {
     try {
-      return await engine.run({ event: facts.event, lead: facts.lead, score: facts.score })
+      return await engine.run({ event: facts.event, lead: facts.lead, score: facts.score, offer: facts.offer ?? null })
     } catch (err) {
       engine = build()
       throw err
@@ -102,7 +102,7 @@ export function createRulesEvaluator (version: number, rules: readonly RulePrope
     evaluateSync,
     async evaluate (facts) {
       // a fact given as a function is computed by the engine; the pipeline only passes values
-      if (isComputedFact(facts.event) || isComputedFact(facts.lead) || isComputedFact(facts.score)) return await engine.evaluate(facts)
+      if (isComputedFact(facts.event) || isComputedFact(facts.lead) || isComputedFact(facts.score) || isComputedFact(facts.offer)) return await engine.evaluate(facts)
       return evaluateSync(facts)
     },
   }
