@@ -38,7 +38,7 @@ async function main (): Promise<void> {
   let logExit = (msg: string): void => { process.stderr.write(`leadscore: ${msg}\n`) }
   if (config.mongoUri === undefined) {
     embedded = await startFerretDb({
-      dataDir: resolve(config.dataDir, 'ferretdb'), bin: config.ferretdbBin,
+      dataDir: resolve(config.dataDir, 'ferretdb'), bin: config.ferretdbBin, sync: config.embeddedDbSync,
       onExit: (e) => { logExit(`embedded FerretDB ended (code ${e.code}, signal ${e.signal}); ${e.restarting ? 'restarting it' : 'not restarting it: it ended 5 times within a minute'}. Its last output: ${e.output.slice(-1500)}`) },
     })
     config = Object.freeze({ ...config, mongoUri: embedded.uri })

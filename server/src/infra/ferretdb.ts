@@ -181,8 +181,14 @@ export interface FerretDbExit { code: number | null; signal: string | null; outp
  * loopback TCP port instead. Telemetry is off and the debug listener is disabled.
  * If the server process ends without `stop()`, it is started again on the same port and data (the driver reconnects
  * by itself), at most 5 times in a minute; `onExit` hears of each such end with the server's last output.
+ *
+ * `sync` is SQLite's `synchronous` setting (its journal is a WAL either way). `normal` (the default) syncs the WAL to
+ * disk at checkpoints rather than at every commit: a commit survives the process being killed, and only a power loss
+ * or an OS crash can undo the last commits before it, much as MongoDB's default write concern acknowledges a write
+ * before its journal is flushed (every 100 ms). Every write costs one commit in FerretDB, so `full` makes them about
+ * 2–3 times slower.
  */
-export async function startFerretDb (opts: { dataDir: string; bin?: string | undefined; port?: number; onExit?: (e: FerretDbExit) => void }): Promise<EmbeddedDb> {
+export async function startFerretDb (opts: { dataDir: string; bin?: string | undefined; port?: number; sync?: 'normal' | 'full'; onExit?: (e: FerretDbExit) => void }): Promise<EmbeddedDb> {
   const bin = opts.bin ?? defaultFerretDbBin()
   if (!existsSync(bin)) {
     throw new Error(`FerretDB binary not found at ${bin}: run "npm install" (it builds FerretDB with Go), ` +
@@ -218,7 +224,7 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
     const where = 'path' in at ? ['--listen-addr=', `--listen-unix=${at.path}`] : [`--listen-addr=127.0.0.1:${at.port}`]
     // stdin is the pipe the guard script watches: only this process holds its write end
     const c = spawn('/bin/sh', ['-c', GUARD, 'ferretdb-guard', bin,
-      '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`,
+      '--handler=sqlite', `--sqlite-url=file:${dataDir}/?_pragma=synchronous(${opts.sync ?? 'normal'})`, `--state-dir=${dataDir}`,
       ...where, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
     ], { stdio: ['pipe', 'pipe', 'pipe'] })
     c.stdin?.on('error', () => { /* the guard ended */ })

@@ -31,8 +31,8 @@ export interface CommittedBatch {
 export interface BatchNotifier {
   /** Id of the running bulk re-score whose notifications are held, or null. */
   heldBy(): Promise<string | null>
-  /** Records a committed batch's crossings. Runs in finalize, so it must be idempotent. */
-  record(leadId: string, token: string, notify: BatchNotify): Promise<void>
+  /** Records committed batches' crossings (a few commands for them all). Runs in finalize, so it must be idempotent. */
+  recordMany(items: ReadonlyArray<{ leadId: string; token: string; notify: BatchNotify }>): Promise<void>
 }
 
 export interface ProcessResult { locked: boolean; events: number; batches: number; conflicts: number }
@@ -155,11 +155,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key'>; batch: LeadBatch }>): Promise<void> {
     if (items.length === 0) return
     // first, so that once a batch's events show as scored its notifications are recorded too
-    if (deps.notifier !== undefined) {
-      // leads are independent here (each is recorded under its own lock), so their round trips overlap
-      const notifier = deps.notifier
-      await mapLimit(items.filter(({ batch }) => batch.notify != null), 8, async ({ lead, batch }) => { await notifier.record(lead._id, batch.token, batch.notify!) })
-    }
+    await deps.notifier?.recordMany(items.filter(({ batch }) => batch.notify != null).map(({ lead, batch }) => ({ leadId: lead._id, token: batch.token, notify: batch.notify! })))
     // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
     // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
     // by `_id` and sets a value their batch fixed, so repeating it is harmless; one command serves the whole list.

@@ -2,7 +2,7 @@
 // a crossing's notification (its id is the crossing's identity, so a replay that finds the crossing again hits the
 // duplicate key), the fan-out of a notification to subscriptions, and each delivery attempt (see dispatcher.ts).
 import type { Collections } from '../../infra/db.js'
-import { isDuplicateKey } from '../../infra/db.js'
+import { duplicateWriteErrors, findByIds, insertIgnoringDuplicates, isDuplicateKey, retryTransient } from '../../infra/db.js'
 import type { BatchNotify, Crossing, LeadDoc, NotificationDoc, NotificationHoldDoc, NotificationType } from '../types.js'
 import { newId } from '../../lib/ids.js'
 import { notificationIdOf, enteredCount, type CrossingKind } from './crossings.js'
@@ -49,24 +49,45 @@ export function createOutbox (deps: OutboxDeps) {
     return cache.jobId
   }
 
-  async function enqueueFanout (notificationId: string): Promise<void> {
-    await insertIgnoringDuplicate(c.webhookQueue, { _id: `fan:${notificationId}`, kind: 'fanout', ref: notificationId, dueAt: now() })
+  /** Queues the fan-out of notifications to subscriptions (one insert for them all; a repeat is harmless). */
+  async function enqueueFanouts (notificationIds: readonly string[]): Promise<void> {
+    if (notificationIds.length === 0) return
+    const at = now()
+    await insertIgnoringDuplicates(c.webhookQueue, notificationIds.map((ref) => ({ _id: `fan:${ref}`, kind: 'fanout' as const, ref, dueAt: at })))
     deps.onQueued?.()
   }
 
   /**
-   * Inserts a notification. true when this call inserted it or `batch` did earlier (a finalize run again after a
-   * crash): the caller then (re)does the follow-up steps, which are idempotent. false: someone else recorded it.
+   * Inserts notifications in one command. Per document: mine when this call inserted it or its batch did earlier (a
+   * finalize run again after a crash): the caller then (re)does the follow-up steps, which are idempotent; not mine
+   * when someone else recorded it. Its status is the stored one.
    */
-  async function insertNotification (doc: NotificationDoc): Promise<{ mine: boolean; status: NotificationDoc['status'] }> {
-    if (await insertIgnoringDuplicate(c.notifications, doc)) return { mine: true, status: doc.status }
-    const existing = await c.notifications.findOne({ _id: doc._id }, { projection: { batch: 1, status: 1 } })
-    if (existing === null) return { mine: false, status: doc.status }
-    return { mine: existing.batch === doc.batch, status: existing.status }
+  async function insertNotifications (docs: readonly NotificationDoc[]): Promise<Array<{ mine: boolean; status: NotificationDoc['status'] }>> {
+    if (docs.length === 0) return []
+    let refused = new Set<number>()
+    // a transient failure repeats the insert: a document the failed attempt stored then clashes with itself, and
+    // counts as mine below (same batch)
+    await retryTransient(async () => {
+      try {
+        await c.notifications.insertMany(docs as NotificationDoc[], { ordered: false })
+      } catch (err) {
+        const dup = duplicateWriteErrors(err)
+        if (dup === null) throw err
+        refused = dup
+      }
+    })
+    const clashed = docs.filter((_, i) => refused.has(i))
+    const existing = new Map((await findByIds<NotificationDoc>(c.notifications, clashed.map((d) => d._id), { batch: 1, status: 1 })).map((d) => [d._id, d]))
+    return docs.map((d, i) => {
+      if (!refused.has(i)) return { mine: true, status: d.status }
+      const e = existing.get(d._id)
+      return e === undefined ? { mine: false, status: d.status } : { mine: e.batch === d.batch, status: e.status }
+    })
   }
 
-  async function followUp (leadId: string, id: string, status: NotificationDoc['status'], notify: Pick<BatchNotify, 'before' | 'heldBy'>): Promise<void> {
-    if (status === 'pending') await enqueueFanout(id)
+  /** What follows a notification this batch owns: a pending one is fanned out (collected into `fanouts`), a held one joins its lead's hold. */
+  async function followUp (leadId: string, id: string, status: NotificationDoc['status'], notify: Pick<BatchNotify, 'before' | 'heldBy'>, fanouts: string[]): Promise<void> {
+    if (status === 'pending') fanouts.push(id)
     else if (status === 'held') await addHold(leadId, id, notify.before, notify.heldBy ?? 'unknown')
   }
 
@@ -88,6 +109,58 @@ export function createOutbox (deps: OutboxDeps) {
     }
   }
 
+  /**
+   * Records committed batches (BatchNotifier.recordMany). Each crossing is inserted under its identity; only the ones
+   * its batch inserted are announced. Then, unless held, if those do not bring the receivers' view to the lead's stage
+   * or grade after the batch (a replay retracted a crossing they were told about, or found one whose id was used by a
+   * retracted one), a correction is recorded under an id naming the batch. The leads go together: the n-th crossing of
+   * every lead in one insert (a crossing's `from` depends on whether the lead's earlier ones were this batch's), then
+   * the corrections in one, then the fan-outs in one, so a scoring batch of hundreds of leads costs a few commands.
+   */
+  async function recordMany (items: ReadonlyArray<{ leadId: string; token: string; notify: BatchNotify }>): Promise<void> {
+    const runs = items.map((it) => ({ ...it, held: it.notify.heldBy !== null, view: { stage: it.notify.before.stage, grade: it.notify.before.grade } as Record<CrossingKind, string> }))
+    for (const r of runs) if (r.held) await addHold(r.leadId, null, r.notify.before, r.notify.heldBy!)
+    const fanouts: string[] = []
+    const rounds = runs.reduce((m, r) => Math.max(m, r.notify.crossings.length), 0)
+    for (let i = 0; i < rounds; i++) {
+      const these = runs.filter((r) => r.notify.crossings.length > i)
+      const docs = these.map((r) => {
+        const x = r.notify.crossings[i]!
+        const from = r.view[x.kind] !== '' ? r.view[x.kind] : x.from
+        // after a replay the receivers may already believe the lead is where this new crossing leads: record it, send nothing
+        const known = !r.held && from === x.to
+        const doc = crossingDoc(r.leadId, r.token, r.notify, x, known ? x.from : from, i, known ? 'dropped' : r.held ? 'held' : 'pending')
+        if (known) doc.droppedReason = 'the receivers were already told about this stage'
+        return doc
+      })
+      const res = await insertNotifications(docs)
+      for (let k = 0; k < these.length; k++) {
+        const r = these[k]!
+        const x = r.notify.crossings[i]!
+        if (!res[k]!.mine) continue
+        await followUp(r.leadId, x.id, res[k]!.status, r.notify, fanouts)
+        r.view[x.kind] = x.to
+      }
+    }
+    const corrections: Array<{ run: typeof runs[number]; doc: NotificationDoc }> = []
+    for (const r of runs) {
+      if (r.held) continue
+      for (const kind of KINDS) {
+        const to = r.notify.after[kind]
+        if (r.view[kind] === to || r.view[kind] === '' || to === '') continue
+        const n = r.notify.afterN[kind]
+        // a batch token starts with its lead's id (`<lead>~bt_…`), which the notification id names already
+        const x: Crossing = { id: notificationIdOf(r.leadId, kind, to, n, `r-${r.token.slice(r.token.indexOf('~') + 1)}`), kind, from: r.view[kind], to, n, eventId: null, occurredAt: now(), score: r.notify.score }
+        corrections.push({ run: r, doc: { ...crossingDoc(r.leadId, r.token, r.notify, x, x.from, r.notify.crossings.length + KINDS.indexOf(kind), 'pending'), origin: 'correction' } })
+      }
+    }
+    const res = await insertNotifications(corrections.map((x) => x.doc))
+    for (let k = 0; k < corrections.length; k++) {
+      if (res[k]!.mine) await followUp(corrections[k]!.run.leadId, corrections[k]!.doc._id, res[k]!.status, corrections[k]!.run.notify, fanouts)
+    }
+    await enqueueFanouts(fanouts)
+  }
+
   return {
     activeHold,
     /** This process runs a bulk re-score: hold at once, without waiting for the shared state to be read again. */
@@ -99,41 +172,7 @@ export function createOutbox (deps: OutboxDeps) {
     /** Implements BatchNotifier.heldBy for the lead processor. */
     heldBy: async (): Promise<string | null> => await activeHold(),
 
-    /**
-     * Records a committed batch (BatchNotifier.record). Each crossing is inserted under its identity; only the ones
-     * this batch inserted are announced. Then, unless held, if those do not bring the receivers' view to the lead's
-     * stage or grade after the batch (a replay retracted a crossing they were told about, or found one whose id was
-     * used by a retracted one), a correction is recorded under an id naming this batch.
-     */
-    async record (leadId: string, token: string, notify: BatchNotify): Promise<void> {
-      const held = notify.heldBy !== null
-      const status: NotificationDoc['status'] = held ? 'held' : 'pending'
-      if (held) await addHold(leadId, null, notify.before, notify.heldBy!)
-      const view: Record<CrossingKind, string> = { stage: notify.before.stage, grade: notify.before.grade }
-      for (let i = 0; i < notify.crossings.length; i++) {
-        const x = notify.crossings[i]!
-        const from = view[x.kind] !== '' ? view[x.kind] : x.from
-        // after a replay the receivers may already believe the lead is where this new crossing leads: record it, send nothing
-        const known = !held && from === x.to
-        const doc = crossingDoc(leadId, token, notify, x, known ? x.from : from, i, known ? 'dropped' : status)
-        if (known) doc.droppedReason = 'the receivers were already told about this stage'
-        const r = await insertNotification(doc)
-        if (!r.mine) continue
-        await followUp(leadId, x.id, r.status, notify)
-        view[x.kind] = x.to
-      }
-      if (held) return
-      for (const kind of KINDS) {
-        const to = notify.after[kind]
-        if (view[kind] === to || view[kind] === '' || to === '') continue
-        const n = notify.afterN[kind]
-        // a batch token starts with its lead's id (`<lead>~bt_…`), which the notification id names already
-        const x: Crossing = { id: notificationIdOf(leadId, kind, to, n, `r-${token.slice(token.indexOf('~') + 1)}`), kind, from: view[kind], to, n, eventId: null, occurredAt: now(), score: notify.score }
-        const doc: NotificationDoc = { ...crossingDoc(leadId, token, notify, x, x.from, notify.crossings.length + KINDS.indexOf(kind), 'pending'), origin: 'correction' }
-        const r = await insertNotification(doc)
-        if (r.mine) await followUp(leadId, x.id, r.status, notify)
-      }
-    },
+    recordMany,
 
     /**
      * Erases what the outbox holds about a lead (its notifications and deliveries carry the email and name). A lead
@@ -195,7 +234,7 @@ export function createOutbox (deps: OutboxDeps) {
           if (pick.status === 'held') {
             await c.notifications.updateOne({ _id: pick._id }, { $set: { status: 'pending', from, 'data.from': from, releasedAt: t } })
           }
-          await enqueueFanout(pick._id)
+          await enqueueFanouts([pick._id])
         } else {
           await releaseCorrection(lead, kind, from, to, fresh.holdId)
         }
@@ -220,7 +259,7 @@ export function createOutbox (deps: OutboxDeps) {
     }
     await insertIgnoringDuplicate(c.notifications, doc)
     const cur = await c.notifications.findOne({ _id: id }, { projection: { status: 1 } })
-    if (cur?.status === 'pending') await enqueueFanout(id)
+    if (cur?.status === 'pending') await enqueueFanouts([id])
   }
 }
 
