@@ -2,7 +2,7 @@
 import { request } from './client.js'
 import type {
   ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, Backtest, BacktestBody, BacktestStarted, DryRunBody, DryRunResult, EventInput,
-  IngestResult, Job, Lead, LeadEvent, LeadExport, SuppressionEntry, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
+  IngestResult, Job, Lead, LeadEvent, LeadTrend, LeadTrendQuery, LeadExport, SuppressionEntry, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
   RulesetPublishBody, RulesetPublished, RulesetUpdate, RulesetValidation, ScoreDistribution, Stats, SessionInfo, SortName, StageFunnel,
   ConversionByScore, EventsOverTime, EventsOverTimeQuery, TopSources, TopSourcesQuery,
   Upload, UploadRejectEntry, User, UserCreate, UserPatch,
@@ -22,7 +22,8 @@ export const api = {
   leads: {
     list: (q: LeadFilter & { sort?: SortName; limit?: number; cursor?: string | null }, signal?: AbortSignal) =>
       request<Page<Lead>>('GET', '/v1/leads', { query: q, ...(signal !== undefined ? { signal } : {}) }),
-    get: (leadId: string) => request<Lead>('GET', `/v1/leads/${id(leadId)}`),
+    get: (leadId: string, q: { asOf?: string } = {}) => request<Lead>('GET', `/v1/leads/${id(leadId)}`, { query: q }),
+    trend: (leadId: string, q: LeadTrendQuery) => request<LeadTrend>('GET', `/v1/leads/${id(leadId)}/trend`, { query: q }),
     history: (leadId: string, q: { includeSuperseded?: boolean; order?: 'asc' | 'desc'; limit?: number; cursor?: string | null }) =>
       request<Page<LedgerEntry>>('GET', `/v1/leads/${id(leadId)}/history`, { query: q }),
     events: (leadId: string, q: { limit?: number; cursor?: string | null } = {}) =>
@@ -38,7 +39,7 @@ export const api = {
     lift: (entryId: string) => request<void>('DELETE', `/v1/suppressions/${id(entryId)}`),
     liftIdentity: (body: { email: string } | { externalId: string }) => request<{ id: string }>('POST', '/v1/suppressions/lift', { body }),
   },
-  leaderboard: (q: { limit: number; stage?: string }) => request<{ items: Lead[] }>('GET', '/v1/leaderboard', { query: q }),
+  leaderboard: (q: { limit: number; stage?: string; asOf?: string }) => request<{ items: Lead[] }>('GET', '/v1/leaderboard', { query: q }),
   events: {
     submit: (body: EventInput) => request<IngestResult>('POST', '/v1/events', { body }),
   },

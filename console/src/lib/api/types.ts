@@ -18,12 +18,15 @@ import type { IngestResultT, RejectT } from '../../../../server/src/schemas/even
 import type { LeadExportT, SuppressionEntryT } from '../../../../server/src/schemas/privacy.js'
 import type * as S from '../../../../server/src/schemas/sources.js'
 import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
+import type { TrendT, TrendQuery } from '../../../../server/src/schemas/trends.js'
 
 export type Problem = ProblemDetailsT
 export type Lead = LeadT
 export type LeadEvent = Static<typeof EventSchema>
 export type EventInput = Static<typeof EventInputSchema>
 export type LedgerEntry = Static<typeof LedgerEntrySchema>
+export type LeadTrend = TrendT
+export type LeadTrendQuery = Static<typeof TrendQuery>
 export type Reason = Static<typeof ReasonSchema>
 export type LeadFilter = LeadFilterQueryT
 export type SortName = ServerSortName

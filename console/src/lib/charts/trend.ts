@@ -29,3 +29,17 @@ export const DIMENSION_SERIES = [
   { key: 'fit', label: 'Fit', color: 'var(--chart-fit)' },
   { key: 'intent', label: 'Intent', color: 'var(--chart-intent)' },
 ] as const
+
+/** Trend buckets (`GET /v1/leads/{id}/trend`) → one point per bucket, at its start, with the values at its end. */
+export function bucketPoints (buckets: ReadonlyArray<{ start: string; score: number; engagement: number; fit: number; intent: number }>): TrendPoint[] {
+  return buckets.map((b) => ({ at: new Date(b.start), total: b.score, engagement: b.engagement, fit: b.fit, intent: b.intent }))
+}
+
+/** The `asOf` of a date picked as `YYYY-MM-DD`: the end of that day, UTC; null when the value is not such a date. */
+export function endOfDayUtc (day: string): string | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return null
+  const t = Date.parse(`${day}T23:59:59.999Z`)
+  // Date.parse rolls 2025-02-30 over to March: only a day that exists is taken
+  const iso = Number.isFinite(t) ? new Date(t).toISOString() : null
+  return iso !== null && iso.startsWith(day) ? iso : null
+}

@@ -1,6 +1,7 @@
 import { api } from '../api/index.js'
 import type { Lead, LeadScoredData } from '../api/types.js'
 import { rankMovements, type Movement } from '../leaderboard.js'
+import { endOfDayUtc } from '../charts/trend.js'
 
 const MARK_MS = 30_000
 
@@ -11,6 +12,8 @@ const MARK_MS = 30_000
 class Leaderboard {
   limit = $state(10)
   stage = $state('')
+  /** A day (`YYYY-MM-DD`): the board as of its end (UTC), read from the ledger and not live; '' for now. */
+  asOf = $state('')
   items = $state<Lead[]>([])
   loading = $state(false)
   loaded = $state(false)
@@ -26,7 +29,8 @@ class Leaderboard {
     this.loading = true
     const before = compare ? this.items.map((l) => l.id) : []
     try {
-      const res = await api.leaderboard({ limit: this.limit, ...(this.stage !== '' ? { stage: this.stage } : {}) })
+      const at = endOfDayUtc(this.asOf)
+      const res = await api.leaderboard({ limit: this.limit, ...(this.stage !== '' ? { stage: this.stage } : {}), ...(at !== null ? { asOf: at } : {}) })
       const now = Date.now()
       const marks: Record<string, { movement: Movement; at: number }> = {}
       for (const [id, m] of Object.entries(this.marks)) if (now - m.at < MARK_MS) marks[id] = m
@@ -45,6 +49,8 @@ class Leaderboard {
 
   /** A score changed somewhere: show it at once on a listed lead, and re-read the board soon (at most every 250 ms, within 1 s). */
   onScored (d: LeadScoredData): void {
+    // a board as of a past day does not move with today's scores
+    if (this.asOf !== '') return
     const row = this.items.find((l) => l.id === d.leadId)
     if (row !== undefined) {
       row.score = d.score

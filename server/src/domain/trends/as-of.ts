@@ -52,7 +52,7 @@ export async function leadAsOf (deps: LedgerDeps, lead: LeadDoc, at: Date, setti
 }
 
 /** Most leads with events after `asOf` a leaderboard as of `asOf` re-reads the ledger of (docs/trends.md). */
-export const MAX_CHANGED_LEADS = 2000
+export const MAX_CHANGED_LEADS = 1000
 const PAGE = 500
 const PARALLEL = 8
 
