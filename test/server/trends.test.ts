@@ -4,6 +4,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
 import { leaderboardAsOf } from '../../server/src/domain/trends/as-of.js'
+import { readLedger } from '../../server/src/domain/trends/ledger-reader.js'
 import { bucketStart, bucketStarts, nextBucket } from '../../server/src/domain/trends/trend.js'
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -158,6 +159,28 @@ t.test('trend, lead as of and leaderboard as of, with a late event and decay', {
   await t.rejects(leaderboardAsOf({ scoreHistory: db.c.scoreHistory, ferret: app.core.database.ferret, views: app.core.views }, {
     at: new Date('2025-01-05T00:00:00Z'), limit: 10, settings: (await app.core.rulesets.active()).settings, maxChanged: 1,
   }), { code: 'LS_ERR_AS_OF_TOO_FAR', statusCode: 422 })
+})
+
+t.test('the ledger reader sees a committed batch before its finalize step', async (t) => {
+  const { app, db } = await buildTestApp(t)
+  const r = await postEvents(app, { events: [ev('y1', 'y@example.com', 'purchase', '2025-01-01T00:00:00Z'), ev('y2', 'y@example.com', 'demo_request', '2025-01-02T00:00:00Z')] })
+  const id = r.json().results[0].leadId as string
+  await waitForScoring(db)
+  const lead = (await db.c.leads.findOne({ _id: id }))!
+  const deps = { scoreHistory: db.c.scoreHistory, ferret: app.core.database.ferret }
+  const all = await readLedger(deps, lead, { includeSuperseded: false, order: 'asc' })
+  t.equal(all.length, 2)
+  const [first, second] = [all[0]!, all[1]!]
+  // a small batch's entries ride on the lead document until finalize inserts them
+  const carried = { ...second, _id: `${lead._id}~bt_carried:0`, batch: `${lead._id}~bt_carried`, ord: `${second.ord}z` }
+  const pending = { ...lead, lastBatch: { ...lead.lastBatch!, token: carried.batch, done: false, supersedeFrom: null, ledger: [carried] } }
+  t.same((await readLedger(deps, pending, { includeSuperseded: false, order: 'asc' })).map((e) => e._id), [first._id, second._id, carried._id])
+  t.same((await readLedger(deps, pending, { includeSuperseded: false, order: 'desc', limit: 1 })).map((e) => e._id), [carried._id])
+  // a committed replay from the first entry: the entries after it are out of view before finalize flags them
+  const replay = { ...lead, lastBatch: { ...lead.lastBatch!, token: carried.batch, done: false, supersedeFrom: first.ord, ledger: [carried] } }
+  t.same((await readLedger(deps, replay, { includeSuperseded: false, order: 'asc' })).map((e) => e._id), [first._id, carried._id])
+  const flagged = await readLedger(deps, replay, { includeSuperseded: true, order: 'asc' })
+  t.match(flagged.find((e) => e._id === second._id), { superseded: true })
 })
 
 t.test('bad trend and as-of parameters are problems', async (t) => {
