@@ -183,6 +183,24 @@ export function completionItems(catalog: FactCatalog, eventTypes: string[], prop
   }
   const named = new Set(facts)
   const hints = properties.filter((p) => BARE_PROPERTY_RE.test(p.name) && !named.has(`event.properties.${p.name}`))
+  // a name given more than once (by several event types) is one item with every type and event type
+  const byLabel = new Map<string, { types: Set<string>; eventTypes: Set<string> }>()
+  for (const p of hints) {
+    const label = `event.properties.${p.name}`
+    let e = byLabel.get(label)
+    if (e === undefined) byLabel.set(label, (e = { types: new Set(), eventTypes: new Set() }))
+    for (const x of p.types ?? []) e.types.add(x)
+    for (const x of p.eventTypes ?? []) e.eventTypes.add(x)
+  }
+  for (const [label, p] of [...byLabel].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const types = [...p.types].sort().join(' | ') || 'any'
+    const events = [...p.eventTypes].sort().join(', ')
+    const item: CompletionItem = { label, kind: 'fact', insertText: label, detail: events === '' ? types : `${types} · ${events}` }
+    if (events !== '') item.documentation = `Declared by the tracking plan for ${events}.`
+    items.push(item)
+  }
+  const named = new Set(facts)
+  const hints = properties.filter((p) => BARE_PROPERTY_RE.test(p.name) && !named.has(`event.properties.${p.name}`))
   const byLabel = new Map(hints.map((p) => [`event.properties.${p.name}`, p]))
   for (const [label, p] of [...byLabel].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const types = (p.types ?? []).join(' | ') || 'any'

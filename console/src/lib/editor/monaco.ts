@@ -1,7 +1,7 @@
 // Monaco, loaded on demand: the editor core, the few editor features the rules editor uses (monaco-features.ts), one
 // web worker, and the `leadrules` language from @leadscore/rules-dsl. Nothing of it is in the first page's bundle.
 import type * as Monaco from 'monaco-editor/editor/editor.api'
-import { completionItems, languageConfiguration, languageId, monarchLanguage, type CompletionItem, type CompletionKind, type FactCatalog } from '@leadscore/rules-dsl'
+import { completionItems, languageConfiguration, languageId, monarchLanguage, type CompletionItem, type CompletionKind, type FactCatalog, type PropertyHint } from '@leadscore/rules-dsl'
 
 export type MonacoApi = typeof Monaco
 export { languageId }
@@ -29,9 +29,12 @@ export function loadMonaco (): Promise<MonacoApi> {
 
 let items: CompletionItem[] = completionItems({}, [])
 
-/** The facts and event types offered as completions (from `GET /v1/rulesets/catalog`). */
-export function setCompletionSource (catalog: FactCatalog, eventTypes: string[]): void {
-  items = completionItems(catalog, eventTypes)
+/**
+ * The facts and event types offered as completions (from `GET /v1/rulesets/catalog`), and the event properties the
+ * tracking plan declares (`GET /v1/tracking-plan`), offered as `event.properties.<name>`.
+ */
+export function setCompletionSource (catalog: FactCatalog, eventTypes: string[], properties: readonly PropertyHint[] = []): void {
+  items = completionItems(catalog, eventTypes, properties)
 }
 
 export const themeName = (dark: boolean): string => dark ? 'leadrules-dark' : 'leadrules-light'
