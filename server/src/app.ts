@@ -27,6 +27,8 @@ import { UploadReject, UploadReport, Upload } from './schemas/uploads.js'
 import eventsRoutes from './routes/events.js'
 import leadsRoutes from './routes/leads.js'
 import rulesetsRoutes from './routes/rulesets.js'
+import offersRoutes from './routes/offers.js'
+import { Offer } from './schemas/offers.js'
 import systemRoutes from './routes/system.js'
 import exportsRoutes from './routes/exports.js'
 import liveRoutes from './routes/live.js'
@@ -178,7 +180,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   // OpenAPI document from the route schemas
   // shared schemas are added here, at the root: a route plugin that adds its own schemas gets a fresh schema
   // controller that no longer uses the TypeBox validator compiler set by http-parsing
-  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Diagnostic, Backtest, IngestResult, Webhook, Delivery, UploadReject, UploadReport, Upload]) app.addSchema(s)
+  for (const s of [ProblemDetails, Lead, Event, EventInput, LedgerEntry, Ruleset, Offer, Diagnostic, Backtest, IngestResult, Webhook, Delivery, UploadReject, UploadReport, Upload]) app.addSchema(s)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -203,6 +205,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await app.register(leadsRoutes)
   await app.register(privacyRoutes)
   await app.register(rulesetsRoutes)
+  await app.register(offersRoutes)
   await app.register(trackingPlanRoutes)
   await app.register(exportsRoutes)
   await app.register(liveRoutes)

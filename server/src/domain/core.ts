@@ -4,6 +4,8 @@ import { Scheduler } from '../infra/agenda.js'
 import { findByIds, idLists, insertIgnoringDuplicates } from '../infra/db.js'
 import { createLockService } from './locks.js'
 import { createRulesetService } from './rulesets/ruleset-service.js'
+import { createOfferService } from './offers/offer-service.js'
+import { loadTaxonomy } from './offers/taxonomy.js'
 import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE, type MountedScoringPlugin } from './scoring/pipeline.js'
 import { applyDecay } from './scoring/model.js'
 import { createLeadProcessor, LockBusyError, type CommittedBatch } from './scoring/processor.js'
@@ -52,7 +54,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const { c } = database
   const metrics = createMetrics()
   const locks = createLockService(c.locks, now)
-  const rulesets = createRulesetService({ c, now, locks })
+  // the taxonomy file is read and checked here, at boot; rules read the active offer with the ruleset
+  const offers = createOfferService({ offers: c.offers, now, taxonomy: loadTaxonomy() })
+  const rulesets = createRulesetService({ c, now, locks, offers })
   const live = createLiveFeed(c.liveFeed, now, { idIn: database.idIn })
   const predictive = createPredictiveService({
     c, locks, rulesets, now, log,
@@ -392,7 +396,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   scheduler.define<{ jobId: string }>({ name: 'rescore-all', handler: async (d, job) => { await runRescoreAll(d.jobId, async () => await job.touch()) }, concurrency: 1 })
 
   return {
-    config, database, c, now, metrics, locks, rulesets, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
+    config, database, c, now, metrics, locks, rulesets, offers, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
     trackingPlan, violations,
     predictive, identity, suppressions, privacy, enqueue, sweep, decayTick, startRescoreAll, withLeadLock, views, startRebuildViews,

@@ -190,6 +190,8 @@ export interface LedgerDoc {
   reasons: Reason[]
   state: ScoreState
   rulesetVersion: number
+  /** `<offer id>@<version>` of the active offer the rules read, when one was active. */
+  offer?: string
   batch: string
   committed: boolean
   superseded: boolean

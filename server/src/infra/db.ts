@@ -6,6 +6,7 @@ import type {
 } from '../domain/types.js'
 import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 import type { SuppressionDoc } from '../domain/privacy/suppression.js'
+import type { OfferStoreDoc } from '../domain/offers/offer-service.js'
 import type { TrackingPlanDoc } from '../domain/events/tracking-plan.js'
 import type { ViolationCounterDoc } from '../domain/events/violation-counters.js'
 
@@ -15,6 +16,8 @@ export interface Collections {
   events: Collection<EventDoc>
   scoreHistory: Collection<LedgerDoc>
   rulesets: Collection<RulesetDoc>
+  /** Offers, their immutable versions and the active pointer, all found by `_id` (domain/offers/offer-service.ts). */
+  offers: Collection<OfferStoreDoc>
   ingestRejects: Collection<RejectDoc>
   idempotencyKeys: Collection<IdempotencyDoc>
   locks: Collection<LockDoc>
@@ -122,6 +125,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
     { key: { leadId: 1, ord: 1 }, name: 'lead_ord' },
     { key: { leadId: 1, batch: 1 }, name: 'lead_batch' },
   ],
+  offers: [],
   rulesets: [
     { key: { name: 1, version: 1 }, name: 'name_version_unique', unique: true },
     { key: { status: 1 }, name: 'status' },
@@ -213,7 +217,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
       idRange = range.sortPushdown === true && range.limitPushdown === true
     } catch { /* no explain: look documents up one by one */ }
   }
-  const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
+  const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'offers', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'suppressions',

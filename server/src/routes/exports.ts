@@ -5,6 +5,9 @@ import { problemResponses } from '../schemas/common.js'
 import { LeadFilterQuery, leadFilter } from './leads.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { csvRow } from '../lib/csv.js'
+import { decodeKeys } from '../lib/keys.js'
+import { eventRangeOf } from '../domain/ids.js'
+import type { EventDoc, LeadDoc } from '../domain/types.js'
 
 const Format = Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { default: 'csv' })
 // the body is a stream in the format asked for; documented so that a 200 is a documented answer
@@ -21,6 +24,35 @@ async function * render<T> (rows: AsyncIterable<T>, format: 'csv' | 'ndjson', co
 const LEAD_COLUMNS = ['id', 'email', 'externalId', 'name', 'company', 'status', 'stage', 'grade', 'score', 'engagement', 'fit', 'intent', 'sources', 'lastEventAt', 'createdAt', 'updatedAt', 'attributes']
 const EVENT_COLUMNS = ['id', 'leadId', 'sourceId', 'externalId', 'seq', 'type', 'occurredAt', 'receivedAt', 'status', 'timestampAdjusted', 'properties']
 const HISTORY_COLUMNS = ['id', 'leadId', 'eventId', 'eventType', 'occurredAt', 'before', 'after', 'delta', 'rulesetVersion', 'superseded', 'reasons']
+// the buying-intent view of a lead (the "Buying intent" template): rule layer = fit, AI layer = intent, label = stage
+const INTENT_COLUMNS = ['id', 'email', 'externalId', 'name', 'company', 'role', 'industry', 'location', 'rulePoints', 'aiPoints', 'score', 'label', 'aiIntent', 'aiReasons', 'provider', 'model', 'offerVersion', 'classifiedAt']
+export const INTENT_EVENT_TYPE = 'intent_classified'
+
+/**
+ * The lead's latest intent classification as scoring ordered it: of its `intent_classified` events, the last in
+ * canonical order (`ord`: event time, then tie-breaks), which is the one the template's `set intent` kept.
+ */
+async function latestClassification (events: import('mongodb').Collection<EventDoc>, lead: LeadDoc): Promise<EventDoc | null> {
+  let best: EventDoc | null = null
+  const cursor = events.find(eventRangeOf(lead._id) as never).project<EventDoc>({ type: 1, ord: 1, occurredAt: 1, properties: 1 })
+  for await (const e of cursor) if (e.type === INTENT_EVENT_TYPE && (best === null || e.ord > best.ord)) best = e
+  return best
+}
+
+async function * intentRows (leads: AsyncIterable<LeadDoc>, events: import('mongodb').Collection<EventDoc>): AsyncGenerator<Record<string, unknown>> {
+  for await (const l of leads) {
+    const e = await latestClassification(events, l)
+    const p = e === null ? {} : decodeKeys(e.properties ?? {}) as Record<string, unknown>
+    const a = decodeKeys(l.attributes ?? {}) as Record<string, unknown>
+    yield {
+      id: l._id, email: l.email ?? null, externalId: l.externalId ?? null, name: l.name ?? null, company: l.company ?? null,
+      role: a.role ?? null, industry: a.industry ?? null, location: a.location ?? null,
+      rulePoints: l.scores?.fit ?? 0, aiPoints: l.scores?.intent ?? 0, score: l.score, label: l.stage ?? '',
+      aiIntent: p.intent ?? null, aiReasons: Array.isArray(p.reasons) ? p.reasons.map(String).join(' | ') : null,
+      provider: p.provider ?? null, model: p.model ?? null, offerVersion: p.offerVersion ?? null, classifiedAt: e?.occurredAt.toISOString() ?? null,
+    }
+  }
+}
 
 const exportsRoutes: FastifyPluginAsyncTypebox = async function exportsRoutes (app) {
   const { c } = app.core
@@ -41,6 +73,20 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async function exportsRoutes (a
       const o = leadOut(l)
       return { ...o, engagement: o.scores.engagement, fit: o.scores.fit, intent: o.scores.intent, sources: o.sources.join(' ') }
     }))
+  })
+
+  app.get('/v1/exports/intent', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['exports'],
+      summary: 'Stream the buying-intent view of leads (same filters as the lead list): rule points (fit), AI points (intent), final score, label (stage), and the latest AI classification with its reasons, provider and model',
+      produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Composite([LeadFilterQuery, Type.Object({ format: Format })], { additionalProperties: false }),
+      response: { 200: Streamed, ...problemResponses },
+    },
+  }, async (req, reply) => {
+    const cursor = c.leads.find(leadFilter(req.query)).sort({ score: -1, _id: 1 })
+    const format = req.query.format ?? 'csv'
+    return send(reply, 'intent', format, render(intentRows(cursor, c.events), format, INTENT_COLUMNS, (r) => r))
   })
 
   app.get('/v1/exports/events', {

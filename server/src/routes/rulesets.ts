@@ -4,13 +4,14 @@ import type { Collection } from 'mongodb'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import {
   RulesetReplace, DraftCreate, DraftUpdate, PublishBody, PublishResult, ValidateBody, ValidateResult, Catalog,
-  RulesetDiff, DryRunBody, DryRunResult, BacktestBody,
+  RulesetDiff, DryRunBody, DryRunResult, BacktestBody, Template,
 } from '../schemas/rulesets.js'
+import { RULESET_TEMPLATES } from '../domain/rulesets/templates.js'
 import type { RulesetDoc } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
 import { FACT_CATALOG, compileRulesSource } from '../domain/rulesets/ruleset-service.js'
 import { pastedEvents, replayLead, runBacktest, storedEvents, syntheticLead, type BacktestJobDoc } from '../domain/rulesets/backtest.js'
-import { LS_ERR_JOB_NOT_FOUND, LS_ERR_LEAD_NOT_FOUND, LS_ERR_RULESET_INVALID, LS_ERR_VALIDATION } from '../errors.js'
+import { LS_ERR_JOB_NOT_FOUND, LS_ERR_LEAD_NOT_FOUND, LS_ERR_RULESET_INVALID, LS_ERR_TEMPLATE_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
 
 const out = (r: RulesetDoc) => ({
   version: r.version, name: r.name, status: r.status, source: r.source ?? null, rules: r.rules as unknown as Record<string, unknown>[],
@@ -48,6 +49,20 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
     const known = active.settings.eventTypes?.known ?? []
     const aliases = Object.keys(active.settings.eventTypes?.aliases ?? {})
     return { facts: FACT_CATALOG as Record<string, { type: string; doc?: string }>, eventTypes: [...new Set([...known, ...aliases])].sort() }
+  })
+
+  app.get('/v1/rulesets/templates', {
+    config: { scope: 'read' },
+    schema: { tags: ['rulesets'], summary: 'The shipped ruleset templates (start a draft from one with POST /v1/rulesets and its source)', response: { 200: Type.Object({ items: Type.Array(Template) }), ...problemResponses } },
+  }, async () => ({ items: RULESET_TEMPLATES.map((x) => ({ ...x })) }))
+
+  app.get('/v1/rulesets/templates/:id', {
+    config: { scope: 'read' },
+    schema: { tags: ['rulesets'], summary: 'One shipped ruleset template', params: IdParams, response: { 200: Template, ...problemResponses } },
+  }, async (req) => {
+    const tpl = RULESET_TEMPLATES.find((x) => x.id === req.params.id)
+    if (tpl === undefined) throw new LS_ERR_TEMPLATE_NOT_FOUND(req.params.id)
+    return { ...tpl }
   })
 
   app.get('/v1/rulesets/diff', {
@@ -163,7 +178,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
         ;(err as unknown as { errors: unknown }).errors = r.problems
         throw err
       }
-      rs = core.rulesets.fromCompiled(r.rules, r.settings)
+      rs = await core.rulesets.withOffer(core.rulesets.fromCompiled(r.rules, r.settings))
     } else {
       rs = version !== undefined ? await core.rulesets.byVersion(version) : await core.rulesets.active()
     }

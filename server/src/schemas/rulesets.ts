@@ -108,3 +108,6 @@ export const Backtest = Type.Object({
     baseline: Type.Object({ converted: Type.Integer(), rate: Type.Number() }),
   })]),
 }, { $id: 'Backtest' })
+
+/** A shipped ruleset template. */
+export const Template = Type.Object({ id: Type.String(), name: Type.String(), description: Type.String(), source: Type.String() })

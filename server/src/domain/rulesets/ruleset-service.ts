@@ -10,6 +10,7 @@ import { validateRuleset, RULESET_LIMITS, type RulesetProblem } from './validate
 import { re2Diagnostics } from './regex-diagnostics.js'
 import { LS_ERR_RULESET_BUSY, LS_ERR_RULESET_INVALID, LS_ERR_RULESET_NOT_DRAFT, LS_ERR_RULESET_NOT_FOUND } from '../../errors.js'
 import { newId } from '../../lib/ids.js'
+import type { OfferSnapshot } from '../offers/offer-facts.js'
 import { diffLines, type DiffLine } from '../../lib/diff.js'
 import { encodeKeys, decodeKeys } from '../../lib/keys.js'
 
@@ -19,6 +20,11 @@ export interface ActiveRuleset {
   rules: RuleProperties[]
   settings: RulesetSettings
   evaluator: RulesEvaluator
+  /**
+   * The active offer the rules read as `offer.*`, taken with the ruleset: live scoring, dry runs and backtests that
+   * use the same ruleset and offer score alike. Absent only for a service built without offers.
+   */
+  offer?: OfferSnapshot
 }
 
 const RULESET_NAME = 'default'
@@ -45,6 +51,16 @@ export const FACT_CATALOG: FactCatalog = {
   'score.fit': { type: 'number' },
   'score.intent': { type: 'number' },
   'score.stage': { type: 'string', doc: 'Stage before this event.' },
+  'offer.id': { type: 'string', doc: 'The active offer (empty when none is active; see docs/offers.md).' },
+  'offer.version': { type: 'number', doc: 'Version of the active offer; 0 when none is active.' },
+  'offer.name': { type: 'string' },
+  'offer.valuePropositions': { type: 'string[]' },
+  'offer.useCases': { type: 'string[]' },
+  'offer.icp.industries': { type: 'string[]', doc: 'ICP industries: `lead.attributes.industry in offer.icp.industries` (ignores case).' },
+  'offer.icp.adjacentIndustries': { type: 'string[]', doc: 'Industries next to the ICP ones (the taxonomy plus the offer\'s additions).' },
+  'offer.icp.roles.decisionMakers': { type: 'string[]', doc: 'Role words of decision makers: `lead.attributes.role matches any offer.icp.roles.decisionMakers`.' },
+  'offer.icp.roles.influencers': { type: 'string[]', doc: 'Role words of influencers.' },
+  'offer.icp.locations': { type: 'string[]' },
 }
 
 /** snake_case form of an event type: "Demo Booked" → "demo_booked". */
@@ -138,8 +154,10 @@ export interface RulesetService {
   ensureDefault(): Promise<void>
   active(): Promise<ActiveRuleset>
   byVersion(version: number): Promise<ActiveRuleset>
-  /** An engine for rules that are not stored (dry runs of unsaved source). */
+  /** An engine for rules that are not stored (dry runs of unsaved source); without an offer until `withOffer`. */
   fromCompiled(rules: RuleProperties[], settings: RulesetSettings): ActiveRuleset
+  /** The ruleset with the active offer, as `active()` and `byVersion()` return it. */
+  withOffer(rs: ActiveRuleset): Promise<ActiveRuleset>
   list(): Promise<RulesetDoc[]>
   get(version: number): Promise<RulesetDoc>
   replace(input: { rules: unknown; settings?: unknown; note?: string | undefined }, actor: string): Promise<RulesetDoc>
@@ -150,7 +168,7 @@ export interface RulesetService {
   diff(from: number, to: number): Promise<RulesetDiff>
 }
 
-export function createRulesetService (deps: { c: Collections; now: () => Date; locks?: LockService; cacheMs?: number }): RulesetService {
+export function createRulesetService (deps: { c: Collections; now: () => Date; locks?: LockService; cacheMs?: number; offers?: { snapshot(): Promise<OfferSnapshot> } }): RulesetService {
   const { c, now } = deps
   const cacheMs = deps.cacheMs ?? 1000
   const byVersionCache = new Map<number, ActiveRuleset>()
@@ -231,7 +249,10 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
     return { rules: r.rules, settings: r.settings }
   }
 
+  const withOffer = async (rs: ActiveRuleset): Promise<ActiveRuleset> => deps.offers === undefined ? rs : { ...rs, offer: await deps.offers.snapshot() }
+
   return {
+    withOffer,
     async ensureDefault () {
       if (await c.rulesets.findOne({ name: RULESET_NAME }) !== null) return
       const t = now()
@@ -255,7 +276,7 @@ export function createRulesetService (deps: { c: Collections; now: () => Date; l
       return await this.byVersion(activeVersion.version)
     },
     async byVersion (version) {
-      return byVersionCache.get(version) ?? build(await get(version))
+      return await withOffer(byVersionCache.get(version) ?? build(await get(version)))
     },
     fromCompiled (rules, settings) {
       return { version: 0, rules, settings, evaluator: createRulesEvaluator(0, rules) }

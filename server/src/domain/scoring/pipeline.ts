@@ -97,7 +97,7 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
       state = decayed.state
       const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
       const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
-      const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts })
+      const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts, offer: ruleset.offer?.facts ?? null })
       for (const { plugin, ctx } of plugins) {
         if (plugin.score === undefined) continue
         const extra = await plugin.score({

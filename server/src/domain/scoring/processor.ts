@@ -422,6 +422,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         _id: `${token}:${entries.length}`, leadId: lead._id, kind: ev.sourceId === 'manual' ? 'adjustment' : 'event', eventId: ev._id, eventType: out.type,
         seq: ev.seq, ord: ev.ord, occurredAt: ev.occurredAt, before, after, delta: after.total - before.total, reasons: out.reasons,
         state, rulesetVersion: ruleset.version, batch: token, committed: false, superseded: false, createdAt: created,
+        ...(ruleset.offer?.ref != null ? { offer: ruleset.offer.ref } : {}),
         ...(pred !== null ? { predictive: pred } : {}),
       })
     }
