@@ -2,7 +2,12 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { join, resolve } from 'node:path'
 import { isIP } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { LS_ERR_CONFIG_INVALID } from './errors.js'
+import type { IntentConfig } from './domain/intent/index.js'
+
+/** Where `npm run intent:model` puts the default embedded intent model. */
+const DEFAULT_LOCAL_MODEL = fileURLToPath(new URL('../../.tools/models/SmolLM2-135M-Instruct.Q4_1.gguf', import.meta.url))
 
 const Bool = Type.Union([Type.Boolean(), Type.Transform(Type.String({ pattern: '^(0|1|true|false|yes|no|on|off)$' }))
   .Decode((v) => ['1', 'true', 'yes', 'on'].includes(v))
@@ -91,6 +96,15 @@ export const Env = Type.Object({
   // earlier keys (comma-separated): values they sealed still open, and are sealed again under LEADSCORE_SECRET_KEY at boot
   LEADSCORE_SECRET_KEY_PREVIOUS: Type.Optional(Type.String({ pattern: '^\\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)(\\s*,\\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)){0,9}\\s*$' })),
   LEADSCORE_PLUGINS: Type.String({ default: '', pattern: '^[^\\s,]*(,[^\\s,]+)*$' }),
+  // AI intent (docs/intent.md): off (the rule fallback only), openai (any OpenAI-compatible server) or local (GGUF)
+  LEADSCORE_INTENT_PROVIDER: Type.Union([Type.Literal('off'), Type.Literal('openai'), Type.Literal('local')], { default: 'off' }),
+  LEADSCORE_INTENT_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.openai.com/v1' }),
+  LEADSCORE_INTENT_MODEL: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+  LEADSCORE_INTENT_API_KEY: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+  LEADSCORE_INTENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 20_000 }),
+  LEADSCORE_INTENT_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+  LEADSCORE_INTENT_THREADS: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  LEADSCORE_INTENT_POLL_MS: Type.Integer({ minimum: 50, default: 2_000 }),
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
   PROBLEM_BASE_URL: Type.String({ default: '/problems' }),
@@ -154,6 +168,8 @@ export interface AppConfig {
   previousSecretKeys: readonly string[]
   /** Plugin packages (module specifiers) imported at boot, in order. */
   plugins: readonly string[]
+  /** The AI intent layer (LEADSCORE_INTENT_*): provider, endpoint, model, key (a secret: never logged), limits. */
+  intent: IntentConfig
   logLevel: Static<typeof Env>['LOG_LEVEL']
   problemBaseUrl: string
 }
@@ -239,6 +255,17 @@ export function loadConfig (env: EnvInput): AppConfig {
     secretKey: e.LEADSCORE_SECRET_KEY?.trim(),
     previousSecretKeys: Object.freeze((e.LEADSCORE_SECRET_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '')),
     plugins: Object.freeze(e.LEADSCORE_PLUGINS.split(',').filter((x) => x !== '')),
+    intent: Object.freeze({
+      provider: e.LEADSCORE_INTENT_PROVIDER,
+      baseUrl: e.LEADSCORE_INTENT_BASE_URL,
+      // the local default is the file `npm run intent:model` installs
+      model: e.LEADSCORE_INTENT_MODEL ?? (e.LEADSCORE_INTENT_PROVIDER === 'local' ? DEFAULT_LOCAL_MODEL : 'gpt-4o-mini'),
+      apiKey: e.LEADSCORE_INTENT_API_KEY,
+      timeoutMs: e.LEADSCORE_INTENT_TIMEOUT_MS,
+      retries: e.LEADSCORE_INTENT_RETRIES,
+      threads: e.LEADSCORE_INTENT_THREADS,
+      pollMs: e.LEADSCORE_INTENT_POLL_MS,
+    }),
     logLevel: e.LOG_LEVEL,
     problemBaseUrl: e.PROBLEM_BASE_URL.replace(/\/$/, ''),
   })
