@@ -199,16 +199,6 @@ export function completionItems(catalog: FactCatalog, eventTypes: string[], prop
     if (events !== '') item.documentation = `Declared by the tracking plan for ${events}.`
     items.push(item)
   }
-  const named = new Set(facts)
-  const hints = properties.filter((p) => BARE_PROPERTY_RE.test(p.name) && !named.has(`event.properties.${p.name}`))
-  const byLabel = new Map(hints.map((p) => [`event.properties.${p.name}`, p]))
-  for (const [label, p] of [...byLabel].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const types = (p.types ?? []).join(' | ') || 'any'
-    const events = (p.eventTypes ?? []).join(', ')
-    const item: CompletionItem = { label, kind: 'fact', insertText: label, detail: events === '' ? types : `${types} · ${events}` }
-    if (events !== '') item.documentation = `Declared by the tracking plan for ${events}.`
-    items.push(item)
-  }
   for (const type of [...new Set(eventTypes)].sort()) {
     items.push({ label: type, kind: 'eventType', insertText: quote(type), detail: 'event type' })
   }
