@@ -43,6 +43,8 @@ import uploadsRoutes from './routes/uploads.js'
 import modelsRoutes from './routes/models.js'
 import { transformOpenapi } from './infra/openapi.js'
 import privacyRoutes from './routes/privacy.js'
+import intentRoutes from './routes/intent.js'
+import { createIntentLayer, type IntentService } from './domain/intent/index.js'
 import trackingPlanRoutes from './routes/tracking-plan.js'
 
 declare module 'fastify' {
@@ -51,6 +53,8 @@ declare module 'fastify' {
     mongo: Database
     core: Core
     live: LiveHub
+    /** The AI intent layer (domain/intent/): classifies leads off the scoring path. */
+    intent: IntentService
     /** Run-time configured sources and the plugins behind them. */
     sources: SourceHost
     /** The admin key generated on first start (shown once), or null. */
@@ -159,6 +163,12 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   app.decorate('initialAdminUser', await core.users.ensureInitialAdmin(config.initialAdmin))
   await app.register(fp(async (a) => { a.decorate('core', core) }, { name: 'ls-core' }))
   const live = new LiveHub(core.live, app.log)
+  // classifies leads against the active offer, off the scoring path (domain/intent/)
+  const intent = createIntentLayer(config.intent, {
+    c: database.c, ingest: core.ingest, live: core.live, offers: core.offers,
+    log: app.log.child({ component: 'intent' }), now: opts.now ?? (() => new Date()),
+  })
+  app.decorate('intent', intent)
   app.decorate('live', live)
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown'
@@ -217,6 +227,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   await sources.mount(app)
   await app.register(uploadsRoutes)
   await app.register(modelsRoutes)
+  await app.register(intentRoutes)
 
   const ui = consoleDir(config)
   if (ui !== null) {
@@ -238,6 +249,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
     if (startWorkers) {
       await core.startWorkers()
       await sources.start()
+      await intent.start()
     }
   })
   // before the server stops taking requests: running uploads checkpoint and give up their leases, so their requests
@@ -245,6 +257,7 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   app.addHook('preClose', async () => { await core.uploads.pause(15_000) })
   app.addHook('onClose', async () => {
     live.stop()
+    await intent.stop()
     await sources.close()
     await core.stopWorkers(15_000)
     if (ownsDb) await database.close()

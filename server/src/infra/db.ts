@@ -6,6 +6,7 @@ import type {
 } from '../domain/types.js'
 import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 import type { SuppressionDoc } from '../domain/privacy/suppression.js'
+import type { IntentQueueDoc, IntentCacheDoc, IntentStateDoc } from '../domain/intent/service.js'
 import type { OfferStoreDoc } from '../domain/offers/offer-service.js'
 import type { TrackingPlanDoc } from '../domain/events/tracking-plan.js'
 import type { ViolationCounterDoc } from '../domain/events/violation-counters.js'
@@ -66,6 +67,12 @@ export interface Collections {
   aggregates: Collection<{ _id: string; [field: string]: unknown }>
   /** Hashed identities of leads erased on request: ingest refuses their events (domain/privacy/suppression.ts). */
   suppressions: Collection<SuppressionDoc>
+  /** Leads waiting for an AI intent classification, `_id` the lead id (domain/intent/). */
+  intentQueue: Collection<IntentQueueDoc>
+  /** Intent answers per (lead profile, offer version, model), `_id` their hash. */
+  intentCache: Collection<IntentCacheDoc>
+  /** Each lead's last intent classification, `_id` the lead id. */
+  intentState: Collection<IntentStateDoc>
   /** Tracking plan versions, `_id` `v:<version>` (domain/events/tracking-plan.ts). */
   trackingPlans: Collection<TrackingPlanDoc>
   /** Tracking plan violations per type and source, one document per process slot (domain/events/violation-counters.ts). */
@@ -157,6 +164,9 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   leadIndex: [],
   aggregates: [],
   suppressions: [],
+  intentQueue: [],
+  intentCache: [],
+  intentState: [],
   trackingPlans: [],
   trackingViolations: [],
 }
@@ -220,7 +230,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'offers', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
-    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'suppressions',
+    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'suppressions', 'intentQueue', 'intentCache', 'intentState',
     'trackingPlans', 'trackingViolations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, idIn, idAnd, idRange, close: async () => { await client.close() } }
