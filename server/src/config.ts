@@ -50,12 +50,12 @@ export const Env = Type.Object({
   MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'leadscore' }),
   LEADSCORE_DATA_DIR: Type.String({ default: '.data' }),
   LEADSCORE_FERRETDB_BIN: Type.Optional(Type.String()),
+  LEADSCORE_EMBEDDED_DB_SYNC: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'normal' }),
   LEADSCORE_DEMO: Bool,
   LEADSCORE_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ minLength: 16, maxLength: 200 })),
   LEADSCORE_ADMIN_EMAIL: Type.Optional(Type.String({ maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' })),
   LEADSCORE_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 200 })),
   LEADSCORE_WORKER: Bool,
-  LEADSCORE_EMBEDDED_DB_SYNC: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'normal' }),
   LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 2 }),
   LEADSCORE_SCORING_BATCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
@@ -120,6 +120,8 @@ export interface AppConfig {
   mongoDb: string
   dataDir: string
   ferretdbBin: string | undefined
+  /** How the embedded database syncs its commits to disk (SQLite `synchronous` in WAL mode; see docs/configuration.md). */
+  embeddedDbSync: 'normal' | 'full'
   demo: boolean
   bootstrapApiKey: string | undefined
   /** The first console admin, created at startup when no admin user exists (unset parts: admin@localhost, random). */
@@ -134,8 +136,6 @@ export interface AppConfig {
    * together (`maxBytes` is never above it: a file that alone exceeds the spool could never be taken).
    */
   uploads: {
-  /** How the embedded database syncs its commits to disk (SQLite `synchronous` in WAL mode; see docs/configuration.md). */
-  embeddedDbSync: 'normal' | 'full'
     maxBytes: number; maxRowBytes: number; maxColumns: number; batchRows: number; idleTimeoutMs: number; dir: string; leaseMs: number
     perPrincipal: number; concurrent: number; spoolMaxBytes: number
   }
@@ -202,6 +202,7 @@ export function loadConfig (env: EnvInput): AppConfig {
     mongoDb: e.MONGODB_DB,
     dataDir: e.LEADSCORE_DATA_DIR,
     ferretdbBin: e.LEADSCORE_FERRETDB_BIN,
+    embeddedDbSync: e.LEADSCORE_EMBEDDED_DB_SYNC,
     demo: e.LEADSCORE_DEMO,
     bootstrapApiKey: e.LEADSCORE_BOOTSTRAP_API_KEY,
     initialAdmin: Object.freeze({ email: e.LEADSCORE_ADMIN_EMAIL, password: e.LEADSCORE_ADMIN_PASSWORD }),
@@ -218,7 +219,6 @@ export function loadConfig (env: EnvInput): AppConfig {
     limits: Object.freeze({
       maxEventBytes: e.LEADSCORE_MAX_EVENT_BYTES,
       bodyLimit: e.LEADSCORE_BODY_LIMIT,
-    embeddedDbSync: e.LEADSCORE_EMBEDDED_DB_SYNC,
       eventsBodyLimit: e.LEADSCORE_EVENTS_BODY_LIMIT,
       maxBatchEvents: 1000,
     }),
