@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
 import { leaderboardAsOf } from '../../server/src/domain/trends/as-of.js'
 import { readLedger } from '../../server/src/domain/trends/ledger-reader.js'
+import { loadLeads, leadAt, STAGES } from '../helpers/large-dataset.js'
+import { initialState } from '../../server/src/domain/scoring/model.js'
+import type { LedgerDoc } from '../../server/src/domain/types.js'
 import { bucketStart, bucketStarts, nextBucket } from '../../server/src/domain/trends/trend.js'
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -159,6 +162,49 @@ t.test('trend, lead as of and leaderboard as of, with a late event and decay', {
   await t.rejects(leaderboardAsOf({ scoreHistory: db.c.scoreHistory, ferret: app.core.database.ferret, views: app.core.views }, {
     at: new Date('2025-01-05T00:00:00Z'), limit: 10, settings: (await app.core.rulesets.active()).settings, maxChanged: 1,
   }), { code: 'LS_ERR_AS_OF_TOO_FAR', statusCode: 422 })
+})
+
+t.test('the leaderboard as of a time agrees with a brute-force model over 300 leads', { timeout: 300_000 }, async (t) => {
+  const { app, db } = await buildTestApp(t)
+  const N = 300
+  const PER = 3
+  const now = new Date()
+  await loadLeads(db, N, { perLead: PER, now })
+  // a ledger entry per event: entry i of a lead holds score × i / PER, so the last one holds the lead's score
+  const stageOf = (total: number): string => [...STAGES].reverse().find(([, min]) => total >= min)?.[0] ?? 'Cold'
+  const model: Array<{ id: string; createdAt: number; entries: Array<{ at: number; total: number; stage: string }> }> = []
+  const docs: LedgerDoc[] = []
+  for (let l = 0; l < N; l++) {
+    const { doc, events } = leadAt(l, { perLead: PER, now })
+    const entries = events.map((e, i) => ({ at: e.occurredAt.getTime(), total: Math.round(doc.score * (i + 1) / PER), stage: stageOf(Math.round(doc.score * (i + 1) / PER)) }))
+    model.push({ id: doc._id, createdAt: doc.createdAt.getTime(), entries })
+    events.forEach((e, i) => {
+      const { total, stage } = entries[i]!
+      const parts = { total, engagement: total, fit: 0, intent: 0 }
+      docs.push({
+        _id: `${doc._id}~bt_model:${i}`, leadId: doc._id, kind: 'event', eventId: e._id, eventType: e.type, seq: e.seq, ord: e.ord, occurredAt: e.occurredAt,
+        before: parts, after: parts, delta: 0, reasons: [], state: { ...initialState({}), ...parts, stage, lastActivityAt: e.occurredAt.getTime() },
+        rulesetVersion: 1, batch: `${doc._id}~bt_model`, committed: true, superseded: false, createdAt: e.occurredAt,
+      })
+    })
+  }
+  await db.c.scoreHistory.insertMany(docs)
+  const expected = (at: number, limit: number, stage?: string): Array<[string, number]> => model.flatMap((m) => {
+    const last = m.entries.filter((e) => e.at <= at).at(-1)
+    if (last === undefined && m.createdAt > at) return []
+    const total = last?.total ?? 0
+    if (stage !== undefined && (last?.stage ?? '') !== stage) return []
+    return [[m.id, total] as [string, number]]
+  }).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit)
+  const lastAt = model.map((m) => m.entries.at(-1)!.at).sort((a, b) => b - a)
+  for (const k of [0, 7, 60, 180, 299]) {
+    const at = lastAt[k]!
+    for (const [limit, stage] of [[10, undefined], [40, undefined], [10, 'SQL']] as const) {
+      const res = await get(app, `/v1/leaderboard?limit=${limit}&asOf=${new Date(at).toISOString()}${stage !== undefined ? `&stage=${stage}` : ''}`)
+      t.equal(res.status, 200)
+      t.same(res.body.items.map((l: Json) => [l.id, l.score]), expected(at, limit, stage), `${k} leads changed since, top ${limit}${stage !== undefined ? ` of ${stage}` : ''}`)
+    }
+  }
 })
 
 t.test('the ledger reader sees a committed batch before its finalize step', async (t) => {

@@ -67,8 +67,11 @@ export async function leaderboardAsOf (deps: LedgerDeps & { views: LeadViews }, 
   const maxChanged = q.maxChanged ?? MAX_CHANGED_LEADS
   const changed: LeadDoc[] = []
   let cursor: string | undefined
+  // pages grow: an asOf close to now has few changed leads, and a page reads every lead it lists
+  let size = 50
   walk: for (;;) {
-    const page = await deps.views.list({ sort: 'last_event_desc', limit: PAGE, cursor })
+    const page = await deps.views.list({ sort: 'last_event_desc', limit: size, cursor })
+    size = Math.min(PAGE, size * 4)
     for (const l of page.items) {
       if (l.lastEventAt === null || l.lastEventAt.getTime() <= at) break walk
       changed.push(l)
@@ -87,7 +90,7 @@ export async function leaderboardAsOf (deps: LedgerDeps & { views: LeadViews }, 
   let unchanged = 0
   cursor = undefined
   for (;;) {
-    const page = await deps.views.list({ sort: 'score_desc', limit: PAGE, cursor, stage: q.stage })
+    const page = await deps.views.list({ sort: 'score_desc', limit: Math.min(PAGE, q.limit + changed.length), cursor, stage: q.stage })
     for (const l of page.items) {
       if (skip.has(l._id) || (l.lastEventAt === null && l.createdAt.getTime() > at)) continue
       out.push({ ...l, asOf: { at: q.at, entryId: null, knownAt: null } })
