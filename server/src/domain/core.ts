@@ -7,7 +7,8 @@ import { createRulesetService } from './rulesets/ruleset-service.js'
 import { createOfferService } from './offers/offer-service.js'
 import { loadTaxonomy } from './offers/taxonomy.js'
 import { createScoringPipeline, DECAY_TICK_TYPE, SYSTEM_SOURCE, type MountedScoringPlugin } from './scoring/pipeline.js'
-import { applyDecay } from './scoring/model.js'
+import { createDecaySchedule } from './scoring/decay-schedule.js'
+import { createDecayTicker } from './scoring/decay-ticks.js'
 import { createLeadProcessor, LockBusyError, type CommittedBatch } from './scoring/processor.js'
 import { createIngestService } from './events/ingest.js'
 import { createIdempotencyService } from './events/idempotency.js'
@@ -100,13 +101,14 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const identity = createIdentityService(c, now)
   const views = createLeadViews({ c, now, locks })
+  const decaySchedule = createDecaySchedule({ col: c.decaySchedule })
   const processor = createLeadProcessor({
     c, locks, rulesets, pipeline, now, lockLifetimeMs: config.worker.lockLifetimeMs, eventsPerRun: config.worker.eventsPerRun,
     // A released FerretDB holds one of its 100 SQLite connections per single-document update until the command ends:
     // at most 8 per command there. The embedded build closes each one as it goes (scripts/ferretdb.mjs), and has the
     // `_id` list patch that `idIn` detects.
     writesPerCommand: database.ferret && !database.idIn ? 8 : 200, idIn: database.idIn, identity,
-    log, onCommitted, notifier: outbox, views, scansQueries: database.ferret, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
+    log, onCommitted, notifier: outbox, views, decay: decaySchedule, scansQueries: database.ferret, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
 
   // Scoring runs are triggered by an insert-only marker per lead (`pendingLeads`) and run in batches of leads by the
@@ -208,37 +210,11 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     return ids.size
   }
 
-  /**
-   * Inactivity decay while a lead stays quiet: for each lead whose engagement the published ruleset would decay by
-   * now, a `decay_tick` event is ingested (source `system`). Its id names the lead's last activity and the decay
-   * reached, so every process computing the same tick produces the same event, and ingest keeps one.
-   */
-  async function decayTick (): Promise<number> {
-    const rs = await rulesets.active()
-    if ((rs.settings.decay ?? []).length === 0) return 0
-    const at = now()
-    const batch: unknown[] = []
-    let ticks = 0
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return
-      const r = await ingest.ingest(batch.splice(0), { sourceId: SYSTEM_SOURCE, requestId: newId('rq'), receivedAt: at })
-      ticks += r.accepted
-    }
-    const cursor = c.leads.find({ 'state.lastActivityAt': { $ne: null } }).project<{ _id: string; email: string | null; externalId: string | null; state?: import('./types.js').ScoreState }>({ email: 1, externalId: 1, state: 1 })
-    for await (const l of cursor) {
-      const s = l.state
-      if (s == null || s.lastActivityAt == null) continue
-      const d = applyDecay(s, { at: at.getTime(), ruleVersion: rs.version, settings: rs.settings })
-      if (d.reasons.length === 0) continue
-      const lead = l.email != null ? { email: l.email } : l.externalId != null ? { externalId: l.externalId } : null
-      if (lead === null) continue
-      batch.push({ externalId: `decay:${s.lastActivityAt}:${d.state.engagement}`, lead, type: DECAY_TICK_TYPE, occurredAt: at.toISOString() })
-      if (batch.length >= 500) await flush()
-    }
-    await flush()
-    if (ticks > 0) log.debug({ ticks }, 'decay ticks recorded')
-    return ticks
-  }
+  const decayTicker = createDecayTicker({
+    c, schedule: decaySchedule, locks, activeRuleset: async () => await rulesets.active(), now, lockLifetimeMs: config.worker.lockLifetimeMs, log,
+    ingest: async (events, ctx) => await ingest.ingest(events, ctx),
+  })
+  const decayTick = async (): Promise<number> => await decayTicker.tick()
 
   /**
    * Scores a batch of leads, then removes their markers and queues again those that got more work meanwhile. A

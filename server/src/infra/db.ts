@@ -65,6 +65,8 @@ export interface Collections {
   leadIndex: Collection<{ _id: string }>
   /** Counters kept at write time for analytics and stats (domain/lead-views/counters.ts). */
   aggregates: Collection<{ _id: string; [field: string]: unknown }>
+  /** When each lead next decays, `_id` `<due time>|<lead id>` (domain/scoring/decay-schedule.ts). */
+  decaySchedule: Collection<{ _id: string; leadId?: string; settings?: string; builtAt?: Date }>
   /** Hashed identities of leads erased on request: ingest refuses their events (domain/privacy/suppression.ts). */
   suppressions: Collection<SuppressionDoc>
   /** Leads waiting for an AI intent classification, `_id` the lead id (domain/intent/). */
@@ -163,6 +165,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   modelEvaluations: [],
   leadIndex: [],
   aggregates: [],
+  decaySchedule: [],
   suppressions: [],
   intentQueue: [],
   intentCache: [],
@@ -230,7 +233,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'offers', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
-    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'suppressions', 'intentQueue', 'intentCache', 'intentState',
+    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'decaySchedule', 'suppressions', 'intentQueue', 'intentCache', 'intentState',
     'trackingPlans', 'trackingViolations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, idIn, idAnd, idRange, close: async () => { await client.close() } }

@@ -15,6 +15,7 @@ import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webh
 import { mapLimit } from '../../lib/map-limit.js'
 import type { LeadViews } from '../lead-views/service.js'
 import { afterSet, isConversionEvent, summaryOf, type LeadChange } from '../lead-views/summary.js'
+import { decayKeyOf, nextDecayAt, type DecayKeyChange, type DecaySchedule } from './decay-schedule.js'
 
 /** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
 export interface CommittedBatch {
@@ -73,6 +74,8 @@ export interface LeadProcessorDeps {
   beforeCommit?: (leadId: string) => Promise<void>
   /** The lead index and aggregates, kept in step with every commit. */
   views?: LeadViews
+  /** When each lead next decays, kept in step with every commit. */
+  decay?: DecaySchedule
   /** The database answers queries other than by `_id` by reading the collection (FerretDB): use `_id` ranges. */
   scansQueries?: boolean
 }
@@ -100,6 +103,8 @@ interface Prepared {
   change: LeadChange
   /** The events scored for the first time (counted by event time in the aggregates). */
   scored: Array<{ occurredAt: Date; type: string }>
+  /** The lead's decay schedule key before and after. */
+  decayKey: DecayKeyChange
 }
 
 /**
@@ -486,8 +491,12 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // a lead first scored with `_id`-ranged ledger entries keeps only such entries (older leads have some without)
     set.ledgerKeyed = lead.rev === 0 || lead.ledgerKeyed === true
     const counted = lead.rev > 0 || lead.inViews === true
+    const decayKey = (st: ScoreState): string | null => {
+      const due = nextDecayAt(st, ruleset.settings)
+      return due === null ? null : decayKeyOf(due, lead._id)
+    }
     return {
-      lead, token, entries, batch, set,
+      lead, token, entries, batch, set, decayKey: { before: lead.rev > 0 ? decayKey(lead.state) : null, after: decayKey(state) },
       change: { before: counted ? summaryOf(lead) : null, after: summaryOf(afterSet(lead, set)) },
       scored: newEvents.map((e) => ({ occurredAt: e.occurredAt, type: e.type })),
       committed: {
@@ -528,6 +537,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       let matched = -1
       // the index keys the leads will have go first, so a committed lead is never missing from the lead list
       await deps.views?.prepare(ready.map((r) => r.change))
+      await deps.decay?.prepare(ready.map((r) => r.decayKey))
       try {
         const ops = ready.map((r) => ({ updateOne: { filter: { _id: r.lead._id, rev: r.lead.rev, lastSeq: r.lead.lastSeq }, update: { $set: r.set, $inc: { rev: 1 } } } }))
         if (ready.length <= perCommand) matched = (await c.leads.bulkWrite(ops as never, { ordered: false })).matchedCount
@@ -546,6 +556,9 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     }
     await discard(runs.filter((r) => !committed.includes(r)))
+    // a failure here leaves keys that the decay tick checks against their leads when they come due
+    await deps.decay?.settle(committed.map((r) => r.decayKey), ready.filter((r) => !committed.includes(r)).map((r) => r.decayKey))
+      .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'decay schedule not updated') })
     if (deps.views !== undefined) {
       // before finalize, so that once a batch's events show as scored, the lead and event counters include them (the
       // scored count follows finalize); a failure here leaves the counters behind (a rebuild repairs them), never the
