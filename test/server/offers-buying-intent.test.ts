@@ -47,23 +47,27 @@ const OFFER = {
   icp: { industries: ['saas'], adjacentAdditions: ['Consulting'], locations: ['Europe'] },
 }
 
-// seed-style columns, plus the email the leads upload needs as the lead's identity
+// the seed's columns as they are: no email or id, so each lead is known by name and company
 const CSV = [
-  'email,name,role,company,industry,location,linkedin_bio',
-  'ada@example.com,Ada Lovelace,VP of Engineering,Analytical Engines,SaaS,London,Builds engines',
-  'bob@example.com,Bob Stone,Engineering Manager,Bobco,Software,Berlin,',
-  'cy@example.com,Cy Young,Senior Architect,Cyco,Retail,Paris,Designs stores',
-  'di@example.com,Di Moss,Intern,Dico,consulting,Rome,Learns',
-  'ed@example.com,Ed Park,Co-Founder & CEO,Edco,FinTech,New York,Started Edco',
+  'name,role,company,industry,location,linkedin_bio',
+  'Ada Lovelace,VP of Engineering,Analytical Engines,SaaS,London,Builds engines',
+  'Bob Stone,Engineering Manager,Bobco,Software,Berlin,',
+  'Cy Young,Senior Architect,Cyco,Retail,Paris,Designs stores',
+  'Di Moss,Intern,Dico,consulting,Rome,Learns',
+  'Ed Park,"Co-Founder & CEO",Edco,FinTech,New York,"Started Edco, sold it"',
 ].join('\r\n') + '\r\n'
+/** The lead external id a name-only leads file gives (server/src/domain/uploads/mapping.ts). */
+const ID: Record<string, string> = {
+  ada: 'name:ada lovelace|analytical engines', bob: 'name:bob stone|bobco', cy: 'name:cy young|cyco', di: 'name:di moss|dico', ed: 'name:ed park|edco',
+}
 
 // rule layer: role tier + industry + complete profile (see the template)
 const RULE_POINTS: Record<string, number> = {
-  'ada@example.com': 20 + 20 + 10, // decision maker (VP), ICP industry, complete
-  'bob@example.com': 10 + 10, // influencer (Manager), adjacent (Software), no bio
-  'cy@example.com': 10 + 0 + 10, // influencer (Senior, Architect), Retail is not adjacent, complete
-  'di@example.com': 0 + 10 + 10, // no tier, adjacent by the offer's addition, complete
-  'ed@example.com': 20 + 10 + 10, // decision maker (CEO, Founder), FinTech is next to SaaS in the taxonomy
+  ada: 20 + 20 + 10, // decision maker (VP), ICP industry, complete
+  bob: 10 + 10, // influencer (Manager), adjacent (Software), no bio
+  cy: 10 + 0 + 10, // influencer (Senior, Architect), Retail is not adjacent, complete
+  di: 0 + 10 + 10, // no tier, adjacent by the offer's addition, complete
+  ed: 20 + 10 + 10, // decision maker (CEO, Founder), FinTech is next to SaaS in the taxonomy
 }
 
 t.test('offers: versions, one active offer, errors, scopes and the audit log', { timeout: 120_000 }, async (t) => {
@@ -153,45 +157,47 @@ t.test('the Buying intent template scores uploaded leads against the active offe
   t.match(up?.body, { rows: 5, accepted: 5, rejected: 0 })
   await waitForScoring(db)
 
-  const leadOf = async (email: string): Promise<Json> => (await db.c.leads.findOne({ email }))!
-  for (const [email, fit] of Object.entries(RULE_POINTS)) {
-    const l = await leadOf(email)
-    t.equal(l.scores.fit, fit, `${email}: ${fit} rule points`)
-    t.equal(l.scores.intent, 0, `${email}: no AI points yet`)
+  const leadOf = async (who: string): Promise<Json> => (await db.c.leads.findOne({ externalId: ID[who] }))!
+  t.equal(await db.c.leads.countDocuments({}), 5, 'one lead per row')
+  for (const [who, fit] of Object.entries(RULE_POINTS)) {
+    const l = await leadOf(who)
+    t.equal(l.scores.fit, fit, `${who}: ${fit} rule points`)
   }
-  const entry = await db.c.scoreHistory.findOne({ leadId: (await leadOf('ada@example.com'))._id, committed: true })
+  const entry = await db.c.scoreHistory.findOne({ leadId: (await leadOf('ada'))._id, committed: true })
   t.equal(entry?.offer, `${offerId}@1`, 'ledger entries record the offer version the rules read')
+  const history = await send(app, 'GET', `/v1/leads/${(await leadOf('ada'))._id as string}/history`)
+  t.equal(history.body.items[0].offer, `${offerId}@1`, 'and the lead history shows it')
 
   // The AI layer arrives as events; the latest classification (in event time) is the one kept. The intent layer
   // may classify these leads too (with the rule fallback, at the current time): ours are later, so they are kept.
   const at = (minutes: number): string => new Date(Date.now() + minutes * 60_000).toISOString()
-  const classified = (email: string, intent: string, minutes: number, reasons: string[]) => ({
-    lead: { email }, type: 'intent_classified', externalId: `intent-${email}-${minutes}`, occurredAt: at(minutes),
+  const classified = (who: string, intent: string, minutes: number, reasons: string[]) => ({
+    lead: { externalId: ID[who] }, type: 'intent_classified', externalId: `intent-${who}-${minutes}`, occurredAt: at(minutes),
     properties: { intent, reasons, provider: 'test', model: 'hand-labelled', offerVersion: 1 },
   })
   const res = await postEvents(app, {
     events: [
-      classified('ada@example.com', 'High', 2, ['Runs engineering at a SaaS company', '=HYPERLINK("http://x")']),
-      classified('bob@example.com', 'Medium', 2, ['=1+1 manages a software team']),
-      classified('cy@example.com', 'Low', 2, ['Retail is outside the ICP']),
-      classified('di@example.com', 'Low', 2, ['An intern']),
-      classified('ed@example.com', 'Low', 4, ['Later: budget frozen']),
-      classified('ed@example.com', 'High', 3, ['Founder of a fintech']),
+      classified('ada', 'High', 2, ['Runs engineering at a SaaS company', '=HYPERLINK("http://x")']),
+      classified('bob', 'Medium', 2, ['=1+1 manages a software team']),
+      classified('cy', 'Low', 2, ['Retail is outside the ICP']),
+      classified('di', 'Low', 2, ['An intern']),
+      classified('ed', 'Low', 4, ['Later: budget frozen']),
+      classified('ed', 'High', 3, ['Founder of a fintech']),
     ],
   })
   t.equal(res.statusCode, 202, res.body.slice(0, 300))
   await waitForScoring(db)
 
   const expected: Record<string, { ai: number; label: string }> = {
-    'ada@example.com': { ai: 50, label: 'High' }, // 50 + 50
-    'bob@example.com': { ai: 30, label: 'Medium' }, // 20 + 30
-    'cy@example.com': { ai: 10, label: 'Low' }, // 20 + 10
-    'di@example.com': { ai: 10, label: 'Low' }, // 20 + 10
-    'ed@example.com': { ai: 10, label: 'Medium' }, // 40 + 10: the Low at +4 min replaces the High at +3 min
+    ada: { ai: 50, label: 'High' }, // 50 + 50
+    bob: { ai: 30, label: 'Medium' }, // 20 + 30
+    cy: { ai: 10, label: 'Low' }, // 20 + 10
+    di: { ai: 10, label: 'Low' }, // 20 + 10
+    ed: { ai: 10, label: 'Medium' }, // 40 + 10: the Low at +4 min replaces the High at +3 min
   }
-  for (const [email, e] of Object.entries(expected)) {
-    const l = await leadOf(email)
-    t.match(l, { score: RULE_POINTS[email]! + e.ai, stage: e.label, scores: { fit: RULE_POINTS[email], intent: e.ai } }, `${email}: ${RULE_POINTS[email]} + ${e.ai} = ${e.label}`)
+  for (const [who, e] of Object.entries(expected)) {
+    const l = await leadOf(who)
+    t.match(l, { score: RULE_POINTS[who]! + e.ai, stage: e.label, scores: { fit: RULE_POINTS[who], intent: e.ai } }, `${who}: ${RULE_POINTS[who]} + ${e.ai} = ${e.label}`)
   }
 
   // the export: one row per lead with both layers, the label and the latest classification, formula-safe
@@ -200,27 +206,27 @@ t.test('the Buying intent template scores uploaded leads against the active offe
   t.match(csv.headers['content-type'], /^text\/csv/)
   const [header, ...rows] = parseCsv(csv.text)
   t.same(header, ['id', 'email', 'externalId', 'name', 'company', 'role', 'industry', 'location', 'rulePoints', 'aiPoints', 'score', 'label', 'aiIntent', 'aiReasons', 'provider', 'model', 'offerVersion', 'classifiedAt'])
-  const byEmail = new Map(rows.map((r) => [r[1], Object.fromEntries(header!.map((h, i) => [h, r[i]]))]))
-  t.equal(byEmail.size, 5)
-  t.match(byEmail.get('ada@example.com'), {
+  const byName = new Map(rows.map((r) => [r[3]!.split(' ')[0]!.toLowerCase(), Object.fromEntries(header!.map((h, i) => [h, r[i]]))]))
+  t.equal(byName.size, 5)
+  t.match(byName.get('ada'), {
     name: 'Ada Lovelace', company: 'Analytical Engines', role: 'VP of Engineering', industry: 'SaaS', rulePoints: '50', aiPoints: '50', score: '100',
     label: 'High', aiIntent: 'High', provider: 'test', model: 'hand-labelled', offerVersion: '1',
   })
-  t.equal(byEmail.get('ada@example.com')!.aiReasons, 'Runs engineering at a SaaS company | =HYPERLINK("http://x")', 'reasons joined')
-  t.equal(byEmail.get('bob@example.com')!.aiReasons, "'=1+1 manages a software team", 'a cell that starts like a formula is not exported as one')
-  t.match(byEmail.get('ed@example.com'), { aiIntent: 'Low', aiReasons: 'Later: budget frozen', score: '50', label: 'Medium' })
-  t.match(byEmail.get('di@example.com'), { aiIntent: 'Low', aiReasons: 'An intern', score: '30', label: 'Low' })
+  t.equal(byName.get('ada')!.aiReasons, 'Runs engineering at a SaaS company | =HYPERLINK("http://x")', 'reasons joined')
+  t.equal(byName.get('bob')!.aiReasons, "'=1+1 manages a software team", 'a cell that starts like a formula is not exported as one')
+  t.match(byName.get('ed'), { role: 'Co-Founder & CEO', aiIntent: 'Low', aiReasons: 'Later: budget frozen', score: '50', label: 'Medium' })
+  t.match(byName.get('di'), { aiIntent: 'Low', aiReasons: 'An intern', score: '30', label: 'Low' })
   t.same(rows.map((r) => Number(r[10])), [100, 50, 50, 30, 30], 'highest score first')
 
   // live scoring = dry run, lead by lead (same ruleset, same active offer)
-  for (const email of Object.keys(expected)) {
-    const l = await leadOf(email)
+  for (const who of Object.keys(expected)) {
+    const l = await leadOf(who)
     const dry = await send(app, 'POST', '/v1/rulesets/dry-run', { leadId: l._id })
     t.equal(dry.status, 200)
-    t.match(dry.body.final, { total: l.score, fit: l.scores.fit, intent: l.scores.intent, stage: l.stage }, `${email}: dry run = live`)
+    t.match(dry.body.final, { total: l.score, fit: l.scores.fit, intent: l.scores.intent, stage: l.stage }, `${who}: dry run = live`)
   }
   // and unsaved source reads the offer too
-  const unsaved = await send(app, 'POST', '/v1/rulesets/dry-run', { source: buying.source, leadId: (await leadOf('ada@example.com'))._id })
+  const unsaved = await send(app, 'POST', '/v1/rulesets/dry-run', { source: buying.source, leadId: (await leadOf('ada'))._id })
   t.match(unsaved.body.final, { total: 100, stage: 'High' })
 
   // live = backtest: replaying every lead with the published version gives the live stages and totals
@@ -249,10 +255,10 @@ t.test('the Buying intent template scores uploaded leads against the active offe
     return j.body.state === 'done' ? j.body : null
   }, 'rescore')
   await waitForScoring(db)
-  const cy = await leadOf('cy@example.com')
+  const cy = await leadOf('cy')
   t.match(cy, { score: 10 + 20 + 10 + 10, stage: 'Medium', scores: { fit: 40 } }, 'Retail is now the ICP industry: Cy moves up')
-  const ada = await leadOf('ada@example.com')
-  t.equal(ada.scores.fit, 20 + 10, 'SaaS is no longer the ICP industry, only adjacent to nothing: Ada keeps role and profile points')
+  const ada = await leadOf('ada')
+  t.equal(ada.scores.fit, 20 + 10, 'SaaS is neither the ICP industry nor next to Retail now: Ada keeps her role and profile points')
   const latest = await db.c.scoreHistory.find({ leadId: cy._id, committed: true, superseded: false }).toArray()
   t.ok(latest.length > 0 && latest.every((e) => e.offer === `${offerId}@2`), 'the re-scored entries name the new offer version')
 })

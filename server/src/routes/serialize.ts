@@ -34,6 +34,7 @@ export function ledgerOut (h: LedgerDoc) {
     superseded: h.superseded, createdAt: h.createdAt.toISOString(),
   }
   if (h.supersededReason !== undefined) out.supersededReason = h.supersededReason
+  if (h.offer !== undefined) out.offer = h.offer
   if (h.predictive != null) out.predictive = predictionOut(h.predictive)
   return out
 }

@@ -102,6 +102,7 @@ export const LedgerEntry = Type.Object({
   reasons: Type.Array(Reason),
   stage: Type.String(),
   rulesetVersion: Type.Integer(),
+  offer: Type.Optional(Type.String({ description: 'The active offer the rules read, `<offer id>@<version>` (absent when none was active).' })),
   superseded: Type.Boolean(),
   supersededReason: Type.Optional(Type.String()),
   predictive: Type.Optional(PredictiveOut),

@@ -56,6 +56,15 @@ const LEADS: Record<string, string> = {
 // JSON records may already be shaped like the API's events: these keys keep their meaning there
 const JSON_EXACT: Record<string, string> = { lead: 'lead', properties: 'properties', attributes: 'lead.attributes', externalId: 'externalId', type: 'type', occurredAt: 'occurredAt' }
 
+/**
+ * The external id of a lead known only by its name and company (a leads file without email or id column): the same
+ * person at the same company in a later file is the same lead, whatever the case and spacing.
+ */
+export function nameIdentity (name: string, company: string): string {
+  const norm = (s: string): string => s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim()
+  return `name:${norm(name)}|${norm(company)}`
+}
+
 /** The path a column is mapped to when the mapping does not name it. */
 export function autoPath (column: string, kind: UploadKind, json: boolean): string {
   if (json) {
@@ -211,7 +220,9 @@ export function compileCsvMapping (header: readonly string[], kind: UploadKind, 
     if (other !== undefined) return { mappingError: `the columns '${other}' and '${n}' both map to ${path}; map one of them to another field or to null` }
     byPath.set(path, n)
   }
-  if (!byPath.has('lead.email') && !byPath.has('lead.externalId')) return { mappingError: 'no column holds the lead\'s identity (lead.email or lead.externalId)' }
+  // a leads file with names but no id (the seed's `name, role, company, …`): each lead is known by name and company
+  const byName = kind === 'leads' && !byPath.has('lead.email') && !byPath.has('lead.externalId') && byPath.has('lead.name')
+  if (!byName && !byPath.has('lead.email') && !byPath.has('lead.externalId')) return { mappingError: 'no column holds the lead\'s identity (lead.email or lead.externalId, or lead.name in a leads file)' }
   if (kind === 'events' && !byPath.has('type')) return { mappingError: 'no column holds the event type (type); name it event, type or event_type, or give a mapping' }
   const plan = names.map((n) => resolved[n]!)
   const width = names.length
@@ -231,6 +242,10 @@ export function compileCsvMapping (header: readonly string[], kind: UploadKind, 
           const cell = cells[i]!.trim()
           if (cell === '') continue // an empty cell sets nothing (it never clears an attribute)
           place(d, path, path.startsWith('properties.') || path.startsWith('lead.attributes.') ? cellValue(cell) : cell)
+        }
+        if (byName) {
+          if (typeof d.lead.name !== 'string') return { ok: false, reject: { code: 'LS_ERR_UPLOAD_ROW_INVALID', reason: 'the row has no name, and the file has no email or id column to identify the lead', raw: JSON.stringify(raw) } }
+          d.lead.externalId = nameIdentity(d.lead.name, typeof d.lead.company === 'string' ? d.lead.company : '')
         }
         return { ok: true, event: finish(d, kind), raw }
       },
