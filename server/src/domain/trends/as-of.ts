@@ -81,24 +81,31 @@ export async function leaderboardAsOf (deps: LedgerDeps & { views: LeadViews }, 
     cursor = page.nextCursor
   }
   const out: LeadAsOf[] = []
-  for (let i = 0; i < changed.length; i += PARALLEL) {
-    const done = await Promise.all(changed.slice(i, i + PARALLEL).map(async (l) => await leadAsOf(deps, l, q.at, q.settings)))
-    for (const l of done) if (l !== null && (q.stage === undefined || l.stage === q.stage)) out.push(l)
+  const addAsOf = async (leads: readonly LeadDoc[]): Promise<void> => {
+    for (let i = 0; i < leads.length; i += PARALLEL) {
+      const done = await Promise.all(leads.slice(i, i + PARALLEL).map(async (l) => await leadAsOf(deps, l, q.at, q.settings)))
+      for (const l of done) if (l !== null && (q.stage === undefined || l.stage === q.stage)) out.push(l)
+    }
   }
+  await addAsOf(changed)
   // the leads unchanged since `at`, highest score first: only the first `limit` of them can make the board
   const skip = new Set(changed.map((l) => l._id))
+  const late: LeadDoc[] = []
   let unchanged = 0
   cursor = undefined
   for (;;) {
     const page = await deps.views.list({ sort: 'score_desc', limit: Math.min(PAGE, q.limit + changed.length), cursor, stage: q.stage })
     for (const l of page.items) {
       if (skip.has(l._id) || (l.lastEventAt === null && l.createdAt.getTime() > at)) continue
+      // scored since the first walk: read like the changed ones
+      if (l.lastEventAt !== null && l.lastEventAt.getTime() > at) { late.push(l); continue }
       out.push({ ...l, asOf: { at: q.at, entryId: null, knownAt: null } })
       if (++unchanged === q.limit) break
     }
     if (unchanged === q.limit || page.nextCursor === null) break
     cursor = page.nextCursor
   }
+  await addAsOf(late)
   out.sort((a, b) => b.score - a.score || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0))
   return { items: out.slice(0, q.limit), changed: changed.length }
 }
