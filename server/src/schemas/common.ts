@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { PredictiveOut } from './models.js'
 import { AsOfMarkOut } from './trends.js'
 
@@ -52,17 +52,24 @@ export const Lead = Type.Object({
 }, { $id: 'Lead' })
 export type LeadT = Static<typeof Lead>
 
+// Ingest checks every submitted event against this schema (domain/events/normalize.ts) before the checks a schema
+// cannot say (a plausible email, an email or an external id, no control characters): what it documents is what is
+// accepted. An optional field may also be null, which means absent.
+const optional = <T extends TSchema>(s: T) => Type.Optional(Type.Union([s, Type.Null()]))
 export const EventInput = Type.Object({
-  externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'The source\'s id for this event; a content hash is used when absent.' })),
+  externalId: optional(Type.String({ maxLength: 128, description: 'The source\'s id for this event; a content hash is used when absent or empty.' })),
   lead: Type.Object({
-    email: Type.Optional(Type.String({ maxLength: 254 })),
-    externalId: Type.Optional(Type.String({ maxLength: 200 })),
-    name: Type.Optional(Type.String({ maxLength: 200 })),
-    company: Type.Optional(Type.String({ maxLength: 200 })),
+    email: optional(Type.String({ maxLength: 254 })),
+    externalId: optional(Type.String({ maxLength: 200 })),
+    name: optional(Type.String({ maxLength: 200 })),
+    company: optional(Type.String({ maxLength: 200 })),
     attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   }, { additionalProperties: false, description: 'An email or an externalId is required.' }),
   type: Type.String({ minLength: 1, maxLength: 100, description: 'Event type, e.g. page_view, email_open, form_submit, demo_request, purchase.' }),
-  occurredAt: Type.Optional(Type.String({ format: 'date-time' })),
+  occurredAt: optional(Type.String({
+    pattern: '^\\d{4}-\\d{2}-\\d{2}(?:[T ]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,9})?)?(?:Z|[+-]\\d{2}:?\\d{2})?)?$',
+    description: 'ISO 8601, e.g. 2025-01-31T12:00:00Z (a date alone is midnight UTC; a time without an offset is read in the server\'s time zone); absent: the receive time',
+  })),
   properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 }, { $id: 'EventInput', additionalProperties: false })
 

@@ -1,5 +1,8 @@
+import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler'
+import { Value } from '@sinclair/typebox/value'
 import { sha256, canonicalJson } from '../../lib/ids.js'
 import { findForbiddenKey, nestsDeeperThan } from '../../lib/keys.js'
+import { EventInput } from '../../schemas/common.js'
 
 /** How deep an event may nest objects and arrays (its properties and lead attributes sit one and two levels in). */
 export const MAX_NESTING = 32
@@ -35,6 +38,36 @@ const MIN_TIME = Date.UTC(1970, 0, 1)
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+// every event is checked against the schema the API documents (compiled once); the checks below add what a schema
+// cannot say
+const eventShape = TypeCompiler.Compile(EventInput)
+
+/** The reject code of a shape error, by where it is: the type, the lead's identity, the time, else the event. */
+function shapeCode (path: string): string {
+  if (path === '/type') return 'LS_ERR_EVENT_TYPE_INVALID'
+  if (path === '/lead' || path === '/lead/email' || path === '/lead/externalId') return 'LS_ERR_LEAD_IDENTITY_INVALID'
+  if (path === '/occurredAt') return 'LS_ERR_TIMESTAMP_INVALID'
+  return 'LS_ERR_EVENT_INVALID'
+}
+
+/** A shape error in words, naming the field (a union's own error is replaced by its string member's). */
+function shapeMessage (e: ValueError): string {
+  const field = e.path.slice(1).replaceAll('/', '.')
+  if (e.message === 'Unexpected property') return `unknown field '${field}'`
+  if (e.message === 'Expected required property') return `${field} is required`
+  let err = e
+  const anyOf = (e.schema as { anyOf?: unknown }).anyOf
+  if (Array.isArray(anyOf) && e.value !== null && e.value !== undefined) {
+    const inner = (anyOf as Array<{ type?: unknown }>).find((m) => m.type !== 'null')
+    const first = inner !== undefined ? Value.Errors(inner as never, e.value).First() : undefined
+    if (first !== undefined) err = first
+  }
+  if (field === 'occurredAt' && (err.schema as { pattern?: unknown }).pattern !== undefined) return 'occurredAt must be an ISO 8601 date-time'
+  const max = (err.schema as { maxLength?: unknown }).maxLength
+  if (typeof max === 'number' && typeof err.value === 'string' && err.value.length > max) return `${field} is ${err.value.length} characters; the limit is ${max}`
+  return `${field === '' ? 'the event' : field}: ${err.message.charAt(0).toLowerCase()}${err.message.slice(1)}`
 }
 
 function reject (code: string, message: string, pointer?: string): NormalizeResult {
@@ -84,8 +117,10 @@ export function normalizeEvent (input: unknown, ctx: { sourceId: string; receive
   if (nestsDeeperThan(input, MAX_NESTING)) return reject('LS_ERR_EVENT_INVALID', `the event nests objects and arrays more than ${MAX_NESTING} levels deep`)
   const forbidden = findForbiddenKey(input)
   if (forbidden !== null) return reject('LS_ERR_EVENT_INVALID', `the key '${forbidden}' is not allowed`)
-  const allowed = new Set(['externalId', 'lead', 'type', 'occurredAt', 'properties'])
-  for (const k of Object.keys(input)) if (!allowed.has(k)) return reject('LS_ERR_EVENT_INVALID', `unknown field '${k}'`, `#/${k}`)
+  if (!eventShape.Check(input)) {
+    const e = eventShape.Errors(input).First()!
+    return reject(shapeCode(e.path), shapeMessage(e), `#${e.path}`)
+  }
 
   // type
   if (typeof input.type !== 'string') return reject('LS_ERR_EVENT_TYPE_INVALID', 'type must be a string', '#/type')
