@@ -154,6 +154,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
    * second, however large the backlog). A marker goes when its lead was scored, so the next ones come up in turn.
    */
   async function pollMarkers (): Promise<void> {
+    // a process busy with its own queue takes others' leads when it is done (every marker stays until scored)
+    if (queue.size > 0) return
     const markers = await c.pendingLeads.find({ _id: { $gte: '' } }).sort({ _id: 1 }).limit(1000).project<{ _id: string }>({ _id: 1 }).toArray()
     for (const m of markers) queue.push(m._id)
   }
@@ -184,17 +186,17 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   let sweeps = 0
   /**
-   * Purges expired idempotency keys, old live messages and long-expired lock documents. On its first run and every
-   * 12th after, it is also the backstop next to the marker poll: it queues leads flagged for re-score and leads
-   * with events left pending longer than 30 s (a process that died between storing an event and its marker). Those
-   * two read the leads and events collections whole on FerretDB, so they run rarely.
+   * The backstop next to the marker poll, on its first run and every 12th after: it queues the leads of events left
+   * pending longer than 30 s (a process that died between storing an event and its marker). That query reads the
+   * events whole on FerretDB, so it runs rarely. (A lead flagged for re-score needs no scan: its marker is written
+   * before the flag and again after it.) On its first run and every 10th, it purges expired idempotency keys, old live
+   * messages and long-expired lock documents, which are queries on other fields than `_id` too.
    */
   async function sweep (): Promise<number> {
     const t = now()
     const ids = new Set<string>()
-    if (sweeps++ % 12 === 0) {
-      const flagged = await c.leads.find({ rescoreFrom: { $type: 'string' } }).project<{ _id: string }>({ _id: 1 }).limit(5000).toArray()
-      for (const l of flagged) ids.add(l._id)
+    const n = sweeps++
+    if (n % 12 === 0) {
       // a process that died between storing an event and its marker leaves the event pending with no marker
       const stale = await c.events.find({ status: 'pending', receivedAt: { $lt: new Date(t.getTime() - 30_000) } }).project<{ leadId: string }>({ leadId: 1 }).limit(5000).toArray()
       for (const e of stale) ids.add(e.leadId)
@@ -203,6 +205,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
       log.debug({ leads: ids.size }, 'sweeper enqueued leads')
       await enqueue([...ids])
     }
+    if (n % 10 !== 0) return ids.size
     await idempotency.purgeExpired()
     await live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
     await locks.purgeExpired(new Date(t.getTime() - 3_600_000))

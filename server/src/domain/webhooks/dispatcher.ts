@@ -4,7 +4,7 @@
 // attempt, and the delivery document is written only by the attempt's claimer.
 import { createHash } from 'node:crypto'
 import type { Collections } from '../../infra/db.js'
-import { isDuplicateKey } from '../../infra/db.js'
+import { findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
 import type { DeliveryAttempt, DeliveryDoc, NotificationDoc, WebhookDoc, WebhookQueueDoc } from '../types.js'
 import type { AppConfig } from '../../config.js'
 import { newId } from '../../lib/ids.js'
@@ -70,24 +70,37 @@ export function createDispatcher (deps: DispatcherDeps) {
     await c.webhookQueue.deleteOne({ _id: id })
   }
 
-  /** Creates the deliveries of one notification (one per matching subscription), then marks it dispatched. */
-  async function fanout (q: WebhookQueueDoc): Promise<void> {
-    const n = await c.notifications.findOne({ _id: q.ref })
-    if (n === null || n.status !== 'pending') { await dropQueue(q._id); return }
-    const subs = (await c.webhooks.find({ status: 'active' }).toArray()).filter((s) => subscriptionMatches(s, n))
+  /**
+   * Fans notifications out: creates the deliveries of each (one per matching subscription), marks it dispatched, and
+   * drops its queue entry. The whole list costs a few commands (the subscriptions are read once, and each write
+   * names its documents by `_id`), so a scoring batch's hundreds of crossings do not cost four round trips each.
+   * Every step is idempotent: a crash part-way is completed by the next pass, which finds the queue entries still due.
+   */
+  async function fanoutMany (qs: readonly WebhookQueueDoc[]): Promise<void> {
+    if (qs.length === 0) return
+    const found = new Map((await findByIds<NotificationDoc>(c.notifications, qs.map((q) => q.ref))).map((n) => [n._id, n]))
+    const pending = qs.map((q) => found.get(q.ref)).filter((n): n is NotificationDoc => n !== undefined && n.status === 'pending')
+    const active = pending.length > 0 ? await c.webhooks.find({ status: 'active' }).toArray() : []
     const t = now()
-    const body = notificationBody(n)
-    for (const sub of subs) {
-      const _id = deliveryIdOf(n._id, sub._id)
-      const d: DeliveryDoc = {
-        _id, webhookId: sub._id, notificationId: n._id, leadId: n.leadId, type: n.type, body, state: 'pending', attempts: [], attemptCount: 0,
-        nextAttemptAt: t, lastStatusCode: null, lastError: null, createdAt: t, updatedAt: t, deliveredAt: null,
+    const deliveries: DeliveryDoc[] = []
+    const byCount = new Map<number, string[]>()
+    for (const n of pending) {
+      const subs = active.filter((s) => subscriptionMatches(s, n))
+      const body = notificationBody(n)
+      for (const sub of subs) {
+        deliveries.push({
+          _id: deliveryIdOf(n._id, sub._id), webhookId: sub._id, notificationId: n._id, leadId: n.leadId, type: n.type, body, state: 'pending', attempts: [], attemptCount: 0,
+          nextAttemptAt: t, lastStatusCode: null, lastError: null, createdAt: t, updatedAt: t, deliveredAt: null,
+        })
       }
-      try { await c.webhookDeliveries.insertOne(d) } catch (err) { if (!isDuplicateKey(err)) throw err }
-      try { await c.webhookQueue.insertOne({ _id: `dlv:${_id}`, kind: 'delivery', ref: _id, dueAt: t }) } catch (err) { if (!isDuplicateKey(err)) throw err }
+      byCount.set(subs.length, [...(byCount.get(subs.length) ?? []), n._id])
     }
-    await c.notifications.updateOne({ _id: n._id }, { $set: { status: 'dispatched', deliveries: subs.length, dispatchedAt: t } })
-    await dropQueue(q._id)
+    await insertIgnoringDuplicates(c.webhookDeliveries, deliveries)
+    await insertIgnoringDuplicates(c.webhookQueue, deliveries.map((d) => ({ _id: `dlv:${d._id}`, kind: 'delivery' as const, ref: d._id, dueAt: t })))
+    for (const [count, ids] of byCount) {
+      for (const part of idLists(ids)) await c.notifications.updateMany({ _id: { $in: part } }, { $set: { status: 'dispatched', deliveries: count, dispatchedAt: t } })
+    }
+    for (const part of idLists(qs.map((q) => q._id))) await c.webhookQueue.deleteMany({ _id: { $in: part } })
   }
 
   /** Claims attempt `n` of a delivery; false when another process has it. */
@@ -189,9 +202,9 @@ export function createDispatcher (deps: DispatcherDeps) {
     const due = await c.webhookQueue.find({ dueAt: { $lte: now() } }).sort({ dueAt: 1 }).limit(100).toArray()
     if (due.length === 0) return false
     let progressed = false
-    for (const q of due.filter((x) => x.kind === 'fanout')) {
-      if (!running) break
-      await fanout(q)
+    const fanouts = due.filter((x) => x.kind === 'fanout')
+    if (fanouts.length > 0 && running) {
+      await fanoutMany(fanouts)
       progressed = true
     }
     const deliveries = due.filter((x) => x.kind === 'delivery')
