@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-1+id-and-1+id-range-1+update-batch-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -281,8 +281,11 @@ func findIDRange(filter, sort *types.Document, skip, limit int64, capped bool) *
 
 /**
  * FerretDB 1.24.2 hands SQLite only a filter on a single `_id` value; `{ _id: { $in: [...] } }` reads the whole table
- * (and filters in Go). The patch hands SQLite `_id IN (...)` for a list of up to 1,000 strings or ObjectIDs, which it
- * answers from the `_id` index; the documents are still filtered in Go afterwards, as for every pushed-down filter.
+ * (and filters in Go). The patch hands SQLite `_id IN (...)` for a list of up to 1,000 strings, ObjectIDs or 32-bit
+ * integers, which it answers from the `_id` index; the documents are still filtered in Go afterwards, as for every
+ * pushed-down filter. An integer is matched by its JSON text, which is the same for every stored number equal to it
+ * (an int32, an int64, or a double with no fraction: Go writes 7.0 as 7), so no document the filter matches is left
+ * out; a list holding 0 is not handed over (a stored -0.0 equals it and is written "-0"). The live feed's numeric seqs are looked up this way.
  * Ingest reads all the leads of a request this way, in one query (see `Database.idIn` in server/src/infra/db.ts,
  * which finds out through `explain` whether the server does this).
  */
@@ -315,6 +318,12 @@ func idInClause(d *types.Document) (string, []any) {
 \t\te := must.NotFail(arr.Get(i))
 \t\tswitch e.(type) {
 \t\tcase string, types.ObjectID:
+\t\t\targs = append(args, string(must.NotFail(sjson.MarshalSingleValue(e))))
+\t\tcase int32:
+\t\t\t// a stored -0.0 equals 0 but is written "-0"
+\t\t\tif e.(int32) == 0 {
+\t\t\t\treturn "", nil
+\t\t\t}
 \t\t\targs = append(args, string(must.NotFail(sjson.MarshalSingleValue(e))))
 \t\tdefault:
 \t\t\treturn "", nil

@@ -5,7 +5,7 @@
 // update command of hundreds of single-document updates must complete and leave the server answering; the last,
 // its third: lists of `_id`s are looked up through the index.
 import t from 'tap'
-import { ObjectId } from 'mongodb'
+import { Double, Long, ObjectId } from 'mongodb'
 import { openDatabase, meetsEqualities } from '../../server/src/infra/db.js'
 import { testMongoUri, freshDbName } from '../helpers/harness.js'
 
@@ -104,4 +104,26 @@ t.test('_id $in lists are answered from the _id index, with the same documents a
   t.same(await col.find({ _id: { $in: [] } }).toArray(), [], 'an empty list')
   const big = Array.from({ length: 1500 }, (_, i) => `k${i * 2}`)
   t.equal((await col.find({ _id: { $in: big } }).toArray()).length, 1500, 'a list longer than the pushed-down limit')
+})
+
+t.test('_id $in lists of integers find every number equal to them, whatever its type', async (t) => {
+  const db = await openDatabase(await testMongoUri(t), freshDbName())
+  t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  const col = db.db.collection<{ _id: unknown, n: string }>('idnum')
+  await col.insertMany([
+    { _id: 5, n: 'int32 5' }, { _id: Long.fromNumber(6), n: 'int64 6' }, { _id: new Double(7), n: 'double 7' }, { _id: 7.5, n: 'double 7.5' },
+    { _id: '5', n: 'string 5' }, { _id: new Double(-0), n: 'double -0' }, { _id: 2_000_000_000, n: 'int32 2e9' }, { _id: -12, n: 'int32 -12' },
+    ...Array.from({ length: 500 }, (_, i) => ({ _id: 1000 + i, n: `seq ${1000 + i}` })),
+  ])
+  const names = async (ids: unknown[]): Promise<string[]> => (await col.find({ _id: { $in: ids } }).toArray()).map((d) => d.n).sort()
+  t.same(await names([5, 6, 7, -12, 2_000_000_000, 99]), ['double 7', 'int32 -12', 'int32 2e9', 'int32 5', 'int64 6'], 'int32, int64 and an integral double, negative and large')
+  t.same(await names([0]), ['double -0'], 'zero finds -0.0')
+  t.same(await names([5, '5']), ['int32 5', 'string 5'], 'a number and a string of it are different ids')
+  t.same(await names([7.5]), ['double 7.5'], 'a fraction')
+  t.equal((await col.find({ _id: { $in: Array.from({ length: 300 }, (_, i) => 1100 + i) } }).toArray()).length, 300, 'a window of seqs, as the live feed reads them')
+  if (db.ferret) {
+    const plan = await col.find({ _id: { $in: [1100, 1101, 1102] } }).explain() as { filterPushdown?: boolean, queryPlanner?: { Plan?: string[] } }
+    t.equal(plan.filterPushdown, true, 'FerretDB pushes a list of integers down to SQLite')
+    t.match(plan.queryPlanner?.Plan?.join(' '), /USING INDEX/, 'and SQLite searches the _id index')
+  }
 })
