@@ -1,7 +1,8 @@
 // Tracking plans: per event type a JSON Schema for properties and a mode (off, warn, enforce); versioned, admin-only
 // writes, audited; violations counted per type and source at write time. Real FerretDB, real HTTP through inject.
 import t from 'tap'
-import { buildTestApp, postEvents, AUTH } from '../helpers/harness.js'
+import { buildTestApp, postEvents, testConfig, AUTH } from '../helpers/harness.js'
+import { buildApp } from '../../server/src/app.js'
 
 const demoSchema = {
   type: 'object',
@@ -140,4 +141,19 @@ t.test('the plan is read from a cache: another process sees a save within its ch
   t.equal(fresh.check('demo_request', { plan: 'gold' })?.violations[0]?.pointer, '#/properties/plan')
   t.equal(fresh.check('page_view', {}), null, 'an undeclared type is not checked')
   t.equal(await other.current(), fresh, 'the same compiled plan while nothing changes')
+})
+
+t.test('two processes counting at once lose no count: each writes its own slot document', async (t) => {
+  const { app, db, uri, dbName } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
+  const second = await buildApp(testConfig(uri, dbName, { LEADSCORE_WORKER: '0' }), { logger: false, database: db })
+  await second.ready()
+  t.teardown(async () => { await second.close() })
+  await put(app, 'demo_request', { mode: 'warn', schema: demoSchema })
+  // 30 single-event requests to each process, all at once, every one flagged
+  const sends = Array.from({ length: 60 }, async (_, i) => await postEvents(i % 2 === 0 ? app : second, ev(`par-${i}`, { plan: 'gold' })))
+  const answers = await Promise.all(sends)
+  t.ok(answers.every((r) => r.json().accepted === 1 && r.json().results[0].warnings.length === 1), 'every event stored with its warning')
+  const v = (await second.inject({ url: '/v1/tracking-plan/violations', headers: AUTH })).json()
+  t.same(v.items.map((i: { type: string; sourceId: string; warned: number; rejected: number }) => [i.type, i.sourceId, i.warned, i.rejected]), [['demo_request', 'api', 60, 0]])
+  t.equal(await db.c.trackingViolations.countDocuments({}), 2, 'one counter document per process')
 })
