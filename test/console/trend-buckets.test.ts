@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bucketPoints, endOfDayUtc } from '../../console/src/lib/charts/trend.js'
+import { bucketPoints, endOfDayUtc, trendEnd } from '../../console/src/lib/charts/trend.js'
 
 t.test('trend buckets become chart points at their start with their end values', async (t) => {
   const pts = bucketPoints([
@@ -16,4 +16,12 @@ t.test('a picked day is asked for as of its end, UTC', async (t) => {
   t.equal(endOfDayUtc(''), null)
   t.equal(endOfDayUtc('2025-3-1'), null)
   t.equal(endOfDayUtc('2025-02-30'), null)
+})
+
+t.test("a quiet lead's trend ends a bucket after its last event", async (t) => {
+  const now = Date.parse('2026-12-05T12:00:00Z')
+  t.equal(trendEnd('2025-03-01T10:00:00.000Z', 'month', now), '2025-04-01T10:00:00.000Z')
+  t.equal(trendEnd('2025-03-01T10:00:00.000Z', 'day', now), '2025-03-02T10:00:00.000Z')
+  t.equal(trendEnd('2026-12-05T11:30:00.000Z', 'hour', now), undefined, 'recent: up to now')
+  t.equal(trendEnd(null, 'day', now), undefined)
 })

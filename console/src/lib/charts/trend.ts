@@ -43,3 +43,15 @@ export function endOfDayUtc (day: string): string | null {
   const iso = Number.isFinite(t) ? new Date(t).toISOString() : null
   return iso !== null && iso.startsWith(day) ? iso : null
 }
+
+const BUCKET_MS = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 31 * 86_400_000 } as const
+
+/**
+ * The end of a lead's trend range: a bucket after its last event when that is before now (the score stays what it
+ * was until the next event, decay ticks being events too), so a lead quiet for months shows its history; else now.
+ */
+export function trendEnd (lastEventAt: string | null, bucket: keyof typeof BUCKET_MS, now: number): string | undefined {
+  if (lastEventAt === null) return undefined
+  const end = new Date(lastEventAt).getTime() + BUCKET_MS[bucket]
+  return Number.isFinite(end) && end < now ? new Date(end).toISOString() : undefined
+}
