@@ -99,6 +99,15 @@ t.test('offers: versions, one active offer, errors, scopes and the audit log', {
   t.equal((await send(app, 'GET', `/v1/offers/${id}/versions/1`)).body.name, OFFER.name, 'versions never change')
   t.equal((await send(app, 'GET', `/v1/offers/${id}`)).body.version, 2, 'GET names the latest version')
 
+  // versions saved at the same moment each get their own number (a unique _id decides)
+  const racing = await Promise.all([0, 1, 2, 3].map(async (i) => await send(app, 'PUT', `/v1/offers/${id}`, { ...OFFER, name: `Race ${i}` })))
+  t.same(racing.map((r) => r.status), [201, 201, 201, 201])
+  t.same(racing.map((r) => r.body.version).sort(), [3, 4, 5, 6], 'four concurrent saves: four versions, no gaps')
+  t.equal((await send(app, 'GET', `/v1/offers/${id}`)).body.version, 6, 'the latest is the highest')
+  const v6 = racing.find((r) => r.body.version === 6)!.body.name as string
+  t.equal((await send(app, 'GET', '/v1/offers')).body.items.find((o: Json) => o.id === id).name, v6, 'the list names the latest version')
+  t.equal((await send(app, 'GET', `/v1/offers/${id}/versions/2`)).body.name, 'Acme Revenue Cloud 2')
+
   const act = await send(app, 'POST', `/v1/offers/${id}/activate`, { version: 1 })
   t.equal(act.status, 200)
   t.match(act.body, { offer: { id, version: 1, active: true }, rescoreJobId: null })
@@ -107,7 +116,7 @@ t.test('offers: versions, one active offer, errors, scopes and the audit log', {
   t.equal((await send(app, 'GET', '/v1/offers/active')).body.id, other.body.id, 'activating another offer replaces the active one')
   await send(app, 'POST', `/v1/offers/${id}/activate`, {})
   const list = await send(app, 'GET', '/v1/offers')
-  t.same(list.body.active, { id, version: 2 }, 'one active offer: the latest activation, latest version by default')
+  t.same(list.body.active, { id, version: 6 }, 'one active offer: the latest activation, latest version by default')
   t.same(list.body.items.filter((o: Json) => o.activeVersion !== null).map((o: Json) => o.id), [id])
 
   // errors
@@ -128,7 +137,7 @@ t.test('offers: versions, one active offer, errors, scopes and the audit log', {
   t.equal((await send(app, 'POST', `/v1/offers/${id}/activate`, {}, editor)).body.code, 'LS_ERR_FORBIDDEN')
 
   const actions = (await db.c.auditLog.find({ action: /^offer\./ }).toArray()).map((a) => `${a.action} ${a.target}`)
-  for (const a of [`offer.create offer:${id}@1`, `offer.version offer:${id}@2`, `offer.activate offer:${id}@1`, `offer.activate offer:${id}@2`, `offer.archive offer:${other.body.id as string}`]) {
+  for (const a of [`offer.create offer:${id}@1`, `offer.version offer:${id}@2`, `offer.activate offer:${id}@1`, `offer.activate offer:${id}@6`, `offer.archive offer:${other.body.id as string}`]) {
     t.ok(actions.includes(a), `audited: ${a}`)
   }
 })

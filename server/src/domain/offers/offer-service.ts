@@ -137,12 +137,20 @@ export function createOfferService (deps: { offers: Collection<OfferStoreDoc>; n
     return fromDoc(await offers.findOne({ _id: versionId(id, version ?? h.latestVersion) }), await pointer())
   }
 
-  /** Inserts the next version of an offer (a unique `_id` decides races), then moves its header on. */
+  /** The highest stored version of an offer: the last `_id` of its range (versions are zero-padded, so they sort). */
+  async function lastStored (id: string): Promise<number> {
+    const d = await offers.find({ _id: { $gte: `v:${id}:`, $lt: `v:${id};` } } as never).sort({ _id: -1 }).limit(1).project<{ version: number }>({ version: 1 }).next()
+    return d?.version ?? 0
+  }
+
+  /**
+   * Inserts the next version of an offer, then moves its header on. A unique `_id` decides races: a loser reads the
+   * winner's version and takes the next number, so versions have no gaps.
+   */
   async function insertVersion (id: string, fields: ReturnType<typeof resolve>, actor: string, first: boolean): Promise<Offer> {
     const t = now()
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const latest = first ? 0 : (await header(id)).latestVersion
-      const version = latest + 1 + attempt
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const version = (first ? 0 : await lastStored(id)) + 1
       const doc: OfferStoreDoc = { _id: versionId(id, version), kind: 'version', id, version, ...fields, createdAt: t, createdBy: actor }
       try {
         await offers.insertOne(doc)
@@ -153,7 +161,8 @@ export function createOfferService (deps: { offers: Collection<OfferStoreDoc>; n
       if (first) {
         await offers.insertOne({ _id: `o:${id}`, kind: 'offer', id, name: fields.name, latestVersion: version, archived: false, createdAt: t, updatedAt: t })
       } else {
-        await offers.updateOne({ _id: `o:${id}` }, { $max: { latestVersion: version }, $set: { name: fields.name, updatedAt: t } } as never)
+        // only a newer version moves the header, so its name is the latest version's whatever order saves finish in
+        await offers.updateOne({ _id: `o:${id}`, latestVersion: { $lt: version } } as never, { $set: { latestVersion: version, name: fields.name, updatedAt: t } } as never)
       }
       return (await get(id, version))!
     }
