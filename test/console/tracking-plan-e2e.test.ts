@@ -32,6 +32,13 @@ t.test('declare a type, see its violations counted, complete its properties in t
   await page.getByRole('button', { name: 'Save as a new version' }).click()
   await page.getByText('The plan was not saved').waitFor()
   await page.getByLabel(/JSON Schema of/).fill(SCHEMA)
+  // sample properties are checked against the schema being edited, before it is saved
+  await page.getByLabel('Try properties').fill('{ "plan": "gold" }')
+  await page.getByRole('button', { name: 'Check against this schema' }).click()
+  await page.getByRole('status', { name: 'Check result' }).getByText('#/properties/plan').waitFor()
+  await page.getByLabel('Try properties').fill('{ "plan": "pro", "seats": 3 }')
+  await page.getByRole('button', { name: 'Check against this schema' }).click()
+  await page.getByText('These properties match.').waitFor()
   await page.getByLabel('Note for this version').fill('first types')
   await page.getByRole('button', { name: 'Save as a new version' }).click()
   await page.getByText('Saved as version 1.').waitFor()

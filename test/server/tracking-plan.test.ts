@@ -129,18 +129,22 @@ t.test('the plan is read from a cache: another process sees a save within its ch
   const { app } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
   const { createTrackingPlanService } = await import('../../server/src/domain/events/tracking-plan.js')
   // a second service over the same collection stands for another server process
-  const other = createTrackingPlanService({ plans: app.mongo.c.trackingPlans, now: () => new Date(), checkMs: 200 })
+  let ms = 0
+  const other = createTrackingPlanService({ plans: app.mongo.c.trackingPlans, now: () => new Date(), checkMs: 1000, clock: () => ms })
   t.equal((await other.current()).version, 0)
   await put(app, 'demo_request', { mode: 'enforce', schema: demoSchema })
+  ms = 999
   const cached = await other.current()
   t.equal(cached.version, 0, 'within the interval the cached plan is used')
-  await new Promise((r) => setTimeout(r, 250))
+  ms = 1000
   const fresh = await other.current()
   t.equal(fresh.version, 1, 'after it, the new version')
   t.same(fresh.check('demo_request', { plan: 'pro' }), { mode: 'enforce', violations: [] })
   t.equal(fresh.check('demo_request', { plan: 'gold' })?.violations[0]?.pointer, '#/properties/plan')
   t.equal(fresh.check('page_view', {}), null, 'an undeclared type is not checked')
   t.equal(await other.current(), fresh, 'the same compiled plan while nothing changes')
+  ms = 5000
+  t.equal(await other.current(), fresh, 'and after a check that finds no newer version')
 })
 
 t.test('two processes counting at once lose no count: each writes its own slot document', async (t) => {
@@ -156,4 +160,18 @@ t.test('two processes counting at once lose no count: each writes its own slot d
   const v = (await second.inject({ url: '/v1/tracking-plan/violations', headers: AUTH })).json()
   t.same(v.items.map((i: { type: string; sourceId: string; warned: number; rejected: number }) => [i.type, i.sourceId, i.warned, i.rejected]), [['demo_request', 'api', 60, 0]])
   t.equal(await db.c.trackingViolations.countDocuments({}), 2, 'one counter document per process')
+})
+
+t.test('check: properties against a type of the plan or an unsaved schema, nothing stored or counted', async (t) => {
+  const { app, db } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
+  await put(app, 'demo_request', { mode: 'enforce', schema: demoSchema })
+  const check = async (payload: Record<string, unknown>) => await app.inject({ method: 'POST', url: '/v1/tracking-plan/check', headers: AUTH, payload })
+  t.match((await check({ type: 'demo_request', properties: { plan: 'gold' } })).json(), { planVersion: 1, mode: 'enforce', matches: false, violations: [{ pointer: '#/properties/plan' }] })
+  t.match((await check({ type: 'demo_request', properties: { plan: 'pro' } })).json(), { planVersion: 1, mode: 'enforce', matches: true, violations: [] })
+  t.match((await check({ type: 'page_view', properties: {} })).json(), { planVersion: 1, mode: null, matches: true })
+  t.match((await check({ schema: { type: 'object', required: ['x'] }, properties: {} })).json(), { planVersion: null, mode: null, matches: false, violations: [{ pointer: '#/properties/x' }] })
+  t.equal((await check({ schema: { type: 'object', propertys: {} }, properties: {} })).json().code, 'LS_ERR_TRACKING_PLAN_INVALID')
+  t.equal((await check({ properties: {} })).json().code, 'LS_ERR_VALIDATION', 'a type or a schema')
+  t.equal((await app.inject({ url: '/v1/tracking-plan/violations', headers: AUTH })).json().items.length, 0, 'nothing counted')
+  t.equal(await db.c.ingestRejects.countDocuments({}), 0, 'nothing stored')
 })

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses } from '../schemas/common.js'
-import { PlanReplace, PlanTypeParams, PlanTypePut, PlanVersionParams, PlanVersions, PlanViolations, TrackingPlan } from '../schemas/tracking-plan.js'
-import { planProperties, type TrackingPlan as Plan } from '../domain/events/tracking-plan.js'
+import { PlanCheckBody, PlanCheckResult, PlanReplace, PlanTypeParams, PlanTypePut, PlanVersionParams, PlanVersions, PlanViolations, TrackingPlan } from '../schemas/tracking-plan.js'
+import { checkAgainst, planProperties, planTypeName, type TrackingPlan as Plan } from '../domain/events/tracking-plan.js'
+import { LS_ERR_VALIDATION } from '../errors.js'
 import { newId } from '../lib/ids.js'
 
 const planOut = (p: Plan) => ({
@@ -84,6 +85,26 @@ const trackingPlanRoutes: FastifyPluginAsyncTypebox = async function trackingPla
       params: PlanVersionParams, response: { 200: TrackingPlan, ...problemResponses },
     },
   }, async (req) => planOut(await core.trackingPlan.version(req.params.version)))
+
+  app.post('/v1/tracking-plan/check', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['tracking-plan'], summary: "Check properties against a type's schema in the latest plan, or against a given (unsaved) schema; nothing is stored or counted",
+      body: PlanCheckBody, response: { 200: PlanCheckResult, ...problemResponses },
+    },
+  }, async (req) => {
+    const { properties, type, schema } = req.body
+    if ((type === undefined) === (schema === undefined)) throw new LS_ERR_VALIDATION('give either type or schema')
+    if (schema !== undefined) {
+      const violations = checkAgainst(schema, properties)
+      return { planVersion: null, mode: null, matches: violations.length === 0, violations }
+    }
+    const plan = await core.trackingPlan.get()
+    const entry = plan.types.find((x) => x.type === planTypeName(type!))
+    if (entry === undefined) return { planVersion: plan.version, mode: null, matches: true, violations: [] }
+    const violations = checkAgainst(entry.schema, properties)
+    return { planVersion: plan.version, mode: entry.mode, matches: violations.length === 0, violations }
+  })
 
   app.get('/v1/tracking-plan/violations', {
     config: { scope: 'read' },

@@ -66,3 +66,16 @@ export const PlanViolations = Type.Object({
     lastPlanVersion: Type.Union([Type.Integer(), Type.Null()]),
   })),
 })
+
+export const PlanCheckBody = Type.Object({
+  properties: Type.Record(Type.String(), Type.Unknown(), { description: "An event's properties to check" }),
+  type: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "Check against this type's schema in the latest plan" })),
+  schema: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Or against this schema (unsaved, e.g. while editing)' })),
+}, { additionalProperties: false })
+
+export const PlanCheckResult = Type.Object({
+  planVersion: Type.Union([Type.Integer(), Type.Null()], { description: 'The plan version checked against; null for a given schema' }),
+  mode: Type.Union([Type.Literal('off'), Type.Literal('warn'), Type.Literal('enforce'), Type.Null()], { description: "The type's mode; null when the type is not in the plan or a schema was given" }),
+  matches: Type.Boolean(),
+  violations: Type.Array(Type.Object({ message: Type.String(), pointer: Type.String() })),
+})

@@ -13,6 +13,8 @@ export type PlanVersionSummary = PlanVersions['items'][number]
 export type PlanViolations = Static<typeof P.PlanViolations>
 export type PlanViolation = PlanViolations['items'][number]
 export type PlanProperty = TrackingPlan['properties'][number]
+export type PlanCheckBody = Static<typeof P.PlanCheckBody>
+export type PlanCheckResult = Static<typeof P.PlanCheckResult>
 
 const id = (s: string): string => encodeURIComponent(s)
 
@@ -23,4 +25,5 @@ export const trackingPlanApi = {
   versions: (q: { limit?: number; before?: number } = {}) => request<PlanVersions>('GET', '/v1/tracking-plan/versions', { query: q }),
   version: (version: number) => request<TrackingPlan>('GET', `/v1/tracking-plan/versions/${version}`),
   violations: () => request<PlanViolations>('GET', '/v1/tracking-plan/violations'),
+  check: (body: PlanCheckBody) => request<PlanCheckResult>('POST', '/v1/tracking-plan/check', { body }),
 }

@@ -141,6 +141,13 @@ export function checkPlanTypes (types: readonly PlanTypeInput[]): { stored: Trac
   return { stored, compiled }
 }
 
+/** The violations of `properties` against one schema, compiled for this call (a schema being edited, say). */
+export function checkAgainst (schema: Record<string, unknown>, properties: Record<string, unknown>): Violation[] {
+  const { compiled } = checkPlanTypes([{ type: 'sample', mode: 'warn', schema }])
+  const validate = compiled.get('sample')!.validate
+  return validate(properties) ? [] : violationsOf(validate.errors ?? [])
+}
+
 function compilePlan (doc: TrackingPlanDoc | null): CompiledPlan {
   if (doc === null || doc.types.length === 0) return { version: doc?.version ?? 0, check: () => null }
   const { compiled } = checkPlanTypes(doc.types.map((t) => ({ ...t, schema: JSON.parse(t.schema) as Record<string, unknown> })))
@@ -186,11 +193,14 @@ export interface TrackingPlanDeps {
   now: () => Date
   /** How long a cached plan is used before its version is checked again (other processes' saves). Default 1 s. */
   checkMs?: number
+  /** Milliseconds for that interval (default Date.now). */
+  clock?: () => number
 }
 
 export function createTrackingPlanService (deps: TrackingPlanDeps) {
   const { plans, now } = deps
   const checkMs = deps.checkMs ?? 1000
+  const clock = deps.clock ?? Date.now
   let cached: { plan: CompiledPlan; checkedAt: number } | null = null
   let refreshing: Promise<CompiledPlan> | null = null
   // the highest version this process has seen: where the search for the top starts
@@ -220,19 +230,19 @@ export function createTrackingPlanService (deps: TrackingPlanDeps) {
 
   /** The plan ingest checks events against (cached; see the top of this file). */
   async function current (): Promise<CompiledPlan> {
-    const t = Date.now()
+    const t = clock()
     if (cached !== null && t - cached.checkedAt < checkMs) return cached.plan
     refreshing ??= (async () => {
       try {
         const known = cached?.plan.version ?? -1
         // the usual case: nobody saved since, one `_id` lookup of the next version says so
         if (known >= 0 && !await exists(known + 1)) {
-          cached = { plan: cached!.plan, checkedAt: Date.now() }
+          cached = { plan: cached!.plan, checkedAt: clock() }
           return cached.plan
         }
         const top = await topVersion()
         const plan = top === known && cached !== null ? cached.plan : compilePlan(await load(top))
-        cached = { plan, checkedAt: Date.now() }
+        cached = { plan, checkedAt: clock() }
         return plan
       } finally {
         refreshing = null
