@@ -109,13 +109,13 @@ t.test('_id $in lists are answered from the _id index, with the same documents a
 t.test('_id $in lists of integers find every number equal to them, whatever its type', async (t) => {
   const db = await openDatabase(await testMongoUri(t), freshDbName())
   t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
-  const col = db.db.collection<{ _id: unknown, n: string }>('idnum')
+  const col = db.db.collection<{ _id: any, n: string }>('idnum') // eslint-disable-line @typescript-eslint/no-explicit-any
   await col.insertMany([
     { _id: 5, n: 'int32 5' }, { _id: Long.fromNumber(6), n: 'int64 6' }, { _id: new Double(7), n: 'double 7' }, { _id: 7.5, n: 'double 7.5' },
     { _id: '5', n: 'string 5' }, { _id: new Double(-0), n: 'double -0' }, { _id: 2_000_000_000, n: 'int32 2e9' }, { _id: -12, n: 'int32 -12' },
     ...Array.from({ length: 500 }, (_, i) => ({ _id: 1000 + i, n: `seq ${1000 + i}` })),
   ])
-  const names = async (ids: unknown[]): Promise<string[]> => (await col.find({ _id: { $in: ids } }).toArray()).map((d) => d.n).sort()
+  const names = async (ids: any[]): Promise<string[]> => (await col.find({ _id: { $in: ids } }).toArray()).map((d) => d.n as string).sort() // eslint-disable-line @typescript-eslint/no-explicit-any
   t.same(await names([5, 6, 7, -12, 2_000_000_000, 99]), ['double 7', 'int32 -12', 'int32 2e9', 'int32 5', 'int64 6'], 'int32, int64 and an integral double, negative and large')
   t.same(await names([0]), ['double -0'], 'zero finds -0.0')
   t.same(await names([5, '5']), ['int32 5', 'string 5'], 'a number and a string of it are different ids')
