@@ -20,7 +20,9 @@ t.test('a commit whose finalize never ran is finished by the next run', async (t
   // as a process killed right after the commit leaves it: no entries, events still pending
   await db.c.scoreHistory.deleteMany({ leadId })
   await db.c.events.updateMany({ leadId }, { $set: { status: 'pending' } })
-  t.equal((await app.inject({ url: `/v1/leads/${leadId}/history`, headers: AUTH })).json().items.length, 0, 'the ledger is missing')
+  t.equal(await db.c.scoreHistory.countDocuments({ leadId }), 0, 'the ledger collection holds none of its entries')
+  // the history shows the committed entries the lead document carries all the same
+  t.same((await app.inject({ url: `/v1/leads/${leadId}/history?order=asc`, headers: AUTH })).json().items.map((h: { eventId: string }) => h.eventId), [`${leadId}-000000001`, `${leadId}-000000002`], 'the history shows the carried entries')
 
   // the next run (here: one more event arrives) finishes the old batch first, then scores the new event
   await postEvents(app, { externalId: 'f3', lead: { email: 'fin@example.com' }, type: 'demo_request', occurredAt: '2026-01-01T12:00:00Z' })
