@@ -157,7 +157,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * run first finalizes each lead's `lastBatch` whose events do not all show their final status yet (see
    * `unfinished`). Nothing marks a batch done: that was one more write per lead, and a read tells the same.
    */
-  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key'>; batch: LeadBatch }>): Promise<void> {
+  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
     if (items.length === 0) return
     // first, so that once a batch's events show as scored its notifications are recorded too
     await deps.notifier?.recordMany(items.filter(({ batch }) => batch.notify != null).map(({ lead, batch }) => ({ leadId: lead._id, token: batch.token, notify: batch.notify! })))
@@ -171,6 +171,14 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       const replaced = { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' }
       // the entries replaced are known by `_id` when the replay started from the lead's last batch
       if (batch.supersedeIds !== undefined) { await setById(c.scoreHistory, batch.supersedeIds, replaced); continue }
+      // where a query by lead reads the whole ledger (FerretDB), the lead's entries are read by their `_id` range
+      // (a re-score of every lead would otherwise read the ledger once per lead)
+      if (deps.scansQueries === true && (lead.ledgerKeyed === true || lead.rev === 0)) {
+        const from = batch.supersedeFrom
+        const mine = await c.scoreHistory.find(ledgerRangeOf(lead._id) as never).project<Pick<LedgerDoc, '_id' | 'committed' | 'superseded' | 'batch' | 'ord'>>({ committed: 1, superseded: 1, batch: 1, ord: 1 }).toArray()
+        await setById(c.scoreHistory, mine.filter((e) => e.committed && !e.superseded && e.batch !== batch.token && e.ord > from).map((e) => e._id), replaced)
+        continue
+      }
       await c.scoreHistory.updateMany(
         { leadId: lead._id, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
         { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
