@@ -54,6 +54,7 @@ for (const l of leads) {
     predicted.push(classifyByRules(l.profile, offer).intent)
   }
   latencies.push(performance.now() - t)
+  if (latencies.length % 20 === 0) process.stderr.write(`  … ${latencies.length}/${leads.length} leads\n`)
 }
 await provider.close?.()
 report(`local model ${provider.model}`, predicted)
