@@ -48,7 +48,7 @@ async function main (): Promise<void> {
   if (embedded !== null) app.log.info({ uri: embedded.uri, dataDir: resolve(config.dataDir) }, 'embedded FerretDB (SQLite) started')
   if (config.demo) {
     const seeded = await seedDemo(app.core)
-    if (seeded > 0) app.log.info({ events: seeded }, 'demo data seeded (set LEADSCORE_DEMO=0 to skip)')
+    if (seeded !== null) app.log.info(seeded, 'demo data seeded (set LEADSCORE_DEMO=0 to skip)')
   }
   closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')

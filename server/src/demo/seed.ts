@@ -1,36 +1,87 @@
-import { readFileSync } from 'node:fs'
-import { resolve, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Core } from '../domain/core.js'
+import { newId } from '../lib/ids.js'
+import { DEMO_OFFER, DEMO_RULESET } from './demo-ruleset.js'
+import { demoData } from './demo-data.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-/** fixtures/demo lives at the repository root. */
-export const DEMO_FILE = resolve(here, '..', '..', '..', 'fixtures', 'demo', 'events.json')
+const ACTOR = 'demo'
 
-interface DemoFile { leads: Array<{ email: string; name: string; company: string; attributes: Record<string, unknown> }>; events: Array<{ lead: number; type: string; daysAgo: number; minute: number; properties?: Record<string, unknown> }> }
+/** What the seed made, logged as one line at startup. */
+export interface DemoSummary {
+  leads: number
+  events: number
+  converted: number
+  rulesetVersion: number
+  offer: string
+  model: { id: string; version: number; auc: number | null } | null
+  /** Why no model was deployed, when training failed. */
+  modelError?: string
+  ms: number
+}
 
 /**
- * Seeds demo leads and a few days of events (times relative to now) when the database holds no leads yet.
- * Goes through the normal ingest path, so the demo is scored like real data. Returns the number of events ingested.
+ * Seeds the demo into an empty database (no leads yet), through the product's own services, so every console page
+ * shows what the product would have computed: an active offer, a published ruleset (fit, grades, stages, intent labels,
+ * decay), leads with eight weeks of events, scored, some of them customers, and a predictive model trained on them
+ * and deployed as champion. Intent classification follows on its own once the workers start (the active offer is new
+ * to the intent layer, so it queues every lead). Returns null when the database already had leads.
  */
-export async function seedDemo (core: Core, file = DEMO_FILE): Promise<number> {
-  if (await core.c.leads.estimatedDocumentCount() > 0) return 0
-  const demo = JSON.parse(readFileSync(file, 'utf8')) as DemoFile
-  const now = core.now().getTime()
-  const inputs = demo.events.map((e, i) => {
-    const l = demo.leads[e.lead]!
-    return {
-      externalId: `demo-${i}`,
-      lead: { email: l.email, name: l.name, company: l.company, attributes: l.attributes },
-      type: e.type,
-      occurredAt: new Date(now - e.daysAgo * 86_400_000 - e.minute * 60_000).toISOString(),
-      properties: e.properties ?? {},
-    }
-  })
-  let n = 0
-  for (let i = 0; i < inputs.length; i += 500) {
-    const r = await core.ingest.ingest(inputs.slice(i, i + 500), { sourceId: 'demo', requestId: 'demo-seed' })
-    n += r.accepted
+export async function seedDemo (core: Core): Promise<DemoSummary | null> {
+  if (await core.c.leads.estimatedDocumentCount() > 0) return null
+  const started = Date.now()
+  // audit entries as the routes write them, so the audit page tells how the demo came to be
+  const audit = async (action: string, target: string, details: Record<string, unknown>): Promise<void> => {
+    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: ACTOR, action, target, details })
   }
-  return n
+
+  const offer = await core.offers.create(DEMO_OFFER, ACTOR)
+  await audit('offer.create', `offer:${offer.id}@${offer.version}`, { name: offer.name })
+  await core.offers.activate(offer.id, offer.version, ACTOR)
+  await audit('offer.activate', `offer:${offer.id}@${offer.version}`, { rescore: false })
+
+  const draft = await core.rulesets.createDraft({ source: DEMO_RULESET, note: 'Demo ruleset' }, ACTOR)
+  const published = await core.rulesets.publish(draft.version, ACTOR)
+  await audit('ruleset.publish', `ruleset:${published.version}`, { draft: draft.version, rescore: false })
+
+  const data = demoData(core.now().getTime())
+  let accepted = 0
+  const leadIds = new Set<string>()
+  for (let i = 0; i < data.events.length; i += 500) {
+    const r = await core.ingest.ingest(data.events.slice(i, i + 500), { sourceId: 'demo', requestId: 'demo-seed' })
+    accepted += r.accepted
+    for (const item of r.results) if (item.leadId !== undefined) leadIds.add(item.leadId)
+  }
+  // scored here, not by the workers after start: the model below trains on the ledger
+  const ids = [...leadIds]
+  const batch = Math.max(1, core.config.worker.batchLeads)
+  for (let i = 0; i < ids.length; i += batch) await core.processor.processMany(ids.slice(i, i + batch))
+
+  const trained = await trainAndDeploy(core)
+  const model = 'error' in trained ? null : trained
+  if (model !== null) await audit('model.deploy', model.id, { version: model.version })
+  // every lead gets the deployed model's prediction now, as `"rescore": true` on a deploy does; after the listen, in
+  // the background (the job runs once the workers start)
+  if (model !== null) await core.startRescoreAll(ACTOR)
+  return {
+    leads: ids.length, events: accepted, converted: data.converted.length, rulesetVersion: published.version,
+    offer: `${offer.id}@${offer.version}`, model, ...('error' in trained ? { modelError: trained.error } : {}), ms: Date.now() - started,
+  }
+}
+
+/** Trains a model on the demo's purchases (as POST /v1/models/train does) and deploys it as champion. */
+async function trainAndDeploy (core: Core): Promise<{ id: string; version: number; auc: number | null } | { error: string }> {
+  const job = await core.predictive.startTraining({
+    name: 'Demo: purchase within 14 days',
+    outcome: { kind: 'event', eventTypes: ['purchase'], horizonDays: 14 },
+    seed: 1,
+  }, ACTOR)
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const j = await core.predictive.job(job._id)
+    if (j === null || j.state === 'failed') return { error: j?.error ?? 'the training job is gone' }
+    if (j.state === 'done' && j.model !== null && j.model !== undefined) {
+      await core.predictive.deploy(j.model.id, 'champion', undefined, ACTOR)
+      const m = await core.predictive.mustGet(j.model.id)
+      return { id: m._id, version: m.version, auc: m.metrics.auc ?? null }
+    }
+  }
 }
