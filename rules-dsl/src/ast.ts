@@ -173,6 +173,11 @@ export interface KnownEventsStatementAst {
 /** `rule "Name" [priority n] when <condition> then <action>`. */
 export interface RuleAst {
   kind: 'rule'
+  /**
+   * True for `fit rule`: the rule describes the lead's current attributes, so its points are held while it matches
+   * and removed when it stops matching.
+   */
+  fit?: boolean
   name: StringAst
   priority?: NumberAst
   /** Missing when the condition could not be parsed. */
@@ -262,6 +267,8 @@ export interface ActionAst {
   dimension?: NameAst
   limit?: LimitAst
   within?: DurationAst
+  /** `weighted 100% within 7d, 50% within 30d, 0%`: points weighted by the event's age when it reached us. */
+  recency?: RecencyAst
   multiplier?: MultiplierAst
   /** The quoted note, used as the score reason. */
   reason?: StringAst
@@ -273,6 +280,24 @@ export interface LimitAst {
   kind: 'limit'
   count: NumberAst
   per?: DurationAst
+  range: Range
+}
+
+/**
+ * `weighted 100% within 7d, 50% within 30d, 10%` — the first tier whose duration the event's age fits in gives the
+ * weight; `otherwise` (the trailing bare percentage, 0% when absent) applies to older events.
+ */
+export interface RecencyAst {
+  kind: 'recency'
+  tiers: RecencyTierAst[]
+  otherwise?: NumberAst
+  range: Range
+}
+
+/** One `50% within 30d` tier. */
+export interface RecencyTierAst {
+  percent: NumberAst
+  within: DurationAst
   range: Range
 }
 

@@ -196,7 +196,7 @@ function compileAction(rule: RuleAst, ruleId: string, action: ActionAst): ScoreP
   const params: ScoreParams = { ruleId, action: action.kind }
   if (action.kind === 'add' || action.kind === 'set') {
     if (!action.points) throw new TypeError(`compile(ast): rule "${rule.name.value}" has no points`)
-    params.dimension = dimensionOf(action.dimension)
+    params.dimension = rule.fit ? 'fit' : dimensionOf(action.dimension)
     params.points = action.points.value
   }
   params.reason = action.reason?.value ?? rule.name.value
@@ -209,6 +209,13 @@ function compileAction(rule: RuleAst, ruleId: string, action: ActionAst): ScoreP
     params.multiplier = { factor: action.multiplier.factor.value, after: action.multiplier.after.value }
   }
   if (action.within) params.within = duration(action.within.text)
+  if (action.recency) {
+    params.recency = {
+      tiers: action.recency.tiers.map((t) => ({ within: duration(t.within.text), percent: t.percent.value })),
+      otherwise: action.recency.otherwise?.value ?? 0,
+    }
+  }
+  if (rule.fit) params.kind = 'fit'
   return params
 }
 

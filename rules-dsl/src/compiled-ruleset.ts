@@ -100,6 +100,16 @@ export interface ScoreParams {
   multiplier?: { factor: number; after: number }
   /** Only score events whose `occurredAt` lies within this duration of the as-of time. */
   within?: string
+  /**
+   * `weighted 100% within 7d, 50% within 30d, 0%`: the points are multiplied by the percent of the first tier whose
+   * duration the event's age (received − occurred) is within, else by `otherwise` (0 = not scored at all).
+   */
+  recency?: { tiers: Array<{ within: string; percent: number }>; otherwise: number }
+  /**
+   * `fit` for a `fit rule`: scoring holds its points while the rule matches the lead's current attributes and takes
+   * them back when it stops matching. Last, so other rules compile to the same JSON as before.
+   */
+  kind?: 'fit'
 }
 
 /** The json-rules-engine event emitted by every compiled rule. */

@@ -39,6 +39,7 @@ const KEYWORD_ITEMS: ReadonlyArray<[label: string, detail: string]> = [
   ['limit', 'Score at most N times: limit 3 per 30d'],
   ['per', 'Window of a limit: limit 3 per 30d'],
   ['within', 'Only score events that happened within a duration: within 90d'],
+  ['weighted', 'Weight points by event age: weighted 100% within 7d, 50% within 30d, 0%'],
   ['after', 'Multiplier start: x2 after 3'],
   ['engagement', 'Engagement dimension (default)'],
   ['fit', 'Fit dimension'],

@@ -61,6 +61,10 @@ export const diagnosticCodes = {
   DSL053: { severity: 'warning', title: 'Rule shadowed by a reset rule', phases: ['check'] },
   DSL054: { severity: 'warning', title: 'Empty list', phases: ['check'] },
   DSL055: { severity: 'error', title: 'Regular expression feature not supported', phases: ['check'] },
+  DSL056: { severity: 'error', title: 'Recency tiers not ascending', phases: ['check'] },
+  DSL057: { severity: 'error', title: 'Recency weight out of range', phases: ['check'] },
+  DSL058: { severity: 'error', title: 'Too many recency tiers', phases: ['check'] },
+  DSL059: { severity: 'error', title: 'Fit rule reads more than the lead', phases: ['check'] },
 } as const satisfies Record<string, DiagnosticCodeInfo>
 
 /** A stable diagnostic code, e.g. `'DSL040'`. */

@@ -32,6 +32,7 @@ export const keywords: readonly string[] = [
   'limit',
   'per',
   'within',
+  'weighted',
   'after',
   'cap',
   'floor',

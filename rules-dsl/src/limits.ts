@@ -30,6 +30,10 @@ export const limits = {
    * apply it. A limit without a window only needs a counter and has no maximum.
    */
   maxWindowedLimit: 1_000,
+  /** Most `P% within D` tiers after `weighted`. */
+  maxRecencyTiers: 8,
+  /** Largest recency weight, in percent (a tier may boost fresh events up to twice the points). */
+  maxRecencyPercent: 200,
   /** Largest amount in a duration such as `30d`. */
   maxDurationAmount: 100_000,
 } as const

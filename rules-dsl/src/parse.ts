@@ -23,6 +23,7 @@ import type {
   NameAst,
   NumberAst,
   RuleAst,
+  RecencyAst,
   RulesetAst,
   ScalarLiteralAst,
   StageStatementAst,
@@ -87,7 +88,7 @@ const ABORT = new SyntaxAbort()
 
 const MULTIPLIER_RE = /^x(\d+(?:\.\d+)?)$/
 const KEYWORDS: ReadonlySet<string> = new Set(keywords)
-const MODIFIER_WORDS = new Set(['once', 'limit', 'per', 'within', 'after', 'to'])
+const MODIFIER_WORDS = new Set(['once', 'limit', 'per', 'within', 'weighted', 'after', 'to'])
 const COMPARISON_PUNCT: ReadonlySet<string> = new Set(['==', '!=', '<', '<=', '>', '>='])
 const OPERATOR_LIST = '==, !=, <, <=, >, >=, in, contains, startsWith, endsWith, includes, matches or exists'
 
@@ -180,6 +181,9 @@ class Parser {
     switch (t.text) {
       case 'rule':
         return true
+      case 'fit':
+        // at a line start only, so `then +5 fit rule "Next"` keeps reading as before
+        return t.lineStart && Parser.isWord(next, 'rule')
       case 'cap':
       case 'floor':
       case 'decay':
@@ -256,6 +260,9 @@ class Parser {
       switch (t.text) {
         case 'rule':
           return this.parseRule()
+        case 'fit':
+          if (Parser.isWord(next, 'rule')) return this.parseRule()
+          break
         case 'cap':
         case 'floor':
           return this.parseBound()
@@ -374,14 +381,17 @@ class Parser {
   // ------------------------------------------------------------------ rules
 
   private parseRule(): RuleAst | undefined {
-    const kw = this.advance()
+    const first = this.advance()
+    const fit = first.text === 'fit'
+    const kw = fit ? span(first.range, this.advance().range) : first.range
     const nameTok = this.peek()
     if (nameTok.kind !== 'string') {
       this.fail('DSL006', `Expected the rule name in double quotes after 'rule', found ${describe(nameTok)}.`)
     }
     this.advance()
     const name: StringAst = { kind: 'string', value: String(nameTok.value), range: nameTok.range }
-    const rule: RuleAst = { kind: 'rule', name, range: span(kw.range, nameTok.range) }
+    const rule: RuleAst = { kind: 'rule', name, range: span(kw, nameTok.range) }
+    if (fit) rule.fit = true
     if (this.atWord('priority')) {
       this.advance()
       rule.priority = this.parseSignedNumber('a priority between 1 and 100')
@@ -423,7 +433,7 @@ class Parser {
         this.syncToStatement()
       }
     }
-    rule.range = span(kw.range, this.previous().range)
+    rule.range = span(kw, this.previous().range)
 
     this.ruleCount++
     if (this.ruleCount > limits.maxRules) {
@@ -766,6 +776,13 @@ class Parser {
         else action.within = within
         continue
       }
+      if (m.text === 'weighted') {
+        this.advance()
+        const recency = this.parseRecency(m.range)
+        if (action.recency) this.report('DSL023', "A rule can have only one 'weighted'.", recency.range)
+        else action.recency = recency
+        continue
+      }
       const mult = MULTIPLIER_RE.exec(m.text)
       if (mult !== null || (m.text === 'x' && this.peek(1).kind === 'number')) {
         this.advance()
@@ -784,6 +801,29 @@ class Parser {
         continue
       }
       return
+    }
+  }
+
+  /** After `weighted`: `P% within D` tiers separated by commas, optionally ending with a bare `P%` for older events. */
+  private parseRecency(start: Range): RecencyAst {
+    const recency: RecencyAst = { kind: 'recency', tiers: [], range: start }
+    for (;;) {
+      const percent = this.parseSignedNumber("a weight such as 50% after 'weighted'")
+      if (!this.atPunct('%')) this.fail('DSL006', `Expected '%' after the weight, found ${describe(this.peek())}.`)
+      const pct = this.advance()
+      if (this.atWord('within')) {
+        this.advance()
+        const within = this.parseDuration("after the weight's 'within'")
+        recency.tiers.push({ percent, within, range: span(percent.range, within.range) })
+        recency.range = span(start, within.range)
+        if (!this.atPunct(',')) return recency
+        this.advance()
+        continue
+      }
+      // a bare percentage weighs every older event and ends the list
+      recency.otherwise = percent
+      recency.range = span(start, pct.range)
+      return recency
     }
   }
 

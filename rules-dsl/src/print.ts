@@ -170,7 +170,7 @@ function printRule(rule: RuleAst): string[] {
   if (measureCondition(rule.condition).tooDeep) {
     throw new TypeError(`print(ast): the condition of rule "${rule.name.value}" nests too deeply`)
   }
-  const header = `rule ${quote(rule.name.value)}${rule.priority ? ` priority ${num(rule.priority)}` : ''}`
+  const header = `${rule.fit ? 'fit ' : ''}rule ${quote(rule.name.value)}${rule.priority ? ` priority ${num(rule.priority)}` : ''}`
   return [header, ...printWhen(rule.condition), `  then ${printAction(rule.action)}`]
 }
 
@@ -247,6 +247,11 @@ function printAction(a: ActionAst): string {
     if (a.limit.per) parts.push(`per ${duration(a.limit.per)}`)
   }
   if (a.within) parts.push(`within ${duration(a.within)}`)
+  if (a.recency) {
+    const tiers = a.recency.tiers.map((t) => `${numText(t.percent.value)}% within ${duration(t.within)}`)
+    if (a.recency.otherwise) tiers.push(`${numText(a.recency.otherwise.value)}%`)
+    parts.push(`weighted ${tiers.join(', ')}`)
+  }
   if (a.multiplier) parts.push(`x${numText(a.multiplier.factor.value)} after ${num(a.multiplier.after)}`)
   if (a.reason) parts.push(quote(a.reason.value))
   return parts.join(' ')

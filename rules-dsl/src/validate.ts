@@ -15,6 +15,7 @@ import type {
   LiteralAst,
   NameAst,
   NumberAst,
+  RecencyAst,
   RuleAst,
   RulesetAst,
 } from './ast.js'
@@ -192,6 +193,7 @@ export function validate(ast: RulesetAst, diags: DiagnosticList): ValidationResu
           } else {
             leaves.set(s, measure.leaves)
             for (const leaf of measure.leaves) checkComparison(leaf, knownEvents, aliasKeys, diags)
+            if (s.fit) checkFitFacts(measure.leaves, diags)
             const key = conditionKey(s.condition)
             const shadow = resetRules.find((r) => r.key === key)
             if (shadow) {
@@ -205,6 +207,7 @@ export function validate(ast: RulesetAst, diags: DiagnosticList): ValidationResu
           }
         }
         if (s.action) checkAction(s.action, diags)
+        if (s.action && s.fit) checkFitAction(s.action, diags)
         break
       }
     }
@@ -250,6 +253,67 @@ function checkDuration(d: DurationAst, diags: DiagnosticList): void {
   if ('error' in parsed) diags.add('DSL020', parsed.error, d.range)
 }
 
+/** Fit rules are a function of the lead's attributes (and the offer), so they cannot read the event or the score. */
+function checkFitFacts(leaves: readonly ComparisonAst[], diags: DiagnosticList): void {
+  for (const leaf of leaves) {
+    for (const f of [leaf.fact, leaf.value]) {
+      if (f?.kind !== 'fact' || f.path.startsWith('lead.') || f.path.startsWith('offer.')) continue
+      diags.add(
+        'DSL059',
+        `A fit rule is re-checked on the lead's current attributes at every event, so it can read only lead.* and offer.* facts, not '${clipText(f.path)}'.`,
+        f.range,
+      )
+    }
+  }
+}
+
+/** A fit rule holds `+N` fit points while it matches: no other action, dimension or modifier has a meaning for it. */
+function checkFitAction(action: ActionAst, diags: DiagnosticList): void {
+  if (action.kind !== 'add') {
+    diags.add('DSL024', `A fit rule adds or subtracts fit points while it matches (+N or -N), it cannot '${action.kind}'.`, action.range)
+    return
+  }
+  if (action.dimension && action.dimension.value !== 'fit') {
+    diags.add('DSL024', `A fit rule scores the fit dimension, not '${clipText(action.dimension.value)}'.`, action.dimension.range)
+  }
+  for (const m of [action.limit, action.within, action.recency, action.multiplier]) {
+    if (m) diags.add('DSL024', 'A fit rule holds its points while it matches, so it takes no once, limit, within, weighted or multiplier.', m.range)
+  }
+}
+
+function checkRecency(action: ActionAst, r: RecencyAst, diags: DiagnosticList): void {
+  if (action.kind !== 'add') {
+    diags.add('DSL024', `Recency weights only apply to rules that add points, not to '${action.kind}'.`, r.range)
+  }
+  if (r.tiers.length === 0) {
+    diags.add('DSL058', "'weighted' needs at least one tier such as '100% within 7d'.", r.range)
+  } else if (r.tiers.length > limits.maxRecencyTiers) {
+    diags.add('DSL058', `A rule can have at most ${limits.maxRecencyTiers} recency tiers (got ${r.tiers.length}).`, r.range)
+  }
+  const weights = [...r.tiers.map((t) => t.percent), ...(r.otherwise ? [r.otherwise] : [])]
+  for (const w of weights) {
+    if (!Number.isFinite(w.value) || w.value < 0 || w.value > limits.maxRecencyPercent) {
+      diags.add('DSL057', `A recency weight must be between 0% and ${limits.maxRecencyPercent}% (got ${w.value}%).`, w.range)
+    }
+  }
+  let previous: { ms: number; text: string } | null = null
+  for (const t of r.tiers) {
+    const parsed = parseDurationText(t.within.text)
+    if ('error' in parsed) {
+      diags.add('DSL020', parsed.error, t.within.range)
+      continue
+    }
+    const ms = parsed.amount * UNIT_MINUTES[parsed.unit]
+    // tiers are tried in order, so a tier not longer than the one before could never be reached
+    if (previous !== null && ms <= previous.ms) {
+      diags.add('DSL056', `Recency tiers must have increasing durations: '${parsed.text}' comes after '${previous.text}'.`, t.within.range)
+    }
+    previous = { ms, text: parsed.text }
+  }
+}
+
+const UNIT_MINUTES = { m: 1, h: 60, d: 1440, w: 10080 } as const
+
 function checkAction(action: ActionAst, diags: DiagnosticList): void {
   if (action.kind === 'add' || action.kind === 'set') {
     if (action.points) checkWhole(action.points, 'number of points', limits.maxPoints, diags)
@@ -278,6 +342,7 @@ function checkAction(action: ActionAst, diags: DiagnosticList): void {
     if (action.limit.per) checkDuration(action.limit.per, diags)
   }
   if (action.within) checkDuration(action.within, diags)
+  if (action.recency) checkRecency(action, action.recency, diags)
   if (action.multiplier) {
     if (action.kind !== 'add') {
       diags.add('DSL024', `A multiplier only applies to rules that add points, not to '${action.kind}'.`, action.multiplier.range)

@@ -288,6 +288,18 @@ const cases: Record<string, { cases: Case[]; neverFires?: string[] }> = {
     neverFires: ['empty-list'],
   },
   empty: { cases: [{ name: 'anything', facts: { event: { type: 'page_view' } }, fires: [] }] },
+  // fit rules are plain engine rules on lead facts: they fire on any event while the attributes match
+  'recency-and-fit': {
+    cases: [
+      { name: 'page view', facts: { event: { type: 'page_view' }, lead: { attributes: {} } }, fires: ['pricing', 'still-an-event-rule'] },
+      { name: 'email open', facts: { event: { type: 'email_open' }, lead: { attributes: { employees: 499 } } }, fires: ['old-history'] },
+      {
+        name: 'enterprise CEO on free mail',
+        facts: { event: { type: 'form_submit' }, lead: { attributes: { employees: 500, role: 'CEO', freemail: true } } },
+        fires: ['with-window', 'enterprise', 'ceo', 'freemail'],
+      },
+    ],
+  },
 }
 
 const fixtureNames = readdirSync(fixtures)
