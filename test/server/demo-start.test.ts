@@ -1,7 +1,8 @@
 // `npm start` on a fresh data folder: the launcher (scripts/start.mjs) runs the built server with the embedded
 // FerretDB and seeds the demo. Through the HTTP API, with the admin key the server prints, this checks what the
 // console's pages show on first start: scored leads with grades, stages and intent labels, a leaderboard, weeks of
-// events and conversions in analytics, the active offer, the published ruleset and a deployed model.
+// events and conversions in analytics, the active offer, the published ruleset, the tracking plan's flagged events, a
+// deployed model and the intent layer's classifications.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
@@ -73,7 +74,7 @@ t.test('the first start seeds a demo that every console page can show', async (t
   t.match(stdout, /password: \S+/, 'the console admin password is printed too')
   const seeded = stdout.split('\n').find((l) => l.includes('demo data seeded'))
   t.ok(seeded, 'one line sums up the demo')
-  const summary = JSON.parse(seeded!) as { leads: number; events: number; converted: number; model: { id: string } | null; ms: number }
+  const summary = JSON.parse(seeded!) as { leads: number; events: number; converted: number; flagged: number; model: { id: string } | null; ms: number }
   t.ok(summary.leads >= 100 && summary.events >= 1000 && summary.converted >= 10, `the summary counts leads, events and customers: ${seeded!}`)
   t.ok(summary.model !== null, 'the summary names the deployed model')
   t.ok(summary.ms < 30_000, `the seed took ${summary.ms} ms (listening after ${listeningMs} ms)`)
@@ -129,12 +130,6 @@ t.test('the first start seeds a demo that every console page can show', async (t
   for (let i = 1; i < board.length; i++) t.ok(board[i - 1]!.score >= board[i]!.score, 'ranked by score')
   t.equal(board[0]!.score, Math.max(...leads.map((l) => l.score)), 'the leader has the highest score')
 
-  // the quiet lead's trend rises while it was active and falls afterwards (decay, in event time)
-  const trend = (await get(`/v1/leads/${linus!.id}/trend?bucket=week`)).buckets as Array<{ score: number; max: number; lost: number }>
-  const peak = Math.max(...trend.map((b) => b.max))
-  t.ok(trend.filter((b) => b.score > 0).length >= 3, 'the quiet lead has weeks of history')
-  t.ok(trend.at(-1)!.score < peak, `its score (${trend.at(-1)!.score}) is below its peak (${peak})`)
-
   // analytics: events over several weeks, a stage funnel, conversions
   const from = new Date(Date.now() - 70 * 86_400_000).toISOString()
   const overTime = await get(`/v1/analytics/events-over-time?granularity=week&from=${from}`) as { series: Array<{ type: string; counts: number[] }> }
@@ -163,6 +158,12 @@ t.test('the first start seeds a demo that every console page can show', async (t
   t.ok(model.data.positives >= 4 && model.data.examples >= 40, `trained on ${model.data.examples} examples, ${model.data.positives} converted`)
   t.ok(leads.every((l) => l.predictive!.model.id === summary.model!.id), 'every lead carries its prediction')
 
+  // the tracking plan (warn mode) flagged the page views that carry their time on site as text
+  const violations = await get('/v1/tracking-plan/violations') as { planVersion: number; items: Array<{ type: string; sourceId: string; warned: number; lastPointer: string | null }> }
+  t.ok(violations.planVersion >= 1, 'a tracking plan is saved')
+  t.ok(summary.flagged > 0, `${summary.flagged} demo events were flagged`)
+  t.match(violations.items, [{ type: 'page_view', sourceId: 'demo', warned: summary.flagged, lastPointer: '#/properties/timeOnSite' }], 'and counted per type and source')
+
   // the intent layer classifies the leads against the offer with the rule fallback (no model configured)
   let intent: { intent?: string; provider?: string } = {}
   await waitUntil(async () => {
@@ -172,6 +173,16 @@ t.test('the first start seeds a demo that every console page can show', async (t
     return true
   }, 90_000, () => `Ada was not classified: ${tail()}`, 1000)
   t.match(intent, { intent: 'High', provider: 'rules-fallback' }, 'a decision maker in an ICP industry: High')
+
+  // the quiet lead's trend rises while it was active and falls afterwards: decay, in event time, applied by the decay
+  // ticks or by its next event (its intent classification), whichever comes first
+  let trend: Array<{ score: number; max: number }> = []
+  await waitUntil(async () => {
+    trend = (await get(`/v1/leads/${linus!.id}/trend?bucket=week`)).buckets as typeof trend
+    return trend.at(-1)!.score < Math.max(...trend.map((b) => b.max))
+  }, 90_000, () => `no decay in the quiet lead's trend: ${JSON.stringify(trend.slice(-9))}`, 1000)
+  t.ok(trend.filter((b) => b.score > 0).length >= 3, 'the quiet lead has weeks of history')
+  t.pass(`its score fell from ${Math.max(...trend.map((b) => b.max))} to ${trend.at(-1)!.score} since it went quiet`)
 
   // the seed ran once: a restart on the same folder finds leads and seeds nothing
   proc.kill('SIGTERM')

@@ -1,4 +1,5 @@
 import type { OfferInput } from '../domain/offers/offer-service.js'
+import type { PlanTypeInput } from '../domain/events/tracking-plan.js'
 
 /** The demo's active offer: the fit rules below read its ICP, and the intent layer classifies leads against it. */
 export const DEMO_OFFER: OfferInput = {
@@ -11,6 +12,22 @@ export const DEMO_OFFER: OfferInput = {
     locations: ['Europe', 'North America'],
   },
 }
+
+/** The demo's tracking plan, in warn mode: a few demo page views carry `timeOnSite` as text and are flagged. */
+export const DEMO_TRACKING_PLAN: PlanTypeInput[] = [
+  {
+    type: 'page_view', mode: 'warn', description: 'A page of the website was viewed',
+    schema: { type: 'object', properties: { path: { type: 'string', pattern: '^/' }, timeOnSite: { type: 'integer', minimum: 0 } }, required: ['path'] },
+  },
+  {
+    type: 'demo_request', mode: 'warn', description: 'A demo was booked on the website',
+    schema: { type: 'object', properties: { form: { type: 'string' } }, required: ['form'] },
+  },
+  {
+    type: 'purchase', mode: 'warn', description: 'A subscription was bought',
+    schema: { type: 'object', properties: { plan: { type: 'string', enum: ['team', 'business', 'enterprise'] }, amount: { type: 'number', minimum: 0 } }, required: ['plan', 'amount'] },
+  },
+]
 
 /**
  * The demo's published ruleset: engagement from events (with decay), fit from the lead's profile against the active

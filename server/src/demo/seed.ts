@@ -1,6 +1,6 @@
 import type { Core } from '../domain/core.js'
 import { newId } from '../lib/ids.js'
-import { DEMO_OFFER, DEMO_RULESET } from './demo-ruleset.js'
+import { DEMO_OFFER, DEMO_RULESET, DEMO_TRACKING_PLAN } from './demo-ruleset.js'
 import { demoData } from './demo-data.js'
 
 const ACTOR = 'demo'
@@ -10,6 +10,8 @@ export interface DemoSummary {
   leads: number
   events: number
   converted: number
+  /** Events the tracking plan flagged (warn mode). */
+  flagged: number
   rulesetVersion: number
   offer: string
   model: { id: string; version: number; auc: number | null } | null
@@ -21,7 +23,7 @@ export interface DemoSummary {
 /**
  * Seeds the demo into an empty database (no leads yet), through the product's own services, so every console page
  * shows what the product would have computed: an active offer, a published ruleset (fit, grades, stages, intent labels,
- * decay), leads with eight weeks of events, scored, some of them customers, and a predictive model trained on them
+ * decay), a tracking plan in warn mode, leads with eight weeks of events, scored, some of them customers, and a predictive model trained on them
  * and deployed as champion. Intent classification follows on its own once the workers start (the active offer is new
  * to the intent layer, so it queues every lead). Returns null when the database already had leads.
  */
@@ -42,13 +44,20 @@ export async function seedDemo (core: Core): Promise<DemoSummary | null> {
   const published = await core.rulesets.publish(draft.version, ACTOR)
   await audit('ruleset.publish', `ruleset:${published.version}`, { draft: draft.version, rescore: false })
 
+  const plan = await core.trackingPlan.replace(DEMO_TRACKING_PLAN, ACTOR, 'Demo tracking plan')
+  await audit('tracking-plan.replace', `tracking-plan:${plan.version}`, { types: plan.types.map((t) => `${t.type}:${t.mode}`) })
+
   const data = demoData(core.now().getTime())
   let accepted = 0
+  let flagged = 0
   const leadIds = new Set<string>()
   for (let i = 0; i < data.events.length; i += 500) {
     const r = await core.ingest.ingest(data.events.slice(i, i + 500), { sourceId: 'demo', requestId: 'demo-seed' })
     accepted += r.accepted
-    for (const item of r.results) if (item.leadId !== undefined) leadIds.add(item.leadId)
+    for (const item of r.results) {
+      if (item.leadId !== undefined) leadIds.add(item.leadId)
+      if (item.warnings !== undefined && item.warnings.length > 0) flagged++
+    }
   }
   // scored here, not by the workers after start: the model below trains on the ledger
   const ids = [...leadIds]
@@ -62,7 +71,7 @@ export async function seedDemo (core: Core): Promise<DemoSummary | null> {
   // the background (the job runs once the workers start)
   if (model !== null) await core.startRescoreAll(ACTOR)
   return {
-    leads: ids.length, events: accepted, converted: data.converted.length, rulesetVersion: published.version,
+    leads: ids.length, events: accepted, converted: data.converted.length, flagged, rulesetVersion: published.version,
     offer: `${offer.id}@${offer.version}`, model, ...('error' in trained ? { modelError: trained.error } : {}), ms: Date.now() - started,
   }
 }
