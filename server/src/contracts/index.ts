@@ -94,6 +94,17 @@ export interface Contribution {
   multiplier?: { factor: number; after: number }
   /** Only for events received within this duration (e.g. `90d`) of their `occurredAt`; older history is ignored. */
   within?: string
+  /**
+   * Points weighted by the event's age when it reached Leadscore (received − occurred): the first tier whose
+   * `within` the age fits gives `percent`, older events get `otherwise` (0: the rule does not fire).
+   */
+  recency?: { tiers: Array<{ within: string; percent: number }>; otherwise: number }
+  /**
+   * `fit`: what a `fit rule` compiles to: its points are held while the rule matches the lead's attributes and taken
+   * back at the first event where it does not. The core evaluates fit rules itself, on the attributes as of each
+   * event; a plugin's contribution with this kind is ignored.
+   */
+  kind?: 'fit'
 }
 
 /**

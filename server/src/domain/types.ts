@@ -26,6 +26,17 @@ export interface ScoreState extends ScoreParts {
   entered?: Record<string, number>
   /** Engagement aggregates for predictive models (absent in states written before they existed). */
   activity?: ActivityView
+  /**
+   * The fit rules that match the lead's attributes as of its latest event, with the points each holds (`of`: the
+   * rule's points when they were granted; `note`: its reason). Absent when none match.
+   */
+  fitHeld?: Record<string, { points: number; of: number; note: string }>
+  /**
+   * The lead's attributes as the events so far carried them, folded in canonical order (keys encoded): what fit
+   * rules read. Kept only under rulesets with fit rules; part of the state so a replay from a checkpoint sees the
+   * attributes as of that point, not the lead's latest ones.
+   */
+  fitAttributes?: Record<string, unknown>
 }
 
 /** A prediction as stored on the lead and on the ledger entry of the event it followed. */

@@ -84,10 +84,13 @@ export function pastedEvents (inputs: readonly unknown[], limits: NormalizeLimit
     const r = normalizeEvent(input, { sourceId: 'dry-run', receivedAt: now, limits })
     if (!r.ok) throw new LS_ERR_EVENT_INVALID(`events[${i}]: ${r.reason.message}`)
     const e = r.event
-    return {
+    const doc: EventDoc = {
       _id: `dry-${i}`, sourceId: 'dry-run', externalId: e.externalId, idSource: e.idSource, leadId: '', seq: i + 1, type: e.type,
       occurredAt: e.occurredAt, receivedAt: now, ord: e.ord, properties: encodeKeys(e.properties) as Record<string, unknown>, status: 'pending',
-    } satisfies EventDoc
+    }
+    // the attributes each event carries, as ingest keeps them: rules (fit rules above all) see them change event by event
+    if (e.lead.attributes !== undefined && Object.keys(e.lead.attributes).length > 0) doc.leadProfile = { attributes: encodeKeys(e.lead.attributes) as Record<string, unknown> }
+    return doc
   })
 }
 

@@ -124,6 +124,17 @@ export function validateRuleset (input: { rules: unknown; settings?: unknown }):
       const m = pr.multiplier
       if (!isObj(m) || typeof m.factor !== 'number' || typeof m.after !== 'number' || m.factor < 0 || m.factor > 100 || m.after < 0) out.push({ pointer: `${p}/event/params/multiplier`, detail: 'multiplier needs factor (0-100) and after (>= 0)' })
     }
+    if (pr.kind !== undefined && (pr.kind !== 'fit' || action !== 'add')) out.push({ pointer: `${p}/event/params/kind`, detail: "kind must be 'fit', on an add action" })
+    if (pr.recency !== undefined) {
+      const rc = pr.recency
+      const pct = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= dslLimits.maxRecencyPercent
+      const tiers = isObj(rc) && Array.isArray(rc.tiers) ? rc.tiers as unknown[] : null
+      const ms = tiers?.map((t) => (isObj(t) && typeof t.within === 'string' && pct(t.percent) ? durationMs(t.within) : null)) ?? []
+      const ascending = ms.every((m, i) => m !== null && (i === 0 || m > ms[i - 1]!))
+      if (tiers === null || tiers.length === 0 || tiers.length > dslLimits.maxRecencyTiers || !ascending || !pct((rc as { otherwise?: unknown }).otherwise)) {
+        out.push({ pointer: `${p}/event/params/recency`, detail: `recency needs 1-${dslLimits.maxRecencyTiers} tiers {within, percent} with increasing durations and an otherwise percent (0-${dslLimits.maxRecencyPercent})` })
+      }
+    }
   })
   if (input.settings !== undefined) out.push(...validateSettings(input.settings))
   return out

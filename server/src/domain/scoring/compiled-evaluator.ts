@@ -393,7 +393,7 @@ function compileCondition (c: unknown, pointer: string, depth: number, reads: Re
 }
 
 // the fields and their order as rules-engine.ts builds a contribution
-const CONTRIBUTION_FIELDS = ['dimension', 'points', 'reason', 'limit', 'multiplier', 'within'] as const
+const CONTRIBUTION_FIELDS = ['dimension', 'points', 'reason', 'limit', 'multiplier', 'within', 'recency', 'kind'] as const
 
 interface CompiledRule {
   priority: number

@@ -119,10 +119,72 @@ export function applyDecay (state: ScoreState, ctx: { at: number; ruleVersion: n
   }
 }
 
+/** Adds `points` to `dimension` within its caps and floors and the total's; returns what was actually applied. */
+function addBounded (next: ScoreState, dimension: Dimension, points: number, settings: RulesetSettings): number {
+  const caps = settings.caps ?? {}
+  const floors = settings.floors ?? {}
+  const current = next[dimension]
+  const dimValue = bound(current + points, floors[dimension], caps[dimension])
+  const totalValue = bound(next.total - current + dimValue, floors.total, caps.total)
+  const applied = totalValue - next.total
+  next[dimension] = current + applied
+  next.total = totalValue
+  return applied
+}
+
+/**
+ * Brings the fit rules' points in line with the fit rules that match the lead's attributes at this event (`matched`,
+ * the `kind: 'fit'` contributions): a rule that stopped matching gives back what it holds, a newly matching one adds
+ * its points, one whose points changed (a new ruleset version) moves to them. Removals come first, in rule id order,
+ * then additions in rule order, so the ledger reads the same on every replay. The stage is left to the event's
+ * `applyContributions`, which moves it once for the whole event.
+ */
+export function applyFit (state: ScoreState, matched: readonly Contribution[], ctx: { ruleVersion: number; settings: RulesetSettings }): { state: ScoreState; reasons: Reason[] } {
+  const held = state.fitHeld ?? {}
+  if (matched.length === 0 && Object.keys(held).length === 0) return { state, reasons: [] }
+  const next = cloneState(state)
+  const nextHeld: NonNullable<ScoreState['fitHeld']> = { ...held }
+  const reasons: Reason[] = []
+  const wanted = new Set(matched.map((c) => c.ruleId))
+  for (const id of Object.keys(held).sort()) {
+    if (wanted.has(id)) continue
+    const h = held[id]!
+    const applied = addBounded(next, 'fit', -h.points, ctx.settings)
+    delete nextHeld[id]
+    reasons.push({ ruleId: id, ruleVersion: ctx.ruleVersion, dimension: 'fit', action: 'add', requested: -h.points, points: applied, note: `${h.note} (no longer matches)` })
+  }
+  for (const c of matched) {
+    const target = c.points ?? 0
+    const h = nextHeld[c.ruleId]
+    if (h !== undefined && h.of === target) continue
+    const requested = target - (h?.points ?? 0)
+    const applied = addBounded(next, 'fit', requested, ctx.settings)
+    const note = c.reason ?? c.ruleId
+    nextHeld[c.ruleId] = { points: (h?.points ?? 0) + applied, of: target, note }
+    reasons.push({ ruleId: c.ruleId, ruleVersion: ctx.ruleVersion, dimension: 'fit', action: 'add', requested, points: applied, note: h === undefined ? note : `${note} (points changed)` })
+  }
+  if (Object.keys(nextHeld).length > 0) next.fitHeld = nextHeld
+  else delete next.fitHeld
+  return { state: next, reasons }
+}
+
 function cloneState (s: ScoreState): ScoreState {
   const fired: ScoreState['fired'] = {}
   for (const [k, v] of Object.entries(s.fired)) fired[k] = { n: v.n, recent: [...v.recent] }
   return { ...s, fired }
+}
+
+/**
+ * The recency weight (a fraction) of an event that was `ageMs` old when it reached us: the first tier the age is
+ * within, else `otherwise`. The age is received − occurred, fixed once the event is stored, so live scoring, replays
+ * and backtests weigh an event the same; a wall-clock age would change on every replay.
+ */
+export function recencyWeight (recency: NonNullable<Contribution['recency']>, ageMs: number): number {
+  for (const t of recency.tiers) {
+    const ms = durationMs(t.within)
+    if (ms !== null && ageMs <= ms) return t.percent / 100
+  }
+  return recency.otherwise / 100
 }
 
 /**
@@ -145,6 +207,9 @@ export function applyContributions (
       const withinMs = durationMs(c.within)
       if (withinMs !== null && (ctx.receivedAt ?? ctx.at) - ctx.at > withinMs) continue
     }
+    // an event too old to weigh anything does not fire, so it uses up no `once` or limit
+    const weight = c.recency === undefined || c.action !== 'add' ? 1 : recencyWeight(c.recency, Math.max(0, (ctx.receivedAt ?? ctx.at) - ctx.at))
+    if (weight === 0) continue
     if (c.limit !== undefined) {
       const perMs = c.limit.per === undefined ? null : durationMs(c.limit.per)
       const inWindow = perMs === null ? rec.n : rec.recent.filter((t) => t > ctx.at - perMs && t <= ctx.at).length
@@ -161,9 +226,12 @@ export function applyContributions (
       if (floorTotal !== undefined && floorTotal > 0) { next.engagement = floorTotal; next.total = floorTotal }
       requested = -before
       applied = next.total - before
+      // fit rules that still match score again at the lead's next event
+      delete next.fitHeld
     } else {
       let points = c.points ?? 0
       if (c.multiplier !== undefined && rec.n >= c.multiplier.after) points = Math.round(points * c.multiplier.factor)
+      if (weight !== 1) points = Math.round(points * weight)
       const current = next[dimension]
       const target = c.action === 'set' ? points : current + points
       requested = target - current

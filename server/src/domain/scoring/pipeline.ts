@@ -1,7 +1,7 @@
 import type { Contribution, ScoringPlugin, PluginContext, PredictiveScore } from '../../contracts/index.js'
 import type { EventDoc, LeadDoc, Reason, ScoreState } from '../types.js'
 import { decodeKeys } from '../../lib/keys.js'
-import { applyContributions, applyDecay } from './model.js'
+import { applyContributions, applyDecay, applyFit } from './model.js'
 import { mapEventType, type ActiveRuleset } from '../rulesets/ruleset-service.js'
 import { foldActivity, emptyActivity } from '../predictive/activity.js'
 
@@ -43,6 +43,25 @@ function leadFacts (lead: LeadDoc, profile: EventDoc['leadProfile']): Record<str
     id: lead._id, email: lead.email, externalId: lead.externalId ?? profile?.externalId ?? null, name: profile?.name ?? lead.name,
     company: profile?.company ?? lead.company, attributes, status: lead.status, sources: lead.sources ?? [],
   }
+}
+
+const fitRulesets = new WeakMap<object, boolean>()
+/** Whether the ruleset has fit rules (`kind: 'fit'`); computed once per ruleset version. */
+function hasFitRules (ruleset: ActiveRuleset): boolean {
+  let has = fitRulesets.get(ruleset.rules)
+  if (has === undefined) {
+    has = ruleset.rules.some((r) => (r.event?.params as { kind?: unknown } | undefined)?.kind === 'fit')
+    fitRulesets.set(ruleset.rules, has)
+  }
+  return has
+}
+
+/** The state with this event's attributes folded into the attributes fit rules read (rulesets with fit rules only). */
+function foldFitAttributes (state: ScoreState, event: EventDoc, ruleset: ActiveRuleset): ScoreState {
+  if (!hasFitRules(ruleset)) return state
+  const carried = event.leadProfile?.attributes
+  if (carried === undefined && state.fitAttributes !== undefined) return state
+  return { ...state, fitAttributes: { ...(state.fitAttributes ?? {}), ...(carried ?? {}) } }
 }
 
 /**
@@ -89,6 +108,8 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
       const attributes = ectx.attributes ?? lf.attributes as Record<string, unknown>
       // every event other than manual adjustments and decay ticks is lead activity, whether or not the ruleset scores it
       const withActivity = (s: ScoreState): ScoreState => ({ ...s, activity: foldActivity(s.activity, type, event.occurredAt.getTime(), properties) })
+      // fit rules read the attributes the events carried up to this one, so replays and backtests see the same
+      state = foldFitAttributes(state, event, ruleset)
       if (!known) {
         const next = withActivity(state)
         return { mapped: false, type, state: next, reasons: [], predictive: predict(lead, attributes, event, type, properties, next) }
@@ -108,9 +129,15 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
         }, ctx)
         for (const c of extra) contributions.push({ ...c, ruleId: `${plugin.manifest.id}.${c.ruleId}` })
       }
-      const r = applyContributions(state, contributions, ctx)
+      // fit rules first: they bring fit in line with the attributes as of this event, then the event's rules score it.
+      // They run again on the folded attributes (the stored ones are the lead's latest, wrong for a replay).
+      const fitFacts = hasFitRules(ruleset)
+        ? await ruleset.evaluator.evaluate({ event: eventFacts, lead: { ...lf, attributes: decodeKeys(state.fitAttributes ?? {}) }, score: scoreFacts, offer: ruleset.offer?.facts ?? null })
+        : []
+      const fit = applyFit(state, fitFacts.filter((c) => c.kind === 'fit' && c.action === 'add'), ctx)
+      const r = applyContributions(fit.state, contributions.filter((c) => c.kind !== 'fit'), ctx)
       const next = withActivity(r.state)
-      return { mapped: true, type, state: next, reasons: [...decayed.reasons, ...r.reasons], predictive: predict(lead, attributes, event, type, properties, next) }
+      return { mapped: true, type, state: next, reasons: [...decayed.reasons, ...fit.reasons, ...r.reasons], predictive: predict(lead, attributes, event, type, properties, next) }
     },
   }
 }

@@ -30,6 +30,8 @@ interface ScoreEventParams extends Record<string, unknown> {
   limit?: { count: number; per?: string }
   multiplier?: { factor: number; after: number }
   within?: string
+  recency?: Contribution['recency']
+  kind?: 'fit'
 }
 
 /** Evaluates rules with json-rules-engine itself: the reference the compiled evaluator is tested against. */
@@ -77,6 +79,8 @@ export function createEngineEvaluator (version: number, rules: readonly RuleProp
         if (p.limit !== undefined) c.limit = p.limit
         if (p.multiplier !== undefined) c.multiplier = p.multiplier
         if (p.within !== undefined) c.within = p.within
+        if (p.recency !== undefined) c.recency = p.recency
+        if (p.kind !== undefined) c.kind = p.kind
         out.push(c)
       }
       // json-rules-engine runs rules of equal priority concurrently; fix the order so results are deterministic
