@@ -184,3 +184,38 @@ export async function mapLimit<T, R> (items: readonly T[], limit: number, fn: (i
   }))
   return out
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Recency weights and fit rules, as the rules language states them (docs/dsl.md)
+
+const DAY_MS = 86_400_000
+
+/** `weighted P1% within D1, P2% within D2, …, Q%` for an event `ageDays` old on arrival: the points it scores. */
+export function recencyModel (points: number, ageDays: number, tiers: ReadonlyArray<[percent: number, withinDays: number]>, otherwise = 0): number {
+  const hit = tiers.find(([, d]) => ageDays * DAY_MS <= d * DAY_MS)
+  return Math.round(points * (hit === undefined ? otherwise : hit[0]) / 100)
+}
+
+export interface FitModelRule { id: string; points: number; matches: (attributes: Record<string, unknown>) => boolean }
+
+/**
+ * Fit as a function of the attributes: events in event-time order each carry (or not) attributes that merge into
+ * the lead's; after each, every fit rule holds its points exactly while it matches. Returns the fit change of each
+ * event with the rules it added and removed (fit uncapped, no other rules).
+ */
+export function fitModel (events: ReadonlyArray<{ at: number; attributes?: Record<string, unknown> }>, rules: readonly FitModelRule[]): Array<{ delta: number; added: string[]; removed: string[] }> {
+  let attributes: Record<string, unknown> = {}
+  const holding = new Set<string>()
+  return [...events].sort((a, b) => a.at - b.at).map((e) => {
+    attributes = { ...attributes, ...(e.attributes ?? {}) }
+    let delta = 0
+    const added: string[] = []
+    const removed: string[] = []
+    for (const r of rules) {
+      const now = r.matches(attributes)
+      if (now && !holding.has(r.id)) { holding.add(r.id); delta += r.points; added.push(r.id) }
+      if (!now && holding.has(r.id)) { holding.delete(r.id); delta -= r.points; removed.push(r.id) }
+    }
+    return { delta, added, removed }
+  })
+}

@@ -172,6 +172,39 @@ t.test('differential: the compiled evaluator returns exactly what json-rules-eng
   t.ok(stats.silent > 0, 'some evaluations fire nothing')
 })
 
+// The params recency weights and fit rules add (`recency`, `kind`) reach the contribution the same way in both
+const recencyParams = fc.record({
+  action: fc.constantFrom('add', 'add', 'set'),
+  dimension: fc.constantFrom('engagement', 'fit'),
+  points: fc.integer({ min: -50, max: 50 }),
+  reason: fc.string({ maxLength: 8 }),
+  within: fc.constantFrom('90d', '1w'),
+  recency: fc.record({
+    tiers: fc.array(fc.record({ within: fc.constantFrom('1h', '7d', '30d'), percent: fc.integer({ min: 0, max: 200 }) }), { minLength: 1, maxLength: 3 }),
+    otherwise: fc.integer({ min: 0, max: 100 }),
+  }),
+  kind: fc.constant('fit'),
+}, { requiredKeys: [] })
+const recencyRules = fc.array(fc.tuple(topLevel, fc.constantFrom(undefined, 1, 2), recencyParams), { minLength: 1, maxLength: 6 })
+  .map((rs) => rs.map(([conditions, priority, p], i) => {
+    const r: Record<string, unknown> = { name: `rule-${(7 * i) % 10}-${i}`, conditions, event: { type: 'score', params: p } }
+    if (priority !== undefined) r.priority = priority
+    return r
+  }))
+
+t.test('differential: recency tiers and fit rules come out of both evaluators alike', async (t) => {
+  const stats = await differential(recencyRules, factSet, 20261205, 600)
+  t.comment(JSON.stringify(stats))
+  t.ok(stats.fallbacks < stats.rulesets * 0.02, `few random rulesets fall back (${stats.fallbacks}/${stats.rulesets})`)
+  t.ok(stats.fired > stats.evaluations * 0.2, 'rules fire in many evaluations')
+  // the fields really travel: a fit rule with tiers fires and both evaluators hand back its params
+  const fit = { ruleId: 'f', action: 'add', dimension: 'fit', points: 5, reason: 'F', recency: { tiers: [{ within: '7d', percent: 50 }], otherwise: 0 }, kind: 'fit' }
+  const rs = [{ name: 'f', conditions: { all: [{ fact: 'lead', path: 'attributes.role', operator: 'equal', value: 'CEO' }] }, event: { type: 'score', params: fit } }]
+  const got = await agree(t, rs, facts({ type: 'x' }, { attributes: { role: 'CEO' } }), 'fit rule with tiers')
+  t.same(got, ['f'])
+  t.same((viaCompiled(rs, facts({ type: 'x' }, { attributes: { role: 'CEO' } })) as { fired: Contribution[] }).fired, [fit], 'params kept whole')
+})
+
 // Rules gated on event.type (which the compiled evaluator uses to skip rules) mixed with conditions that throw
 // always or only for object fact values, over facts that hit every case.
 const TYPES = ['page_view', 'email_open', 'form_submit', 'demo']
