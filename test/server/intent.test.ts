@@ -116,3 +116,10 @@ t.test('with no model configured the status says so and the rule fallback classi
   t.equal((await call(app, 'GET', '/v1/intent/leads/nope')).status, 404)
   t.equal((await call(app, 'POST', `/v1/intent/leads/${id!}/classify`)).status, 202)
 })
+
+t.test('the server starts with a local model that is not installed, and its status says why it cannot answer', async (t) => {
+  const { app } = await buildTestApp(t, { LEADSCORE_INTENT_PROVIDER: 'local', LEADSCORE_INTENT_MODEL: '/nonexistent/model.gguf' })
+  t.match((await call(app, 'GET', '/v1/intent/status')).body, {
+    provider: 'local', model: 'model.gguf', configured: true, message: /cannot answer: the model file \/nonexistent\/model\.gguf does not exist \(npm run intent:model/,
+  })
+})

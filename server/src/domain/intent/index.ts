@@ -33,7 +33,7 @@ export function createIntentLayer (config: IntentConfig, deps: { c: IntentCollec
   })
   return createIntentService({
     ...deps, classifier, pollMs: config.pollMs,
-    configured: { provider: config.provider, model: provider?.model ?? null },
+    configured: { provider: config.provider, model: provider?.model ?? null, problem: () => provider?.problem?.() ?? null },
   })
 }
 

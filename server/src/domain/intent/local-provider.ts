@@ -82,6 +82,9 @@ export function createLocalProvider (opts: LocalProviderOptions): IntentProvider
       queue = next.catch(() => undefined)
       return next
     },
+    problem () {
+      return existsSync(opts.modelPath) ? null : `the model file ${opts.modelPath} does not exist (npm run intent:model installs the default one)`
+    },
     async close () {
       const l = loading
       loading = null

@@ -48,7 +48,7 @@ export interface IntentServiceDeps {
   offers: OfferService | null
   classifier: IntentClassifier
   /** What the status says of the configured provider. */
-  configured: { provider: 'off' | 'openai' | 'local'; model: string | null }
+  configured: { provider: 'off' | 'openai' | 'local'; model: string | null; problem?: () => string | null }
   log: IntentLogger
   now: () => Date
   pollMs: number
@@ -224,7 +224,11 @@ export function createIntentService (deps: IntentServiceDeps) {
       cursor = await deps.live.top()
       const { provider, model } = deps.configured
       if (provider === 'off') log.warn({}, 'AI intent: no model is configured (LEADSCORE_INTENT_PROVIDER=off); leads are classified by the rule fallback')
-      else log.info({ provider, model }, 'AI intent provider configured')
+      else {
+        const problem = deps.configured.problem?.() ?? null
+        if (problem !== null) log.warn({ provider, model, problem }, 'AI intent provider cannot answer; leads are classified by the rule fallback until it can')
+        else log.info({ provider, model }, 'AI intent provider configured')
+      }
       timer = setInterval(() => {
         if (running !== null) return
         running = tick().then(() => { lastTickError = null }, (err: unknown) => {
@@ -244,11 +248,13 @@ export function createIntentService (deps: IntentServiceDeps) {
     async status () {
       const { provider, model } = deps.configured
       const health: ProviderHealth = deps.classifier.health()
+      const problem = deps.configured.problem?.() ?? null
       return {
         provider, model, configured: provider !== 'off',
         message: provider === 'off'
           ? 'No model is configured (LEADSCORE_INTENT_PROVIDER=off): every lead is classified by the rule fallback.'
-          : health.state === 'paused' ? `The ${provider} provider is paused after repeated failures; the rule fallback answers meanwhile.` : `Leads are classified by ${provider} (${model ?? ''}).`,
+          : problem !== null ? `The ${provider} provider cannot answer: ${problem}. The rule fallback classifies meanwhile.`
+            : health.state === 'paused' ? `The ${provider} provider is paused after repeated failures; the rule fallback answers meanwhile.` : `Leads are classified by ${provider} (${model ?? ''}).`,
         health: { ...health, lastErrorAt: health.lastErrorAt?.toISOString() ?? null, pausedUntil: health.pausedUntil?.toISOString() ?? null },
         offer: deps.offers === null ? null : lastOffer ?? await activeOffer(),
         queued: await c.intentQueue.countDocuments({}),

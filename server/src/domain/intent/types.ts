@@ -40,6 +40,8 @@ export interface IntentProvider {
   readonly model: string
   classify (profile: LeadProfile, offer: Offer, signal: AbortSignal): Promise<IntentAnswer>
   close? (): Promise<void>
+  /** What keeps the provider from answering that is known without asking it (a missing model file), or null. */
+  problem? (): string | null
 }
 
 /** A provider failure; `retryable` false means asking again cannot help (a bad key, a missing model file). */
