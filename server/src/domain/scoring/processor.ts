@@ -341,7 +341,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return { checkpoint: cp, older: events.filter((e) => e.ord > cp.ord), supersedeIds: entries.filter((e) => e.ord > cp.ord).map((e) => e._id) }
   }
 
-  async function planReplay (lead: LeadDoc, newEvents: EventDoc[], settings: Parameters<typeof initialState>[0]): Promise<{
+  async function planReplay (lead: LeadDoc, newEvents: EventDoc[], settings: Parameters<typeof initialState>[0], history?: EventDoc[]): Promise<{
     replayFrom: string | null; reason: string | null; state: ScoreState; supersedeFrom: string | null; events: EventDoc[]; replayed: number
     supersedeIds?: string[]
   }> {
@@ -374,7 +374,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       checkpoint = await c.scoreHistory.find({ leadId: lead._id, committed: true, superseded: false, ord: { $lt: replayFrom } }).sort({ ord: -1 }).limit(1).next()
     }
     const supersedeFrom = checkpoint?.ord ?? ''
-    const older = deps.scansQueries !== true
+    const older = history !== undefined && supersedeFrom === '' ? history : deps.scansQueries !== true
       ? await c.events.find({ leadId: lead._id, seq: { $lte: lead.lastSeq }, ord: { $gt: supersedeFrom } }).toArray()
       : lead.lastSeq < 1 ? [] : (await c.events.find({ _id: { $gte: eventIdOf(lead._id, 1), $lte: eventIdOf(lead._id, lead.lastSeq) } } as never).toArray()).filter((e) => e.ord > supersedeFrom)
     return { replayFrom, reason, state: checkpoint?.state ?? initialState(settings), supersedeFrom, events: [...older, ...sorted].sort(byOrd), replayed: older.length }
@@ -384,12 +384,12 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * Scores one lead's new events in memory: the ledger entries, the batch record and the lead's new fields. Reads
    * the database only for a replay (a late event or a re-score). null when there is nothing to do.
    */
-  async function prepare (lead: LeadDoc, newEvents: EventDoc[], rescore: boolean, ruleset: ActiveRuleset, heldBy: string | null): Promise<Prepared | null> {
+  async function prepare (lead: LeadDoc, newEvents: EventDoc[], rescore: boolean, ruleset: ActiveRuleset, heldBy: string | null, history?: EventDoc[]): Promise<Prepared | null> {
     // under the lead's id, so that the ledger entries (`<token>:<i>`) of a lead are an `_id` range
     const token = batchTokenOf(lead._id, newId('bt'))
     if (rescore) lead = { ...lead, rescoreFrom: '' }
     if (newEvents.length === 0 && lead.rescoreFrom == null) return null
-    let plan = await planReplay(lead, newEvents, ruleset.settings)
+    let plan = await planReplay(lead, newEvents, ruleset.settings, history)
     // A replay re-scores every stored event after its checkpoint. When more new events wait than this run took, the
     // run takes as many more as it replays (the replay is paid for anyway), so a shuffled backlog costs each event
     // a bounded number of replays instead of one replay per `eventsPerRun` events.
@@ -397,7 +397,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       const more = (await eventsAfterMany([{ _id: lead._id, lastSeq: lead.lastSeq + newEvents.length }], plan.replayed - newEvents.length)).get(lead._id)!
       if (more.length > 0) {
         newEvents = [...newEvents, ...more]
-        plan = await planReplay(lead, newEvents, ruleset.settings)
+        plan = await planReplay(lead, newEvents, ruleset.settings, history)
       }
     }
     const { replayFrom, reason, supersedeFrom, events } = plan
@@ -584,6 +584,24 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   }
 
   /**
+   * The stored events (seq 1..lastSeq) of leads being re-scored, by `_id` list, while they fit in MAX_BATCH_EVENTS; a
+   * lead left out reads its own (see `planReplay`).
+   */
+  async function storedEvents (leads: readonly LeadDoc[]): Promise<Map<string, EventDoc[]>> {
+    const out = new Map<string, EventDoc[]>()
+    const ids: string[] = []
+    for (const l of leads) {
+      if (ids.length + l.lastSeq > MAX_BATCH_EVENTS) break
+      out.set(l._id, [])
+      for (let seq = 1; seq <= l.lastSeq; seq++) ids.push(eventIdOf(l._id, seq))
+    }
+    for (const e of await byIds(c.events, ids)) out.get(e.leadId)?.push(e)
+    // a lead with an event missing (erased meanwhile) reads its own
+    for (const l of leads) if (out.get(l._id)?.length !== l.lastSeq) out.delete(l._id)
+    return out
+  }
+
+  /**
    * One round over leads this process holds: reads their documents and new events, scores them, writes them.
    * Returns the leads that committed a full round of new events (more may wait) and the counts.
    */
@@ -596,8 +614,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const ruleset = await rulesets.active()
     await pipeline.prepare?.()
     const heldBy = deps.notifier !== undefined ? await deps.notifier.heldBy() : null
+    // a re-score replays every stored event of its leads: their ids are known (seqs 1..lastSeq), so one list read
+    // serves the batch instead of a read per lead
+    const histories = rescore ? await storedEvents(leads) : new Map<string, EventDoc[]>()
     // a few leads at a time: a replay (a late event, a re-score) reads the database, and those reads can overlap
-    const runs = (await mapLimit(leads, 4, async (lead) => await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy))).filter((p): p is Prepared => p !== null)
+    const runs = (await mapLimit(leads, 4, async (lead) => await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy, histories.get(lead._id)))).filter((p): p is Prepared => p !== null)
     const committed = await commit(runs, lost)
     return {
       more: committed.filter((r) => partial.has(r.lead._id) || r.committed.events >= deps.eventsPerRun).map((r) => r.lead._id),
