@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../../server/src/infra/ferretdb.js'
 import { ROOT, waitUntil } from '../helpers/processes.js'
+import { openBrowser, requireConsoleAndBrowser, signIn } from '../helpers/browser.js'
 
 t.setTimeout(180_000)
 
@@ -183,6 +184,21 @@ t.test('the first start seeds a demo that every console page can show', async (t
   }, 90_000, () => `no decay in the quiet lead's trend: ${JSON.stringify(trend.slice(-9))}`, 1000)
   t.ok(trend.filter((b) => b.score > 0).length >= 3, 'the quiet lead has weeks of history')
   t.pass(`its score fell from ${Math.max(...trend.map((b) => b.max))} to ${trend.at(-1)!.score} since it went quiet`)
+
+  // the console's first page in a browser, signed in with the printed password: the demo's leads with their stages
+  requireConsoleAndBrowser()
+  const email = /email:\s+(\S+)/.exec(stdout)![1]!
+  const password = /password: (\S+)/.exec(stdout)![1]!
+  const { page, pageErrors, shot } = await openBrowser(t, { viewport: { width: 1280, height: 860 }, timeoutMs: 30_000 })
+  await signIn(page, base, { email, password }, '/leads')
+  await page.getByText(/@[a-z]+\.example$/).first().waitFor()
+  const html = await page.content()
+  const shown = new Set(html.match(/[a-z0-9.-]+@[a-z]+\.example/g) ?? [])
+  t.ok(shown.size >= 20, `the leads page lists ${shown.size} demo leads`)
+  t.ok([...shown].every((e) => byEmail.has(e)), 'all of them seeded leads')
+  t.ok(['SQL', 'MQL', 'Nurture'].some((s) => html.includes(s)), 'with their stages')
+  await shot(page, 'demo-first-page')
+  t.same(pageErrors, [], 'no script errors')
 
   // the seed ran once: a restart on the same folder finds leads and seeds nothing
   proc.kill('SIGTERM')
