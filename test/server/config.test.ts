@@ -103,5 +103,6 @@ t.test('loadConfig throws LS_ERR_CONFIG_INVALID listing every bad variable', asy
 t.test('the embedded database syncs at checkpoints by default; full and normal are the only choices', async (t) => {
   t.equal(loadConfig({}).embeddedDbSync, 'normal')
   t.equal(loadConfig({ LEADSCORE_EMBEDDED_DB_SYNC: 'full' }).embeddedDbSync, 'full')
-  for (const v of ['off', 'FULL', '']) t.throws(() => loadConfig({ LEADSCORE_EMBEDDED_DB_SYNC: v }), { code: 'LS_ERR_CONFIG_INVALID' }, `LEADSCORE_EMBEDDED_DB_SYNC=${JSON.stringify(v)}`)
+  t.equal(loadConfig({ LEADSCORE_EMBEDDED_DB_SYNC: '' }).embeddedDbSync, 'normal', 'empty is unset')
+  for (const v of ['off', 'FULL']) t.throws(() => loadConfig({ LEADSCORE_EMBEDDED_DB_SYNC: v }), { code: 'LS_ERR_CONFIG_INVALID' }, `LEADSCORE_EMBEDDED_DB_SYNC=${JSON.stringify(v)}`)
 })
