@@ -4,6 +4,7 @@ import { DEMO_OFFER, DEMO_RULESET, DEMO_TRACKING_PLAN } from './demo-ruleset.js'
 import { demoData } from './demo-data.js'
 
 const ACTOR = 'demo'
+const DEMO_LOCK = 'demo-seed'
 
 /** What the seed made, logged as one line at startup. */
 export interface DemoSummary {
@@ -23,11 +24,24 @@ export interface DemoSummary {
 /**
  * Seeds the demo into an empty database (no leads yet), through the product's own services, so every console page
  * shows what the product would have computed: an active offer, a published ruleset (fit, grades, stages, intent labels,
- * decay), a tracking plan in warn mode, leads with eight weeks of events, scored, some of them customers, and a predictive model trained on them
- * and deployed as champion. Intent classification follows on its own once the workers start (the active offer is new
- * to the intent layer, so it queues every lead). Returns null when the database already had leads.
+ * decay), a tracking plan in warn mode, leads with eight weeks of events, scored, some of them customers, and a
+ * predictive model trained on them and deployed as champion. Intent classification follows on its own once the
+ * workers start (the active offer is new to the intent layer, so it queues every lead). Returns null when the
+ * database already had leads (or another process is seeding it).
  */
 export async function seedDemo (core: Core): Promise<DemoSummary | null> {
+  if (await core.c.leads.estimatedDocumentCount() > 0) return null
+  // two servers started together on one empty database: one seeds, the other starts without
+  const owner = newId('lk')
+  if (!await core.locks.acquire(DEMO_LOCK, owner, 5 * 60_000)) return null
+  try {
+    return await seed(core)
+  } finally {
+    await core.locks.release(DEMO_LOCK, owner)
+  }
+}
+
+async function seed (core: Core): Promise<DemoSummary | null> {
   if (await core.c.leads.estimatedDocumentCount() > 0) return null
   const started = Date.now()
   // audit entries as the routes write them, so the audit page tells how the demo came to be
