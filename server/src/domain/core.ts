@@ -11,6 +11,7 @@ import { createDecaySchedule } from './scoring/decay-schedule.js'
 import { createDecayTicker } from './scoring/decay-ticks.js'
 import { createLeadProcessor, LockBusyError, type CommittedBatch } from './scoring/processor.js'
 import { createIngestService } from './events/ingest.js'
+import { createIngestJournal } from './events/ingest-journal.js'
 import { createIdempotencyService } from './events/idempotency.js'
 import { createLiveFeed } from './live/live-feed.js'
 import { createApiKeyService } from './auth/api-keys.js'
@@ -163,8 +164,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const suppressions = createSuppressionList(c.suppressions, now, database.idIn)
   const trackingPlan = createTrackingPlanService({ plans: c.trackingPlans, now })
   const violations = createViolationCounters({ counters: c.trackingViolations, now, locks })
+  const journal = createIngestJournal({ col: c.ingestJournal, now })
   const storing = createIngestService({
-    c, now, identity, suppressed: suppressions.suppressed, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
+    c, now, identity, journal, suppressed: suppressions.suppressed, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
     onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
     onRejectsStored: async (n) => { await views.rejectsStored(n) },
@@ -186,25 +188,24 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   let sweeps = 0
   /**
-   * The backstop next to the marker poll, on its first run and every 12th after: it queues the leads of events left
-   * pending longer than 30 s (a process that died between storing an event and its marker). That query reads the
-   * events whole on FerretDB, so it runs rarely. (A lead flagged for re-score needs no scan: its marker is written
-   * before the flag and again after it.) On its first run and every 10th, it purges expired idempotency keys, old live
-   * messages and long-expired lock documents, which are queries on other fields than `_id` too.
+   * The backstop next to the marker poll: it queues the leads of ingest journal entries older than 30 s (a process
+   * that died between storing events and queueing their leads leaves its entry), one `_id` range read. (A lead
+   * flagged for re-score needs nothing: its marker is written before the flag and again after it.) On its first run
+   * and every 10th, it purges expired idempotency keys, old live messages and long-expired lock documents, which are
+   * queries on other fields than `_id`.
    */
   async function sweep (): Promise<number> {
     const t = now()
     const ids = new Set<string>()
     const n = sweeps++
-    if (n % 12 === 0) {
-      // a process that died between storing an event and its marker leaves the event pending with no marker
-      const stale = await c.events.find({ status: 'pending', receivedAt: { $lt: new Date(t.getTime() - 30_000) } }).project<{ leadId: string }>({ leadId: 1 }).limit(5000).toArray()
-      for (const e of stale) ids.add(e.leadId)
-    }
+    const orphans = await journal.orphans(30_000)
+    for (const o of orphans) for (const id of o.leads) ids.add(id)
     if (ids.size > 0) {
       log.debug({ leads: ids.size }, 'sweeper enqueued leads')
       await enqueue([...ids])
     }
+    // removed only once their leads have markers
+    await journal.remove(orphans.map((o) => o._id))
     if (n % 10 !== 0) return ids.size
     await idempotency.purgeExpired()
     await live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))

@@ -6,8 +6,8 @@ import type {
 } from '../domain/types.js'
 import type { ModelDoc, DeploymentDoc, EvaluationDoc } from '../domain/predictive/registry.js'
 import type { SuppressionDoc } from '../domain/privacy/suppression.js'
-import type { IntentQueueDoc, IntentCacheDoc, IntentStateDoc } from '../domain/intent/service.js'
 import type { OfferStoreDoc } from '../domain/offers/offer-service.js'
+import type { IntentQueueDoc, IntentCacheDoc, IntentStateDoc } from '../domain/intent/service.js'
 import type { TrackingPlanDoc } from '../domain/events/tracking-plan.js'
 import type { ViolationCounterDoc } from '../domain/events/violation-counters.js'
 
@@ -67,6 +67,8 @@ export interface Collections {
   aggregates: Collection<{ _id: string; [field: string]: unknown }>
   /** When each lead next decays, `_id` `<due time>|<lead id>` (domain/scoring/decay-schedule.ts). */
   decaySchedule: Collection<{ _id: string; leadId?: string; settings?: string; builtAt?: Date }>
+  /** What storing requests intend to store, until their leads are queued (domain/events/ingest-journal.ts). */
+  ingestJournal: Collection<{ _id: string; leads: string[]; at: Date }>
   /** Hashed identities of leads erased on request: ingest refuses their events (domain/privacy/suppression.ts). */
   suppressions: Collection<SuppressionDoc>
   /** Leads waiting for an AI intent classification, `_id` the lead id (domain/intent/). */
@@ -166,6 +168,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   leadIndex: [],
   aggregates: [],
   decaySchedule: [],
+  ingestJournal: [],
   suppressions: [],
   intentQueue: [],
   intentCache: [],
@@ -233,7 +236,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'offers', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
-    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'decaySchedule', 'suppressions', 'intentQueue', 'intentCache', 'intentState',
+    'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'decaySchedule', 'ingestJournal', 'suppressions', 'intentQueue', 'intentCache', 'intentState',
     'trackingPlans', 'trackingViolations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections
   return { client, db, c, ferret, idIn, idAnd, idRange, close: async () => { await client.close() } }

@@ -8,6 +8,7 @@ import { normalizeEvent, type NormalizedEvent, type NormalizeLimits, type Reject
 import { initialState } from '../scoring/model.js'
 import type { RulesetSettings } from '../types.js'
 import type { IdentityService } from '../identity.js'
+import type { IngestJournal } from './ingest-journal.js'
 import { mapLimit } from '../../lib/map-limit.js'
 import { MongoServerError } from 'mongodb'
 import type { CompiledPlan, Violation } from './tracking-plan.js'
@@ -73,6 +74,8 @@ export interface IngestDeps {
   initialSettings: () => Promise<RulesetSettings>
   /** Makes sure each lead gets a scoring run. Called after the events are durably stored. */
   enqueue: (leadIds: string[]) => Promise<void>
+  /** Records what a request is about to store until its leads are queued (a process dying in between leaves it). */
+  journal?: IngestJournal
   /** Whether the database answers `_id: { $in }` from its index (see `Database.idIn`). */
   idIn: boolean
   /** Which lead carries an external id (aliases looked up by `_id`). */
@@ -329,6 +332,7 @@ export function createIngestService (deps: IngestDeps) {
     // then starts from the seq the first stored instead of clashing on it and resolving each event alone.
     const touched = new Set<string>()
     const unresolved: Pending[] = []
+    let journalEntry: string | null = null
     const refused: Array<{ p: Pending; reason: RejectReason }> = []
     await gates.run(valid.map((p) => p.ev.leadKey), async () => {
       // one upsert per distinct lead
@@ -345,6 +349,7 @@ export function createIngestService (deps: IngestDeps) {
       const hints = ensured.map(({ lead: l, created }) => startSeq(l, created))
       const lookupDuplicates = ctx.lookupDuplicates ?? true
 
+      if (deps.journal !== undefined && leads.length > 0) journalEntry = await deps.journal.open(leads.map((l) => l._id))
       // waves: the i-th event of every lead goes in one unordered insertMany, so no lead ever has two seqs in flight
       const seqHint = new Map<string, number>()
       const maxWave = Math.max(0, ...groups.map((g) => g.length))
@@ -433,6 +438,7 @@ export function createIngestService (deps: IngestDeps) {
       }
     }
     if (touched.size > 0) await deps.enqueue([...touched])
+    if (journalEntry !== null) await deps.journal!.close(journalEntry)
     // violations are counted for the events stored with a warning (a duplicate was counted when first stored) and for
     // the rejects; the counts are stored before the request is answered
     for (const p of valid) {
