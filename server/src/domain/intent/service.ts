@@ -164,7 +164,8 @@ export function createIntentService (deps: IntentServiceDeps) {
     const started = performance.now()
     const result = await deps.classifier.classify(p.profile, offer)
     const ms = Math.round(performance.now() - started)
-    if (result.fallbackReason !== undefined) log.warn({ leadId, provider: result.provider, why: result.fallbackReason }, 'intent classified by the rule fallback')
+    // with no model configured the fallback is the plan (said once at start), not a failure worth a line per lead
+    if (result.fallbackReason !== undefined) log[deps.classifier.health().state === 'off' ? 'debug' : 'warn']({ leadId, provider: result.provider, why: result.fallbackReason }, 'intent classified by the rule fallback')
     else log.debug({ leadId, provider: result.provider, model: result.model, intent: result.intent, ms, cached: result.cached === true }, 'intent classified')
     const lead = p.lead.email !== null ? { email: p.lead.email } : { externalId: p.lead.externalId ?? p.lead.key.replace(/^ext:/, '') }
     // the same lead, profile, offer version and model make the same event: a repeated run stores it once
