@@ -4,9 +4,11 @@
 // points back with a ledger reason, whether the attributes change by events (in one batch, or arriving late in
 // reverse order) or by PATCH /v1/leads/{id}. Expected values come from the independent model in helpers/model.ts.
 import t, { type Test } from 'tap'
+import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
 import { fitModel, recencyModel, type FitModelRule } from '../helpers/model.js'
+import { upload } from '../helpers/upload-client.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -191,4 +193,24 @@ t.test('a fit rule taken out of the ruleset gives its points back at the next ev
   t.same(last.map((e) => e.delta), [-10 + 5, 5], 'the dropped fit rule is removed once; the ordinary rule adds every time')
   t.match(last[0]!.reasons, [{ ruleId: 'ceo', points: -10, note: 'CEO (no longer matches)' }, { ruleId: 'old-style', points: 5 }])
   t.match((await send(app, 'GET', `/v1/leads/${lead!._id}`)).body, { score: 10, scores: { fit: 10 } })
+})
+
+t.test('fit rules on a leads upload: a second file that changes the attribute removes the points', { timeout: 200_000 }, async (t) => {
+  const { app, db } = await buildTestApp(t)
+  await publish(t, app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const file = (role: string, employees: number): string => `name,email,role,employees\r\nAda Lovelace,ada@fit.example,${role},${employees}\r\n`
+  const first = await upload(port, { file: file('CEO', 800), fields: { kind: 'leads' }, filename: 'leads.csv' })
+  t.equal(first?.status, 201, String(first?.text.slice(0, 300)))
+  await waitForScoring(db, 120_000)
+  const lead = await db.c.leads.findOne({ email: 'ada@fit.example' })
+  t.ok(lead)
+  t.match((await send(app, 'GET', `/v1/leads/${lead!._id}`)).body.scores, { fit: 30 }, 'CEO and Enterprise hold their points')
+  const second = await upload(port, { file: file('Engineer', 800), fields: { kind: 'leads' }, filename: 'leads2.csv' })
+  t.equal(second?.status, 201)
+  await waitForScoring(db, 120_000)
+  const entries = await ledger(app, lead!._id)
+  t.match(entries.at(-1), { delta: -10, reasons: [{ ruleId: 'ceo', points: -10, note: 'CEO (no longer matches)' }] }, 'the row that changed the role removes the CEO points')
+  t.match((await send(app, 'GET', `/v1/leads/${lead!._id}`)).body, { score: 20, scores: { fit: 20 } }, 'Enterprise still holds')
 })
