@@ -7,7 +7,8 @@ import t, { type Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
-import { fitModel, recencyModel, type FitModelRule } from '../helpers/model.js'
+import fc from 'fast-check'
+import { fitModel, prng, recencyModel, shuffle, type FitModelRule } from '../helpers/model.js'
 import { upload } from '../helpers/upload-client.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -213,4 +214,60 @@ t.test('fit rules on a leads upload: a second file that changes the attribute re
   const entries = await ledger(app, lead!._id)
   t.match(entries.at(-1), { delta: -10, reasons: [{ ruleId: 'ceo', points: -10, note: 'CEO (no longer matches)' }] }, 'the row that changed the role removes the CEO points')
   t.match((await send(app, 'GET', `/v1/leads/${lead!._id}`)).body, { score: 20, scores: { fit: 20 } }, 'Enterprise still holds')
+})
+
+t.test('property: random attribute and activity streams, shuffled and batched, score as the independent model says', { timeout: 400_000 }, async (t) => {
+  const { app, db } = await buildTestApp(t)
+  await publish(t, app)
+  const rules: FitModelRule[] = [
+    { id: 'enterprise', points: 20, matches: (a) => typeof a.employees === 'number' && a.employees >= 500 },
+    { id: 'ceo', points: 10, matches: (a) => a.role === 'CEO' },
+  ]
+  const step = fc.record({
+    kind: fc.constantFrom('update', 'update', 'view', 'other'),
+    employees: fc.option(fc.constantFrom(50, 499, 500, 2000), { nil: undefined }),
+    role: fc.option(fc.constantFrom('CEO', 'VP'), { nil: undefined }),
+  })
+  let run = 0
+  const seen = { removals: 0, additions: 0, halfViews: 0 }
+  await fc.assert(fc.asyncProperty(fc.array(fc.array(step, { minLength: 3, maxLength: 12 }), { minLength: 2, maxLength: 3 }), fc.integer({ min: 1, max: 0x7fffffff }), async (leads, seed) => {
+    const prefix = `p${run++}`
+    const all: Array<{ email: string; body: Ev }> = []
+    const expected = new Map<string, number[]>()
+    leads.forEach((steps, li) => {
+      const email = `${prefix}-${li}@example.com`
+      // distinct days, oldest first, 1..40 days ago: views land in every recency tier
+      const evs = steps.map((s, i) => {
+        const days = 40 - i * 3 - 0.25
+        const attributes: Record<string, unknown> = {}
+        if (s.kind === 'update' && s.employees !== undefined) attributes.employees = s.employees
+        if (s.kind === 'update' && s.role !== undefined) attributes.role = s.role
+        const type = s.kind === 'update' ? 'lead_updated' : s.kind === 'view' ? 'r_view' : 'r_other'
+        return { days, type, attributes }
+      })
+      const fit = fitModel(evs.map((e) => ({ at: NOW - e.days * DAY, attributes: e.attributes })), rules)
+      for (const f of fit) { seen.removals += f.removed.length; seen.additions += f.added.length }
+      seen.halfViews += evs.filter((e) => e.type === 'r_view' && e.days > 7 && e.days <= 30).length
+      expected.set(email, evs.map((e, i) => fit[i]!.delta + (e.type === 'r_view' ? recencyModel(10, e.days, [[100, 7], [50, 30]]) : 0)))
+      evs.forEach((e, i) => all.push({
+        email, body: { externalId: `${prefix}-${li}-${i}`, lead: { email, ...(Object.keys(e.attributes).length > 0 ? { attributes: e.attributes } : {}) }, type: e.type, occurredAt: ago(e.days) },
+      }))
+    })
+    const order = shuffle(all, prng(seed))
+    for (let i = 0; i < order.length;) {
+      const n = 1 + (seed + i) % 5
+      const res = await postEvents(app, { events: order.slice(i, i + n).map((x) => x.body) })
+      if (res.statusCode !== 202) throw new Error(`ingest ${res.statusCode}: ${res.body}`)
+      i += n
+    }
+    await waitForScoring(db, 180_000)
+    for (const [email, deltas] of expected) {
+      const lead = await db.c.leads.findOne({ email })
+      t.same((await ledger(app, lead!._id)).map((e) => e.delta), deltas, `${email}: per event`)
+      t.equal(lead!.score, deltas.reduce((a, b) => a + b, 0), `${email}: total`)
+    }
+    if (!t.passing()) throw new Error(`run ${prefix} disagrees with the model`)
+  }), { numRuns: 4, seed: 20261205, endOnFailure: true })
+  t.comment(JSON.stringify(seen))
+  t.ok(seen.removals > 0 && seen.additions > 0 && seen.halfViews > 0, 'the streams added and removed fit points and weighed views at 50 %')
 })
