@@ -3,6 +3,7 @@
 import type { Contribution } from '../../contracts/index.js'
 import type { Dimension, Reason, RulesetSettings, ScoreParts, ScoreState } from '../types.js'
 import { DIMENSIONS } from '../types.js'
+import { encodeKey } from '../../lib/keys.js'
 
 const DURATION_RE = /^(\d{1,6})([mhdw])$/
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
@@ -201,7 +202,9 @@ export function applyContributions (
   const caps = ctx.settings.caps ?? {}
   const floors = ctx.settings.floors ?? {}
   for (const c of contributions) {
-    const rec = next.fired[c.ruleId] ?? { n: 0, recent: [] }
+    // a plugin's rule ids carry its id and a dot (`plugin.rule`), which may not be a stored field name
+    const firedKey = encodeKey(c.ruleId)
+    const rec = next.fired[firedKey] ?? { n: 0, recent: [] }
     if (c.within !== undefined) {
       // recency in event time: how old the event already was when it reached us (fixed, so replay agrees)
       const withinMs = durationMs(c.within)
@@ -247,7 +250,7 @@ export function applyContributions (
     // `limit N per D` only needs the last N firings: the rule is full when the N-th latest is inside the window
     const keep = c.limit?.per === undefined ? MIN_RECENT : Math.max(MIN_RECENT, c.limit.count)
     if (rec.recent.length > keep) rec.recent.splice(0, rec.recent.length - keep)
-    next.fired[c.ruleId] = rec
+    next.fired[firedKey] = rec
     reasons.push({
       ruleId: c.ruleId,
       ruleVersion: ctx.ruleVersion,
