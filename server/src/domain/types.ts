@@ -414,7 +414,8 @@ export interface NotificationDoc {
 }
 
 /** Small work list of the dispatcher: notifications to fan out and deliveries due. Entries are removed when done. */
-export interface WebhookQueueDoc { _id: string; kind: 'fanout' | 'delivery'; ref: string; dueAt: Date }
+/** A fan-out or delivery due; a delivery names its lead, whose deliveries a pass sends one after another, in order. */
+export interface WebhookQueueDoc { _id: string; kind: 'fanout' | 'delivery'; ref: string; dueAt: Date; leadId?: string | null }
 
 /**
  * The notifications held for one lead while a bulk re-score runs (`_id` `l:<leadId>`), written only under the

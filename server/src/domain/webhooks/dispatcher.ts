@@ -96,7 +96,8 @@ export function createDispatcher (deps: DispatcherDeps) {
       byCount.set(subs.length, [...(byCount.get(subs.length) ?? []), n._id])
     }
     await insertIgnoringDuplicates(c.webhookDeliveries, deliveries)
-    await insertIgnoringDuplicates(c.webhookQueue, deliveries.map((d) => ({ _id: `dlv:${d._id}`, kind: 'delivery' as const, ref: d._id, dueAt: t })))
+    // due a millisecond apart in the notifications' order, so a lead's crossings are sent in the order they happened
+    await insertIgnoringDuplicates(c.webhookQueue, deliveries.map((d, i) => ({ _id: `dlv:${d._id}`, kind: 'delivery' as const, ref: d._id, dueAt: new Date(t.getTime() + i), leadId: d.leadId })))
     for (const [count, ids] of byCount) {
       for (const part of idLists(ids)) await c.notifications.updateMany({ _id: { $in: part } }, { $set: { status: 'dispatched', deliveries: count, dispatchedAt: t } })
     }
@@ -207,12 +208,20 @@ export function createDispatcher (deps: DispatcherDeps) {
       await fanoutMany(fanouts)
       progressed = true
     }
-    const deliveries = due.filter((x) => x.kind === 'delivery')
+    // a lead's deliveries go one after another in due order (its crossings as they happened); leads in parallel
+    const byLead = new Map<string, WebhookQueueDoc[]>()
+    for (const q of due.filter((x) => x.kind === 'delivery')) {
+      const key = q.leadId ?? q._id
+      byLead.set(key, [...(byLead.get(key) ?? []), q])
+    }
+    const lanes = [...byLead.values()]
     let i = 0
-    await Promise.all(Array.from({ length: Math.min(config.concurrency, deliveries.length) }, async () => {
-      while (running && i < deliveries.length) {
-        const q = deliveries[i++]!
-        try { if (await attempt(q)) progressed = true } catch (err) { log.warn({ err, deliveryId: q.ref }, 'webhook delivery attempt failed') }
+    await Promise.all(Array.from({ length: Math.min(config.concurrency, lanes.length) }, async () => {
+      while (running && i < lanes.length) {
+        for (const q of lanes[i++]!) {
+          if (!running) break
+          try { if (await attempt(q)) progressed = true } catch (err) { log.warn({ err, deliveryId: q.ref }, 'webhook delivery attempt failed') }
+        }
       }
     }))
     return progressed

@@ -52,8 +52,9 @@ export function createOutbox (deps: OutboxDeps) {
   /** Queues the fan-out of notifications to subscriptions (one insert for them all; a repeat is harmless). */
   async function enqueueFanouts (notificationIds: readonly string[]): Promise<void> {
     if (notificationIds.length === 0) return
-    const at = now()
-    await insertIgnoringDuplicates(c.webhookQueue, notificationIds.map((ref) => ({ _id: `fan:${ref}`, kind: 'fanout' as const, ref, dueAt: at })))
+    const at = now().getTime()
+    // due a millisecond apart in the order given (a lead's crossings in order), which the dispatcher keeps
+    await insertIgnoringDuplicates(c.webhookQueue, notificationIds.map((ref, i) => ({ _id: `fan:${ref}`, kind: 'fanout' as const, ref, dueAt: new Date(at + i) })))
     deps.onQueued?.()
   }
 
