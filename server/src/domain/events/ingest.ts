@@ -10,6 +10,7 @@ import type { RulesetSettings } from '../types.js'
 import type { IdentityService } from '../identity.js'
 import type { IngestJournal } from './ingest-journal.js'
 import { mapLimit } from '../../lib/map-limit.js'
+import { gaplessTop } from '../../lib/gapless-top.js'
 import { MongoServerError } from 'mongodb'
 import type { CompiledPlan, Violation } from './tracking-plan.js'
 import type { CountedViolation } from './violation-counters.js'
@@ -230,18 +231,7 @@ export function createIngestService (deps: IngestDeps) {
 
   /** The highest stored seq of a lead, from a lower bound: slots are gapless, so gallop then bisect over `_id`s. */
   async function topSeq (leadId: string, known: number): Promise<number> {
-    const exists = async (seq: number): Promise<boolean> => seq <= 0 || await c.events.findOne({ _id: eventIdOf(leadId, seq) }, { projection: { _id: 1 } }) !== null
-    let lo = known
-    if (!await exists(lo)) lo = 0
-    let step = 1
-    let hi = lo + step
-    while (await exists(hi)) { lo = hi; step *= 2; hi = lo + step }
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2)
-      if (await exists(mid)) lo = mid
-      else hi = mid
-    }
-    return lo
+    return await gaplessTop(async (seq) => seq <= 0 || await c.events.findOne({ _id: eventIdOf(leadId, seq) }, { projection: { _id: 1 } }) !== null, known)
   }
 
   /**

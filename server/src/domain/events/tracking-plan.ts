@@ -8,6 +8,7 @@ import type { Collection } from 'mongodb'
 import { findByIds, isDuplicateKey } from '../../infra/db.js'
 import { compileRuleRegex } from '../rulesets/rule-regex.js'
 import { LS_ERR_TRACKING_PLAN_CONFLICT, LS_ERR_TRACKING_PLAN_INVALID, LS_ERR_TRACKING_PLAN_NOT_FOUND } from '../../errors.js'
+import { gaplessTop } from '../../lib/gapless-top.js'
 
 export type PlanMode = 'off' | 'warn' | 'enforce'
 export const PLAN_MODES: readonly PlanMode[] = ['off', 'warn', 'enforce']
@@ -210,18 +211,8 @@ export function createTrackingPlanService (deps: TrackingPlanDeps) {
 
   /** The highest stored version: versions are gapless, so gallop then bisect over `_id` lookups from the hint. */
   async function topVersion (): Promise<number> {
-    let lo = hint
-    if (!await exists(lo)) lo = 0
-    let step = 1
-    let hi = lo + step
-    while (await exists(hi)) { lo = hi; step *= 2; hi = lo + step }
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2)
-      if (await exists(mid)) lo = mid
-      else hi = mid
-    }
-    hint = lo
-    return lo
+    hint = await gaplessTop(exists, hint)
+    return hint
   }
 
   async function load (version: number): Promise<TrackingPlanDoc | null> {
