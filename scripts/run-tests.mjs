@@ -1,5 +1,6 @@
-// `npm test`: type-checks, starts one FerretDB for the run (unless MONGODB_URI names a MongoDB server), runs every
-// tap test file, and ends with a plain "N passed, N failed" line counting the tests inside the files.
+// `npm test`: type-checks, lints (style and import rules: eslint.config.js), starts one FerretDB for the run (unless
+// MONGODB_URI names a MongoDB server), runs every tap test file, and ends with a plain "N passed, N failed" line
+// counting the tests inside the files.
 import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,6 +11,13 @@ import { ensureFerretDb } from './ferretdb.mjs'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const tsc = resolve(root, 'node_modules', 'typescript', 'bin', 'tsc')
 execFileSync(process.execPath, [tsc, '-b', 'rules-dsl', 'server', 'test'], { cwd: root, stdio: 'inherit' })
+try {
+  execFileSync(process.execPath, [resolve(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: root, stdio: 'inherit' })
+} catch {
+  console.log('# lint failed: `npm run lint` lists the problems, `npm run format` fixes the style ones')
+  console.log('0 passed, 1 failed')
+  process.exit(1)
+}
 
 const env = { ...process.env }
 let ferret = null

@@ -71,7 +71,6 @@ t.test('score distribution and stage funnel', async (t) => {
   t.equal((await app.inject({ url: '/v1/analytics/stages', headers: { authorization: `Bearer ${key.json().key}` } })).statusCode, 200)
 })
 
-
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 const PROBLEM = 'application/problem+json; charset=utf-8'
 

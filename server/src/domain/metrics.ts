@@ -15,7 +15,9 @@ class Metric {
     const k = labelKey(labels)
     this.values.set(k, (this.values.get(k) ?? 0) + n)
   }
+
   set (n: number, labels: Labels = {}): void { this.values.set(labelKey(labels), n) }
+
   render (): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`]
     if (this.values.size === 0 && this.type === 'counter') lines.push(`${this.name} 0`)
@@ -36,6 +38,7 @@ class Histogram {
     s.sum += v
     s.n++
   }
+
   render (): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
     const join = (k: string, extra: string): string => k === '' ? `{${extra}}` : `{${k},${extra}}`

@@ -72,7 +72,7 @@ export function checkCsrf (req: FastifyRequest): void {
   if (req.headers[CSRF_HEADER] !== '1') throw new LS_ERR_CSRF(`send the header ${CSRF_HEADER}: 1`)
   const origin = req.headers.origin
   if (origin !== undefined) {
-    let same = false
+    let same: boolean
     try {
       // compare as URLs, so an explicit default port on either side does not matter
       const o = new URL(origin)

@@ -211,8 +211,10 @@ export class LiveHub {
       const { op, topics, since } = msg as Record<string, unknown>
       if (Object.prototype.hasOwnProperty.call(msg, '__proto__')) { this.send(client, { type: 'error', code: 'LS_ERR_FORBIDDEN_KEY', message: '__proto__ is not allowed' }); return }
       if (op === 'subscribe') void subscribe(topics, since).catch((err: unknown) => this.log.warn({ err }, 'subscribe failed'))
-      else if (op === 'unsubscribe' && Array.isArray(topics)) { for (const t of topics) if (typeof t === 'string') client.topics.delete(t); this.send(client, { type: 'unsubscribed', topics: [...client.topics] }) }
-      else if (op === 'ping') this.send(client, { type: 'pong' })
+      else if (op === 'unsubscribe' && Array.isArray(topics)) {
+        for (const t of topics) if (typeof t === 'string') client.topics.delete(t)
+        this.send(client, { type: 'unsubscribed', topics: [...client.topics] })
+      } else if (op === 'ping') this.send(client, { type: 'pong' })
       else this.send(client, { type: 'error', code: 'LS_ERR_VALIDATION', message: 'op must be subscribe, unsubscribe or ping' })
     })
     ws.on('close', () => { this.clients.delete(client) })

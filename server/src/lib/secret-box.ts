@@ -89,7 +89,7 @@ export function keyFromFile (file: string): Buffer {
     writeFileSync(tmp, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
     try { linkSync(tmp, file) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err } finally { unlinkSync(tmp) }
   } catch (err) {
-    throw new Error(`cannot create the secret key file ${file}: ${(err as Error).message}`)
+    throw new Error(`cannot create the secret key file ${file}: ${(err as Error).message}`, { cause: err })
   }
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
   const key = parseSecretKey(readFileSync(file, 'utf8'))

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
-import type { Filter, Sort } from 'mongodb'
+import type { Filter } from 'mongodb'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { LeadFilterQuery, LEAD_SORTS, type SortName } from '../schemas/leads.js'
 import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_SUPPRESSED, LS_ERR_VALIDATION } from '../errors.js'

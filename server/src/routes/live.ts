@@ -50,7 +50,7 @@ const liveRoutes: FastifyPluginAsyncTypebox = async function liveRoutes (app) {
       const origin = req.headers.origin
       if (origin !== undefined) {
         const host = req.headers.host
-        let sameHost = false
+        let sameHost: boolean
         try { sameHost = new URL(origin).host === host } catch { sameHost = false }
         if (!sameHost && !allowed.includes(origin)) throw new LS_ERR_ORIGIN_FORBIDDEN(origin)
       }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
-import { Webhook, WebhookWithSecret, WebhookCreate, WebhookUpdate, RotateSecret, Delivery, WebhookTestResult } from '../schemas/webhooks.js'
+import { WebhookWithSecret, WebhookCreate, WebhookUpdate, RotateSecret, WebhookTestResult } from '../schemas/webhooks.js'
 import type { DeliveryDoc, WebhookDoc } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
 

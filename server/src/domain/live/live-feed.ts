@@ -107,7 +107,7 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
     },
     /** Messages after `since`, oldest first. */
     async after (since: number, limit: number): Promise<LiveMessage[]> {
-      let docs: LiveDoc[] = []
+      let docs: LiveDoc[]
       if (idIn && since > 0) {
         docs = (await col.find({ _id: { $in: window(since + 1, Math.min(limit, WINDOW)) } }).toArray()).sort((a, b) => a._id - b._id)
         // nothing in the window although this process knows of later messages (the seq asked for was purged): read
