@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os'
 import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureFerretDb } from './ferretdb.mjs'
+import { buildProjects } from './projects.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const tsc = resolve(root, 'node_modules', 'typescript', 'bin', 'tsc')
-execFileSync(process.execPath, [tsc, '-b', 'rules-dsl', 'server', 'test'], { cwd: root, stdio: 'inherit' })
+// the plugin packages too: tests that start the built server load the first-party plugins from their dist/
+execFileSync(process.execPath, [tsc, '-b', 'rules-dsl', ...buildProjects(root), 'test'], { cwd: root, stdio: 'inherit' })
 try {
   execFileSync(process.execPath, [resolve(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: root, stdio: 'inherit' })
 } catch {

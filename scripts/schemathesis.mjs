@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildProjects } from './projects.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = process.env.SCHEMATHESIS_BIN ?? 'schemathesis'
@@ -24,7 +25,7 @@ if (probe.status !== 0) {
 }
 console.log(`# ${probe.stdout.trim()}`)
 
-execFileSync(process.execPath, [resolve(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'server'], { cwd: root, stdio: 'inherit' })
+execFileSync(process.execPath, [resolve(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', ...buildProjects(root)], { cwd: root, stdio: 'inherit' })
 const { buildApp } = await import('../server/dist/app.js')
 const { loadConfig } = await import('../server/dist/config.js')
 const { openDatabase } = await import('../server/dist/infra/db.js')

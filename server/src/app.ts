@@ -38,7 +38,7 @@ import analyticsRoutes from './routes/analytics.js'
 import webhooksRoutes from './routes/webhooks.js'
 import sourcesRoutes from './routes/sources.js'
 import { createSourceHost, createRegistry, importPlugins, mountScoringPlugins, type SourceHost } from './plugin-host/index.js'
-import { FIRST_PARTY_SOURCES } from './sources/index.js'
+import { pluginPackages } from './plugin-host/first-party.js'
 import uploadsRoutes from './routes/uploads.js'
 import modelsRoutes from './routes/models.js'
 import { transformOpenapi } from './infra/openapi.js'
@@ -125,7 +125,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const ownsDb = opts.database === undefined
   if (config.mongoUri === undefined && ownsDb) throw new Error('buildApp needs config.mongoUri or opts.database')
   // plugins are checked before anything is opened: a bad plugin set fails the boot at once
-  const registry = createRegistry([...FIRST_PARTY_SOURCES, ...(opts.plugins ?? []), ...await importPlugins(config.plugins)])
+  // first-party plugins are packages too, imported by name through the same loader as LEADSCORE_PLUGINS
+  const registry = createRegistry([...await importPlugins(pluginPackages(config.plugins)), ...(opts.plugins ?? [])])
   const database = opts.database ?? await openDatabase(config.mongoUri!, config.mongoDb)
   app.decorate('mongo', database)
   const scoringPlugins = mountScoringPlugins(registry.scoring, { state: database.c.sourceState, log: app.log, now: opts.now ?? (() => new Date()) })

@@ -1,8 +1,8 @@
 // The Sources pages' plain-TypeScript logic: the config form built from a source type's JSON Schema (the server's
 // own schemas, as GET /v1/source-types publishes them), the config it sends, and how sources are described.
 import t from 'tap'
-import { WebhookConfig } from '../../server/src/sources/webhook/index.js'
-import { ImapConfig } from '../../server/src/sources/imap/index.js'
+import { WebhookConfig } from '@leadscore/plugin-source-webhook'
+import { ImapConfig } from '@leadscore/plugin-source-imap'
 import { buildConfig, configFields, endpointUrl, humanize, initialValues } from '../../console/src/lib/sources/config-form.js'
 import { hasStoredReject, prettyRaw, sourceStatus, typeLabel, typeSummary } from '../../console/src/lib/sources/source-view.js'
 

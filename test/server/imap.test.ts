@@ -6,7 +6,7 @@ import { buildTestApp, postEvents, AUTH } from '../helpers/harness.js'
 import { createSource, getSource, waitForStats } from '../helpers/sources.js'
 import { startDovecot, mail } from '../helpers/dovecot.js'
 import { runSourceConformance } from '../../server/src/testing/index.js'
-import { imapSource } from '../../server/src/sources/imap/index.js'
+import { imapSource } from '@leadscore/plugin-source-imap'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -3,8 +3,8 @@ import t from 'tap'
 import { createHmac } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
 import { runSourceConformance, type ConformanceTest } from '../../server/src/testing/index.js'
-import { webhookSource } from '../../server/src/sources/webhook/index.js'
-import { segmentSource } from '../../server/src/sources/segment/index.js'
+import { webhookSource } from '@leadscore/plugin-source-webhook'
+import { segmentSource } from '@leadscore/plugin-source-segment'
 
 const now = new Date('2025-03-01T12:00:00Z')
 const unix = Math.floor(now.getTime() / 1000)

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { Webhook } from 'standardwebhooks'
 import { readFileSync } from 'node:fs'
-import { githubDeliveryKey, macEquals } from '../../server/src/sources/webhook/adapters.js'
+import { githubDeliveryKey, macEquals } from '../../plugins/source-webhook/src/adapters.js'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
 import { createSource, listen, post, standardHeaders, stripeHeader, githubSignature, waitForStats, TestClock } from '../helpers/sources.js'
 
@@ -334,7 +334,7 @@ t.test('signatures are compared in constant time', async (t) => {
   t.ok(macEquals(a, Buffer.alloc(32, 1)))
   t.notOk(macEquals(a, Buffer.alloc(32, 2)))
   t.notOk(macEquals(a, Buffer.alloc(31, 1)), 'a different length is not equal (and does not throw)')
-  const src = readFileSync(new URL('../../server/src/sources/webhook/adapters.ts', import.meta.url), 'utf8')
+  const src = readFileSync(new URL('../../plugins/source-webhook/src/adapters.ts', import.meta.url), 'utf8')
   t.match(src, /function macEquals[^}]*timingSafeEqual\(expected, given\)/, 'macEquals is timingSafeEqual')
   t.equal((src.match(/macEquals\(expected, g(iven)?\)/g) ?? []).length, 3, 'every adapter compares through macEquals')
   t.notOk(/\.equals\(|(expected|given|sig|g)\s*===\s*(expected|given|sig|g)\b/.test(src), 'no other comparison of signatures')

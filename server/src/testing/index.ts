@@ -33,9 +33,9 @@ import type { IngestSummary, ItemResult } from '../domain/events/ingest.js'
 import problemDetails from '../infra/problem-details.js'
 import httpParsing, { parseJsonStrict } from '../infra/http-parsing.js'
 import { ProblemDetails } from '../schemas/common.js'
-import { createRegistry, validateSourcePlugin } from '../plugin-host/registry.js'
+import { createRegistry, importPlugins, validateSourcePlugin } from '../plugin-host/registry.js'
 import { mountSourcePlugin, type DeliveryHost } from '../plugin-host/http.js'
-import { FIRST_PARTY_SOURCES } from '../sources/index.js'
+import { FIRST_PARTY_PLUGINS } from '../plugin-host/first-party.js'
 
 /** The part of a tap `Test` (or a compatible runner) the suite uses. */
 export interface ConformanceTest {
@@ -219,10 +219,14 @@ export async function runSourceConformance<C extends TSchema> (t: ConformanceTes
       validateSourcePlugin(sp)
       t.ok(true, 'the plugin is valid')
     } catch (err) { t.fail(`refused at boot: ${describe(err)}`) }
-    const firstParty = FIRST_PARTY_SOURCES.includes(sp)
+    // the first-party plugins that are installed, loaded the way the server loads them
+    const shipped: unknown[] = []
+    for (const name of FIRST_PARTY_PLUGINS) {
+      try { shipped.push(...await importPlugins([name])) } catch { /* not installed next to this server */ }
+    }
     try {
-      createRegistry(firstParty ? FIRST_PARTY_SOURCES : [...FIRST_PARTY_SOURCES, sp])
-      t.ok(true, 'no conflict with the first-party sources (id, routes)')
+      createRegistry(shipped.includes(sp) ? shipped : [...shipped, sp])
+      t.ok(true, `no conflict with the ${shipped.length} installed first-party plugins (id, routes)`)
     } catch (err) { t.fail(`conflicts: ${describe(err)}`) }
     for (const s of plugin.manifest.secrets ?? []) {
       t.ok(typeof (fixtures.config as Record<string, unknown>)[s] === 'string', `the fixture config sets the secret '${s}'`)

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { refuseInput, type EventInput, type RefusedInput } from '../../contracts/index.js'
+import { refuseInput, type EventInput, type RefusedInput } from '@leadscore/server/contracts'
 
 // Dot paths into the sender's JSON: `data.object.customer_email`, `items.0.sku`; '' is the whole payload. Only own
 // properties are followed, and __proto__/constructor/prototype never resolve.

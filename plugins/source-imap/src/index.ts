@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { ImapFlow, type FetchMessageObject } from 'imapflow'
-import { defineSourcePlugin, pluginErrorKind, PermanentSourceError, SourceAuthError, TransientSourceError, type EventInput, type PluginContext } from '../../contracts/index.js'
+import { defineSourcePlugin, pluginErrorKind, PermanentSourceError, SourceAuthError, TransientSourceError, type EventInput, type PluginContext } from '@leadscore/server/contracts'
 
 export const ImapConfig = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:[\\]-]+$' }),

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
-import { SourceAuthError, type InboundRequest } from '../../contracts/index.js'
+import { SourceAuthError, type InboundRequest } from '@leadscore/server/contracts'
 import type { MappingT } from './mapping.js'
 
 /** The sender conventions a webhook source understands. */

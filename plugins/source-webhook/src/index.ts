@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
-import { defineSourcePlugin, parseJsonStrict, SourceInputError, type InboundRequest } from '../../contracts/index.js'
+import { defineSourcePlugin, parseJsonStrict, SourceInputError, type InboundRequest } from '@leadscore/server/contracts'
 import { ADAPTERS, checkStandardSecret, type AdapterName } from './adapters.js'
 import { isRestEnvelope, Mapping, mapOrRefuse, mergeMapping, REST_ENVELOPE } from './mapping.js'
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
-import { defineSourcePlugin, SourceAuthError, SourceInputError, type EventInput, type InboundRequest, type PluginContext, type SourceRoute } from '../../contracts/index.js'
+import { defineSourcePlugin, SourceAuthError, SourceInputError, type EventInput, type InboundRequest, type PluginContext, type SourceRoute } from '@leadscore/server/contracts'
 
 export const SegmentConfig = Type.Object({
   writeKey: Type.String({ minLength: 16, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'the write key senders use as the HTTP Basic user name (generated when absent)' }),
