@@ -22,12 +22,13 @@ import type {
 } from './compiled-ruleset.js'
 import { DiagnosticList } from './diagnostic-list.js'
 import { parseDurationText } from './duration.js'
+import { ruleFacts } from './vocabulary.js'
 import { scoreTargets } from './keywords.js'
 import { slugify } from './slugify.js'
 import { validate } from './validate.js'
 
 /** Facts whose first path segment names a built-in fact object. */
-const BUILT_IN_FACTS = new Set(['event', 'lead', 'score', 'offer'])
+const BUILT_IN_FACTS: ReadonlySet<string> = new Set(ruleFacts)
 
 const SYMBOL_OPERATORS: Record<string, CompiledOperator> = {
   '==': 'equal',

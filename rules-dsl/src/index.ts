@@ -30,6 +30,8 @@ export { lookupFact, type FactCatalog, type FactDescriptor, type FactType } from
 export { diagnosticCodes, type DiagnosticCode, type DiagnosticCodeInfo, type DiagnosticPhase } from './diagnostic-codes.js'
 export type { Diagnostic, Position, Range, Severity } from './diagnostic.js'
 export { limits } from './limits.js'
+export { engineOperators, factValueOperators, leadscoreOperators, pluginFactNamePattern, pluginOperatorPattern, ruleFacts } from './vocabulary.js'
+export { durationToMs, durationUnitMs, durationUnits, parseDurationText, type DurationOptions, type DurationUnit, type ParsedDuration } from './duration.js'
 export { keywords } from './keywords.js'
 export { languageId, monarchLanguage } from './monarch-language.js'
 export { languageConfiguration } from './language-configuration.js'

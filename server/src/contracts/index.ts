@@ -229,11 +229,53 @@ export interface PredictiveScore {
   factors: { positive: PredictiveFactor[]; negative: PredictiveFactor[] }
 }
 
-/** A plugin that proposes score contributions for each event. It must be pure: same inputs, same output. */
+/** The value types a {@link ScoringFact} may declare; the rules language type-checks comparisons against it. */
+export type ScoringFactType = 'number' | 'string' | 'boolean' | 'string[]' | 'any'
+
+/**
+ * A value a scoring plugin computes for each event and rules can read as `plugin.<pluginId>.<name>` (in the DSL:
+ * `plugin.email_domain.kind == "business"`). Computed only for rulesets that read a plugin fact, once per event,
+ * before the rules run, from the same input {@link ScoringPlugin.score} gets.
+ */
+export interface ScoringFact<Cfg> {
+  /** What `compute` returns (null and undefined are always allowed: "not known"). */
+  type: ScoringFactType
+  /** One line for the rules editor's completions. */
+  doc?: string
+  /** Pure, synchronous and cheap: no I/O, no clock, no randomness; the same input gives the same value. */
+  compute(input: ScoringInput, ctx: PluginContext<Cfg>): unknown
+}
+
+/**
+ * A rule operator: `factValue` is what the condition reads, `ruleValue` the value written in the rule. Pure and
+ * synchronous; it returns whether the condition holds. One that throws fails the event's scoring, as a broken
+ * built-in condition would, so return false for values it does not understand.
+ */
+export type RuleOperator = (factValue: unknown, ruleValue: unknown) => boolean
+
+/**
+ * A plugin that takes part in scoring every event. It can do three things, each optional:
+ * - `score`: propose {@link Contribution}s for the event, applied after the ruleset's rules with the same limits,
+ *   caps and floors; their rule ids are prefixed with the plugin id (`email_domain.business`) in the ledger.
+ * - `facts`: contribute values rules read as `plugin.<pluginId>.<name>`.
+ * - `operators`: contribute operators rules use as `<pluginId>.<name>` (in rules stored as JSON; the DSL has no
+ *   syntax for them).
+ * All of it must be pure: same inputs, same output, no I/O, no clock other than the event's times, and no mutation
+ * of the input. Scores are replayed from events, so anything else makes a lead's score depend on when it was
+ * computed. `@leadscore/server/testing` exports `runScoringConformance`, which checks exactly this.
+ */
 export interface ScoringPlugin<C extends TSchema = TSchema> {
   kind: 'scoring'
   manifest: PluginManifest<C>
+  /**
+   * Contributions for one event; each should carry a `reason` (the ledger shows it). May return a promise for
+   * compatibility, but it must settle at once: the scoring worker awaits it for every event.
+   */
   score?(input: ScoringInput, ctx: PluginContext<Static<C>>): Promise<Contribution[]> | Contribution[]
+  /** Facts for rules, by name (lower_snake, `^[a-z][a-z0-9_]{0,49}$`). */
+  facts?: Readonly<Record<string, ScoringFact<Static<C>>>>
+  /** Operators for rules, by name (lower_snake); rules name them `<pluginId>.<name>`. */
+  operators?: Readonly<Record<string, RuleOperator>>
   /**
    * Predicts the lead's outcome after each scored event (also events the ruleset does not score). Synchronous and
    * cheap: it runs once per event in the scoring worker. null when the plugin has nothing to say. When several
@@ -362,7 +404,33 @@ function checkManifest (fn: string, manifest: PluginManifest): void {
 export function defineScoringPlugin<C extends TSchema> (plugin: ScoringPlugin<C>): ScoringPlugin<C> {
   if (plugin.kind !== 'scoring') throw new TypeError('defineScoringPlugin: kind must be "scoring"')
   checkManifest('defineScoringPlugin', plugin.manifest)
+  const why = scoringVocabularyProblem(plugin as unknown as ScoringPlugin)
+  if (why !== null) throw new TypeError(`defineScoringPlugin: ${why}`)
   return plugin
+}
+
+const NAME_RE = /^[a-z][a-z0-9_]{0,49}$/
+const FACT_TYPES: ReadonlySet<string> = new Set(['number', 'string', 'boolean', 'string[]', 'any'])
+
+/** What is wrong with a scoring plugin's facts or operators, or null. The host checks the same at boot. */
+export function scoringVocabularyProblem (plugin: ScoringPlugin): string | null {
+  const { facts, operators } = plugin
+  if (facts !== undefined) {
+    if (facts === null || typeof facts !== 'object') return 'facts must be an object of named facts'
+    for (const [name, f] of Object.entries(facts)) {
+      if (!NAME_RE.test(name)) return `fact '${name}' must be lower_snake (${String(NAME_RE)})`
+      if (f === null || typeof f !== 'object' || typeof f.compute !== 'function') return `fact '${name}' needs a compute function`
+      if (!FACT_TYPES.has(f.type)) return `fact '${name}' has type ${JSON.stringify(f.type)}; use one of ${[...FACT_TYPES].join(', ')}`
+    }
+  }
+  if (operators !== undefined) {
+    if (operators === null || typeof operators !== 'object') return 'operators must be an object of named functions'
+    for (const [name, fn] of Object.entries(operators)) {
+      if (!NAME_RE.test(name)) return `operator '${name}' must be lower_snake (${String(NAME_RE)})`
+      if (typeof fn !== 'function') return `operator '${name}' must be a function`
+    }
+  }
+  return null
 }
 
 /**

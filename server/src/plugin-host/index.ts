@@ -4,6 +4,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { ScoringPlugin } from '../contracts/index.js'
 import type { SourceStateDoc } from '../domain/types.js'
 import type { MountedScoringPlugin } from '../domain/scoring/pipeline.js'
+import { registerPluginVocabulary } from '../domain/scoring/plugin-vocabulary.js'
 import { LS_ERR_PLUGIN_INVALID } from '../errors.js'
 import type { Core } from '../domain/core.js'
 import { newId } from '../lib/ids.js'
@@ -119,8 +120,9 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
 export type SourceHost = ReturnType<typeof createSourceHost>
 
 /**
- * Gives each scoring plugin its context. A scoring plugin runs as one instance whose config is its schema's
- * defaults; a plugin whose defaults do not satisfy its own schema fails the boot.
+ * Gives each scoring plugin its context and adds its facts and operators to the rules language. A scoring plugin
+ * runs as one instance whose config is its schema's defaults; a plugin whose defaults do not satisfy its own schema,
+ * or whose facts or operators are malformed, fails the boot.
  */
 export function mountScoringPlugins (plugins: readonly ScoringPlugin[], deps: { state: Collection<SourceStateDoc>; log: HostLogger; now: () => Date }): MountedScoringPlugin[] {
   const contexts = createContextFactory(deps)
@@ -130,6 +132,9 @@ export function mountScoringPlugins (plugins: readonly ScoringPlugin[], deps: { 
       const why = [...Value.Errors(plugin.manifest.config, config)].slice(0, 5).map((e) => `${e.path || '(root)'}: ${e.message}`).join('; ')
       throw new LS_ERR_PLUGIN_INVALID(plugin.manifest.id, `its config defaults do not satisfy its config schema: ${why}`)
     }
+    // its facts and operators join the rules language before any ruleset is loaded
+    const vocabulary = registerPluginVocabulary(plugin)
+    if (vocabulary !== null) throw new LS_ERR_PLUGIN_INVALID(plugin.manifest.id, vocabulary)
     return { plugin, ctx: contexts.context({ instanceId: `scoring:${plugin.manifest.id}`, pluginId: plugin.manifest.id, config, secrets: () => [] }) }
   })
 }

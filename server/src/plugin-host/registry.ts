@@ -1,5 +1,6 @@
 import { Kind, type TSchema, type TObject } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { durationToMs } from '@leadscore/rules-dsl'
 import { CONTRACT_VERSION, type ScoringPlugin, type SourcePlugin } from '../contracts/index.js'
 import { LS_ERR_PLUGIN_CONFLICT, LS_ERR_PLUGIN_INVALID } from '../errors.js'
 
@@ -12,16 +13,14 @@ export interface PluginRegistry {
 const ID_RE = /^[a-z][a-z0-9_]{1,49}$/
 const SEMVER_RE = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/
 const ROUTE_RE = /^(?:\/[a-z0-9_-]+)+$/
-const DURATION_RE = /^(\d{1,9})(ms|s|m|h|d)$/
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 /** Sub-paths of `/v1/sources/:id` that the host itself serves. */
 const RESERVED_ROUTES = new Set(['/rotate-secret', '/poll', '/stats'])
 const MAX_BODY_LIMIT = 100 * 1024 * 1024
 
+const POLL_UNITS = ['ms', 's', 'm', 'h', 'd'] as const
 /** Milliseconds of a duration such as `30s`, `5m`, `1h`; null when malformed. */
 export function parseDuration (text: string): number | null {
-  const m = DURATION_RE.exec(text)
-  return m === null ? null : Number(m[1]) * UNIT_MS[m[2]!]!
+  return durationToMs(text, { units: POLL_UNITS, maxAmount: 999_999_999 })
 }
 
 function isSchema (v: unknown): v is TSchema {

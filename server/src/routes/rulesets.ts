@@ -10,6 +10,7 @@ import { RULESET_TEMPLATES } from '../domain/rulesets/templates.js'
 import type { RulesetDoc } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
 import { FACT_CATALOG, compileRulesSource } from '../domain/rulesets/ruleset-service.js'
+import { withPluginFacts } from '../domain/scoring/plugin-vocabulary.js'
 import { pastedEvents, replayLead, runBacktest, storedEvents, syntheticLead, type BacktestJobDoc } from '../domain/rulesets/backtest.js'
 import { LS_ERR_JOB_NOT_FOUND, LS_ERR_LEAD_NOT_FOUND, LS_ERR_RULESET_INVALID, LS_ERR_TEMPLATE_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
 
@@ -48,7 +49,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
     const active = await core.rulesets.active()
     const known = active.settings.eventTypes?.known ?? []
     const aliases = Object.keys(active.settings.eventTypes?.aliases ?? {})
-    return { facts: FACT_CATALOG as Record<string, { type: string; doc?: string }>, eventTypes: [...new Set([...known, ...aliases])].sort() }
+    return { facts: withPluginFacts(FACT_CATALOG) as Record<string, { type: string; doc?: string }>, eventTypes: [...new Set([...known, ...aliases])].sort() }
   })
 
   app.get('/v1/rulesets/templates', {

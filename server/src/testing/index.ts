@@ -383,3 +383,5 @@ export async function runSourceConformance<C extends TSchema> (t: ConformanceTes
     })
   }
 }
+
+export { runScoringConformance, deepFreeze, type ScoringConformanceFixtures, type ScoringFixture, type OperatorFixture } from './scoring.js'

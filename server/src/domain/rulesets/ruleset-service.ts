@@ -5,6 +5,7 @@ import { isDuplicateKey } from '../../infra/db.js'
 import type { RulesetDoc, RulesetSettings } from '../types.js'
 import type { LockService } from '../locks.js'
 import { createRulesEvaluator, type RulesEvaluator } from '../scoring/rules-engine.js'
+import { withPluginFacts } from '../scoring/plugin-vocabulary.js'
 import { DEFAULT_SETTINGS, DEFAULT_SOURCE } from './default-ruleset.js'
 import { validateRuleset, RULESET_LIMITS, type RulesetProblem } from './validate.js'
 import { re2Diagnostics } from './regex-diagnostics.js'
@@ -89,7 +90,7 @@ export interface CompiledSource {
 
 /** Compiles and validates DSL source with the server's fact catalog and limits. Never throws on user input. */
 export async function compileRulesSource (source: string): Promise<CompiledSource> {
-  const { ruleset, diagnostics } = compileSource(source, FACT_CATALOG)
+  const { ruleset, diagnostics } = compileSource(source, withPluginFacts(FACT_CATALOG))
   if (ruleset === undefined) return { ok: false, diagnostics, problems: [] }
   const re2 = re2Diagnostics(source)
   if (re2.length > 0) return { ok: false, diagnostics: byPosition([...diagnostics, ...re2]), problems: [] }

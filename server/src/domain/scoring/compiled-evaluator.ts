@@ -1,10 +1,11 @@
 import { Fact } from 'json-rules-engine'
 import type { Contribution } from '../../contracts/index.js'
 import { compileRegex, customOperators, FACT_VALUE_OPERATORS, FORBIDDEN_SEGMENTS, MATCH_TEXT_LIMIT, type RuleFacts } from './rule-operators.js'
+import { pluginOperator } from './plugin-vocabulary.js'
 
 // Compiles json-rules-engine rules into plain closures with exactly the engine's results (json-rules-engine 7.3 as
 // configured in rules-engine.ts: our dot-path resolver, our operators, allowUndefinedFacts false, facts event, lead,
-// score, offer; values that are fact references only for inText and matchesAnyWord). Rule values are data captured by closures; nothing in a rule ever becomes code.
+// score, offer, plugin; values that are fact references only for inText and matchesAnyWord). Rule values are data captured by closures; nothing in a rule ever becomes code.
 //
 // Semantics reproduced (see node_modules/json-rules-engine/dist: rule.js, condition.js, almanac.js, operator.js):
 // - `all: []` and `any: []` are both true; a group of one condition is that condition.
@@ -46,7 +47,7 @@ class Unsupported extends Error {
 }
 
 /**
- * One run: the fact values event, lead, score and offer at 0-3, then one slot per distinct fact path the rules read, filled
+ * One run: the fact values event, lead, score, offer and plugin at 0-4, then one slot per distinct fact path the rules read, filled
  * on first use (many rules read event.type; it is looked up once). An array, so every access is an element load.
  */
 type Roots = unknown[]
@@ -119,16 +120,16 @@ function priorityOf (c: Record<string, unknown>, pointer: string): number {
   return p
 }
 
-const ROOT = { event: 0, lead: 1, score: 2, offer: 3 } as const
+const ROOT = { event: 0, lead: 1, score: 2, offer: 3, plugin: 4 } as const
 type RootFact = keyof typeof ROOT
 const ROOTS = Object.keys(ROOT).length
-const isRoot = (f: unknown): f is RootFact => f === 'event' || f === 'lead' || f === 'score' || f === 'offer'
+const isRoot = (f: unknown): f is RootFact => f === 'event' || f === 'lead' || f === 'score' || f === 'offer' || f === 'plugin'
 
 /**
  * The fact path reads of one compiled ruleset, as almanac.factValue does them with resolveDotPath: a path applies
  * only to a truthy path and an object fact value (otherwise the fact value itself is compared); then each segment
  * must be an own property of an object. Each distinct path, and each prefix of one, is read at most once per run
- * (slot i + 4 of the run): when the fact value is an object, a path's value is its prefix's value stepped once.
+ * (slot i + 5 of the run): when the fact value is an object, a path's value is its prefix's value stepped once.
  */
 class Reads {
   private readonly slots = new Map<string, Getter>()
@@ -237,9 +238,14 @@ function leaf (op: string, get: Getter, b: unknown): { test: Test; throws: Throw
       const want = b !== false
       return { test: (f) => { const a = get(f); return (a !== undefined && a !== null) === want }, throws: 'never' }
     }
-    default:
+    default: {
+      // a scoring plugin's operator (looked up when the rules are compiled, as the engine gets it when built): it
+      // may throw, and the engine then rejects the run, so it is evaluated wherever the engine would evaluate it
+      const fn = pluginOperator(op)
+      if (fn !== undefined) return { test: (f) => fn(get(f), b), throws: 'always' }
       // the engine looks operators up when it evaluates the condition
       return { test: thrower(`Unknown operator: ${op}`), throws: 'always' }
+    }
   }
   /* eslint-enable @typescript-eslint/no-explicit-any */
 }
@@ -257,7 +263,7 @@ function compileLeaf (c: Record<string, unknown>, pointer: string, reads: Reads)
   const value = c.value
   if (value !== null && typeof value === 'object' && own.call(value, 'fact')) return factValueLeaf(c, operator, value as Record<string, unknown>, pointer, reads, priority)
   const b = copyData(value, `${pointer}/value`)
-  if (!KNOWN_OPERATORS.has(operator)) return { kind: 'leaf', ...leaf(operator, () => undefined, b), get: null, gate: null, priority }
+  if (!KNOWN_OPERATORS.has(operator) && pluginOperator(operator) === undefined) return { kind: 'leaf', ...leaf(operator, () => undefined, b), get: null, gate: null, priority }
   if (!isRoot(fact)) {
     // the run only defines these facts; any other fact id rejects when the condition is evaluated
     return { kind: 'leaf', test: thrower(`Undefined fact: ${String(fact)}`), throws: 'always', get: null, gate: null, priority }
@@ -517,7 +523,8 @@ export function compileRuleset (rules: unknown): CompileOutcome {
         f[1] = facts.lead
         f[2] = facts.score
         f[3] = facts.offer ?? null
-        if (isComputedFact(f[0]) || isComputedFact(f[1]) || isComputedFact(f[2]) || isComputedFact(f[3])) {
+        f[4] = facts.plugin ?? null
+        if (isComputedFact(f[0]) || isComputedFact(f[1]) || isComputedFact(f[2]) || isComputedFact(f[3]) || isComputedFact(f[4])) {
           throw new TypeError('evaluateSync takes fact values; the rules engine would call a function or Fact')
         }
         let tests = fast

@@ -3,18 +3,16 @@
 import type { Contribution } from '../../contracts/index.js'
 import type { Dimension, Reason, RulesetSettings, ScoreParts, ScoreState } from '../types.js'
 import { DIMENSIONS } from '../types.js'
+import { durationToMs } from '@leadscore/rules-dsl'
 import { encodeKey } from '../../lib/keys.js'
 
-const DURATION_RE = /^(\d{1,6})([mhdw])$/
-const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 /** Firing times kept per rule at least; a windowed limit with a larger count keeps that many (its last firings). */
 const MIN_RECENT = 100
 
 /** Milliseconds of a duration like `30d`, `12h`, `2w`, `15m`; null when malformed. */
 export function durationMs (d: string): number | null {
-  const m = DURATION_RE.exec(d)
-  if (m === null) return null
-  return Number(m[1]) * UNIT_MS[m[2]!]!
+  // stored rules may hold amounts up to six digits (the DSL writes at most limits.maxDurationAmount)
+  return durationToMs(d, { maxAmount: 999_999 })
 }
 
 export function initialState (settings: RulesetSettings): ScoreState {

@@ -4,6 +4,7 @@ import { decodeKeys } from '../../lib/keys.js'
 import { applyContributions, applyDecay, applyFit } from './model.js'
 import { mapEventType, type ActiveRuleset } from '../rulesets/ruleset-service.js'
 import { foldActivity, emptyActivity } from '../predictive/activity.js'
+import { computePluginFacts, rulesReadPluginFacts } from './plugin-vocabulary.js'
 
 /**
  * The outcome of scoring one event. `mapped` is false for event types the ruleset does not know: their points are
@@ -70,6 +71,8 @@ function foldFitAttributes (state: ScoreState, event: EventDoc, ruleset: ActiveR
  */
 export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] = [], options: PipelineOptions = {}) {
   const predictors = plugins.filter((p) => p.plugin.predict !== undefined)
+  const scorers = plugins.filter((p) => p.plugin.score !== undefined)
+  const factSources = plugins.filter((p) => p.plugin.facts !== undefined)
 
   /** The last non-null prediction of the predicting plugins for the state after this event. */
   function predict (lead: LeadDoc, attributes: Record<string, unknown>, event: EventDoc, type: string, properties: Record<string, unknown>, state: ScoreState): PredictiveScore | null {
@@ -118,21 +121,26 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
       state = decayed.state
       const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
       const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
-      const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts, offer: ruleset.offer?.facts ?? null })
-      for (const { plugin, ctx } of plugins) {
-        if (plugin.score === undefined) continue
-        const extra = await plugin.score({
-          lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes: lf.attributes as Record<string, unknown>, status: lead.status, sources: lead.sources ?? [] },
-          event: { id: event._id, sourceId: event.sourceId, type, occurredAt: event.occurredAt, properties },
-          score: scoreFacts,
-          rulesetVersion: ruleset.version,
-        }, ctx)
+      // what plugins see; built only when one of them scores or the rules read a plugin fact
+      const readsPlugins = factSources.length > 0 && rulesReadPluginFacts(ruleset.rules)
+      const input = scorers.length > 0 || readsPlugins
+        ? {
+            lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes: lf.attributes as Record<string, unknown>, status: lead.status, sources: lead.sources ?? [] },
+            event: { id: event._id, sourceId: event.sourceId, type, occurredAt: event.occurredAt, properties },
+            score: scoreFacts,
+            rulesetVersion: ruleset.version,
+          }
+        : null
+      const pluginFacts = readsPlugins ? computePluginFacts(factSources, input!) : null
+      const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts, offer: ruleset.offer?.facts ?? null, plugin: pluginFacts })
+      for (const { plugin, ctx } of scorers) {
+        const extra = await plugin.score!(input!, ctx)
         for (const c of extra) contributions.push({ ...c, ruleId: `${plugin.manifest.id}.${c.ruleId}` })
       }
       // fit rules first: they bring fit in line with the attributes as of this event, then the event's rules score it.
       // They run again on the folded attributes (the stored ones are the lead's latest, wrong for a replay).
       const fitFacts = hasFitRules(ruleset)
-        ? await ruleset.evaluator.evaluate({ event: eventFacts, lead: { ...lf, attributes: decodeKeys(state.fitAttributes ?? {}) }, score: scoreFacts, offer: ruleset.offer?.facts ?? null })
+        ? await ruleset.evaluator.evaluate({ event: eventFacts, lead: { ...lf, attributes: decodeKeys(state.fitAttributes ?? {}) }, score: scoreFacts, offer: ruleset.offer?.facts ?? null, plugin: pluginFacts })
         : []
       const fit = applyFit(state, fitFacts.filter((c) => c.kind === 'fit' && c.action === 'add'), ctx)
       const r = applyContributions(fit.state, contributions.filter((c) => c.kind !== 'fit'), ctx)

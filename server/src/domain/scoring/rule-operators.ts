@@ -1,15 +1,17 @@
 // What rule conditions may read and how our operators behave. Shared by the json-rules-engine evaluator, the compiled
 // evaluator and the ruleset validator, so the three cannot drift apart.
+import { engineOperators, factValueOperators, leadscoreOperators, ruleFacts } from '@leadscore/rules-dsl'
 import { compileRuleRegex, type RuleRegex } from '../rulesets/rule-regex.js'
 
 export const FORBIDDEN_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 export const PATH_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/
-export const ALLOWED_FACTS = new Set(['event', 'lead', 'score', 'offer'])
-export const BUILTIN_OPERATORS = new Set(['equal', 'notEqual', 'lessThan', 'lessThanInclusive', 'greaterThan',
-  'greaterThanInclusive', 'in', 'notIn', 'contains', 'doesNotContain'])
-export const CUSTOM_OPERATORS = new Set(['startsWith', 'endsWith', 'includesText', 'matches', 'exists', 'inText', 'matchesAnyWord'])
+// the vocabulary is the rules language's: the server runs exactly what the language compiles to
+export const ALLOWED_FACTS: ReadonlySet<string> = new Set(ruleFacts)
+export const BUILTIN_OPERATORS: ReadonlySet<string> = new Set(engineOperators)
+/** Our operators, and the installed scoring plugins' (`<pluginId>.<name>`, added when plugins are mounted). */
+export const CUSTOM_OPERATORS: Set<string> = new Set(leadscoreOperators)
 /** The operators whose value may be a fact reference (`in offer.icp.industries`): the list is read when rules run. */
-export const FACT_VALUE_OPERATORS = new Set(['inText', 'matchesAnyWord'])
+export const FACT_VALUE_OPERATORS: ReadonlySet<string> = new Set(factValueOperators)
 
 /** Facts handed to the rules for one event. */
 export interface RuleFacts {
@@ -18,6 +20,8 @@ export interface RuleFacts {
   score: Record<string, unknown>
   /** The active offer as rules see it (domain/offers/offer-facts.ts); null or absent when there is none. */
   offer?: Record<string, unknown> | null
+  /** Scoring plugins' facts, `{ <pluginId>: { <fact>: value } }`; null or absent when the rules read none. */
+  plugin?: Record<string, unknown> | null
 }
 
 /** Reads `a.b.c` from a value, own properties only. Paths are never JSONPath, so rule text cannot run as a query. */

@@ -2,6 +2,7 @@ import { Engine, type RuleProperties, type TopLevelCondition } from 'json-rules-
 import type { Contribution } from '../../contracts/index.js'
 import { compileRuleset, isComputedFact } from './compiled-evaluator.js'
 import { customOperators, resolveDotPath, type RuleFacts } from './rule-operators.js'
+import { pluginOperators } from './plugin-vocabulary.js'
 
 // json-rules-engine is the reference semantics and the stored format. Paths are resolved by a plain dot-path walker,
 // so rule text can never reach JSONPath evaluation; only own properties are read, and prototype keys are refused.
@@ -39,6 +40,7 @@ export function createEngineEvaluator (version: number, rules: readonly RuleProp
   const build = (): Engine => {
     const e = new Engine([], { allowUndefinedFacts: false, pathResolver: resolveDotPath, replaceFactsInEventParams: false })
     for (const [name, fn] of Object.entries(customOperators)) e.addOperator(name, fn)
+    for (const [name, fn] of pluginOperators()) e.addOperator(name, fn)
     for (const r of rules) e.addRule(structuredClone(r) as RuleProperties)
     return e
   }
@@ -49,7 +51,7 @@ export function createEngineEvaluator (version: number, rules: readonly RuleProp
   // finished, so the engine is replaced after a failed run.
   const runOnce = async (facts: RuleFacts): Promise<Awaited<ReturnType<Engine['run']>>> => {
     try {
-      return await engine.run({ event: facts.event, lead: facts.lead, score: facts.score, offer: facts.offer ?? null })
+      return await engine.run({ event: facts.event, lead: facts.lead, score: facts.score, offer: facts.offer ?? null, plugin: facts.plugin ?? null })
     } catch (err) {
       engine = build()
       throw err
@@ -106,7 +108,7 @@ export function createRulesEvaluator (version: number, rules: readonly RulePrope
     evaluateSync,
     async evaluate (facts) {
       // a fact given as a function is computed by the engine; the pipeline only passes values
-      if (isComputedFact(facts.event) || isComputedFact(facts.lead) || isComputedFact(facts.score) || isComputedFact(facts.offer)) return await engine.evaluate(facts)
+      if (isComputedFact(facts.event) || isComputedFact(facts.lead) || isComputedFact(facts.score) || isComputedFact(facts.offer) || isComputedFact(facts.plugin)) return await engine.evaluate(facts)
       return evaluateSync(facts)
     },
   }
