@@ -1,3 +1,5 @@
+import createClient, { type Middleware } from 'openapi-fetch'
+import type { paths } from './openapi.js'
 import type { ApiDiagnostic, Problem } from './types.js'
 
 /** A failed API call; `problem` is the server's RFC 9457 body when it sent one. */
@@ -25,46 +27,59 @@ export function errorMessage (err: unknown): string {
 }
 
 type Query = Record<string, string | number | boolean | null | undefined>
-export interface RequestOptions { query?: Query; body?: unknown; signal?: AbortSignal; headers?: Record<string, string> }
 
 let onUnauthorized: (() => void) | null = null
 /** Called when a request answers 401 (the session expired or was signed out elsewhere). */
 export function setUnauthorizedHandler (fn: (() => void) | null): void { onUnauthorized = fn }
 
-export function buildUrl (path: string, query?: Query): string {
+/** A query string without its `?`; empty, null and undefined values are left out (the server's defaults apply). */
+export function queryString (query?: Query): string {
   const params = new URLSearchParams()
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v === undefined || v === null || v === '') continue
     params.set(k, String(v))
   }
-  const qs = params.toString()
+  return params.toString()
+}
+
+export function buildUrl (path: string, query?: Query): string {
+  const qs = queryString(query)
   return qs === '' ? path : `${path}?${qs}`
 }
 
-/**
- * One API call with the session cookie (same origin only) and the CSRF header the server requires on
- * cookie-authenticated writes. Resolves to the parsed JSON body (undefined for 204); rejects with {@link ApiError}.
- */
-export async function request<T> (method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json', 'x-leadscore-csrf': '1', ...opts.headers }
-  let body: string | undefined
-  if (opts.body !== undefined) {
-    headers['content-type'] = 'application/json'
-    body = JSON.stringify(opts.body)
-  }
-  let res: Response
-  try {
-    res = await fetch(buildUrl(path, opts.query), { method, headers, body, credentials: 'same-origin', signal: opts.signal })
-  } catch (err) {
-    if (err instanceof DOMException && err.name === 'AbortError') throw err
-    throw new ApiError(0, null, 'The server could not be reached. Check your connection and try again.')
-  }
-  if (res.status === 204) return undefined as T
-  const text = await res.text()
-  const json = parseJsonBody(res.headers.get('content-type'), text)
-  if (!res.ok) throw failure(res.status, res.statusText, json, path)
-  return json as T
+// Every call sends the session cookie (same origin only) and the CSRF header the server requires on
+// cookie-authenticated writes; any answer but a 2xx becomes a thrown ApiError, so a call resolves only to its data.
+const session: Middleware = {
+  onRequest ({ request }) {
+    request.headers.set('accept', 'application/json')
+    request.headers.set('x-leadscore-csrf', '1')
+    return request
+  },
+  async onResponse ({ response, schemaPath }) {
+    if (response.ok) return response
+    const json = parseJsonBody(response.headers.get('content-type'), await response.text())
+    throw failure(response.status, response.statusText, json, schemaPath)
+  },
+  onError ({ error }) {
+    // a cancelled call is rethrown as it is, an AbortError (callers ignore those)
+    if (error instanceof DOMException && error.name === 'AbortError') return undefined
+    return new ApiError(0, null, 'The server could not be reached. Check your connection and try again.')
+  },
 }
+
+/**
+ * The API client, typed by the generated `paths` (./openapi.d.ts, `npm run api:generate`): a call names its route as
+ * the OpenAPI document does (`http.GET('/v1/leads/{id}', { params: { path: { id } } })`); wrap it in {@link ok}.
+ */
+export const http = createClient<paths>({ baseUrl: '', credentials: 'same-origin', querySerializer: (q) => queryString(q as Query) })
+http.use(session)
+
+/** The data of a successful call's answer (undefined for 204); the middleware has thrown {@link ApiError} for any other. */
+export async function ok<R extends { response: Response }> (call: Promise<R>): Promise<Data<R>> {
+  const res = await call as R & { data?: Data<R> }
+  return res.data as Data<R>
+}
+type Data<R> = R extends { data: infer D } ? D : never
 
 /** The JSON of a response body, or null when it is not JSON. */
 export function parseJsonBody (contentType: string | null, text: string): unknown {

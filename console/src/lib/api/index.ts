@@ -1,89 +1,85 @@
-// Typed calls of the Leadscore API, one per route the console uses.
-import { request } from './client.js'
-import type {
-  ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, Backtest, BacktestBody, BacktestStarted, DryRunBody, DryRunResult, EventInput,
-  IngestResult, Job, Lead, LeadEvent, LeadTrend, LeadTrendQuery, LeadExport, SuppressionEntry, LeadFilter, LedgerEntry, LoginBody, Page, Ruleset, RulesetCatalog, RulesetCreate, RulesetDiff,
-  RulesetPublishBody, RulesetPublished, RulesetUpdate, RulesetValidation, ScoreDistribution, Stats, SessionInfo, SortName, StageFunnel,
-  ConversionByScore, EventsOverTime, EventsOverTimeQuery, TopSources, TopSourcesQuery,
-  Upload, UploadRejectEntry, User, UserCreate, UserPatch,
-} from './types.js'
+// The console's calls of the Leadscore API, grouped by resource. Each is one call of the generated client (`http`,
+// typed by ./openapi.d.ts): its path, method, parameters, body and answer are checked against the server's OpenAPI
+// document, so a route that changes shape fails the console's type-check instead of a page at run time.
+import { http, ok } from './client.js'
+import type { BodyOf, QueryOf } from './types.js'
 
-export { ApiError, errorMessage } from './client.js'
+export { ApiError, errorMessage, http, ok } from './client.js'
 export type * from './types.js'
 
-const id = (s: string): string => encodeURIComponent(s)
+const sig = (signal?: AbortSignal): { signal?: AbortSignal } => signal !== undefined ? { signal } : {}
+/** A paged query whose cursor may be null (the first page): the client leaves a null value out of the query. */
+type Paged<Q> = Omit<Q, 'cursor'> & { cursor?: string | null }
+const paged = <Q>(q: Paged<Q>): Q => q as Q
 
 export const api = {
   session: {
-    get: () => request<SessionInfo>('GET', '/v1/session'),
-    create: (body: LoginBody) => request<SessionInfo>('POST', '/v1/session', { body }),
-    delete: () => request<void>('DELETE', '/v1/session'),
+    get: () => ok(http.GET('/v1/session')),
+    create: (body: BodyOf<'/v1/session', 'post'>) => ok(http.POST('/v1/session', { body })),
+    delete: () => ok(http.DELETE('/v1/session')),
   },
   leads: {
-    list: (q: LeadFilter & { sort?: SortName; limit?: number; cursor?: string | null }, signal?: AbortSignal) =>
-      request<Page<Lead>>('GET', '/v1/leads', { query: q, ...(signal !== undefined ? { signal } : {}) }),
-    get: (leadId: string, q: { asOf?: string } = {}) => request<Lead>('GET', `/v1/leads/${id(leadId)}`, { query: q }),
-    trend: (leadId: string, q: LeadTrendQuery) => request<LeadTrend>('GET', `/v1/leads/${id(leadId)}/trend`, { query: q }),
-    history: (leadId: string, q: { includeSuperseded?: boolean; order?: 'asc' | 'desc'; limit?: number; cursor?: string | null }) =>
-      request<Page<LedgerEntry>>('GET', `/v1/leads/${id(leadId)}/history`, { query: q }),
-    events: (leadId: string, q: { limit?: number; cursor?: string | null } = {}) =>
-      request<Page<LeadEvent>>('GET', `/v1/leads/${id(leadId)}/events`, { query: q }),
-    adjust: (leadId: string, body: { dimension: 'engagement' | 'fit' | 'intent'; points: number; note: string }) =>
-      request<{ eventId: string; leadId: string }>('POST', `/v1/leads/${id(leadId)}/adjustments`, { body }),
-    rescore: (leadId: string) => request<{ leadId: string; queued: boolean }>('POST', `/v1/leads/${id(leadId)}/rescore`),
-    exportData: (leadId: string) => request<LeadExport>('GET', `/v1/leads/${id(leadId)}/export`),
-    erase: (leadId: string, suppress: boolean) => request<void>('DELETE', `/v1/leads/${id(leadId)}`, { query: { suppress } }),
+    list: (query: Paged<QueryOf<'/v1/leads', 'get'>>, signal?: AbortSignal) => ok(http.GET('/v1/leads', { params: { query: paged(query) }, ...sig(signal) })),
+    get: (id: string, query: QueryOf<'/v1/leads/{id}', 'get'> = {}) => ok(http.GET('/v1/leads/{id}', { params: { path: { id }, query } })),
+    trend: (id: string, query: QueryOf<'/v1/leads/{id}/trend', 'get'>) => ok(http.GET('/v1/leads/{id}/trend', { params: { path: { id }, query } })),
+    history: (id: string, query: Paged<QueryOf<'/v1/leads/{id}/history', 'get'>>) => ok(http.GET('/v1/leads/{id}/history', { params: { path: { id }, query: paged(query) } })),
+    events: (id: string, query: Paged<QueryOf<'/v1/leads/{id}/events', 'get'>> = {}) => ok(http.GET('/v1/leads/{id}/events', { params: { path: { id }, query: paged(query) } })),
+    adjust: (id: string, body: BodyOf<'/v1/leads/{id}/adjustments', 'post'>) => ok(http.POST('/v1/leads/{id}/adjustments', { params: { path: { id } }, body })),
+    rescore: (id: string) => ok(http.POST('/v1/leads/{id}/rescore', { params: { path: { id } } })),
+    exportData: (id: string) => ok(http.GET('/v1/leads/{id}/export', { params: { path: { id } } })),
+    erase: (id: string, suppress: boolean) => ok(http.DELETE('/v1/leads/{id}', { params: { path: { id }, query: { suppress } } })),
   },
   suppressions: {
-    list: () => request<{ items: SuppressionEntry[] }>('GET', '/v1/suppressions'),
-    lift: (entryId: string) => request<void>('DELETE', `/v1/suppressions/${id(entryId)}`),
-    liftIdentity: (body: { email: string } | { externalId: string }) => request<{ id: string }>('POST', '/v1/suppressions/lift', { body }),
+    list: () => ok(http.GET('/v1/suppressions')),
+    lift: (id: string) => ok(http.DELETE('/v1/suppressions/{id}', { params: { path: { id } } })),
+    liftIdentity: (body: BodyOf<'/v1/suppressions/lift', 'post'>) => ok(http.POST('/v1/suppressions/lift', { body })),
   },
-  leaderboard: (q: { limit: number; stage?: string; asOf?: string }) => request<{ items: Lead[] }>('GET', '/v1/leaderboard', { query: q }),
+  leaderboard: (query: QueryOf<'/v1/leaderboard', 'get'>) => ok(http.GET('/v1/leaderboard', { params: { query } })),
   events: {
-    submit: (body: EventInput) => request<IngestResult>('POST', '/v1/events', { body }),
+    submit: (body: BodyOf<'/v1/events', 'post'>) => ok(http.POST('/v1/events', { body })),
   },
   rulesets: {
-    list: () => request<{ items: Ruleset[] }>('GET', '/v1/rulesets'),
-    active: () => request<Ruleset>('GET', '/v1/rulesets/active'),
-    get: (version: number) => request<Ruleset>('GET', `/v1/rulesets/${version}`),
-    catalog: () => request<RulesetCatalog>('GET', '/v1/rulesets/catalog'),
-    validate: (source: string) => request<RulesetValidation>('POST', '/v1/rulesets/validate', { body: { source } }),
-    create: (body: RulesetCreate) => request<Ruleset>('POST', '/v1/rulesets', { body }),
-    update: (version: number, body: RulesetUpdate) => request<Ruleset>('PUT', `/v1/rulesets/${version}`, { body }),
-    publish: (version: number, body: RulesetPublishBody) => request<RulesetPublished>('POST', `/v1/rulesets/${version}/publish`, { body }),
-    rollback: (version: number, body: RulesetPublishBody) => request<RulesetPublished>('POST', `/v1/rulesets/${version}/rollback`, { body }),
-    diff: (from: number, to: number, signal?: AbortSignal) =>
-      request<RulesetDiff>('GET', '/v1/rulesets/diff', { query: { from, to }, ...(signal !== undefined ? { signal } : {}) }),
-    dryRun: (body: DryRunBody) => request<DryRunResult>('POST', '/v1/rulesets/dry-run', { body }),
-    backtest: (version: number, body: BacktestBody) => request<BacktestStarted>('POST', `/v1/rulesets/${version}/backtest`, { body }),
+    list: () => ok(http.GET('/v1/rulesets')),
+    active: () => ok(http.GET('/v1/rulesets/active')),
+    get: (version: number) => ok(http.GET('/v1/rulesets/{version}', { params: { path: { version } } })),
+    catalog: () => ok(http.GET('/v1/rulesets/catalog')),
+    validate: (source: string) => ok(http.POST('/v1/rulesets/validate', { body: { source } })),
+    create: (body: BodyOf<'/v1/rulesets', 'post'>) => ok(http.POST('/v1/rulesets', { body })),
+    update: (version: number, body: BodyOf<'/v1/rulesets/{version}', 'put'>) => ok(http.PUT('/v1/rulesets/{version}', { params: { path: { version } }, body })),
+    publish: (version: number, body: BodyOf<'/v1/rulesets/{version}/publish', 'post'>) =>
+      ok(http.POST('/v1/rulesets/{version}/publish', { params: { path: { version } }, body })),
+    rollback: (version: number, body: BodyOf<'/v1/rulesets/{version}/rollback', 'post'>) =>
+      ok(http.POST('/v1/rulesets/{version}/rollback', { params: { path: { version } }, body })),
+    diff: (from: number, to: number, signal?: AbortSignal) => ok(http.GET('/v1/rulesets/diff', { params: { query: { from, to } }, ...sig(signal) })),
+    dryRun: (body: BodyOf<'/v1/rulesets/dry-run', 'post'>) => ok(http.POST('/v1/rulesets/dry-run', { body })),
+    backtest: (version: number, body: BodyOf<'/v1/rulesets/{version}/backtest', 'post'>) =>
+      ok(http.POST('/v1/rulesets/{version}/backtest', { params: { path: { version } }, body })),
   },
-  backtest: (jobId: string) => request<Backtest>('GET', `/v1/backtests/${id(jobId)}`),
+  backtest: (id: string) => ok(http.GET('/v1/backtests/{id}', { params: { path: { id } } })),
   uploads: {
-    get: (uploadId: string) => request<Upload>('GET', `/v1/uploads/${id(uploadId)}`),
-    rejects: (uploadId: string, q: { limit?: number; cursor?: string | null } = {}) =>
-      request<Page<UploadRejectEntry>>('GET', `/v1/uploads/${id(uploadId)}/rejects`, { query: q }),
+    get: (id: string) => ok(http.GET('/v1/uploads/{id}', { params: { path: { id } } })),
+    rejects: (id: string, query: Paged<QueryOf<'/v1/uploads/{id}/rejects', 'get'>> = {}) => ok(http.GET('/v1/uploads/{id}/rejects', { params: { path: { id }, query: paged(query) } })),
   },
-  rescoreAll: () => request<Job>('POST', '/v1/rescore'),
-  job: (jobId: string) => request<Job>('GET', `/v1/jobs/${id(jobId)}`),
-  stats: () => request<Stats>('GET', '/v1/stats'),
+  rescoreAll: () => ok(http.POST('/v1/rescore')),
+  job: (id: string) => ok(http.GET('/v1/jobs/{id}', { params: { path: { id } } })),
+  stats: () => ok(http.GET('/v1/stats')),
   analytics: {
-    scoreDistribution: (q: { bucket: number; stage?: string }) => request<ScoreDistribution>('GET', '/v1/analytics/score-distribution', { query: q }),
-    stages: () => request<StageFunnel>('GET', '/v1/analytics/stages'),
-    conversionByScore: (q: { bucket: number; stage?: string }) => request<ConversionByScore>('GET', '/v1/analytics/conversion-by-score', { query: q }),
-    eventsOverTime: (q: EventsOverTimeQuery) => request<EventsOverTime>('GET', '/v1/analytics/events-over-time', { query: q }),
-    sources: (q: TopSourcesQuery) => request<TopSources>('GET', '/v1/analytics/sources', { query: q }),
+    scoreDistribution: (query: QueryOf<'/v1/analytics/score-distribution', 'get'>) => ok(http.GET('/v1/analytics/score-distribution', { params: { query } })),
+    stages: () => ok(http.GET('/v1/analytics/stages')),
+    conversionByScore: (query: QueryOf<'/v1/analytics/conversion-by-score', 'get'>) => ok(http.GET('/v1/analytics/conversion-by-score', { params: { query } })),
+    eventsOverTime: (query: QueryOf<'/v1/analytics/events-over-time', 'get'>) => ok(http.GET('/v1/analytics/events-over-time', { params: { query } })),
+    sources: (query: QueryOf<'/v1/analytics/sources', 'get'>) => ok(http.GET('/v1/analytics/sources', { params: { query } })),
   },
   apiKeys: {
-    list: () => request<{ items: ApiKey[] }>('GET', '/v1/api-keys'),
-    create: (body: ApiKeyCreate) => request<ApiKeyCreated>('POST', '/v1/api-keys', { body }),
-    revoke: (keyId: string) => request<void>('DELETE', `/v1/api-keys/${id(keyId)}`),
+    list: () => ok(http.GET('/v1/api-keys')),
+    create: (body: BodyOf<'/v1/api-keys', 'post'>) => ok(http.POST('/v1/api-keys', { body })),
+    revoke: (id: string) => ok(http.DELETE('/v1/api-keys/{id}', { params: { path: { id } } })),
   },
-  auditLog: (limit: number) => request<{ items: AuditEntry[] }>('GET', '/v1/audit-log', { query: { limit } }),
+  auditLog: (limit: number) => ok(http.GET('/v1/audit-log', { params: { query: { limit } } })),
   users: {
-    list: () => request<{ items: User[] }>('GET', '/v1/users'),
-    create: (body: UserCreate) => request<User>('POST', '/v1/users', { body }),
-    update: (userId: string, body: UserPatch) => request<User>('PATCH', `/v1/users/${id(userId)}`, { body }),
-    delete: (userId: string) => request<void>('DELETE', `/v1/users/${id(userId)}`),
+    list: () => ok(http.GET('/v1/users')),
+    create: (body: BodyOf<'/v1/users', 'post'>) => ok(http.POST('/v1/users', { body })),
+    update: (id: string, body: BodyOf<'/v1/users/{id}', 'patch'>) => ok(http.PATCH('/v1/users/{id}', { params: { path: { id } }, body })),
+    delete: (id: string) => ok(http.DELETE('/v1/users/{id}', { params: { path: { id } } })),
   },
 }

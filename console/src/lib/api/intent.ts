@@ -1,16 +1,13 @@
-// Typed calls of the /v1/intent API (the AI intent layer), apart from ./index.ts so that only the pages using them
-// load them. Types come from the server's TypeBox schemas (type-only).
-import type { Static } from '@sinclair/typebox'
-import type * as I from '../../../../server/src/schemas/intent.js'
-import { request } from './client.js'
+// Calls of the /v1/intent API (the AI intent layer; generated client), apart from ./index.ts so that only the pages
+// using them load them.
+import { http, ok } from './client.js'
+import type { Ok } from './types.js'
 
-export type IntentStatus = Static<typeof I.IntentStatus>
-export type LeadIntent = Static<typeof I.LeadIntent>
-
-const id = (s: string): string => encodeURIComponent(s)
+export type IntentStatus = Ok<'/v1/intent/status', 'get'>
+export type LeadIntent = Ok<'/v1/intent/leads/{id}', 'get'>
 
 export const intentApi = {
-  status: () => request<IntentStatus>('GET', '/v1/intent/status'),
-  lead: (leadId: string) => request<LeadIntent>('GET', `/v1/intent/leads/${id(leadId)}`),
-  classify: (leadId: string) => request<{ queued: boolean }>('POST', `/v1/intent/leads/${id(leadId)}/classify`),
+  status: () => ok(http.GET('/v1/intent/status')),
+  lead: (id: string) => ok(http.GET('/v1/intent/leads/{id}', { params: { path: { id } } })),
+  classify: (id: string) => ok(http.POST('/v1/intent/leads/{id}/classify', { params: { path: { id } } })),
 }

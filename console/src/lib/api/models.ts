@@ -1,26 +1,19 @@
-// Typed calls of the /v1/models API, apart from ./index.ts so that only the Models view loads them.
-import { request } from './client.js'
-import type {
-  Deployment, DeployBody, DeploymentStatus, FeatureSetDeclaration, Model, ModelBias, ModelCompare, ModelDrift, ModelJob, ModelPerformance,
-  ModelSummary, TrainBody,
-} from './types.js'
-
-const id = (s: string): string => encodeURIComponent(s)
+// Calls of the /v1/models API (generated client), apart from ./index.ts so that only the Models view loads them.
+import { http, ok } from './client.js'
+import type { BodyOf, QueryOf } from './types.js'
 
 export const modelsApi = {
-  list: () => request<{ items: ModelSummary[] }>('GET', '/v1/models'),
-  get: (modelId: string) => request<Model>('GET', `/v1/models/${id(modelId)}`),
-  featureSet: () => request<FeatureSetDeclaration>('GET', '/v1/models/feature-set'),
-  train: (body: TrainBody) => request<ModelJob>('POST', '/v1/models/train', { body }),
-  job: (jobId: string) => request<ModelJob>('GET', `/v1/models/jobs/${id(jobId)}`),
-  deployment: () => request<DeploymentStatus>('GET', '/v1/models/deployment'),
-  deploy: (modelId: string, body: DeployBody) => request<Deployment>('POST', `/v1/models/${id(modelId)}/deploy`, { body }),
-  rollback: () => request<Deployment>('POST', '/v1/models/rollback'),
-  endChallenger: (promote: boolean) => request<Deployment>('POST', '/v1/models/challenger/end', { body: { promote } }),
-  compare: (a: string, b: string) => request<ModelCompare>('GET', '/v1/models/compare', { query: { a, b } }),
-  performance: (modelId: string) => request<ModelPerformance>('GET', `/v1/models/${id(modelId)}/performance`),
-  drift: (modelId: string, q: { days?: number; warning?: number; alarm?: number } = {}) =>
-    request<ModelDrift>('GET', `/v1/models/${id(modelId)}/drift`, { query: q }),
-  bias: (modelId: string, q: { attribute: string; data?: 'holdout' | 'live' }) =>
-    request<ModelBias>('GET', `/v1/models/${id(modelId)}/bias`, { query: q }),
+  list: () => ok(http.GET('/v1/models')),
+  get: (id: string) => ok(http.GET('/v1/models/{id}', { params: { path: { id } } })),
+  featureSet: () => ok(http.GET('/v1/models/feature-set')),
+  train: (body: BodyOf<'/v1/models/train', 'post'>) => ok(http.POST('/v1/models/train', { body })),
+  job: (id: string) => ok(http.GET('/v1/models/jobs/{id}', { params: { path: { id } } })),
+  deployment: () => ok(http.GET('/v1/models/deployment')),
+  deploy: (id: string, body: BodyOf<'/v1/models/{id}/deploy', 'post'>) => ok(http.POST('/v1/models/{id}/deploy', { params: { path: { id } }, body })),
+  rollback: () => ok(http.POST('/v1/models/rollback')),
+  endChallenger: (promote: boolean) => ok(http.POST('/v1/models/challenger/end', { body: { promote } })),
+  compare: (a: string, b: string) => ok(http.GET('/v1/models/compare', { params: { query: { a, b } } })),
+  performance: (id: string) => ok(http.GET('/v1/models/{id}/performance', { params: { path: { id } } })),
+  drift: (id: string, query: QueryOf<'/v1/models/{id}/drift', 'get'> = {}) => ok(http.GET('/v1/models/{id}/drift', { params: { path: { id }, query } })),
+  bias: (id: string, query: QueryOf<'/v1/models/{id}/bias', 'get'>) => ok(http.GET('/v1/models/{id}/bias', { params: { path: { id }, query } })),
 }

@@ -1,34 +1,29 @@
-// Typed calls of the /v1/offers API and the ruleset templates, apart from ./index.ts so that only the pages using
-// them load them. Types come from the server's TypeBox schemas (type-only).
-import type { Static } from '@sinclair/typebox'
-import type * as O from '../../../../server/src/schemas/offers.js'
-import type * as R from '../../../../server/src/schemas/rulesets.js'
-import { request } from './client.js'
+// Calls of the /v1/offers API and the ruleset templates (generated client), apart from ./index.ts so that only the
+// pages using them load them.
+import { http, ok } from './client.js'
+import type { BodyOf, Ok } from './types.js'
 
-export type Offer = Static<typeof O.Offer>
-export type OfferInput = Static<typeof O.OfferInput>
-export type OfferList = Static<typeof O.OfferList>
+export type Offer = Ok<'/v1/offers/{id}', 'get'>
+export type OfferInput = BodyOf<'/v1/offers', 'post'>
+export type OfferList = Ok<'/v1/offers', 'get'>
 export type OfferSummary = OfferList['items'][number]
-export type Taxonomy = Static<typeof O.Taxonomy>
-export type RulesetTemplate = Static<typeof R.Template>
-
-const id = (s: string): string => encodeURIComponent(s)
+export type Taxonomy = Ok<'/v1/offers/taxonomy', 'get'>
+export type RulesetTemplate = Ok<'/v1/rulesets/templates', 'get'>['items'][number]
 
 export const offersApi = {
-  list: () => request<OfferList>('GET', '/v1/offers'),
-  taxonomy: () => request<Taxonomy>('GET', '/v1/offers/taxonomy'),
-  get: (offerId: string) => request<Offer>('GET', `/v1/offers/${id(offerId)}`),
-  versions: (offerId: string) => request<{ items: Offer[] }>('GET', `/v1/offers/${id(offerId)}/versions`),
-  create: (body: OfferInput) => request<Offer>('POST', '/v1/offers', { body }),
-  update: (offerId: string, body: OfferInput) => request<Offer>('PUT', `/v1/offers/${id(offerId)}`, { body }),
-  activate: (offerId: string, body: { version?: number; rescore?: boolean }) =>
-    request<{ offer: Offer; rescoreJobId: string | null }>('POST', `/v1/offers/${id(offerId)}/activate`, { body }),
-  deactivate: (rescore: boolean) => request<{ rescoreJobId: string | null }>('DELETE', '/v1/offers/active', { query: { rescore } }),
-  archive: (offerId: string) => request<void>('DELETE', `/v1/offers/${id(offerId)}`),
+  list: () => ok(http.GET('/v1/offers')),
+  taxonomy: () => ok(http.GET('/v1/offers/taxonomy')),
+  get: (id: string) => ok(http.GET('/v1/offers/{id}', { params: { path: { id } } })),
+  versions: (id: string) => ok(http.GET('/v1/offers/{id}/versions', { params: { path: { id } } })),
+  create: (body: OfferInput) => ok(http.POST('/v1/offers', { body })),
+  update: (id: string, body: BodyOf<'/v1/offers/{id}', 'put'>) => ok(http.PUT('/v1/offers/{id}', { params: { path: { id } }, body })),
+  activate: (id: string, body: BodyOf<'/v1/offers/{id}/activate', 'post'>) => ok(http.POST('/v1/offers/{id}/activate', { params: { path: { id } }, body })),
+  deactivate: (rescore: boolean) => ok(http.DELETE('/v1/offers/active', { params: { query: { rescore } } })),
+  archive: (id: string) => ok(http.DELETE('/v1/offers/{id}', { params: { path: { id } } })),
 }
 
 export const templatesApi = {
-  list: () => request<{ items: RulesetTemplate[] }>('GET', '/v1/rulesets/templates'),
+  list: () => ok(http.GET('/v1/rulesets/templates')),
 }
 
 /** The buying-intent CSV (the "Buying intent" template's view of leads), downloaded with the session cookie. */

@@ -1,19 +1,18 @@
-// Typed calls of the sources API. Kept apart from `api` so that only the sources pages load them.
-import { request } from './client.js'
-import type { Page, PollResult, Reject, RotateSecret, RotatedSecret, Source, SourceCreate, SourceCreated, SourceError, SourcePatch, SourceType } from './types.js'
-
-const id = (s: string): string => encodeURIComponent(s)
+// Calls of the sources API (generated client). Kept apart from `api` so that only the sources pages load them.
+import { http, ok } from './client.js'
+import type { BodyOf } from './types.js'
 
 export const sourcesApi = {
-  types: () => request<{ items: SourceType[] }>('GET', '/v1/source-types'),
-  list: () => request<{ items: Source[] }>('GET', '/v1/sources'),
-  get: (sourceId: string) => request<Source>('GET', `/v1/sources/${id(sourceId)}`),
-  errors: (sourceId: string) => request<{ items: SourceError[] }>('GET', `/v1/sources/${id(sourceId)}/errors`),
-  create: (body: SourceCreate) => request<SourceCreated>('POST', '/v1/sources', { body }),
-  update: (sourceId: string, body: SourcePatch) => request<Source>('PATCH', `/v1/sources/${id(sourceId)}`, { body }),
-  remove: (sourceId: string) => request<void>('DELETE', `/v1/sources/${id(sourceId)}`),
-  rotateSecret: (sourceId: string, body: RotateSecret) => request<RotatedSecret>('POST', `/v1/sources/${id(sourceId)}/rotate-secret`, { body }),
-  poll: (sourceId: string) => request<PollResult>('POST', `/v1/sources/${id(sourceId)}/poll`),
+  types: () => ok(http.GET('/v1/source-types')),
+  list: () => ok(http.GET('/v1/sources')),
+  get: (id: string) => ok(http.GET('/v1/sources/{id}', { params: { path: { id } } })),
+  errors: (id: string) => ok(http.GET('/v1/sources/{id}/errors', { params: { path: { id } } })),
+  create: (body: BodyOf<'/v1/sources', 'post'>) => ok(http.POST('/v1/sources', { body })),
+  update: (id: string, body: BodyOf<'/v1/sources/{id}', 'patch'>) => ok(http.PATCH('/v1/sources/{id}', { params: { path: { id } }, body })),
+  remove: (id: string) => ok(http.DELETE('/v1/sources/{id}', { params: { path: { id } } })),
+  rotateSecret: (id: string, body: BodyOf<'/v1/sources/{id}/rotate-secret', 'post'>) =>
+    ok(http.POST('/v1/sources/{id}/rotate-secret', { params: { path: { id } }, body })),
+  poll: (id: string) => ok(http.POST('/v1/sources/{id}/poll', { params: { path: { id } } })),
   /** The stored rejects of one delivery (or poll page). */
-  rejects: (requestId: string) => request<Page<Reject>>('GET', '/v1/rejects', { query: { requestId, limit: 100 } }),
+  rejects: (requestId: string) => ok(http.GET('/v1/rejects', { params: { query: { requestId, limit: 100 } } })),
 }

@@ -1,29 +1,26 @@
-// Typed calls of the /v1/tracking-plan API, apart from ./index.ts so that only the pages using them load them. Types
-// come from the server's TypeBox schemas (type-only).
-import type { Static } from '@sinclair/typebox'
-import type * as P from '../../../../server/src/schemas/tracking-plan.js'
-import { request } from './client.js'
+// Calls of the /v1/tracking-plan API (generated client), apart from ./index.ts so that only the pages using them load
+// them.
+import { http, ok } from './client.js'
+import type { BodyOf, Ok, QueryOf } from './types.js'
 
-export type TrackingPlan = Static<typeof P.TrackingPlan>
-export type PlanType = Static<typeof P.PlanType>
+export type TrackingPlan = Ok<'/v1/tracking-plan', 'get'>
+export type PlanType = TrackingPlan['types'][number]
 export type PlanMode = PlanType['mode']
-export type PlanTypePut = Static<typeof P.PlanTypePut>
-export type PlanVersions = Static<typeof P.PlanVersions>
+export type PlanTypePut = BodyOf<'/v1/tracking-plan/types/{type}', 'put'>
+export type PlanVersions = Ok<'/v1/tracking-plan/versions', 'get'>
 export type PlanVersionSummary = PlanVersions['items'][number]
-export type PlanViolations = Static<typeof P.PlanViolations>
+export type PlanViolations = Ok<'/v1/tracking-plan/violations', 'get'>
 export type PlanViolation = PlanViolations['items'][number]
 export type PlanProperty = TrackingPlan['properties'][number]
-export type PlanCheckBody = Static<typeof P.PlanCheckBody>
-export type PlanCheckResult = Static<typeof P.PlanCheckResult>
-
-const id = (s: string): string => encodeURIComponent(s)
+export type PlanCheckBody = BodyOf<'/v1/tracking-plan/check', 'post'>
+export type PlanCheckResult = Ok<'/v1/tracking-plan/check', 'post'>
 
 export const trackingPlanApi = {
-  get: () => request<TrackingPlan>('GET', '/v1/tracking-plan'),
-  putType: (type: string, body: PlanTypePut) => request<TrackingPlan>('PUT', `/v1/tracking-plan/types/${id(type)}`, { body }),
-  deleteType: (type: string) => request<TrackingPlan>('DELETE', `/v1/tracking-plan/types/${id(type)}`),
-  versions: (q: { limit?: number; before?: number } = {}) => request<PlanVersions>('GET', '/v1/tracking-plan/versions', { query: q }),
-  version: (version: number) => request<TrackingPlan>('GET', `/v1/tracking-plan/versions/${version}`),
-  violations: () => request<PlanViolations>('GET', '/v1/tracking-plan/violations'),
-  check: (body: PlanCheckBody) => request<PlanCheckResult>('POST', '/v1/tracking-plan/check', { body }),
+  get: () => ok(http.GET('/v1/tracking-plan')),
+  putType: (type: string, body: PlanTypePut) => ok(http.PUT('/v1/tracking-plan/types/{type}', { params: { path: { type } }, body })),
+  deleteType: (type: string) => ok(http.DELETE('/v1/tracking-plan/types/{type}', { params: { path: { type } } })),
+  versions: (query: QueryOf<'/v1/tracking-plan/versions', 'get'> = {}) => ok(http.GET('/v1/tracking-plan/versions', { params: { query } })),
+  version: (version: number) => ok(http.GET('/v1/tracking-plan/versions/{version}', { params: { path: { version } } })),
+  violations: () => ok(http.GET('/v1/tracking-plan/violations')),
+  check: (body: PlanCheckBody) => ok(http.POST('/v1/tracking-plan/check', { body })),
 }

@@ -1,100 +1,99 @@
-// Types of the API's payloads, taken from the server's TypeBox schemas (type-only: nothing of the server is bundled).
-// Only server/src/schemas is imported. Relative paths with .js, so the same file also type-checks under the tests'
-// NodeNext resolution.
-import type { Static } from '@sinclair/typebox'
-import type {
-  ProblemDetailsT, LeadT, Event as EventSchema, EventInput as EventInputSchema, LedgerEntry as LedgerEntrySchema, Reason as ReasonSchema,
-} from '../../../../server/src/schemas/common.js'
-import type { LoginBodyT, SessionInfoT, UserT, UserCreateT, UserPatchT } from '../../../../server/src/schemas/users.js'
-import type { ScoreDistributionT, StageFunnelT, ConversionByScoreT, EventsOverTimeT, TopSourcesT } from '../../../../server/src/schemas/analytics.js'
-import type * as A from '../../../../server/src/schemas/analytics.js'
+// Types of the API's payloads, taken from the generated ./openapi.d.ts (`npm run api:generate` writes it from the
+// server's OpenAPI document). Only the live WebSocket's messages, which the document cannot describe, still come
+// from the server's TypeBox schemas (type-only). Relative paths with .js, so the same file also type-checks under the
+// tests' NodeNext resolution.
+import type { components, paths } from './openapi.js'
 import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../server/src/schemas/live.js'
-import type { LeadFilterQueryT, SortName as ServerSortName } from '../../../../server/src/schemas/leads.js'
-import type { RulesetReplaceT } from '../../../../server/src/schemas/rulesets.js'
-import type * as R from '../../../../server/src/schemas/rulesets.js'
-import type * as U from '../../../../server/src/schemas/uploads.js'
-import type * as M from '../../../../server/src/schemas/models.js'
-import type { IngestResultT, RejectT } from '../../../../server/src/schemas/events.js'
-import type { LeadExportT, SuppressionEntryT } from '../../../../server/src/schemas/privacy.js'
-import type * as S from '../../../../server/src/schemas/sources.js'
-import type { ApiKeyT, ApiKeyCreateT, ApiKeyCreatedT, AuditEntryT, JobT, StatsT } from '../../../../server/src/schemas/system.js'
-import type { TrendT, TrendQuery } from '../../../../server/src/schemas/trends.js'
 
-export type Problem = ProblemDetailsT
-export type Lead = LeadT
-export type LeadEvent = Static<typeof EventSchema>
-export type EventInput = Static<typeof EventInputSchema>
-export type LedgerEntry = Static<typeof LedgerEntrySchema>
-export type LeadTrend = TrendT
-export type LeadTrendQuery = Static<typeof TrendQuery>
-export type Reason = Static<typeof ReasonSchema>
-export type LeadFilter = LeadFilterQueryT
-export type SortName = ServerSortName
-export type Ruleset = Static<typeof R.Ruleset>
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
+/** A route (path as the OpenAPI document writes it, with `{param}`) that answers `M`. */
+export type Route<M extends Method> = { [P in keyof paths]: paths[P] extends Record<M, object> ? P : never }[keyof paths]
+type Operation<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>
+type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : never
+/** The JSON a route answers on success. */
+export type Ok<P extends keyof paths, M extends Method> = Operation<P, M> extends { responses: infer R }
+  ? JsonOf<R[Extract<keyof R, 200 | 201 | 202>]> : never
+/** The query parameters of a route. */
+export type QueryOf<P extends keyof paths, M extends Method> = NonNullable<Operation<P, M>['parameters']['query']>
+/** The JSON body of a route. */
+export type BodyOf<P extends keyof paths, M extends Method> = JsonOf<NonNullable<Operation<P, M>['requestBody']>>
+/** A schema the document declares once and refers to. */
+export type Schema<N extends keyof components['schemas']> = components['schemas'][N]
+type ItemOf<L> = L extends { items: Array<infer T> } ? T : never
+
+export type Problem = Schema<'ProblemDetails'>
+export type Lead = Schema<'Lead'>
+export type LeadEvent = Schema<'Event'>
+export type EventInput = Schema<'EventInput'>
+export type LedgerEntry = Schema<'LedgerEntry'>
+export type LeadTrend = Ok<'/v1/leads/{id}/trend', 'get'>
+export type LeadTrendQuery = QueryOf<'/v1/leads/{id}/trend', 'get'>
+export type Reason = LedgerEntry['reasons'][number]
+/** The filters of `GET /v1/leads` (its query without sort and paging). */
+export type LeadFilter = Omit<QueryOf<'/v1/leads', 'get'>, 'sort' | 'limit' | 'cursor'>
+export type SortName = NonNullable<QueryOf<'/v1/leads', 'get'>['sort']>
+export type Ruleset = Schema<'Ruleset'>
 export type RulesetStatus = Ruleset['status']
-export type RulesetReplace = RulesetReplaceT
-export type ApiDiagnostic = Static<typeof R.Diagnostic>
-// (members the schemas give as Type.Ref('Ruleset') / Type.Ref('Diagnostic') are typed here by what they refer to)
-export type RulesetCatalog = Static<typeof R.Catalog>
-export type RulesetValidation = Omit<Static<typeof R.ValidateResult>, 'diagnostics'> & { diagnostics: ApiDiagnostic[] }
-export type RulesetCreate = Static<typeof R.DraftCreate>
-export type RulesetUpdate = Static<typeof R.DraftUpdate>
-export type RulesetPublishBody = Static<typeof R.PublishBody>
-export type RulesetPublished = Omit<Static<typeof R.PublishResult>, 'ruleset'> & { ruleset: Ruleset }
-export type RulesetDiff = Static<typeof R.RulesetDiff>
+export type ApiDiagnostic = Schema<'Diagnostic'>
+export type RulesetCatalog = Ok<'/v1/rulesets/catalog', 'get'>
+export type RulesetValidation = Ok<'/v1/rulesets/validate', 'post'>
+export type RulesetCreate = BodyOf<'/v1/rulesets', 'post'>
+export type RulesetUpdate = BodyOf<'/v1/rulesets/{version}', 'put'>
+export type RulesetReplace = RulesetUpdate
+export type RulesetPublishBody = BodyOf<'/v1/rulesets/{version}/publish', 'post'>
+export type RulesetPublished = Ok<'/v1/rulesets/{version}/publish', 'post'>
+export type RulesetDiff = Ok<'/v1/rulesets/diff', 'get'>
 export type DiffLine = RulesetDiff['lines'][number]
-export type DryRunBody = Static<typeof R.DryRunBody>
-export type DryRunResult = Omit<Static<typeof R.DryRunResult>, 'diagnostics'> & { diagnostics: ApiDiagnostic[] }
+export type DryRunBody = BodyOf<'/v1/rulesets/dry-run', 'post'>
+export type DryRunResult = Ok<'/v1/rulesets/dry-run', 'post'>
 export type DryRunEntry = DryRunResult['entries'][number]
-export type BacktestBody = Static<typeof R.BacktestBody>
-/** `POST /v1/rulesets/:version/backtest` → 202 (the route's own inline schema). */
-export interface BacktestStarted { jobId: string }
-export type Backtest = Static<typeof R.Backtest>
+export type BacktestBody = BodyOf<'/v1/rulesets/{version}/backtest', 'post'>
+export type BacktestStarted = Ok<'/v1/rulesets/{version}/backtest', 'post'>
+export type Backtest = Schema<'Backtest'>
 export type BacktestResult = NonNullable<Backtest['result']>
-export type UploadReject = Static<typeof U.UploadReject>
-// (rejects are given as Type.Ref('UploadReject') in the schema)
-export type UploadReport = Omit<Static<typeof U.UploadReport>, 'rejects'> & { rejects: UploadReject[] }
+export type UploadReject = Schema<'UploadReject'>
+export type UploadReport = Schema<'UploadReport'>
 export type UploadKind = UploadReport['kind']
 export type UploadFormat = UploadReport['format']
-export type Upload = Static<typeof U.Upload>
-export type UploadRejectEntry = Static<typeof U.UploadRejectEntry>
-export type IngestResult = IngestResultT
-export type Reject = RejectT
-export type Source = S.SourceT
+export type Upload = Schema<'Upload'>
+export type UploadRejectEntry = ItemOf<Ok<'/v1/uploads/{id}/rejects', 'get'>>
+export type IngestResult = Schema<'IngestResult'>
+export type Reject = ItemOf<Ok<'/v1/rejects', 'get'>>
+export type Source = Ok<'/v1/sources/{id}', 'get'>
 export type SourceStats = Source['stats']
 export type SourceEndpoint = Source['endpoints'][number]
 export type SourceSecretInfo = Source['secrets'][number]
-export type SourceCreate = S.SourceCreateT
-export type SourceCreated = Static<typeof S.SourceCreated>
-export type SourcePatch = S.SourcePatchT
-export type SourceType = Static<typeof S.SourceType>
-export type RotateSecret = S.RotateSecretT
-export type RotatedSecret = Static<typeof S.RotatedSecret>
-export type SourceError = S.SourceErrorT
-export type PollResult = S.PollResultT
-export type ApiKey = ApiKeyT
-export type ApiKeyCreate = ApiKeyCreateT
-export type ApiKeyCreated = ApiKeyCreatedT
-export type AuditEntry = AuditEntryT
-export type LeadExport = LeadExportT
-export type SuppressionEntry = SuppressionEntryT
-export type Job = JobT
-export type Stats = StatsT
-export type User = UserT
-export type UserCreate = UserCreateT
-export type UserPatch = UserPatchT
-export type LoginBody = LoginBodyT
-export type SessionInfo = SessionInfoT
-export type ScoreDistribution = ScoreDistributionT
-export type StageFunnel = StageFunnelT
-export type ConversionByScore = ConversionByScoreT
-export type EventsOverTime = EventsOverTimeT
+export type SourceCreate = BodyOf<'/v1/sources', 'post'>
+export type SourceCreated = Ok<'/v1/sources', 'post'>
+export type SourcePatch = BodyOf<'/v1/sources/{id}', 'patch'>
+export type SourceType = ItemOf<Ok<'/v1/source-types', 'get'>>
+export type RotateSecret = BodyOf<'/v1/sources/{id}/rotate-secret', 'post'>
+export type RotatedSecret = Ok<'/v1/sources/{id}/rotate-secret', 'post'>
+export type SourceError = ItemOf<Ok<'/v1/sources/{id}/errors', 'get'>>
+export type PollResult = Ok<'/v1/sources/{id}/poll', 'post'>
+export type ApiKey = ItemOf<Ok<'/v1/api-keys', 'get'>>
+export type ApiKeyCreate = BodyOf<'/v1/api-keys', 'post'>
+export type ApiKeyCreated = Ok<'/v1/api-keys', 'post'>
+export type AuditEntry = ItemOf<Ok<'/v1/audit-log', 'get'>>
+export type LeadExport = Ok<'/v1/leads/{id}/export', 'get'>
+export type SuppressionEntry = ItemOf<Ok<'/v1/suppressions', 'get'>>
+export type Job = Ok<'/v1/jobs/{id}', 'get'>
+export type Stats = Ok<'/v1/stats', 'get'>
+export type User = ItemOf<Ok<'/v1/users', 'get'>>
+export type UserCreate = BodyOf<'/v1/users', 'post'>
+export type UserPatch = BodyOf<'/v1/users/{id}', 'patch'>
+export type LoginBody = BodyOf<'/v1/session', 'post'>
+export type SessionInfo = Ok<'/v1/session', 'get'>
+export type ScoreDistribution = Ok<'/v1/analytics/score-distribution', 'get'>
+export type StageFunnel = Ok<'/v1/analytics/stages', 'get'>
+export type ConversionByScore = Ok<'/v1/analytics/conversion-by-score', 'get'>
+export type EventsOverTime = Ok<'/v1/analytics/events-over-time', 'get'>
 export type Granularity = EventsOverTime['granularity']
 /** The query of `GET /v1/analytics/events-over-time` (every field has a server default). */
-export type EventsOverTimeQuery = Partial<Static<typeof A.EventsOverTimeQuery>>
-export type TopSources = TopSourcesT
+export type EventsOverTimeQuery = QueryOf<'/v1/analytics/events-over-time', 'get'>
+export type TopSources = Ok<'/v1/analytics/sources', 'get'>
 export type SourceSort = TopSources['sort']
-export type TopSourcesQuery = Partial<Static<typeof A.TopSourcesQuery>>
+export type TopSourcesQuery = QueryOf<'/v1/analytics/sources', 'get'>
 export type LeadScoredData = LeadScoredDataT
 export type LiveMessage = LiveMessageT
 export type LiveFrame = LiveFrameT
@@ -104,26 +103,22 @@ export type Role = User['role']
 /** A cursor-paginated list, as every list route answers. */
 export interface Page<T> { items: T[]; nextCursor: string | null }
 
-// ---- predictive models (server/src/schemas/models.ts); members given as Type.Ref(...) are typed by what they refer to
-export type OutcomeDefinition = Static<typeof M.OutcomeDefinition>
-export type FeatureSpec = Static<typeof M.FeatureSpec>
-export type TrainBody = M.TrainBodyT
-export type ModelJob = Static<typeof M.ModelJob>
-export type ModelSummary = Omit<Static<typeof M.ModelSummary>, 'outcome'> & { outcome: OutcomeDefinition }
-type ModelRaw = Static<typeof M.Model>
-export type Model = Omit<ModelRaw, 'outcome' | 'featureSet'> & {
-  outcome: OutcomeDefinition
-  featureSet: Omit<ModelRaw['featureSet'], 'spec'> & { spec: FeatureSpec }
-}
+// ---- predictive models
+export type OutcomeDefinition = Schema<'OutcomeDefinition'>
+export type FeatureSpec = Schema<'FeatureSpec'>
+export type TrainBody = BodyOf<'/v1/models/train', 'post'>
+export type ModelJob = Schema<'ModelJob'>
+export type ModelSummary = Schema<'ModelSummary'>
+export type Model = Schema<'Model'>
 export type ModelMetrics = Model['metrics']
-export type FeatureSource = Static<typeof M.FeatureSource>
-export type Deployment = Static<typeof M.Deployment>
-export type DeployBody = Static<typeof M.DeployBody>
-export type DeploymentStatus = Omit<Static<typeof M.DeploymentStatus>, 'current' | 'history'> & { current: Deployment; history: Deployment[] }
-export type ModelPerformance = Static<typeof M.Performance>
-export type ModelDrift = Static<typeof M.Drift>
+export type FeatureSource = Model['featureSet']['sources'][number]
+export type Deployment = Schema<'Deployment'>
+export type DeployBody = BodyOf<'/v1/models/{id}/deploy', 'post'>
+export type DeploymentStatus = Ok<'/v1/models/deployment', 'get'>
+export type ModelPerformance = Ok<'/v1/models/{id}/performance', 'get'>
+export type ModelDrift = Ok<'/v1/models/{id}/drift', 'get'>
 export type DriftItem = ModelDrift['prediction']
-export type ModelBias = Static<typeof M.Bias>
+export type ModelBias = Ok<'/v1/models/{id}/bias', 'get'>
 export type BiasGroup = ModelBias['groups'][number]
-export type ModelCompare = Omit<Static<typeof M.Compare>, 'a' | 'b'> & { a: ModelSummary; b: ModelSummary }
-export type FeatureSetDeclaration = Omit<Static<typeof M.FeatureSetDeclaration>, 'spec' | 'outcome'> & { spec: FeatureSpec; outcome: OutcomeDefinition }
+export type ModelCompare = Ok<'/v1/models/compare', 'get'>
+export type FeatureSetDeclaration = Ok<'/v1/models/feature-set', 'get'>

@@ -1,5 +1,5 @@
 // File uploads with XMLHttpRequest: unlike fetch, it reports the bytes sent (`upload.onprogress`), which drives the
-// upload page's progress bar.
+// upload page's progress bar. So this one route is called by hand, not through the generated client (fetch, ./client.ts).
 import { ApiError, failure, parseJsonBody } from './client.js'
 import type { UploadFormat, UploadKind, UploadReport } from './types.js'
 
