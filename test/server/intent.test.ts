@@ -1,7 +1,7 @@
 // The AI intent layer end to end: leads posted with a profile are scored, the intent layer (off the scoring path)
 // classifies them against the active offer with the embedded model, and each result comes back through ingest as an
-// `intent_classified` event with the model's reasons, scored into its own ledger entry. Also: with no model configured, the
-// status says so and the rule fallback classifies.
+// `intent_classified` event, which the AI intent plugin scores into its own ledger entry carrying the model's reasons and
+// provider/model. Also: with no model configured, the status says so and the rule fallback classifies.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, AUTH, postEvents, waitForScoring } from '../helpers/harness.js'
@@ -9,20 +9,11 @@ import { ensureModel, loadIntentFixtures } from '../helpers/intent.js'
 
 const { offer, leads } = loadIntentFixtures()
 
+// No rule scores the classification: the AI intent plugin does, for any ruleset that knows the event type
 const RULES = `known events lead_updated, intent_classified
-
-rule "AI intent High"
-  when event.type == "intent_classified" and event.properties.intent == "High"
-  then +50 intent
-
-rule "AI intent Medium"
-  when event.type == "intent_classified" and event.properties.intent == "Medium"
-  then +30 intent
-
-rule "AI intent Low"
-  when event.type == "intent_classified" and event.properties.intent == "Low"
-  then +10 intent
+cap intent 50
 `
+const POINTS: Record<string, number> = { High: 50, Medium: 30, Low: 10 }
 
 async function call (app: FastifyInstance, method: 'GET' | 'POST', url: string, payload?: unknown) {
   const res = await app.inject({ method, url, headers: { ...AUTH, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}) })
@@ -81,12 +72,16 @@ t.test('the embedded model classifies changed leads; each result is a ledger ent
     t.ok(reasons.length >= 1 && reasons.every((r) => r.trim() !== ''), 'reasons are text')
     await waitForScoring(db)
     const history = await call(app, 'GET', `/v1/leads/${id}/history`)
-    const entry = (history.body.items as Array<{ eventId: string; eventType: string; reasons: Array<{ ruleId: string; points: number }> }>)
+    const entry = (history.body.items as Array<{ id: string; eventId: string; eventType: string; reasons: Array<{ ruleId: string; points: number }> }>)
       .find((e) => e.eventType === 'intent_classified')
     t.ok(entry, 'the intent event has its own ledger entry')
     t.equal(entry?.eventId, intent.eventId)
-    const points = { High: 50, Medium: 30, Low: 10 }[intent.intent as 'High']
-    t.match(entry?.reasons, [{ ruleId: `ai-intent-${(intent.intent as string).toLowerCase()}`, points }])
+    // one reason, the plugin's: the label's points, the provider/model and the model's reasons in the ledger itself
+    const label = intent.intent as string
+    t.match(entry?.reasons, [{ ruleId: `ai_intent.${label.toLowerCase()}`, dimension: 'intent', action: 'set', points: POINTS[label] }])
+    t.equal(entry?.reasons.length, 1)
+    t.equal((entry?.reasons[0] as { note?: string } | undefined)?.note, `AI intent ${label} (local, SmolLM2-135M-Instruct.Q4_1.gguf) — ${reasons.join(' | ')}`)
+    t.match((await call(app, 'GET', `/v1/intent/leads/${id}`)).body, { ledger: { entryId: entry?.id, ruleId: `ai_intent.${label.toLowerCase()}`, points: POINTS[label], note: / — / } })
     // the entry's event carries the model's reasons and who produced them
     const events = await call(app, 'GET', `/v1/leads/${id}/events`)
     const event = (events.body.items as Array<{ id: string; sourceId: string; properties: Record<string, unknown> }>).find((e) => e.id === intent.eventId)
@@ -113,6 +108,13 @@ t.test('with no model configured the status says so and the rule fallback classi
   await waitForScoring(db)
   const event = await db.c.events.findOne({ leadId: id!, type: 'intent_classified' })
   t.match(event, { sourceId: 'intent', properties: { intent: 'High', provider: 'rules-fallback', offerVersion: 1 } })
+  // the ledger entry says it was the rule fallback, and why, next to the fallback's reasons
+  const history = await call(app, 'GET', `/v1/leads/${id!}/history`)
+  const entry = (history.body.items as Array<{ eventId: string; reasons: Array<{ ruleId: string; points: number; note: string }> }>).find((e) => e.eventId === event?._id)
+  t.match(entry?.reasons, [{ ruleId: 'ai_intent.high', points: 50 }])
+  t.match(entry?.reasons[0]?.note, /^AI intent High \(rule fallback icp-rules-1: no model is configured[^—]*\) — Decision-maker role \(CTO\) \| Target industry \(FinTech\) \| Complete profile$/)
+  t.match((await call(app, 'GET', `/v1/intent/leads/${id!}`)).body, { ledger: { ruleId: 'ai_intent.high', points: 50, rulesetVersion: Number } })
+  t.match((await call(app, 'GET', `/v1/leads/${id!}`)).body, { scores: { intent: 50 } })
   t.equal((await call(app, 'GET', '/v1/intent/leads/nope')).status, 404)
   t.equal((await call(app, 'POST', `/v1/intent/leads/${id!}/classify`)).status, 202)
 })

@@ -1,6 +1,7 @@
 // Offers (issue 16 part A) end to end over HTTP and a real database: versioned CRUD with one active offer, errors,
 // scopes and the audit log; the shipped "Buying intent" template scoring seed-style leads uploaded as CSV against the
-// active offer (exact rule points, an intent_classified event per lead, labels); the intent CSV export; live scoring
+// active offer (exact rule points, an intent_classified event per lead scored by the AI intent plugin into a ledger
+// entry with the model's reasons, labels); the intent CSV export (reasons from the ledger); live scoring
 // equal to dry runs and to a backtest; and a change of offer re-scoring leads.
 import t from 'tap'
 import type { AddressInfo } from 'node:net'
@@ -209,6 +210,43 @@ t.test('the Buying intent template scores uploaded leads against the active offe
     t.match(l, { score: RULE_POINTS[who]! + e.ai, stage: e.label, scores: { fit: RULE_POINTS[who], intent: e.ai } }, `${who}: ${RULE_POINTS[who]} + ${e.ai} = ${e.label}`)
   }
 
+  // the AI layer is the AI intent plugin's, not the template's: each classification's ledger entry holds exactly one
+  // reason, the plugin's `set intent`, whose note carries the label, provider/model and the model's reasons
+  const posted = (res.json().results as Array<{ eventId: string }>).map((r) => r.eventId)
+  const entryOf = async (who: string, eventId: string): Promise<Json> => {
+    const h = await send(app, 'GET', `/v1/leads/${(await leadOf(who))._id as string}/history?limit=1000`)
+    const entry = (h.body.items as Json[]).find((x) => x.eventId === eventId)
+    t.ok(entry, `${who}: the classification ${eventId} has a ledger entry`)
+    return entry ?? {}
+  }
+  // (the intent layer may have classified the lead before, at the current time: the points are the change from that)
+  const scored = (e: Json, ruleId: string, intent: number, note: string | RegExp): void => {
+    t.match(e, { eventType: 'intent_classified', after: { intent }, reasons: [{ ruleId, dimension: 'intent', action: 'set', note }] }, `${ruleId}: intent set to ${intent}`)
+    t.equal(e.reasons?.length, 1, 'one reason: no rule scores the classification a second time')
+    t.equal(e.reasons?.[0]?.points, intent - (e.before?.intent as number), 'its points take intent from what it was to the label\'s points')
+  }
+  scored(await entryOf('ada', posted[0]!), 'ai_intent.high', 50, 'AI intent High (test, hand-labelled) — Runs engineering at a SaaS company | =HYPERLINK("http://x")')
+  scored(await entryOf('bob', posted[1]!), 'ai_intent.medium', 30, 'AI intent Medium (test, hand-labelled) — =1+1 manages a software team')
+  scored(await entryOf('cy', posted[2]!), 'ai_intent.low', 10, /— Retail is outside the ICP$/)
+  // Ed's High (+3 min) then Low (+4 min) in event time: each sets intent, the Low takes the High's 50 down to 10
+  scored(await entryOf('ed', posted[5]!), 'ai_intent.high', 50, /— Founder of a fintech$/)
+  const edLow = await entryOf('ed', posted[4]!)
+  scored(edLow, 'ai_intent.low', 10, /— Later: budget frozen$/)
+  t.match(edLow, { before: { intent: 50 }, reasons: [{ requested: -40, points: -40 }] })
+  // whatever classified these leads (the intent layer's own rule-fallback events too), only the plugin scored it
+  for (const who of Object.keys(expected)) {
+    const h = await send(app, 'GET', `/v1/leads/${(await leadOf(who))._id as string}/history?limit=1000`)
+    for (const x of (h.body.items as Json[]).filter((x) => x.eventType === 'intent_classified')) {
+      t.ok(x.reasons.length === 1 && /^ai_intent\.(high|medium|low)$/.test(x.reasons[0].ruleId), `${who}: ${JSON.stringify(x.reasons.map((r: Json) => r.ruleId))} scores its classification`)
+    }
+  }
+  // the intent API shows the same ledger reason next to the lead's last classification by the intent layer
+  await waitFor(async () => (await send(app, 'GET', `/v1/intent/leads/${(await leadOf('cy'))._id as string}`)).body.ledger ?? null, 'the intent layer\'s classification of Cy, scored')
+  const cyIntent = await send(app, 'GET', `/v1/intent/leads/${(await leadOf('cy'))._id as string}`)
+  t.match(cyIntent.body, { provider: 'rules-fallback', ledger: { ruleId: `ai_intent.${(cyIntent.body.intent as string).toLowerCase()}`, note: /^AI intent (High|Medium|Low) \(rule fallback icp-rules-1: no model is configured/ } })
+  t.ok((cyIntent.body.ledger.note as string).endsWith(` — ${(cyIntent.body.reasons as string[]).join(' | ')}`), 'with the fallback\'s reasons')
+  await waitForScoring(db)
+
   // the export: one row per lead with both layers, the label and the latest classification, formula-safe
   const csv = await send(app, 'GET', '/v1/exports/intent')
   t.equal(csv.status, 200)
@@ -226,6 +264,10 @@ t.test('the Buying intent template scores uploaded leads against the active offe
   t.match(byName.get('ed'), { role: 'Co-Founder & CEO', aiIntent: 'Low', aiReasons: 'Later: budget frozen', score: '50', label: 'Medium' })
   t.match(byName.get('di'), { aiIntent: 'Low', aiReasons: 'An intern', score: '30', label: 'Low' })
   t.same(rows.map((r) => Number(r[10])), [100, 50, 50, 30, 30], 'highest score first')
+  // the reasons are the ledger entry's: what the event says now does not change them
+  await db.c.events.updateOne({ _id: posted[0]! }, { $set: { 'properties.reasons': ['edited after scoring'] } })
+  const again = parseCsv((await send(app, 'GET', '/v1/exports/intent')).text)
+  t.equal(again.find((r) => r[3] === 'Ada Lovelace')![13], 'Runs engineering at a SaaS company | =HYPERLINK("http://x")', 'the export reads the reasons from the ledger entry')
 
   // live scoring = dry run, lead by lead (same ruleset, same active offer)
   for (const who of Object.keys(expected)) {

@@ -31,8 +31,9 @@ export const DEMO_TRACKING_PLAN: PlanTypeInput[] = [
 
 /**
  * The demo's published ruleset: engagement from events (with decay), fit from the lead's profile against the active
- * offer, intent from pricing visits, demo requests, purchases and the intent layer's classification; stages on the
- * total, grades on fit, intent labels on intent.
+ * offer, intent from pricing visits, demo requests, purchases and the intent layer's classification (scored by its
+ * own rules under an alias, not by the AI intent plugin: see the comment in the source); stages on the total, grades
+ * on fit, intent labels on intent.
  */
 export const DEMO_RULESET = `# The demo ruleset: engagement, fit against the active offer, and intent.
 cap total 1000
@@ -56,7 +57,13 @@ intent label Warm at 30
 intent label Hot at 80
 
 known events page_view, email_open, form_submit, webinar_attended, demo_request, purchase, email_bounced,
-  marked_spam, unsubscribed, intent_classified, lead_updated, score_adjusted
+  marked_spam, unsubscribed, ai_intent_signal, lead_updated, score_adjusted
+
+# The intent layer's classifications count here as one intent signal among others, weighed by the
+# rules below. The alias renames them, so the AI intent plugin (which sets intent to 50/30/10 on
+# intent_classified events, as the Buying intent template wants) leaves them to these rules:
+# its set would wipe out the intent of a demo request or a purchase.
+event type "intent_classified" is ai_intent_signal
 
 # Fit: the lead's profile against the active offer's ideal customer profile (Offers page).
 rule "Decision maker" priority 50
@@ -128,10 +135,10 @@ rule "Purchase intent" priority 10
   then set intent 100
 
 rule "AI intent High" priority 5
-  when event.type == "intent_classified" and event.properties.intent == "High"
+  when event.type == "ai_intent_signal" and event.properties.intent == "High"
   then +30 intent once per 30d
 
 rule "AI intent Medium" priority 5
-  when event.type == "intent_classified" and event.properties.intent == "Medium"
+  when event.type == "ai_intent_signal" and event.properties.intent == "Medium"
   then +15 intent once per 30d
 `

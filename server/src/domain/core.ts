@@ -27,6 +27,7 @@ import { createDispatcher } from './webhooks/dispatcher.js'
 import type { JobDoc } from './types.js'
 import type { LeadScoredDataT } from '../schemas/live.js'
 import { createPredictiveService, createPredictivePlugin, internalPluginContext } from './predictive/service.js'
+import { createIntentPlugin, INTENT_PLUGIN_ID } from './intent/plugin.js'
 import { createLeadViews } from './lead-views/service.js'
 import { createSuppressionList } from './privacy/suppression.js'
 import { createPrivacyService } from './privacy/erase.js'
@@ -67,7 +68,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   })
   // the built-in predictive plugin first: an installed plugin that also predicts has the last word
   const pipeline = createScoringPipeline(
-    [{ plugin: createPredictivePlugin(predictive.runtime), ctx: internalPluginContext('predictive', log) }, ...(opts.scoringPlugins ?? [])],
+    [
+      { plugin: createPredictivePlugin(predictive.runtime), ctx: internalPluginContext('predictive', log) },
+      // the AI intent layer's scoring half: intent_classified events → intent points with the model's reasons
+      { plugin: createIntentPlugin(), ctx: internalPluginContext(INTENT_PLUGIN_ID, log) },
+      ...(opts.scoringPlugins ?? []),
+    ],
     { prepare: async () => { await predictive.runtime.ensureFresh() } },
   )
   const apiKeys = createApiKeyService(c.apiKeys, now)

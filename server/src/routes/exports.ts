@@ -6,8 +6,10 @@ import { LeadFilterQuery, leadFilter } from './leads.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { csvRow } from '../lib/csv.js'
 import { decodeKeys } from '../lib/keys.js'
-import { eventRangeOf } from '../domain/ids.js'
-import type { EventDoc, LeadDoc } from '../domain/types.js'
+import type { Collection } from 'mongodb'
+import { ledgerRangeOf } from '../domain/ids.js'
+import { intentLabelOfRule, reasonsOfNote } from '../domain/intent/plugin.js'
+import type { EventDoc, LedgerDoc, LeadDoc } from '../domain/types.js'
 
 const Format = Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { default: 'csv' })
 // the body is a stream in the format asked for; documented so that a 200 is a documented answer
@@ -26,30 +28,39 @@ const EVENT_COLUMNS = ['id', 'leadId', 'sourceId', 'externalId', 'seq', 'type', 
 const HISTORY_COLUMNS = ['id', 'leadId', 'eventId', 'eventType', 'occurredAt', 'before', 'after', 'delta', 'rulesetVersion', 'superseded', 'reasons']
 // the buying-intent view of a lead (the "Buying intent" template): rule layer = fit, AI layer = intent, label = stage
 const INTENT_COLUMNS = ['id', 'email', 'externalId', 'name', 'company', 'role', 'industry', 'location', 'rulePoints', 'aiPoints', 'score', 'label', 'aiIntent', 'aiReasons', 'provider', 'model', 'offerVersion', 'classifiedAt']
-export const INTENT_EVENT_TYPE = 'intent_classified'
+
+interface IntentEntry { label: string; reasons: string | null; event: EventDoc | null }
 
 /**
- * The lead's latest intent classification as scoring ordered it: of its `intent_classified` events, the last in
- * canonical order (`ord`: event time, then tie-breaks), which is the one the template's `set intent` kept.
+ * The lead's latest classification as scoring kept it: of its committed, current ledger entries, the last in
+ * canonical order (`ord`) with a reason of the AI intent plugin (`ai_intent.<label>`), whose `set intent` is the one
+ * that holds. The label and the model's reasons come from that reason; provider, model and offer version from the
+ * event the entry scored. Read by `_id` range and `_id`, as the embedded FerretDB needs.
  */
-async function latestClassification (events: import('mongodb').Collection<EventDoc>, lead: LeadDoc): Promise<EventDoc | null> {
-  let best: EventDoc | null = null
-  const cursor = events.find(eventRangeOf(lead._id) as never).project<EventDoc>({ type: 1, ord: 1, occurredAt: 1, properties: 1 })
-  for await (const e of cursor) if (e.type === INTENT_EVENT_TYPE && (best === null || e.ord > best.ord)) best = e
-  return best
+async function latestIntentEntry (c: { scoreHistory: Collection<LedgerDoc>; events: Collection<EventDoc> }, lead: LeadDoc): Promise<IntentEntry | null> {
+  let best: { ord: string; eventId: string | null; label: string; note: string } | null = null
+  const cursor = c.scoreHistory.find(ledgerRangeOf(lead._id) as never).project<Pick<LedgerDoc, 'ord' | 'eventId' | 'reasons' | 'committed' | 'superseded'>>({ ord: 1, eventId: 1, reasons: 1, committed: 1, superseded: 1 })
+  for await (const e of cursor) {
+    if (!e.committed || e.superseded || (best !== null && e.ord <= best.ord)) continue
+    const r = [...(e.reasons ?? [])].reverse().find((x) => intentLabelOfRule(x.ruleId) !== null)
+    if (r !== undefined) best = { ord: e.ord, eventId: e.eventId, label: intentLabelOfRule(r.ruleId)!, note: r.note }
+  }
+  if (best === null) return null
+  const event = best.eventId === null ? null : await c.events.findOne({ _id: best.eventId }, { projection: { occurredAt: 1, properties: 1 } })
+  return { label: best.label, reasons: reasonsOfNote(best.note), event }
 }
 
-async function * intentRows (leads: AsyncIterable<LeadDoc>, events: import('mongodb').Collection<EventDoc>): AsyncGenerator<Record<string, unknown>> {
+async function * intentRows (leads: AsyncIterable<LeadDoc>, c: { scoreHistory: Collection<LedgerDoc>; events: Collection<EventDoc> }): AsyncGenerator<Record<string, unknown>> {
   for await (const l of leads) {
-    const e = await latestClassification(events, l)
-    const p = e === null ? {} : decodeKeys(e.properties ?? {}) as Record<string, unknown>
+    const e = await latestIntentEntry(c, l)
+    const p = e === null || e.event === null ? {} : decodeKeys(e.event.properties ?? {}) as Record<string, unknown>
     const a = decodeKeys(l.attributes ?? {}) as Record<string, unknown>
     yield {
       id: l._id, email: l.email ?? null, externalId: l.externalId ?? null, name: l.name ?? null, company: l.company ?? null,
       role: a.role ?? null, industry: a.industry ?? null, location: a.location ?? null,
       rulePoints: l.scores?.fit ?? 0, aiPoints: l.scores?.intent ?? 0, score: l.score, label: l.stage ?? '',
-      aiIntent: p.intent ?? null, aiReasons: Array.isArray(p.reasons) ? p.reasons.map(String).join(' | ') : null,
-      provider: p.provider ?? null, model: p.model ?? null, offerVersion: p.offerVersion ?? null, classifiedAt: e?.occurredAt.toISOString() ?? null,
+      aiIntent: e?.label ?? null, aiReasons: e?.reasons ?? null,
+      provider: p.provider ?? null, model: p.model ?? null, offerVersion: p.offerVersion ?? null, classifiedAt: e?.event?.occurredAt.toISOString() ?? null,
     }
   }
 }
@@ -79,14 +90,14 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async function exportsRoutes (a
     config: { scope: 'read' },
     schema: {
       tags: ['exports'],
-      summary: 'Stream the buying-intent view of leads (same filters as the lead list): rule points (fit), AI points (intent), final score, label (stage), and the latest AI classification with its reasons, provider and model',
+      summary: 'Stream the buying-intent view of leads (same filters as the lead list): rule points (fit), AI points (intent), final score, label (stage), and the AI classification that scored (the latest ledger entry of the AI intent plugin) with the model\'s reasons from that entry, provider and model',
       produces: ['text/csv', 'application/x-ndjson'], querystring: Type.Composite([LeadFilterQuery, Type.Object({ format: Format })], { additionalProperties: false }),
       response: { 200: Streamed, ...problemResponses },
     },
   }, async (req, reply) => {
     const cursor = c.leads.find(leadFilter(req.query)).sort({ score: -1, _id: 1 })
     const format = req.query.format ?? 'csv'
-    return send(reply, 'intent', format, render(intentRows(cursor, c.events), format, INTENT_COLUMNS, (r) => r))
+    return send(reply, 'intent', format, render(intentRows(cursor, c), format, INTENT_COLUMNS, (r) => r))
   })
 
   app.get('/v1/exports/events', {

@@ -3,9 +3,25 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { IntentStatus, LeadIntent } from '../schemas/intent.js'
 import { LS_ERR_LEAD_NOT_FOUND } from '../errors.js'
+import { ledgerRangeOf } from '../domain/ids.js'
+import { intentLabelOfRule } from '../domain/intent/plugin.js'
+import type { LedgerDoc } from '../domain/types.js'
 
 /** The AI intent layer: its status, a lead's last classification, and asking for a new one. */
 const intentRoutes: FastifyPluginAsyncTypebox = async function intentRoutes (app) {
+  /** The AI intent plugin's reason in the current ledger entry of the event (by the lead's `_id` range), or null. */
+  async function scoredBy (leadId: string, eventId: string | null) {
+    if (eventId === null) return null
+    const cursor = app.mongo.c.scoreHistory.find(ledgerRangeOf(leadId) as never)
+      .project<Pick<LedgerDoc, '_id' | 'eventId' | 'reasons' | 'rulesetVersion' | 'committed' | 'superseded'>>({ eventId: 1, reasons: 1, rulesetVersion: 1, committed: 1, superseded: 1 })
+    for await (const e of cursor) {
+      if (e.eventId !== eventId || !e.committed || e.superseded) continue
+      const r = e.reasons.find((x) => intentLabelOfRule(x.ruleId) !== null)
+      return r === undefined ? null : { entryId: e._id, ruleId: r.ruleId, points: r.points, note: r.note, rulesetVersion: e.rulesetVersion }
+    }
+    return null
+  }
+
   app.get('/v1/intent/status', {
     config: { scope: 'read' },
     schema: {
@@ -19,7 +35,7 @@ const intentRoutes: FastifyPluginAsyncTypebox = async function intentRoutes (app
     config: { scope: 'read' },
     schema: {
       tags: ['intent'], summary: 'A lead\'s last intent classification',
-      description: 'The intent, its reasons and the provider/model that produced it; 404 when the lead has not been classified.',
+      description: 'The intent, its reasons and the provider/model that produced it, and the ledger entry that scored it (null while it is not scored, or when the published ruleset does not know intent_classified); 404 when the lead has not been classified.',
       params: IdParams,
       response: { 200: LeadIntent, ...problemResponses },
     },
@@ -30,6 +46,7 @@ const intentRoutes: FastifyPluginAsyncTypebox = async function intentRoutes (app
     return {
       leadId: s._id, intent: r.intent, reasons: r.reasons, provider: r.provider, model: r.model, fallbackReason: r.fallbackReason ?? null,
       offerId: s.offerId, offerVersion: s.offerVersion, eventId: s.eventId ?? null, at: s.at.toISOString(),
+      ledger: await scoredBy(s._id, s.eventId ?? null),
     }
   })
 

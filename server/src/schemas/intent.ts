@@ -32,5 +32,15 @@ export const LeadIntent = Type.Object({
   offerVersion: Type.Integer(),
   eventId: Nullable(Type.String({ description: 'The intent_classified event that recorded it (its ledger entry carries the reasons)' })),
   at: Type.String(),
+  ledger: Type.Union([
+    Type.Object({
+      entryId: Type.String(),
+      ruleId: Type.String({ description: 'ai_intent.high, ai_intent.medium or ai_intent.low: the AI intent plugin\'s rule' }),
+      points: Type.Number({ description: 'The intent points the entry applied (set to 50/30/10; 0 when the intent already had that value)' }),
+      note: Type.String({ description: 'The ledger reason: label, provider/model (or the rule fallback and why) and the model\'s reasons' }),
+      rulesetVersion: Type.Integer(),
+    }, { additionalProperties: false }),
+    Type.Null(),
+  ], { description: 'The AI intent plugin\'s reason in the event\'s current ledger entry; null while the event is not scored yet, or when the published ruleset does not know intent_classified' }),
 }, { additionalProperties: false })
 export type LeadIntentT = Static<typeof LeadIntent>

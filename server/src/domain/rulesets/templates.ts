@@ -10,14 +10,18 @@ export interface RulesetTemplate {
 
 /**
  * The seed's hybrid buying-intent score. Rule layer: fit, at most 50, from the lead's profile against the active
- * offer. AI layer: intent, at most 50, from the latest `intent_classified` event. Total = fit + intent; the stage is
- * the intent label (High from 70, Medium from 40, Low below).
+ * offer. AI layer: intent, at most 50, from the latest `intent_classified` event, scored by the AI intent plugin
+ * (domain/intent/plugin.ts), not by rules. Total = fit + intent; the stage is the intent label (High from 70, Medium
+ * from 40, Low below).
  */
 export const BUYING_INTENT_SOURCE = `# Buying intent: the hybrid score of a profile-fit rule layer and an AI intent layer.
 #
 # Rule layer (fit, at most 50): the lead's profile against the active offer's ideal customer
 # profile (Offers page). Without an active offer the ICP rules do not fire.
-# AI layer (intent, at most 50): the latest intent classification (an intent_classified event).
+# AI layer (intent, at most 50): the latest intent classification. The AI intent plugin
+# (ai_intent) scores each intent_classified event: High 50, Medium 30, Low 10, set on intent,
+# with the model's reasons and provider/model in the ledger. It needs no rule here, only
+# intent_classified among the known events; a rule on it would score it twice.
 # Total = fit + intent; the stage is the intent label.
 
 cap fit 50
@@ -67,19 +71,6 @@ rule "Complete profile" priority 50
     and lead.attributes.location exists
     and lead.attributes.linkedin_bio exists
   then +10 fit
-
-# The latest classification replaces the one before it.
-rule "AI intent High" priority 50
-  when event.type == "intent_classified" and event.properties.intent == "High"
-  then set intent 50
-
-rule "AI intent Medium" priority 50
-  when event.type == "intent_classified" and event.properties.intent == "Medium"
-  then set intent 30
-
-rule "AI intent Low" priority 50
-  when event.type == "intent_classified" and event.properties.intent == "Low"
-  then set intent 10
 `
 
 export const RULESET_TEMPLATES: readonly RulesetTemplate[] = [
@@ -87,7 +78,7 @@ export const RULESET_TEMPLATES: readonly RulesetTemplate[] = [
   {
     id: 'buying-intent',
     name: 'Buying intent',
-    description: 'Profile fit against the active offer (role tier, ICP or adjacent industry, complete profile; at most 50) plus the AI intent classification (High 50, Medium 30, Low 10). Stages High ≥ 70, Medium ≥ 40, Low.',
+    description: 'Profile fit against the active offer (role tier, ICP or adjacent industry, complete profile; at most 50) plus the AI intent classification, scored by the AI intent plugin with the model\'s reasons (High 50, Medium 30, Low 10). Stages High ≥ 70, Medium ≥ 40, Low.',
     source: BUYING_INTENT_SOURCE,
   },
 ]
