@@ -53,7 +53,7 @@ const SYMBOL_OPERATORS: Record<string, CompiledOperator> = {
  *
  * @throws TypeError if the tree has error diagnostics or is malformed (API misuse).
  */
-export function compile(ast: RulesetAst): CompiledRuleset {
+export function compile (ast: RulesetAst): CompiledRuleset {
   if (ast === null || typeof ast !== 'object' || !Array.isArray(ast.statements)) {
     throw new TypeError('compile(ast): ast must be a RulesetAst (as returned by parse)')
   }
@@ -153,13 +153,13 @@ export function compile(ast: RulesetAst): CompiledRuleset {
   return { rules, settings }
 }
 
-function duration(text: string): string {
+function duration (text: string): string {
   const parsed = parseDurationText(text)
   if ('error' in parsed) throw new TypeError(`compile(ast): ${parsed.error}`)
   return parsed.text
 }
 
-function orderBounds(bounds: ScoreBounds): ScoreBounds | undefined {
+function orderBounds (bounds: ScoreBounds): ScoreBounds | undefined {
   const out: ScoreBounds = {}
   let any = false
   for (const t of scoreTargets as readonly ScoreTarget[]) {
@@ -172,14 +172,14 @@ function orderBounds(bounds: ScoreBounds): ScoreBounds | undefined {
   return any ? out : undefined
 }
 
-function ascending(list: Threshold[]): Threshold[] {
+function ascending (list: Threshold[]): Threshold[] {
   return list
     .map((t, i) => ({ t, i }))
     .sort((a, b) => a.t.min - b.t.min || a.i - b.i)
     .map((x) => x.t)
 }
 
-function compileRule(rule: RuleAst): CompiledRule {
+function compileRule (rule: RuleAst): CompiledRule {
   if (!rule.condition) throw new TypeError(`compile(ast): rule "${rule.name.value}" has no condition`)
   if (!rule.action) throw new TypeError(`compile(ast): rule "${rule.name.value}" has no action`)
   const ruleId = slugify(rule.name.value)
@@ -193,7 +193,7 @@ function compileRule(rule: RuleAst): CompiledRule {
   }
 }
 
-function compileAction(rule: RuleAst, ruleId: string, action: ActionAst): ScoreParams {
+function compileAction (rule: RuleAst, ruleId: string, action: ActionAst): ScoreParams {
   const params: ScoreParams = { ruleId, action: action.kind }
   if (action.kind === 'add' || action.kind === 'set') {
     if (!action.points) throw new TypeError(`compile(ast): rule "${rule.name.value}" has no points`)
@@ -220,11 +220,11 @@ function compileAction(rule: RuleAst, ruleId: string, action: ActionAst): ScoreP
   return params
 }
 
-function dimensionOf(name: NameAst | undefined): Dimension {
+function dimensionOf (name: NameAst | undefined): Dimension {
   return (name?.value ?? 'engagement') as Dimension
 }
 
-function compileExpression(expr: ExpressionAst): CompiledCondition {
+function compileExpression (expr: ExpressionAst): CompiledCondition {
   switch (expr.kind) {
     case 'comparison':
       return compileComparison(expr)
@@ -250,9 +250,7 @@ function compileExpression(expr: ExpressionAst): CompiledCondition {
   }
 }
 
-function compileComparison(c: ComparisonAst): CompiledCondition {
-  const dot = c.fact.path.indexOf('.')
-  const head = dot < 0 ? c.fact.path : c.fact.path.slice(0, dot)
+function compileComparison (c: ComparisonAst): CompiledCondition {
   const base = factValue(c.fact.path)
 
   let operator: CompiledOperator
@@ -313,14 +311,14 @@ function compileComparison(c: ComparisonAst): CompiledCondition {
 }
 
 /** `lead.attributes.industry` → `{ fact: 'lead', path: 'attributes.industry' }`; a plugin fact is its whole name. */
-function factValue(path: string): FactValue {
+function factValue (path: string): FactValue {
   const dot = path.indexOf('.')
   const head = dot < 0 ? path : path.slice(0, dot)
   if (!BUILT_IN_FACTS.has(head)) return { fact: path }
   return dot < 0 ? { fact: head } : { fact: head, path: path.slice(dot + 1) }
 }
 
-function literal(c: ComparisonAst): CompiledLeafCondition['value'] {
+function literal (c: ComparisonAst): CompiledLeafCondition['value'] {
   const v = c.value
   if (v === undefined) throw new TypeError(`compile(ast): '${c.fact.path} ${c.operator}' needs a value`)
   switch (v.kind) {

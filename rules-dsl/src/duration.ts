@@ -39,7 +39,7 @@ export interface DurationOptions {
  * Milliseconds of a duration such as `30d`, `12h` or `500ms`: a whole number and one of the accepted units, nothing
  * else (no spaces, no signs, no fractions). null when the text is not such a duration.
  */
-export function durationToMs(text: string, options: DurationOptions = {}): number | null {
+export function durationToMs (text: string, options: DurationOptions = {}): number | null {
   const m = DURATION_RE.exec(text)
   if (m === null) return null
   const unit = m[2] as DurationUnit
@@ -55,7 +55,7 @@ export function durationToMs(text: string, options: DurationOptions = {}): numbe
  *
  * @returns the parsed duration, or an explanation of why the text is invalid.
  */
-export function parseDurationText(text: string): ParsedDuration | { error: string } {
+export function parseDurationText (text: string): ParsedDuration | { error: string } {
   const m = DURATION_RE.exec(text)
   if (m === null) {
     return { error: `Invalid duration '${text}': use a whole number followed by m, h, d or w (e.g. 30d).` }

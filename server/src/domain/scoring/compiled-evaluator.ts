@@ -458,7 +458,6 @@ function maker (t: Record<string, unknown>): () => Contribution {
   return () => copyChecked(t) as Contribution
 }
 
-
 /** The engine computes a fact given as a function or a Fact instead of using it as a value. */
 export function isComputedFact (v: unknown): boolean {
   return typeof v === 'function' || v instanceof Fact

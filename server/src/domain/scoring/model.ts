@@ -216,8 +216,8 @@ export function applyContributions (
       const inWindow = perMs === null ? rec.n : rec.recent.filter((t) => t > ctx.at - perMs && t <= ctx.at).length
       if (inWindow >= c.limit.count) continue
     }
-    let requested = 0
-    let applied = 0
+    let requested: number
+    let applied: number
     const dimension: Dimension = c.dimension ?? 'engagement'
     if (c.action === 'reset') {
       const before = next.total
