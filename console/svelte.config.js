@@ -7,7 +7,7 @@ const config = {
   kit: {
     // a single-page app: every path falls back to index.html, which the server sends for non-API paths
     adapter: adapter({ pages: 'build', assets: 'build', fallback: 'index.html', precompress: false, strict: true }),
-    // the API's types come from the server's schemas (type-only imports; nothing of the server is bundled)
+    // server sources, for type-only imports (the API's types are generated: src/lib/api/openapi.d.ts)
     alias: { $server: '../server/src' },
     version: { pollInterval: 0 },
   },

@@ -6,8 +6,6 @@ import type { components, paths } from './openapi.js'
 import type { LeadScoredDataT, LiveMessageT, LiveFrameT } from '../../../../server/src/schemas/live.js'
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
-/** A route (path as the OpenAPI document writes it, with `{param}`) that answers `M`. */
-export type Route<M extends Method> = { [P in keyof paths]: paths[P] extends Record<M, object> ? P : never }[keyof paths]
 type Operation<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>
 type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : never
 /** The JSON a route answers on success. */
