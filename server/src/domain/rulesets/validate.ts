@@ -110,7 +110,7 @@ export function validateRuleset (input: { rules: unknown; settings?: unknown }):
     const action = pr.action ?? 'add'
     if (typeof action !== 'string' || !ACTIONS.has(action)) out.push({ pointer: `${p}/event/params/action`, detail: 'action must be add, set or reset' })
     if (action !== 'reset') {
-      if (typeof pr.points !== 'number' || !Number.isFinite(pr.points) || Math.abs(pr.points) > 1_000_000) out.push({ pointer: `${p}/event/params/points`, detail: 'points must be a finite number' })
+      if (typeof pr.points !== 'number' || !Number.isFinite(pr.points) || Math.abs(pr.points) > dslLimits.maxPoints) out.push({ pointer: `${p}/event/params/points`, detail: 'points must be a finite number' })
       if (pr.dimension !== undefined && (typeof pr.dimension !== 'string' || !DIMENSIONS.has(pr.dimension))) out.push({ pointer: `${p}/event/params/dimension`, detail: 'dimension must be engagement, fit or intent' })
     }
     if (pr.reason !== undefined && (typeof pr.reason !== 'string' || pr.reason.length > 500)) out.push({ pointer: `${p}/event/params/reason`, detail: 'reason must be a string of at most 500 characters' })
