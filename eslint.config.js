@@ -9,6 +9,11 @@ import { builtinModules } from 'node:module'
 // Import rules, one list per folder (a later entry replaces an earlier one for the same files). See
 // docs/architecture.md, "Import rules".
 const restrict = (...patterns) => ['error', { patterns }]
+// infra (database, HTTP plumbing) is the bottom layer; http/ adapts the domain's auth and live feed to Fastify
+const infraBelow = () => ({
+  group: ['**/domain/**', '**/http/**', '**/routes/**', '**/plugin-host/**', '**/jobs/**'],
+  message: 'infra is below domain, http, routes, plugin-host and jobs: it never imports them.',
+})
 const serverInternals = {
   regex: '^@leadscore/server(?!/contracts$)',
   message: 'Plugins use the server only through @leadscore/server/contracts.',
@@ -64,15 +69,25 @@ export default tseslint.config(
   },
   {
     files: ['server/src/infra/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': restrict({ group: ['**/domain/**'], message: 'infra is below domain: it never imports it.' }),
-    },
+    rules: { '@typescript-eslint/no-restricted-imports': restrict(infraBelow()) },
   },
   {
     // the collection map is typed with the documents the domain modules declare; type imports leave no runtime edge
     files: ['server/src/infra/db.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': restrict({ ...infraBelow(), allowTypeImports: true }) },
+  },
+  {
+    // routes call domain services, never collections (routes still to move: uploads, sources, intent, exports)
+    files: ['server/src/routes/**/*.ts'],
+    ignores: ['server/src/routes/{uploads,sources,intent,exports}.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': restrict({ group: ['**/domain/**'], allowTypeImports: true, message: 'infra is below domain: it never imports it.' }),
+      'no-restricted-syntax': ['error',
+        { selector: "MemberExpression[object.name='core'][property.name='c']", message: 'Routes call domain services, not collections.' },
+        { selector: "VariableDeclarator[init.name='core'] > ObjectPattern > Property[key.name='c']", message: 'Routes call domain services, not collections.' },
+        { selector: "MemberExpression[property.name='auditLog']", message: 'Audit through domain/audit.ts.' },
+        { selector: "MemberExpression[object.property.name='mongo'][property.name='c']", message: 'Routes call domain services, not collections.' },
+        { selector: "MemberExpression[object.property.name='database'][property.name='c']", message: 'Routes call domain services, not collections.' },
+      ],
     },
   },
   {

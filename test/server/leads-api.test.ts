@@ -315,7 +315,7 @@ t.test('a new ruleset, a re-score job and invalid rulesets', { timeout: 80_000 }
   t.equal(job.statusCode, 202)
   t.match(job.json(), { id: String, kind: 'rescore-all', total: 6 })
   const deadline = Date.now() + 40_000
-  let state: Json = {}
+  let state: Json
   for (;;) {
     state = (await get(app, `/v1/jobs/${job.json().id as string}`)).json() as Json
     if (state.state === 'done' || state.state === 'failed' || Date.now() > deadline) break

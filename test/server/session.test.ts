@@ -7,7 +7,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import WebSocket from 'ws'
 import { buildTestApp, testConfig, AUTH } from '../helpers/harness.js'
 import { buildApp } from '../../server/src/app.js'
-import { sessionCookie } from '../../server/src/infra/auth.js'
+import { sessionCookie } from '../../server/src/http/auth.js'
 import { hashPassword, verifyPassword } from '../../server/src/domain/auth/users.js'
 import type { FastifyRequest } from 'fastify'
 

@@ -1,5 +1,6 @@
 // Analytics over the counters the lead views keep at write time (lead-views/counters.ts): every figure here is
 // read from a handful of counter documents, never by scanning leads or events.
+import type { Collections } from '../infra/db.js'
 import type { LeadViews } from './lead-views/service.js'
 import { CONVERSION_EVENT, CONVERTED_STATUS } from './lead-views/summary.js'
 import { nameOfSegment, namedCounts } from './lead-views/counters.js'
@@ -149,4 +150,18 @@ export async function eventsOverTime (views: LeadViews, from: number, to: number
     series: shown.map((r) => ({ type: r.type, total: r.total, counts: r.counts })),
     other: { types: ranked.length - shown.length, total: other.reduce((a, b) => a + b, 0), counts: other },
   }
+}
+
+/**
+ * The names of configured source instances (plugin-host), by instance id; ids without an instance are left out. Takes
+ * the core itself, or anything with its plugin instances collection.
+ */
+export async function sourceNames (deps: { c: Pick<Collections, 'pluginInstances'> }, ids: readonly string[]): Promise<Map<string, string>> {
+  const { c } = deps
+  const names = new Map<string, string>()
+  if (ids.length === 0) return names
+  for (const p of await c.pluginInstances.find({ _id: { $in: [...ids] } }).project<{ _id: string; name?: unknown }>({ _id: 1, name: 1 }).toArray()) {
+    if (typeof p.name === 'string') names.set(p._id, p.name)
+  }
+  return names
 }

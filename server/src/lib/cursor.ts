@@ -19,3 +19,23 @@ export function decodeCursor (s: string | undefined): Cursor | null {
     throw new LS_ERR_INVALID_CURSOR()
   }
 }
+
+/** A cursor whose sort value is a string (a canonical order key); any other is refused as invalid. */
+export function decodeStringCursor (s: string | undefined): { v: string; id: string } | null {
+  const c = decodeCursor(s)
+  if (c !== null && typeof c.v !== 'string') throw new LS_ERR_INVALID_CURSOR()
+  return c as { v: string; id: string } | null
+}
+
+/** A page of a listing: its items and the cursor of the next page (null on the last). */
+export interface CursorPage<T> { items: T[]; nextCursor: string | null }
+
+/**
+ * The page from items read one past the limit, in the listing's order: the extra item only tells that there is a
+ * next page, whose cursor names the last item kept.
+ */
+export function pageOf<T> (docs: readonly T[], limit: number, cursorOf: (last: T) => Cursor): CursorPage<T> {
+  const items = docs.slice(0, limit)
+  const last = items[items.length - 1]
+  return { items, nextCursor: docs.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : null }
+}

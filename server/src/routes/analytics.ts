@@ -5,7 +5,7 @@ import {
   TopSources, TopSourcesQuery, MAX_TIME_BUCKETS,
 } from '../schemas/analytics.js'
 import {
-  CONVERSION, DEFAULT_SPAN, bandOf, bandStarts, bucketSize, ceilTo, eventsOverTime, floorTo, mean, rate, scoreHistogram, stageCounts, sourceFigures,
+  CONVERSION, DEFAULT_SPAN, bandOf, bandStarts, bucketSize, ceilTo, eventsOverTime, floorTo, mean, rate, scoreHistogram, stageCounts, sourceFigures, sourceNames,
   type Figures,
 } from '../domain/analytics.js'
 import { LS_ERR_VALIDATION } from '../errors.js'
@@ -26,7 +26,6 @@ const figures = (f: Figures) => ({ leads: f.leads, avgScore: mean(f.scoreSum, f.
  */
 const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoutes (app) {
   const { core } = app
-  const { c } = core
 
   app.get('/v1/analytics/score-distribution', {
     config: { scope: 'read' },
@@ -142,13 +141,7 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async function analyticsRoute
     const ranked = [...per].map(([sourceId, f]) => ({ sourceId, ...figures(f) }))
       .sort((a, b) => key(b) - key(a) || b.leads - a.leads || (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0))
     const listed = ranked.slice(0, req.query.limit)
-    const names = new Map<string, string>()
-    const unknown = listed.map((s) => s.sourceId).filter((id) => BUILT_IN_SOURCES[id] === undefined)
-    if (unknown.length > 0) {
-      for (const p of await c.pluginInstances.find({ _id: { $in: unknown } }).project<{ _id: string; name?: unknown }>({ _id: 1, name: 1 }).toArray()) {
-        if (typeof p.name === 'string') names.set(p._id, p.name)
-      }
-    }
+    const names = await sourceNames(core, listed.map((s) => s.sourceId).filter((id) => BUILT_IN_SOURCES[id] === undefined))
     return {
       total: all.leads, converted: all.converted, rate: rate(all.converted, all.leads), conversion: CONVERSION, sort,
       sources: listed.map((s) => ({ sourceId: s.sourceId, name: BUILT_IN_SOURCES[s.sourceId] ?? names.get(s.sourceId) ?? null, leads: s.leads, avgScore: s.avgScore, converted: s.converted, rate: s.rate })),

@@ -4,11 +4,9 @@ import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { Reject } from '../schemas/events.js'
 import { LS_ERR_BATCH_TOO_LARGE, LS_ERR_BODY_TOO_LARGE, LS_ERR_EVENT_NOT_FOUND, LS_ERR_IDEMPOTENCY_KEY_INVALID } from '../errors.js'
 import { sha256 } from '../lib/ids.js'
-import { encodeCursor, decodeCursor } from '../lib/cursor.js'
 import { eventOut } from './serialize.js'
 import type { IngestSummary } from '../domain/events/ingest.js'
-import type { Filter } from 'mongodb'
-import type { EventDoc } from '../domain/types.js'
+import { createEventReads } from '../domain/events/event-reads.js'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 
 export const REST_SOURCE = 'api'
@@ -45,6 +43,7 @@ const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/
 
 const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app) {
   const { core } = app
+  const reads = createEventReads(core)
   const limits = core.config.limits
 
   app.post('/v1/events', {
@@ -123,26 +122,16 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
     config: { scope: 'read' },
     schema: { tags: ['events'], summary: 'List events (newest received first); status=unmapped lists events no rule handles', querystring: ListQuery, response: { 200: Page(Type.Ref('Event')), ...problemResponses } },
   }, async (req) => {
-    const q = req.query
-    const filter: Filter<EventDoc> = {}
-    if (q.status !== undefined) filter.status = q.status
-    if (q.type !== undefined) filter.type = q.type
-    if (q.sourceId !== undefined) filter.sourceId = q.sourceId
-    if (q.leadId !== undefined) filter.leadId = q.leadId
-    const cur = decodeCursor(q.cursor)
-    if (cur !== null) filter._id = { $lt: cur.id }
-    const limit = q.limit ?? 50 // the validator fills in the default; optional so that leaving it out is documented
-    const docs = await core.c.events.find(filter).sort({ _id: -1 }).limit(limit + 1).toArray()
-    const more = docs.length > limit
-    const page = docs.slice(0, limit)
-    return { items: page.map(eventOut), nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null }
+    // the validator fills in the default limit; optional so that leaving it out is documented
+    const page = await reads.list({ ...req.query, limit: req.query.limit ?? 50 })
+    return { items: page.items.map(eventOut), nextCursor: page.nextCursor }
   })
 
   app.get('/v1/events/:id', {
     config: { scope: 'read' },
     schema: { tags: ['events'], summary: 'One stored event, properties exactly as submitted', params: IdParams, response: { 200: Type.Ref('Event'), ...problemResponses } },
   }, async (req) => {
-    const e = await core.c.events.findOne({ _id: req.params.id })
+    const e = await reads.get(req.params.id)
     if (e === null) throw new LS_ERR_EVENT_NOT_FOUND(req.params.id)
     return eventOut(e)
   })
@@ -155,18 +144,10 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
       response: { 200: Page(Reject), ...problemResponses },
     },
   }, async (req) => {
-    const filter: Record<string, unknown> = {}
-    if (req.query.requestId !== undefined) filter.requestId = req.query.requestId
-    if (req.query.sourceId !== undefined) filter.sourceId = req.query.sourceId
-    const cur = decodeCursor(req.query.cursor)
-    if (cur !== null) filter._id = { $lt: cur.id }
-    const limit = req.query.limit ?? 50
-    const docs = await core.c.ingestRejects.find(filter).sort({ _id: -1 }).limit(limit + 1).toArray()
-    const more = docs.length > limit
-    const page = docs.slice(0, limit)
+    const page = await reads.rejects({ ...req.query, limit: req.query.limit ?? 50 })
     return {
-      items: page.map((d) => ({ id: d._id, sourceId: d.sourceId, requestId: d.requestId, index: d.index, code: d.code, reason: d.reason, raw: d.raw, rawTruncated: d.rawTruncated, receivedAt: d.receivedAt.toISOString() })),
-      nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null,
+      items: page.items.map((d) => ({ id: d._id, sourceId: d.sourceId, requestId: d.requestId, index: d.index, code: d.code, reason: d.reason, raw: d.raw, rawTruncated: d.rawTruncated, receivedAt: d.receivedAt.toISOString() })),
+      nextCursor: page.nextCursor,
     }
   })
 }

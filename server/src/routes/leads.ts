@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type, type Static } from '@sinclair/typebox'
-import type { Filter } from 'mongodb'
+import { Type } from '@sinclair/typebox'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { LeadFilterQuery, LEAD_SORTS, type SortName } from '../schemas/leads.js'
-import { LS_ERR_INVALID_CURSOR, LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_SUPPRESSED, LS_ERR_VALIDATION } from '../errors.js'
-import { encodeCursor, decodeCursor } from '../lib/cursor.js'
+import { LS_ERR_LEAD_EXISTS, LS_ERR_LEAD_NOT_FOUND, LS_ERR_LEAD_SUPPRESSED, LS_ERR_VALIDATION } from '../errors.js'
+import { decodeStringCursor, pageOf } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
-import { eventRangeOf, leadIdOf } from '../domain/ids.js'
+import { leadIdOf } from '../domain/ids.js'
+import { createAuditService } from '../domain/audit.js'
+import { createLeadStore } from '../domain/leads/lead-store.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
 import { initialState } from '../domain/scoring/model.js'
@@ -16,9 +17,8 @@ import { summaryOf } from '../domain/lead-views/summary.js'
 import { MANUAL_SOURCE, ADJUSTMENT_TYPE } from '../domain/scoring/pipeline.js'
 import { LEAD_UPDATED } from '../domain/uploads/mapping.js'
 import { REST_SOURCE } from './events.js'
-import type { EventDoc, LeadDoc } from '../domain/types.js'
+import type { LeadDoc } from '../domain/types.js'
 import { underLeadLock } from '../domain/lead-lock.js'
-import { escapeRegex } from '../lib/escape-regex.js'
 import { identityKeysOf } from '../domain/privacy/suppression.js'
 import { LeadExport } from '../schemas/privacy.js'
 import { readLedger, ordAt } from '../domain/trends/ledger-reader.js'
@@ -33,26 +33,8 @@ function parseJson (s: string): unknown {
 export { LeadFilterQuery } from '../schemas/leads.js'
 export type { SortName } from '../schemas/leads.js'
 
-/** The MongoDB filter of the lead list's query parameters, for exports (which read every lead they write anyway). */
-export function leadFilter (q: Static<typeof LeadFilterQuery>): Filter<LeadDoc> {
-  const f: Filter<LeadDoc> = {}
-  const and: Filter<LeadDoc>[] = []
-  if (q.minScore !== undefined || q.maxScore !== undefined) {
-    const s: Record<string, number> = {}
-    if (q.minScore !== undefined) s.$gte = q.minScore
-    if (q.maxScore !== undefined) s.$lte = q.maxScore
-    f.score = s
-  }
-  if (q.status !== undefined) f.status = q.status
-  if (q.stage !== undefined) f.stage = q.stage
-  if (q.source !== undefined) f.sources = q.source
-  if (q.q !== undefined && q.q.trim() !== '') {
-    const re = { $regex: escapeRegex(q.q.trim()), $options: 'i' }
-    and.push({ $or: [{ name: re }, { email: re }, { company: re }, { externalId: re }] } as Filter<LeadDoc>)
-  }
-  if (and.length > 0) f.$and = and
-  return f
-}
+/** Exports import the lead list's filter from here. */
+export { leadFilter } from '../domain/leads/lead-filter.js'
 
 const LeadCreate = Type.Object({
   email: Type.Optional(Type.String({ maxLength: 254 })),
@@ -90,14 +72,15 @@ const counted = (l: LeadDoc): boolean => l.rev > 0 || l.inViews === true
 
 const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) {
   const { core } = app
-  const { c } = core
-  const ledgerDeps = { scoreHistory: c.scoreHistory, ferret: core.database.ferret }
+  const leads = createLeadStore(core)
+  const audit = createAuditService(core)
+  const ledgerDeps = leads.ledger
 
   /** Every change to a lead document happens under the lead's lock (see the lead processor). */
   const underLock = async <T>(leadId: string, fn: () => Promise<T>): Promise<T> => await underLeadLock(core.withLeadLock, leadId, fn)
 
   async function mustGet (id: string): Promise<LeadDoc> {
-    const l = await c.leads.findOne({ _id: id })
+    const l = await leads.get(id)
     if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(id)
     return l
   }
@@ -149,7 +132,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     const change = { before: null, after: summaryOf(doc) }
     await core.views.prepare([change])
     try {
-      await c.leads.insertOne(doc)
+      await leads.insert(doc)
     } catch (err) {
       await core.views.settle([], [change])
       if (isDuplicateKey(err)) throw new LS_ERR_LEAD_EXISTS(email ?? externalId ?? '')
@@ -233,13 +216,12 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
       if (item.status !== 'accepted') throw new LS_ERR_VALIDATION(item.error?.message ?? 'profile change rejected')
     }
     const l = await underLock(req.params.id, async () => {
-      const before = await c.leads.findOne({ _id: req.params.id })
-      const after = await c.leads.findOneAndUpdate({ _id: req.params.id }, { $set: set }, { returnDocument: 'after' })
+      const { before, after } = await leads.update(req.params.id, set)
       if (before !== null && after !== null && counted(before)) await core.views.apply([{ before: summaryOf(before), after: summaryOf(after) }])
       return after
     })
     if (l === null) throw new LS_ERR_LEAD_NOT_FOUND(req.params.id)
-    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.update', target: l._id, details: { fields: Object.keys(b) } })
+    await audit.record(req.principal!.name, 'lead.update', l._id, { fields: Object.keys(b) })
     return leadOut(l)
   })
 
@@ -300,13 +282,10 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
   }, async (req) => {
     const l = await mustGet(req.params.id)
     const q = req.query
-    const cur = decodeCursor(q.cursor)
-    if (cur !== null && typeof cur.v !== 'string') throw new LS_ERR_INVALID_CURSOR()
-    const docs = await readLedger(ledgerDeps, l, { includeSuperseded: q.includeSuperseded ?? false, order: q.order ?? 'desc', limit: q.limit + 1, after: cur === null ? null : { ord: cur.v as string, id: cur.id } })
-    const more = docs.length > q.limit
-    const page = docs.slice(0, q.limit)
-    const last = page[page.length - 1]
-    return { items: page.map(ledgerOut) as never[], nextCursor: more && last !== undefined ? encodeCursor({ v: last.ord, id: last._id }) : null }
+    const cur = decodeStringCursor(q.cursor)
+    const docs = await readLedger(ledgerDeps, l, { includeSuperseded: q.includeSuperseded ?? false, order: q.order ?? 'desc', limit: q.limit + 1, after: cur === null ? null : { ord: cur.v, id: cur.id } })
+    const page = pageOf(docs, q.limit, (last) => ({ v: last.ord, id: last._id }))
+    return { items: page.items.map(ledgerOut) as never[], nextCursor: page.nextCursor }
   })
 
   app.get('/v1/leads/:id/events', {
@@ -319,24 +298,8 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     },
   }, async (req) => {
     const l = await mustGet(req.params.id)
-    const cur = decodeCursor(req.query.cursor)
-    if (cur !== null && typeof cur.v !== 'string') throw new LS_ERR_INVALID_CURSOR()
-    let docs: EventDoc[]
-    if (core.database.ferret) {
-      // A lead's events are the `_id` range of its id (see domain/ids.ts): read from the `_id` index, at a cost that
-      // grows with this lead's events only (a query by lead reads every event on FerretDB), then ordered here.
-      docs = (await c.events.find(eventRangeOf(l._id) as Filter<EventDoc>).toArray())
-        .filter((e) => cur === null || e.ord < (cur.v as string))
-        .sort((a, b) => a.ord < b.ord ? 1 : a.ord > b.ord ? -1 : 0)
-        .slice(0, req.query.limit + 1)
-    } else {
-      const filter: Filter<EventDoc> = { leadId: l._id, ...(cur !== null ? { ord: { $lt: cur.v as string } } : {}) }
-      docs = await c.events.find(filter).sort({ ord: -1 }).limit(req.query.limit + 1).toArray()
-    }
-    const more = docs.length > req.query.limit
-    const page = docs.slice(0, req.query.limit)
-    const last = page[page.length - 1]
-    return { items: page.map(eventOut), nextCursor: more && last !== undefined ? encodeCursor({ v: last.ord, id: last._id }) : null }
+    const page = await leads.eventsPage(l, req.query)
+    return { items: page.items.map(eventOut), nextCursor: page.nextCursor }
   })
 
   app.get('/v1/leaderboard', {
@@ -368,8 +331,8 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     const l = await mustGet(req.params.id)
     // the marker first: it stays until the lead is scored, so a stop right after the flag still leaves it queued
     await core.enqueue([l._id])
-    await underLock(l._id, async () => await c.leads.updateOne({ _id: l._id }, { $set: { rescoreFrom: '' } }))
-    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.rescore', target: l._id, details: {} })
+    await underLock(l._id, async () => { await leads.markRescore(l._id) })
+    await audit.record(req.principal!.name, 'lead.rescore', l._id)
     return reply.code(202).send({ leadId: l._id, queued: true })
   })
 
@@ -394,7 +357,7 @@ const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) 
     }], { sourceId: MANUAL_SOURCE, requestId: String(req.id) })
     const item = r.results[0]!
     if (item.status !== 'accepted') throw new LS_ERR_VALIDATION(item.error?.message ?? 'adjustment rejected')
-    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'lead.adjust', target: l._id, details: { points: req.body.points, note: req.body.note } })
+    await audit.record(req.principal!.name, 'lead.adjust', l._id, { points: req.body.points, note: req.body.note })
     return reply.code(202).send({ eventId: item.eventId!, leadId: item.leadId! })
   })
 }

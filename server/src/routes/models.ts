@@ -11,7 +11,8 @@ import { validatorCompiler } from '../infra/http-parsing.js'
 import type { ModelDoc, DeploymentDoc } from '../domain/predictive/registry.js'
 import type { JobDoc } from '../domain/types.js'
 import { FEATURE_GROUPS, FEATURE_SET_VERSION } from '../domain/predictive/features.js'
-import { driftReport, observedOutcomes, performanceReport, biasReport, summarize, DEFAULT_DRIFT_THRESHOLDS } from '../domain/predictive/monitoring.js'
+import { performanceReport, summarize, DEFAULT_DRIFT_THRESHOLDS } from '../domain/predictive/monitoring.js'
+import { createModelMonitoring } from '../domain/model-monitoring.js'
 
 const iso = (d: Date | null | undefined): string | null => d == null ? null : d.toISOString()
 
@@ -71,6 +72,7 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
   app.setValidatorCompiler(validatorCompiler)
   const { core } = app
   const svc = core.predictive
+  const monitoring = createModelMonitoring(core)
   const conflicts = { 409: Type.Ref('ProblemDetails'), 422: Type.Ref('ProblemDetails') }
 
   /** Maps the service's documented failures to coded errors. */
@@ -138,7 +140,7 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
       if (ref == null) continue
       const m = await svc.registry.get(ref.id)
       if (m === null) continue
-      const rows = (await observedOutcomes(core.c, [m._id], m.outcome, (await core.rulesets.active()).settings, core.now())).get(m._id) ?? []
+      const rows = (await monitoring.observed([m._id], m.outcome)).get(m._id) ?? []
       arms.push({ arm, modelId: m._id, modelVersion: m.version, ...summarize(rows.filter((r) => r.arm === arm), m.artifact.threshold) })
     }
     const lat = svc.runtime.latency()
@@ -182,8 +184,7 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
     const ia = new Map(a.importance.features.map((f) => [f.feature, f.importance]))
     const ib = new Map(b.importance.features.map((f) => [f.feature, f.importance]))
     const importance = [...new Set([...fa, ...fb])].map((f) => ({ feature: f, a: ia.get(f) ?? 0, b: ib.get(f) ?? 0 })).sort((x, y) => Math.max(y.a, y.b) - Math.max(x.a, x.b)).slice(0, 20)
-    const settings = (await core.rulesets.active()).settings
-    const live = await observedOutcomes(core.c, [a._id, b._id], a.outcome, settings, core.now())
+    const live = await monitoring.observed([a._id, b._id], a.outcome)
     return {
       a: summaryOut(a, dep), b: summaryOut(b, dep),
       sameOutcome: JSON.stringify(a.outcome) === JSON.stringify(b.outcome),
@@ -220,7 +221,7 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
     schema: { tags: ['models'], summary: 'How the model\'s live predictions turned out, once outcomes are known (overall and per arm)', params: IdParams, response: { 200: Performance, ...problemResponses } },
   }, async (req) => {
     const m = await call(async () => await svc.mustGet(req.params.id))
-    const rows = (await observedOutcomes(core.c, [m._id], m.outcome, (await core.rulesets.active()).settings, core.now())).get(m._id) ?? []
+    const rows = (await monitoring.observed([m._id], m.outcome)).get(m._id) ?? []
     return performanceReport(m, rows)
   })
 
@@ -239,7 +240,7 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
   }, async (req) => {
     const m = await call(async () => await svc.mustGet(req.params.id))
     const q = req.query
-    return await driftReport(core.c, m, { days: q.days ?? 30, now: core.now(), thresholds: { warning: q.warning ?? DEFAULT_DRIFT_THRESHOLDS.warning, alarm: q.alarm ?? DEFAULT_DRIFT_THRESHOLDS.alarm } })
+    return await monitoring.drift(m, { days: q.days ?? 30, thresholds: { warning: q.warning ?? DEFAULT_DRIFT_THRESHOLDS.warning, alarm: q.alarm ?? DEFAULT_DRIFT_THRESHOLDS.alarm } })
   })
 
   app.get('/v1/models/:id/bias', {
@@ -258,10 +259,10 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
     const data = req.query.data ?? 'holdout'
     if (data === 'holdout') {
       const h = await svc.registry.holdout(m._id)
-      return await biasReport(core.c, m, h.rows, req.query.attribute, data, h.groupKeys)
+      return await monitoring.bias(m, h.rows, req.query.attribute, data, h.groupKeys)
     }
-    const live = (await observedOutcomes(core.c, [m._id], m.outcome, (await core.rulesets.active()).settings, core.now())).get(m._id) ?? []
-    return await biasReport(core.c, m, live.filter((r) => r.y !== null).map((r) => ({ leadId: r.leadId, p: r.p, y: r.y! })), req.query.attribute, data)
+    const live = (await monitoring.observed([m._id], m.outcome)).get(m._id) ?? []
+    return await monitoring.bias(m, live.filter((r) => r.y !== null).map((r) => ({ leadId: r.leadId, p: r.p, y: r.y! })), req.query.attribute, data)
   })
 }
 

@@ -9,9 +9,12 @@ import {
 import { RULESET_TEMPLATES } from '../domain/rulesets/templates.js'
 import type { RulesetDoc } from '../domain/types.js'
 import { newId } from '../lib/ids.js'
+import { createAuditService } from '../domain/audit.js'
+import { createJobStore } from '../domain/job-store.js'
+import { createLeadStore } from '../domain/leads/lead-store.js'
 import { FACT_CATALOG, compileRulesSource } from '../domain/rulesets/ruleset-service.js'
 import { withPluginFacts } from '../domain/scoring/plugin-vocabulary.js'
-import { pastedEvents, replayLead, runBacktest, storedEvents, syntheticLead, type BacktestJobDoc } from '../domain/rulesets/backtest.js'
+import { pastedEvents, replayLead, runBacktest, syntheticLead, type BacktestJobDoc } from '../domain/rulesets/backtest.js'
 import { LS_ERR_JOB_NOT_FOUND, LS_ERR_LEAD_NOT_FOUND, LS_ERR_RULESET_INVALID, LS_ERR_TEMPLATE_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
 
 const out = (r: RulesetDoc) => ({
@@ -28,9 +31,9 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
   const { core } = app
   const backtests = core.c.jobs as unknown as Collection<BacktestJobDoc>
 
-  const audit = async (actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> => {
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor, action, target, details })
-  }
+  const audit = createAuditService(core).record
+  const jobs = createJobStore(core)
+  const leads = createLeadStore(core)
 
   app.get('/v1/rulesets', {
     config: { scope: 'read' },
@@ -184,9 +187,9 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
       rs = version !== undefined ? await core.rulesets.byVersion(version) : await core.rulesets.active()
     }
     const t = core.now()
-    const lead = leadId !== undefined ? await core.c.leads.findOne({ _id: leadId }) : syntheticLead(events ?? [], t)
+    const lead = leadId !== undefined ? await leads.get(leadId) : syntheticLead(events ?? [], t)
     if (lead === null) throw new LS_ERR_LEAD_NOT_FOUND(leadId!)
-    const history = leadId !== undefined ? await storedEvents(core.c, lead) : []
+    const history = leadId !== undefined ? await leads.events(lead) : []
     const extra = pastedEvents(events ?? [], { maxEventBytes: core.config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 }, t)
     const r = await replayLead(core.pipeline, lead, [...history, ...extra], rs, true)
     return {
@@ -254,7 +257,7 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
     config: { scope: 'read' },
     schema: { tags: ['rulesets'], summary: 'Progress and result of a backtest', params: IdParams, response: { 200: Type.Ref('Backtest'), ...problemResponses } },
   }, async (req) => {
-    const j = await backtests.findOne({ _id: req.params.id, kind: 'backtest' })
+    const j = await jobs.backtest(req.params.id)
     if (j === null) throw new LS_ERR_JOB_NOT_FOUND(req.params.id)
     return backtestOut(j)
   })

@@ -3,13 +3,14 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses } from '../schemas/common.js'
 import { LoginBody, SessionInfo } from '../schemas/users.js'
 import { ROLE_SCOPES, userOut } from '../domain/auth/users.js'
-import { checkCsrf, sessionCookie, sessionToken } from '../infra/auth.js'
+import { checkCsrf, sessionCookie, sessionToken } from '../http/auth.js'
 import { LS_ERR_UNAUTHORIZED } from '../errors.js'
-import { newId } from '../lib/ids.js'
+import { createAuditService } from '../domain/audit.js'
 
 /** Console sign-in: `POST` opens a session (cookie `ls_session`), `GET` tells who is signed in, `DELETE` signs out. */
 const sessionRoutes: FastifyPluginAsyncTypebox = async function sessionRoutes (app) {
   const { core } = app
+  const audit = createAuditService(core)
 
   app.post('/v1/session', {
     schema: {
@@ -32,7 +33,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async function sessionRoutes (a
       else core.metrics.authFailures.inc(1, { reason: 'login' })
       throw err
     }
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: r.user.email, action: 'session.create', target: r.user._id, details: {} })
+    await audit.record(r.user.email, 'session.create', r.user._id)
     return reply
       .header('set-cookie', sessionCookie(req, r.token))
       .header('cache-control', 'no-store')
@@ -59,7 +60,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async function sessionRoutes (a
     if (s !== null) {
       checkCsrf(req)
       await core.users.logout(token!)
-      await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: s.user.email, action: 'session.delete', target: s.user._id, details: {} })
+      await audit.record(s.user.email, 'session.delete', s.user._id)
     }
     return reply.code(204).header('set-cookie', sessionCookie(req, null)).send(null)
   })

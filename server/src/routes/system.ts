@@ -1,15 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { problemResponses, IdParams } from '../schemas/common.js'
+import { problemResponses, IdParams, Page } from '../schemas/common.js'
 import { ERROR_CODES, LS_ERR_JOB_NOT_FOUND, LS_ERR_NOT_FOUND, slugOf, titleOf } from '../errors.js'
 import { Job, AuditEntry, ApiKey, ApiKeyCreate, ApiKeyCreated, Stats } from '../schemas/system.js'
 import type { Scope } from '../domain/types.js'
-import { newId } from '../lib/ids.js'
-import { metricsAccess } from '../infra/metrics-access.js'
+import { createAuditService } from '../domain/audit.js'
+import { createJobStore } from '../domain/job-store.js'
+import { metricsAccess } from '../http/metrics-access.js'
 
 const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app) {
   const { core } = app
-  const { c } = core
+  const audit = createAuditService(core)
+  const jobs = createJobStore(core)
 
   app.get('/healthz', { schema: { tags: ['system'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
 
@@ -21,7 +23,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
   })
 
   app.get('/metrics', {
-    // the metrics token (LEADSCORE_METRICS_TOKEN) or an admin key or session; see infra/metrics-access.ts
+    // the metrics token (LEADSCORE_METRICS_TOKEN) or an admin key or session; see http/metrics-access.ts
     onRequest: metricsAccess(app),
     schema: {
       tags: ['system'], summary: 'Prometheus metrics',
@@ -74,7 +76,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     config: { scope: 'read' },
     schema: { tags: ['jobs'], summary: 'Progress of a background job', params: IdParams, response: { 200: Job, ...problemResponses } },
   }, async (req) => {
-    const j = await c.jobs.findOne({ _id: req.params.id })
+    const j = await jobs.get(req.params.id)
     if (j === null) throw new LS_ERR_JOB_NOT_FOUND(req.params.id)
     return jobOut(j)
   })
@@ -95,7 +97,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     },
   }, async (req, reply) => {
     const { key, doc } = await core.apiKeys.create(req.body.name, req.body.scopes as Scope[])
-    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'apikey.create', target: doc._id, details: { scopes: doc.scopes } })
+    await audit.record(req.principal!.name, 'apikey.create', doc._id, { scopes: doc.scopes })
     return reply.code(201).send({ id: doc._id, key, scopes: doc.scopes })
   })
 
@@ -104,20 +106,24 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     schema: { tags: ['auth'], summary: 'Revoke an API key', params: IdParams, response: { 204: Type.Null(), ...problemResponses } },
   }, async (req, reply) => {
     await core.apiKeys.revoke(req.params.id)
-    await c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'apikey.revoke', target: req.params.id, details: {} })
+    await audit.record(req.principal!.name, 'apikey.revoke', req.params.id)
     return reply.code(204).send(null)
   })
 
   app.get('/v1/audit-log', {
     config: { scope: 'admin' },
     schema: {
-      tags: ['auth'], summary: 'Who did what, newest first',
-      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ items: Type.Array(AuditEntry) }), ...problemResponses },
+      tags: ['auth'], summary: 'Who did what, newest first, a page at a time',
+      querystring: Type.Object({
+        limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+        cursor: Type.Optional(Type.String({ maxLength: 500, description: 'The `nextCursor` of the previous page' })),
+      }, { additionalProperties: false }),
+      response: { 200: Page(AuditEntry), ...problemResponses },
     },
-  }, async (req) => ({
-    items: (await c.auditLog.find({}).sort({ at: -1 }).limit(req.query.limit).toArray()).map((a) => ({ id: a._id, at: a.at.toISOString(), actor: a.actor, action: a.action, target: a.target, details: a.details })),
-  }))
+  }, async (req) => {
+    const page = await audit.list({ limit: req.query.limit, cursor: req.query.cursor })
+    return { items: page.items.map((a) => ({ id: a._id, at: a.at.toISOString(), actor: a.actor, action: a.action, target: a.target, details: a.details })), nextCursor: page.nextCursor }
+  })
 
   app.get('/problems/:slug', {
     schema: { tags: ['system'], summary: 'What a problem type means', params: Type.Object({ slug: Type.String({ maxLength: 100 }) }), response: { 200: Type.Object({ code: Type.String(), title: Type.String(), status: Type.Integer() }), 400: Type.Ref('ProblemDetails'), 404: Type.Ref('ProblemDetails') } },

@@ -3,11 +3,12 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { User, UserCreate, UserPatch } from '../schemas/users.js'
 import { userOut } from '../domain/auth/users.js'
-import { newId } from '../lib/ids.js'
+import { createAuditService } from '../domain/audit.js'
 
 /** Console users (admin only). */
 const usersRoutes: FastifyPluginAsyncTypebox = async function usersRoutes (app) {
   const { core } = app
+  const audit = createAuditService(core)
   const conflict = { 409: Type.Ref('ProblemDetails') }
 
   app.get('/v1/users', {
@@ -20,7 +21,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async function usersRoutes (app) 
     schema: { tags: ['auth'], summary: 'Create a console user', body: UserCreate, response: { 201: User, ...conflict, ...problemResponses } },
   }, async (req, reply) => {
     const u = await core.users.create(req.body)
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'user.create', target: u._id, details: { email: u.email, role: u.role } })
+    await audit.record(req.principal!.name, 'user.create', u._id, { email: u.email, role: u.role })
     return reply.code(201).send(userOut(u))
   })
 
@@ -33,7 +34,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async function usersRoutes (app) 
   }, async (req) => {
     const u = await core.users.update(req.params.id, req.body)
     const fields = Object.keys(req.body)
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'user.update', target: u._id, details: { fields, ...(req.body.role !== undefined ? { role: req.body.role } : {}) } })
+    await audit.record(req.principal!.name, 'user.update', u._id, { fields, ...(req.body.role !== undefined ? { role: req.body.role } : {}) })
     return userOut(u)
   })
 
@@ -42,7 +43,7 @@ const usersRoutes: FastifyPluginAsyncTypebox = async function usersRoutes (app) 
     schema: { tags: ['auth'], summary: 'Delete a user and end their sessions', params: IdParams, response: { 204: Type.Null(), ...conflict, ...problemResponses } },
   }, async (req, reply) => {
     const u = await core.users.remove(req.params.id)
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: req.principal!.name, action: 'user.delete', target: u._id, details: { email: u.email } })
+    await audit.record(req.principal!.name, 'user.delete', u._id, { email: u.email })
     return reply.code(204).send(null)
   })
 }

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { WebhookWithSecret, WebhookCreate, WebhookUpdate, RotateSecret, WebhookTestResult } from '../schemas/webhooks.js'
 import type { DeliveryDoc, WebhookDoc } from '../domain/types.js'
-import { newId } from '../lib/ids.js'
+import { createAuditService } from '../domain/audit.js'
 
 const iso = (d: Date | null | undefined): string | null => d == null ? null : d.toISOString()
 
@@ -30,9 +30,7 @@ function deliveryOut (d: DeliveryDoc) {
 /** Outbound webhook subscriptions (admin only): stage and grade changes signed with Standard Webhooks. */
 const webhooksRoutes: FastifyPluginAsyncTypebox = async function webhooksRoutes (app) {
   const { core } = app
-  const audit = async (actor: string, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> => {
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor, action, target, details })
-  }
+  const audit = createAuditService(core).record
 
   app.post('/v1/webhooks', {
     config: { scope: 'admin' },

@@ -4,8 +4,8 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { Semaphore } from '../../lib/semaphore.js'
 
-// scrypt cost: OWASP's Password Storage Cheat Sheet recommends N=2^17, r=8, p=1 (128 MiB per hash, about 0.4 s on
-// one core here). Every stored hash names its own N, r and p, so hashes made with an older cost still verify; a
+// scrypt cost: OWASP's Password Storage Cheat Sheet recommends N=2^17, r=8, p=1 (128 MiB per hash; its time is in
+// docs/architecture.md, section 6). Every stored hash names its own N, r and p, so hashes made with an older cost still verify; a
 // successful sign-in re-hashes them at this cost (see needsRehash).
 export const SCRYPT_N = 2 ** 17
 export const SCRYPT_R = 8

@@ -27,8 +27,8 @@ export const SESSION_MAX_MS = 7 * 24 * 3_600_000
 // lastSeenAt/expiresAt are written at most this often, so reads stay reads
 const TOUCH_EVERY_MS = 5 * 60_000
 
-// a sign-in waits this long at most for a password-hashing slot, then is answered 429 (retry shortly): the 16 that may
-// wait take about 3 s at OWASP's cost (0.4 s each, two at a time) on an idle machine, and a busy one is given margin
+// a sign-in waits this long at most for a password-hashing slot, then is answered 429 (retry shortly): room for the 16
+// that may wait on an idle machine, with margin for a busy one (timings: docs/architecture.md, section 6)
 const SIGN_IN_HASH_WAIT_MS = 10_000
 
 export { hashPassword, verifyPassword, generatePassword } from './passwords.js'
