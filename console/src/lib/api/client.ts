@@ -42,11 +42,6 @@ export function queryString (query?: Query): string {
   return params.toString()
 }
 
-export function buildUrl (path: string, query?: Query): string {
-  const qs = queryString(query)
-  return qs === '' ? path : `${path}?${qs}`
-}
-
 // Every call sends the session cookie (same origin only) and the CSRF header the server requires on
 // cookie-authenticated writes; any answer but a 2xx becomes a thrown ApiError, so a call resolves only to its data.
 const session: Middleware = {
