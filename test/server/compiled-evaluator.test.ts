@@ -8,7 +8,9 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual, inspect } from 'node:util'
 import type { RuleProperties } from 'json-rules-engine'
-import type { Contribution } from '../../server/src/contracts/index.js'
+import { Type } from '@sinclair/typebox'
+import { defineScoringPlugin, type Contribution } from '../../server/src/contracts/index.js'
+import { registerPluginVocabulary } from '../../server/src/domain/scoring/plugin-vocabulary.js'
 import { compileRuleset } from '../../server/src/domain/scoring/compiled-evaluator.js'
 import { createEngineEvaluator, createRulesEvaluator, type RuleFacts } from '../../server/src/domain/scoring/rules-engine.js'
 
@@ -483,4 +485,33 @@ t.test('every DSL golden output compiles and agrees with json-rules-engine', asy
     }), { seed: 7, numRuns: 20 * sets.length + 40 })
     t.ok(firings > 0, `${file}: ${runs} agreeing evaluations, ${firings} firings`)
   }
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scoring plugins' facts and operators (registered as the plugin host registers an installed plugin)
+
+t.test('plugin facts and operators: both evaluators agree, and an operator that throws rejects the run in both', async (t) => {
+  const plugin = defineScoringPlugin({
+    kind: 'scoring',
+    manifest: { id: 'test_vocab', version: '1.0.0', contract: 1, config: Type.Object({}) },
+    facts: { tier: { type: 'string', compute: () => 'gold' } },
+    operators: {
+      longer_than: (f, v) => typeof f === 'string' && typeof v === 'number' && f.length > v,
+      strict: (f) => { if (typeof f !== 'string') throw new TypeError('not a string'); return f === 'x' },
+    },
+  })
+  t.equal(registerPluginVocabulary(plugin), null)
+  const r = [
+    rule('gold', { all: [leaf('plugin', 'test_vocab.tier', 'equal', 'gold')] }),
+    rule('long-email', { all: [leaf('lead', 'email', 'test_vocab.longer_than', 10)] }),
+    rule('not-long', { not: leaf('lead', 'email', 'test_vocab.longer_than', 10) }),
+    rule('strict', { any: [leaf('event', 'type', 'equal', 'page_view'), leaf('event', 'tag', 'test_vocab.strict', null)] }),
+  ]
+  const f = (lead: unknown, event: unknown, plugin: unknown): RuleFacts => ({ event, lead, score: {}, plugin }) as RuleFacts
+  t.same(await agree(t, r, f({ email: 'a@b.co' }, { type: 'page_view', tag: 'x' }, { test_vocab: { tier: 'gold' } }), 'short email'), ['gold', 'not-long', 'strict'])
+  t.same(await agree(t, r, f({ email: 'someone@example.com' }, { type: 'form_submit', tag: 'y' }, { test_vocab: { tier: 'silver' } }), 'long email'), ['long-email'])
+  t.same(await agree(t, r, f({ email: 'a@b.co' }, { type: 'page_view' }, null), 'no plugin facts, a throwing operator'), 'threw', 'the operator throws even though any is already true')
+  const other = [rule('unknown-op', { all: [leaf('lead', 'email', 'test_vocab.missing', 1)] })]
+  t.same(await agree(t, other, f({ email: 'a@b.co' }, {}, null), 'an operator no plugin declares'), 'threw')
+  t.equal(createRulesEvaluator(1, r as unknown as RuleProperties[]).mode, 'compiled', 'rules with plugin operators compile')
 })
