@@ -66,8 +66,13 @@ function foldFitAttributes (state: ScoreState, event: EventDoc, ruleset: ActiveR
 }
 
 /**
- * Scores events one at a time: the ruleset's rules (json-rules-engine semantics), then any scoring plugins, then
- * the model (limits, multipliers, caps, floors, stages). Manual adjustments are events too, so replay keeps them.
+ * Scores events one at a time. Contributions come from the ruleset's rules (json-rules-engine semantics, compiled;
+ * rules-plugin.ts offers them through the scoring-plugin contract) and then the scoring plugins' `score`; when the
+ * rules read plugin facts, those are computed first. The model applies them (limits, multipliers, caps, floors,
+ * stages) after its own two reconciliations, which are not contributions: inactivity decay (engagement recomputed
+ * from its value at the last activity) and fit rules (points held while a rule matches the attributes). Predictions
+ * come from the plugins' `predict`, the built-in predictive scorer first. Manual adjustments are events too, so
+ * replay keeps them.
  */
 export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] = [], options: PipelineOptions = {}) {
   const predictors = plugins.filter((p) => p.plugin.predict !== undefined)
