@@ -185,8 +185,8 @@ export interface FerretDbExit { code: number | null; signal: string | null; outp
  * `sync` is SQLite's `synchronous` setting (its journal is a WAL either way). `normal` (the default) syncs the WAL to
  * disk at checkpoints rather than at every commit: a commit survives the process being killed, and only a power loss
  * or an OS crash can undo the last commits before it, much as MongoDB's default write concern acknowledges a write
- * before its journal is flushed (every 100 ms). Every write costs one commit in FerretDB, so `full` makes them about
- * 2–3 times slower.
+ * before its journal is flushed (every 100 ms). Every write costs one commit in FerretDB, so `full` slows every write
+ * (measured in docs/architecture.md, section 5).
  */
 export async function startFerretDb (opts: { dataDir: string; bin?: string | undefined; port?: number; sync?: 'normal' | 'full'; onExit?: (e: FerretDbExit) => void }): Promise<EmbeddedDb> {
   const bin = opts.bin ?? defaultFerretDbBin()
