@@ -26,12 +26,12 @@ function imports (file: string): string[] {
 
 t.test('first-party sources are plugin packages: the server holds no source code or source library', async (t) => {
   t.notOk(existsSync(join(root, 'server', 'src', 'sources')), 'no server/src/sources')
-  for (const name of ['webhook', 'segment', 'imap']) {
+  for (const name of ['webhook', 'segment', 'imap', 'upload']) {
     const pkg = JSON.parse(readFileSync(join(root, 'plugins', `source-${name}`, 'package.json'), 'utf8')) as { name: string }
     t.equal(pkg.name, `@leadscore/plugin-source-${name}`, `plugins/source-${name} is a package`)
   }
   const server = JSON.parse(readFileSync(join(root, 'server', 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
-  for (const lib of ['imapflow']) t.notOk(server.dependencies[lib], `the server does not depend on ${lib}`)
+  for (const lib of ['imapflow', 'csv-parse']) t.notOk(server.dependencies[lib], `the server does not depend on ${lib}`)
   for (const f of files(join(root, 'server', 'src'))) {
     for (const spec of imports(f)) t.notOk(/^@leadscore\/plugin-/.test(spec), `${relative(root, f)}: ${spec} is loaded by name, never imported`)
   }

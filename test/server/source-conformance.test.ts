@@ -5,6 +5,10 @@ import { Webhook } from 'standardwebhooks'
 import { runSourceConformance, type ConformanceTest } from '../../server/src/testing/index.js'
 import { webhookSource } from '@leadscore/plugin-source-webhook'
 import { segmentSource } from '@leadscore/plugin-source-segment'
+import { uploadSource } from '@leadscore/plugin-source-upload'
+import { readFileSync } from 'node:fs'
+import { isBatchRow, pluginErrorKind, type BatchFile } from '../../server/src/contracts/index.js'
+import { testContext } from '../../server/src/testing/index.js'
 
 const now = new Date('2025-03-01T12:00:00Z')
 const unix = Math.floor(now.getTime() / 1000)
@@ -122,4 +126,48 @@ t.test('the suite catches a plugin that breaks the contract', async (t) => {
   has(/good: a redelivery has the same event identities/)
   has(/bad token: throws a typed plugin error/)
   has(/bad token: answered 401 \(got 500\)/)
+})
+
+t.test('upload source (batch): CSV, TSV, JSON and NDJSON files', async (t) => {
+  const file = (name: string) => readFileSync(new URL(`../../fixtures/batch/${name}`, import.meta.url))
+  await runSourceConformance(t, uploadSource, {
+    now,
+    config: {},
+    batch: [
+      // the row with a cell missing is refused with its reason
+      { name: 'a CSV file of events', type: 'text/csv', filename: 'events.csv', body: file('events.csv'), expect: { events: 3 }, refused: 1 },
+      { name: 'a TSV file of leads by name and company', type: 'text/tab-separated-values', filename: 'leads.tsv', options: { kind: 'leads' }, body: file('leads.tsv'), expect: { events: 2 } },
+      { name: 'a JSON array', type: 'application/json', body: file('events.json'), expect: { events: 2 } },
+      { name: 'an NDJSON file with a line that is not JSON', type: 'application/x-ndjson', body: file('events.ndjson'), expect: { events: 3 }, refused: 1 },
+      { name: 'a CSV file with an explicit mapping', type: 'text/csv', options: { mapping: { mail: 'lead.email', what: 'type' } }, body: 'mail,what\nada@example.com,page_view\n', expect: { events: 1 } },
+      { name: 'a mapping to a field that does not exist', type: 'text/csv', options: { mapping: { mail: 'lead.phone' } }, body: 'mail,what\nada@example.com,page_view\n', expect: { error: 'input' } },
+      { name: 'a CSV header naming a column twice', type: 'text/csv', body: 'email,email,type\na@example.com,b@example.com,page_view\n', expect: { error: 'input' } },
+      { name: 'a quote never closed', type: 'text/csv', body: 'email,type\n"a@example.com,page_view\n', expect: { error: 'input' } },
+      { name: 'a JSON file that is not an array', type: 'application/json', body: '{"email":"a@example.com"}', expect: { error: 'input' } },
+      { name: 'an empty file', type: 'text/csv', body: '', expect: { error: 'input' } },
+    ],
+  })
+})
+
+t.test('upload source: rows carry their lines, and a file-level problem its code and line', async (t) => {
+  const file: BatchFile = { name: 'events.csv', type: 'text/csv', options: {}, limits: { maxRowBytes: 1024, maxColumns: 10 }, describe (how) { described.push(how) } }
+  const described: Array<Readonly<Record<string, unknown>>> = []
+  const bytes = async function * (text: string) { yield Buffer.from(text) }
+  const ctx = testContext(uploadSource, {})
+  const rows: unknown[] = []
+  for await (const item of uploadSource.batch!.parse(bytes(readFileSync(new URL('../../fixtures/batch/events.csv', import.meta.url), 'utf8')), ctx, file)) rows.push(item)
+  t.same(described, [{ mapping: { email: 'lead.email', event: 'type', timestamp: 'occurredAt', plan: 'properties.plan', id: 'externalId' }, delimiter: ',' }], 'the resolved mapping and delimiter are described')
+  t.same(rows.map((r) => isBatchRow(r) ? r.line : null), [2, 3, 4, 5], 'every row says its line (the header is line 1)')
+  t.match(rows[2], { line: 4, input: { externalId: 'r3', lead: { email: 'margaret@example.com' }, type: 'page_view', properties: { plan: 'Team' } } })
+  t.match(rows[3], { line: 5, input: { refused: { code: 'LS_ERR_UPLOAD_ROW_INVALID', reason: /4 cells; the header has 5/ } } })
+  const broken = uploadSource.batch!.parse(bytes('email,type\na@example.com,page_view\n"b@example.com,page_view\n'), ctx, file)
+  const seen: unknown[] = []
+  try {
+    for await (const item of broken) seen.push(item)
+    t.fail('an unclosed quote stops the file')
+  } catch (err) {
+    t.equal(pluginErrorKind(err), 'input')
+    t.match(err, { code: 'LS_ERR_UPLOAD_PARSE', line: 3 }, 'with the code and the line where the record starts')
+  }
+  t.equal(seen.length, 1, 'the row before the problem was yielded')
 })

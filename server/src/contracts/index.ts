@@ -6,6 +6,9 @@ import type { TSchema, Static } from '@sinclair/typebox'
 /** Parses JSON bytes as the server parses request bodies (depth checked before parsing, no prototype keys). */
 export { parseJsonStrict } from '../lib/strict-json.js'
 
+export { LEAD_UPDATED, batchRow, isBatchRow, type BatchFile, type BatchRow } from './batch.js'
+import type { BatchFile, BatchRow } from './batch.js'
+
 /** Version of this contract. The host refuses plugins built against another version. */
 export const CONTRACT_VERSION = 1 as const
 
@@ -356,11 +359,24 @@ export interface SourcePoll<Cfg> {
   fetch(cursor: string | null, ctx: PluginContext<Cfg>): Promise<PollResult>
 }
 
-/** Upload side of a source: the host streams an uploaded file in and ingests what `parse` yields. */
+/**
+ * Upload side of a source: `POST /v1/uploads` streams a file to the installed source whose `accepts` lists the
+ * file's media type, and ingests what `parse` yields in batches, with the upload's resume, limits, counts and
+ * progress.
+ */
 export interface SourceBatch<Cfg> {
-  /** MIME types accepted, e.g. `text/csv`. */
+  /** Media types this source reads, e.g. `text/csv` (lower case, no parameters). */
   accepts: readonly string[]
-  parse(input: AsyncIterable<Uint8Array>, ctx: PluginContext<Cfg>): AsyncIterable<EventInput>
+  /**
+   * Reads the file's bytes (in chunks of any size) and yields its rows in file order: an {@link EventInput}, a
+   * {@link RefusedInput} for a row that cannot become an event (stored as that row's reject, with your code and
+   * reason), or either wrapped in a {@link BatchRow} to say which line it starts on. It must be deterministic: an
+   * upload taken over after a restart parses the file again and skips the rows already stored, by position. Give
+   * rows a stable `externalId` (or none: then one is hashed from the content) so a re-upload gives duplicates.
+   * Throw {@link SourceInputError} (with a `code` and, if known, a `line`) for a problem that stops reading the file:
+   * the rows yielded before it are kept. Errors thrown by `input` itself must pass through unchanged.
+   */
+  parse(input: AsyncIterable<Uint8Array>, ctx: PluginContext<Cfg>, file: BatchFile): AsyncIterable<EventInput | RefusedInput | BatchRow>
 }
 
 /**
@@ -463,6 +479,8 @@ export interface PluginErrorOptions {
    * documented `LS_ERR_…` codes). Without one, the host uses its generic code for the error's kind.
    */
   code?: string
+  /** For a file that cannot be read on (a batch source): the line of the file where the problem is. */
+  line?: number
 }
 
 /**
@@ -475,11 +493,14 @@ export class PluginError extends Error {
   readonly kind: PluginErrorKind
   /** The problem code, when the plugin gave a well-formed one. */
   readonly code: string | undefined
+  /** The line of an uploaded file the problem is on, when the plugin gave one. */
+  readonly line: number | undefined
   constructor (message: string, options: PluginErrorOptions = {}, kind: PluginErrorKind = 'permanent') {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined)
     this.name = new.target.name
     this.kind = kind
     this.code = typeof options.code === 'string' && CODE_RE.test(options.code) ? options.code : undefined
+    this.line = Number.isSafeInteger(options.line) && options.line! > 0 ? options.line : undefined
     Object.defineProperty(this, BRAND, { value: true })
   }
 }

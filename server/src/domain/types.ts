@@ -309,7 +309,8 @@ export interface LiveDoc { _id: number; type: string; topics: string[]; payload:
 export interface AuditDoc { _id: string; at: Date; actor: string; action: string; target: string; details: Record<string, unknown> }
 
 export type UploadKind = 'events' | 'leads'
-export type UploadFormat = 'csv' | 'json' | 'ndjson'
+/** `csv`, `json`, `ndjson` (the upload plugin's formats), or the media type of a format another installed source reads. */
+export type UploadFormat = string
 
 /** One file upload (`POST /v1/uploads`): written only by the request that streams the file, so it has one writer. */
 export interface UploadDoc {

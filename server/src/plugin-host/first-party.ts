@@ -7,6 +7,7 @@ export const FIRST_PARTY_PLUGINS: readonly string[] = [
   '@leadscore/plugin-source-webhook',
   '@leadscore/plugin-source-segment',
   '@leadscore/plugin-source-imap',
+  '@leadscore/plugin-source-upload',
 ]
 
 /** The packages to import at boot: the first-party ones, then the configured ones (a package named twice once). */

@@ -13,6 +13,7 @@ import { mountSourcePlugin, type DeliveryHost } from './http.js'
 import type { SecretBox } from '../lib/secret-box.js'
 import { createInstanceService, type InstanceChange } from './instances.js'
 import { createPoller } from './poller.js'
+import { createBatchReaders } from './batch.js'
 import type { PluginRegistry } from './registry.js'
 import { createSourceStats, rejectedEvents } from './stats.js'
 
@@ -47,6 +48,8 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
   }
   const instances = createInstanceService({ c, registry, now, onChange, secrets: deps.secrets, allowPrivateHosts: core.config.webhooks.allowPrivate })
   poller = createPoller({ c, instances, contexts, locks: core.locks, ingest: core.ingest, stats, now, log: deps.log, processId })
+  // uploads are read by the installed sources' batch parsers (first-party: @leadscore/plugin-source-upload)
+  core.uploads.useReaders(createBatchReaders(registry, contexts))
 
   const delivery: DeliveryHost = {
     async resolve (id, type) {

@@ -11,7 +11,7 @@ import type { PluginRegistry } from './registry.js'
 import type { SecretBox } from '../lib/secret-box.js'
 import {
   LS_ERR_PLUGIN_INVALID, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_HOST_PRIVATE, LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_SECRET_INVALID,
-  LS_ERR_SOURCE_SECRET_REQUIRED, LS_ERR_SOURCE_TYPE_UNKNOWN,
+  LS_ERR_SOURCE_SECRET_REQUIRED, LS_ERR_SOURCE_TYPE_UNKNOWN, LS_ERR_VALIDATION,
 } from '../errors.js'
 
 /**
@@ -181,6 +181,8 @@ export function createInstanceService (deps: InstanceServiceDeps) {
     /** Creates an instance. Secrets not supplied are generated; all of them are returned here, and only here. */
     async create (input: CreateSourceInput, actor: string): Promise<{ doc: PluginInstanceDoc; secrets: Record<string, string> }> {
       const p = pluginOf(input.type)
+      // a source that only parses uploads has nothing to run per instance: files go to POST /v1/uploads
+      if (p.http === undefined && p.poll === undefined) throw Object.assign(new LS_ERR_VALIDATION(`type: '${input.type}' reads uploaded files (POST /v1/uploads); it has no instances`), { errors: [{ pointer: '#/type', detail: 'reads uploaded files; it has no instances' }] })
       const config = { ...checkConfigInput(input.config ?? {}) }
       const t = now()
       const shown: Record<string, string> = {}

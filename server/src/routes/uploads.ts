@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import multipart from '@fastify/multipart'
-import type { Filter } from 'mongodb'
 import type { FastifyError } from 'fastify'
 import { problemResponses, Page, IdParams } from '../schemas/common.js'
 import { UploadForm, UploadRejectEntry } from '../schemas/uploads.js'
@@ -11,12 +10,15 @@ import {
   LS_ERR_UPLOAD_INTERRUPTED, LS_ERR_UPLOAD_TOO_LARGE, LS_ERR_VALIDATION, LS_ERR_UPLOAD_LIMIT, LS_ERR_UPLOAD_SPOOL_FULL,
   LS_ERR_UPLOAD_CANCELLED, LS_ERR_UPLOAD_NOT_RUNNING, LS_ERR_FORBIDDEN,
 } from '../errors.js'
+import { sendProblem } from '../infra/problem-details.js'
+import { pluginErrorKind } from '../contracts/index.js'
 import { encodeCursor, decodeCursor } from '../lib/cursor.js'
-import { parseMapping } from '../domain/uploads/mapping.js'
 import { UploadFailed, type UploadInput, type UploadRecord, type UploadReport } from '../domain/uploads/upload-service.js'
-import type { UploadDoc, UploadFormat, UploadKind } from '../domain/types.js'
+import type { UploadDoc, UploadKind } from '../domain/types.js'
 
 const SOURCE_LABEL_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/
+// a format is a short name of the upload plugin's formats or the media type of any installed source's batch
+const FORMAT_RE = /^(csv|json|ndjson|[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126})$/
 const FIELDS = new Set(['kind', 'format', 'mapping', 'sourceId'])
 // room for the form around the file (boundaries, part headers, the fields) when checking Content-Length up front
 const FORM_OVERHEAD = 1024 * 1024
@@ -39,6 +41,25 @@ function invalidField (name: string, detail: string): Error {
   return Object.assign(new LS_ERR_VALIDATION(`${name}: ${detail}`), { errors: [{ pointer: `#/${name}`, detail }] })
 }
 
+/**
+ * The `mapping` field as the upload's option: a JSON object of column → field path (or null). Which paths exist is
+ * the reading source's business; it refuses those it cannot use.
+ */
+function mappingField (raw: string, maxColumns: number): Record<string, string | null> {
+  let value: unknown
+  try { value = JSON.parse(raw) } catch { throw new LS_ERR_UPLOAD_MAPPING('mapping must be a JSON object') }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new LS_ERR_UPLOAD_MAPPING('mapping must be a JSON object of column → field path')
+  const entries = Object.entries(value)
+  if (entries.length > maxColumns) throw new LS_ERR_UPLOAD_MAPPING(`mapping names ${entries.length} columns; the limit is ${maxColumns}`)
+  const mapping: Record<string, string | null> = Object.create(null) as Record<string, string | null>
+  for (const [col, path] of entries) {
+    if (col === '__proto__' || col === 'constructor' || col === 'prototype') throw new LS_ERR_UPLOAD_MAPPING(`the column name '${col}' is not allowed`)
+    if (path !== null && typeof path !== 'string') throw new LS_ERR_UPLOAD_MAPPING(`the path of column '${col}' must be a string or null`)
+    mapping[col] = path === '' ? null : path
+  }
+  return mapping
+}
+
 /** The problem an upload that stopped answers with, carrying what it stored until then. */
 function problemOf (f: UploadFailed, maxBytes: number): Error {
   let err: Error
@@ -56,10 +77,27 @@ function problemOf (f: UploadFailed, maxBytes: number): Error {
     case 'LS_ERR_UPLOAD_CANCELLED': err = new LS_ERR_UPLOAD_CANCELLED(f.message); break
     default: return f.cause instanceof Error ? f.cause : new LS_ERR_INTERNAL()
   }
+  return Object.assign(err, { extensions: reportExtensions(f) })
+}
+
+/** What an upload that stopped had stored, as problem extension members. */
+function reportExtensions (f: UploadFailed): Record<string, unknown> {
   const r = f.report
   const extensions: Record<string, unknown> = { uploadId: r.id, rows: r.rows, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, rejects: r.rejects }
   if (f.line !== null) extensions.line = f.line
-  return Object.assign(err, { extensions })
+  return extensions
+}
+
+// the codes problemOf answers with their own status
+const UPLOAD_STOPS = new Set(['LS_ERR_UPLOAD_PARSE', 'LS_ERR_UPLOAD_FORMAT', 'LS_ERR_UPLOAD_HEADER', 'LS_ERR_UPLOAD_MAPPING', 'LS_ERR_UPLOAD_TOO_LARGE',
+  'LS_ERR_INVALID_ENCODING', 'LS_ERR_TIMEOUT', 'LS_ERR_UPLOAD_ABORTED', 'LS_ERR_UPLOAD_INTERRUPTED', 'LS_ERR_UPLOAD_SPOOL_FULL', 'LS_ERR_UPLOAD_CANCELLED'])
+
+/**
+ * A file-level problem a batch source reported with another code (its own, or LS_ERR_SOURCE_INPUT when it gave
+ * none): answered 422 with that code.
+ */
+function pluginStop (f: UploadFailed): boolean {
+  return !UPLOAD_STOPS.has(f.code) && pluginErrorKind(f.cause) !== null
 }
 
 /** Errors of the multipart reader itself, as our codes. */
@@ -146,8 +184,8 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
         if (kind !== 'events' && kind !== 'leads') throw invalidField('kind', 'must be events or leads')
         input.kind = kind as UploadKind
         const format = fields.get('format')
-        if (format !== undefined && format !== '' && !['csv', 'json', 'ndjson'].includes(format)) throw invalidField('format', 'must be csv, json or ndjson')
-        input.format = format !== undefined && format !== '' ? format as UploadFormat : null
+        if (format !== undefined && format !== '' && !FORMAT_RE.test(format.toLowerCase())) throw invalidField('format', 'must be csv, json, ndjson or the media type of a format an installed source reads')
+        input.format = format !== undefined && format !== '' ? format.toLowerCase() : null
         const label = fields.get('sourceId')
         if (label !== undefined && label !== '') {
           if (!SOURCE_LABEL_RE.test(label)) throw invalidField('sourceId', 'must be 1-64 of a-z 0-9 _ - (starting with a letter or digit)')
@@ -155,9 +193,7 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
         }
         const mapping = fields.get('mapping')
         if (mapping !== undefined && mapping.trim() !== '') {
-          const m = parseMapping(mapping, input.kind, limits.maxColumns)
-          if ('error' in m) throw new LS_ERR_UPLOAD_MAPPING(m.error)
-          input.mapping = m.mapping
+          input.mapping = mappingField(mapping, limits.maxColumns)
         }
         input.filename = part.filename !== '' ? part.filename.slice(0, 255) : null
         input.contentType = part.mimetype !== '' ? part.mimetype.slice(0, 255) : null
@@ -176,7 +212,7 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
             const f = err instanceof UploadFailed ? err : null
             req.log.info({ uploadId: job._id, code: f?.code, line: f?.line, rows: f?.report.rows, err: f === null ? err : undefined }, 'upload did not complete')
           })
-          const doc = await core.c.uploads.findOne({ _id: job._id })
+          const doc = await core.uploads.get(job._id)
           void reply.header('preference-applied', 'respond-async')
           return await reply.code(202).send(uploadOut(doc!) as never)
         }
@@ -190,6 +226,7 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
       if (!req.raw.complete) void reply.header('connection', 'close') // do not wait for the rest of a body we will not read
       if (err instanceof UploadFailed) {
         req.log.info({ uploadId: job._id, code: err.code, line: err.line, rows: err.report.rows }, 'upload failed')
+        if (pluginStop(err)) return sendProblem(req, reply, 422, err.code, err.message, reportExtensions(err))
         throw problemOf(err, limits.maxBytes)
       }
       const mapped = !reading && (err as FastifyError).code !== undefined && !((err as FastifyError).code! in ERROR_CODES)
@@ -214,12 +251,8 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
       response: { 200: Page(Type.Ref('Upload')), ...problemResponses },
     },
   }, async (req) => {
-    const filter: Filter<UploadDoc> = {}
-    if (req.query.status !== undefined) filter.status = req.query.status
     const cur = decodeCursor(req.query.cursor)
-    if (cur !== null) filter._id = { $lt: cur.id }
-    // ids start with their creation time, so _id order is creation order
-    const docs = await core.c.uploads.find(filter).sort({ _id: -1 }).limit(req.query.limit + 1).toArray()
+    const docs = await core.uploads.list({ ...(req.query.status !== undefined ? { status: req.query.status } : {}), ...(cur !== null ? { beforeId: cur.id } : {}), limit: req.query.limit + 1 })
     const more = docs.length > req.query.limit
     const page = docs.slice(0, req.query.limit)
     return { items: page.map(uploadOut) as never[], nextCursor: more ? encodeCursor({ v: null, id: page[page.length - 1]!._id }) : null }
@@ -229,7 +262,7 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
     config: { scope: 'read' },
     schema: { tags: ['uploads'], summary: 'One upload: state, counts and progress', params: IdParams, response: { 200: Type.Ref('Upload'), ...problemResponses } },
   }, async (req) => {
-    const u = await core.c.uploads.findOne({ _id: req.params.id })
+    const u = await core.uploads.get(req.params.id)
     if (u === null) throw new LS_ERR_UPLOAD_NOT_FOUND(req.params.id)
     return uploadOut(u) as never
   })
@@ -247,25 +280,25 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
     },
   }, async (req, reply) => {
     const id = req.params.id
-    const u = await core.c.uploads.findOne({ _id: id }) as UploadRecord | null
+    const u = await core.uploads.get(id)
     if (u === null) throw new LS_ERR_UPLOAD_NOT_FOUND(id)
     const p = req.principal!
     // the upload's own key or user, or an admin; the upload is readable by any read key, so 403 hides nothing
     if (u.principal !== p.keyId && !p.scopes.includes('admin')) throw new LS_ERR_FORBIDDEN('admin')
     if (u.status !== 'running') throw new LS_ERR_UPLOAD_NOT_RUNNING(id, u.status)
     const cancel = { at: core.now(), by: p.name }
-    const flag = async (): Promise<boolean> => (await core.c.uploads.updateOne({ _id: id, status: 'running' }, { $set: { cancel } as Partial<UploadDoc> })).matchedCount === 1
+    const flag = async (): Promise<boolean> => await core.uploads.requestCancel(id, cancel)
     if (!await flag()) throw new LS_ERR_UPLOAD_NOT_RUNNING(id, 'ended')
     if (await core.uploads.cancel(id, p.name)) {
-      const ended = await core.c.uploads.findOne({ _id: id })
+      const ended = await core.uploads.get(id)
       return await reply.code(200).send(uploadOut(ended!) as never)
     }
     // held by another process: it reads the flag after its next batch or lease renewal. On FerretDB a write of that
     // process racing this one can drop the flag, so it is checked once more and set again if lost.
     await new Promise((resolve) => setTimeout(resolve, 200))
-    const again = await core.c.uploads.findOne({ _id: id }) as UploadRecord | null
+    const again = await core.uploads.get(id)
     if (again?.status === 'running' && again.cancel == null) await flag()
-    const now = await core.c.uploads.findOne({ _id: id })
+    const now = await core.uploads.get(id)
     return await reply.code(now!.status === 'running' ? 202 : 200).send(uploadOut(now!) as never)
   })
 
@@ -278,12 +311,9 @@ const uploadsRoutes: FastifyPluginAsyncTypebox = async function uploadsRoutes (a
       response: { 200: Page(UploadRejectEntry), ...problemResponses },
     },
   }, async (req) => {
-    const u = await core.c.uploads.findOne({ _id: req.params.id }, { projection: { _id: 1 } })
-    if (u === null) throw new LS_ERR_UPLOAD_NOT_FOUND(req.params.id)
-    const filter: Record<string, unknown> = { requestId: u._id }
     const cur = decodeCursor(req.query.cursor)
-    if (cur !== null) filter.index = { $gt: Number(cur.v) }
-    const docs = await core.c.ingestRejects.find(filter).sort({ index: 1 }).limit(req.query.limit + 1).toArray()
+    const docs = await core.uploads.rejects(req.params.id, { ...(cur !== null ? { afterIndex: Number(cur.v) } : {}), limit: req.query.limit + 1 })
+    if (docs === null) throw new LS_ERR_UPLOAD_NOT_FOUND(req.params.id)
     const more = docs.length > req.query.limit
     const page = docs.slice(0, req.query.limit)
     return {

@@ -1,7 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 
 const Kind = Type.Union([Type.Literal('events'), Type.Literal('leads')])
-const Format = Type.Union([Type.Literal('csv'), Type.Literal('json'), Type.Literal('ndjson')])
+// csv, json and ndjson are read by the upload plugin; another installed source's format is named by its media type
+const Format = Type.String({
+  pattern: '^(csv|json|ndjson|[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126})$',
+  description: 'csv, json or ndjson, or the media type of a format another installed source reads (see GET /v1/source-types, batch)',
+})
 
 /** One rejected row of an upload, as listed in its report. */
 export const UploadReject = Type.Object({

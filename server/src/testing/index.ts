@@ -27,7 +27,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { isRefusedInput, pluginErrorKind, type EventInput, type KeyValueStore, type PluginContext, type PluginErrorKind, type PluginLogger, type SourcePlugin } from '../contracts/index.js'
+import { isBatchRow, isRefusedInput, pluginErrorKind, type BatchFile, type EventInput, type KeyValueStore, type PluginContext, type PluginErrorKind, type PluginLogger, type SourcePlugin } from '../contracts/index.js'
 import { normalizeEvent } from '../domain/events/normalize.js'
 import type { IngestSummary, ItemResult } from '../domain/events/ingest.js'
 import problemDetails from '../infra/problem-details.js'
@@ -64,8 +64,20 @@ export interface HttpFixture {
 /** One fetch of the plugin's poll from a cursor. Point `config` at a test server the fixture controls. */
 export interface PollFixture { name: string; cursor: string | null; expect: Expectation }
 
-/** One input to the plugin's batch parser. */
-export interface BatchFixture { name: string; body: string | Uint8Array; expect: Expectation }
+/** One file for the plugin's batch parser. */
+export interface BatchFixture {
+  name: string
+  body: string | Uint8Array
+  /** The file's media type (default: the first of `batch.accepts`). */
+  type?: string
+  /** The file's name (default: null). */
+  filename?: string
+  /** The upload's options (`kind`, `mapping`), as the host passes them (default: none). */
+  options?: Record<string, unknown>
+  /** Events, or a typed error; `refused`: how many rows the parser refuses (default 0). */
+  expect: Expectation
+  refused?: number
+}
 
 export interface SourceConformanceFixtures<C extends TSchema> {
   /** A valid instance config as an admin would send it (secrets included; keys with defaults may be left out). */
@@ -363,8 +375,25 @@ export async function runSourceConformance<C extends TSchema> (t: ConformanceTes
         const parse = async (): Promise<EventInput[]> => {
           const bytes = Buffer.from(typeof fx.body === 'string' ? fx.body : fx.body)
           async function * chunks (): AsyncIterable<Uint8Array> { for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7) }
+          const type = fx.type ?? batch.accepts[0]!
+          const file: BatchFile = { name: fx.filename ?? null, type, options: Object.freeze({ ...(fx.options ?? {}) }), limits: { maxRowBytes: 64 * 1024, maxColumns: 500 }, describe () {} }
           const out: EventInput[] = []
-          for await (const ev of batch.parse(chunks(), testContext(plugin, fixtures.config, { now }))) out.push(ev)
+          let refused = 0
+          let lastLine = 0
+          for await (const item of batch.parse(chunks(), testContext(plugin, fixtures.config, { now }), file)) {
+            if (isBatchRow(item)) {
+              t.ok(item.line > lastLine, `${fx.name}: row lines increase (${item.line})`)
+              lastLine = item.line
+            }
+            const value = isBatchRow(item) ? item.input : item
+            if (isRefusedInput(value)) {
+              refused++
+              t.ok(/^[A-Z][A-Z0-9_]*_ERR_[A-Z0-9_]+$/.test(value.refused.code) && value.refused.reason.length > 0, `${fx.name}: a refused row has a code and a reason (${value.refused.code})`)
+            } else {
+              out.push(value)
+            }
+          }
+          t.equal(refused, fx.refused ?? 0, `${fx.name}: ${fx.refused ?? 0} row(s) refused`)
           return out
         }
         if ('events' in fx.expect) {

@@ -4,16 +4,27 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { Collections } from '../../infra/db.js'
-import { retryTransient, isDuplicateKey, insertNewOnes } from '../../infra/db.js'
+import { retryTransient, insertNewOnes } from '../../infra/db.js'
 import type { IngestService } from '../events/ingest.js'
 import type { LiveFeed } from '../live/live-feed.js'
 import type { RejectDoc, UploadDoc, UploadFormat, UploadKind, UploadSpool } from '../types.js'
-import { newId, sha256 } from '../../lib/ids.js'
-import { UploadStop, checkUtf8, peek, toUtf8 } from './byte-stream.js'
-import { csvRecords, sniffDelimiter } from './csv-records.js'
-import { jsonArrayRecords, ndjsonRecords, type RowReject } from './json-records.js'
-import { compileCsvMapping, interpretationKey, jsonMapper, type CsvMapper } from './mapping.js'
+import { canonicalJson, newId, sha256 } from '../../lib/ids.js'
+import { isBatchRow, isRefusedInput, pluginErrorKind, type BatchFile } from '../../contracts/index.js'
+import { UploadStop, peek } from './upload-stop.js'
 import { createUploadAdmission, type AdmissionTicket } from './upload-admission.js'
+
+/** A row refused while reading the file (before ingest), stored as the row's reject. */
+interface RowReject { code: string; reason: string; raw: string }
+
+/**
+ * How uploads find a parser: the `batch` of the installed source that accepts the file's media type. The plugin host
+ * provides it; the upload service knows no file format.
+ */
+export interface BatchReaders {
+  forType(type: string): { pluginId: string; parse(input: AsyncIterable<Uint8Array>, sourceId: string, file: BatchFile): AsyncIterable<unknown> } | null
+  /** Every media type some installed source reads. */
+  types(): string[]
+}
 
 /** A row reject as reported: where it is and why. */
 export interface UploadReject { line: number; code: string; reason: string }
@@ -93,6 +104,23 @@ export interface UploadDeps {
 const MAX_REPORTED_REJECTS = 100
 const RAW_LIMIT = 64 * 1024
 
+/** The media type the short format names stand for. */
+const FORMAT_TYPES: Record<string, string> = { csv: 'text/csv', json: 'application/json', ndjson: 'application/x-ndjson' }
+const SHORT_FORMATS = new Map<string, UploadFormat>([
+  ['text/csv', 'csv'], ['application/csv', 'csv'], ['text/tab-separated-values', 'csv'], ['application/json', 'json'],
+  ['application/x-ndjson', 'ndjson'], ['application/ndjson', 'ndjson'], ['application/jsonl', 'ndjson'], ['application/x-jsonlines', 'ndjson'], ['application/jsonlines', 'ndjson'],
+])
+
+/** The media type of a format (a short name or a media type). */
+export function formatType (format: string): string {
+  return FORMAT_TYPES[format] ?? format
+}
+
+/** A fingerprint of how a file is read: equal fingerprints over equal bytes give the same events. */
+function interpretationKey (x: { kind: UploadKind; format: string; sourceId: string; mapping: Record<string, string | null> | null; delimiter: string | null; extra?: Record<string, unknown> }): string {
+  return sha256(canonicalJson({ ...x, mapping: x.mapping === null ? null : { ...x.mapping } })).slice(0, 32)
+}
+
 function formatFromName (name: string | null): UploadFormat | null {
   if (name === null) return null
   if (/\.(csv|tsv|txt)$/i.test(name)) return 'csv'
@@ -101,18 +129,20 @@ function formatFromName (name: string | null): UploadFormat | null {
   return null
 }
 
-function formatFromType (type: string | null): UploadFormat | null {
+/** The part's Content-Type as a format, when an installed source reads it (the built-in ones by their short name). */
+function formatFromType (type: string | null, readers: BatchReaders): UploadFormat | null {
   const t = (type ?? '').split(';')[0]!.trim().toLowerCase()
-  if (['text/csv', 'application/csv', 'text/tab-separated-values'].includes(t)) return 'csv'
-  if (t === 'application/json') return 'json'
-  if (['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'].includes(t)) return 'ndjson'
-  return null
+  if (t === '' || readers.forType(t) === null) return null
+  return SHORT_FORMATS.get(t) ?? t
 }
 
+/** Guessed from the first text character (after a byte order mark): `[` JSON, `{` NDJSON, else CSV. */
 function formatFromBytes (head: Buffer): UploadFormat {
-  for (const b of head) {
-    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
-    return b === 0x5b ? 'json' : b === 0x7b ? 'ndjson' : 'csv'
+  const utf16 = head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))
+  const text = utf16 ? new TextDecoder(head[0] === 0xff ? 'utf-16le' : 'utf-16be').decode(head.subarray(0, head.length & ~1)) : head.subarray(0, 4096).toString('latin1')
+  for (const ch of text.replace(/^(\ufeff|\u00ef\u00bb\u00bf)/, '')) {
+    if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') continue
+    return ch === '[' ? 'json' : ch === '{' ? 'ndjson' : 'csv'
   }
   return 'csv'
 }
@@ -172,6 +202,8 @@ export function createUploadService (deps: UploadDeps) {
   let stopping = false
   let recoveryTimer: NodeJS.Timeout | null = null
   const admission = createUploadAdmission(limits)
+  // set by the plugin host once the installed sources are known, before any upload is taken
+  let readers: BatchReaders = { forType: () => null, types: () => [] }
   const leaseFrom = (): Date => new Date(now().getTime() + limits.leaseMs)
 
   async function start (input: UploadInput): Promise<UploadDoc> {
@@ -484,7 +516,7 @@ export function createUploadService (deps: UploadDeps) {
     const recheckBefore = from !== null ? skip + 2 * limits.batchRows : 0
     const state = {
       format: input.format, rowsRead: 0, accepted: from?.accepted ?? 0, duplicates: from?.duplicates ?? 0, rejected: from?.rejected ?? 0,
-      mapping: input.mapping, delimiter: null as string | null,
+      mapping: input.mapping, delimiter: null as string | null, extra: {} as Record<string, unknown>,
     }
     const report = (status: UploadDoc['status'], extra: { sha256?: string | null; duplicateOf?: string | null } = {}): UploadReport => {
       const r: UploadReport = {
@@ -633,34 +665,35 @@ export function createUploadService (deps: UploadDeps) {
     const closeSource = async (): Promise<void> => { await source.return(undefined).catch(() => undefined) }
     try {
       await checkCancel()
-      const utf8 = await toUtf8(source)
-      const { head, stream } = await peek(utf8.stream, (h) => h.indexOf(10) !== -1 || h.length >= 64 * 1024)
-      state.format ??= formatFromName(input.filename) ?? formatFromType(input.contentType) ?? formatFromBytes(head)
-      if (head.length === 0) throw new UploadStop('LS_ERR_UPLOAD_FORMAT', 'the file is empty')
+      const { head, stream } = await peek(source, (h) => h.indexOf(10) !== -1 || h.length >= 64 * 1024)
+      state.format ??= formatFromName(input.filename) ?? formatFromType(input.contentType, readers) ?? formatFromBytes(head)
+      const type = formatType(state.format)
+      const reader = readers.forType(type)
+      if (reader === null) throw new UploadStop('LS_ERR_UPLOAD_FORMAT', `no installed source reads ${type} (readable: ${readers.types().join(', ') || 'none'})`)
       progress()
-      if (state.format === 'csv') {
-        state.delimiter = sniffDelimiter(head, input.filename)
-        let mapper: CsvMapper | null = null
-        for await (const rec of csvRecords(checkUtf8(stream), { delimiter: state.delimiter, maxRowBytes: limits.maxRowBytes })) {
-          if (mapper === null) {
-            const m = compileCsvMapping(rec.cells, input.kind, input.mapping, limits.maxColumns)
-            if ('headerError' in m) throw new UploadStop('LS_ERR_UPLOAD_HEADER', m.headerError, rec.line)
-            if ('mappingError' in m) throw new UploadStop('LS_ERR_UPLOAD_MAPPING', m.mappingError, rec.line)
-            mapper = m.mapper
-            state.mapping = m.mapper.resolved
-            continue
-          }
-          const m = mapper.map(rec.cells)
-          await addRow(rec.line, m.ok ? m.event : null, m.ok ? null : m.reject)
-        }
-        if (mapper === null) throw new UploadStop('LS_ERR_UPLOAD_FORMAT', 'the file has no header line')
-      } else {
-        const map = jsonMapper(input.kind, input.mapping)
-        const records = state.format === 'json' ? jsonArrayRecords(stream, { maxRowBytes: limits.maxRowBytes }) : ndjsonRecords(stream, { maxRowBytes: limits.maxRowBytes })
-        for await (const rec of records) {
-          if ('reject' in rec) { await addRow(rec.line, null, rec.reject); continue }
-          const m = map(rec.value)
-          await addRow(rec.line, m.ok ? m.event : null, m.ok ? null : m.reject)
+      const file: BatchFile = {
+        name: input.filename,
+        type,
+        options: Object.freeze({ kind: input.kind, mapping: input.mapping }),
+        limits: Object.freeze({ maxRowBytes: limits.maxRowBytes, maxColumns: limits.maxColumns }),
+        describe (how) {
+          // kept for the record and the fingerprint; a parser says it before its first row
+          const m = how.mapping
+          if (m !== null && typeof m === 'object' && !Array.isArray(m) && Object.values(m).every((v) => v === null || typeof v === 'string')) state.mapping = { ...m as Record<string, string | null> }
+          if (typeof how.delimiter === 'string') state.delimiter = how.delimiter
+          const { mapping: _mapping, delimiter: _delimiter, ...extra } = how
+          state.extra = { ...extra }
+        },
+      }
+      // rows are counted by position: a resumed upload parses the file again and skips those before its checkpoint
+      for await (const item of reader.parse(stream, input.sourceId, file)) {
+        const line = isBatchRow(item) ? item.line : rowIndex + 1
+        const value = isBatchRow(item) ? item.input : item
+        if (isRefusedInput(value)) {
+          const raw = value.refused.raw
+          await addRow(line, null, { code: value.refused.code, reason: value.refused.reason, raw: typeof raw === 'string' ? raw : raw === undefined ? '' : JSON.stringify(raw) ?? '' })
+        } else {
+          await addRow(line, value as Record<string, unknown>, null)
         }
       }
       await flush()
@@ -704,7 +737,7 @@ export function createUploadService (deps: UploadDeps) {
         }
       }
       if (progressRun !== null) await progressRun
-      const stop = err instanceof UploadStop ? err : null
+      const stop = err instanceof UploadStop ? err : stopOf(err)
       const code = stop?.code ?? (isAbort(err) ? 'LS_ERR_UPLOAD_ABORTED' : 'LS_ERR_INTERNAL')
       const message = stop?.message ?? (code === 'LS_ERR_UPLOAD_ABORTED' ? 'the client closed the connection before the whole file arrived' : 'the upload failed on the server; the rows counted were stored')
       const error: UploadDoc['error'] = stop?.line != null ? { code, message, line: stop.line } : { code, message }
@@ -723,7 +756,7 @@ export function createUploadService (deps: UploadDeps) {
     if (progressRun !== null) await progressRun
 
     const digest = hash.digest('hex')
-    const fingerprint = sha256(`${interpretationKey({ kind: input.kind, format: state.format!, sourceId: input.sourceId, mapping: state.mapping, delimiter: state.delimiter })}:${digest}`)
+    const fingerprint = sha256(`${interpretationKey({ kind: input.kind, format: state.format!, sourceId: input.sourceId, mapping: state.mapping, delimiter: state.delimiter, ...(Object.keys(state.extra).length > 0 ? { extra: state.extra } : {}) })}:${digest}`)
     const earlier = await c.uploads.find({ fingerprint, status: 'done', _id: { $ne: id } }).sort({ startedAt: 1 }).limit(1).project<{ _id: string }>({ _id: 1 }).next()
     const t = now()
     const done = { ...snapshot(), status: 'done' as const, sha256: digest, fingerprint, duplicateOf: earlier?._id ?? null, finishedAt: t, spool: null }
@@ -751,7 +784,49 @@ export function createUploadService (deps: UploadDeps) {
     return true
   }
 
-  return { start, fail, process, recover, startRecovery, pause, admit, cancel }
+  /** Upload records, newest first (ids start with their creation time), optionally before an id and of one status. */
+  async function list (q: { status?: UploadDoc['status']; beforeId?: string; limit: number }): Promise<UploadRecord[]> {
+    const filter: Record<string, unknown> = {}
+    if (q.status !== undefined) filter.status = q.status
+    if (q.beforeId !== undefined) filter._id = { $lt: q.beforeId }
+    return await c.uploads.find(filter).sort({ _id: -1 }).limit(q.limit).toArray()
+  }
+
+  async function get (id: string): Promise<UploadRecord | null> {
+    return await c.uploads.findOne({ _id: id })
+  }
+
+  /** Sets the cancel flag of a running upload (read by whichever process works on it); false when it is not running. */
+  async function requestCancel (id: string, cancel: { at: Date; by: string }): Promise<boolean> {
+    return (await c.uploads.updateOne({ _id: id, status: 'running' }, { $set: { cancel } as Partial<UploadDoc> })).matchedCount === 1
+  }
+
+  /** The stored rejects of an upload in file order, after a row index; null when there is no such upload. */
+  async function rejects (id: string, q: { afterIndex?: number; limit: number }): Promise<RejectDoc[] | null> {
+    const u = await c.uploads.findOne({ _id: id }, { projection: { _id: 1 } })
+    if (u === null) return null
+    const filter: Record<string, unknown> = { requestId: u._id }
+    if (q.afterIndex !== undefined) filter.index = { $gt: q.afterIndex }
+    return await c.ingestRejects.find(filter).sort({ index: 1 }).limit(q.limit).toArray()
+  }
+
+  /** Installs the parsers of the installed sources (the plugin host calls it at boot). */
+  function useReaders (r: BatchReaders): void {
+    readers = r
+  }
+
+  return { start, fail, process, recover, startRecovery, pause, admit, cancel, useReaders, list, get, requestCancel, rejects }
+}
+
+/**
+ * A parser's file-level problem as an {@link UploadStop}: a plugin error (SourceInputError) with its code and line.
+ * Anything else a parser throws is a bug, answered as an internal error.
+ */
+function stopOf (err: unknown): UploadStop | null {
+  const kind = pluginErrorKind(err)
+  if (kind === null || kind === 'transient') return null
+  const e = err as { code?: unknown; line?: unknown; message: string }
+  return new UploadStop(typeof e.code === 'string' ? e.code : 'LS_ERR_SOURCE_INPUT', e.message, typeof e.line === 'number' ? e.line : null)
 }
 
 /** A request that ended before its body did (the client went away). */

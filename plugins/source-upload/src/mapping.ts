@@ -1,6 +1,22 @@
-import { sha256, canonicalJson } from '../../lib/ids.js'
-import type { UploadKind } from '../types.js'
+import { createHash } from 'node:crypto'
+import { LEAD_UPDATED } from '@leadscore/server/contracts'
 import type { RowReject } from './json-records.js'
+
+/** What the rows of a file are: events, or lead profiles (each row a {@link LEAD_UPDATED} event). */
+export type UploadKind = 'events' | 'leads'
+
+function sha256 (data: string): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** JSON with object keys sorted: row ids hash it, so they must not change (a re-upload is recognised by them). */
+function canonicalJson (value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  const obj = value as Record<string, unknown>
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`
+}
 
 /**
  * Field paths a column (or JSON key) can be mapped to. `lead`, `properties` and `lead.attributes` take a whole JSON
@@ -10,9 +26,6 @@ const SCALAR_PATHS = new Set(['lead.email', 'lead.externalId', 'lead.name', 'lea
 const OBJECT_PATHS = new Set(['lead', 'properties', 'lead.attributes'])
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype'])
 const MAX_KEY = 200
-
-/** The event type of every row of a leads upload: a profile change the scoring worker applies to the lead. */
-export const LEAD_UPDATED = 'lead_updated'
 
 export type FieldPath = string
 
@@ -78,10 +91,8 @@ export function autoPath (column: string, kind: UploadKind, json: boolean): stri
   return kind === 'leads' ? `lead.attributes.${column}` : `properties.${column}`
 }
 
-/** Validates a `mapping` form field: a JSON object of column → path (or null to drop the column). */
-export function parseMapping (raw: string, kind: UploadKind, maxColumns: number): { mapping: Record<string, string | null> } | { error: string } {
-  let value: unknown
-  try { value = JSON.parse(raw) } catch { return { error: 'mapping must be a JSON object' } }
+/** Validates an upload's `mapping` option: an object of column → path (or null to drop the column). */
+export function checkMapping (value: unknown, kind: UploadKind, maxColumns: number): { mapping: Record<string, string | null> } | { error: string } {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { error: 'mapping must be a JSON object of column → field path' }
   const entries = Object.entries(value)
   if (entries.length > maxColumns) return { error: `mapping names ${entries.length} columns; the limit is ${maxColumns}` }
@@ -275,9 +286,4 @@ export function jsonMapper (kind: UploadKind, explicit: Record<string, string | 
     }
     return { ok: true, event: finish(d, kind), raw: rec }
   }
-}
-
-/** A fingerprint of how a file is read: equal fingerprints over equal bytes give the same events. */
-export function interpretationKey (x: { kind: UploadKind; format: string; sourceId: string; mapping: Record<string, string | null> | null; delimiter: string | null }): string {
-  return sha256(canonicalJson({ ...x, mapping: x.mapping === null ? null : { ...x.mapping } })).slice(0, 32)
 }

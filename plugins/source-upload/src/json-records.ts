@@ -1,4 +1,4 @@
-import { parseJsonStrict } from '../../infra/http-parsing.js'
+import { parseJsonStrict } from '@leadscore/server/contracts'
 import { UploadStop } from './byte-stream.js'
 
 /** A row reject found while reading the file (before mapping). */
