@@ -57,7 +57,7 @@ const CSV = [
   'Di Moss,Intern,Dico,consulting,Rome,Learns',
   'Ed Park,"Co-Founder & CEO",Edco,FinTech,New York,"Started Edco, sold it"',
 ].join('\r\n') + '\r\n'
-/** The lead external id a name-only leads file gives (server/src/domain/uploads/mapping.ts). */
+/** The lead external id a name-only leads file gives (plugins/source-upload/src/mapping.ts). */
 const ID: Record<string, string> = {
   ada: 'name:ada lovelace|analytical engines', bob: 'name:bob stone|bobco', cy: 'name:cy young|cyco', di: 'name:di moss|dico', ed: 'name:ed park|edco',
 }
