@@ -35,11 +35,13 @@ interface IntentEntry { label: string; reasons: string | null; event: EventDoc |
  * The lead's latest classification as scoring kept it: of its committed, current ledger entries, the last in
  * canonical order (`ord`) with a reason of the AI intent plugin (`ai_intent.<label>`), whose `set intent` is the one
  * that holds. The label and the model's reasons come from that reason; provider, model and offer version from the
- * event the entry scored. Read by `_id` range and `_id`, as the embedded FerretDB needs.
+ * event the entry scored, read by `_id`.
  */
 async function latestIntentEntry (c: { scoreHistory: Collection<LedgerDoc>; events: Collection<EventDoc> }, lead: LeadDoc): Promise<IntentEntry | null> {
   let best: { ord: string; eventId: string | null; label: string; note: string } | null = null
-  const cursor = c.scoreHistory.find(ledgerRangeOf(lead._id) as never).project<Pick<LedgerDoc, 'ord' | 'eventId' | 'reasons' | 'committed' | 'superseded'>>({ ord: 1, eventId: 1, reasons: 1, committed: 1, superseded: 1 })
+  // by `_id` range when every entry of the lead is keyed under it (the embedded FerretDB scans for anything else)
+  const filter = lead.ledgerKeyed === true ? ledgerRangeOf(lead._id) : { leadId: lead._id }
+  const cursor = c.scoreHistory.find(filter as never).project<Pick<LedgerDoc, 'ord' | 'eventId' | 'reasons' | 'committed' | 'superseded'>>({ ord: 1, eventId: 1, reasons: 1, committed: 1, superseded: 1 })
   for await (const e of cursor) {
     if (!e.committed || e.superseded || (best !== null && e.ord <= best.ord)) continue
     const r = [...(e.reasons ?? [])].reverse().find((x) => intentLabelOfRule(x.ruleId) !== null)

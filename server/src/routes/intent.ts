@@ -9,10 +9,13 @@ import type { LedgerDoc } from '../domain/types.js'
 
 /** The AI intent layer: its status, a lead's last classification, and asking for a new one. */
 const intentRoutes: FastifyPluginAsyncTypebox = async function intentRoutes (app) {
-  /** The AI intent plugin's reason in the current ledger entry of the event (by the lead's `_id` range), or null. */
+  /** The AI intent plugin's reason in the current ledger entry of the event, or null. */
   async function scoredBy (leadId: string, eventId: string | null) {
     if (eventId === null) return null
-    const cursor = app.mongo.c.scoreHistory.find(ledgerRangeOf(leadId) as never)
+    const lead = await app.mongo.c.leads.findOne({ _id: leadId }, { projection: { ledgerKeyed: 1 } })
+    if (lead === null) return null
+    // by `_id` range when every entry of the lead is keyed under it (the embedded FerretDB scans for anything else)
+    const cursor = app.mongo.c.scoreHistory.find((lead.ledgerKeyed === true ? ledgerRangeOf(leadId) : { leadId }) as never)
       .project<Pick<LedgerDoc, '_id' | 'eventId' | 'reasons' | 'rulesetVersion' | 'committed' | 'superseded'>>({ eventId: 1, reasons: 1, rulesetVersion: 1, committed: 1, superseded: 1 })
     for await (const e of cursor) {
       if (e.eventId !== eventId || !e.committed || e.superseded) continue
