@@ -7,7 +7,7 @@ import { importX, createNodeResolver } from 'eslint-plugin-import-x'
 import { builtinModules } from 'node:module'
 
 // Import rules, one list per folder (a later entry replaces an earlier one for the same files). See
-// docs/architecture.md, "Import rules".
+// docs/architecture.md, "Layers and import rules".
 const restrict = (...patterns) => ['error', { patterns }]
 // infra (database, HTTP plumbing) is the bottom layer; http/ adapts the domain's auth and live feed to Fastify
 const infraBelow = () => ({
@@ -18,6 +18,8 @@ const serverInternals = {
   regex: '^@leadscore/server(?!/contracts$)',
   message: 'Plugins use the server only through @leadscore/server/contracts.',
 }
+const otherWorkspaces = { regex: '^@leadscore/(?!server(/|$))', message: 'Plugins never import other workspaces.' }
+const outsidePlugin = { group: ['../../*', 'mongodb'], message: 'Plugins stay in their own folder and never touch the database.' }
 
 export default tseslint.config(
   {
@@ -113,20 +115,13 @@ export default tseslint.config(
   },
   {
     files: ['plugins/*/src/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': restrict(
-        serverInternals,
-        { regex: '^@leadscore/(?!server(/|$))', message: 'Plugins never import other workspaces.' },
-        { group: ['../../*', 'mongodb'], message: 'Plugins stay in their own folder and never touch the database.' },
-      ),
-    },
+    rules: { '@typescript-eslint/no-restricted-imports': restrict(serverInternals, otherWorkspaces, outsidePlugin) },
   },
   {
     files: ['plugins/*/test/**/*.ts', 'plugins/*/src/**/*.test.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': restrict(
-        { ...serverInternals, regex: '^@leadscore/server(?!/contracts$|/testing$)' },
-        { group: ['../../*', 'mongodb'], message: 'Plugins stay in their own folder and never touch the database.' },
+        { ...serverInternals, regex: '^@leadscore/server(?!/contracts$|/testing$)' }, otherWorkspaces, outsidePlugin,
       ),
     },
   },
@@ -135,7 +130,8 @@ export default tseslint.config(
     rules: {
       // the console runs in the browser: of the server it takes the API types, erased at build
       '@typescript-eslint/no-restricted-imports': restrict(
-        { regex: '(^|/)server/src/', allowTypeImports: true, message: 'The console imports server code only as `import type`.' },
+        // (a type import matched by an allowTypeImports pattern passes every pattern, so this one names schemas only)
+        { regex: '(^|/)server/src/schemas/', allowTypeImports: true, message: 'The console imports server code only as `import type`.' },
         { regex: '(^|/)server/src/(?!schemas/)', message: 'The console takes types from server/src/schemas only.' },
         { group: ['@leadscore/server', '@leadscore/server/*'], allowTypeImports: true, message: 'The console imports server code only as `import type`.' },
         { regex: '(^|/)plugins/|^@leadscore/(?!server|rules-dsl)', message: 'The console never imports plugins.' },
