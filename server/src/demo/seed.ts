@@ -92,7 +92,7 @@ async function seed (core: Core): Promise<DemoSummary | null> {
 
 /** Trains a model on the demo's purchases (as POST /v1/models/train does) and deploys it as champion. */
 async function trainAndDeploy (core: Core): Promise<{ id: string; version: number; auc: number | null } | { error: string }> {
-  const job = await core.predictive.startTraining({
+  const job = await core.jobs.startTraining({
     name: 'Demo: purchase within 14 days',
     outcome: { kind: 'event', eventTypes: ['purchase'], horizonDays: 14 },
     seed: 1,

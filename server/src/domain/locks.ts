@@ -23,6 +23,37 @@ export interface LockService {
    * each over and releasing it (a plain delete could remove a lease taken over a moment earlier). Returns how many.
    */
   purgeExpired(before: Date, limit?: number): Promise<number>
+  /** Takes the lock and keeps renewing it (every third of `ttlMs`) until released; null when someone else holds it. */
+  hold(name: string, owner: string, ttlMs: number, opts?: HoldOptions): Promise<Lease | null>
+  /** Keeps renewing a lock this owner already took (in another call, or another process): a lease from now on. */
+  keep(name: string, owner: string, ttlMs: number, opts?: HoldOptions): Lease
+  /** Runs `fn` holding the lock (renewed while it runs); `{ ran: false }` without running it when the lock is held. */
+  withLock<T>(name: string, fn: (lease: Lease) => Promise<T>, opts: { ttlMs: number; owner?: string }): Promise<{ ran: true; value: T } | { ran: false }>
+  /**
+   * Holds the first free one of `count` numbered locks `<prefix>:0` … `<prefix>:<count-1>` for as long as the
+   * process lives (renewed, never released: a stopped process's slot frees when its lease runs out). Its number,
+   * or null when every slot is held.
+   */
+  claimSlot(prefix: string, count: number, owner: string, ttlMs: number): Promise<number | null>
+}
+
+export interface HoldOptions {
+  /** Called once when a renewal finds the lock no longer this owner's (expired and taken, or purged). */
+  onLost?: (name: string) => void
+  /** Whether the renewal timer keeps the process alive (default false). */
+  ref?: boolean
+}
+
+/** A held lock that renews itself. */
+export interface Lease {
+  readonly name: string
+  readonly owner: string
+  /** true once a renewal found the lock gone: the holder no longer excludes anyone. */
+  readonly lost: boolean
+  /** Stops renewing and gives the lock back (at most once; later calls return the same promise). */
+  release(): Promise<void>
+  /** Stops renewing without giving the lock back (it expires, or another call releases it). */
+  stop(): void
 }
 
 /**
@@ -133,6 +164,46 @@ export function createLockService (locks: Collection<LockDoc>, now: () => Date):
         if (await service.acquire(d._id, token, 60_000)) { await service.release(d._id, token); n++ }
       }
       return n
+    },
+    async hold (name, owner, ttlMs, opts) {
+      if (!await service.acquire(name, owner, ttlMs)) return null
+      return service.keep(name, owner, ttlMs, opts)
+    },
+    keep (name, owner, ttlMs, opts = {}) {
+      let lost = false
+      let released: Promise<void> | null = null
+      const timer = setInterval(() => {
+        service.renew(name, owner, ttlMs).then((ok) => {
+          if (ok || lost || released !== null) return
+          lost = true
+          clearInterval(timer)
+          opts.onLost?.(name)
+        }, () => undefined) // a failed renewal is retried at the next tick; the lease outlives two of them
+      }, Math.max(100, Math.floor(ttlMs / 3)))
+      if (opts.ref !== true) timer.unref()
+      return {
+        name, owner,
+        get lost () { return lost },
+        release: async () => {
+          clearInterval(timer)
+          released ??= service.release(name, owner)
+          await released
+        },
+        stop: () => { clearInterval(timer) },
+      }
+    },
+    async withLock (name, fn, opts) {
+      const lease = await service.hold(name, opts.owner ?? `${name}:${randomUUID()}`, opts.ttlMs)
+      if (lease === null) return { ran: false }
+      try {
+        return { ran: true, value: await fn(lease) }
+      } finally {
+        await lease.release()
+      }
+    },
+    async claimSlot (prefix, count, owner, ttlMs) {
+      for (let k = 0; k < count; k++) if (await service.hold(`${prefix}:${k}`, owner, ttlMs) !== null) return k
+      return null
     },
   }
   return service

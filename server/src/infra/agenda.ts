@@ -26,22 +26,32 @@ export interface JobSpec<D> {
 
 /**
  * Agenda with the Mongo backend, wrapped so that job names are unique (Agenda's define() silently overwrites) and
- * every job handler logs its failures. Agenda only triggers work: handlers are idempotent and correctness comes
- * from the lead lock and watermark, never from a job running exactly once.
+ * every job handler logs its failures.
+ *
+ * A job is claimed by one `findOneAndUpdate` (`lockedAt: null` → now), atomic on MongoDB and on the embedded FerretDB
+ * build (scripts/ferretdb.mjs runs one find-and-modify at a time there; an unpatched FerretDB reads, then writes, so
+ * two workers could claim one job). Each definition may hold at most as many claimed jobs as it runs at once
+ * (`lockLimit`): without that bound a process claims every due job before it runs the first, and a job whose claim
+ * grew older than the lock lifetime while it waited in the process's queue is dropped unrun without giving its slot
+ * back (Agenda's job processor), which on a slow database leaked slots until no job ran.
  */
 export class Scheduler {
   readonly agenda: Agenda
-  private readonly names = new Set<string>()
+  private readonly specs = new Map<string, JobSpec<never>>()
+  private readonly defined = new Set<string>()
   private started = false
   private readonly log: JobLogger
   private readonly inflight = new Set<Promise<void>>()
+  private readonly maxConcurrency: number
 
   constructor (opts: SchedulerOptions) {
     this.log = opts.log
+    this.maxConcurrency = Math.max(opts.concurrency * 2, 8)
     this.agenda = new Agenda({
       backend: new MongoBackend({ mongo: opts.db, collection: 'agendaJobs', ensureIndex: true }),
       processEvery: opts.processEveryMs,
-      maxConcurrency: Math.max(opts.concurrency * 2, 8),
+      maxConcurrency: this.maxConcurrency,
+      lockLimit: this.maxConcurrency,
       defaultConcurrency: opts.concurrency,
       defaultLockLifetime: opts.lockLifetimeMs,
       notificationChannel: new InMemoryNotificationChannel(),
@@ -49,10 +59,17 @@ export class Scheduler {
     this.agenda.on('error', (err: Error) => this.log.error({ err }, 'job scheduler error'))
   }
 
+  /** Declares a job; this process runs it once `start` names it (or names none). */
   define<D> (spec: JobSpec<D>): void {
-    if (this.names.has(spec.name)) throw new Error(`job '${spec.name}' is already defined`)
-    this.names.add(spec.name)
-    this.agenda.define<D>(spec.name, async (job) => {
+    if (this.specs.has(spec.name)) throw new Error(`job '${spec.name}' is already defined`)
+    this.specs.set(spec.name, spec as JobSpec<never>)
+  }
+
+  private hand (spec: JobSpec<never>): void {
+    if (this.defined.has(spec.name)) return
+    this.defined.add(spec.name)
+    const concurrency = spec.concurrency ?? this.agenda.attrs.defaultConcurrency
+    this.agenda.define<never>(spec.name, async (job) => {
       const run = spec.handler(job.attrs.data, job)
       const tracked = run.then(() => undefined, () => undefined)
       this.inflight.add(tracked)
@@ -65,16 +82,35 @@ export class Scheduler {
         this.inflight.delete(tracked)
       }
     }, {
-      concurrency: spec.concurrency ?? this.agenda.attrs.defaultConcurrency,
+      concurrency,
+      lockLimit: concurrency,
       lockLifetime: spec.lockLifetimeMs ?? this.agenda.attrs.defaultLockLifetime,
       removeOnComplete: spec.removeOnComplete ?? true,
     })
   }
 
-  async start (): Promise<void> {
+  /** Starts running the named jobs (all defined ones when `names` is left out); a later call adds more. */
+  async start (names?: readonly string[]): Promise<void> {
+    for (const name of names ?? [...this.specs.keys()]) {
+      const spec = this.specs.get(name)
+      if (spec === undefined) throw new Error(`job '${name}' is not defined`)
+      this.hand(spec)
+    }
     if (this.started) return
     this.started = true
     await this.agenda.start()
+  }
+
+  /** Queues one run of a job, due now, for whichever process runs that job. */
+  async now<D> (name: string, data: D): Promise<void> {
+    if (!this.specs.has(name)) throw new Error(`job '${name}' is not defined`)
+    await this.agenda.now(name, data)
+  }
+
+  /** Makes a job recurring (one schedule shared by every process: Agenda keeps a single document per name). */
+  async every (name: string, intervalMs: number): Promise<void> {
+    if (!this.specs.has(name)) throw new Error(`job '${name}' is not defined`)
+    await this.agenda.every(intervalMs, name, undefined, { skipImmediate: false })
   }
 
   /**

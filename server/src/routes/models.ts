@@ -100,7 +100,7 @@ const modelsRoutes: FastifyPluginAsyncTypebox = async function modelsRoutes (app
   }, async (req, reply) => {
     const b = req.body
     for (const k of ['asOf', 'from'] as const) if (b[k] !== undefined && Number.isNaN(Date.parse(b[k]))) throw new LS_ERR_VALIDATION(`${k} is not a valid date-time`)
-    const job = await call(async () => await svc.startTraining(b as TrainParams, req.principal!.name))
+    const job = await call(async () => await core.jobs.startTraining(b as TrainParams, req.principal!.name))
     return reply.code(202).send(jobOut(job))
   })
 

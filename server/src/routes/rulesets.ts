@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { Collection } from 'mongodb'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import {
   RulesetReplace, DraftCreate, DraftUpdate, PublishBody, PublishResult, ValidateBody, ValidateResult, Catalog,
@@ -8,13 +7,12 @@ import {
 } from '../schemas/rulesets.js'
 import { RULESET_TEMPLATES } from '../domain/rulesets/templates.js'
 import type { RulesetDoc } from '../domain/types.js'
-import { newId } from '../lib/ids.js'
 import { createAuditService } from '../domain/audit.js'
 import { createJobStore } from '../domain/job-store.js'
 import { createLeadStore } from '../domain/leads/lead-store.js'
 import { FACT_CATALOG, compileRulesSource } from '../domain/rulesets/ruleset-service.js'
 import { withPluginFacts } from '../domain/scoring/plugin-vocabulary.js'
-import { pastedEvents, replayLead, runBacktest, syntheticLead, type BacktestJobDoc } from '../domain/rulesets/backtest.js'
+import { pastedEvents, replayLead, syntheticLead, type BacktestJobDoc } from '../domain/rulesets/backtest.js'
 import { LS_ERR_JOB_NOT_FOUND, LS_ERR_LEAD_NOT_FOUND, LS_ERR_RULESET_INVALID, LS_ERR_TEMPLATE_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
 
 const out = (r: RulesetDoc) => ({
@@ -29,7 +27,6 @@ const STALE_MS = 5 * 60_000
 
 const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes (app) {
   const { core } = app
-  const backtests = core.c.jobs as unknown as Collection<BacktestJobDoc>
 
   const audit = createAuditService(core).record
   const jobs = createJobStore(core)
@@ -224,32 +221,8 @@ const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes 
       leadIds: body.leadIds ?? null, from: body.from !== undefined ? new Date(body.from) : null, to: body.to !== undefined ? new Date(body.to) : null,
       limit: body.limit ?? null,
     }
-    const t = core.now()
-    const total = scope.leadIds !== null ? scope.leadIds.length : Math.min(await core.c.leads.estimatedDocumentCount(), scope.limit ?? Infinity)
-    const job: BacktestJobDoc = {
-      _id: newId('bt'), kind: 'backtest', state: 'running', total, done: 0, error: null, createdAt: t, updatedAt: t, finishedAt: null,
-      version: candidate.version, baseVersion: base.version, scope, actor: req.principal!.name, result: null,
-    }
-    await backtests.insertOne(job)
-    await audit(req.principal!.name, 'ruleset.backtest', `ruleset:${candidate.version}`, { jobId: job._id, baseVersion: base.version })
-    const progress = async (done: number, all: number, extra: Record<string, unknown> = {}): Promise<void> => {
-      await backtests.updateOne({ _id: job._id }, { $set: { done, total: all, updatedAt: core.now(), ...extra } })
-      await core.live.append('job.progress', ['backtests', `backtest:${job._id}`], { jobId: job._id, kind: 'backtest', done, total: all, state: extra.state ?? 'running' })
-    }
-    // runs in this process; its progress and result live in the job document
-    void (async () => {
-      try {
-        const result = await runBacktest(
-          { c: core.c, pipeline: core.pipeline, now: core.now, onProgress: async (d, n) => { await progress(d, n) } },
-          { leadIds: scope.leadIds ?? undefined, from: scope.from ?? undefined, to: scope.to ?? undefined, limit: scope.limit ?? undefined },
-          base, candidate,
-        )
-        await progress(result.leads, result.leads, { state: 'done', result, finishedAt: core.now() })
-      } catch (err) {
-        req.log.error({ err, jobId: job._id }, 'backtest failed')
-        await progress(0, total, { state: 'failed', error: (err as Error).message, finishedAt: core.now() }).catch(() => undefined)
-      }
-    })()
+    // a job (jobs/backtest.ts): a worker runs it; its progress and result live in the job document
+    const job = await core.jobs.startBacktest({ version: candidate.version, baseVersion: base.version, scope, actor: req.principal!.name })
     return reply.code(202).header('location', `/v1/backtests/${job._id}`).send({ jobId: job._id })
   })
 

@@ -35,16 +35,9 @@ export function createViolationCounters (deps: { counters: Collection<ViolationC
   let claiming: Promise<string> | null = null
   async function claimSlot (): Promise<string> {
     if (deps.locks === undefined) return 's0'
-    for (let k = 0; k < SLOTS; k++) {
-      const name = `plan-slot:${k}`
-      if (await deps.locks.acquire(name, owner, SLOT_TTL_MS)) {
-        const timer = setInterval(() => { deps.locks!.renew(name, owner, SLOT_TTL_MS).catch(() => undefined) }, SLOT_TTL_MS / 3)
-        timer.unref()
-        return `s${k}`
-      }
-    }
-    // every slot is held: a document of this process alone
-    return owner
+    // with every slot held, a document of this process alone
+    const k = await deps.locks.claimSlot('plan-slot', SLOTS, owner, SLOT_TTL_MS)
+    return k === null ? owner : `s${k}`
   }
   const mySlot = async (): Promise<string> => await (claiming ??= claimSlot())
 

@@ -12,6 +12,7 @@ import { LEADS_ID, STATUS_ID, eventIncrements, leadIncrements, mergeCounters, ad
 import { newId } from '../../lib/ids.js'
 import type { SortName } from '../../schemas/leads.js'
 import { eventIdOf } from '../ids.js'
+import type { LockService } from '../locks.js'
 
 export interface IndexDoc { _id: string }
 export interface CounterDoc { _id: string; [k: string]: unknown }
@@ -56,10 +57,8 @@ const ID_WINDOW = 500
 export const SLOTS = 16
 const SLOT_TTL_MS = 60_000
 
-export interface SlotLocks {
-  acquire(name: string, owner: string, ttlMs: number): Promise<boolean>
-  renew(name: string, owner: string, ttlMs: number): Promise<boolean>
-}
+/** What the counters need of the lock service: a numbered slot held for the life of the process. */
+export type SlotLocks = Pick<LockService, 'claimSlot'>
 
 export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date; locks?: SlotLocks }) {
   const { c } = deps
@@ -70,15 +69,8 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
   const owner = newId('vw')
   async function claimSlot (): Promise<string> {
     if (deps.locks === undefined) return 's0'
-    for (let k = 0; k < SLOTS; k++) {
-      if (await deps.locks.acquire(`views-slot:${k}`, owner, SLOT_TTL_MS)) {
-        const name = `views-slot:${k}`
-        const timer = setInterval(() => { deps.locks!.renew(name, owner, SLOT_TTL_MS).catch(() => undefined) }, SLOT_TTL_MS / 3)
-        timer.unref()
-        return `s${k}`
-      }
-    }
-    return owner
+    const k = await deps.locks.claimSlot('views-slot', SLOTS, owner, SLOT_TTL_MS)
+    return k === null ? owner : `s${k}`
   }
   async function mySlot (): Promise<string> {
     if (slot !== null) return slot

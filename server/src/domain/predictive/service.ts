@@ -194,13 +194,9 @@ export function createPredictiveService (deps: PredictiveDeps) {
 
   async function runJob (job: JobDoc, params: TrainParams, actor: string, owner: string): Promise<void> {
     const started = Date.now()
-    const renew = setInterval(() => { deps.locks.renew(TRAIN_LOCK, owner, LOCK_TTL_MS).catch(() => undefined) }, LOCK_TTL_MS / 3)
-    let released: Promise<void> | null = null
-    const stopRenewing = (): Promise<void> => {
-      clearInterval(renew)
-      released ??= deps.locks.release(TRAIN_LOCK, owner).catch(() => undefined)
-      return released
-    }
+    // the lock was taken when the job was queued (maybe by another process): renewed from here on, under its owner
+    const lease = deps.locks.keep(TRAIN_LOCK, owner, LOCK_TTL_MS)
+    const stopRenewing = async (): Promise<void> => { await lease.release().catch(() => undefined) }
     const update = async (set: Partial<JobDoc>): Promise<void> => {
       await c.jobs.updateOne({ _id: job._id }, { $set: { ...set, updatedAt: now() } })
       await deps.progress(job._id, { jobId: job._id, kind: 'train-model', ...set })
@@ -279,8 +275,11 @@ export function createPredictiveService (deps: PredictiveDeps) {
     mustGet,
     defaults: { outcome: DEFAULT_OUTCOME, features: DEFAULT_FEATURE_SPEC, candidates: DEFAULT_CANDIDATES },
 
-    /** Starts a training job in this process; at most one runs at a time across processes. */
-    async startTraining (params: TrainParams, actor: string): Promise<JobDoc> {
+    /**
+     * Records a training job (queued) holding the training lock, for the job runner to start (jobs/train-model.ts):
+     * at most one runs at a time across processes.
+     */
+    async queueTraining (params: TrainParams, actor: string): Promise<JobDoc> {
       const jobId = newId('job')
       if (!await deps.locks.acquire(TRAIN_LOCK, jobId, LOCK_TTL_MS)) throw new PredictiveError('training-busy', 'A model is already being trained')
       const t = now()
@@ -295,9 +294,22 @@ export function createPredictiveService (deps: PredictiveDeps) {
         await deps.locks.release(TRAIN_LOCK, jobId)
         throw err
       }
-      const p = runJob(job, params, actor, jobId).finally(() => { running.delete(p) })
-      running.add(p)
       return job
+    },
+
+    /** Runs a queued training job to its end (done or failed, recorded in the job document). */
+    async runTraining (jobId: string, actor: string): Promise<void> {
+      const job = await c.jobs.findOne({ _id: jobId, kind: 'train-model' })
+      if (job === null || job.state !== 'queued') return
+      const p = runJob(job, (job.params ?? {}) as TrainParams, actor, jobId).finally(() => { running.delete(p) })
+      running.add(p)
+      await p
+    },
+
+    /** Gives the training lock back for a job that will not run (it could not be handed to the job runner). */
+    async abandonTraining (jobId: string): Promise<void> {
+      await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'failed', error: 'the job could not be queued', errorCode: 'LS_ERR_INTERNAL', updatedAt: now(), finishedAt: now() } })
+      await deps.locks.release(TRAIN_LOCK, jobId)
     },
 
     async job (id: string): Promise<JobDoc | null> {

@@ -5,6 +5,7 @@ import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, Sc
 import type { PredictiveScore } from '../../contracts/index.js'
 import { decodeKeys } from '../../lib/keys.js'
 import type { LockService } from '../locks.js'
+import { holdLeadLock } from '../lead-lock.js'
 import type { ActiveRuleset, RulesetService } from '../rulesets/ruleset-service.js'
 import type { IdentityService } from '../identity.js'
 import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline.js'
@@ -86,10 +87,8 @@ const INLINE_ENTRIES = 4
 const MAX_BATCH_EVENTS = 20_000
 const INLINE_BYTES = 8_000
 
-/** The lead stayed locked by a scoring run for longer than the caller would wait. */
-export class LockBusyError extends Error {
-  constructor (readonly leadId: string) { super(`lead ${leadId} is busy`) }
-}
+// the writers' side of the lead lock lives in lead-lock.ts (same lock documents, same protocol)
+export { LockBusyError } from '../lead-lock.js'
 
 /** One lead's run inside a batch: everything computed before the writes. */
 interface Prepared {
@@ -682,18 +681,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
      * scoring run itself changes a lead document, so no two writers ever rewrite one lead at the same time.
      */
     async withLeadLock<T> (leadId: string, fn: () => Promise<T>, waitMs = 10_000): Promise<T> {
-      const token = newId('lk')
-      const name = `lead:${leadId}`
-      const deadline = Date.now() + waitMs
-      while (!await locks.acquire(name, token, deps.lockLifetimeMs)) {
-        if (Date.now() > deadline) throw new LockBusyError(leadId)
-        await new Promise((r) => setTimeout(r, 25 + Math.random() * 75))
-      }
-      try {
-        return await fn()
-      } finally {
-        await locks.release(name, token)
-      }
+      return await holdLeadLock(locks, deps.lockLifetimeMs, leadId, fn, waitMs)
     },
 
     /** Scores everything pending for many leads at once; leads another run holds come back in `busy`. */

@@ -1,0 +1,119 @@
+// The scoring run loop of a worker process. Scoring runs are triggered by an insert-only marker per lead
+// (`pendingLeads`) and run in batches of leads by this process's pool (work-queue.ts); a marker poll takes up the
+// markers any process left. Correctness comes from the processor's lead locks and watermark, not from who runs what:
+// markers and locks need nothing but atomic inserts, which every MongoDB-protocol server has.
+import type { Collections } from '../../infra/db.js'
+import { findByIds, idLists, insertIgnoringDuplicates } from '../../infra/db.js'
+import type { LeadProcessor } from '../scoring/processor.js'
+import type { Metrics } from '../metrics.js'
+import { BatchQueue } from '../work-queue.js'
+
+/** Past this many queued leads the pool takes no more from ingest: the marker poll feeds it (bounded memory). */
+const MAX_QUEUED = 20_000
+
+export interface ScoringRunnerDeps {
+  c: Collections
+  processor: LeadProcessor
+  metrics: Metrics
+  now: () => Date
+  log: { warn(o: object, m: string): void; error(o: object, m: string): void }
+  /** Batches of leads run at once, and leads per batch. */
+  concurrency: number
+  batchLeads: number
+  /** Whether marker lookups go by an `_id` list first (FerretDB with the `_id` list patch, where a batch insert with duplicates is slow). */
+  lookUpMarkers: boolean
+}
+
+export function createScoringRunner (deps: ScoringRunnerDeps) {
+  const { c, processor, log } = deps
+  const queue = new BatchQueue(deps.concurrency, deps.batchLeads, async (ids) => { await runScoreLeads(ids) },
+    (ids, err) => log.error({ err, leads: ids.length, firstLead: ids[0] }, 'scoring batch failed'))
+  let started = false
+  let pauses = 0
+
+  /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
+  async function enqueue (leadIds: string[]): Promise<void> {
+    // one unordered batch: a duplicate marker means a run is already queued (a large upload touches hundreds of
+    // leads per ingest call, and a round trip per marker dominated its time). On FerretDB a batch with duplicates is
+    // rolled back and retried one document at a time, so where it can look up a list of ids through the index, the
+    // markers that exist are looked up first (the same test as a duplicate insert: whether one exists now).
+    let missing = leadIds
+    if (deps.lookUpMarkers && leadIds.length > 0) {
+      const have = new Set((await findByIds<{ _id: string; at: Date }, { _id: string }>(c.pendingLeads, leadIds, { _id: 1 })).map((m) => m._id))
+      missing = leadIds.filter((id) => !have.has(id))
+    }
+    await insertIgnoringDuplicates(c.pendingLeads, missing.map((leadId) => ({ _id: leadId, at: deps.now() })))
+    // the pool's queue is only a shortcut for the markers: past a bound (an upload of a million new leads outruns
+    // scoring) the marker poll feeds it, so memory stays bounded
+    if (started) for (const leadId of leadIds) if (queue.size < MAX_QUEUED) queue.push(leadId)
+  }
+
+  /**
+   * After a writer other than scoring released a lead's lock: a run that found the lock held by that writer (not
+   * by another run, which re-checks after itself) gave up, so the lead is queued again when it has work.
+   */
+  async function afterWriter (leadId: string): Promise<void> {
+    if (!started || !await processor.hasWork(leadId).catch(() => false)) return
+    await enqueue([leadId]).catch((err: unknown) => log.warn({ err, leadId }, 'could not queue a scoring run'))
+  }
+
+  /**
+   * Picks up markers left for any process (new events ingested elsewhere, or a run that died): the first 1,000 in
+   * `_id` order, an index range on every server (a query sorted by time read every marker on FerretDB, twice a
+   * second, however large the backlog). A marker goes when its lead was scored, so the next ones come up in turn.
+   */
+  async function pollMarkers (): Promise<void> {
+    // a process busy with its own queue takes others' leads when it is done (every marker stays until scored)
+    if (queue.size > 0) return
+    const markers = await c.pendingLeads.find({ _id: { $gte: '' } }).sort({ _id: 1 }).limit(1000).project<{ _id: string }>({ _id: 1 }).toArray()
+    for (const m of markers) queue.push(m._id)
+  }
+
+  /**
+   * Scores a batch of leads, then removes their markers and queues again those that got more work meanwhile. A
+   * marker goes only after its lead was scored: a process that dies mid-batch leaves its leads' markers, and the
+   * marker poll of any process picks them up once the dead process's locks expire. Leads another run holds keep
+   * their markers too (that run also re-checks them after releasing their locks).
+   */
+  async function runScoreLeads (leadIds: string[]): Promise<void> {
+    // a rebuild of the lead views counts the leads as they are: scoring waits for it
+    while (pauses > 0) await new Promise((r) => setTimeout(r, 200))
+    let done: string[]
+    try {
+      const started = performance.now()
+      done = (await processor.processMany(leadIds)).done
+      deps.metrics.batchDuration.observe((performance.now() - started) / 1000)
+    } catch (err) {
+      if (leadIds.length === 1) {
+        // a lead whose run fails is not retried at every poll: the sweeper's scan for pending events comes back to it
+        await c.pendingLeads.deleteOne({ _id: leadIds[0]! })
+        throw err
+      }
+      // one lead's failure must not hold back the others: score them one by one
+      log.warn({ err, leads: leadIds.length }, 'scoring batch failed; scoring its leads one by one')
+      for (const id of leadIds) await runScoreLeads([id]).catch((e: unknown) => log.error({ err: e, leadId: id }, 'scoring run failed'))
+      return
+    }
+    // an event stored after the marker's removal finds no marker and leaves one; one stored before is seen here
+    for (const part of idLists(done)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
+    const again = await processor.withWork(done)
+    if (again.length > 0) await enqueue(again)
+  }
+
+  return {
+    enqueue,
+    afterWriter,
+    pollMarkers,
+    /** Lets the pool take leads from ingest (before this, only markers are written). */
+    start (): void { started = true },
+    /** Stops the pool, waiting up to timeoutMs for the batches in progress. */
+    async stop (timeoutMs: number): Promise<void> { await queue.stop(timeoutMs) },
+    /** Runs `fn` with scoring in this process paused (batches that started go on; new ones wait). */
+    async paused<T> (fn: () => Promise<T>): Promise<T> {
+      pauses++
+      try { return await fn() } finally { pauses-- }
+    },
+  }
+}
+
+export type ScoringRunner = ReturnType<typeof createScoringRunner>

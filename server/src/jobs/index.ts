@@ -1,0 +1,56 @@
+// The one place job definitions are registered with the job runner (infra/agenda.ts), and the starters the routes
+// call. Jobs the API starts (backtests, training) also run in a process without workers when it is the one asked:
+// it starts running that kind of job then, as they ran in the requesting process before they were jobs.
+import type { Scheduler } from '../infra/agenda.js'
+import type { LockService } from '../domain/locks.js'
+import type { JobDefinition } from './job.js'
+import { rescoreAllJob, type RescoreAllDeps } from './rescore-all.js'
+import { rebuildViewsJob, type RebuildViewsDeps } from './rebuild-views.js'
+import { backtestJob, type BacktestJobDeps } from './backtest.js'
+import { trainModelJob, type TrainModelDeps } from './train-model.js'
+
+type Without<T> = Omit<T, 'schedule'>
+
+export interface JobsDeps {
+  scheduler: Scheduler
+  locks: LockService
+  lockLifetimeMs: number
+  rescoreAll: Without<RescoreAllDeps>
+  rebuildViews: Without<RebuildViewsDeps>
+  backtest: Without<BacktestJobDeps>
+  trainModel: Without<TrainModelDeps>
+}
+
+export function registerJobs (deps: JobsDeps) {
+  const { scheduler } = deps
+  const schedule = async (name: string, data: object): Promise<void> => { await scheduler.now(name, data) }
+  /** For jobs the API starts: this process runs that kind of job from now on (a no-op once it does). */
+  const scheduleHere = async (name: string, data: object): Promise<void> => {
+    await scheduler.start([name])
+    await scheduler.now(name, data)
+  }
+  const rescoreAll = rescoreAllJob({ ...deps.rescoreAll, schedule })
+  const rebuildViews = rebuildViewsJob({ ...deps.rebuildViews, schedule })
+  const backtest = backtestJob({ ...deps.backtest, schedule: scheduleHere })
+  const trainModel = trainModelJob({ ...deps.trainModel, schedule: scheduleHere })
+  const definitions: Array<JobDefinition<{ jobId: string }>> = [rescoreAll.definition, rebuildViews.definition, backtest.definition, trainModel.definition]
+  for (const d of definitions) {
+    scheduler.define<{ jobId: string }>({
+      name: d.name, ...(d.concurrency !== undefined ? { concurrency: d.concurrency } : {}),
+      // Our job document is run under a lock of its own as well: whatever the database's claim does (an unpatched
+      // FerretDB can hand one Agenda job to two workers), one worker at a time runs it, and each handler returns at
+      // once for a job its document shows as finished.
+      handler: async (data, job) => {
+        await deps.locks.withLock(`job-run:${data.jobId}`, async () => { await d.handler(data, { touch: async () => { await job.touch() } }) }, { ttlMs: deps.lockLifetimeMs })
+      },
+    })
+  }
+  return {
+    startRescoreAll: rescoreAll.start,
+    startRebuildViews: rebuildViews.start,
+    startBacktest: backtest.start,
+    startTraining: trainModel.start,
+  }
+}
+
+export type Jobs = ReturnType<typeof registerJobs>

@@ -1,0 +1,23 @@
+// What a job definition is: a name, how many run at once per process, and a handler. Agenda triggers and claims;
+// what a job does is recorded in our own documents (the `jobs` collection), which the jobs API reads.
+export interface JobRun {
+  /** Extends the claim on the running job (Agenda's lock), so no other process takes it over as abandoned. */
+  touch(): Promise<void>
+}
+
+export interface JobDefinition<D> {
+  name: string
+  /** Runs of this job at once in one process (default: the worker concurrency). */
+  concurrency?: number
+  handler: (data: D, run: JobRun) => Promise<void>
+}
+
+/** Calls `touch` every third of the lock lifetime while `fn` runs: a long job keeps its claim, whatever it waits on. */
+export async function keepingClaim<T> (run: JobRun, lockLifetimeMs: number, log: { warn(o: object, m: string): void }, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => { run.touch().catch((err: unknown) => log.warn({ err }, 'could not renew the job claim')) }, Math.max(200, Math.floor(lockLifetimeMs / 3)))
+  try {
+    return await fn()
+  } finally {
+    clearInterval(timer)
+  }
+}
