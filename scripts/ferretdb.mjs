@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -29,6 +29,7 @@ export function patchSource (src) {
   patchIdWithOthers(src)
   patchIdRange(src)
   patchUpdateBatch(src)
+  patchFindAndModifyLock(src)
 }
 
 /**
@@ -495,6 +496,27 @@ func UpdateBatchByID(ctx context.Context, c backends.Collection, updates []Updat
 \treturn matched, modified, true, nil
 }
 `)
+}
+
+/**
+ * FerretDB 1.24.2 runs `findAndModify` as a query, then a write of the document it read (by `_id`, as read): two
+ * commands racing for one document both read it before either writes, so both "find and modify" it. Agenda claims a
+ * job that way (`lockedAt: null` → now), so two workers, even of one process, ran the same job, and its processor,
+ * counting each claim as a locked slot, let claims pile up until it ran nothing. The patch runs one `findAndModify` at
+ * a time in the server (the embedded database is one FerretDB process): the read and the write of one command go
+ * through before the next command reads, which is what a claim needs. Plain updates are unchanged (the server never
+ * relies on a conditional update being atomic there; see server/src/domain/locks.ts).
+ */
+export function patchFindAndModifyLock (src) {
+  const file = join(src, 'internal', 'handler', 'msg_findandmodify.go')
+  const text = readFileSync(file, 'utf8')
+  const imports = '\t"fmt"\n\t"time"\n'
+  const call = '\tres, err := h.findAndModifyDocument(connCtx, params)\n'
+  if (text.split(imports).length !== 2 || text.split(call).length !== 2) throw new Error(`FerretDB source changed: ${file} no longer runs findAndModify as expected`)
+  const locked = '\t// one find-and-modify at a time: the document it reads is still the one it writes\n' +
+    '\tfindAndModifyMu.Lock()\n' + call + '\tfindAndModifyMu.Unlock()\n'
+  writeFileSync(file, text.replace(imports, '\t"fmt"\n\t"sync"\n\t"time"\n').replace(call, () => locked) +
+    '\n// findAndModifyMu serializes findAndModify commands (see MsgFindAndModify).\nvar findAndModifyMu sync.Mutex\n')
 }
 
 function makeWritable (dir) {

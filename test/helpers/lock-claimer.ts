@@ -46,3 +46,49 @@ if (uri !== undefined) {
   process.stdout.write(JSON.stringify({ id, attempts, held }) + '\n')
   await db.close()
 }
+
+// Child-process mode for test/server/jobs-two-processes.test.ts (JOB_CLAIMER_URI set): one Scheduler (infra/agenda.ts)
+// with JOB_CLAIMER_WORKERS workers runs the `probe` jobs the test created, each run inserting its effect under the
+// job's own key, until every job's effect is stored; then prints what it ran as one JSON line.
+export interface JobClaimerReport { id: string; ran: number; duplicates: string[]; errors: string[] }
+
+const jobUri = process.env.JOB_CLAIMER_URI
+if (jobUri !== undefined) {
+  const { Scheduler } = await import('../../server/src/infra/agenda.js')
+  const { isDuplicateKey } = await import('../../server/src/infra/db.js')
+  const db = await openDatabase(jobUri, process.env.JOB_CLAIMER_DB!)
+  const id = process.env.JOB_CLAIMER_ID ?? String(process.pid)
+  const total = Number(process.env.JOB_CLAIMER_JOBS)
+  const workers = Number(process.env.JOB_CLAIMER_WORKERS ?? 20)
+  const effects = db.db.collection<{ _id: string; by: string; at: Date }>('jobEffects')
+  const report: JobClaimerReport = { id, ran: 0, duplicates: [], errors: [] }
+  const log = {
+    info: () => undefined, warn: () => undefined,
+    error: (o: object, m: string) => { if (report.errors.length < 20) report.errors.push(`${m}: ${String((o as { err?: Error }).err?.message ?? '')}`) },
+  }
+  const scheduler = new Scheduler({ db: db.db, processEveryMs: 50, concurrency: workers, lockLifetimeMs: 10_000, log })
+  scheduler.define<{ key: string }>({
+    name: 'probe',
+    concurrency: workers,
+    handler: async (data) => {
+      report.ran++
+      await new Promise((r) => setTimeout(r, Math.random() * 10))
+      try {
+        await effects.insertOne({ _id: data.key, by: id, at: new Date() })
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err
+        report.duplicates.push(data.key)
+      }
+    },
+  })
+  const startAt = Number(process.env.JOB_CLAIMER_START_AT ?? Date.now())
+  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())))
+  await scheduler.start()
+  const deadline = Date.now() + Number(process.env.JOB_CLAIMER_RUN_MS ?? 120_000)
+  while (Date.now() < deadline && await effects.countDocuments({}) < total) await new Promise((r) => setTimeout(r, 200))
+  // the other process may still be finishing a run it claimed: give it a moment to show up as a duplicate
+  await new Promise((r) => setTimeout(r, 1000))
+  await scheduler.drain(10_000)
+  process.stdout.write(JSON.stringify(report) + '\n')
+  await db.close()
+}
