@@ -1,8 +1,11 @@
 // The console's API types (console/src/lib/api/openapi.d.ts) are generated from the OpenAPI document the server
 // serves, and the console's calls are typed by them: this fails while the committed file differs from what
 // `npm run api:generate` writes from the current routes, so the console cannot drift from the server.
+import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
 import { API_TYPES_FILE, renderApiTypes, servedDocument } from '../../scripts/gen-api.js'
@@ -34,6 +37,20 @@ t.test('the committed API types are generated from the served OpenAPI document',
     }
   }
   t.same(mismatched, [], 'each path and method of the document is typed, and no other')
+})
+
+// The generated file only helps if the pages are checked against it: svelte-check (as `npm run check --workspace
+// @leadscore/console`) fails on any call whose path, parameters, body or use of the answer the document does not allow.
+t.test('every page of the console type-checks against the committed API types', { timeout: 300_000 }, async (t) => {
+  const consoleDir = fileURLToPath(new URL('../../console/', import.meta.url))
+  const bin = (p: string): string => fileURLToPath(new URL(`../../node_modules/${p}`, import.meta.url))
+  const run = promisify(execFile)
+  await run(process.execPath, [bin('@sveltejs/kit/svelte-kit.js'), 'sync'], { cwd: consoleDir })
+  const res = await run(process.execPath, [bin('svelte-check/bin/svelte-check'), '--fail-on-warnings', '--output', 'machine'], { cwd: consoleDir, maxBuffer: 64 << 20 })
+    .catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? String(err) }))
+  const problems = res.stdout.split('\n').filter((l) => /^\d+ (ERROR|WARNING) /.test(l))
+  t.same(problems, [], 'svelte-check reports no error or warning')
+  t.match(res.stdout, /COMPLETED \d+ FILES 0 ERRORS 0 WARNINGS/, 'svelte-check ran over the console', { stderr: res.stderr.slice(-2000) })
 })
 
 // The console's client itself (console/src/lib/api/client.ts), over a real socket: the console calls the same origin,
