@@ -1,6 +1,7 @@
 // The console's API types (console/src/lib/api/openapi.d.ts) are generated from the OpenAPI document the server
 // serves, and the console's calls are typed by them: this fails while the committed file differs from what
-// `npm run api:generate` writes from the current routes, so the console cannot drift from the server.
+// `npm run api:generate` writes from the current routes, or while a page does not type-check against it, so the
+// console cannot drift from the server. The generated client's own behaviour is checked over a real socket.
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
