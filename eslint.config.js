@@ -4,6 +4,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 import stylistic from '@stylistic/eslint-plugin'
 import { importX, createNodeResolver } from 'eslint-plugin-import-x'
+import svelte from 'eslint-plugin-svelte'
 import { builtinModules } from 'node:module'
 
 // Import rules, one list per folder (a later entry replaces an earlier one for the same files). See
@@ -29,7 +30,7 @@ export default tseslint.config(
     ],
   },
   {
-    files: ['**/*.{ts,mjs,js}'],
+    files: ['**/*.{ts,mjs,js,svelte}'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
       ecmaVersion: 2023,
@@ -125,8 +126,21 @@ export default tseslint.config(
       ),
     },
   },
+  // the console's components: Svelte's own rules, and the TypeScript and style rules in their scripts
+  ...svelte.configs.recommended,
   {
-    files: ['console/src/**/*.ts'],
+    files: ['console/src/**/*.svelte', 'console/src/**/*.svelte.ts'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
+    rules: {
+      // `let { a } = $props()` is how Svelte 5 declares props; svelte/prefer-const knows the runes
+      'prefer-const': 'off',
+      'svelte/prefer-const': 'error',
+      // the console is served at the root of its origin, so its links need no base path
+      'svelte/no-navigation-without-resolve': 'off',
+    },
+  },
+  {
+    files: ['console/src/**/*.{ts,svelte}'],
     rules: {
       // the console runs in the browser: of the server it takes the API types, erased at build
       '@typescript-eslint/no-restricted-imports': restrict(

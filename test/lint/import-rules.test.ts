@@ -57,6 +57,17 @@ t.test('the console takes server types from the schemas, as type imports', async
   ].join('\n')), [1, 3, 4, 6].map((l) => `${l} ${RESTRICTED}`))
 })
 
+t.test('a console component imports server code as types only, too', async (t) => {
+  t.same(await broken('console/src/lib/probe.svelte', [
+    '<script lang="ts">',
+    "  import { Lead } from '../../../server/src/schemas/common.js'",
+    "  import type { LeadT } from '../../../server/src/schemas/common.js'",
+    '  let { lead }: { lead: LeadT } = $props()',
+    '</script>',
+    '<p>{lead.id}{Lead.$id}</p>',
+  ].join('\n')), [`2 ${RESTRICTED}`])
+})
+
 t.test('infra imports no domain code; db.ts takes document types', async (t) => {
   const code = [
     "import { createCore } from '../domain/core.js'",

@@ -6,7 +6,7 @@ import { LS_ERR_INVALID_CURSOR } from '../errors.js'
 
 /** Who did what: the one writer and reader of the audit log. */
 export interface AuditService {
-  /** Records one action; `details` are stored as given, so they hold no secret. */
+  /** Records one action. `details` are stored as given: callers put no secret in them. */
   record (actor: string, action: string, target: string, details?: Record<string, unknown>): Promise<void>
   /** Entries newest first, a page at a time (the cursor of the previous page, or none for the first). */
   list (opts: { limit: number; cursor?: string | undefined }): Promise<CursorPage<AuditDoc>>
