@@ -1,4 +1,4 @@
-import type { Contribution, ScoringPlugin, PluginContext, PredictiveScore } from '../../contracts/index.js'
+import type { Contribution, ScoringPlugin, PluginContext, PredictiveScore, ScoringInput } from '../../contracts/index.js'
 import type { EventDoc, LeadDoc, Reason, ScoreState } from '../types.js'
 import { decodeKeys } from '../../lib/keys.js'
 import { applyContributions, applyDecay, applyFit } from './model.js'
@@ -65,19 +65,138 @@ function foldFitAttributes (state: ScoreState, event: EventDoc, ruleset: ActiveR
   return { ...state, fitAttributes: { ...(state.fitAttributes ?? {}), ...(carried ?? {}) } }
 }
 
+// a type literal (not the ScoreView interface), so that it is a fact value: Record<string, unknown>
+type ScoreFacts = { total: number; engagement: number; fit: number; intent: number; stage: string }
+
+/** One mapped event being scored: what the steps read, and what each adds. */
+interface EventScoring {
+  readonly lead: LeadDoc
+  readonly event: EventDoc
+  readonly ruleset: ActiveRuleset
+  /** The event type after the ruleset's aliases. */
+  readonly type: string
+  readonly properties: Record<string, unknown>
+  /** The lead as rules read it (with the profile this event carries). */
+  readonly lf: Record<string, unknown>
+  readonly model: { at: number; receivedAt: number | undefined; ruleVersion: number; settings: ActiveRuleset['settings'] }
+  state: ScoreState
+  reasons: Reason[]
+  /** Set by the facts step, after decay: what rules and plugins read. */
+  eventFacts: Record<string, unknown>
+  scoreFacts: ScoreFacts
+  input: ScoringInput | null
+  pluginFacts: Record<string, Record<string, unknown>> | null
+  /** Proposed by the rules and the plugins, applied by the model step. */
+  contributions: Contribution[]
+}
+
+/** One step of scoring a mapped event: a built-in scorer, or an installed plugin's `score`. Sync steps return nothing. */
+interface ScoringStep { readonly id: string; run(s: EventScoring): void | Promise<void> }
+
+/** Inactivity decay up to the event: engagement recomputed from its value at the last activity (not a contribution). */
+const decayStep: ScoringStep = {
+  id: 'decay',
+  run (s) {
+    const d = applyDecay(s.state, s.model)
+    s.state = d.state
+    for (const r of d.reasons) s.reasons.push(r)
+  },
+}
+
+/** The ruleset's rules (compiled, json-rules-engine as the reference); their ids are the ruleset's own. */
+const rulesStep: ScoringStep = {
+  id: 'rules',
+  async run (s) {
+    s.contributions = await s.ruleset.evaluator.evaluate({ event: s.eventFacts, lead: s.lf, score: s.scoreFacts, offer: s.ruleset.offer?.facts ?? null, plugin: s.pluginFacts })
+  },
+}
+
+/** An installed plugin's `score`: its contributions follow the rules', under ids prefixed with the plugin id. */
+function pluginStep ({ plugin, ctx }: MountedScoringPlugin): ScoringStep {
+  const id = plugin.manifest.id
+  const add = (s: EventScoring, extra: Contribution[]): void => {
+    for (const c of extra) s.contributions.push({ ...c, ruleId: `${id}.${c.ruleId}` })
+  }
+  return {
+    id,
+    run (s) {
+      const out = plugin.score!(s.input!, ctx)
+      // the contract allows a promise; a plain array needs no await on the hot path
+      if (Array.isArray(out)) add(s, out)
+      else return out.then((extra) => { add(s, extra) })
+    },
+  }
+}
+
 /**
- * Scores events one at a time. Contributions come from the ruleset's rules (json-rules-engine semantics, compiled;
- * rules-plugin.ts offers them through the scoring-plugin contract) and then the scoring plugins' `score`; when the
- * rules read plugin facts, those are computed first. The model applies them (limits, multipliers, caps, floors,
- * stages) after its own two reconciliations, which are not contributions: inactivity decay (engagement recomputed
- * from its value at the last activity) and fit rules (points held while a rule matches the attributes). Predictions
- * come from the plugins' `predict`, the built-in predictive scorer first. Manual adjustments are events too, so
- * replay keeps them.
+ * Fit rules: they bring fit in line with the attributes as of this event (points held while a rule matches, given
+ * back when it stops), before the event's contributions. They read the attributes the events carried up to this
+ * one (the stored ones are the lead's latest, wrong for a replay). Not contributions: applyFit reconciles.
+ */
+const fitStep: ScoringStep = {
+  id: 'fit',
+  run (s) {
+    // without fit rules, applyFit still gives back points held under an earlier ruleset version
+    if (!hasFitRules(s.ruleset)) { reconcileFit(s, []); return }
+    return s.ruleset.evaluator.evaluate({ event: s.eventFacts, lead: { ...s.lf, attributes: decodeKeys(s.state.fitAttributes ?? {}) }, score: s.scoreFacts, offer: s.ruleset.offer?.facts ?? null, plugin: s.pluginFacts })
+      .then((cs) => { reconcileFit(s, cs.filter((c) => c.kind === 'fit' && c.action === 'add')) })
+  },
+}
+
+function reconcileFit (s: EventScoring, matched: readonly Contribution[]): void {
+  const fit = applyFit(s.state, matched, s.model)
+  s.state = fit.state
+  for (const r of fit.reasons) s.reasons.push(r)
+}
+
+/** The model: the contributions applied in order (limits, multipliers, caps, floors, stages), then the activity. */
+const modelStep: ScoringStep = {
+  id: 'model',
+  run (s) {
+    const r = applyContributions(s.state, s.contributions.filter((c) => c.kind !== 'fit'), s.model)
+    s.state = withActivity(r.state, s.type, s.event, s.properties)
+    for (const x of r.reasons) s.reasons.push(x)
+  },
+}
+
+/** Every event other than manual adjustments and decay ticks is lead activity, whether or not the ruleset scores it. */
+function withActivity (s: ScoreState, type: string, event: EventDoc, properties: Record<string, unknown>): ScoreState {
+  return { ...s, activity: foldActivity(s.activity, type, event.occurredAt.getTime(), properties) }
+}
+
+/**
+ * Scores events one at a time. A mapped event goes through one loop of steps: decay, the facts rules and plugins
+ * read, the ruleset's rules, each scoring plugin's `score`, fit rules, and the model. The rules and the plugins
+ * propose contributions (rules-plugin.ts offers the rules through the scoring-plugin contract too); decay and fit
+ * rules are the model's own reconciliations, not contributions: decay recomputes engagement from its value at the
+ * last activity, fit rules hold points while they match the attributes. Then the plugins' `predict`, the built-in
+ * predictive scorer first. Manual adjustments are events too, so replay keeps them.
  */
 export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] = [], options: PipelineOptions = {}) {
   const predictors = plugins.filter((p) => p.plugin.predict !== undefined)
   const scorers = plugins.filter((p) => p.plugin.score !== undefined)
   const factSources = plugins.filter((p) => p.plugin.facts !== undefined)
+
+  /** What rules and plugins read, from the state after decay; plugin input and facts only when something reads them. */
+  const factsStep: ScoringStep = {
+    id: 'facts',
+    run (s) {
+      const { lead, event, state, ruleset } = s
+      s.eventFacts = { id: event._id, type: s.type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties: s.properties }
+      s.scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
+      const readsPlugins = factSources.length > 0 && rulesReadPluginFacts(ruleset.rules)
+      if (scorers.length > 0 || readsPlugins) {
+        s.input = {
+          lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes: s.lf.attributes as Record<string, unknown>, status: lead.status, sources: lead.sources ?? [] },
+          event: { id: event._id, sourceId: event.sourceId, type: s.type, occurredAt: event.occurredAt, properties: s.properties },
+          score: s.scoreFacts,
+          rulesetVersion: ruleset.version,
+        }
+      }
+      if (readsPlugins) s.pluginFacts = computePluginFacts(factSources, s.input!)
+    },
+  }
+  const steps: readonly ScoringStep[] = [decayStep, factsStep, rulesStep, ...scorers.map(pluginStep), fitStep, modelStep]
 
   /** The last non-null prediction of the predicting plugins for the state after this event. */
   function predict (lead: LeadDoc, attributes: Record<string, unknown>, event: EventDoc, type: string, properties: Record<string, unknown>, state: ScoreState): PredictiveScore | null {
@@ -99,60 +218,42 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
 
     async scoreEvent (lead: LeadDoc, event: EventDoc, state: ScoreState, ruleset: ActiveRuleset, ectx: EventContext = {}): Promise<EventOutcome> {
       const properties = decodeKeys(event.properties ?? {})
-      const ctx = { at: event.occurredAt.getTime(), receivedAt: event.receivedAt?.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings }
+      const model = { at: event.occurredAt.getTime(), receivedAt: event.receivedAt?.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings }
       if (event.type === DECAY_TICK_TYPE && event.sourceId === SYSTEM_SOURCE) {
-        const d = applyDecay(state, ctx)
+        const d = applyDecay(state, model)
         return { mapped: d.reasons.length > 0, type: event.type, ...d, predictive: null }
       }
       if (event.type === ADJUSTMENT_TYPE && event.sourceId === MANUAL_SOURCE) {
         const p = properties as { dimension?: 'engagement' | 'fit' | 'intent'; points?: number; note?: string; ruleId?: string }
         const c: Contribution = { ruleId: 'manual-adjustment', action: 'add', dimension: p.dimension ?? 'engagement', points: p.points ?? 0, reason: p.note ?? 'manual adjustment' }
-        const d = applyDecay(state, ctx)
-        const r = applyContributions(d.state, [c], ctx)
+        const d = applyDecay(state, model)
+        const r = applyContributions(d.state, [c], model)
         return { mapped: true, type: event.type, state: r.state, reasons: [...d.reasons, ...r.reasons], predictive: null }
       }
       const { type, known } = mapEventType(event.type, ruleset.settings)
       const lf = leadFacts(lead, event.leadProfile)
       const attributes = ectx.attributes ?? lf.attributes as Record<string, unknown>
-      // every event other than manual adjustments and decay ticks is lead activity, whether or not the ruleset scores it
-      const withActivity = (s: ScoreState): ScoreState => ({ ...s, activity: foldActivity(s.activity, type, event.occurredAt.getTime(), properties) })
       // fit rules read the attributes the events carried up to this one, so replays and backtests see the same
       state = foldFitAttributes(state, event, ruleset)
       if (!known) {
-        const next = withActivity(state)
+        const next = withActivity(state, type, event, properties)
         return { mapped: false, type, state: next, reasons: [], predictive: predict(lead, attributes, event, type, properties, next) }
       }
-      const decayed = applyDecay(state, ctx)
-      state = decayed.state
-      const eventFacts = { id: event._id, type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties }
-      const scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
-      // what plugins see; built only when one of them scores or the rules read a plugin fact
-      const readsPlugins = factSources.length > 0 && rulesReadPluginFacts(ruleset.rules)
-      const input = scorers.length > 0 || readsPlugins
-        ? {
-            lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes: lf.attributes as Record<string, unknown>, status: lead.status, sources: lead.sources ?? [] },
-            event: { id: event._id, sourceId: event.sourceId, type, occurredAt: event.occurredAt, properties },
-            score: scoreFacts,
-            rulesetVersion: ruleset.version,
-          }
-        : null
-      const pluginFacts = readsPlugins ? computePluginFacts(factSources, input!) : null
-      const contributions = await ruleset.evaluator.evaluate({ event: eventFacts, lead: lf, score: scoreFacts, offer: ruleset.offer?.facts ?? null, plugin: pluginFacts })
-      for (const { plugin, ctx } of scorers) {
-        const extra = await plugin.score!(input!, ctx)
-        for (const c of extra) contributions.push({ ...c, ruleId: `${plugin.manifest.id}.${c.ruleId}` })
+      const s: EventScoring = {
+        lead, event, ruleset, type, properties, lf, model, state, reasons: [],
+        eventFacts: EMPTY, scoreFacts: NO_SCORE, input: null, pluginFacts: null, contributions: [],
       }
-      // fit rules first: they bring fit in line with the attributes as of this event, then the event's rules score it.
-      // They run again on the folded attributes (the stored ones are the lead's latest, wrong for a replay).
-      const fitFacts = hasFitRules(ruleset)
-        ? await ruleset.evaluator.evaluate({ event: eventFacts, lead: { ...lf, attributes: decodeKeys(state.fitAttributes ?? {}) }, score: scoreFacts, offer: ruleset.offer?.facts ?? null, plugin: pluginFacts })
-        : []
-      const fit = applyFit(state, fitFacts.filter((c) => c.kind === 'fit' && c.action === 'add'), ctx)
-      const r = applyContributions(fit.state, contributions.filter((c) => c.kind !== 'fit'), ctx)
-      const next = withActivity(r.state)
-      return { mapped: true, type, state: next, reasons: [...decayed.reasons, ...fit.reasons, ...r.reasons], predictive: predict(lead, attributes, event, type, properties, next) }
+      for (const step of steps) {
+        const pending = step.run(s)
+        if (pending !== undefined) await pending
+      }
+      return { mapped: true, type, state: s.state, reasons: s.reasons, predictive: predict(lead, attributes, event, type, properties, s.state) }
     },
   }
 }
+
+// placeholders until the facts step sets them (one shape for every EventScoring)
+const EMPTY: Record<string, unknown> = Object.freeze({})
+const NO_SCORE: ScoreFacts = Object.freeze({ total: 0, engagement: 0, fit: 0, intent: 0, stage: '' })
 
 export type ScoringPipeline = ReturnType<typeof createScoringPipeline>
