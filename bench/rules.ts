@@ -91,7 +91,7 @@ function handWritten (facts: RuleFacts): Contribution[] {
   const total = n(s.total)
   if (total !== undefined && total >= 80 && (type === 'page_view' || type === 'email_click') && l.status !== 'customer') out.push({ ruleId: 'hot-lead', action: 'add', dimension: 'intent', points: 5, reason: 'Hot and still active', multiplier: { factor: 0.5, after: 3 } })
   if (type === 'page_view' && path?.startsWith('/pricing') === true) out.push({ ruleId: 'pricing-page', action: 'add', dimension: 'intent', points: 10, reason: 'Pricing page', limit: { count: 3, per: '7d' } })
-  if (title !== undefined && SENIOR_RE.test(title) || attrs?.seniority === 'executive' || attrs?.seniority === 'director') out.push({ ruleId: 'decision-maker', action: 'add', dimension: 'fit', points: 15, reason: 'Decision maker', limit: { count: 1 } })
+  if ((title !== undefined && SENIOR_RE.test(title)) || attrs?.seniority === 'executive' || attrs?.seniority === 'director') out.push({ ruleId: 'decision-maker', action: 'add', dimension: 'fit', points: 15, reason: 'Decision maker', limit: { count: 1 } })
   const duration = n(props?.duration)
   if (type === 'page_view' && path?.startsWith('/docs') === true && duration !== undefined && duration >= 120) out.push({ ruleId: 'docs-deep-read', action: 'add', dimension: 'engagement', points: 3, reason: 'Read the docs' })
   if (type === 'email_click' && props?.campaign !== undefined && props.campaign !== null) out.push({ ruleId: 'email-click', action: 'add', dimension: 'engagement', points: 3, reason: 'Campaign click' })

@@ -31,7 +31,7 @@ const MAX_SUGGESTION_LOOKUPS = 1000
  * @returns diagnostics ordered by position.
  * @throws TypeError if `ast` or `catalog` is not an object of the expected shape.
  */
-export function check(ast: RulesetAst, catalog: FactCatalog): Diagnostic[] {
+export function check (ast: RulesetAst, catalog: FactCatalog): Diagnostic[] {
   if (ast === null || typeof ast !== 'object' || !Array.isArray(ast.statements)) {
     throw new TypeError('check(ast, catalog): ast must be a RulesetAst (as returned by parse)')
   }
@@ -60,19 +60,19 @@ class FactResolver {
   private readonly exactKeys: string[]
   private readonly wildcardPrefixes: string[]
 
-  constructor(private readonly catalog: FactCatalog) {
+  constructor (private readonly catalog: FactCatalog) {
     const keys = Object.keys(catalog)
     this.exactKeys = keys.filter((k) => !k.endsWith('.*'))
     this.wildcardPrefixes = keys.filter((k) => k.endsWith('.*')).map((k) => k.slice(0, -2))
   }
 
   /** Returns the fact's type, reporting DSL040 (and returning 'any') if it is unknown. */
-  typeOf(leaf: ComparisonAst, diags: DiagnosticList): FactType {
+  typeOf (leaf: ComparisonAst, diags: DiagnosticList): FactType {
     return this.typeOfPath(leaf.fact.path, leaf.fact.range, diags)
   }
 
   /** Returns the type of the fact at `path`, reporting DSL040 at `range` (and returning 'any') if it is unknown. */
-  typeOfPath(path: string, range: Range, diags: DiagnosticList): FactType {
+  typeOfPath (path: string, range: Range, diags: DiagnosticList): FactType {
     if (!this.types.has(path)) {
       const entry = lookupFact(this.catalog, path)
       const t = entry?.type
@@ -85,7 +85,7 @@ class FactResolver {
     return 'any'
   }
 
-  private suggest(path: string): string | undefined {
+  private suggest (path: string): string | undefined {
     if (this.suggestions.has(path)) return this.suggestions.get(path)
     let guess: string | undefined
     if (this.suggestions.size < MAX_SUGGESTION_LOOKUPS) {
@@ -102,17 +102,17 @@ class FactResolver {
   }
 }
 
-function isFactType(t: unknown): t is FactType {
+function isFactType (t: unknown): t is FactType {
   return t === 'number' || t === 'string' || t === 'boolean' || t === 'string[]' || t === 'date' || t === 'any'
 }
 
 type ValueKind = 'string' | 'number' | 'boolean' | 'list' | 'regex' | 'fact' | 'none'
 
-function kindOf(value: ComparisonValueAst | undefined): ValueKind {
+function kindOf (value: ComparisonValueAst | undefined): ValueKind {
   return value === undefined ? 'none' : value.kind
 }
 
-function describeValue(value: ComparisonValueAst): string {
+function describeValue (value: ComparisonValueAst): string {
   switch (value.kind) {
     case 'string':
       return `the text ${JSON.stringify(clipText(value.value))}`
@@ -156,7 +156,7 @@ const TYPE_OPERATORS: Record<Exclude<FactType, 'any'>, ReadonlySet<string>> = {
   date: new Set(['==', '!=', '<', '<=', '>', '>=', 'in', 'exists']),
 }
 
-function operatorName(leaf: ComparisonAst): string {
+function operatorName (leaf: ComparisonAst): string {
   const op = leaf.operator === 'matchesAny' ? 'matches any' : leaf.operator
   return leaf.negated ? `not ${op}` : op
 }
@@ -165,7 +165,7 @@ function operatorName(leaf: ComparisonAst): string {
  * `in <fact>` and `matches any <fact>` compare text with the entries of a list fact read when the rule runs: the
  * fact must be a list of strings (or untyped), and the compared fact text.
  */
-function checkFactValue(leaf: ComparisonAst, type: FactType, resolver: FactResolver, diags: DiagnosticList): void {
+function checkFactValue (leaf: ComparisonAst, type: FactType, resolver: FactResolver, diags: DiagnosticList): void {
   const value = leaf.value
   if (value?.kind !== 'fact') return
   const scratch = new DiagnosticList()
@@ -180,7 +180,7 @@ function checkFactValue(leaf: ComparisonAst, type: FactType, resolver: FactResol
   }
 }
 
-function operatorHint(leaf: ComparisonAst, type: FactType): string {
+function operatorHint (leaf: ComparisonAst, type: FactType): string {
   if (type === 'string[]' && (leaf.operator === '==' || leaf.operator === '!=' || leaf.operator === 'in')) {
     return " Use 'contains' to test whether the list has an element."
   }
@@ -188,7 +188,7 @@ function operatorHint(leaf: ComparisonAst, type: FactType): string {
   return ''
 }
 
-function checkTypes(leaf: ComparisonAst, type: FactType, diags: DiagnosticList): void {
+function checkTypes (leaf: ComparisonAst, type: FactType, diags: DiagnosticList): void {
   const path = leaf.fact.path
   const op = operatorName(leaf)
   const value = leaf.value
@@ -233,7 +233,7 @@ function checkTypes(leaf: ComparisonAst, type: FactType, diags: DiagnosticList):
   }
 }
 
-function article(type: FactType): string {
+function article (type: FactType): string {
   switch (type) {
     case 'string[]':
       return 'a list of strings'

@@ -6,7 +6,7 @@
  */
 
 /** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
-function editDistance(a: string, b: string, max: number): number {
+function editDistance (a: string, b: string, max: number): number {
   if (Math.abs(a.length - b.length) > max) return max + 1
   let prevPrev: number[] = []
   let prev: number[] = Array.from({ length: b.length + 1 }, (_, j) => j)
@@ -33,7 +33,7 @@ function editDistance(a: string, b: string, max: number): number {
  * Returns the candidate closest to `input` (case-insensitively), if it is
  * close enough to be a plausible typo.
  */
-export function closestMatch(input: string, candidates: Iterable<string>): string | undefined {
+export function closestMatch (input: string, candidates: Iterable<string>): string | undefined {
   const needle = input.toLowerCase()
   const max = Math.max(1, Math.min(3, Math.floor(needle.length / 3)))
   let best: string | undefined

@@ -26,7 +26,7 @@ export interface CompileSourceResult {
  *
  * @throws TypeError if `text` is not a string or `catalog` is not an object.
  */
-export function compileSource(text: string, catalog: FactCatalog): CompileSourceResult {
+export function compileSource (text: string, catalog: FactCatalog): CompileSourceResult {
   const parsed = parse(text)
   const diagnostics = mergeDiagnostics(parsed.diagnostics, check(parsed.ast, catalog))
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics }

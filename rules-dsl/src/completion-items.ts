@@ -153,7 +153,7 @@ const BARE_PROPERTY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
  *
  * @throws TypeError if `catalog` is not an object or `eventTypes` is not an array of strings.
  */
-export function completionItems(catalog: FactCatalog, eventTypes: string[], properties: readonly PropertyHint[] = []): CompletionItem[] {
+export function completionItems (catalog: FactCatalog, eventTypes: string[], properties: readonly PropertyHint[] = []): CompletionItem[] {
   if (catalog === null || typeof catalog !== 'object' || Array.isArray(catalog)) {
     throw new TypeError('completionItems(catalog, eventTypes): catalog must be an object')
   }

@@ -23,7 +23,7 @@ import { parse } from './parse.js'
  * // → [{ code: 'DSL040', message: "Unknown fact 'event.typ'. Did you mean 'event.type'?", … }]
  * ```
  */
-export function diagnose(text: string, catalog: FactCatalog): Diagnostic[] {
+export function diagnose (text: string, catalog: FactCatalog): Diagnostic[] {
   const { ast, diagnostics } = parse(text)
   return mergeDiagnostics(diagnostics, check(ast, catalog))
 }

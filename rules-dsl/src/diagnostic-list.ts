@@ -18,7 +18,7 @@ export class DiagnosticList {
   private truncated = false
 
   /** Adds a diagnostic with the code's default severity. */
-  add(code: DiagnosticCode, message: string, range: Range): void {
+  add (code: DiagnosticCode, message: string, range: Range): void {
     const severity = diagnosticCodes[code].severity
     if (severity === 'error') this.errorCount++
     if (this.truncated) return
@@ -37,7 +37,7 @@ export class DiagnosticList {
 }
 
 /** Orders diagnostics by start position, keeping the original order for ties. */
-export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
+export function sortDiagnostics (list: Diagnostic[]): Diagnostic[] {
   return list
     .map((d, i) => ({ d, i }))
     .sort(
@@ -54,7 +54,7 @@ export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
  * the combined list within {@link limits.maxDiagnostics} (ending with one
  * DSL014 note when anything was dropped).
  */
-export function mergeDiagnostics(...lists: Diagnostic[][]): Diagnostic[] {
+export function mergeDiagnostics (...lists: Diagnostic[][]): Diagnostic[] {
   const all = sortDiagnostics(lists.flat())
   const notes = all.filter((d) => d.code === 'DSL014')
   const rest = all.filter((d) => d.code !== 'DSL014')

@@ -43,7 +43,7 @@ const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnPro
  *
  * @returns the matching descriptor, or `undefined` if the fact is unknown.
  */
-export function lookupFact(catalog: FactCatalog, path: string): FactDescriptor | undefined {
+export function lookupFact (catalog: FactCatalog, path: string): FactDescriptor | undefined {
   if (hasOwn(catalog, path)) return catalog[path]
   let end = path.lastIndexOf('.')
   while (end > 0) {

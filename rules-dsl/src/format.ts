@@ -16,7 +16,7 @@ import { print } from './print.js'
  *
  * @throws TypeError if `text` is not a string.
  */
-export function format(text: string): string {
+export function format (text: string): string {
   const { ast, diagnostics } = parse(text)
   if (diagnostics.some((d) => d.severity === 'error')) return text
   return print(ast)

@@ -17,7 +17,7 @@ export type TokenKind = 'word' | 'string' | 'number' | 'duration' | 'regex' | 'p
 
 /** One lexical token. Tokens never span lines. */
 export class Token {
-  constructor(
+  constructor (
     /** Token category. */
     readonly kind: TokenKind,
     /** Raw source text of the token. */
@@ -41,7 +41,7 @@ export class Token {
   ) {}
 
   /** The token's source range (computed on demand to keep tokens small). */
-  get range(): Range {
+  get range (): Range {
     return {
       start: { line: this.line, column: this.column },
       end: { line: this.line, column: this.column + (this.end - this.start) },
@@ -81,7 +81,7 @@ const ONE_CHAR_PUNCT: ReadonlySet<string> = new Set([
   '<', '>', '(', ')', '[', ']', ',', '+', '-', '%', '=', '!', '&', '|', '*', '.', ':', ';', '{', '}',
 ])
 
-function clip(s: string): string {
+function clip (s: string): string {
   return s.length > 24 ? `${s.slice(0, 24)}…` : s
 }
 
@@ -106,23 +106,23 @@ export class Lexer {
   private previous: Token | undefined
   private readonly length: number
 
-  constructor(private readonly text: string) {
+  constructor (private readonly text: string) {
     this.length = text.length
   }
 
-  private rangeOf(start: number, end: number): Range {
+  private rangeOf (start: number, end: number): Range {
     return {
       start: { line: this.line, column: start - this.lineOffset + 1 },
       end: { line: this.line, column: end - this.lineOffset + 1 },
     }
   }
 
-  private error(code: 'DSL001' | 'DSL002' | 'DSL003' | 'DSL004' | 'DSL005', message: string, range: Range): void {
+  private error (code: 'DSL001' | 'DSL002' | 'DSL003' | 'DSL004' | 'DSL005', message: string, range: Range): void {
     this.errorStarts.add(`${range.start.line}:${range.start.column}`)
     this.diagnostics.add(code, message, range)
   }
 
-  private flushBadRun(): void {
+  private flushBadRun (): void {
     if (this.badRunStart < 0) return
     const raw = this.text.slice(this.badRunStart, this.pos)
     const shown = raw.length > 20 ? `${raw.slice(0, 20)}…` : raw
@@ -136,7 +136,7 @@ export class Lexer {
     this.sawSpace = true
   }
 
-  private make(kind: TokenKind, start: number, end: number, value: string | number, flags = ''): Token {
+  private make (kind: TokenKind, start: number, end: number, value: string | number, flags = ''): Token {
     const token = new Token(
       kind,
       this.text.slice(start, end),
@@ -156,7 +156,7 @@ export class Lexer {
   }
 
   /** Returns the next token; after the end of input, always an `eof` token. */
-  next(): Token {
+  next (): Token {
     const text = this.text
     const length = this.length
     while (this.pos < length) {
@@ -230,7 +230,7 @@ export class Lexer {
     return eof
   }
 
-  private lexNumber(start: number): Token {
+  private lexNumber (start: number): Token {
     const text = this.text
     let p = start
     while (p < this.length) {
@@ -261,7 +261,7 @@ export class Lexer {
     return this.make('number', start, p, 0)
   }
 
-  private lexString(start: number): Token {
+  private lexString (start: number): Token {
     const text = this.text
     let p = start + 1
     let value = ''
@@ -333,7 +333,7 @@ export class Lexer {
     }
   }
 
-  private lexRegex(start: number): Token {
+  private lexRegex (start: number): Token {
     const text = this.text
     let p = start + 1
     let inClass = false

@@ -25,7 +25,7 @@ export interface ConditionMeasure {
  * adds nothing; a comparison directly under `not` is printed `not (…)` and
  * so adds one). Uses an explicit stack, so it never overflows.
  */
-export function measureCondition(root: ExpressionAst): ConditionMeasure {
+export function measureCondition (root: ExpressionAst): ConditionMeasure {
   const leaves: ComparisonAst[] = []
   let comparisons = 0
   const stack: Array<{ node: ExpressionAst; depth: number; parent: 'root' | 'and' | 'or' | 'not' }> = [

@@ -67,7 +67,7 @@ export interface ParseResult {
  * const { ast, diagnostics } = parse('rule "Visit" when event.type == "page_view" then +5')
  * ```
  */
-export function parse(text: string): ParseResult {
+export function parse (text: string): ParseResult {
   if (typeof text !== 'string') throw new TypeError('parse(text): text must be a string')
   const lexer = new Lexer(text)
   const parser = new Parser(lexer)
@@ -94,7 +94,7 @@ const OPERATOR_LIST = '==, !=, <, <=, >, >=, in, contains, startsWith, endsWith,
 
 const span = (a: Range, b: Range): Range => ({ start: a.start, end: b.end })
 
-function describe(t: Token): string {
+function describe (t: Token): string {
   if (t.kind === 'eof') return 'the end of the file'
   const text = t.text.length > 30 ? `${t.text.slice(0, 30)}…` : t.text
   return t.kind === 'string' ? text : `'${text}'`
@@ -110,14 +110,14 @@ class Parser {
   private eof: Token | undefined
   private readonly diags: DiagnosticList
 
-  constructor(private readonly lexer: Lexer) {
+  constructor (private readonly lexer: Lexer) {
     this.diags = lexer.diagnostics
   }
 
   // ---------------------------------------------------------------- helpers
 
   /** The token at absolute index `i`, lexing on demand. */
-  private tokenAt(i: number): Token {
+  private tokenAt (i: number): Token {
     while (this.eof === undefined && this.base + this.buffer.length <= i) {
       const t = this.lexer.next()
       this.buffer.push(t)
@@ -127,21 +127,21 @@ class Parser {
   }
 
   /** The `eof` token (lexing everything that is left). */
-  endOfInput(): Token {
+  endOfInput (): Token {
     while (this.eof === undefined) this.tokenAt(this.base + this.buffer.length)
     return this.eof
   }
 
-  private peek(k = 0): Token {
+  private peek (k = 0): Token {
     return this.tokenAt(this.pos + k)
   }
 
-  private previous(): Token {
+  private previous (): Token {
     return this.tokenAt(Math.max(0, this.pos - 1))
   }
 
   /** Moves to the next token, releasing tokens that can no longer be looked at. */
-  private step(): void {
+  private step (): void {
     this.pos++
     const keepFrom = this.pos - 1
     if (keepFrom - this.base > 1024) {
@@ -150,21 +150,21 @@ class Parser {
     }
   }
 
-  private advance(): Token {
+  private advance (): Token {
     const t = this.peek()
     if (t.kind !== 'eof') this.step()
     return t
   }
 
-  private static isWord(t: Token | undefined, word: string): boolean {
+  private static isWord (t: Token | undefined, word: string): boolean {
     return t !== undefined && t.kind === 'word' && t.text === word
   }
 
-  private atWord(word: string): boolean {
+  private atWord (word: string): boolean {
     return Parser.isWord(this.peek(), word)
   }
 
-  private atPunct(p: string): boolean {
+  private atPunct (p: string): boolean {
     const t = this.peek()
     return t.kind === 'punct' && t.text === p
   }
@@ -174,7 +174,7 @@ class Parser {
    * does; other statement keywords only count at the start of a line, so
    * that e.g. `set intent 100` is not mistaken for an `intent label`.
    */
-  private isStatementStart(index = this.pos): boolean {
+  private isStatementStart (index = this.pos): boolean {
     const t = this.tokenAt(index)
     if (t.kind !== 'word') return false
     const next = this.tokenAt(index + 1)
@@ -202,13 +202,13 @@ class Parser {
   }
 
   /** Where to report "expected …": the current token, or the previous one if the current is on a later line. */
-  private expectedRange(): Range {
+  private expectedRange (): Range {
     const t = this.peek()
     if ((t.kind === 'eof' || t.lineStart) && this.pos > 0) return this.previous().range
     return t.range
   }
 
-  private report(code: DiagnosticCode, message: string, range: Range): void {
+  private report (code: DiagnosticCode, message: string, range: Range): void {
     if (this.lexer.errorStarts.has(`${range.start.line}:${range.start.column}`)) {
       // Already explained by a lexical error; still counts as a syntax error.
       this.diags.errorCount++
@@ -217,27 +217,27 @@ class Parser {
     this.diags.add(code, message, range)
   }
 
-  private fail(code: DiagnosticCode, message: string, range: Range = this.expectedRange()): never {
+  private fail (code: DiagnosticCode, message: string, range: Range = this.expectedRange()): never {
     this.report(code, message, range)
     throw ABORT
   }
 
-  private expectWord(word: string, context: string): Token {
+  private expectWord (word: string, context: string): Token {
     if (this.atWord(word)) return this.advance()
     return this.fail('DSL006', `Expected '${word}' ${context}, found ${describe(this.peek())}.`)
   }
 
-  private syncToStatement(): void {
+  private syncToStatement (): void {
     while (this.peek().kind !== 'eof' && !this.isStatementStart()) this.step()
   }
 
-  private syncWithinRule(): void {
+  private syncWithinRule (): void {
     while (this.peek().kind !== 'eof' && !this.atWord('then') && !this.isStatementStart()) this.step()
   }
 
   // ------------------------------------------------------------- statements
 
-  parseRuleset(): StatementAst[] {
+  parseRuleset (): StatementAst[] {
     const statements: StatementAst[] = []
     while (this.peek().kind !== 'eof') {
       const startPos = this.pos
@@ -253,7 +253,7 @@ class Parser {
     return statements
   }
 
-  private parseStatement(): StatementAst | undefined {
+  private parseStatement (): StatementAst | undefined {
     const t = this.peek()
     if (t.kind === 'word') {
       const next = this.peek(1)
@@ -290,7 +290,7 @@ class Parser {
     )
   }
 
-  private parseBound(): CapStatementAst | FloorStatementAst {
+  private parseBound (): CapStatementAst | FloorStatementAst {
     const kw = this.advance()
     const kind = kw.text === 'cap' ? 'cap' : 'floor'
     const target = this.parseName('a target (total, engagement, fit or intent)')
@@ -298,7 +298,7 @@ class Parser {
     return { kind, target, value, range: span(kw.range, value.range) }
   }
 
-  private parseDecay(): DecayStatementAst {
+  private parseDecay (): DecayStatementAst {
     const kw = this.advance()
     const dimension = this.parseName('the dimension to decay (engagement)')
     const percent = this.parseSignedNumber('a percentage such as 5%')
@@ -325,7 +325,7 @@ class Parser {
     return decay
   }
 
-  private parseStage(): StageStatementAst {
+  private parseStage (): StageStatementAst {
     const kw = this.advance()
     const name = this.parseName('a stage name')
     this.expectWord('at', 'after the stage name')
@@ -340,7 +340,7 @@ class Parser {
     return stage
   }
 
-  private parseGrade(): GradeStatementAst {
+  private parseGrade (): GradeStatementAst {
     const kw = this.advance()
     const name = this.parseName('a grade name')
     this.expectWord('at', 'after the grade name')
@@ -348,7 +348,7 @@ class Parser {
     return { kind: 'grade', name, min, range: span(kw.range, min.range) }
   }
 
-  private parseIntentLabel(): IntentLabelStatementAst {
+  private parseIntentLabel (): IntentLabelStatementAst {
     const kw = this.advance()
     this.advance() // label
     const name = this.parseName('an intent label name')
@@ -357,7 +357,7 @@ class Parser {
     return { kind: 'intentLabel', name, min, range: span(kw.range, min.range) }
   }
 
-  private parseEventAlias(): EventAliasStatementAst {
+  private parseEventAlias (): EventAliasStatementAst {
     const kw = this.advance()
     this.advance() // type
     const from = this.parseName('the incoming event type (e.g. "Demo Booked")')
@@ -366,7 +366,7 @@ class Parser {
     return { kind: 'eventAlias', from, to, range: span(kw.range, to.range) }
   }
 
-  private parseKnownEvents(): KnownEventsStatementAst {
+  private parseKnownEvents (): KnownEventsStatementAst {
     const kw = this.advance()
     this.advance() // events
     const types: NameAst[] = [this.parseName('an event type')]
@@ -380,7 +380,7 @@ class Parser {
 
   // ------------------------------------------------------------------ rules
 
-  private parseRule(): RuleAst | undefined {
+  private parseRule (): RuleAst | undefined {
     const first = this.advance()
     const fit = first.text === 'fit'
     const kw = fit ? span(first.range, this.advance().range) : first.range
@@ -449,20 +449,20 @@ class Parser {
     return rule
   }
 
-  private parseCondition(): ExpressionAst | undefined {
+  private parseCondition (): ExpressionAst | undefined {
     this.leafCount = 0
     const expr = this.parseOr(0)
     return this.leafCount > limits.maxConditions ? undefined : expr
   }
 
-  private checkCStyleOperator(): void {
+  private checkCStyleOperator (): void {
     const t = this.peek()
     if (t.kind === 'punct' && (t.text === '&&' || t.text === '||')) {
       this.fail('DSL006', `Use '${t.text === '&&' ? 'and' : 'or'}' instead of '${t.text}'.`, t.range)
     }
   }
 
-  private parseOr(depth: number): ExpressionAst {
+  private parseOr (depth: number): ExpressionAst {
     const first = this.parseAnd(depth)
     this.checkCStyleOperator()
     if (!this.atWord('or')) return first
@@ -476,7 +476,7 @@ class Parser {
     return { kind: 'or', operands, range: span(first.range, last.range) }
   }
 
-  private parseAnd(depth: number): ExpressionAst {
+  private parseAnd (depth: number): ExpressionAst {
     const first = this.parseUnary(depth)
     this.checkCStyleOperator()
     if (!this.atWord('and')) return first
@@ -490,7 +490,7 @@ class Parser {
     return { kind: 'and', operands, range: span(first.range, last.range) }
   }
 
-  private enter(t: Token, depth: number): void {
+  private enter (t: Token, depth: number): void {
     if (depth > limits.maxNesting) {
       this.fail(
         'DSL011',
@@ -500,7 +500,7 @@ class Parser {
     }
   }
 
-  private parseUnary(depth: number): ExpressionAst {
+  private parseUnary (depth: number): ExpressionAst {
     const t = this.peek()
     if (Parser.isWord(t, 'not')) {
       // A comparison directly under `not` counts as if written `not (…)`,
@@ -529,7 +529,7 @@ class Parser {
     return this.parseComparison()
   }
 
-  private parseComparison(): ComparisonAst {
+  private parseComparison (): ComparisonAst {
     const t = this.peek()
     if (t.kind !== 'word' || conditionReservedWords.has(t.text) || this.isStatementStart()) {
       if (t.kind === 'word' && t.text === 'then') this.fail('DSL006', "Expected a condition before 'then'.", t.range)
@@ -605,7 +605,7 @@ class Parser {
     }
   }
 
-  private comparison(
+  private comparison (
     fact: ComparisonAst['fact'],
     operator: ComparisonOperator,
     negated: boolean,
@@ -617,7 +617,7 @@ class Parser {
     return node
   }
 
-  private parseScalar(context: string, inList = false): ScalarLiteralAst {
+  private parseScalar (context: string, inList = false): ScalarLiteralAst {
     const t = this.peek()
     switch (t.kind) {
       case 'string':
@@ -658,17 +658,17 @@ class Parser {
   }
 
   /** A dotted fact path where a value is expected (`in offer.icp.industries`); a bare word is a missing quote. */
-  private atFactValue(): boolean {
+  private atFactValue (): boolean {
     const t = this.peek()
     return t.kind === 'word' && t.text.includes('.') && !this.isStatementStart() && !conditionReservedWords.has(t.text)
   }
 
-  private parseFactValue(): FactRefAst {
+  private parseFactValue (): FactRefAst {
     const t = this.advance()
     return { kind: 'fact', path: t.text, range: t.range }
   }
 
-  private parseList(after = 'in'): ListAst {
+  private parseList (after = 'in'): ListAst {
     const open = this.peek()
     if (open.kind !== 'punct' || open.text !== '[') {
       this.fail('DSL010', `Expected a list such as ["a", "b"] or a list fact such as offer.icp.industries after '${after}', found ${describe(open)}.`)
@@ -692,7 +692,7 @@ class Parser {
 
   // ---------------------------------------------------------------- actions
 
-  private isDimensionCandidate(): boolean {
+  private isDimensionCandidate (): boolean {
     const t = this.peek()
     return (
       t.kind === 'word' &&
@@ -705,7 +705,7 @@ class Parser {
     )
   }
 
-  private parseAction(): ActionAst {
+  private parseAction (): ActionAst {
     const t = this.peek()
     let action: ActionAst
     if (t.kind === 'punct' && (t.text === '+' || t.text === '-')) {
@@ -745,7 +745,7 @@ class Parser {
     return action
   }
 
-  private parseModifiers(action: ActionAst): void {
+  private parseModifiers (action: ActionAst): void {
     for (;;) {
       const m = this.peek()
       if (m.kind === 'string') {
@@ -805,7 +805,7 @@ class Parser {
   }
 
   /** After `weighted`: `P% within D` tiers separated by commas, optionally ending with a bare `P%` for older events. */
-  private parseRecency(start: Range): RecencyAst {
+  private parseRecency (start: Range): RecencyAst {
     const recency: RecencyAst = { kind: 'recency', tiers: [], range: start }
     for (;;) {
       const percent = this.parseSignedNumber("a weight such as 50% after 'weighted'")
@@ -829,11 +829,11 @@ class Parser {
 
   // ----------------------------------------------------------------- values
 
-  private nameFromToken(t: Token): NameAst {
+  private nameFromToken (t: Token): NameAst {
     return { kind: 'name', value: t.kind === 'string' ? String(t.value) : t.text, range: t.range }
   }
 
-  private parseName(what: string): NameAst {
+  private parseName (what: string): NameAst {
     const t = this.peek()
     if (t.kind === 'string' || (t.kind === 'word' && !this.isStatementStart())) {
       this.advance()
@@ -842,7 +842,7 @@ class Parser {
     return this.fail('DSL006', `Expected ${what}, found ${describe(t)}.`)
   }
 
-  private parseSignedNumber(what: string): NumberAst {
+  private parseSignedNumber (what: string): NumberAst {
     const first = this.peek()
     let sign = 1
     if (first.kind === 'punct' && (first.text === '+' || first.text === '-')) {
@@ -860,7 +860,7 @@ class Parser {
     return this.fail('DSL006', `Expected ${what}, found ${describe(t)}.`)
   }
 
-  private parseDuration(context: string): DurationAst {
+  private parseDuration (context: string): DurationAst {
     const t = this.peek()
     if (t.kind === 'duration' || t.kind === 'number') {
       this.advance()

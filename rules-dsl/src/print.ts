@@ -52,7 +52,7 @@ const before = (a: Position, b: Position): boolean => a.line < b.line || (a.line
  * @throws TypeError if the tree is incomplete (a rule without condition or
  *   action) or nests deeper than the language allows.
  */
-export function print(ast: RulesetAst): string {
+export function print (ast: RulesetAst): string {
   if (ast === null || typeof ast !== 'object' || !Array.isArray(ast.statements)) {
     throw new TypeError('print(ast): ast must be a RulesetAst (as returned by parse)')
   }
@@ -81,7 +81,7 @@ export function print(ast: RulesetAst): string {
   return out.length === 0 ? '' : `${out.join('\n')}\n`
 }
 
-function buildItems(statements: StatementAst[], comments: CommentAst[]): Item[] {
+function buildItems (statements: StatementAst[], comments: CommentAst[]): Item[] {
   const items: Item[] = []
   let ci = 0
   let lastLine = -Infinity
@@ -115,7 +115,7 @@ function buildItems(statements: StatementAst[], comments: CommentAst[]): Item[] 
   return items
 }
 
-function printStatement(s: StatementAst): string[] {
+function printStatement (s: StatementAst): string[] {
   switch (s.kind) {
     case 'cap':
     case 'floor':
@@ -143,7 +143,7 @@ function printStatement(s: StatementAst): string[] {
   }
 }
 
-function wrapList(prefix: string, parts: string[]): string[] {
+function wrapList (prefix: string, parts: string[]): string[] {
   const oneLine = prefix + parts.join(', ')
   if (oneLine.length <= MAX_LINE) return [oneLine]
   const lines: string[] = []
@@ -163,7 +163,7 @@ function wrapList(prefix: string, parts: string[]): string[] {
   return lines
 }
 
-function printRule(rule: RuleAst): string[] {
+function printRule (rule: RuleAst): string[] {
   if (!rule.condition || !rule.action) {
     throw new TypeError(`print(ast): rule "${rule.name.value}" is incomplete (missing condition or action)`)
   }
@@ -174,7 +174,7 @@ function printRule(rule: RuleAst): string[] {
   return [header, ...printWhen(rule.condition), `  then ${printAction(rule.action)}`]
 }
 
-function printWhen(condition: ExpressionAst): string[] {
+function printWhen (condition: ExpressionAst): string[] {
   const oneLine = `  when ${expr(condition)}`
   if (oneLine.length <= MAX_LINE || (condition.kind !== 'and' && condition.kind !== 'or')) return [oneLine]
   const parts = operandsOf(condition)
@@ -182,7 +182,7 @@ function printWhen(condition: ExpressionAst): string[] {
 }
 
 /** Operands of an and/or node with same-kind children flattened. */
-function operandsOf(node: ExpressionAst & { kind: 'and' | 'or' }): ExpressionAst[] {
+function operandsOf (node: ExpressionAst & { kind: 'and' | 'or' }): ExpressionAst[] {
   const out: ExpressionAst[] = []
   const stack = [...node.operands].reverse()
   while (stack.length > 0) {
@@ -196,11 +196,11 @@ function operandsOf(node: ExpressionAst & { kind: 'and' | 'or' }): ExpressionAst
   return out
 }
 
-function operand(e: ExpressionAst, parent: 'and' | 'or'): string {
+function operand (e: ExpressionAst, parent: 'and' | 'or'): string {
   return (e.kind === 'and' || e.kind === 'or') && e.kind !== parent ? `(${expr(e)})` : expr(e)
 }
 
-function expr(e: ExpressionAst): string {
+function expr (e: ExpressionAst): string {
   switch (e.kind) {
     case 'comparison': {
       const word = e.operator === 'matchesAny' ? 'matches any' : e.operator
@@ -222,7 +222,7 @@ function expr(e: ExpressionAst): string {
   }
 }
 
-function printAction(a: ActionAst): string {
+function printAction (a: ActionAst): string {
   const parts: string[] = []
   switch (a.kind) {
     case 'add': {
@@ -257,7 +257,7 @@ function printAction(a: ActionAst): string {
   return parts.join(' ')
 }
 
-function literal(v: LiteralAst): string {
+function literal (v: LiteralAst): string {
   switch (v.kind) {
     case 'string':
       return quote(v.value)
@@ -272,25 +272,25 @@ function literal(v: LiteralAst): string {
   }
 }
 
-function num(n: NumberAst): string {
+function num (n: NumberAst): string {
   return numText(n.value)
 }
 
-function numText(n: number): string {
+function numText (n: number): string {
   return Object.is(n, -0) ? '0' : String(n)
 }
 
-function duration(d: DurationAst): string {
+function duration (d: DurationAst): string {
   const parsed = parseDurationText(d.text)
   return 'error' in parsed ? d.text : parsed.text
 }
 
 /** Prints a dimension or target: keywords such as `intent` stay bare here. */
-function word(n: NameAst): string {
+function word (n: NameAst): string {
   return BARE_NAME_RE.test(n.value) ? n.value : quote(n.value)
 }
 
 /** Prints a user-chosen name (stage, grade, event type), quoting it if needed. */
-function name(n: NameAst): string {
+function name (n: NameAst): string {
   return BARE_NAME_RE.test(n.value) && !KEYWORDS.has(n.value) ? n.value : quote(n.value)
 }

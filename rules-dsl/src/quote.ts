@@ -9,7 +9,7 @@
  * Writes `s` as a DSL string literal with canonical escapes: `\"`, `\\`,
  * `\n`, `\r`, `\t`, and `\u{…}` for other control and line-separator characters.
  */
-export function quote(s: string): string {
+export function quote (s: string): string {
   let out = '"'
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)

@@ -54,7 +54,7 @@ interface Frame {
  *
  * @returns the first finding, or `undefined` if the pattern is fine.
  */
-export function screenRegex(pattern: string, flags: string): RegexFinding | undefined {
+export function screenRegex (pattern: string, flags: string): RegexFinding | undefined {
   if (pattern.length > limits.maxPatternLength) {
     return {
       code: 'DSL026',
@@ -145,14 +145,14 @@ export function screenRegex(pattern: string, flags: string): RegexFinding | unde
 }
 
 /** The offset of the first character inside the group opened at `i`: after `(`, `(?:`, `(?<name>` or `(?flags:`. */
-function groupBodyStart(pattern: string, i: number): number {
+function groupBodyStart (pattern: string, i: number): number {
   if (pattern[i + 1] !== '?') return i + 1
   const close = pattern.indexOf(pattern[i + 2] === '<' ? '>' : ':', i + 2)
   return close < 0 ? i + 1 : close + 1
 }
 
 /** The offset just after the escape at `i` (a screened one: `\cX`, `\k<…>` and lone `\u` are never passed on). */
-function escapeEnd(pattern: string, i: number, unicode: boolean): number {
+function escapeEnd (pattern: string, i: number, unicode: boolean): number {
   const next = pattern[i + 1]
   const braced = (): number => {
     const close = pattern.indexOf('}', i + 3)
@@ -166,7 +166,7 @@ function escapeEnd(pattern: string, i: number, unicode: boolean): number {
 }
 
 /** Screens the escape at `i`; `inClass` is true inside `[…]`. */
-function screenEscape(pattern: string, i: number, unicode: boolean, inClass: boolean): RegexFinding | undefined {
+function screenEscape (pattern: string, i: number, unicode: boolean, inClass: boolean): RegexFinding | undefined {
   const next = pattern[i + 1] ?? ''
   const unsupported = (message: string, end = i + 2): RegexFinding => ({ code: 'DSL055', message, start: i, end })
   if (/[1-9]/.test(next)) {
@@ -214,7 +214,7 @@ function screenEscape(pattern: string, i: number, unicode: boolean, inClass: boo
 }
 
 /** `\uXXXX` (a surrogate must be half of a pair) or, with the u flag, `\u{X…}`. */
-function screenUnicodeEscape(pattern: string, i: number, unicode: boolean): RegexFinding | undefined {
+function screenUnicodeEscape (pattern: string, i: number, unicode: boolean): RegexFinding | undefined {
   if (unicode && pattern[i + 2] === '{') return undefined
   const digits = pattern.slice(i + 2, i + 6)
   if (digits.length !== 4 || !isHex(digits)) {
@@ -238,7 +238,7 @@ function screenUnicodeEscape(pattern: string, i: number, unicode: boolean): Rege
 }
 
 /** Screens the character class at `i`; returns its end offset when it is fine. */
-function screenClass(pattern: string, i: number, unicode: boolean): RegexFinding | { end: number } {
+function screenClass (pattern: string, i: number, unicode: boolean): RegexFinding | { end: number } {
   const n = pattern.length
   let p = i + 1
   if (pattern[p] === '^') p++
@@ -277,7 +277,7 @@ function screenClass(pattern: string, i: number, unicode: boolean): RegexFinding
  * (the maximum, or the minimum when unbounded); undefined for `*`, `+`, `?`.
  * `zero` is true for `{0}` and `{0,0}`.
  */
-function readQuantifier(pattern: string, i: number): { end: number; count?: number; zero?: boolean } | undefined {
+function readQuantifier (pattern: string, i: number): { end: number; count?: number; zero?: boolean } | undefined {
   const ch = pattern[i]
   if (ch === '*' || ch === '+' || ch === '?') return { end: i + 1 }
   if (ch !== '{') return undefined

@@ -19,7 +19,7 @@ const MAX_SLUG_LENGTH = 80
  * ```
  * @returns the id, or `''` when the name has no letters or digits.
  */
-export function slugify(name: string): string {
+export function slugify (name: string): string {
   const slug = name
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')

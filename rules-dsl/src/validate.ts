@@ -45,7 +45,7 @@ const SEGMENT_RE = /^(?:[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*|\d+)$/
 
 const isInteger = (n: number): boolean => Number.isSafeInteger(n)
 
-function lineOf(range: Range): number {
+function lineOf (range: Range): number {
   return range.start.line
 }
 
@@ -54,7 +54,7 @@ function lineOf(range: Range): number {
  * ranges, durations, regular expressions, fact-path syntax, duplicate
  * names, stage ordering, event types and reset shadowing.
  */
-export function validate(ast: RulesetAst, diags: DiagnosticList): ValidationResult {
+export function validate (ast: RulesetAst, diags: DiagnosticList): ValidationResult {
   const knownEvents = new Set<string>()
   const aliasKeys = new Set<string>()
   const leaves = new Map<RuleAst, ComparisonAst[]>()
@@ -224,7 +224,7 @@ export function validate(ast: RulesetAst, diags: DiagnosticList): ValidationResu
   return { leaves, knownEvents, aliasKeys }
 }
 
-function checkTarget(target: NameAst, diags: DiagnosticList): void {
+function checkTarget (target: NameAst, diags: DiagnosticList): void {
   if (scoreTargets.includes(target.value)) return
   const guess = closestMatch(target.value, scoreTargets)
   diags.add(
@@ -234,7 +234,7 @@ function checkTarget(target: NameAst, diags: DiagnosticList): void {
   )
 }
 
-function checkWhole(n: NumberAst, what: string, max: number, diags: DiagnosticList): void {
+function checkWhole (n: NumberAst, what: string, max: number, diags: DiagnosticList): void {
   if (!Number.isFinite(n.value)) {
     diags.add('DSL004', `The ${what} must be a finite number.`, n.range)
   } else if (!isInteger(n.value) || Math.abs(n.value) > max) {
@@ -242,19 +242,19 @@ function checkWhole(n: NumberAst, what: string, max: number, diags: DiagnosticLi
   }
 }
 
-function checkPriority(p: NumberAst, diags: DiagnosticList): void {
+function checkPriority (p: NumberAst, diags: DiagnosticList): void {
   if (!isInteger(p.value) || p.value < 1 || p.value > 100) {
     diags.add('DSL022', `Priority must be a whole number from 1 to 100 (got ${p.value}).`, p.range)
   }
 }
 
-function checkDuration(d: DurationAst, diags: DiagnosticList): void {
+function checkDuration (d: DurationAst, diags: DiagnosticList): void {
   const parsed = parseDurationText(d.text)
   if ('error' in parsed) diags.add('DSL020', parsed.error, d.range)
 }
 
 /** Fit rules are a function of the lead's attributes (and the offer), so they cannot read the event or the score. */
-function checkFitFacts(leaves: readonly ComparisonAst[], diags: DiagnosticList): void {
+function checkFitFacts (leaves: readonly ComparisonAst[], diags: DiagnosticList): void {
   for (const leaf of leaves) {
     for (const f of [leaf.fact, leaf.value]) {
       if (f?.kind !== 'fact' || f.path.startsWith('lead.') || f.path.startsWith('offer.')) continue
@@ -268,7 +268,7 @@ function checkFitFacts(leaves: readonly ComparisonAst[], diags: DiagnosticList):
 }
 
 /** A fit rule holds `+N` fit points while it matches: no other action, dimension or modifier has a meaning for it. */
-function checkFitAction(action: ActionAst, diags: DiagnosticList): void {
+function checkFitAction (action: ActionAst, diags: DiagnosticList): void {
   if (action.kind !== 'add') {
     diags.add('DSL024', `A fit rule adds or subtracts fit points while it matches (+N or -N), it cannot '${action.kind}'.`, action.range)
     return
@@ -281,7 +281,7 @@ function checkFitAction(action: ActionAst, diags: DiagnosticList): void {
   }
 }
 
-function checkRecency(action: ActionAst, r: RecencyAst, diags: DiagnosticList): void {
+function checkRecency (action: ActionAst, r: RecencyAst, diags: DiagnosticList): void {
   if (action.kind !== 'add') {
     diags.add('DSL024', `Recency weights only apply to rules that add points, not to '${action.kind}'.`, r.range)
   }
@@ -314,7 +314,7 @@ function checkRecency(action: ActionAst, r: RecencyAst, diags: DiagnosticList): 
 
 const UNIT_MINUTES = { m: 1, h: 60, d: 1440, w: 10080 } as const
 
-function checkAction(action: ActionAst, diags: DiagnosticList): void {
+function checkAction (action: ActionAst, diags: DiagnosticList): void {
   if (action.kind === 'add' || action.kind === 'set') {
     if (action.points) checkWhole(action.points, 'number of points', limits.maxPoints, diags)
     if (action.dimension && !dimensions.includes(action.dimension.value)) {
@@ -367,7 +367,7 @@ function checkAction(action: ActionAst, diags: DiagnosticList): void {
  *
  * @returns true if the path is well-formed (so catalog lookups make sense).
  */
-export function checkFactPath(path: string, range: Range, diags: DiagnosticList): boolean {
+export function checkFactPath (path: string, range: Range, diags: DiagnosticList): boolean {
   const reserved = /[$[\]()]/.exec(path)
   if (reserved !== null) {
     diags.add(
@@ -395,7 +395,7 @@ export function checkFactPath(path: string, range: Range, diags: DiagnosticList)
   return true
 }
 
-function checkLiteral(value: LiteralAst, diags: DiagnosticList): void {
+function checkLiteral (value: LiteralAst, diags: DiagnosticList): void {
   switch (value.kind) {
     case 'number':
       if (!Number.isFinite(value.value)) diags.add('DSL004', 'Numbers must be finite.', value.range)
@@ -436,7 +436,7 @@ function checkLiteral(value: LiteralAst, diags: DiagnosticList): void {
 }
 
 /** The part of a one-line `/pattern/flags` literal at `range` that spans pattern offsets `start` to `end`. */
-function patternRange(range: Range, part: { start: number; end: number }): Range {
+function patternRange (range: Range, part: { start: number; end: number }): Range {
   const column = range.start.column + 1 // after the opening slash
   return {
     start: { line: range.start.line, column: column + part.start },
@@ -444,7 +444,7 @@ function patternRange(range: Range, part: { start: number; end: number }): Range
   }
 }
 
-function checkComparison(
+function checkComparison (
   leaf: ComparisonAst,
   knownEvents: Set<string>,
   aliasKeys: Set<string>,
@@ -467,13 +467,13 @@ function checkComparison(
   }
 }
 
-function unknownEventMessage(type: string, known: Set<string>): string {
+function unknownEventMessage (type: string, known: Set<string>): string {
   const guess = closestMatch(type, known)
   return `Unknown event type "${clipText(type)}"; it is not listed in 'known events'.${guess ? ` Did you mean "${guess}"?` : ''}`
 }
 
 /** A structural key for a condition, ignoring ranges and redundant grouping. */
-function conditionKey(expr: ExpressionAst): string {
+function conditionKey (expr: ExpressionAst): string {
   switch (expr.kind) {
     case 'comparison':
       return JSON.stringify([expr.fact.path, expr.operator, expr.negated, literalKey(expr.value)])
@@ -495,7 +495,7 @@ function conditionKey(expr: ExpressionAst): string {
   }
 }
 
-function literalKey(value: ComparisonValueAst | undefined): unknown {
+function literalKey (value: ComparisonValueAst | undefined): unknown {
   if (value === undefined) return null
   switch (value.kind) {
     case 'fact':

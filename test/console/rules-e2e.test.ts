@@ -51,7 +51,7 @@ t.test('rules, backtests and uploads in the console', { timeout: 600_000 }, asyn
   const check = (await app.inject({ method: 'POST', url: '/v1/rulesets/validate', headers: AUTH, payload: { source: fixedSource } })).json() as { ok: boolean; diagnostics: unknown[] }
   t.equal(check.ok, true, `the fixed text is valid: ${JSON.stringify(check.diagnostics)}`)
 
-  const { context, page, pageErrors, shot } = await openBrowser(t, { viewport: { width: 1280, height: 900 }, timeoutMs: WAIT })
+  const { page, pageErrors, shot } = await openBrowser(t, { viewport: { width: 1280, height: 900 }, timeoutMs: WAIT })
   const requested: string[] = []
   page.on('request', (r) => requested.push(r.url()))
   const signIn = async (who: { email: string; password: string }, path: string): Promise<void> => { await signInAs(page, base, who, path) }

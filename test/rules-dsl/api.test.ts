@@ -220,7 +220,7 @@ const grammar = monarchLanguage as unknown as Record<string, unknown> & {
   tokenizer: Record<string, MonarchRule[]>
 }
 
-function expand(re: RegExp): RegExp {
+function expand (re: RegExp): RegExp {
   const source = re.source.replace(/@(\w+)/g, (m, name: string) => {
     const v = grammar[name]
     return v instanceof RegExp ? v.source : m
@@ -228,7 +228,7 @@ function expand(re: RegExp): RegExp {
   return new RegExp(`^(?:${source})`, re.flags)
 }
 
-function monarchTokens(text: string): Array<[string, string]> {
+function monarchTokens (text: string): Array<[string, string]> {
   const out: Array<[string, string]> = []
   let stack = ['root']
   for (const line of text.split('\n')) {

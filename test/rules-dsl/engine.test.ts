@@ -12,7 +12,7 @@ const fixtures = join(root, 'fixtures/rules')
 const catalog = JSON.parse(readFileSync(join(fixtures, 'catalog.json'), 'utf8')) as FactCatalog
 
 /** Plain dot-path resolver: own properties only, never JSONPath. */
-function pathResolver(value: object, path: string): unknown {
+function pathResolver (value: object, path: string): unknown {
   let current: unknown = value
   for (const segment of path.split('.')) {
     if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, segment)) {
@@ -23,7 +23,7 @@ function pathResolver(value: object, path: string): unknown {
   return current
 }
 
-function makeEngine(rules: RuleProperties[]): Engine {
+function makeEngine (rules: RuleProperties[]): Engine {
   const engine = new Engine(rules, { allowUndefinedFacts: true, pathResolver })
   engine.addOperator('startsWith', (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a.startsWith(b))
   engine.addOperator('endsWith', (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a.endsWith(b))
@@ -40,7 +40,7 @@ function makeEngine(rules: RuleProperties[]): Engine {
   return engine
 }
 
-async function fired(rules: CompiledRule[], facts: Record<string, unknown>): Promise<string[]> {
+async function fired (rules: CompiledRule[], facts: Record<string, unknown>): Promise<string[]> {
   const { events } = await makeEngine(rules).run(facts)
   return events.map((e) => String(e.params?.['ruleId'])).sort()
 }

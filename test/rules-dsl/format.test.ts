@@ -174,7 +174,7 @@ t.test('format is idempotent on noisy layouts and keeps the meaning', async (t) 
 })
 
 /** Compares two trees by their compiled output when both compile, else by their canonical print. */
-function sameMeaning(a: RulesetAst, b: RulesetAst): boolean {
+function sameMeaning (a: RulesetAst, b: RulesetAst): boolean {
   let ca: unknown
   let cb: unknown
   try {
@@ -187,7 +187,7 @@ function sameMeaning(a: RulesetAst, b: RulesetAst): boolean {
 }
 
 /** A copy of the tree without comments and with placeholder ranges (so layout comes from the tree alone). */
-function stripRanges(ast: RulesetAst): RulesetAst {
+function stripRanges (ast: RulesetAst): RulesetAst {
   const copy = JSON.parse(JSON.stringify(ast), (key, value: unknown) => (key === 'range' ? Z : value)) as RulesetAst
   return { ...copy, comments: [] }
 }

@@ -26,7 +26,7 @@ const update = process.env['LEADSCORE_UPDATE_GOLDENS'] === '1'
 
 const toJson = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
 
-function golden(t: Test, file: string, actual: string): void {
+function golden (t: Test, file: string, actual: string): void {
   if (update) writeFileSync(file, actual)
   const name = file.slice(root.length + 1)
   t.ok(existsSync(file), `${name} exists`)

@@ -24,7 +24,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const catalog = JSON.parse(readFileSync(join(root, 'fixtures/rules/catalog.json'), 'utf8')) as FactCatalog
 
 /** Runs every text entry point; none may throw. */
-function exercise(text: string): void {
+function exercise (text: string): void {
   const { ast, diagnostics } = parse(text)
   check(ast, catalog)
   diagnose(text, catalog)
@@ -90,7 +90,7 @@ t.test('diagnostic ranges are well-formed', async (t) => {
 const LIMIT_MS = 10_000
 
 /** Asserts that `fn` finishes within `ms` milliseconds and returns its result. */
-function timed<T>(t: Test, label: string, ms: number, fn: () => T): T {
+function timed<T> (t: Test, label: string, ms: number, fn: () => T): T {
   const start = performance.now()
   const result = fn()
   const elapsed = performance.now() - start
@@ -144,7 +144,7 @@ t.test('pathological input', async (t) => {
       `rule "Open" when ${'('.repeat(20_000)}`,
       `rule "Close" when event.type == "x"${')'.repeat(20_000)} then +5`,
       '('.repeat(1_000_000),
-      '[' .repeat(100_000),
+      '['.repeat(100_000),
     ]) {
       timed(t, `input of ${text.length} chars`, LIMIT_MS, () => exercise(text))
     }

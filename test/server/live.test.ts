@@ -89,7 +89,7 @@ async function refused (url: string, opts: { headers?: Record<string, string>; o
       res.setEncoding('utf8')
       res.on('data', (c: string) => { text += c })
       res.on('end', () => {
-        let body: Json = {}
+        let body: Json
         try { body = JSON.parse(text) as Json } catch { body = { text } }
         resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body, upgraded })
         ws.terminate()

@@ -3,7 +3,6 @@
 // the API and must find the signal; events after the prediction point change nothing; a deployed model adds
 // explained predictions to scored leads; deployment, rollback, comparison, drift, bias and scopes.
 import t from 'tap'
-import { performance } from 'node:perf_hooks'
 import { isDeepStrictEqual } from 'node:util'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildTestApp, postEvents, AUTH } from '../helpers/harness.js'

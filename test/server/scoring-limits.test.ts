@@ -165,7 +165,7 @@ t.test('limits, multipliers, once, set and reset: live scoring, the dry run and 
   const bt = await send(app, 'POST', '/v1/rulesets/1/backtest', {})
   t.equal(bt.status, 202)
   const deadline = Date.now() + 120_000
-  let done: Json = {}
+  let done: Json
   for (;;) {
     done = (await send(app, 'GET', `/v1/backtests/${bt.body.jobId as string}`)).body
     if (done.status === 'done' || done.status === 'failed' || Date.now() > deadline) break

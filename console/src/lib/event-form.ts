@@ -18,6 +18,8 @@ export const emptyEventForm = (): EventFormFields => ({ email: '', leadExternalI
 
 // the server's rules (domain/events/normalize.ts); it has the last word
 const EMAIL_RE = /^[^\s@"<>()[\]\\,;:]+@[^\s@"<>()[\]\\,;:]+\.[^\s@"<>()[\]\\,;:]{2,}$/u
+// control characters are what this pattern is for
+// eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/
 
 /** Field errors, and the request body when there are none. `occurredAt` is a `datetime-local` value (local time). */

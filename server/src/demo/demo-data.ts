@@ -74,8 +74,7 @@ export function demoData (nowMs: number, count = 150, seed = 17): DemoData {
         const seconds = Math.round(10 + r() * 240)
         // one page view in fifty from an older tracker, which sends the time as text: the tracking plan flags it
         add(l, 'page_view', d, { path: r() < pricing ? pick(PATHS.slice(7)) : pick(PATHS.slice(0, 7)), timeOnSite: r() < 0.02 ? `${seconds}s` : seconds })
-      }
-      else if (u < 0.85) add(l, 'email_open', d, { campaign: pick(['newsletter', 'product-update', 'case-study']) })
+      } else if (u < 0.85) add(l, 'email_open', d, { campaign: pick(['newsletter', 'product-update', 'case-study']) })
       else if (u < 0.95) add(l, 'form_submit', d, { form: pick(['ebook', 'newsletter', 'contact']) })
       else add(l, 'webinar_attended', d, { webinar: 'Scoring leads with events' })
     }

@@ -25,6 +25,8 @@ class LiveManager {
   /** Listens to one message type; returns the function that stops listening. */
   on<K extends keyof LiveEvents> (type: K, fn: Handler<K>): () => void {
     let set = this.handlers.get(type)
+    // a registry of listeners, not state any view renders: it need not be reactive
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity
     if (set === undefined) this.handlers.set(type, set = new Set())
     const h = fn as unknown as (data: never, m: LiveMessage) => void
     set.add(h)
