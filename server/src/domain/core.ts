@@ -151,10 +151,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     rebuildViews: { c, views, pauseScoring: runner.paused, now, lockLifetimeMs: worker.lockLifetimeMs, log },
     backtest: { c, pipeline, rulesets, live, now, lockLifetimeMs: worker.lockLifetimeMs, log },
     trainModel: { predictive, lockLifetimeMs: worker.lockLifetimeMs, log },
+    sweep, decayTick, log,
   })
   const workers = createWorkers({
-    scheduler, runner, views, startRebuildViews: jobs.startRebuildViews, sweep, decayTick, dispatcher, predictive, log,
-    every: { pollMs: worker.processEveryMs, sweepMs: worker.sweepEveryMs, decayTickMs: worker.decayTickMs }, dispatcherTimeoutMs: config.webhooks.timeoutMs,
+    scheduler, runner, views, startRebuildViews: jobs.startRebuildViews, dispatcher, predictive, log,
+    scheduleRecurring: async () => { await jobs.scheduleRecurring({ sweepMs: worker.sweepEveryMs, decayTickMs: worker.decayTickMs }) },
+    pollMs: worker.processEveryMs, dispatcherTimeoutMs: config.webhooks.timeoutMs,
   })
 
   return {

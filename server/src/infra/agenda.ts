@@ -8,6 +8,8 @@ export interface JobLogger {
   error(o: object, m: string): void
 }
 
+const MIN_POLL_MS = 1000
+
 export interface SchedulerOptions {
   db: Db
   processEveryMs: number
@@ -49,7 +51,10 @@ export class Scheduler {
     this.maxConcurrency = Math.max(opts.concurrency * 2, 8)
     this.agenda = new Agenda({
       backend: new MongoBackend({ mongo: opts.db, collection: 'agendaJobs', ensureIndex: true }),
-      processEvery: opts.processEveryMs,
+      // each poll is a find-and-modify per job name, which on the embedded FerretDB reads the jobs collection and runs
+      // one at a time: at most one a second per process (a job queued in this process starts at once anyway, through
+      // the in-process notification channel)
+      processEvery: Math.max(opts.processEveryMs, MIN_POLL_MS),
       maxConcurrency: this.maxConcurrency,
       lockLimit: this.maxConcurrency,
       defaultConcurrency: opts.concurrency,

@@ -3,11 +3,13 @@
 // it starts running that kind of job then, as they ran in the requesting process before they were jobs.
 import type { Scheduler } from '../infra/agenda.js'
 import type { LockService } from '../domain/locks.js'
-import type { JobDefinition } from './job.js'
+import { keepingClaim, type JobDefinition } from './job.js'
 import { rescoreAllJob, type RescoreAllDeps } from './rescore-all.js'
 import { rebuildViewsJob, type RebuildViewsDeps } from './rebuild-views.js'
 import { backtestJob, type BacktestJobDeps } from './backtest.js'
 import { trainModelJob, type TrainModelDeps } from './train-model.js'
+import { sweepJob, SWEEP } from './sweep.js'
+import { decayTickJob, DECAY_TICK } from './decay-tick.js'
 
 type Without<T> = Omit<T, 'schedule'>
 
@@ -19,6 +21,9 @@ export interface JobsDeps {
   rebuildViews: Without<RebuildViewsDeps>
   backtest: Without<BacktestJobDeps>
   trainModel: Without<TrainModelDeps>
+  sweep: () => Promise<unknown>
+  decayTick: () => Promise<unknown>
+  log: { warn(o: object, m: string): void }
 }
 
 export function registerJobs (deps: JobsDeps) {
@@ -45,7 +50,19 @@ export function registerJobs (deps: JobsDeps) {
       },
     })
   }
+  // recurring, and safe to run twice (see each file): no lock of their own
+  for (const d of [sweepJob({ sweep: deps.sweep }), decayTickJob({ decayTick: deps.decayTick })]) {
+    scheduler.define<undefined>({
+      name: d.name, ...(d.concurrency !== undefined ? { concurrency: d.concurrency } : {}), removeOnComplete: false,
+      handler: async (data, job) => { await keepingClaim({ touch: async () => { await job.touch() } }, deps.lockLifetimeMs, deps.log, async () => { await d.handler(data, { touch: async () => { await job.touch() } }) }) },
+    })
+  }
   return {
+    /** Puts the sweeper and the decay tick on their schedules (one shared schedule each; repeating it is harmless). */
+    async scheduleRecurring (every: { sweepMs: number; decayTickMs: number }): Promise<void> {
+      await scheduler.every(SWEEP, every.sweepMs)
+      await scheduler.every(DECAY_TICK, every.decayTickMs)
+    },
     startRescoreAll: rescoreAll.start,
     startRebuildViews: rebuildViews.start,
     startBacktest: backtest.start,

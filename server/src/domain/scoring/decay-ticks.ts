@@ -35,16 +35,13 @@ export function createDecayTicker (deps: DecayTickDeps) {
    */
   async function ensureSchedule (rs: ActiveRuleset): Promise<boolean> {
     if (await schedule.settingsKey() === decaySettingsKey(rs.settings)) return true
-    const owner = newId('lk')
-    if (!await deps.locks.acquire('decay-schedule', owner, deps.lockLifetimeMs * 20)) return false
-    try {
+    // renewed while it runs: a large lead collection takes longer than any fixed lease
+    const r = await deps.locks.withLock('decay-schedule', async () => {
       const leads = c.leads.find({}).project<{ _id: string; state?: ScoreState }>({ state: 1 }).batchSize(1000)
       const n = await schedule.rebuild(leads, rs.settings, now())
       deps.log.info({ leads: n, rulesetVersion: rs.version }, 'decay schedule computed for the published decay settings')
-      return true
-    } finally {
-      await deps.locks.release('decay-schedule', owner)
-    }
+    }, { ttlMs: deps.lockLifetimeMs * 20 })
+    return r.ran
   }
 
   /** One tick: a `decay_tick` event for every lead due by now. Returns how many were stored. */

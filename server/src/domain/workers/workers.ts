@@ -1,5 +1,5 @@
-// What a worker process runs besides answering requests: the scoring pool and its marker poll, the sweeper, the
-// decay tick, Agenda's jobs and the webhook dispatcher; and how it stops them.
+// What a worker process runs besides answering requests: the scoring pool and its marker poll, Agenda's jobs (the
+// sweeper and the decay tick among them) and the webhook dispatcher; and how it stops them.
 import type { Scheduler } from '../../infra/agenda.js'
 import type { ScoringRunner } from './scoring-runner.js'
 import type { LeadViews } from '../lead-views/service.js'
@@ -11,11 +11,11 @@ export interface WorkersDeps {
   runner: ScoringRunner
   views: Pick<LeadViews, 'built' | 'markBuiltIfEmpty'>
   startRebuildViews: (actor: string) => Promise<unknown>
-  sweep: () => Promise<unknown>
-  decayTick: () => Promise<unknown>
+  /** Puts the sweeper and the decay tick, Agenda jobs (jobs/sweep.ts, jobs/decay-tick.ts), on their schedules. */
+  scheduleRecurring: () => Promise<void>
   dispatcher: Pick<Dispatcher, 'start' | 'stop'>
   predictive: Pick<PredictiveService, 'stop'>
-  every: { pollMs: number; sweepMs: number; decayTickMs: number }
+  pollMs: number
   dispatcherTimeoutMs: number
   log: { warn(o: object, m: string): void }
 }
@@ -34,16 +34,14 @@ export function createWorkers (deps: WorkersDeps) {
     return timer
   }
   return {
-    /** Starts job processing (workers) and the recurring sweeper. */
+    /** Starts job processing (workers), the marker poll and the recurring jobs. */
     async start (): Promise<void> {
       deps.runner.start()
       await deps.scheduler.start()
+      await deps.scheduleRecurring()
       // a database from before the lead views: build them once (an empty one is marked built at once)
       if (!await deps.views.built() && !await deps.views.markBuiltIfEmpty()) await deps.startRebuildViews('system')
-      timers.push(
-        every(deps.every.pollMs, deps.runner.pollMarkers, 'marker poll'), every(deps.every.sweepMs, deps.sweep, 'sweep'),
-        every(deps.every.decayTickMs, deps.decayTick, 'decay tick'),
-      )
+      timers.push(every(deps.pollMs, deps.runner.pollMarkers, 'marker poll'))
       deps.dispatcher.start()
     },
     /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
