@@ -3,28 +3,9 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { IntentStatus, LeadIntent } from '../schemas/intent.js'
 import { LS_ERR_LEAD_NOT_FOUND } from '../errors.js'
-import { ledgerRangeOf } from '../domain/ids.js'
-import { intentLabelOfRule } from '../domain/intent/plugin.js'
-import type { LedgerDoc } from '../domain/types.js'
 
 /** The AI intent layer: its status, a lead's last classification, and asking for a new one. */
 const intentRoutes: FastifyPluginAsyncTypebox = async function intentRoutes (app) {
-  /** The AI intent plugin's reason in the current ledger entry of the event, or null. */
-  async function scoredBy (leadId: string, eventId: string | null) {
-    if (eventId === null) return null
-    const lead = await app.mongo.c.leads.findOne({ _id: leadId }, { projection: { ledgerKeyed: 1 } })
-    if (lead === null) return null
-    // by `_id` range when every entry of the lead is keyed under it (the embedded FerretDB scans for anything else)
-    const cursor = app.mongo.c.scoreHistory.find((lead.ledgerKeyed === true ? ledgerRangeOf(leadId) : { leadId }) as never)
-      .project<Pick<LedgerDoc, '_id' | 'eventId' | 'reasons' | 'rulesetVersion' | 'committed' | 'superseded'>>({ eventId: 1, reasons: 1, rulesetVersion: 1, committed: 1, superseded: 1 })
-    for await (const e of cursor) {
-      if (e.eventId !== eventId || !e.committed || e.superseded) continue
-      const r = e.reasons.find((x) => intentLabelOfRule(x.ruleId) !== null)
-      return r === undefined ? null : { entryId: e._id, ruleId: r.ruleId, points: r.points, note: r.note, rulesetVersion: e.rulesetVersion }
-    }
-    return null
-  }
-
   app.get('/v1/intent/status', {
     config: { scope: 'read' },
     schema: {
@@ -49,7 +30,7 @@ const intentRoutes: FastifyPluginAsyncTypebox = async function intentRoutes (app
     return {
       leadId: s._id, intent: r.intent, reasons: r.reasons, provider: r.provider, model: r.model, fallbackReason: r.fallbackReason ?? null,
       offerId: s.offerId, offerVersion: s.offerVersion, eventId: s.eventId ?? null, at: s.at.toISOString(),
-      ledger: await scoredBy(s._id, s.eventId ?? null),
+      ledger: await app.intent.scoredBy(s._id, s.eventId ?? null),
     }
   })
 
@@ -62,9 +43,8 @@ const intentRoutes: FastifyPluginAsyncTypebox = async function intentRoutes (app
       response: { 202: Type.Object({ queued: Type.Boolean() }), ...problemResponses },
     },
   }, async (req, reply) => {
-    const lead = await app.mongo.c.leads.findOne({ _id: req.params.id }, { projection: { _id: 1 } })
-    if (lead === null) throw new LS_ERR_LEAD_NOT_FOUND(req.params.id)
-    await app.intent.request(lead._id)
+    if (!await app.intent.leadExists(req.params.id)) throw new LS_ERR_LEAD_NOT_FOUND(req.params.id)
+    await app.intent.request(req.params.id)
     return await reply.code(202).send({ queued: true })
   })
 }

@@ -1,5 +1,7 @@
 import type { Collection } from 'mongodb'
-import type { LeadDoc } from '../types.js'
+import type { LedgerDoc, LeadDoc } from '../types.js'
+import { ledgerRangeOf } from '../ids.js'
+import { intentLabelOfRule } from './plugin.js'
 import type { Offer, OfferService } from '../offers/types.js'
 import type { IngestContext, IngestSummary } from '../events/ingest.js'
 import type { LiveFeed } from '../live/live-feed.js'
@@ -36,7 +38,11 @@ export interface IntentCollections {
   intentQueue: Collection<IntentQueueDoc>
   intentCache: Collection<IntentCacheDoc>
   intentState: Collection<IntentStateDoc>
+  scoreHistory: Collection<LedgerDoc>
 }
+
+/** The AI intent plugin's reason in the ledger entry that scored a classification. */
+export interface IntentLedgerEntry { entryId: string; ruleId: string; points: number; note: string; rulesetVersion: number }
 
 export interface IntentLogger { info (o: object, m: string): void; warn (o: object, m: string): void; error (o: object, m: string): void; debug (o: object, m: string): void }
 
@@ -219,6 +225,25 @@ export function createIntentService (deps: IntentServiceDeps) {
     async latest (leadId: string): Promise<IntentStateDoc | null> {
       if (leadId === ACTIVE_OFFER_ID) return null
       return await c.intentState.findOne({ _id: leadId })
+    },
+    /** Whether the lead exists. */
+    async leadExists (leadId: string): Promise<boolean> {
+      return await c.leads.findOne({ _id: leadId }, { projection: { _id: 1 } }) !== null
+    },
+    /** The AI intent plugin's reason in the lead's current ledger entry of the event, or null. */
+    async scoredBy (leadId: string, eventId: string | null): Promise<IntentLedgerEntry | null> {
+      if (eventId === null) return null
+      const lead = await c.leads.findOne({ _id: leadId }, { projection: { ledgerKeyed: 1 } })
+      if (lead === null) return null
+      // by `_id` range when every entry of the lead is keyed under it (the embedded FerretDB scans for anything else)
+      const cursor = c.scoreHistory.find((lead.ledgerKeyed === true ? ledgerRangeOf(leadId) : { leadId }) as never)
+        .project<Pick<LedgerDoc, '_id' | 'eventId' | 'reasons' | 'rulesetVersion' | 'committed' | 'superseded'>>({ eventId: 1, reasons: 1, rulesetVersion: 1, committed: 1, superseded: 1 })
+      for await (const e of cursor) {
+        if (e.eventId !== eventId || !e.committed || e.superseded) continue
+        const r = e.reasons.find((x) => intentLabelOfRule(x.ruleId) !== null)
+        return r === undefined ? null : { entryId: e._id, ruleId: r.ruleId, points: r.points, note: r.note, rulesetVersion: e.rulesetVersion }
+      }
+      return null
     },
     async start (): Promise<void> {
       stopping = false
