@@ -77,7 +77,7 @@ function patchIdRange (src) {
   edit('internal/backends/collection.go', [
     ['\tOnlyRecordIDs bool\n\tComment       string\n}\n', '\tOnlyRecordIDs bool\n\tComment       string\n\n\tIDRange *IDRange\n}\n'],
     ['type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n', 'type QueryResult struct {\n\tIter types.DocumentsIterator\n\n\tIDRangeApplied bool\n}\n'],
-    ['type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n}\n', 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tIDRange *IDRange\n}\n']
+    ['type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n}\n', 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tIDRange *IDRange\n}\n'],
   ])
   writeFileSync(join(src, 'internal', 'backends', 'idrange.go'), `package backends
 
@@ -111,7 +111,7 @@ type IDBound struct {
       '\tidRange := params.IDRange != nil && !meta.Capped() && params.Sort.Len() == 0 && params.Limit == 0\n' +
       '\tif idRange {\n\t\tfilterPushdown = true\n\t\twhereClause, args = idRangeWhere(params.IDRange)\n\t\torderByClause = idRangeOrderBy(params.IDRange)\n\t\tsortPushdown = params.IDRange.Sort != 0\n\t}\n\n' +
       '\tq := `EXPLAIN QUERY PLAN ` + selectClause + whereClause + orderByClause\n\n\tvar limitPushdown bool\n\n' +
-      '\tif idRange && params.IDRange.Limit > 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.IDRange.Limit)\n\t\tlimitPushdown = true\n\t}\n']
+      '\tif idRange && params.IDRange.Limit > 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.IDRange.Limit)\n\t\tlimitPushdown = true\n\t}\n'],
   ])
   writeFileSync(join(src, 'internal', 'backends', 'sqlite', 'idrange.go'), `package sqlite
 
@@ -271,12 +271,12 @@ func findIDRange(filter, sort *types.Document, skip, limit int64, capped bool) *
     ['\titer, err := h.makeFindIter(queryRes.Iter, closer, params)\n',
       '\t// the backend returned the documents already in the requested _id order\n' +
       '\tif queryRes.IDRangeApplied && qp.IDRange.Sort != 0 {\n\t\tparams.Sort = nil\n\t}\n\n' +
-      '\titer, err := h.makeFindIter(queryRes.Iter, closer, params)\n']
+      '\titer, err := h.makeFindIter(queryRes.Iter, closer, params)\n'],
   ])
   edit('internal/handler/msg_explain.go', [
     ['\tres, err := coll.Explain(connCtx, qp)\n',
       '\tif !h.DisablePushdown && !params.Aggregate {\n\t\tqp.IDRange = findIDRange(params.Filter, params.Sort, params.Skip, params.Limit, cInfo.Capped())\n\t}\n\n' +
-      '\tres, err := coll.Explain(connCtx, qp)\n']
+      '\tres, err := coll.Explain(connCtx, qp)\n'],
   ])
 }
 
@@ -516,7 +516,7 @@ export function patchFindAndModifyLock (src) {
   const locked = '\t// one find-and-modify at a time: the document it reads is still the one it writes\n' +
     '\tfindAndModifyMu.Lock()\n' + call + '\tfindAndModifyMu.Unlock()\n'
   writeFileSync(file, text.replace(imports, '\t"fmt"\n\t"sync"\n\t"time"\n').replace(call, () => locked) +
-    '\n// findAndModifyMu serializes findAndModify commands (see MsgFindAndModify).\nvar findAndModifyMu sync.Mutex\n')
+  '\n// findAndModifyMu serializes findAndModify commands (see MsgFindAndModify).\nvar findAndModifyMu sync.Mutex\n')
 }
 
 function makeWritable (dir) {

@@ -88,17 +88,17 @@ const BASE = Date.UTC(2025, 0, 6, 0, 0, 0)
 
 const typeArb = (profile: 'mixed' | 'buyer'): fc.Arbitrary<string> => profile === 'buyer'
   ? fc.oneof(
-    { weight: 12, arbitrary: fc.constant('purchase') },
-    { weight: 2, arbitrary: fc.constant('marked_spam') },
-    { weight: 1, arbitrary: fc.constant('unsubscribed') },
-    { weight: 3, arbitrary: fc.constantFrom('email_open', 'page_view', 'form_submit', 'demo_request', 'email_bounced') },
-  )
+      { weight: 12, arbitrary: fc.constant('purchase') },
+      { weight: 2, arbitrary: fc.constant('marked_spam') },
+      { weight: 1, arbitrary: fc.constant('unsubscribed') },
+      { weight: 3, arbitrary: fc.constantFrom('email_open', 'page_view', 'form_submit', 'demo_request', 'email_bounced') },
+    )
   : fc.oneof(
-    { weight: 4, arbitrary: fc.constant('purchase') },
-    { weight: 3, arbitrary: fc.constantFrom('email_bounced', 'marked_spam') },
-    { weight: 1, arbitrary: fc.constant('unsubscribed') },
-    { weight: 8, arbitrary: fc.constantFrom('email_open', 'page_view', 'form_submit', 'demo_request') },
-  )
+      { weight: 4, arbitrary: fc.constant('purchase') },
+      { weight: 3, arbitrary: fc.constantFrom('email_bounced', 'marked_spam') },
+      { weight: 1, arbitrary: fc.constant('unsubscribed') },
+      { weight: 8, arbitrary: fc.constantFrom('email_open', 'page_view', 'form_submit', 'demo_request') },
+    )
 
 /** One lead's raw events: type, hour slot over four days (ties are common), ms jitter, whether the source gave an id. */
 const leadArb = (minEvents: number, maxEvents: number) => fc.constantFrom<'mixed' | 'buyer'>('mixed', 'buyer').chain((profile) =>

@@ -20,6 +20,7 @@ export class TestClock {
     if (this.frozenAt !== null) this.frozenAt += ms
     else this.offsetMs += ms
   }
+
   /** Unix seconds of the clock. */
   unix (): number { return Math.floor(this.now().getTime() / 1000) }
 }

@@ -75,4 +75,3 @@ export async function upload (port: number, opts: UploadOptions): Promise<Upload
     })().catch((err: unknown) => { if (!aborted && !req.destroyed) reject(err) })
   })
 }
-

@@ -35,7 +35,7 @@ t.test('two processes never hold the same lock at the same time', async (t) => {
     let prev: HeldInterval | null = null
     for (const h of iv) {
       // intervals are strictly inside the real holding periods, so with ms timestamps a clean hand-over may touch
-      if (prev !== null && h.start < prev.end) overlaps.push(`${name}: ${prev.owner}${prev.abandoned ? " (abandoned lease)" : ""} [${prev.start},${prev.end}] overlaps ${h.owner} [${h.start},${h.end}]`)
+      if (prev !== null && h.start < prev.end) overlaps.push(`${name}: ${prev.owner}${prev.abandoned ? ' (abandoned lease)' : ''} [${prev.start},${prev.end}] overlaps ${h.owner} [${h.start},${h.end}]`)
       if (prev === null || h.end > prev.end) prev = h
     }
   }

@@ -165,7 +165,7 @@ t.test('calibration: Platt fixes a scaled score, isotonic is monotone', async (t
   t.ok(after < before, `Brier ${before.toFixed(4)} → ${after.toFixed(4)}`)
   const iso = fitIsotonic(s, y)
   let prev = -Infinity
-  for (let v = -13; v <= 13; v += 0.1) { const p = calibrate(iso, v); t.ok(p >= prev - 1e-12, 'non-decreasing') ; prev = p }
+  for (let v = -13; v <= 13; v += 0.1) { const p = calibrate(iso, v); t.ok(p >= prev - 1e-12, 'non-decreasing'); prev = p }
   t.ok(brierScore(s.map((v) => calibrate(iso, v)), y) < before)
 })
 

@@ -27,7 +27,7 @@ t.test('a command of compare-and-sets on distinct _ids: the counts and documents
   // each statement names its own document; about a third name a revision the document does not have, some name no
   // document at all, and one sets a value the document already has
   const ops = docs.map((d, i) => ({ updateOne: { filter: { _id: d._id, rev: i % 5 === 0 ? d.rev + 1 : d.rev, owner: d.owner }, update: { $set: { tag: `t${i}`, at }, $inc: { rev: 1, n: 10 }, $unset: { gone: '' } } } }))
-  ops.push({ updateOne: { filter: { _id: 'missing-1', rev: 0, owner: 'a' }, update: { $set: { tag: 'no' }, $inc: { rev: 1, n: 1 }, $unset: { gone: "" } } as never } })
+  ops.push({ updateOne: { filter: { _id: 'missing-1', rev: 0, owner: 'a' }, update: { $set: { tag: 'no' }, $inc: { rev: 1, n: 1 }, $unset: { gone: '' } } as never } })
   const res = await col.bulkWrite(ops as never, { ordered: false })
   const expectMatched = docs.filter((_, i) => i % 5 !== 0).length
   t.equal(res.matchedCount, expectMatched, 'every statement whose whole filter holds matched')

@@ -45,13 +45,17 @@ export function classifyByRules (profile: LeadProfile, offer: Offer): IntentAnsw
   const reasons: string[] = []
   let points = 0
   const tier = roleTier(profile.role, offer)
-  if (tier === 'decision-maker') { points += 20; reasons.push(`Decision-maker role (${profile.role})`) }
-  else if (tier === 'influencer') { points += 10; reasons.push(`Influencer role (${profile.role})`) }
-  else reasons.push(profile.role === null ? 'Role unknown' : `Role outside the buying group (${profile.role})`)
+  const roleReason = tier === 'decision-maker'
+    ? `Decision-maker role (${profile.role})`
+    : tier === 'influencer' ? `Influencer role (${profile.role})` : profile.role === null ? 'Role unknown' : `Role outside the buying group (${profile.role})`
+  points += tier === 'decision-maker' ? 20 : tier === 'influencer' ? 10 : 0
+  reasons.push(roleReason)
   const fit = industryFit(profile.industry, offer)
-  if (fit === 'exact') { points += 20; reasons.push(`Target industry (${profile.industry})`) }
-  else if (fit === 'adjacent') { points += 10; reasons.push(`Adjacent industry (${profile.industry})`) }
-  else reasons.push(profile.industry === null ? 'Industry unknown' : `Industry outside the ICP (${profile.industry})`)
+  const industryReason = fit === 'exact'
+    ? `Target industry (${profile.industry})`
+    : fit === 'adjacent' ? `Adjacent industry (${profile.industry})` : profile.industry === null ? 'Industry unknown' : `Industry outside the ICP (${profile.industry})`
+  points += fit === 'exact' ? 20 : fit === 'adjacent' ? 10 : 0
+  reasons.push(industryReason)
   const complete = Object.values(profile).every((v) => v !== null)
   if (complete) { points += 10; reasons.push('Complete profile') }
   const intent: IntentLabel = points >= 40 ? 'High' : points >= 20 ? 'Medium' : 'Low'

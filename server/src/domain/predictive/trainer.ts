@@ -230,7 +230,7 @@ export async function train (examples: readonly Example[], opts: TrainOptions, p
   const edges = quantileEdges([...oofProb], 10)
   const shares = new Array<number>(edges.length + 1).fill(0)
   for (const p of oofProb) shares[binOf(edges, p)]! += 1 / oofProb.length
-  await progress('done', step++, totalSteps)
+  await progress('done', step, totalSteps)
 
   const artifact: ModelArtifact = {
     algorithm: winner.candidate.algorithm as Algorithm,

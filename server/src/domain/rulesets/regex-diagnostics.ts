@@ -3,7 +3,7 @@
 import { parse, type Diagnostic, type ExpressionAst } from '@leadscore/rules-dsl'
 import { compileRuleRegex } from './rule-regex.js'
 
-function* regexLiterals (e: ExpressionAst): Generator<{ pattern: string; flags: string; range: Diagnostic['range'] }> {
+function * regexLiterals (e: ExpressionAst): Generator<{ pattern: string; flags: string; range: Diagnostic['range'] }> {
   switch (e.kind) {
     case 'and': case 'or':
       for (const x of e.operands) yield * regexLiterals(x)

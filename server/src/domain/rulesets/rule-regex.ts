@@ -75,7 +75,7 @@ export function regexProblem (pattern: string, flags: unknown = ''): { field: 'p
   if (!validRegexFlags(flags)) return { field: 'flags', detail: 'flags must be a string of i, m, s and u, each at most once' }
   try {
     // a syntax check as the rules language makes it: the RegExp is never used to match
-    new RegExp(pattern, flags) // eslint-disable-line no-new
+    new RegExp(pattern, flags)
   } catch (err) {
     return { field: 'pattern', detail: `invalid regular expression: ${err instanceof Error ? err.message : String(err)}` }
   }
