@@ -1,5 +1,6 @@
 import type { Core } from '../domain/core.js'
 import { newId } from '../lib/ids.js'
+import { createAuditService } from '../domain/audit.js'
 import { DEMO_OFFER, DEMO_RULESET, DEMO_TRACKING_PLAN } from './demo-ruleset.js'
 import { demoData } from './demo-data.js'
 
@@ -45,9 +46,8 @@ async function seed (core: Core): Promise<DemoSummary | null> {
   if (await core.c.leads.estimatedDocumentCount() > 0) return null
   const started = Date.now()
   // audit entries as the routes write them, so the audit page tells how the demo came to be
-  const audit = async (action: string, target: string, details: Record<string, unknown>): Promise<void> => {
-    await core.c.auditLog.insertOne({ _id: newId('au'), at: core.now(), actor: ACTOR, action, target, details })
-  }
+  const log = createAuditService(core)
+  const audit = async (action: string, target: string, details: Record<string, unknown>): Promise<void> => { await log.record(ACTOR, action, target, details) }
 
   const offer = await core.offers.create(DEMO_OFFER, ACTOR)
   await audit('offer.create', `offer:${offer.id}@${offer.version}`, { name: offer.name })

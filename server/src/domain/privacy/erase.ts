@@ -5,7 +5,7 @@ import type { Collection, Filter } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { idLists } from '../../infra/db.js'
 import { LS_ERR_LEAD_NOT_FOUND } from '../../errors.js'
-import { newId } from '../../lib/ids.js'
+import { createAuditService, type AuditService } from '../audit.js'
 import { ledgerRangeOf } from '../ids.js'
 import { normalizeEmail } from '../events/normalize.js'
 import { summaryOf } from '../lead-views/summary.js'
@@ -37,6 +37,8 @@ export interface PrivacyDeps {
   suppressions: SuppressionList
   /** This process's source counters held in memory (the stored ones are rewritten here). */
   sourceStats?: { redact(rewrite: (s: string) => string): void }
+  /** The audit log; one over `c` and `now` when not given. */
+  audit?: AuditService
 }
 
 /** What an erasure removed or redacted, by place (counts only: it is kept in the audit log). */
@@ -105,6 +107,7 @@ function rejectIsTheLead (raw: string, lead: Pick<LeadDoc, 'email' | 'externalId
 
 export function createPrivacyService (deps: PrivacyDeps) {
   const { c } = deps
+  const audit = deps.audit ?? createAuditService(deps)
   let statsInMemory = deps.sourceStats
   // backtest runs are stored in `jobs` with a shape of their own (routes/rulesets.ts)
   const backtestJobs = (): Collection<BacktestJobDoc> => c.jobs as unknown as Collection<BacktestJobDoc>
@@ -209,13 +212,10 @@ export function createPrivacyService (deps: PrivacyDeps) {
     }
 
     // audit entries stay (who did what, to which lead id); their details lose the identity
-    let auditEntries = 0
-    for await (const a of c.auditLog.find({}, { projection: { _id: 1, details: 1 } })) {
-      const text = JSON.stringify(a.details ?? {})
-      if (!m.hits(text)) continue
-      await c.auditLog.updateOne({ _id: a._id }, { $set: { details: JSON.parse(m.redact(text)) as Record<string, unknown> } })
-      auditEntries++
-    }
+    const auditEntries = await audit.rewriteDetails((details) => {
+      const text = JSON.stringify(details)
+      return m.hits(text) ? JSON.parse(m.redact(text)) as Record<string, unknown> : null
+    })
     return { rejects, idempotencyRecords, liveMessages, sourceStats, uploads, modelHoldoutRows, backtests, auditEntries }
   }
 
@@ -247,7 +247,7 @@ export function createPrivacyService (deps: PrivacyDeps) {
       })
       const rest = await redactElsewhere(l)
       const full: ErasureReport = { ...report, ...rest }
-      await c.auditLog.insertOne({ _id: newId('au'), at: deps.now(), actor: opts.actor, action: 'lead.delete', target: l._id, details: { ...full, suppress: opts.suppress } as unknown as Record<string, unknown> })
+      await audit.record(opts.actor, 'lead.delete', l._id, { ...full, suppress: opts.suppress } as unknown as Record<string, unknown>)
       return full
     },
 
@@ -275,9 +275,9 @@ export function createPrivacyService (deps: PrivacyDeps) {
         const mover = b.result?.movers.find((x) => x.leadId === l._id)
         if (mover !== undefined) backtests.push({ jobId: b._id, version: b.version, baseVersion: b.baseVersion, mover })
       }
-      const audit = await c.auditLog.find({ target: l._id }).toArray()
-      await c.auditLog.insertOne({ _id: newId('au'), at: deps.now(), actor, action: 'lead.export', target: l._id, details: { events: events.length, ledger: ledger.length, rejects: rejects.length } })
-      return { lead: l, events, ledger, aliases, notifications, deliveries, rejects, modelHoldouts, backtests, audit }
+      const entries = await audit.about(l._id)
+      await audit.record(actor, 'lead.export', l._id, { events: events.length, ledger: ledger.length, rejects: rejects.length })
+      return { lead: l, events, ledger, aliases, notifications, deliveries, rejects, modelHoldouts, backtests, audit: entries }
     },
   }
 }
