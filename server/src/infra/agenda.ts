@@ -10,6 +10,28 @@ export interface JobLogger {
 
 const MIN_POLL_MS = 1000
 
+/**
+ * Agenda connects its backend (creating its indexes) as soon as it is constructed, and leaves a failure of that
+ * connect unhandled: a database closed before the indexes were made (a boot that fails right after building the
+ * scheduler) then ended the process. This backend reports the failure instead; the jobs' own commands fail and are
+ * reported as they run.
+ */
+class ReportingMongoBackend extends MongoBackend {
+  private readonly onConnectError: (err: unknown) => void
+  constructor (opts: ConstructorParameters<typeof MongoBackend>[0], onConnectError: (err: unknown) => void) {
+    super(opts)
+    this.onConnectError = onConnectError
+  }
+
+  override async connect (): Promise<void> {
+    try {
+      await super.connect()
+    } catch (err) {
+      this.onConnectError(err)
+    }
+  }
+}
+
 export interface SchedulerOptions {
   db: Db
   processEveryMs: number
@@ -50,7 +72,7 @@ export class Scheduler {
     this.log = opts.log
     this.maxConcurrency = Math.max(opts.concurrency * 2, 8)
     this.agenda = new Agenda({
-      backend: new MongoBackend({ mongo: opts.db, collection: 'agendaJobs', ensureIndex: true }),
+      backend: new ReportingMongoBackend({ mongo: opts.db, collection: 'agendaJobs', ensureIndex: true }, (err) => { opts.log.warn({ err }, 'job scheduler could not prepare its collection') }),
       // each poll is a find-and-modify per job name, which on the embedded FerretDB reads the jobs collection and runs
       // one at a time: at most one a second per process (a job queued in this process starts at once anyway, through
       // the in-process notification channel)
