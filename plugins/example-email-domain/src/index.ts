@@ -1,7 +1,7 @@
 /**
  * An example third-party Leadscore scoring plugin: the quality of a lead's email domain. A business domain earns fit
  * points, a free-mail domain (gmail.com, outlook.com…) none by default, a disposable one (mailinator.com…) loses
- * some. The domain lists come from two maintained npm packages, `free-email-domains` and `disposable-email-domains`,
+ * some. The domain lists come from two maintained npm packages, `email-providers` and `disposable-email-domains`,
  * read once when the plugin is imported: nothing is looked up while an event is scored.
  *
  * It shows the three things a scoring plugin can give the rules engine: contributions (`score`), a fact rules read
@@ -13,9 +13,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import { defineScoringPlugin, type Contribution, type ScoringInput } from '@leadscore/server/contracts'
 
 const require = createRequire(import.meta.url)
-// both packages are plain JSON arrays of lower-case domains
+// both lists are plain JSON arrays of lower-case domains, shipped inside the packages (nothing is fetched at install)
 const DISPOSABLE: ReadonlySet<string> = new Set(require('disposable-email-domains') as string[])
-const FREE: ReadonlySet<string> = new Set(require('free-email-domains') as string[])
+const FREE: ReadonlySet<string> = new Set(require('email-providers/all.json') as string[])
 
 /** The plugin's configuration (a scoring plugin runs with its schema's defaults). */
 export const EmailDomainConfig = Type.Object({
