@@ -80,9 +80,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-restricted-imports': restrict({ ...infraBelow(), allowTypeImports: true }) },
   },
   {
-    // routes call domain services, never collections (routes still to move: uploads, sources)
+    // routes call domain services, never collections
     files: ['server/src/routes/**/*.ts'],
-    ignores: ['server/src/routes/{uploads,sources}.ts'],
     rules: {
       'no-restricted-syntax': ['error',
         { selector: "MemberExpression[object.name='core'][property.name='c']", message: 'Routes call domain services, not collections.' },

@@ -1,6 +1,5 @@
 import type { Core } from '../domain/core.js'
 import { newId } from '../lib/ids.js'
-import { createAuditService } from '../domain/audit.js'
 import { DEMO_OFFER, DEMO_RULESET, DEMO_TRACKING_PLAN } from './demo-ruleset.js'
 import { demoData } from './demo-data.js'
 
@@ -46,7 +45,7 @@ async function seed (core: Core): Promise<DemoSummary | null> {
   if (await core.c.leads.estimatedDocumentCount() > 0) return null
   const started = Date.now()
   // audit entries as the routes write them, so the audit page tells how the demo came to be
-  const log = createAuditService(core)
+  const log = core.audit
   const audit = async (action: string, target: string, details: Record<string, unknown>): Promise<void> => { await log.record(ACTOR, action, target, details) }
 
   const offer = await core.offers.create(DEMO_OFFER, ACTOR)

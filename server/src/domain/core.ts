@@ -18,7 +18,6 @@ import { createApiKeyService } from './auth/api-keys.js'
 import { createUserService } from './auth/users.js'
 import { createMetrics } from './metrics.js'
 import { createUploadService } from './uploads/upload-service.js'
-import { newId } from '../lib/ids.js'
 import { createIdentityService } from './identity.js'
 import { createOutbox } from './webhooks/outbox.js'
 import { createSubscriptionService } from './webhooks/subscriptions.js'
@@ -35,6 +34,7 @@ import { createScoredFeed } from './workers/scored-feed.js'
 import { createSweeper } from './workers/sweeper.js'
 import { createWorkers } from './workers/workers.js'
 import { registerJobs } from '../jobs/index.js'
+import { createAuditService } from './audit.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -66,11 +66,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const offers = createOfferService({ offers: c.offers, now, taxonomy: loadTaxonomy() })
   const rulesets = createRulesetService({ c, now, locks, offers })
   const live = createLiveFeed(c.liveFeed, now, { idIn: database.idIn })
-  const audit = async (actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> => {
-    await c.auditLog.insertOne({ _id: newId('au'), at: now(), actor, action, target, details })
-  }
+  const audit = createAuditService({ c, now })
   const predictive = createPredictiveService({
-    c, locks, rulesets, now, log, audit,
+    c, locks, rulesets, now, log, audit: audit.record,
     progress: async (jobId, data) => { await live.append('job.progress', ['jobs', `job:${jobId}`], data) },
   })
   // the built-in predictive plugin first: an installed plugin that also predicts has the last word
@@ -134,7 +132,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     submit: async (inputs, ctx) => await counted(await storing.submit(inputs, ctx)),
   }
 
-  const privacy = createPrivacyService({ c, now, ferret: database.ferret, withLeadLock: leadLocks.withLeadLock, views, outbox, identity, suppressions })
+  const privacy = createPrivacyService({ c, now, audit, ferret: database.ferret, withLeadLock: leadLocks.withLeadLock, views, outbox, identity, suppressions })
   const uploads = createUploadService({
     c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log, onRejectsStored: async (n) => { await views.rejectsStored(n) },
   })
@@ -147,9 +145,9 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const jobs = registerJobs({
     scheduler, locks, lockLifetimeMs: worker.lockLifetimeMs,
-    rescoreAll: { c, processor, enqueue, withLeadLock: leadLocks.withLeadLock, live, outbox, feed, now, lockLifetimeMs: worker.lockLifetimeMs, batchLeads: worker.batchLeads, log },
-    rebuildViews: { c, views, pauseScoring: runner.paused, now, lockLifetimeMs: worker.lockLifetimeMs, log },
-    backtest: { c, pipeline, rulesets, live, now, lockLifetimeMs: worker.lockLifetimeMs, log },
+    rescoreAll: { c, audit, processor, enqueue, withLeadLock: leadLocks.withLeadLock, live, outbox, feed, now, lockLifetimeMs: worker.lockLifetimeMs, batchLeads: worker.batchLeads, log },
+    rebuildViews: { c, audit, views, pauseScoring: runner.paused, now, lockLifetimeMs: worker.lockLifetimeMs, log },
+    backtest: { c, audit, pipeline, rulesets, live, now, lockLifetimeMs: worker.lockLifetimeMs, log },
     trainModel: { predictive, lockLifetimeMs: worker.lockLifetimeMs, log },
     sweep, decayTick, log,
   })
@@ -160,7 +158,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   })
 
   return {
-    config, database, c, now, metrics, locks, rulesets, offers, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
+    config, database, c, now, metrics, audit, locks, rulesets, offers, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
     trackingPlan, violations,
     predictive, identity, suppressions, privacy, enqueue, sweep, decayTick, withLeadLock: leadLocks.withLeadLock, views, jobs,

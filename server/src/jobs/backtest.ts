@@ -1,6 +1,7 @@
 // A backtest: a ruleset version (usually a draft) replayed against stored history next to the version it would
 // replace. The route records the job and answers 202; any worker process runs it; its progress and result live in
 // the job document (`/v1/backtests/:id`).
+import type { AuditService } from '../domain/audit.js'
 import type { Collection } from 'mongodb'
 import type { Collections } from '../infra/db.js'
 import type { ScoringPipeline } from '../domain/scoring/pipeline.js'
@@ -14,6 +15,7 @@ export const BACKTEST = 'backtest'
 
 export interface BacktestJobDeps {
   c: Collections
+  audit: Pick<AuditService, 'record'>
   pipeline: ScoringPipeline
   rulesets: Pick<RulesetService, 'byVersion'>
   live: Pick<LiveFeed, 'append'>
@@ -49,7 +51,7 @@ export function backtestJob (deps: BacktestJobDeps) {
       version: req.version, baseVersion: req.baseVersion, scope: req.scope, actor: req.actor, result: null,
     }
     await backtests.insertOne(job)
-    await deps.c.auditLog.insertOne({ _id: newId('au'), at: t, actor: req.actor, action: 'ruleset.backtest', target: `ruleset:${req.version}`, details: { jobId: job._id, baseVersion: req.baseVersion } })
+    await deps.audit.record(req.actor, 'ruleset.backtest', `ruleset:${req.version}`, { jobId: job._id, baseVersion: req.baseVersion })
     await deps.schedule(BACKTEST, { jobId: job._id })
     return job
   }

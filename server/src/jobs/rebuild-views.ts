@@ -1,5 +1,6 @@
 // Rebuild the lead views: the lead index and the aggregates computed again from the leads and events (a database
 // from before the views, or an operator's repair). Scoring waits in this process while it runs.
+import type { AuditService } from '../domain/audit.js'
 import type { Collections } from '../infra/db.js'
 import type { JobDoc } from '../domain/types.js'
 import type { LeadViews } from '../domain/lead-views/service.js'
@@ -10,6 +11,7 @@ export const REBUILD_VIEWS = 'rebuild-views'
 
 export interface RebuildViewsDeps {
   c: Collections
+  audit: Pick<AuditService, 'record'>
   views: Pick<LeadViews, 'rebuild'>
   /** Runs `fn` with this process's scoring paused (workers/scoring-runner.ts). */
   pauseScoring: <T>(fn: () => Promise<T>) => Promise<T>
@@ -27,7 +29,7 @@ export function rebuildViewsJob (deps: RebuildViewsDeps) {
     const t = now()
     const job: JobDoc = { _id: newId('job'), kind: 'rebuild-views', state: 'queued', total: 0, done: 0, error: null, createdAt: t, updatedAt: t, finishedAt: null }
     await c.jobs.insertOne(job)
-    await c.auditLog.insertOne({ _id: newId('au'), at: t, actor, action: 'views.rebuild', target: job._id, details: {} })
+    await deps.audit.record(actor, 'views.rebuild', job._id, {})
     await deps.schedule(REBUILD_VIEWS, { jobId: job._id })
     return job
   }

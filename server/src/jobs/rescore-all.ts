@@ -1,6 +1,7 @@
 // Re-score all: every lead scored again from its history under the published ruleset (after a publish, a model
 // deployment or an offer change). Stage and grade notifications of the re-scored leads are held until the job ends
 // (webhooks/outbox.ts), and so are their live messages (workers/scored-feed.ts).
+import type { AuditService } from '../domain/audit.js'
 import type { Collections } from '../infra/db.js'
 import type { JobDoc } from '../domain/types.js'
 import type { LeadProcessor } from '../domain/scoring/processor.js'
@@ -15,6 +16,7 @@ export const RESCORE_ALL = 'rescore-all'
 
 export interface RescoreAllDeps {
   c: Collections
+  audit: Pick<AuditService, 'record'>
   processor: LeadProcessor
   enqueue: (leadIds: string[]) => Promise<void>
   withLeadLock: <T>(leadId: string, fn: () => Promise<T>, waitMs?: number) => Promise<T>
@@ -36,7 +38,7 @@ export function rescoreAllJob (deps: RescoreAllDeps) {
     const t = now()
     const job: JobDoc = { _id: newId('job'), kind: 'rescore-all', state: 'queued', total: await c.leads.countDocuments({}), done: 0, error: null, createdAt: t, updatedAt: t, finishedAt: null }
     await c.jobs.insertOne(job)
-    await c.auditLog.insertOne({ _id: newId('au'), at: t, actor, action: 'rescore.all', target: job._id, details: { total: job.total } })
+    await deps.audit.record(actor, 'rescore.all', job._id, { total: job.total })
     await deps.schedule(RESCORE_ALL, { jobId: job._id })
     return job
   }

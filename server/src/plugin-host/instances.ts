@@ -9,7 +9,7 @@ import { resolvePublicHost } from '../lib/address-guard.js'
 import { decodeKeys, encodeKeys, findForbiddenKey } from '../lib/keys.js'
 import type { PluginRegistry } from './registry.js'
 import type { SecretBox } from '../lib/secret-box.js'
-import { createAuditService, type AuditService } from '../domain/audit.js'
+import type { AuditService } from '../domain/audit.js'
 import {
   LS_ERR_PLUGIN_INVALID, LS_ERR_SOURCE_CONFIG_INVALID, LS_ERR_SOURCE_HOST_PRIVATE, LS_ERR_SOURCE_NOT_FOUND, LS_ERR_SOURCE_SECRET_INVALID,
   LS_ERR_SOURCE_SECRET_REQUIRED, LS_ERR_SOURCE_TYPE_UNKNOWN, LS_ERR_VALIDATION,
@@ -41,8 +41,8 @@ export interface InstanceServiceDeps {
   secrets: SecretBox
   /** Whether a source's `host` may be (or resolve to) a private or loopback address (LEADSCORE_WEBHOOKS_ALLOW_PRIVATE). */
   allowPrivateHosts?: boolean
-  /** The audit log every change is written to; one over `c` and `now` when not given. */
-  audit?: AuditService
+  /** The audit log every change is written to (the core's one service). */
+  audit: AuditService
 }
 
 /** Config validation errors as one readable line (every failing path). */
@@ -136,7 +136,7 @@ export function createInstanceService (deps: InstanceServiceDeps) {
     return { ...config, host: r.address, ...(hasServername && config.servername === undefined ? { servername: name } : {}) }
   }
 
-  const audit = (deps.audit ?? createAuditService({ c, now })).record
+  const audit = deps.audit.record
 
   async function get (id: string): Promise<PluginInstanceDoc> {
     const doc = await c.pluginInstances.findOne({ _id: id })

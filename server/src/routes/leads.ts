@@ -7,7 +7,6 @@ import { decodeStringCursor, pageOf } from '../lib/cursor.js'
 import { encodeKeys, encodeKey, findForbiddenKey } from '../lib/keys.js'
 import { newId } from '../lib/ids.js'
 import { leadIdOf } from '../domain/ids.js'
-import { createAuditService } from '../domain/audit.js'
 import { createLeadStore } from '../domain/leads/lead-store.js'
 import { leadOut, eventOut, ledgerOut } from './serialize.js'
 import { normalizeEmail, leadKeyOf } from '../domain/events/normalize.js'
@@ -73,7 +72,7 @@ const counted = (l: LeadDoc): boolean => l.rev > 0 || l.inViews === true
 const leadsRoutes: FastifyPluginAsyncTypebox = async function leadsRoutes (app) {
   const { core } = app
   const leads = createLeadStore(core)
-  const audit = createAuditService(core)
+  const audit = core.audit
   const ledgerDeps = leads.ledger
 
   /** Every change to a lead document happens under the lead's lock (see the lead processor). */

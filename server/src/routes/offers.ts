@@ -3,7 +3,6 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { OfferInput, OfferList, ActivateBody, ActivateResult, Taxonomy } from '../schemas/offers.js'
 import type { Offer } from '../domain/offers/types.js'
-import { createAuditService } from '../domain/audit.js'
 import { LS_ERR_OFFER_NOT_FOUND } from '../errors.js'
 
 const out = (o: Offer) => ({
@@ -20,7 +19,7 @@ const RescoreResult = Type.Object({ rescoreJobId: Type.Union([Type.String(), Typ
 
 const offersRoutes: FastifyPluginAsyncTypebox = async function offersRoutes (app) {
   const { core } = app
-  const audit = createAuditService(core).record
+  const audit = core.audit.record
   // changing what rules read as `offer.*` is like publishing a ruleset: existing scores change on a re-score
   const changed = async (payload: Record<string, unknown>, rescore: boolean | undefined, actor: string) => {
     await core.live.append('offer.activated', ['offers', 'rulesets'], payload)

@@ -4,14 +4,13 @@ import { problemResponses } from '../schemas/common.js'
 import { SuppressionEntry, SuppressionLift } from '../schemas/privacy.js'
 import { LS_ERR_SUPPRESSION_NOT_FOUND, LS_ERR_VALIDATION } from '../errors.js'
 import { keyOfIdentity, suppressionIdOf, type SuppressionDoc } from '../domain/privacy/suppression.js'
-import { createAuditService } from '../domain/audit.js'
 
 const entryOut = (d: SuppressionDoc) => ({ id: d._id, kind: d.kind, leadId: d.leadId, at: d.at.toISOString(), by: d.by })
 
 /** The suppression list of erased identities (docs/privacy.md): read and lifted by admins. */
 const privacyRoutes: FastifyPluginAsyncTypebox = async function privacyRoutes (app) {
   const { core } = app
-  const audit = createAuditService(core)
+  const audit = core.audit
 
   async function lift (id: string, actor: string): Promise<void> {
     if (!await core.suppressions.lift(id)) throw new LS_ERR_SUPPRESSION_NOT_FOUND(id)

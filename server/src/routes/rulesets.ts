@@ -7,7 +7,6 @@ import {
 } from '../schemas/rulesets.js'
 import { RULESET_TEMPLATES } from '../domain/rulesets/templates.js'
 import type { RulesetDoc } from '../domain/types.js'
-import { createAuditService } from '../domain/audit.js'
 import { createJobStore } from '../domain/job-store.js'
 import { createLeadStore } from '../domain/leads/lead-store.js'
 import { FACT_CATALOG, compileRulesSource } from '../domain/rulesets/ruleset-service.js'
@@ -28,7 +27,7 @@ const STALE_MS = 5 * 60_000
 const rulesetsRoutes: FastifyPluginAsyncTypebox = async function rulesetsRoutes (app) {
   const { core } = app
 
-  const audit = createAuditService(core).record
+  const audit = core.audit.record
   const jobs = createJobStore(core)
   const leads = createLeadStore(core)
 

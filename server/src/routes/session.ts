@@ -5,12 +5,11 @@ import { LoginBody, SessionInfo } from '../schemas/users.js'
 import { ROLE_SCOPES, userOut } from '../domain/auth/users.js'
 import { checkCsrf, sessionCookie, sessionToken } from '../http/auth.js'
 import { LS_ERR_UNAUTHORIZED } from '../errors.js'
-import { createAuditService } from '../domain/audit.js'
 
 /** Console sign-in: `POST` opens a session (cookie `ls_session`), `GET` tells who is signed in, `DELETE` signs out. */
 const sessionRoutes: FastifyPluginAsyncTypebox = async function sessionRoutes (app) {
   const { core } = app
-  const audit = createAuditService(core)
+  const audit = core.audit
 
   app.post('/v1/session', {
     schema: {

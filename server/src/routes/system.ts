@@ -4,13 +4,12 @@ import { problemResponses, IdParams, Page } from '../schemas/common.js'
 import { ERROR_CODES, LS_ERR_JOB_NOT_FOUND, LS_ERR_NOT_FOUND, slugOf, titleOf } from '../errors.js'
 import { Job, AuditEntry, ApiKey, ApiKeyCreate, ApiKeyCreated, Stats } from '../schemas/system.js'
 import type { Scope } from '../domain/types.js'
-import { createAuditService } from '../domain/audit.js'
 import { createJobStore } from '../domain/job-store.js'
 import { metricsAccess } from '../http/metrics-access.js'
 
 const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app) {
   const { core } = app
-  const audit = createAuditService(core)
+  const audit = core.audit
   const jobs = createJobStore(core)
 
   app.get('/healthz', { schema: { tags: ['system'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }))

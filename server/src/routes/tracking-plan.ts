@@ -4,7 +4,6 @@ import { problemResponses } from '../schemas/common.js'
 import { PlanCheckBody, PlanCheckResult, PlanReplace, PlanTypeParams, PlanTypePut, PlanVersionParams, PlanVersions, PlanViolations, TrackingPlan } from '../schemas/tracking-plan.js'
 import { checkAgainst, planProperties, planTypeName, type TrackingPlan as Plan } from '../domain/events/tracking-plan.js'
 import { LS_ERR_VALIDATION } from '../errors.js'
-import { createAuditService } from '../domain/audit.js'
 
 const planOut = (p: Plan) => ({
   version: p.version, author: p.author, note: p.note, createdAt: p.createdAt?.toISOString() ?? null, types: p.types, properties: planProperties(p),
@@ -15,7 +14,7 @@ const conflict = { 409: Type.Ref('ProblemDetails') }
 /** The tracking plan (docs/tracking-plans.md): read by anyone who can read, written by admins, every save audited. */
 const trackingPlanRoutes: FastifyPluginAsyncTypebox = async function trackingPlanRoutes (app) {
   const { core } = app
-  const audit = createAuditService(core)
+  const audit = core.audit
 
   const saved = async (actor: string, action: string, p: Plan, details: Record<string, unknown>) => {
     await audit.record(actor, action, `tracking-plan:${p.version}`, details)

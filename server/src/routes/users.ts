@@ -3,12 +3,11 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { User, UserCreate, UserPatch } from '../schemas/users.js'
 import { userOut } from '../domain/auth/users.js'
-import { createAuditService } from '../domain/audit.js'
 
 /** Console users (admin only). */
 const usersRoutes: FastifyPluginAsyncTypebox = async function usersRoutes (app) {
   const { core } = app
-  const audit = createAuditService(core)
+  const audit = core.audit
   const conflict = { 409: Type.Ref('ProblemDetails') }
 
   app.get('/v1/users', {

@@ -3,7 +3,6 @@ import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams } from '../schemas/common.js'
 import { WebhookWithSecret, WebhookCreate, WebhookUpdate, RotateSecret, WebhookTestResult } from '../schemas/webhooks.js'
 import type { DeliveryDoc, WebhookDoc } from '../domain/types.js'
-import { createAuditService } from '../domain/audit.js'
 
 const iso = (d: Date | null | undefined): string | null => d == null ? null : d.toISOString()
 
@@ -30,7 +29,7 @@ function deliveryOut (d: DeliveryDoc) {
 /** Outbound webhook subscriptions (admin only): stage and grade changes signed with Standard Webhooks. */
 const webhooksRoutes: FastifyPluginAsyncTypebox = async function webhooksRoutes (app) {
   const { core } = app
-  const audit = createAuditService(core).record
+  const audit = core.audit.record
 
   app.post('/v1/webhooks', {
     config: { scope: 'admin' },

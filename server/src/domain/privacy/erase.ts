@@ -5,7 +5,7 @@ import type { Collection, Filter } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { idLists } from '../../infra/db.js'
 import { LS_ERR_LEAD_NOT_FOUND } from '../../errors.js'
-import { createAuditService, type AuditService } from '../audit.js'
+import type { AuditService } from '../audit.js'
 import { ledgerRangeOf } from '../ids.js'
 import { normalizeEmail } from '../events/normalize.js'
 import { summaryOf } from '../lead-views/summary.js'
@@ -37,8 +37,8 @@ export interface PrivacyDeps {
   suppressions: SuppressionList
   /** This process's source counters held in memory (the stored ones are rewritten here). */
   sourceStats?: { redact(rewrite: (s: string) => string): void }
-  /** The audit log; one over `c` and `now` when not given. */
-  audit?: AuditService
+  /** The audit log (the core's one service). */
+  audit: AuditService
 }
 
 /** What an erasure removed or redacted, by place (counts only: it is kept in the audit log). */
@@ -107,7 +107,7 @@ function rejectIsTheLead (raw: string, lead: Pick<LeadDoc, 'email' | 'externalId
 
 export function createPrivacyService (deps: PrivacyDeps) {
   const { c } = deps
-  const audit = deps.audit ?? createAuditService(deps)
+  const { audit } = deps
   let statsInMemory = deps.sourceStats
   // backtest runs are stored in `jobs` with a shape of their own (routes/rulesets.ts)
   const backtestJobs = (): Collection<BacktestJobDoc> => c.jobs as unknown as Collection<BacktestJobDoc>
