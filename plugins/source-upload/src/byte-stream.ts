@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { peek } from '@leadscore/server/contracts'
 
 /**
  * A file-level problem that stops reading an upload: everything before `line` is kept (and counted), nothing after
@@ -13,28 +14,6 @@ export class UploadStop extends Error {
 }
 
 export type TextEncodingName = 'utf-8' | 'utf-16le' | 'utf-16be'
-
-/** Reads ahead until `enough(head)` or the end, and gives the bytes read plus a stream that replays them first. */
-export async function peek (src: AsyncIterable<Buffer>, enough: (head: Buffer) => boolean): Promise<{ head: Buffer; stream: AsyncIterable<Buffer> }> {
-  const it = src[Symbol.asyncIterator]()
-  const parts: Buffer[] = []
-  let head: Buffer = Buffer.alloc(0)
-  let done = false
-  while (!enough(head)) {
-    const r = await it.next()
-    if (r.done === true) { done = true; break }
-    parts.push(r.value)
-    head = parts.length === 1 ? r.value : Buffer.concat(parts)
-  }
-  const first = head
-  async function * replay (): AsyncGenerator<Buffer> {
-    if (first.length > 0) yield first
-    if (done) return
-    // yield* hands an early return on to the source, so it is released too
-    yield * { [Symbol.asyncIterator]: () => it }
-  }
-  return { head: first, stream: replay() }
-}
 
 /**
  * Turns the file into UTF-8 bytes: a UTF-8 byte order mark is dropped, UTF-16 (recognised by its byte order mark)

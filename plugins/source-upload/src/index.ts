@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import {
-  batchRow, defineSourcePlugin, refuseInput, SourceInputError,
+  batchRow, defineSourcePlugin, peek, refuseInput, SourceInputError,
   type BatchFile, type BatchRow, type EventInput, type RefusedInput,
 } from '@leadscore/server/contracts'
-import { UploadStop, checkUtf8, peek, toUtf8 } from './byte-stream.js'
+import { UploadStop, checkUtf8, toUtf8 } from './byte-stream.js'
 import { csvRecords, sniffDelimiter } from './csv-records.js'
 import { jsonArrayRecords, ndjsonRecords, type RowReject } from './json-records.js'
 import { checkMapping, compileCsvMapping, jsonMapper, type CsvMapper, type MappedRow, type UploadKind } from './mapping.js'

@@ -5,6 +5,8 @@
 import type { TSchema, Static } from '@sinclair/typebox'
 /** Parses JSON bytes as the server parses request bodies (depth checked before parsing, no prototype keys). */
 export { parseJsonStrict } from '../lib/strict-json.js'
+/** Reads a byte stream's first bytes (to sniff an encoding or a layout) and gives a stream that replays them first. */
+export { peek } from '../lib/peek-stream.js'
 
 export { LEAD_UPDATED, batchRow, isBatchRow, type BatchFile, type BatchRow } from './batch.js'
 import type { BatchFile, BatchRow } from './batch.js'

@@ -10,7 +10,8 @@ import type { LiveFeed } from '../live/live-feed.js'
 import type { RejectDoc, UploadDoc, UploadFormat, UploadKind, UploadSpool } from '../types.js'
 import { canonicalJson, newId, sha256 } from '../../lib/ids.js'
 import { isBatchRow, isRefusedInput, pluginErrorKind, type BatchFile } from '../../contracts/index.js'
-import { UploadStop, peek } from './upload-stop.js'
+import { UploadStop } from './upload-stop.js'
+import { peek } from '../../lib/peek-stream.js'
 import { createUploadAdmission, type AdmissionTicket } from './upload-admission.js'
 
 /** A row refused while reading the file (before ingest), stored as the row's reject. */
