@@ -232,6 +232,8 @@ t.test('a cancel reaches the process holding the upload through the flag on its 
   const ended = (await app.inject({ url: `/v1/uploads/${id}`, headers: AUTH })).json() as Json
   t.match(ended, { status: 'failed', error: { code: 'LS_ERR_UPLOAD_CANCELLED', message: /elsewhere/ }, rows: 100, accepted: 100, cancelRequested: { by: 'elsewhere' } })
   t.equal(await db.c.events.countDocuments({ requestId: id }), 100, 'exactly the counted rows are stored')
+  // the spool goes when the holder's work on the upload ends, just after it records the failure
+  await waitFor('the spool file removed', async () => !existsSync(join(dir, `${id}.part`)), 5_000).catch(() => undefined)
   t.notOk(existsSync(join(dir, `${id}.part`)), 'the spool file is removed')
   t.equal((await pending)?.body.code, 'LS_ERR_UPLOAD_CANCELLED')
 })
