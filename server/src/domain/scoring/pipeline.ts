@@ -1,4 +1,4 @@
-import type { Contribution, ScoringPlugin, PluginContext, PredictiveScore, ScoringInput } from '../../contracts/index.js'
+import type { Contribution, EventView, LeadView, ScoringPlugin, PluginContext, PredictiveScore, ScoringInput } from '../../contracts/index.js'
 import type { EventDoc, LeadDoc, Reason, ScoreState } from '../types.js'
 import { decodeKeys } from '../../lib/keys.js'
 import { applyContributions, applyDecay, applyFit } from './model.js'
@@ -67,6 +67,17 @@ function foldFitAttributes (state: ScoreState, event: EventDoc, ruleset: ActiveR
 
 // a type literal (not the ScoreView interface), so that it is a fact value: Record<string, unknown>
 type ScoreFacts = { total: number; engagement: number; fit: number; intent: number; stage: string }
+
+/** The views plugins get of the lead, the event and the score: the same for `score` and `predict`. */
+function leadView (lead: LeadDoc, attributes: Record<string, unknown>): LeadView {
+  return { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes, status: lead.status, sources: lead.sources ?? [] }
+}
+function eventView (event: EventDoc, type: string, properties: Record<string, unknown>): EventView {
+  return { id: event._id, sourceId: event.sourceId, type, occurredAt: event.occurredAt, properties }
+}
+function scoreFacts (state: ScoreState): ScoreFacts {
+  return { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
+}
 
 /** One mapped event being scored: what the steps read, and what each adds. */
 interface EventScoring {
@@ -183,12 +194,12 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
     run (s) {
       const { lead, event, state, ruleset } = s
       s.eventFacts = { id: event._id, type: s.type, rawType: event.type, sourceId: event.sourceId, occurredAt: event.occurredAt.toISOString(), properties: s.properties }
-      s.scoreFacts = { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage }
+      s.scoreFacts = scoreFacts(state)
       const readsPlugins = factSources.length > 0 && rulesReadPluginFacts(ruleset.rules)
       if (scorers.length > 0 || readsPlugins) {
         s.input = {
-          lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes: s.lf.attributes as Record<string, unknown>, status: lead.status, sources: lead.sources ?? [] },
-          event: { id: event._id, sourceId: event.sourceId, type: s.type, occurredAt: event.occurredAt, properties: s.properties },
+          lead: leadView(lead, s.lf.attributes as Record<string, unknown>),
+          event: eventView(event, s.type, s.properties),
           score: s.scoreFacts,
           rulesetVersion: ruleset.version,
         }
@@ -203,9 +214,9 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
     let out: PredictiveScore | null = null
     for (const { plugin, ctx } of predictors) {
       const p = plugin.predict!({
-        lead: { id: lead._id, email: lead.email, externalId: lead.externalId, name: lead.name, company: lead.company, attributes, status: lead.status, sources: lead.sources ?? [] },
-        event: { id: event._id, sourceId: event.sourceId, type, occurredAt: event.occurredAt, properties },
-        score: { total: state.total, engagement: state.engagement, fit: state.fit, intent: state.intent, stage: state.stage },
+        lead: leadView(lead, attributes),
+        event: eventView(event, type, properties),
+        score: scoreFacts(state),
         activity: state.activity ?? emptyActivity(),
       }, ctx)
       if (p !== null) out = p
