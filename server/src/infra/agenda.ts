@@ -1,6 +1,6 @@
 import { Agenda, InMemoryNotificationChannel, type Job } from 'agenda'
 import { MongoBackend } from '@agendajs/mongo-backend'
-import type { Db } from 'mongodb'
+import type { Collection, Db, Document } from 'mongodb'
 
 export interface JobLogger {
   info(o: object, m: string): void
@@ -9,6 +9,7 @@ export interface JobLogger {
 }
 
 const MIN_POLL_MS = 1000
+const JOBS_COLLECTION = 'agendaJobs'
 
 /**
  * Agenda connects its backend (creating its indexes) as soon as it is constructed, and leaves a failure of that
@@ -67,12 +68,15 @@ export class Scheduler {
   private readonly log: JobLogger
   private readonly inflight = new Set<Promise<void>>()
   private readonly maxConcurrency: number
+  /** Agenda's collection, for the schedules kept per data value (`everyWithData`, `cancel`). */
+  private readonly jobs: Collection<Document>
 
   constructor (opts: SchedulerOptions) {
     this.log = opts.log
     this.maxConcurrency = Math.max(opts.concurrency * 2, 8)
+    this.jobs = opts.db.collection(JOBS_COLLECTION)
     this.agenda = new Agenda({
-      backend: new ReportingMongoBackend({ mongo: opts.db, collection: 'agendaJobs', ensureIndex: true }, (err) => { opts.log.warn({ err }, 'job scheduler could not prepare its collection') }),
+      backend: new ReportingMongoBackend({ mongo: opts.db, collection: JOBS_COLLECTION, ensureIndex: true }, (err) => { opts.log.warn({ err }, 'job scheduler could not prepare its collection') }),
       // each poll is a find-and-modify per job name, which on the embedded FerretDB reads the jobs collection and runs
       // one at a time: at most one a second per process (a job queued in this process starts at once anyway, through
       // the in-process notification channel)
@@ -138,6 +142,38 @@ export class Scheduler {
   async every (name: string, intervalMs: number): Promise<void> {
     if (!this.specs.has(name)) throw new Error(`job '${name}' is not defined`)
     await this.agenda.every(intervalMs, name, undefined, { skipImmediate: false })
+  }
+
+  /**
+   * Keeps one recurring job per value of the data fields named by `uniqueKey` (one schedule per source instance, say):
+   * made due now when missing; its interval and data replaced when the interval differs, the next run then no later
+   * than one new interval after the last; left alone otherwise, so repeating the call does not move its next run.
+   */
+  async everyWithData<D extends Record<string, unknown>> (name: string, intervalMs: number, data: D, uniqueKey: ReadonlyArray<keyof D & string>): Promise<void> {
+    if (!this.specs.has(name)) throw new Error(`job '${name}' is not defined`)
+    const query: Record<string, unknown> = { name }
+    for (const k of uniqueKey) query[`data.${k}`] = data[k]
+    const found = await this.jobs.findOne(query, { projection: { repeatInterval: 1, nextRunAt: 1, lastRunAt: 1 } })
+    if (found === null) {
+      // an upsert that only inserts: a schedule another process made meanwhile is kept as it is
+      const job = this.agenda.create(name, data)
+      job.repeatEvery(intervalMs)
+      job.unique(query, { insertOnly: true })
+      await job.save()
+      return
+    }
+    if (Number(found.repeatInterval) === intervalMs) return
+    const base = found.lastRunAt instanceof Date ? found.lastRunAt.getTime() : Date.now()
+    const latest = new Date(base + intervalMs)
+    const next = found.nextRunAt instanceof Date && found.nextRunAt.getTime() < latest.getTime() ? found.nextRunAt : latest
+    await this.jobs.updateOne({ _id: found._id }, { $set: { repeatInterval: intervalMs, data, nextRunAt: next } })
+  }
+
+  /** Removes the jobs of a name whose data holds these fields (a recurring schedule stops for good). */
+  async cancel (name: string, data: Record<string, string | number | boolean>): Promise<number> {
+    const query: Record<string, unknown> = { name }
+    for (const [k, v] of Object.entries(data)) query[`data.${k}`] = v
+    return (await this.jobs.deleteMany(query)).deletedCount
   }
 
   /**
