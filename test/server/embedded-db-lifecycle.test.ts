@@ -86,6 +86,9 @@ t.test('SIGKILL of the server ends its FerretDB; a second server on the folder i
   const pids = ferretDbPidsOn(dbDir)
   t.equal(pids.length, 1, 'one FerretDB serves the folder')
   const ferret = pids[0]!
+  // its garbage collector runs less often than Go's default (infra/ferretdb.ts: ferretGcEnv)
+  const env = readFileSync(`/proc/${ferret}/environ`, 'utf8').split('\0')
+  t.ok(env.includes('GOGC=400') && env.includes('GOMEMLIMIT=1GiB'), 'FerretDB runs with GOGC=400 and a 1 GiB soft memory limit')
 
   // a second server on the same folder while the first runs
   const second = await start()
