@@ -10,6 +10,7 @@ import { backtestJob, type BacktestJobDeps } from './backtest.js'
 import { trainModelJob, type TrainModelDeps } from './train-model.js'
 import { sweepJob, SWEEP } from './sweep.js'
 import { decayTickJob, DECAY_TICK } from './decay-tick.js'
+import { defineSourcePoll, type SourcePollSchedule, type SourcePollWork } from './source-poll.js'
 
 type Without<T> = Omit<T, 'schedule'>
 
@@ -63,6 +64,8 @@ export function registerJobs (deps: JobsDeps) {
       await scheduler.every(SWEEP, every.sweepMs)
       await scheduler.every(DECAY_TICK, every.decayTickMs)
     },
+    /** Defines the source poll jobs; their work is the plugin host's poller, built after the core (jobs/source-poll.ts). */
+    useSourcePoll: (work: SourcePollWork): SourcePollSchedule => defineSourcePoll(scheduler, work, { lockLifetimeMs: deps.lockLifetimeMs, log: deps.log }),
     startRescoreAll: rescoreAll.start,
     startRebuildViews: rebuildViews.start,
     startBacktest: backtest.start,

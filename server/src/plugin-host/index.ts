@@ -47,7 +47,7 @@ export function createSourceHost (deps: { core: Core; registry: PluginRegistry; 
     poller?.onChange(change)
   }
   const instances = createInstanceService({ c, audit: core.audit, registry, now, onChange, secrets: deps.secrets, allowPrivateHosts: core.config.webhooks.allowPrivate })
-  poller = createPoller({ c, instances, contexts, locks: core.locks, ingest: core.ingest, stats, now, log: deps.log, processId })
+  poller = createPoller({ c, instances, contexts, locks: core.locks, ingest: core.ingest, stats, now, log: deps.log, processId, useJobs: core.jobs.useSourcePoll })
   // uploads are read by the installed sources' batch parsers (first-party: @leadscore/plugin-source-upload)
   core.uploads.useReaders(createBatchReaders(registry, contexts))
 

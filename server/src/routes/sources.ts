@@ -134,7 +134,7 @@ const sourcesRoutes: FastifyPluginAsyncTypebox = async function sourcesRoutes (a
   }, async (req) => {
     const doc = await instances.get(req.params.id)
     if (host.registry.sources.get(doc.type)?.poll === undefined) throw new LS_ERR_SOURCE_NOT_POLLED(doc._id, doc.type)
-    const r = await host.poller.runOnce(doc._id, true)
+    const r = await host.poller.pollNow(doc._id)
     return { status: r.status, events: r.events, pages: r.pages, ...(r.error !== undefined ? { error: { at: r.error.at.toISOString(), code: r.error.code, message: r.error.message } } : {}) }
   })
 }
