@@ -181,10 +181,23 @@ function isNotImplemented (err: unknown): boolean {
   return err instanceof MongoServerError && (err.code === 238 || err.code === 115)
 }
 
-/** Creates every index (idempotent). Runs at boot so a bad deployment fails before serving. */
-export async function ensureIndexes (db: Db): Promise<void> {
-  for (const [name, specs] of Object.entries(INDEXES)) {
+/**
+ * Creates every index (idempotent). Runs at boot so a bad deployment fails before serving.
+ *
+ * On FerretDB (`ferret`) only the unique indexes are created, and non-unique ones an older version created are
+ * dropped: FerretDB 1.24 answers every query on a field other than `_id` by reading the collection, so a non-unique
+ * index is never read, while SQLite recomputes every index expression of a document (a parse of its JSON each) on
+ * each insert and update. The unique ones stay: they are constraints (lead keys, event external ids).
+ */
+export async function ensureIndexes (db: Db, opts: { ferret?: boolean } = {}): Promise<void> {
+  for (const [name, all] of Object.entries(INDEXES)) {
     const col = db.collection(name)
+    const specs = opts.ferret === true ? all.filter((s) => s.unique === true) : all
+    if (opts.ferret === true && all.length > specs.length) {
+      const unused = new Set(all.filter((s) => s.unique !== true).map((s) => s.name))
+      const existing = await col.listIndexes().toArray().catch(() => [] as Document[])
+      for (const ix of existing) if (unused.has(ix.name as string)) await col.dropIndex(ix.name as string)
+    }
     for (const { ttl, ...spec } of specs) {
       const options: Document = { name: spec.name }
       if (spec.unique === true) options.unique = true
@@ -217,7 +230,7 @@ export async function openDatabase (uri: string, dbName: string): Promise<Databa
     const info = await db.admin().command({ buildInfo: 1 })
     ferret = typeof info.ferretdbVersion === 'string' || typeof info.ferretdb === 'object'
   } catch { /* older servers: assume MongoDB */ }
-  await ensureIndexes(db)
+  await ensureIndexes(db, { ferret })
   let idIn = !ferret
   // whether a filter of `_id` and other conditions is served from the `_id` index (the embedded build's fourth patch)
   let idAnd = !ferret
