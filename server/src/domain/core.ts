@@ -105,7 +105,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     // at most 8 per command there. The embedded build closes each one as it goes (scripts/ferretdb.mjs), and has the
     // `_id` list patch that `idIn` detects.
     writesPerCommand: database.ferret && !database.idIn ? 8 : 200, idIn: database.idIn, identity,
-    log, onCommitted: feed.committed, notifier: outbox, views, decay: decaySchedule, scansQueries: database.ferret, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
+    log, onCommitted: feed.committed, onVisible: feed.visible, notifier: outbox, views, decay: decaySchedule, scansQueries: database.ferret, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
   const runner = createScoringRunner({
     c, processor, metrics, now, log, concurrency: worker.concurrency, batchLeads: worker.batchLeads, lookUpMarkers: database.ferret && database.idIn,

@@ -70,6 +70,11 @@ export interface LeadProcessorDeps {
   identity?: IdentityService
   log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
   onCommitted?: (b: CommittedBatch) => void
+  /**
+   * Called once a committed batch's ledger entries are visible, before the rest of finalize (aliases, event statuses,
+   * counters): live messages go out here, so a client learns of a new score a few commands sooner.
+   */
+  onVisible?: (b: CommittedBatch) => void
   notifier?: BatchNotifier
   /** Test seam: called after the ledger is written and before the commit, to simulate crashes and pauses. */
   beforeCommit?: (leadId: string) => Promise<void>
@@ -156,7 +161,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * run first finalizes each lead's `lastBatch` whose events do not all show their final status yet (see
    * `unfinished`). Nothing marks a batch done: that was one more write per lead, and a read tells the same.
    */
-  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
+  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>, visible?: () => void): Promise<void> {
     if (items.length === 0) return
     // first, so that once a batch's events show as scored its notifications are recorded too
     await deps.notifier?.recordMany(items.filter(({ batch }) => batch.notify != null).map(({ lead, batch }) => ({ leadId: lead._id, token: batch.token, notify: batch.notify! })))
@@ -183,6 +188,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
       )
     }
+    visible?.()
     if (deps.identity !== undefined) {
       await deps.identity.link(items.filter(({ batch }) => batch.alias !== undefined).map(({ lead, batch }) => ({ externalId: batch.alias!, leadId: lead._id, key: lead.key })))
     }
@@ -573,7 +579,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       await deps.views.settle(committed.map((r) => r.change), ready.filter((r) => !committed.includes(r)).map((r) => r.change), committed.flatMap((r) => r.scored))
         .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })
     }
-    await finalize(committed.map((r) => ({ lead: r.lead, batch: r.batch })))
+    await finalize(committed.map((r) => ({ lead: r.lead, batch: r.batch })), () => { for (const r of committed) deps.onVisible?.(r.committed) })
     if (deps.views !== undefined) {
       await deps.views.finalized(committed.reduce((n, r) => n + r.scored.length, 0), committed.reduce((n, r) => n + r.batch.unmapped.length, 0))
         .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })

@@ -9,10 +9,13 @@ import type { LeadScoredDataT } from '../../schemas/live.js'
 export function createScoredFeed (deps: { metrics: Metrics; live: Pick<LiveFeed, 'append'>; log: { warn(o: object, m: string): void } }) {
   let holds = 0
   return {
-    /** The processor's `onCommitted`. */
+    /** The processor's `onCommitted`: counted once the batch is finalized (its events show as scored). */
     committed (b: CommittedBatch): void {
       deps.metrics.eventsScored.inc(b.events)
       deps.metrics.batchesCommitted.inc()
+    },
+    /** The processor's `onVisible`: the live message, as soon as the batch's ledger entries can be read. */
+    visible (b: CommittedBatch): void {
       if (holds > 0 && b.rescored) return
       const data: LeadScoredDataT = {
         leadId: b.leadId, score: b.after.total, stage: b.after.stage, parts: b.after, before: b.before,
