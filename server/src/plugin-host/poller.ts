@@ -113,6 +113,8 @@ export function createPoller (deps: PollerDeps) {
   }
 
   async function doRun (id: string, force: boolean, run?: SourcePollRun): Promise<PollRun> {
+    // the server is closing: Agenda may still hand out a run before it drains; the schedule stays for the next process
+    if (stopping) return SKIPPED
     const doc = await c.pluginInstances.findOne({ _id: id })
     // a schedule left by an instance deleted or disabled meanwhile stops here
     if (doc === null || !doc.enabled) { if (!force) await schedule.drop(id); return SKIPPED }
