@@ -6,7 +6,7 @@ import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { buildApp } from '../../server/src/app.js'
 import { openDatabase, type Database } from '../../server/src/infra/db.js'
-import { defineSourcePlugin, PermanentSourceError } from '../../server/src/contracts/index.js'
+import { defineSourcePlugin, PermanentSourceError, TransientSourceError } from '../../server/src/contracts/index.js'
 import { buildTestApp, testMongoUri, freshDbName, testConfig, AUTH } from '../helpers/harness.js'
 import { createSource, waitForStats } from '../helpers/sources.js'
 
@@ -14,7 +14,7 @@ type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-exp
 const JSON_HEADERS = { ...AUTH, 'content-type': 'application/json' }
 
 // an in-memory remote the test controls; each fetch is counted per instance, with how many ran at once
-const remote = { fail: false, delayMs: 0, fetches: new Map<string, number>(), active: new Map<string, number>(), maxActive: new Map<string, number>() }
+const remote = { fail: false as false | 'permanent' | 'transient', delayMs: 0, fetches: new Map<string, number>(), fetchedAt: new Map<string, number[]>(), active: new Map<string, number>(), maxActive: new Map<string, number>() }
 const ticker = defineSourcePlugin({
   kind: 'source',
   manifest: { id: 'test_ticker', version: '1.0.0', contract: 1, config: Type.Object({ every: Type.String({ default: '1h' }) }, { additionalProperties: false }) },
@@ -23,12 +23,14 @@ const ticker = defineSourcePlugin({
     async fetch (cursor, ctx) {
       const id = ctx.instanceId
       remote.fetches.set(id, (remote.fetches.get(id) ?? 0) + 1)
+      remote.fetchedAt.set(id, [...remote.fetchedAt.get(id) ?? [], Date.now()])
       const now = (remote.active.get(id) ?? 0) + 1
       remote.active.set(id, now)
       remote.maxActive.set(id, Math.max(remote.maxActive.get(id) ?? 0, now))
       try {
         if (remote.delayMs > 0) await new Promise((r) => setTimeout(r, remote.delayMs))
-        if (remote.fail) throw new PermanentSourceError('the ticker was closed', { code: 'TEST_TICKER_ERR_CLOSED' })
+        if (remote.fail === 'permanent') throw new PermanentSourceError('the ticker was closed', { code: 'TEST_TICKER_ERR_CLOSED' })
+        if (remote.fail === 'transient') throw new TransientSourceError('the ticker is busy', { retryAfterMs: 2500 })
         const n = cursor === null ? 0 : Number(cursor)
         return { events: [{ externalId: `${id}-${n}`, lead: { email: `tick${n}@example.com` }, type: 'page_view' }], cursor: String(n + 1) }
       } finally {
@@ -93,7 +95,7 @@ t.test('each polled instance has one recurring Agenda job that follows it', asyn
   t.pass('enabled again: the schedule is back')
 
   // a permanent failure removes the schedule until the config changes
-  remote.fail = true
+  remote.fail = 'permanent'
   const failed = await app.inject({ method: 'POST', url: `/v1/sources/${id}/poll`, headers: AUTH })
   t.match(failed.json(), { status: 'failed', error: { code: 'TEST_TICKER_ERR_CLOSED' } })
   await waitForSchedules(db, id, (d) => d.length === 0)
@@ -111,6 +113,32 @@ t.test('each polled instance has one recurring Agenda job that follows it', asyn
   const hook = await createSource(app, { type: 'webhook', name: 'pushed', config: { mapping: { fixedType: 'page_view', email: 'who' } } })
   await new Promise((r) => setTimeout(r, 300))
   t.equal((await schedules(db, hook.id as string)).length, 0, 'a pushed source has no schedule')
+})
+
+t.test('a transient failure moves the schedule\'s next run to the end of its backoff', async (t) => {
+  remote.fail = 'transient'
+  remote.delayMs = 0
+  const { app, db } = await buildTestApp(t, {}, { plugins: [ticker] })
+  // a period of 1 s, and a remote that asks for 2.5 s between attempts
+  const src = await createSource(app, { type: 'test_ticker', name: 'busy ticker', config: { every: '1s' } })
+  const id = src.id as string
+  const s1 = await waitForStats(app, id, (s) => s.lastPoll?.status === 'retrying')
+  t.match(s1.lastPoll, { error: { code: 'LS_ERR_SOURCE_UNAVAILABLE', message: 'the ticker is busy' } })
+  const [doc] = await waitForSchedules(db, id, (d) => d[0]?.lastRunAt instanceof Date && d[0]?.lockedAt === null)
+  t.ok(Math.abs(new Date(doc!.nextRunAt as Date).getTime() - new Date(s1.lastPoll.nextAt as string).getTime()) < 1000, 'the next run is the retry time the stats show')
+  t.equal(doc!.repeatInterval, 1000, 'the period itself is unchanged')
+  // let a few attempts happen: each waits its backoff (2.5 s at least), not the 1 s period
+  await new Promise((r) => setTimeout(r, 6000))
+  const at = remote.fetchedAt.get(id)!
+  t.ok(at.length >= 2, `retried (${at.length} attempts)`)
+  const gaps = at.slice(1).map((x, i) => x - at[i]!)
+  t.ok(gaps.every((g) => g >= 2400), `every retry waited its backoff (gaps ${gaps.join(', ')} ms)`)
+  // it recovers on its own, and polls every period again
+  remote.fail = false
+  await waitForStats(app, id, (s) => s.lastPoll?.status === 'ok', 15_000)
+  const n = remote.fetches.get(id)!
+  await new Promise((r) => setTimeout(r, 3500))
+  t.ok(remote.fetches.get(id)! >= n + 2, 'back to a poll every period')
 })
 
 t.test('a worker starting on the database schedules the instances stored while none ran', async (t) => {
