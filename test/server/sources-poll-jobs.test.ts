@@ -137,7 +137,7 @@ t.test('a transient failure moves the schedule\'s next run to the end of its bac
   remote.fail = false
   await waitForStats(app, id, (s) => s.lastPoll?.status === 'ok', 15_000)
   const n = remote.fetches.get(id)!
-  await new Promise((r) => setTimeout(r, 3500))
+  await new Promise((r) => setTimeout(r, 4500))
   t.ok(remote.fetches.get(id)! >= n + 2, 'back to a poll every period')
 })
 
@@ -190,11 +190,12 @@ t.test('two apps over one database never poll one instance at the same time', as
     for (const r of rs) asked.push(r.json<Json>())
   }
   const fetches = remote.fetches.get(id) ?? 0
-  t.ok(fetches >= 8, `the instance was polled (${fetches} fetches in 6 s)`)
+  t.ok(fetches >= 5, `the instance was polled (${fetches} fetches in 6 s)`)
   t.equal(remote.maxActive.get(id), 1, 'never two fetches of one instance at once')
   t.ok(asked.every((r) => r.status === 'ok' || r.status === 'skipped'), 'every poll-now answered')
   t.ok(asked.some((r) => r.status === 'ok'), 'poll-now runs polled')
   t.equal((await schedules(dbs[0]!, id)).length, 1, 'one schedule for both apps')
+  t.equal(await dbs[0]!.c.sourceState.countDocuments({ instanceId: id, key: /^~now:/ }), 0, 'an outcome left for the other app\'s request was read and removed')
   const events = await dbs[0]!.c.events.countDocuments({ sourceId: id })
   const cursor = Number((await dbs[0]!.c.sourceState.findOne({ _id: `${id}/~cursor` }))?.value)
   t.equal(events, fetches, 'each fetch stored a new event: no two runs read the same cursor')
