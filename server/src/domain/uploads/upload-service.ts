@@ -816,7 +816,11 @@ export function createUploadService (deps: UploadDeps) {
     readers = r
   }
 
-  return { start, fail, process, recover, startRecovery, pause, admit, cancel, useReaders, list, get, requestCancel, rejects }
+  return {
+    /** The host recorded with the files spooled here: only processes on it go on with them. */
+    host,
+    start, fail, process, recover, startRecovery, pause, admit, cancel, useReaders, list, get, requestCancel, rejects,
+  }
 }
 
 /**
