@@ -34,6 +34,7 @@ import { createScoredFeed } from './workers/scored-feed.js'
 import { createSweeper } from './workers/sweeper.js'
 import { createWorkers } from './workers/workers.js'
 import { registerJobs } from '../jobs/index.js'
+import { queueWebhookDeliveries } from '../jobs/webhook-deliveries.js'
 import { createAuditService } from './audit.js'
 
 export interface CoreLogger {
@@ -93,6 +94,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const dispatcher = createDispatcher({
     c, now, config: config.webhooks, subscriptions, outbox, log,
     publish: async (payload) => await live.append('webhook.delivery', ['webhooks'], payload),
+    // its work runs as a job (registered below, from it), queued by name
+    requestRun: async () => { await queueWebhookDeliveries(scheduler) },
   })
   deliveriesQueued.addEventListener('queued', () => { dispatcher.kick() })
   const feed = createScoredFeed({ metrics, live, log })
@@ -150,6 +153,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     backtest: { c, audit, pipeline, rulesets, live, now, lockLifetimeMs: worker.lockLifetimeMs, log },
     trainModel: { predictive, lockLifetimeMs: worker.lockLifetimeMs, log },
     sweep, decayTick, log,
+    webhookDeliveries: { run: dispatcher.run, pollMs: config.webhooks.pollMs },
+    uploadRecovery: { host: uploads.host, leaseMs: config.uploads.leaseMs, recover: uploads.recover },
   })
   const workers = createWorkers({
     scheduler, runner, views, startRebuildViews: jobs.startRebuildViews, dispatcher, predictive, log,

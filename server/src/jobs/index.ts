@@ -11,6 +11,8 @@ import { trainModelJob, type TrainModelDeps } from './train-model.js'
 import { sweepJob, SWEEP } from './sweep.js'
 import { decayTickJob, DECAY_TICK } from './decay-tick.js'
 import { defineSourcePoll, type SourcePollSchedule, type SourcePollWork } from './source-poll.js'
+import { webhookDeliveriesJob, webhookDeliveriesEveryMs, WEBHOOK_DELIVERIES } from './webhook-deliveries.js'
+import { uploadRecoveryJob, uploadRecoveryEveryMs } from './upload-recovery.js'
 
 type Without<T> = Omit<T, 'schedule'>
 
@@ -24,6 +26,10 @@ export interface JobsDeps {
   trainModel: Without<TrainModelDeps>
   sweep: () => Promise<unknown>
   decayTick: () => Promise<unknown>
+  /** One run of the webhook dispatcher, and its poll interval (the job's period, at least a second). */
+  webhookDeliveries: { run: () => Promise<void>; pollMs: number }
+  /** This host (the one the upload service records with its spooled files), the upload lease, and the takeover. */
+  uploadRecovery: { host: string; leaseMs: number; recover: () => Promise<number> }
   log: { warn(o: object, m: string): void }
 }
 
@@ -58,11 +64,33 @@ export function registerJobs (deps: JobsDeps) {
       handler: async (data, job) => { await keepingClaim({ touch: async () => { await job.touch() } }, deps.lockLifetimeMs, deps.log, async () => { await d.handler(data, { touch: async () => { await job.touch() } }) }) },
     })
   }
+  // recurring too, and also queued at once by the dispatcher when work comes in: those one-off runs are removed once done
+  const webhookDeliveries = webhookDeliveriesJob({ run: deps.webhookDeliveries.run })
+  scheduler.define<undefined>({
+    name: webhookDeliveries.name, concurrency: webhookDeliveries.concurrency,
+    handler: async (data, job) => { await keepingClaim({ touch: async () => { await job.touch() } }, deps.lockLifetimeMs, deps.log, async () => { await webhookDeliveries.handler(data, { touch: async () => { await job.touch() } }) }) },
+  })
+  // one schedule per host, run only by the processes on it; the one-off run at start is removed once done
+  const uploadRecovery = uploadRecoveryJob(deps.uploadRecovery)
+  scheduler.define<undefined>({
+    name: uploadRecovery.name, concurrency: uploadRecovery.concurrency,
+    handler: async (data, job) => { await keepingClaim({ touch: async () => { await job.touch() } }, deps.lockLifetimeMs, deps.log, async () => { await uploadRecovery.handler(data, { touch: async () => { await job.touch() } }) }) },
+  })
   return {
-    /** Puts the sweeper and the decay tick on their schedules (one shared schedule each; repeating it is harmless). */
+    /**
+     * Runs this host's upload recovery in this process (any process that takes uploads, with workers or not): once
+     * now, then every half lease. Saving the schedule again also frees it from a claim a killed process held.
+     */
+    async startUploadRecovery (): Promise<void> {
+      await scheduler.start([uploadRecovery.name])
+      await scheduler.every(uploadRecovery.name, uploadRecoveryEveryMs(deps.uploadRecovery.leaseMs))
+      await scheduler.now(uploadRecovery.name, undefined)
+    },
+    /** Puts the sweeper, the decay tick and webhook deliveries on their schedules (one shared schedule each; repeating it is harmless). */
     async scheduleRecurring (every: { sweepMs: number; decayTickMs: number }): Promise<void> {
       await scheduler.every(SWEEP, every.sweepMs)
       await scheduler.every(DECAY_TICK, every.decayTickMs)
+      await scheduler.every(WEBHOOK_DELIVERIES, webhookDeliveriesEveryMs(deps.webhookDeliveries.pollMs))
     },
     /** Defines the source poll jobs; their work is the plugin host's poller, built after the core (jobs/source-poll.ts). */
     useSourcePoll: (work: SourcePollWork): SourcePollSchedule => defineSourcePoll(scheduler, work, { lockLifetimeMs: deps.lockLifetimeMs, log: deps.log }),

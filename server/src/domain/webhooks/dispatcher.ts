@@ -1,7 +1,9 @@
-// The dispatcher: an in-process loop (started with the workers) that fans notifications out to the subscriptions
-// that want them and sends each delivery, retrying with exponential backoff and jitter. Every process may run one:
-// each attempt of each delivery is claimed by inserting `<deliveryId>#<attempt>`, so no two processes send the same
-// attempt, and the delivery document is written only by the attempt's claimer.
+// The dispatcher: fans notifications out to the subscriptions that want them and sends each delivery, retrying with
+// exponential backoff and jitter. It has no timer of its own: its work runs as the Agenda job `webhook-deliveries`
+// (jobs/webhook-deliveries.ts), which recurs every second for retries that come due and is queued at once when the
+// outbox queues work. Every process may run the job at the same time: each attempt of each delivery is claimed by
+// inserting `<deliveryId>#<attempt>`, so no two processes send the same attempt, and the delivery document is
+// written only by the attempt's claimer.
 import { createHash } from 'node:crypto'
 import type { Collections } from '../../infra/db.js'
 import { findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
@@ -21,6 +23,8 @@ export interface DispatcherDeps {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void; debug(o: object, m: string): void }
   /** Publishes one live message per attempt (topic `webhooks`). */
   publish?: (payload: Record<string, unknown>) => Promise<unknown>
+  /** Queues one run of the delivery job, due now, for whichever process runs it (this one first). */
+  requestRun: () => Promise<void>
 }
 
 /** The id of a notification's delivery to one subscription (stable, so a repeated fan-out finds it). */
@@ -41,29 +45,59 @@ export function retryDelay (schedule: readonly number[], attempt: number, random
 }
 
 const RELEASE_EVERY_MS = 2_000
+// A run asked for and not started here within this long went to another process, or waits for this process's
+// running one to be let go: the next kick asks again. Agenda looks for due jobs once a second.
+const ASK_AGAIN_MS = 1_000
 
 export function createDispatcher (deps: DispatcherDeps) {
   const { c, now, config, log } = deps
   const owner = newId('dp')
   let running = false
-  let loop: Promise<void> | null = null
-  let wake: (() => void) | null = null
-  let kicked = false
+  // this process's run of the job, while its passes go on; `again` asks it for one more pass
+  let active: Promise<void> | null = null
+  let again = false
+  let askedAt: number | null = null
   let lastRelease = 0
   const inFlight = new Set<AbortController>()
 
+  /**
+   * New work was queued. A run going on here makes one more pass; otherwise one run of the job is queued. Kicks
+   * before that run starts add nothing: its first pass reads everything queued by then.
+   */
   function kick (): void {
-    kicked = true
-    wake?.()
+    if (!running) return
+    if (active !== null) { again = true; return }
+    const t = Date.now()
+    if (askedAt !== null && t - askedAt < ASK_AGAIN_MS) return
+    askedAt = t
+    deps.requestRun().catch((err: unknown) => {
+      askedAt = null
+      log.warn({ err }, 'could not queue a webhook delivery run')
+    })
   }
 
-  async function sleep (ms: number): Promise<void> {
-    if (kicked) { kicked = false; return }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { wake = null; resolve() }, ms)
-      wake = () => { clearTimeout(timer); wake = null; resolve() }
-    })
-    kicked = false
+  /** Passes until one finds nothing to do and no kick came meanwhile (a fan-out queues deliveries due at once). */
+  async function passes (): Promise<void> {
+    for (;;) {
+      again = false
+      let busy = false
+      try { busy = await tick() } catch (err) { log.warn({ err }, 'webhook dispatcher pass failed') }
+      // cleared in the same turn as the last check, so a kick from now on asks for a new run instead
+      if (!running || (!busy && !again)) { active = null; return }
+    }
+  }
+
+  /** One run of the delivery job in this process. A call while one runs asks that one for another pass and waits for it. */
+  async function run (): Promise<void> {
+    if (!running) return
+    askedAt = null
+    if (active !== null) {
+      again = true
+      await active
+      return
+    }
+    active = passes()
+    await active
   }
 
   async function dropQueue (id: string): Promise<void> {
@@ -247,29 +281,22 @@ export function createDispatcher (deps: DispatcherDeps) {
         ?.catch((err: unknown) => log.warn({ err }, 'live feed append failed'))
       return { deliveryId: d._id, result }
     },
+    run,
+    /** From now on this process sends deliveries, in the runs of the job it is handed. */
     start (): void {
-      if (running) return
       running = true
-      loop = (async () => {
-        while (running) {
-          let busy = false
-          try { busy = await tick() } catch (err) { log.warn({ err }, 'webhook dispatcher pass failed') }
-          if (running && !busy) await sleep(config.pollMs)
-        }
-      })()
     },
-    /** Stops the loop; attempts still running after timeoutMs are aborted (and retried later by any process). */
+    /** Stops taking work; attempts still running after timeoutMs are aborted (and retried later by any process). */
     async stop (timeoutMs: number): Promise<void> {
       if (!running) return
       running = false
-      wake?.()
+      const last = active ?? Promise.resolve()
       let timer: NodeJS.Timeout | undefined
       const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
-      await Promise.race([loop, timedOut])
+      await Promise.race([last, timedOut])
       clearTimeout(timer)
       for (const ctl of inFlight) ctl.abort()
-      await loop
-      loop = null
+      await last
     },
   }
 }

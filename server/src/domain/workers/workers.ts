@@ -1,5 +1,5 @@
 // What a worker process runs besides answering requests: the scoring pool and its marker poll, Agenda's jobs (the
-// sweeper and the decay tick among them) and the webhook dispatcher; and how it stops them.
+// sweeper, the decay tick and the webhook dispatcher's runs among them); and how it stops them.
 import type { Scheduler } from '../../infra/agenda.js'
 import type { ScoringRunner } from './scoring-runner.js'
 import type { LeadViews } from '../lead-views/service.js'
@@ -37,12 +37,13 @@ export function createWorkers (deps: WorkersDeps) {
     /** Starts job processing (workers), the marker poll and the recurring jobs. */
     async start (): Promise<void> {
       deps.runner.start()
+      // before Agenda hands this process a run of its job
+      deps.dispatcher.start()
       await deps.scheduler.start()
       await deps.scheduleRecurring()
       // a database from before the lead views: build them once (an empty one is marked built at once)
       if (!await deps.views.built() && !await deps.views.markBuiltIfEmpty()) await deps.startRebuildViews('system')
       timers.push(every(deps.pollMs, deps.runner.pollMarkers, 'marker poll'))
-      deps.dispatcher.start()
     },
     /** Stops the pool and timers, waiting up to timeoutMs for runs in progress, then drains Agenda. */
     async stop (timeoutMs: number): Promise<void> {
