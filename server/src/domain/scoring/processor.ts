@@ -71,8 +71,8 @@ export interface LeadProcessorDeps {
   log: { warn(o: object, m: string): void; debug(o: object, m: string): void }
   onCommitted?: (b: CommittedBatch) => void
   /**
-   * Called once a committed batch's ledger entries are visible, before the rest of finalize (aliases, event statuses,
-   * counters): live messages go out here, so a client learns of a new score a few commands sooner.
+   * Called as soon as a committed batch's ledger entries are visible, before the counters and the rest of finalize
+   * (notifications, aliases, event statuses): live messages go out here, a command or two after the commit.
    */
   onVisible?: (b: CommittedBatch) => void
   notifier?: BatchNotifier
@@ -156,15 +156,23 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   }
 
   /**
-   * Completes committed batches: notifications recorded, ledger entries visible, superseded ones marked, aliases
-   * recorded, and last the events marked scored. Idempotent, so a crash part-way is repaired by running it again: a
+   * Completes committed batches: ledger entries visible, superseded ones marked, notifications and aliases recorded,
+   * and last the events marked scored. Idempotent, so a crash part-way is repaired by running it again: a
    * run first finalizes each lead's `lastBatch` whose events do not all show their final status yet (see
    * `unfinished`). Nothing marks a batch done: that was one more write per lead, and a read tells the same.
    */
-  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>, visible?: () => void): Promise<void> {
+  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
+    await showLedger(items)
+    await finishBatches(items)
+  }
+
+  /**
+   * The first half of finalize: committed batches' ledger entries made visible and the ones they replace marked
+   * superseded. A commit runs it at once, before the counters and the rest of finalize, so that the live message
+   * (`onVisible`) follows the commit by a command or two.
+   */
+  async function showLedger (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
     if (items.length === 0) return
-    // first, so that once a batch's events show as scored its notifications are recorded too
-    await deps.notifier?.recordMany(items.filter(({ batch }) => batch.notify != null).map(({ lead, batch }) => ({ leadId: lead._id, token: batch.token, notify: batch.notify! })))
     // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
     // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
     // by `_id` and sets a value their batch fixed, so repeating it is harmless; one command serves the whole list.
@@ -188,7 +196,16 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
       )
     }
-    visible?.()
+  }
+
+  /**
+   * The second half of finalize: notifications, aliases, and last the events' statuses (the sign that the batch is
+   * finished, see `unfinished`).
+   */
+  async function finishBatches (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
+    if (items.length === 0) return
+    // before the statuses, so that once a batch's events show as scored its notifications are recorded too
+    await deps.notifier?.recordMany(items.filter(({ batch }) => batch.notify != null).map(({ lead, batch }) => ({ leadId: lead._id, token: batch.token, notify: batch.notify! })))
     if (deps.identity !== undefined) {
       await deps.identity.link(items.filter(({ batch }) => batch.alias !== undefined).map(({ lead, batch }) => ({ externalId: batch.alias!, leadId: lead._id, key: lead.key })))
     }
@@ -573,13 +590,16 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     await deps.decay?.settle(committed.map((r) => r.decayKey), ready.filter((r) => !committed.includes(r)).map((r) => r.decayKey))
       .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'decay schedule not updated') })
     if (deps.views !== undefined) {
-      // before finalize, so that once a batch's events show as scored, the lead and event counters include them (the
+      // before the rest of finalize, so that once a batch's events show as scored, the lead and event counters include them (the
+    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch }))
+    await showLedger(done)
+    for (const r of committed) deps.onVisible?.(r.committed)
       // scored count follows finalize); a failure here leaves the counters behind (a rebuild repairs them), never the
       // scores
       await deps.views.settle(committed.map((r) => r.change), ready.filter((r) => !committed.includes(r)).map((r) => r.change), committed.flatMap((r) => r.scored))
         .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })
     }
-    await finalize(committed.map((r) => ({ lead: r.lead, batch: r.batch })), () => { for (const r of committed) deps.onVisible?.(r.committed) })
+    await finishBatches(done)
     if (deps.views !== undefined) {
       await deps.views.finalized(committed.reduce((n, r) => n + r.scored.length, 0), committed.reduce((n, r) => n + r.batch.unmapped.length, 0))
         .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })
