@@ -45,6 +45,11 @@ export interface ManyResult {
   busy: string[]
   /** Leads this call held and scored (or found nothing to score for). */
   done: string[]
+  /**
+   * The `lastSeq` each of the `done` leads was left at, where this call knows it: the lead committed its last round,
+   * or had nothing to score and no re-score flag. `withWork` then needs no read of those leads.
+   */
+  watermarks: Map<string, number>
   events: number
   batches: number
   conflicts: number
@@ -586,14 +591,14 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     }
     await discard(runs.filter((r) => !committed.includes(r)))
+    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch }))
+    await showLedger(done)
+    for (const r of committed) deps.onVisible?.(r.committed)
     // a failure here leaves keys that the decay tick checks against their leads when they come due
     await deps.decay?.settle(committed.map((r) => r.decayKey), ready.filter((r) => !committed.includes(r)).map((r) => r.decayKey))
       .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'decay schedule not updated') })
     if (deps.views !== undefined) {
       // before the rest of finalize, so that once a batch's events show as scored, the lead and event counters include them (the
-    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch }))
-    await showLedger(done)
-    for (const r of committed) deps.onVisible?.(r.committed)
       // scored count follows finalize); a failure here leaves the counters behind (a rebuild repairs them), never the
       // scores
       await deps.views.settle(committed.map((r) => r.change), ready.filter((r) => !committed.includes(r)).map((r) => r.change), committed.flatMap((r) => r.scored))
@@ -630,7 +635,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * One round over leads this process holds: reads their documents and new events, scores them, writes them.
    * Returns the leads that committed a full round of new events (more may wait) and the counts.
    */
-  async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
+  async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean, watermarks: Map<string, number>): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
     const leads = await byIds(c.leads, ids)
     // finish a crashed run's commit first
     if (first) await finalize((await unfinished(leads)).map((l) => ({ lead: l, batch: l.lastBatch! })))
@@ -645,6 +650,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // a few leads at a time: a replay (a late event, a re-score) reads the database, and those reads can overlap
     const runs = (await mapLimit(leads, 4, async (lead) => await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy, histories.get(lead._id)))).filter((p): p is Prepared => p !== null)
     const committed = await commit(runs, lost)
+    // what the leads were left at: a lead whose run did not commit is left out (it may still carry a re-score flag)
+    const ran = new Set(runs.map((r) => r.lead._id))
+    for (const id of ids) watermarks.delete(id)
+    for (const l of leads) if (!ran.has(l._id) && l.rescoreFrom == null && !lost.has(l._id)) watermarks.set(l._id, l.lastSeq)
+    for (const r of committed) if (!lost.has(r.lead._id)) watermarks.set(r.lead._id, r.committed.lastSeq)
     return {
       more: committed.filter((r) => partial.has(r.lead._id) || r.committed.events >= deps.eventsPerRun).map((r) => r.lead._id),
       events: committed.reduce((n, r) => n + r.committed.events, 0),
@@ -659,7 +669,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const names = unique.map((id) => `lead:${id}`)
     const held = await locks.acquireMany(names, owner, deps.lockLifetimeMs)
     const mine = unique.filter((id) => held.has(`lead:${id}`))
-    const result: ManyResult = { busy: unique.filter((id) => !held.has(`lead:${id}`)), done: mine, events: 0, batches: 0, conflicts: 0 }
+    const result: ManyResult = { busy: unique.filter((id) => !held.has(`lead:${id}`)), done: mine, watermarks: new Map(), events: 0, batches: 0, conflicts: 0 }
     if (mine.length === 0) return result
     // one renewal for all the batch's leases, every third of their lifetime; a lead whose lease was lost is dropped
     const heldNames = mine.map((id) => `lead:${id}`)
@@ -672,7 +682,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     try {
       let todo: readonly string[] = mine
       for (let n = 0; n < 1000 && todo.length > 0; n++) {
-        const r = await round(todo, n === 0 && opts.rescore === true, lost, n === 0)
+        const r = await round(todo, n === 0 && opts.rescore === true, lost, n === 0, result.watermarks)
         result.events += r.events
         result.batches += r.batches
         result.conflicts += r.conflicts
@@ -685,11 +695,16 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return result
   }
 
-  /** Which of these leads have events past their watermark or a pending re-score (two lookups for them all). */
-  async function withWork (leadIds: readonly string[]): Promise<string[]> {
-    const leads = await byIds(c.leads, leadIds, { lastSeq: 1, rescoreFrom: 1 })
+  /**
+   * Which of these leads have events past their watermark or a pending re-score (two lookups for them all). Leads
+   * whose watermark a scoring call just left them at (`known`, see `ManyResult.watermarks`) are not read again: a
+   * lead document is the largest read of a run, and only the event after that watermark tells.
+   */
+  async function withWork (leadIds: readonly string[], known?: ReadonlyMap<string, number>): Promise<string[]> {
+    const leads = await byIds(c.leads, leadIds.filter((id) => known?.has(id) !== true), { lastSeq: 1, rescoreFrom: 1 })
     const flagged = leads.filter((l) => typeof l.rescoreFrom === 'string').map((l) => l._id)
-    const rest = leads.filter((l) => typeof l.rescoreFrom !== 'string')
+    const rest: Array<{ _id: string; lastSeq: number }> = leads.filter((l) => typeof l.rescoreFrom !== 'string')
+    for (const id of leadIds) { const seq = known?.get(id); if (seq !== undefined) rest.push({ _id: id, lastSeq: seq }) }
     const next = await byIds(c.events, rest.map((l) => eventIdOf(l._id, l.lastSeq + 1)), { leadId: 1 })
     return [...flagged, ...next.map((e) => e.leadId)]
   }

@@ -79,9 +79,10 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
     // a rebuild of the lead views counts the leads as they are: scoring waits for it
     while (pauses > 0) await new Promise((r) => setTimeout(r, 200))
     let done: string[]
+    let watermarks: Map<string, number>
     try {
       const started = performance.now()
-      done = (await processor.processMany(leadIds)).done
+      ;({ done, watermarks } = await processor.processMany(leadIds))
       deps.metrics.batchDuration.observe((performance.now() - started) / 1000)
     } catch (err) {
       if (leadIds.length === 1) {
@@ -96,7 +97,7 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
     }
     // an event stored after the marker's removal finds no marker and leaves one; one stored before is seen here
     for (const part of idLists(done)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
-    const again = await processor.withWork(done)
+    const again = await processor.withWork(done, watermarks)
     if (again.length > 0) await enqueue(again)
   }
 
