@@ -245,8 +245,8 @@ export async function buildApp (config: AppConfig, opts: BuildOptions = {}): Pro
   const startWorkers = opts.startWorkers ?? config.worker.enabled
   app.addHook('onReady', async () => {
     await live.start()
-    // any process that takes uploads goes on with those a stopped process left on this host
-    core.uploads.startRecovery()
+    // any process that takes uploads goes on with those a stopped process left on this host (an Agenda job per host)
+    await core.jobs.startUploadRecovery()
     if (startWorkers) {
       await core.startWorkers()
       await sources.start()

@@ -201,7 +201,6 @@ export function createUploadService (deps: UploadDeps) {
   const host = deps.host ?? hostname()
   const running = new Map<string, Running>()
   let stopping = false
-  let recoveryTimer: NodeJS.Timeout | null = null
   const admission = createUploadAdmission(limits)
   // set by the plugin host once the installed sources are known, before any upload is taken
   let readers: BatchReaders = { forType: () => null, types: () => [] }
@@ -410,7 +409,7 @@ export function createUploadService (deps: UploadDeps) {
   /**
    * Takes over uploads whose process stopped (their lease ran out): those spooled on this host go on from their
    * checkpoint; those no process can go on with (spooled elsewhere, or stopped before the file was read) are failed
-   * an hour later. Returns how many were taken over.
+   * an hour later. Returns how many were taken over. The recurring job of this host (jobs/upload-recovery.ts) calls it.
    */
   async function recover (): Promise<number> {
     if (stopping) return 0
@@ -441,28 +440,13 @@ export function createUploadService (deps: UploadDeps) {
     return taken
   }
 
-  /** Looks for uploads to take over now and then (every half lease, at most every 15 s). */
-  function startRecovery (): void {
-    if (recoveryTimer !== null || stopping) return
-    let busy = false
-    const tick = (): void => {
-      if (busy) return
-      busy = true
-      recover().catch((err: unknown) => { deps.log.warn({ err }, 'upload recovery failed') }).finally(() => { busy = false })
-    }
-    recoveryTimer = setInterval(tick, Math.min(15_000, Math.max(500, Math.floor(limits.leaseMs / 2))))
-    recoveryTimer.unref()
-    tick()
-  }
-
   /**
    * Shutting down: every upload working here stops at its next row, after its batch in flight is stored and
    * checkpointed, and gives up its lease so the next process to start goes on with it. Waits up to `timeoutMs`.
    */
   async function pause (timeoutMs: number): Promise<void> {
+    // from now on a run of the recovery job (jobs/upload-recovery.ts) takes nothing over here
     stopping = true
-    if (recoveryTimer !== null) clearInterval(recoveryTimer)
-    recoveryTimer = null
     const halt = new UploadInterrupted('the server is shutting down; the upload goes on from its checkpoint when a server starts again')
     const all = [...running.values()]
     for (const r of all) {
@@ -819,7 +803,7 @@ export function createUploadService (deps: UploadDeps) {
   return {
     /** The host recorded with the files spooled here: only processes on it go on with them. */
     host,
-    start, fail, process, recover, startRecovery, pause, admit, cancel, useReaders, list, get, requestCancel, rejects,
+    start, fail, process, recover, pause, admit, cancel, useReaders, list, get, requestCancel, rejects,
   }
 }
 
