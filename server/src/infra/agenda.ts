@@ -41,6 +41,43 @@ export interface SchedulerOptions {
   log: JobLogger
 }
 
+/** One Agenda job document as the jobs API shows it (a recurring schedule, or a one-off run not yet removed). */
+export interface ScheduledJob {
+  id: string
+  name: string
+  /** The job's data where it is a flat record of plain values (an instance id, a job id); null otherwise. */
+  data: Record<string, string | number | boolean> | null
+  state: 'running' | 'failed' | 'repeating' | 'scheduled' | 'queued' | 'completed' | 'disabled'
+  intervalMs: number | null
+  nextRunAt: Date | null
+  lastRunAt: Date | null
+  lastFinishedAt: Date | null
+  failCount: number
+  failReason: string | null
+  failedAt: Date | null
+}
+
+/** Most job documents `schedules` lists (recurring ones are one per job name or per polled source). */
+const MAX_LISTED = 1000
+
+function plainData (d: unknown): Record<string, string | number | boolean> | null {
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) return null
+  const out: Record<string, string | number | boolean> = {}
+  for (const [k, v] of Object.entries(d)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v
+  return out
+}
+
+/** What a job document says of itself: claimed, failed last, recurring, due later, due now, or done. */
+function stateOf (j: Document, now: Date): ScheduledJob['state'] {
+  if (j.disabled === true) return 'disabled'
+  if (j.lockedAt instanceof Date) return 'running'
+  const failed = j.failedAt instanceof Date && (!(j.lastFinishedAt instanceof Date) || j.failedAt >= j.lastFinishedAt)
+  if (failed) return 'failed'
+  if (j.repeatInterval != null) return 'repeating'
+  if (j.nextRunAt instanceof Date) return j.nextRunAt > now ? 'scheduled' : 'queued'
+  return 'completed'
+}
+
 export interface JobSpec<D> {
   name: string
   handler: (data: D, job: Job<D>) => Promise<void>
@@ -170,6 +207,21 @@ export class Scheduler {
   }
 
   /** Removes the jobs of a name whose data holds these fields (a recurring schedule stops for good). */
+  /**
+   * The job documents (recurring schedules, and one-off runs not yet removed), by name: what runs in the background
+   * and how its last run went. A read of Agenda's collection, which holds a few documents per job name.
+   */
+  async schedules (now = new Date()): Promise<ScheduledJob[]> {
+    const docs = await this.jobs.find({}).limit(MAX_LISTED).toArray()
+    const at = (v: unknown): Date | null => v instanceof Date ? v : null
+    return docs.map((j) => ({
+      id: String(j._id), name: String(j.name), data: plainData(j.data), state: stateOf(j, now),
+      intervalMs: typeof j.repeatInterval === 'number' ? j.repeatInterval : null,
+      nextRunAt: at(j.nextRunAt), lastRunAt: at(j.lastRunAt), lastFinishedAt: at(j.lastFinishedAt),
+      failCount: typeof j.failCount === 'number' ? j.failCount : 0, failReason: typeof j.failReason === 'string' ? j.failReason : null, failedAt: at(j.failedAt),
+    })).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  }
+
   async cancel (name: string, data: Record<string, string | number | boolean>): Promise<number> {
     const query: Record<string, unknown> = { name }
     for (const [k, v] of Object.entries(data)) query[`data.${k}`] = v

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { problemResponses, IdParams, Page } from '../schemas/common.js'
 import { ERROR_CODES, LS_ERR_JOB_NOT_FOUND, LS_ERR_NOT_FOUND, slugOf, titleOf } from '../errors.js'
-import { Job, AuditEntry, ApiKey, ApiKeyCreate, ApiKeyCreated, Stats } from '../schemas/system.js'
+import { Job, JobSchedule, AuditEntry, ApiKey, ApiKeyCreate, ApiKeyCreated, Stats } from '../schemas/system.js'
 import type { Scope } from '../domain/types.js'
 import { createJobStore } from '../domain/job-store.js'
 import { metricsAccess } from '../http/metrics-access.js'
@@ -70,6 +70,22 @@ const systemRoutes: FastifyPluginAsyncTypebox = async function systemRoutes (app
     config: { scope: 'rules' },
     schema: { tags: ['jobs'], summary: 'Re-score every lead with the published ruleset, in the background', response: { 202: Job, ...problemResponses } },
   }, async (req, reply) => reply.code(202).send(jobOut(await core.startRescoreAll(req.principal!.name))))
+
+  app.get('/v1/jobs/schedules', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['jobs'], summary: 'What runs in the background: every recurring schedule and queued run, with its last outcome',
+      description: 'The job runner\'s own documents: the sweeper, decay ticks, webhook deliveries, upload recovery (one per host), one poll schedule per enabled pull source, and runs of re-score all, rebuilds, backtests and training not yet removed. Progress of those last four is at `GET /v1/jobs/{id}`.',
+      response: { 200: Type.Object({ items: Type.Array(JobSchedule) }), ...problemResponses },
+    },
+  }, async () => {
+    const iso = (d: Date | null): string | null => d?.toISOString() ?? null
+    return {
+      items: (await core.scheduler.schedules()).map((j) => ({
+        ...j, nextRunAt: iso(j.nextRunAt), lastRunAt: iso(j.lastRunAt), lastFinishedAt: iso(j.lastFinishedAt), failedAt: iso(j.failedAt),
+      })),
+    }
+  })
 
   app.get('/v1/jobs/:id', {
     config: { scope: 'read' },

@@ -6,6 +6,17 @@ export const ScopeSchema = Type.Union([Type.Literal('ingest'), Type.Literal('rea
 export const Job = Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String(), total: Type.Integer(), done: Type.Integer(), error: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), updatedAt: Type.String(), finishedAt: Type.Union([Type.String(), Type.Null()]) })
 export type JobT = Static<typeof Job>
 
+const Instant = Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+export const JobSchedule = Type.Object({
+  id: Type.String(),
+  name: Type.String({ description: 'The job definition: sweep, decay-tick, webhook-deliveries, source-poll, upload-recovery:<host>, rescore-all…' }),
+  data: Type.Union([Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])), Type.Null()], { description: 'What the job runs for (a source instance id, a job id), when it says' }),
+  state: Type.Union(['running', 'failed', 'repeating', 'scheduled', 'queued', 'completed', 'disabled'].map((s) => Type.Literal(s)), { description: 'running: claimed by a process now; failed: its last run failed; repeating: a recurring schedule; scheduled / queued: a one-off run due later / due now; completed: a one-off run done' }),
+  intervalMs: Type.Union([Type.Integer(), Type.Null()], { description: 'The period of a recurring schedule' }),
+  nextRunAt: Instant, lastRunAt: Instant, lastFinishedAt: Instant,
+  failCount: Type.Integer(), failReason: Type.Union([Type.String(), Type.Null()]), failedAt: Instant,
+})
+
 export const AuditEntry = Type.Object({ id: Type.String(), at: Type.String(), actor: Type.String(), action: Type.String(), target: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) })
 export type AuditEntryT = Static<typeof AuditEntry>
 

@@ -509,6 +509,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What runs in the background: every recurring schedule and queued run, with its last outcome
+         * @description The job runner's own documents: the sweeper, decay ticks, webhook deliveries, upload recovery (one per host), one poll schedule per enabled pull source, and runs of re-score all, rebuilds, backtests and training not yet removed. Progress of those last four is at `GET /v1/jobs/{id}`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                /** @description The job definition: sweep, decay-tick, webhook-deliveries, source-poll, upload-recovery:<host>, rescore-all… */
+                                name: string;
+                                /** @description What the job runs for (a source instance id, a job id), when it says */
+                                data: {
+                                    [key: string]: string | number | boolean;
+                                } | null;
+                                /** @description running: claimed by a process now; failed: its last run failed; repeating: a recurring schedule; scheduled / queued: a one-off run due later / due now; completed: a one-off run done */
+                                state: "running" | "failed" | "repeating" | "scheduled" | "queued" | "completed" | "disabled";
+                                /** @description The period of a recurring schedule */
+                                intervalMs: number | null;
+                                /** Format: date-time */
+                                nextRunAt: string | null;
+                                /** Format: date-time */
+                                lastRunAt: string | null;
+                                /** Format: date-time */
+                                lastFinishedAt: string | null;
+                                failCount: number;
+                                failReason: string | null;
+                                /** Format: date-time */
+                                failedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemDetails"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemDetails"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemDetails"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemDetails"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemDetails"];
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemDetails"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["ProblemDetails"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{id}": {
         parameters: {
             query?: never;
