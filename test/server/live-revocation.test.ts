@@ -31,9 +31,17 @@ async function open (url: string, headers: Record<string, string> = {}): Promise
     ws.once('error', reject)
     ws.once('unexpected-response', (_req, res) => { ws.terminate(); reject(Object.assign(new Error(`upgrade refused with ${res.statusCode}`), { status: res.statusCode })) })
   })
+  // other frames may come first (a socket opened with topics is sent `subscribed` once the server has read the feed's
+  // position, which on a busy machine can follow the ping): the answer is the first pong within 5 s
   const pong = async (): Promise<boolean> => await new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), 5000)
-    ws.once('message', (d: Buffer) => { clearTimeout(timer); resolve((JSON.parse(d.toString()) as Json).type === 'pong') })
+    const onMessage = (d: Buffer): void => {
+      if ((JSON.parse(d.toString()) as Json).type !== 'pong') return
+      clearTimeout(timer)
+      ws.off('message', onMessage)
+      resolve(true)
+    }
+    const timer = setTimeout(() => { ws.off('message', onMessage); resolve(false) }, 5000)
+    ws.on('message', onMessage)
     ws.send(JSON.stringify({ op: 'ping' }))
   })
   return { ws, closed, pong }
