@@ -8,7 +8,8 @@ export interface JobLogger {
   error(o: object, m: string): void
 }
 
-const MIN_POLL_MS = 1000
+/** The shortest interval at which Agenda looks for due jobs (`processEvery` is never set below it). */
+export const MIN_POLL_MS = 1000
 const JOBS_COLLECTION = 'agendaJobs'
 
 /**
@@ -206,7 +207,6 @@ export class Scheduler {
     await this.jobs.updateOne({ _id: found._id }, { $set: { repeatInterval: intervalMs, data, nextRunAt: next } })
   }
 
-  /** Removes the jobs of a name whose data holds these fields (a recurring schedule stops for good). */
   /**
    * The job documents (recurring schedules, and one-off runs not yet removed), by name: what runs in the background
    * and how its last run went. A read of Agenda's collection, which holds a few documents per job name.
@@ -222,6 +222,7 @@ export class Scheduler {
     })).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   }
 
+  /** Removes the jobs of a name whose data holds these fields (a recurring schedule stops for good). */
   async cancel (name: string, data: Record<string, string | number | boolean>): Promise<number> {
     const query: Record<string, unknown> = { name }
     for (const [k, v] of Object.entries(data)) query[`data.${k}`] = v

@@ -57,25 +57,19 @@ export function registerJobs (deps: JobsDeps) {
       },
     })
   }
-  // recurring, and safe to run twice (see each file): no lock of their own
-  for (const d of [sweepJob({ sweep: deps.sweep }), decayTickJob({ decayTick: deps.decayTick })]) {
+  // recurring, and safe to run twice (see each file): no lock of their own. Webhook deliveries are also queued at
+  // once by the dispatcher when work comes in, and upload recovery once at start (one schedule per host, run only by
+  // the processes on it); Agenda removes such one-off runs once done, and never a recurring schedule.
+  const uploadRecovery = uploadRecoveryJob(deps.uploadRecovery)
+  for (const d of [sweepJob({ sweep: deps.sweep }), decayTickJob({ decayTick: deps.decayTick }), webhookDeliveriesJob({ run: deps.webhookDeliveries.run }), uploadRecovery]) {
     scheduler.define<undefined>({
-      name: d.name, ...(d.concurrency !== undefined ? { concurrency: d.concurrency } : {}), removeOnComplete: false,
-      handler: async (data, job) => { await keepingClaim({ touch: async () => { await job.touch() } }, deps.lockLifetimeMs, deps.log, async () => { await d.handler(data, { touch: async () => { await job.touch() } }) }) },
+      name: d.name, ...(d.concurrency !== undefined ? { concurrency: d.concurrency } : {}),
+      handler: async (data, job) => {
+        const run = { touch: async () => { await job.touch() } }
+        await keepingClaim(run, deps.lockLifetimeMs, deps.log, async () => { await d.handler(data, run) })
+      },
     })
   }
-  // recurring too, and also queued at once by the dispatcher when work comes in: those one-off runs are removed once done
-  const webhookDeliveries = webhookDeliveriesJob({ run: deps.webhookDeliveries.run })
-  scheduler.define<undefined>({
-    name: webhookDeliveries.name, concurrency: webhookDeliveries.concurrency,
-    handler: async (data, job) => { await keepingClaim({ touch: async () => { await job.touch() } }, deps.lockLifetimeMs, deps.log, async () => { await webhookDeliveries.handler(data, { touch: async () => { await job.touch() } }) }) },
-  })
-  // one schedule per host, run only by the processes on it; the one-off run at start is removed once done
-  const uploadRecovery = uploadRecoveryJob(deps.uploadRecovery)
-  scheduler.define<undefined>({
-    name: uploadRecovery.name, concurrency: uploadRecovery.concurrency,
-    handler: async (data, job) => { await keepingClaim({ touch: async () => { await job.touch() } }, deps.lockLifetimeMs, deps.log, async () => { await uploadRecovery.handler(data, { touch: async () => { await job.touch() } }) }) },
-  })
   return {
     /**
      * Runs this host's upload recovery in this process (any process that takes uploads, with workers or not): once

@@ -5,17 +5,14 @@
 // their jitter. First attempts do not wait for it: when the outbox queues work the dispatcher queues a run at once,
 // which the process that queued it starts straight away. Two runs at once (two processes) are safe: each attempt is
 // claimed on its own.
-import type { Scheduler } from '../infra/agenda.js'
+import { MIN_POLL_MS, type Scheduler } from '../infra/agenda.js'
 import type { JobDefinition } from './job.js'
 
 export const WEBHOOK_DELIVERIES = 'webhook-deliveries'
 
-/** Agenda's poll (infra/agenda.ts): the job cannot recur more often than this. */
-const MIN_PERIOD_MS = 1_000
-
 /** The recurring schedule's period: the dispatcher's poll interval, at least a second. */
 export function webhookDeliveriesEveryMs (pollMs: number): number {
-  return Math.max(pollMs, MIN_PERIOD_MS)
+  return Math.max(pollMs, MIN_POLL_MS)
 }
 
 /** Queues one run, due now, for whichever process runs the job (the one queuing it first, if it does). */

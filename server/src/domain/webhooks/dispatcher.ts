@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import type { Collections } from '../../infra/db.js'
 import { findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
+import { MIN_POLL_MS } from '../../infra/agenda.js'
 import type { DeliveryAttempt, DeliveryDoc, NotificationDoc, WebhookDoc, WebhookQueueDoc } from '../types.js'
 import type { AppConfig } from '../../config.js'
 import { newId } from '../../lib/ids.js'
@@ -45,9 +46,9 @@ export function retryDelay (schedule: readonly number[], attempt: number, random
 }
 
 const RELEASE_EVERY_MS = 2_000
-// A run asked for and not started here within this long went to another process, or waits for this process's
-// running one to be let go: the next kick asks again. Agenda looks for due jobs once a second.
-const ASK_AGAIN_MS = 1_000
+// A run asked for and not started here within Agenda's poll went to another process, or waits for this process's
+// running one to be let go: the next kick asks again.
+const ASK_AGAIN_MS = MIN_POLL_MS
 
 export function createDispatcher (deps: DispatcherDeps) {
   const { c, now, config, log } = deps

@@ -4,7 +4,7 @@
 // markers and locks need nothing but atomic inserts, which every MongoDB-protocol server has.
 import type { Collections } from '../../infra/db.js'
 import { findByIds, idLists, insertIgnoringDuplicates } from '../../infra/db.js'
-import type { LeadProcessor } from '../scoring/processor.js'
+import type { LeadProcessor, ManyResult } from '../scoring/processor.js'
 import type { Metrics } from '../metrics.js'
 import { BatchQueue } from '../work-queue.js'
 
@@ -78,11 +78,10 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
   async function runScoreLeads (leadIds: string[]): Promise<void> {
     // a rebuild of the lead views counts the leads as they are: scoring waits for it
     while (pauses > 0) await new Promise((r) => setTimeout(r, 200))
-    let done: string[]
-    let watermarks: Map<string, number>
+    let scored: ManyResult
     try {
       const started = performance.now()
-      ;({ done, watermarks } = await processor.processMany(leadIds))
+      scored = await processor.processMany(leadIds)
       deps.metrics.batchDuration.observe((performance.now() - started) / 1000)
     } catch (err) {
       if (leadIds.length === 1) {
@@ -96,8 +95,8 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
       return
     }
     // an event stored after the marker's removal finds no marker and leaves one; one stored before is seen here
-    for (const part of idLists(done)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
-    const again = await processor.withWork(done, watermarks)
+    for (const part of idLists(scored.done)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
+    const again = await processor.withWork(scored.done, scored.watermarks)
     if (again.length > 0) await enqueue(again)
   }
 
