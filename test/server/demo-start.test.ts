@@ -100,12 +100,16 @@ t.test('the first start seeds a demo that every console page can show', async (t
 
   // settled: nothing left to score, and the re-score after the deploy gave every lead the model's prediction
   let leads: Lead[] = []
+  let pending = -1
+  // on a time-out, the server's warnings and errors tell why (the tail of its output is mostly request lines)
+  const problems = (): string => stdout.split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-10).join('\n')
   await waitUntil(async () => {
     const stats = await get('/v1/stats') as { events: { pending: number } }
-    if (stats.events.pending > 0) return false
+    pending = stats.events.pending
+    if (pending > 0) return false
     leads = await allLeads()
     return leads.length === summary.leads && leads.every((l) => l.predictive !== null)
-  }, 90_000, async () => `${leads.filter((l) => l.predictive === null).length} of ${leads.length} leads without a prediction; ${tail()}`, 1000)
+  }, 90_000, async () => `${pending} events pending; ${leads.filter((l) => l.predictive === null).length} of ${leads.length} leads without a prediction; warnings and errors:\n${problems()}\n${tail()}`, 1000)
 
   // the leads page (the first page): scores, grades, stages and intent labels that differ between leads
   const stages = new Set(leads.map((l) => l.stage))
