@@ -85,7 +85,8 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
       deps.metrics.batchDuration.observe((performance.now() - started) / 1000)
     } catch (err) {
       if (leadIds.length === 1) {
-        // a lead whose run fails is not retried at every poll: the sweeper's scan for pending events comes back to it
+        // a lead whose run fails is not retried at every poll: its marker goes, and the lead is scored again only when
+        // an event of its own or a re-score queues it (nothing scans for pending events)
         await c.pendingLeads.deleteOne({ _id: leadIds[0]! })
         throw err
       }
