@@ -10,6 +10,11 @@ import { BatchQueue } from '../work-queue.js'
 
 /** Past this many queued leads the pool takes no more from ingest: the marker poll feeds it (bounded memory). */
 const MAX_QUEUED = 20_000
+/** Markers the marker poll reads at a time. */
+const POLL_PAGE = 1000
+/** A lead whose run failed is tried again after this delay, doubled at each failure up to the cap. */
+const RETRY_FIRST_MS = 1000
+const RETRY_MAX_MS = 5 * 60_000
 
 export interface ScoringRunnerDeps {
   c: Collections
@@ -30,6 +35,10 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
     (ids, err) => log.error({ err, leads: ids.length, firstLead: ids[0] }, 'scoring batch failed'))
   let started = false
   let pauses = 0
+  // leads whose last run failed: when they are tried again (in this process; a marker stays, so any process can)
+  const failures = new Map<string, { attempts: number; retryAt: number; timer: NodeJS.Timeout }>()
+  // where the marker poll goes on from: a page of leads that keep failing must not hide the markers after them
+  let pollFrom = ''
 
   /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
   async function enqueue (leadIds: string[]): Promise<void> {
@@ -65,36 +74,66 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
   async function pollMarkers (): Promise<void> {
     // a process busy with its own queue takes others' leads when it is done (every marker stays until scored)
     if (queue.size > 0) return
-    const markers = await c.pendingLeads.find({ _id: { $gte: '' } }).sort({ _id: 1 }).limit(1000).project<{ _id: string }>({ _id: 1 }).toArray()
-    for (const m of markers) queue.push(m._id)
+    const markers = await c.pendingLeads.find({ _id: { $gte: pollFrom } }).sort({ _id: 1 }).limit(POLL_PAGE).project<{ _id: string }>({ _id: 1 }).toArray()
+    pollFrom = markers.length < POLL_PAGE ? '' : markers[markers.length - 1]!._id
+    const at = Date.now()
+    // a lead waiting to be tried again is pushed by its own timer
+    for (const m of markers) if ((failures.get(m._id)?.retryAt ?? 0) <= at) queue.push(m._id)
+  }
+
+  /**
+   * A lead whose run failed (a transient database error, or a scoring plugin that throws on its data) keeps its
+   * marker and is tried again after a delay that doubles at each failure: never lost, never retried in a hot loop.
+   */
+  function retryLater (leadId: string, err: unknown): void {
+    const attempts = (failures.get(leadId)?.attempts ?? 0) + 1
+    clearTimeout(failures.get(leadId)?.timer)
+    const delay = Math.min(RETRY_FIRST_MS * 2 ** (attempts - 1), RETRY_MAX_MS)
+    const timer = setTimeout(() => { if (started && queue.size < MAX_QUEUED) queue.push(leadId) }, delay)
+    timer.unref()
+    failures.set(leadId, { attempts, retryAt: Date.now() + delay, timer })
+    log.error({ err, leadId, attempts, retryInMs: delay }, 'scoring run failed; the lead is tried again later')
+  }
+
+  function succeeded (leadIds: readonly string[]): void {
+    if (failures.size === 0) return
+    for (const id of leadIds) {
+      clearTimeout(failures.get(id)?.timer)
+      failures.delete(id)
+    }
   }
 
   /**
    * Scores a batch of leads, then removes their markers and queues again those that got more work meanwhile. A
    * marker goes only after its lead was scored: a process that dies mid-batch leaves its leads' markers, and the
    * marker poll of any process picks them up once the dead process's locks expire. Leads another run holds keep
-   * their markers too (that run also re-checks them after releasing their locks).
+   * their markers too (that run also re-checks them after releasing their locks), and so do leads whose run failed
+   * (see retryLater).
    */
   async function runScoreLeads (leadIds: string[]): Promise<void> {
     // a rebuild of the lead views counts the leads as they are: scoring waits for it
     while (pauses > 0) await new Promise((r) => setTimeout(r, 200))
+    // a lead that failed before runs alone, so it cannot fail a batch of others again
+    const suspects = leadIds.length > 1 ? leadIds.filter((id) => failures.has(id)) : []
+    if (suspects.length > 0) {
+      const others = leadIds.filter((id) => !failures.has(id))
+      if (others.length > 0) await runScoreLeads(others)
+      for (const id of suspects) await runScoreLeads([id])
+      return
+    }
     let scored: ManyResult
     try {
       const started = performance.now()
       scored = await processor.processMany(leadIds)
       deps.metrics.batchDuration.observe((performance.now() - started) / 1000)
     } catch (err) {
-      if (leadIds.length === 1) {
-        // a lead whose run fails is not retried at every poll: its marker goes, and the lead is scored again only when
-        // an event of its own or a re-score queues it (nothing scans for pending events)
-        await c.pendingLeads.deleteOne({ _id: leadIds[0]! })
-        throw err
-      }
+      if (leadIds.length === 1) { retryLater(leadIds[0]!, err); return }
       // one lead's failure must not hold back the others: score them one by one
       log.warn({ err, leads: leadIds.length }, 'scoring batch failed; scoring its leads one by one')
-      for (const id of leadIds) await runScoreLeads([id]).catch((e: unknown) => log.error({ err: e, leadId: id }, 'scoring run failed'))
+      for (const id of leadIds) await runScoreLeads([id])
       return
     }
+    succeeded(scored.done)
     // an event stored after the marker's removal finds no marker and leaves one; one stored before is seen here
     for (const part of idLists(scored.done)) await c.pendingLeads.deleteMany({ _id: { $in: part } })
     const again = await processor.withWork(scored.done, scored.watermarks)
@@ -108,7 +147,12 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
     /** Lets the pool take leads from ingest (before this, only markers are written). */
     start (): void { started = true },
     /** Stops the pool, waiting up to timeoutMs for the batches in progress. */
-    async stop (timeoutMs: number): Promise<void> { await queue.stop(timeoutMs) },
+    async stop (timeoutMs: number): Promise<void> {
+      started = false
+      for (const f of failures.values()) clearTimeout(f.timer)
+      failures.clear()
+      await queue.stop(timeoutMs)
+    },
     /** Runs `fn` with scoring in this process paused (batches that started go on; new ones wait). */
     async paused<T> (fn: () => Promise<T>): Promise<T> {
       pauses++
