@@ -27,6 +27,8 @@ export interface RescoreAllDeps {
   now: () => Date
   lockLifetimeMs: number
   batchLeads: number
+  /** Pages of leads re-scored at once (the worker's scoring concurrency): one page's reads overlap another's writes. */
+  pagesAtOnce: number
   log: { warn(o: object, m: string): void }
 }
 
@@ -105,12 +107,26 @@ export function rescoreAllJob (deps: RescoreAllDeps) {
     }
     // One pass over the lead ids, in `_id` order (a range query per page would read the whole collection per page
     // on FerretDB).
-    const page: string[] = []
-    for await (const l of c.leads.find({}).sort({ _id: 1 }).project<{ _id: string }>({ _id: 1 }).batchSize(1000)) {
-      page.push(l._id)
-      if (page.length >= deps.batchLeads) await rescorePage(page.splice(0))
+    const running = new Set<Promise<void>>()
+    const failures: unknown[] = []
+    const launch = async (ids: string[]): Promise<void> => {
+      while (running.size >= Math.max(1, deps.pagesAtOnce)) await Promise.race(running)
+      if (failures.length > 0) throw failures[0]
+      const p: Promise<void> = rescorePage(ids).catch((err: unknown) => { failures.push(err) }).finally(() => running.delete(p))
+      running.add(p)
     }
-    if (page.length > 0) await rescorePage(page)
+    const page: string[] = []
+    try {
+      for await (const l of c.leads.find({}).sort({ _id: 1 }).project<{ _id: string }>({ _id: 1 }).batchSize(1000)) {
+        page.push(l._id)
+        if (page.length >= deps.batchLeads) await launch(page.splice(0))
+      }
+      if (page.length > 0) await launch(page)
+    } finally {
+      // a page still running when another failed is waited for: the job ends only once nothing of it runs
+      await Promise.all(running)
+    }
+    if (failures.length > 0) throw failures[0]
     // leads that stayed busy (a long scoring run held them) get more patient retries before the job gives up
     for (let round = 0; round < 20 && deferred.length > 0; round++) {
       const again = deferred.splice(0)
