@@ -13,6 +13,7 @@ import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
 import { batchTokenOf, eventIdOf, ledgerRangeOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
+import { together } from '../../lib/together.js'
 import { mapLimit } from '../../lib/map-limit.js'
 import type { LeadViews } from '../lead-views/service.js'
 import { afterSet, isConversionEvent, summaryOf, type LeadChange } from '../lead-views/summary.js'
@@ -183,24 +184,25 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // by `_id` and sets a value their batch fixed, so repeating it is harmless; one command serves the whole list.
     await insertIgnoringDuplicates(c.scoreHistory, items.flatMap(({ batch }) => batch.ledger ?? []))
     await setById(c.scoreHistory, items.filter(({ batch }) => batch.ledger === undefined).flatMap(({ batch }) => Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)), { committed: true })
-    for (const { lead, batch } of items) {
-      if (batch.supersedeFrom === null) continue
+    // The entries the replays replace are marked superseded, every lead's in one command (or a few): those known by
+    // `_id` at once; where a query by lead reads the whole ledger (FerretDB), those found in each lead's `_id` range, a
+    // few leads at a time (a re-score of every lead would otherwise read the ledger once per lead); elsewhere by a
+    // query per lead, which the index serves.
+    const marks: Array<AnyBulkWriteOperation<LedgerDoc>> = []
+    await mapLimit(items.filter(({ batch }) => batch.supersedeFrom !== null), 8, async ({ lead, batch }) => {
+      const from = batch.supersedeFrom!
       const replaced = { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' }
+      const mark = (ids: readonly string[]): void => { for (const _id of ids) marks.push({ updateOne: { filter: { _id }, update: { $set: replaced } } }) }
       // the entries replaced are known by `_id` when the replay started from the lead's last batch
-      if (batch.supersedeIds !== undefined) { await setById(c.scoreHistory, batch.supersedeIds, replaced); continue }
-      // where a query by lead reads the whole ledger (FerretDB), the lead's entries are read by their `_id` range
-      // (a re-score of every lead would otherwise read the ledger once per lead)
+      if (batch.supersedeIds !== undefined) { mark(batch.supersedeIds); return }
       if (deps.scansQueries === true && (lead.ledgerKeyed === true || lead.rev === 0)) {
-        const from = batch.supersedeFrom
         const mine = await c.scoreHistory.find(ledgerRangeOf(lead._id) as never).project<Pick<LedgerDoc, '_id' | 'committed' | 'superseded' | 'batch' | 'ord'>>({ committed: 1, superseded: 1, batch: 1, ord: 1 }).toArray()
-        await setById(c.scoreHistory, mine.filter((e) => e.committed && !e.superseded && e.batch !== batch.token && e.ord > from).map((e) => e._id), replaced)
-        continue
+        mark(mine.filter((e) => e.committed && !e.superseded && e.batch !== batch.token && e.ord > from).map((e) => e._id))
+        return
       }
-      await c.scoreHistory.updateMany(
-        { leadId: lead._id, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: batch.supersedeFrom } },
-        { $set: { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' } },
-      )
-    }
+      await c.scoreHistory.updateMany({ leadId: lead._id, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: from } }, { $set: replaced })
+    })
+    await pointWrites(c.scoreHistory, marks)
   }
 
   /**
@@ -564,15 +566,20 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     if (deps.beforeCommit !== undefined) for (const r of runs) await deps.beforeCommit(r.lead._id)
     const live = runs.filter((r) => !lost.has(r.lead._id))
     const at = now()
-    const claimed = await claimRevisions(live, at)
+    // The revision claims, and the index keys and decay keys the leads will have, go before the compare-and-sets (so a
+    // committed lead is never missing from the lead list), together: three collections, nothing orders them. The keys
+    // of a lead whose claim is refused stay (another run holds that revision and may have the same keys; an extra key
+    // is never wrong: readers and the decay tick check keys against their leads).
+    const [claimed] = await together([
+      claimRevisions(live, at),
+      live.length > 0 ? Promise.resolve(deps.views?.prepare(live.map((r) => r.change))) : Promise.resolve(),
+      live.length > 0 ? Promise.resolve(deps.decay?.prepare(live.map((r) => r.decayKey))) : Promise.resolve(),
+    ] as const)
     const ready = live.filter((r) => claimed.has(r))
     for (const r of live) if (!claimed.has(r)) deps.log.warn({ leadId: r.lead._id }, `revision ${r.lead.rev + 1} of the lead was claimed by another worker; batch discarded`)
     let committed: Prepared[] = []
     if (ready.length > 0) {
       let matched = -1
-      // the index keys the leads will have go first, so a committed lead is never missing from the lead list
-      await deps.views?.prepare(ready.map((r) => r.change))
-      await deps.decay?.prepare(ready.map((r) => r.decayKey))
       try {
         const ops = ready.map((r) => ({ updateOne: { filter: { _id: r.lead._id, rev: r.lead.rev, lastSeq: r.lead.lastSeq }, update: { $set: r.set, $inc: { rev: 1 } } } }))
         if (ready.length <= perCommand) matched = (await c.leads.bulkWrite(ops as never, { ordered: false })).matchedCount
@@ -594,16 +601,17 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const done = committed.map((r) => ({ lead: r.lead, batch: r.batch }))
     await showLedger(done)
     for (const r of committed) deps.onVisible?.(r.committed)
-    // a failure here leaves keys that the decay tick checks against their leads when they come due
-    await deps.decay?.settle(committed.map((r) => r.decayKey), ready.filter((r) => !committed.includes(r)).map((r) => r.decayKey))
-      .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'decay schedule not updated') })
-    if (deps.views !== undefined) {
-      // before the rest of finalize, so that once a batch's events show as scored, the lead and event counters include them (the
-      // scored count follows finalize); a failure here leaves the counters behind (a rebuild repairs them), never the
-      // scores
-      await deps.views.settle(committed.map((r) => r.change), ready.filter((r) => !committed.includes(r)).map((r) => r.change), committed.flatMap((r) => r.scored))
-        .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') })
-    }
+    const failed = ready.filter((r) => !committed.includes(r))
+    await together([
+      // a failure here leaves keys that the decay tick checks against their leads when they come due
+      Promise.resolve(deps.decay?.settle(committed.map((r) => r.decayKey), failed.map((r) => r.decayKey)))
+        .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'decay schedule not updated') }),
+      // before the rest of finalize, so that once a batch's events show as scored, the lead and event counters include
+      // them (the scored count follows finalize); a failure here leaves the counters behind (a rebuild repairs them),
+      // never the scores
+      Promise.resolve(deps.views?.settle(committed.map((r) => r.change), failed.map((r) => r.change), committed.flatMap((r) => r.scored)))
+        .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'lead views not updated; rebuild them (POST /v1/views/rebuild)') }),
+    ] as const)
     await finishBatches(done)
     if (deps.views !== undefined) {
       await deps.views.finalized(committed.reduce((n, r) => n + r.scored.length, 0), committed.reduce((n, r) => n + r.batch.unmapped.length, 0))
@@ -637,16 +645,19 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    */
   async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean, watermarks: Map<string, number>): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
     const leads = await byIds(c.leads, ids)
-    // finish a crashed run's commit first
-    if (first) await finalize((await unfinished(leads)).map((l) => ({ lead: l, batch: l.lastBatch! })))
     const partial = new Set<string>()
-    const news = await eventsAfterMany(leads, deps.eventsPerRun, partial)
-    const ruleset = await rulesets.active()
-    await pipeline.prepare?.()
-    const heldBy = deps.notifier !== undefined ? await deps.notifier.heldBy() : null
-    // a re-score replays every stored event of its leads: their ids are known (seqs 1..lastSeq), so one list read
-    // serves the batch instead of a read per lead
-    const histories = rescore ? await storedEvents(leads) : new Map<string, EventDoc[]>()
+    // Independent steps, run at once (one wait instead of one per step, on the path of every live message): a crashed
+    // run's commit finished (it writes only what that batch scored, before anything here is committed), the new events
+    // read, the ruleset, the plugins and the notification hold. A re-score replays every stored event of its leads:
+    // their ids are known (seqs 1..lastSeq), so one list read serves the batch instead of a read per lead.
+    const [, news, ruleset, heldBy, histories] = await together([
+      first ? unfinished(leads).then(async (open) => { await finalize(open.map((l) => ({ lead: l, batch: l.lastBatch! }))) }) : Promise.resolve(),
+      eventsAfterMany(leads, deps.eventsPerRun, partial),
+      rulesets.active(),
+      deps.notifier !== undefined ? deps.notifier.heldBy() : Promise.resolve(null),
+      rescore ? storedEvents(leads) : Promise.resolve(new Map<string, EventDoc[]>()),
+      Promise.resolve(pipeline.prepare?.()),
+    ] as const)
     // a few leads at a time: a replay (a late event, a re-score) reads the database, and those reads can overlap
     const runs = (await mapLimit(leads, 4, async (lead) => await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy, histories.get(lead._id)))).filter((p): p is Prepared => p !== null)
     const committed = await commit(runs, lost)
