@@ -42,6 +42,11 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
 
   /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
   async function enqueue (leadIds: string[]): Promise<void> {
+    // this process's pool first, so that a run starts while the markers are written (a live message waits for no
+    // marker). A run that ends before its lead's marker lands leaves that marker, and the marker poll then runs the
+    // lead once more and finds nothing to do. The pool's queue is only a shortcut for the markers: past a bound (an
+    // upload of a million new leads outruns scoring) the marker poll feeds it, so memory stays bounded.
+    if (started) for (const leadId of leadIds) if (queue.size < MAX_QUEUED) queue.push(leadId)
     // one unordered batch: a duplicate marker means a run is already queued (a large upload touches hundreds of
     // leads per ingest call, and a round trip per marker dominated its time). On FerretDB a batch with duplicates is
     // rolled back and retried one document at a time, so where it can look up a list of ids through the index, the
@@ -52,9 +57,6 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
       missing = leadIds.filter((id) => !have.has(id))
     }
     await insertIgnoringDuplicates(c.pendingLeads, missing.map((leadId) => ({ _id: leadId, at: deps.now() })))
-    // the pool's queue is only a shortcut for the markers: past a bound (an upload of a million new leads outruns
-    // scoring) the marker poll feeds it, so memory stays bounded
-    if (started) for (const leadId of leadIds) if (queue.size < MAX_QUEUED) queue.push(leadId)
   }
 
   /**
