@@ -21,7 +21,7 @@ export interface RescoreAllDeps {
   enqueue: (leadIds: string[]) => Promise<void>
   withLeadLock: <T>(leadId: string, fn: () => Promise<T>, waitMs?: number) => Promise<T>
   live: Pick<LiveFeed, 'append'>
-  outbox: Pick<Outbox, 'setLocalHold' | 'releaseHeld'>
+  outbox: Pick<Outbox, 'setLocalHold' | 'shareHold' | 'endHold' | 'releaseHeld'>
   feed: Pick<ScoredFeed, 'holdingRescored'>
   schedule: (name: string, data: { jobId: string }) => Promise<void>
   now: () => Date
@@ -51,8 +51,10 @@ export function rescoreAllJob (deps: RescoreAllDeps) {
     await c.jobs.updateOne({ _id: jobId }, { $set: { state: 'running', updatedAt: now() } })
     try {
       await deps.feed.holdingRescored(async () => {
-        // stage and grade notifications of every scoring run are held until the job ends (see webhooks/outbox.ts)
+        // stage and grade notifications of every scoring run, in every process, are held until the job ends (see
+        // webhooks/outbox.ts)
         deps.outbox.setLocalHold(jobId)
+        await deps.outbox.shareHold(jobId)
         try {
           await rescoreEveryLead(jobId, job.total)
         } catch (err) {
@@ -61,6 +63,7 @@ export function rescoreAllJob (deps: RescoreAllDeps) {
         }
       })
     } finally {
+      await deps.outbox.endHold(jobId).catch((err: unknown) => deps.log.warn({ err, jobId }, 'ending the shared hold failed; other processes hold until it goes stale'))
       deps.outbox.setLocalHold(null)
       await deps.outbox.releaseHeld().catch((err: unknown) => deps.log.warn({ err, jobId }, 'releasing held notifications failed; the dispatcher retries'))
     }
@@ -92,6 +95,7 @@ export function rescoreAllJob (deps: RescoreAllDeps) {
       if (Date.now() - reportedAt <= 1000) return
       reportedAt = Date.now()
       await c.jobs.updateOne({ _id: jobId }, { $set: { done, updatedAt: now() } })
+      await deps.outbox.shareHold(jobId)
       await deps.live.append('job.progress', ['jobs', `job:${jobId}`], { jobId, kind: 'rescore-all', done, total })
     }
     /** Re-scores a page of leads in one batch; the ones a scoring run holds go one by one (flagged if need be). */

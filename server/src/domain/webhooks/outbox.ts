@@ -12,6 +12,13 @@ const TYPE_OF: Record<CrossingKind, NotificationType> = { stage: 'lead.stage_cha
 
 /** A re-score job that has not reported progress for this long is taken for dead, and its hold ends. */
 export const HOLD_STALE_MS = 15 * 60_000
+/**
+ * The sign, for every process, that a bulk re-score runs: a lock document per job, `rescore-hold:<job id>`, renewed as
+ * the job reports progress, read as an `_id` range. (A query of running jobs read the whole jobs collection on FerretDB,
+ * which grows with every job ever run, up to four times a second while leads were scored.)
+ */
+const HOLD_PREFIX = 'rescore-hold:'
+const HOLD_END = 'rescore-hold;'
 
 export interface OutboxDeps {
   c: Collections
@@ -43,9 +50,8 @@ export function createOutbox (deps: OutboxDeps) {
     if (localHold !== null) return localHold
     const t = Date.now()
     if (!fresh && cache !== null && t - cache.at < 250) return cache.jobId
-    const alive = new Date(now().getTime() - HOLD_STALE_MS)
-    const job = await c.jobs.find({ kind: 'rescore-all', state: 'running', updatedAt: { $gt: alive } }).project<{ _id: string }>({ _id: 1 }).limit(1).next()
-    cache = { at: t, jobId: job?._id ?? null }
+    const hold = await c.locks.find({ _id: { $gte: HOLD_PREFIX, $lt: HOLD_END }, expiresAt: { $gt: now() } }).project<{ owner: string }>({ owner: 1 }).limit(1).next()
+    cache = { at: t, jobId: hold?.owner ?? null }
     return cache.jobId
   }
 
@@ -167,6 +173,18 @@ export function createOutbox (deps: OutboxDeps) {
     /** This process runs a bulk re-score: hold at once, without waiting for the shared state to be read again. */
     setLocalHold (jobId: string | null): void {
       localHold = jobId
+      cache = null
+    },
+
+    /** Shows every process that the bulk re-score `jobId` runs, for HOLD_STALE_MS from now (called again as it goes on). */
+    async shareHold (jobId: string): Promise<void> {
+      const at = now()
+      await c.locks.updateOne({ _id: `${HOLD_PREFIX}${jobId}` }, { $set: { owner: jobId, expiresAt: new Date(at.getTime() + HOLD_STALE_MS) }, $setOnInsert: { acquiredAt: at } }, { upsert: true })
+    },
+
+    /** The bulk re-score `jobId` ended: other processes no longer hold for it. */
+    async endHold (jobId: string): Promise<void> {
+      await c.locks.deleteOne({ _id: `${HOLD_PREFIX}${jobId}` })
       cache = null
     },
 
