@@ -20,9 +20,10 @@ const JOBS_COLLECTION = 'agendaJobs'
  */
 class ReportingMongoBackend extends MongoBackend {
   private readonly onConnectError: (err: unknown) => void
-  constructor (opts: ConstructorParameters<typeof MongoBackend>[0], onConnectError: (err: unknown) => void) {
+  constructor (opts: ConstructorParameters<typeof MongoBackend>[0], onConnectError: (err: unknown) => void, jobs: Collection<Document>) {
     super(opts)
     this.onConnectError = onConnectError
+    askOnceForDueNames(this.repository, jobs)
   }
 
   override async connect (): Promise<void> {
@@ -31,6 +32,36 @@ class ReportingMongoBackend extends MongoBackend {
     } catch (err) {
       this.onConnectError(err)
     }
+  }
+}
+
+/** How long one read of the job names with due work answers Agenda's per-name lookups: about one poll's calls. */
+const DUE_NAMES_MS = 200
+
+/**
+ * Agenda polls with one find-and-modify per job name (about ten here), every second, whether or not anything is due;
+ * on the embedded FerretDB each reads the jobs collection, one at a time, and that was most of an idle server's CPU.
+ * Here one read of the names that have a job due by the scan time, or locked (a lock may have expired), serves the
+ * lookups of a whole poll; a name without one is answered "nothing" without a command. A job this process saves (a
+ * run queued now, whose notification asks for it at once) forgets that read, so the next lookup reads again. If the
+ * read fails, every lookup goes to the database as before.
+ */
+function askOnceForDueNames (repo: MongoBackend['repository'], jobs: Collection<Document>): void {
+  const lookUp = repo.getNextJobToRun.bind(repo)
+  const save = repo.saveJob.bind(repo)
+  let due: { until: number; names: Promise<Set<string> | null> } | null = null
+  repo.getNextJobToRun = async (jobName, nextScanAt, lockDeadline, now, options) => {
+    if (due === null || Date.now() > due.until) {
+      const filter = { disabled: { $ne: true }, $or: [{ lockedAt: { $eq: null }, nextRunAt: { $lte: nextScanAt } }, { lockedAt: { $ne: null } }] }
+      due = { until: Date.now() + DUE_NAMES_MS, names: jobs.distinct('name', filter).then((names) => new Set(names.map(String)), () => null) }
+    }
+    const names = await due.names
+    if (names !== null && !names.has(jobName)) return undefined
+    return await lookUp(jobName, nextScanAt, lockDeadline, now, options)
+  }
+  repo.saveJob = async (job, options) => {
+    due = null
+    return await save(job, options)
   }
 }
 
@@ -114,10 +145,10 @@ export class Scheduler {
     this.maxConcurrency = Math.max(opts.concurrency * 2, 8)
     this.jobs = opts.db.collection(JOBS_COLLECTION)
     this.agenda = new Agenda({
-      backend: new ReportingMongoBackend({ mongo: opts.db, collection: JOBS_COLLECTION, ensureIndex: true }, (err) => { opts.log.warn({ err }, 'job scheduler could not prepare its collection') }),
-      // each poll is a find-and-modify per job name, which on the embedded FerretDB reads the jobs collection and runs
-      // one at a time: at most one a second per process (a job queued in this process starts at once anyway, through
-      // the in-process notification channel)
+      backend: new ReportingMongoBackend({ mongo: opts.db, collection: JOBS_COLLECTION, ensureIndex: true }, (err) => { opts.log.warn({ err }, 'job scheduler could not prepare its collection') }, this.jobs),
+      // each poll reads the names with due work, then runs a find-and-modify for each of those (see
+      // askOnceForDueNames): at most one a second per process (a job queued in this process starts at once anyway,
+      // through the in-process notification channel)
       processEvery: Math.max(opts.processEveryMs, MIN_POLL_MS),
       maxConcurrency: this.maxConcurrency,
       lockLimit: this.maxConcurrency,
