@@ -50,8 +50,10 @@ export function createOutbox (deps: OutboxDeps) {
     if (localHold !== null) return localHold
     const t = Date.now()
     if (!fresh && cache !== null && t - cache.at < 250) return cache.jobId
-    const hold = await c.locks.find({ _id: { $gte: HOLD_PREFIX, $lt: HOLD_END }, expiresAt: { $gt: now() } }).project<{ owner: string }>({ owner: 1 }).limit(1).next()
-    cache = { at: t, jobId: hold?.owner ?? null }
+    // the `_id` range alone (a few documents): FerretDB reads the whole collection for a range with another condition
+    const at = now().getTime()
+    const holds = await c.locks.find({ _id: { $gte: HOLD_PREFIX, $lt: HOLD_END } }).project<{ owner: string; expiresAt: Date }>({ owner: 1, expiresAt: 1 }).toArray()
+    cache = { at: t, jobId: holds.find((h) => h.expiresAt.getTime() > at)?.owner ?? null }
     return cache.jobId
   }
 
