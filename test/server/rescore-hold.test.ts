@@ -1,20 +1,26 @@
 // The hold a bulk re-score puts on stage and grade notifications is seen by every process through a lock document
 // per job, read by `_id` range (not by a query of running jobs, which read the whole jobs collection on FerretDB).
 import t from 'tap'
+import { MongoClient, type CommandStartedEvent, type Document } from 'mongodb'
 import { freshDbName, testMongoUri } from '../helpers/harness.js'
 import { openDatabase } from '../../server/src/infra/db.js'
 import { createOutbox, HOLD_STALE_MS } from '../../server/src/domain/webhooks/outbox.js'
 
 t.test('a re-score hold is shared with other processes, renewed, ended, and ignored once stale', async (t) => {
   const uri = await testMongoUri(t)
-  const db = await openDatabase(uri, freshDbName())
-  t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  const dbName = freshDbName()
+  const db = await openDatabase(uri, dbName)
+  // the other process reads the locks through a client that records its commands
+  const watched = await MongoClient.connect(uri, { monitorCommands: true })
+  const filters: Document[] = []
+  watched.on('commandStarted', (e: CommandStartedEvent) => { if (e.commandName === 'find' && e.command.find === 'locks') filters.push(e.command.filter as Document) })
+  t.teardown(async () => { await watched.close(); await db.db.dropDatabase().catch(() => undefined); await db.close() })
   const quiet = { warn: () => undefined, debug: () => undefined }
   let clock = Date.parse('2026-03-01T10:00:00Z')
   const now = (): Date => new Date(clock)
   const deps = { c: db.c, now, log: quiet, withLeadLock: async <T>(_id: string, fn: () => Promise<T>): Promise<T> => await fn() }
   const runner = createOutbox(deps) // the process running the job
-  const other = createOutbox(deps) // any other process
+  const other = createOutbox({ ...deps, c: { ...db.c, locks: watched.db(dbName).collection('locks') } as typeof db.c }) // any other process
 
   t.equal(await other.activeHold(true), null, 'no hold before a job runs')
   // a job document marked running (say, one left by a process that died) is not a hold by itself
@@ -40,4 +46,10 @@ t.test('a re-score hold is shared with other processes, renewed, ended, and igno
   runner.setLocalHold(null)
   t.equal(await other.activeHold(true), null, 'once the job ends, nobody holds')
   t.equal(await db.c.locks.countDocuments({ _id: { $regex: /^rescore-hold:/ } } as never), 0, 'the hold document is gone')
+
+  // scoring asks for the hold up to four times a second, while the locks collection holds a document per lead being
+  // scored: FerretDB must answer the query from the `_id` index (with any other condition it reads every lock)
+  t.ok(filters.length > 0, 'the hold was read from the locks collection')
+  const plan = await db.c.locks.find(filters[0]!).explain() as { ferretdbVersion?: string; serverInfo?: { ferretdbVersion?: string }; filterPushdown?: boolean }
+  if (plan.serverInfo?.ferretdbVersion !== undefined) t.equal(plan.filterPushdown, true, `FerretDB answers the hold query from the index (${JSON.stringify(filters[0])})`)
 })
