@@ -119,8 +119,8 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
     const suspects = leadIds.length > 1 ? leadIds.filter((id) => failures.has(id)) : []
     if (suspects.length > 0) {
       const others = leadIds.filter((id) => !failures.has(id))
-      if (others.length > 0) await runScoreLeads(others)
-      for (const id of suspects) await runScoreLeads([id])
+      if (others.length > 0) await runScoreLeads(others).catch((e: unknown) => log.error({ err: e, leads: others.length }, 'scoring batch failed'))
+      for (const id of suspects) await runScoreLeads([id]).catch((e: unknown) => log.error({ err: e, leadId: id }, 'scoring run failed'))
       return
     }
     let scored: ManyResult
@@ -132,7 +132,9 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
       if (leadIds.length === 1) { retryLater(leadIds[0]!, err); return }
       // one lead's failure must not hold back the others: score them one by one
       log.warn({ err, leads: leadIds.length }, 'scoring batch failed; scoring its leads one by one')
-      for (const id of leadIds) await runScoreLeads([id])
+      // (a lead's own failure is retried later inside; anything else, such as removing its marker, is logged and the
+      // next lead goes on)
+      for (const id of leadIds) await runScoreLeads([id]).catch((e: unknown) => log.error({ err: e, leadId: id }, 'scoring run failed'))
       return
     }
     succeeded(scored.done)
