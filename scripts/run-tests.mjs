@@ -55,12 +55,25 @@ const tap = spawn(process.execPath, [resolve(root, 'node_modules', 'tap', 'dist'
 let passed = 0
 let failed = 0
 let buf = ''
+// what failed, repeated just above the last line: CI often shows only the tail of a long log
+const failures = []
+let file = ''
+let check = null // the first failed assertion inside the current test
 const count = (line) => {
+  const inner = /^ {8}not ok \d+ - (.*?)(?: # time=.*)?$/.exec(line)
+  if (inner !== null && check === null) check = inner[1]
+  const started = /^# Subtest: (\S+\.test\.ts)/.exec(line)
+  if (started !== null) file = started[1]
+  const fileFailed = /^not ok \d+ - (\S+\.test\.ts)/.exec(line)
+  if (fileFailed !== null && !failures.some((f) => f.startsWith(`${fileFailed[1]}:`))) failures.push(`${fileFailed[1]}: the file failed (its exit code, a time-out or a teardown)`)
   // test points one level inside a file: "    ok 3 - name" / "    not ok 3 - name"
-  const m = /^ {4}(not )?ok \d+/.exec(line)
+  const m = /^ {4}(not )?ok \d+(?: - (.*?))?(?: # time=.*)?$/.exec(line)
   if (m === null || /# SKIP/.test(line)) return
-  if (m[1] !== undefined) failed++
-  else passed++
+  if (m[1] !== undefined) {
+    failed++
+    failures.push(`${file}: ${m[2] ?? '(unnamed)'}${check !== null ? ` (first failed check: ${check.slice(0, 300)})` : ''}`)
+  } else passed++
+  check = null
 }
 tap.stdout.on('data', (chunk) => {
   process.stdout.write(chunk)
@@ -74,5 +87,6 @@ count(buf)
 if (ferret !== null) await ferret.stop()
 if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true })
 if (code !== 0 && failed === 0) failed = 1
+for (const f of failures) console.log(`# failed: ${f}`)
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(code)

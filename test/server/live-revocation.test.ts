@@ -32,7 +32,7 @@ async function open (url: string, headers: Record<string, string> = {}): Promise
     ws.once('unexpected-response', (_req, res) => { ws.terminate(); reject(Object.assign(new Error(`upgrade refused with ${res.statusCode}`), { status: res.statusCode })) })
   })
   // other frames may come first (a socket opened with topics is sent `subscribed` once the server has read the feed's
-  // position, which on a busy machine can follow the ping): the answer is the first pong within 5 s
+  // position, which on a busy machine can follow the ping): the answer is the first pong within 15 s
   const pong = async (): Promise<boolean> => await new Promise((resolve) => {
     const onMessage = (d: Buffer): void => {
       if ((JSON.parse(d.toString()) as Json).type !== 'pong') return
@@ -40,7 +40,7 @@ async function open (url: string, headers: Record<string, string> = {}): Promise
       ws.off('message', onMessage)
       resolve(true)
     }
-    const timer = setTimeout(() => { ws.off('message', onMessage); resolve(false) }, 5000)
+    const timer = setTimeout(() => { ws.off('message', onMessage); resolve(false) }, 15_000)
     ws.on('message', onMessage)
     ws.send(JSON.stringify({ op: 'ping' }))
   })

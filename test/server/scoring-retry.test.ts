@@ -25,7 +25,7 @@ t.test('a lead whose run fails is retried with backoff until it is scored', { ti
 
   // the others are scored while the failing lead waits for its retry
   const steady = leadIdOf('email:steady-1@example.com')
-  for (let i = 0; i < 100 && (await db.c.leads.findOne({ _id: steady }))?.lastSeq !== 2; i++) await new Promise((r) => setTimeout(r, 100))
+  for (let i = 0; i < 300 && (await db.c.leads.findOne({ _id: steady }))?.lastSeq !== 2; i++) await new Promise((r) => setTimeout(r, 100))
   t.equal((await db.c.leads.findOne({ _id: steady }))?.lastSeq, 2, 'a lead batched with the failing one is scored')
 
   await waitForScoring(db, 30_000)
