@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { MongoClient, CommandStartedEvent, CommandSucceededEvent } from 'mongodb'
 import { startFerretDb } from '../server/src/infra/ferretdb.js'
 
 export interface BenchDatabase {
@@ -26,5 +27,38 @@ export async function benchDatabase (): Promise<BenchDatabase> {
       await ferret.stop()
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/** Whether a benchmark should record what its database commands cost (BENCH_COMMANDS=1). */
+export const recordCommands = process.env.BENCH_COMMANDS === '1'
+
+/**
+ * Records every command a client (opened with `monitorCommands`) sends: per command and collection, how many, the
+ * documents they carried (inserts, update and delete statements) and their summed duration as the driver saw it
+ * (concurrent commands overlap, so the sum can exceed the wall time; the shares still show where the database's time
+ * goes). `report()` returns the 25 costliest lines.
+ */
+export function commandCosts (client: MongoClient): { report: () => string } {
+  const open = new Map<number, { key: string; docs: number }>()
+  const totals = new Map<string, { n: number; docs: number; ms: number }>()
+  client.on('commandStarted', (e: CommandStartedEvent) => {
+    const target = e.command[e.commandName] as unknown
+    const list = (e.command.documents ?? e.command.updates ?? e.command.deletes) as unknown[] | undefined
+    open.set(e.requestId, { key: `${e.commandName} ${typeof target === 'string' ? target : ''}`.trim(), docs: list?.length ?? 0 })
+  })
+  client.on('commandSucceeded', (e: CommandSucceededEvent) => {
+    const o = open.get(e.requestId)
+    if (o === undefined) return
+    open.delete(e.requestId)
+    const t = totals.get(o.key) ?? { n: 0, docs: 0, ms: 0 }
+    t.n++
+    t.docs += o.docs
+    t.ms += e.duration
+    totals.set(o.key, t)
+  })
+  return {
+    report: () => [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)
+      .map(([k, t]) => `${k.padEnd(32)} ${String(t.n).padStart(7)} commands ${String(t.docs).padStart(8)} documents ${t.ms.toFixed(0).padStart(8)} ms`).join('\n'),
   }
 }

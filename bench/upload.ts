@@ -10,6 +10,11 @@
 // 0: makes the file large without adding database work), BENCH_UPLOAD_WORKERS=1 to score while uploading (default
 // off: this measures the upload path). With node's --expose-gc the live heap (after a full GC, every 2 s) is printed
 // too.
+// BENCH_UPLOAD_KIND=leads uploads a file of leads instead (default 45,000 rows: name, email, role, company, industry,
+// location), with workers on, and also measures when every lead's attributes are applied (each row is a
+// `lead_updated` event a scoring run applies): the time to applied over the upload's own time (goal ≤ 1.5×), checked
+// on a sample of leads read by `_id`. BENCH_COMMANDS=1 also prints what the database commands cost, by command and
+// collection.
 import http from 'node:http'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
@@ -21,26 +26,46 @@ import { buildApp } from '../server/src/app.js'
 import { loadConfig } from '../server/src/config.js'
 import { openDatabase } from '../server/src/infra/db.js'
 import { startFerretDb, type EmbeddedDb } from '../server/src/infra/ferretdb.js'
+import { leadIdOf } from '../server/src/domain/ids.js'
+import { commandCosts, recordCommands } from './database.js'
 
 const num = (name: string, def: number): number => {
   const v = process.env[name]
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : def
 }
-const ROWS = num('BENCH_UPLOAD_ROWS', 1_000_000)
+const LEADS_FILE = process.env.BENCH_UPLOAD_KIND === 'leads'
+const ROWS = num('BENCH_UPLOAD_ROWS', LEADS_FILE ? 45_000 : 1_000_000)
 const LEADS = num('BENCH_UPLOAD_LEADS', 0)
 const BATCH = num('BENCH_UPLOAD_BATCH', 500)
 const VALID_EVERY = Math.max(1, num('BENCH_UPLOAD_VALID_EVERY', 1))
 const PAD = 'x'.repeat(num('BENCH_UPLOAD_PAD', 0))
 const gc = (globalThis as { gc?: () => void }).gc
-const WORKERS = process.env.BENCH_UPLOAD_WORKERS === '1'
+const WORKERS = LEADS_FILE || process.env.BENCH_UPLOAD_WORKERS === '1'
 const KEY = `lsk_bench_${randomBytes(12).toString('hex')}`
 const RUN = randomBytes(3).toString('hex')
 const TYPES = ['page_view', 'email_open', 'form_submit', 'demo_request'] as const
 const log = (s: string): void => { process.stderr.write(`# ${s}\n`) }
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`
 
+const ROLES = ['CEO', 'VP Sales', 'Marketing Manager', 'Engineer', 'Analyst', 'CTO'] as const
+const INDUSTRIES = ['Software', 'Retail', 'Finance', 'Healthcare', 'Education'] as const
+const leadEmail = (j: number): string => `lead${j}-${RUN}@bench.example`
+
+/** A leads CSV (one new lead per row), a chunk of 1,000 rows at a time. */
+function * leadsCsv (): Generator<Buffer> {
+  yield Buffer.from('name,email,role,company,industry,location\n')
+  for (let i = 0; i < ROWS; i += 1000) {
+    let s = ''
+    for (let j = i; j < Math.min(ROWS, i + 1000); j++) {
+      s += `Lead ${j},${leadEmail(j)},${ROLES[j % ROLES.length]},Company ${j % 997},${INDUSTRIES[j % INDUSTRIES.length]},City ${j % 53}\n`
+    }
+    yield Buffer.from(s)
+  }
+}
+
 /** The CSV, generated a chunk of 1,000 rows at a time. */
 function * csv (): Generator<Buffer> {
+  if (LEADS_FILE) { yield * leadsCsv(); return }
   const base = Date.UTC(2024, 0, 1)
   yield Buffer.from(`email,event,timestamp,page,campaign,referrer${PAD.length > 0 ? ',pad' : ''}\n`)
   for (let i = 0; i < ROWS; i += 1000) {
@@ -70,7 +95,8 @@ async function main (): Promise<void> {
     MONGODB_URI: uri, MONGODB_DB: dbName, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'warn',
     LEADSCORE_WORKER: WORKERS ? '1' : '0', LEADSCORE_UPLOAD_BATCH_ROWS: String(BATCH),
   })
-  const db = await openDatabase(uri, dbName)
+  const db = await openDatabase(uri, dbName, { monitorCommands: recordCommands })
+  const costs = recordCommands ? commandCosts(db.client) : null
   const app = await buildApp(config, { database: db, logger: false })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as AddressInfo).port
@@ -113,7 +139,7 @@ async function main (): Promise<void> {
     })
     req.on('error', reject)
     void (async () => {
-      req.write(`--${boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nevents\r\n`)
+      req.write(`--${boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n${LEADS_FILE ? 'leads' : 'events'}\r\n`)
       if (PAD.length > 0) req.write(`--${boundary}\r\nContent-Disposition: form-data; name="mapping"\r\n\r\n{"pad":null}\r\n`)
       req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.csv"\r\nContent-Type: text/csv\r\n\r\n`)
       for (const chunk of csv()) {
@@ -130,7 +156,9 @@ async function main (): Promise<void> {
   const report = JSON.parse(res.body) as Record<string, unknown>
   if (res.status !== 201) log(`unexpected answer ${res.status}: ${res.body.slice(0, 500)}`)
   const rows = Number(report.rows ?? 0)
+  const applied = LEADS_FILE ? await untilApplied(port, started) : null
   console.log(JSON.stringify({
+    ...(applied !== null ? { appliedSeconds: applied.seconds, appliedOverUpload: Number((applied.seconds / seconds).toFixed(2)), appliedGoal: 1.5, sampleChecked: applied.checked, sampleWrong: applied.wrong } : {}),
     rows, accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected, bytes: sent, seconds: Number(seconds.toFixed(1)),
     rowsPerSecond: Math.round(rows / seconds), mbPerSecond: Number((sent / 1024 / 1024 / seconds).toFixed(2)),
     rssBeforeMb: Number((rssBefore / 1024 / 1024).toFixed(1)), peakRssMb: Number((peakRss / 1024 / 1024).toFixed(1)),
@@ -138,11 +166,40 @@ async function main (): Promise<void> {
     ...(gc !== undefined ? { liveHeapBeforeMb: Number((liveBefore / 1048576).toFixed(1)), peakLiveHeapMb: Number((peakLive / 1048576).toFixed(1)) } : {}),
     batchRows: BATCH, validEvery: VALID_EVERY, leads: LEADS === 0 ? rows : LEADS, workers: WORKERS, database: embedded !== null ? 'ferretdb-sqlite' : 'MONGODB_URI',
   }, null, 2))
+  if (costs !== null) for (const line of ['database commands:', ...costs.report().split('\n')]) log(line)
   await app.close()
   await db.db.dropDatabase().catch(() => undefined)
   await db.close()
   if (embedded !== null) await embedded.stop()
   if (dir !== null) rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * Waits until nothing is left to score (`GET /v1/stats`), then reads a sample of the uploaded leads by `_id` and
+ * checks that each carries its row's attributes. The seconds are counted from the start of the upload.
+ */
+async function untilApplied (port: number, started: number): Promise<{ seconds: number; checked: number; wrong: number }> {
+  const pending = async (): Promise<number> => {
+    const r = await fetch(`http://127.0.0.1:${port}/v1/stats`, { headers: { authorization: `Bearer ${KEY}` } })
+    return ((await r.json()) as { events: { pending: number } }).events.pending
+  }
+  let lastLog = Date.now()
+  for (let left = await pending(); left > 0; left = await pending()) {
+    if (Date.now() - lastLog > 10_000) { lastLog = Date.now(); log(`${left} events still to apply`) }
+    // every half second: a faster poll would itself load the database it measures
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  const seconds = Number(((performance.now() - started) / 1000).toFixed(1))
+  const headers = { authorization: `Bearer ${KEY}` }
+  let checked = 0
+  let wrong = 0
+  for (let j = 0; j < ROWS; j += Math.max(1, Math.floor(ROWS / 500))) {
+    const r = await fetch(`http://127.0.0.1:${port}/v1/leads/${leadIdOf(`email:${leadEmail(j)}`)}`, { headers })
+    const lead = r.status === 200 ? (await r.json()) as { attributes?: Record<string, unknown> } : null
+    checked++
+    if (lead?.attributes?.role !== ROLES[j % ROLES.length] || lead.attributes.industry !== INDUSTRIES[j % INDUSTRIES.length]) wrong++
+  }
+  return { seconds, checked, wrong }
 }
 
 main().catch((err: unknown) => { console.error(err); process.exit(1) })
