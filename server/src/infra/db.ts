@@ -214,14 +214,18 @@ export async function ensureIndexes (db: Db, opts: { ferret?: boolean } = {}): P
   }
 }
 
-/** Connects, detects FerretDB and ensures indexes. */
-export async function openDatabase (uri: string, dbName: string): Promise<Database> {
+/**
+ * Connects, detects FerretDB and ensures indexes. `monitorCommands` makes the client emit the driver's command events
+ * (benchmarks count what each command costs; the server never turns it on).
+ */
+export async function openDatabase (uri: string, dbName: string, opts: { monitorCommands?: boolean } = {}): Promise<Database> {
   const client = new MongoClient(uri, {
     writeConcern: { w: 'majority' },
     retryWrites: true,
     serverSelectionTimeoutMS: 10_000,
     maxPoolSize: 50,
     ignoreUndefined: true,
+    monitorCommands: opts.monitorCommands === true,
   })
   await client.connect()
   const db = client.db(dbName)
@@ -378,7 +382,9 @@ export function idLists (ids: readonly string[]): string[][] {
 export async function findByIds<T extends Document, P extends Document = WithId<T>> (col: Collection<T>, ids: readonly string[], projection?: Document): Promise<P[]> {
   const out: P[] = []
   for (const part of idLists(ids)) {
-    out.push(...await col.find({ _id: { $in: part } } as Filter<T>, projection !== undefined ? { projection } : {}).toArray() as unknown as P[])
+    // one batch for the whole list (one more than it can match, so the server sees the cursor end): no getMore
+    const options = { batchSize: part.length + 1, ...(projection !== undefined ? { projection } : {}) }
+    out.push(...await col.find({ _id: { $in: part } } as Filter<T>, options).toArray() as unknown as P[])
   }
   return out
 }
