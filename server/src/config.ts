@@ -85,7 +85,7 @@ export const Env = Type.Object({
   LEADSCORE_WEBHOOKS_ALLOW_PRIVATE: Type.Optional(Bool),
   LEADSCORE_WEBHOOKS_RETRY_SCHEDULE: Type.String({ pattern: DELAY_LIST, default: '5s,30s,2m,10m,1h,4h,12h,24h' }),
   LEADSCORE_WEBHOOKS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
-  LEADSCORE_WEBHOOKS_POLL_MS: Type.Integer({ minimum: 20, default: 1_000 }),
+  LEADSCORE_WEBHOOKS_POLL_MS: Type.Integer({ minimum: 20, default: 30_000 }),
   LEADSCORE_WEBHOOKS_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   LEADSCORE_CORS_ORIGIN: Type.Optional(Type.String()),
   // off, on, a hop count, or a comma-separated list of addresses/CIDRs (each checked by parseTrustProxy)

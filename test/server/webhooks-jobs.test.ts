@@ -72,7 +72,7 @@ t.test('retries are sent by runs of the recurring job; a first attempt by a run 
   const agendaJobs = db.db.collection('agendaJobs')
   await waitFor('the recurring schedule', async () => await agendaJobs.countDocuments({ name: NAME, type: 'single' }) === 1)
   const schedule = (await agendaJobs.findOne({ name: NAME, type: 'single' }))!
-  t.equal(schedule.repeatInterval, 1000, 'one schedule, every second (the poll interval, at least a second)')
+  t.equal(schedule.repeatInterval, 30_000, 'one schedule, at most 30 s apart (LEADSCORE_WEBHOOKS_POLL_MS)')
   const runs = recordRuns(app)
 
   // fails twice per webhook-id, then accepts
@@ -98,6 +98,14 @@ t.test('retries are sent by runs of the recurring job; a first attempt by a run 
   t.ok(gaps.every((g) => g >= 1_600 && g < 2_400 + 3_000), `each retry waited its delay, and not much longer (${gaps.join(', ')} ms)`)
   t.equal(await agendaJobs.countDocuments({ name: NAME, type: 'normal' }), 0, 'the one-off runs are removed once done')
   t.equal(await agendaJobs.countDocuments({ name: NAME, type: 'single' }), 1, 'still one schedule')
+
+  // nothing queued: the schedule waits its period (30 s) instead of running every second
+  const idleFrom = Date.now()
+  await sleep(3_000)
+  const idleRuns = runs.filter((r) => r.start >= idleFrom)
+  t.equal(idleRuns.length, 0, `no run while nothing is queued (${idleRuns.length} in 3 s)`)
+  const next = (await agendaJobs.findOne({ name: NAME, type: 'single' }))!.nextRunAt as Date
+  t.ok(next.getTime() - Date.now() > 20_000, `the next run is a period away (${next.getTime() - Date.now()} ms)`)
 })
 
 t.test('many kicks queue at most one run', async (t) => {

@@ -153,7 +153,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     backtest: { c, audit, pipeline, rulesets, live, now, lockLifetimeMs: worker.lockLifetimeMs, log },
     trainModel: { predictive, lockLifetimeMs: worker.lockLifetimeMs, log },
     sweep, decayTick, log,
-    webhookDeliveries: { run: dispatcher.run, pollMs: config.webhooks.pollMs },
+    webhookDeliveries: { run: dispatcher.run, nextDueAt: dispatcher.nextDueAt, pollMs: config.webhooks.pollMs },
     uploadRecovery: { host: uploads.host, leaseMs: config.uploads.leaseMs, recover: uploads.recover },
   })
   const workers = createWorkers({

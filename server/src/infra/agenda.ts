@@ -119,6 +119,19 @@ export interface JobSpec<D> {
 }
 
 /**
+ * Within a run of a job: makes that run's recurring schedule run next at `at` (now at the earliest) when its period
+ * would run it later; Agenda saves the run's next-run time when the run ends. false when the run is not of a
+ * recurring schedule (a one-off run), which changes nothing.
+ */
+export function nextRunBy (job: Job<unknown>, at: Date, now = new Date()): boolean {
+  if (job.attrs.type !== 'single' || job.attrs.repeatInterval == null) return false
+  const when = at.getTime() < now.getTime() ? now : at
+  const planned = job.attrs.nextRunAt
+  if (planned == null || when.getTime() < planned.getTime()) job.attrs.nextRunAt = when
+  return true
+}
+
+/**
  * Agenda with the Mongo backend, wrapped so that job names are unique (Agenda's define() silently overwrites) and
  * every job handler logs its failures.
  *
@@ -211,6 +224,15 @@ export class Scheduler {
   async every (name: string, intervalMs: number): Promise<void> {
     if (!this.specs.has(name)) throw new Error(`job '${name}' is not defined`)
     await this.agenda.every(intervalMs, name, undefined, { skipImmediate: false })
+  }
+
+  /**
+   * Brings the recurring schedule of a job forward to `at` when its next run is later. A run of that schedule in
+   * progress saves its own next run when it ends, which overwrites this: such a run sets its next run itself (see
+   * `nextRunBy`), so at worst the schedule keeps its period once.
+   */
+  async runBy (name: string, at: Date): Promise<void> {
+    await this.jobs.updateOne({ name, type: 'single', nextRunAt: { $gt: at } }, { $set: { nextRunAt: at } })
   }
 
   /**

@@ -1,9 +1,9 @@
 // The one place job definitions are registered with the job runner (infra/agenda.ts), and the starters the routes
 // call. Jobs the API starts (backtests, training) also run in a process without workers when it is the one asked:
 // it starts running that kind of job then, as they ran in the requesting process before they were jobs.
-import type { Scheduler } from '../infra/agenda.js'
+import { nextRunBy, type Scheduler } from '../infra/agenda.js'
 import type { LockService } from '../domain/locks.js'
-import { keepingClaim, type JobDefinition } from './job.js'
+import { keepingClaim, type JobDefinition, type JobRun } from './job.js'
 import { rescoreAllJob, type RescoreAllDeps } from './rescore-all.js'
 import { rebuildViewsJob, type RebuildViewsDeps } from './rebuild-views.js'
 import { backtestJob, type BacktestJobDeps } from './backtest.js'
@@ -27,7 +27,7 @@ export interface JobsDeps {
   sweep: () => Promise<unknown>
   decayTick: () => Promise<unknown>
   /** One run of the webhook dispatcher, and its poll interval (the job's period, at least a second). */
-  webhookDeliveries: { run: () => Promise<void>; pollMs: number }
+  webhookDeliveries: { run: () => Promise<void>; nextDueAt: () => Promise<Date | null>; pollMs: number }
   /** This host (the one the upload service records with its spooled files), the upload lease, and the takeover. */
   uploadRecovery: { host: string; leaseMs: number; recover: () => Promise<number> }
   log: { warn(o: object, m: string): void }
@@ -61,11 +61,15 @@ export function registerJobs (deps: JobsDeps) {
   // once by the dispatcher when work comes in, and upload recovery once at start (one schedule per host, run only by
   // the processes on it); Agenda removes such one-off runs once done, and never a recurring schedule.
   const uploadRecovery = uploadRecoveryJob(deps.uploadRecovery)
-  for (const d of [sweepJob({ sweep: deps.sweep }), decayTickJob({ decayTick: deps.decayTick }), webhookDeliveriesJob({ run: deps.webhookDeliveries.run }), uploadRecovery]) {
+  for (const d of [sweepJob({ sweep: deps.sweep }), decayTickJob({ decayTick: deps.decayTick }), webhookDeliveriesJob(deps.webhookDeliveries), uploadRecovery]) {
     scheduler.define<undefined>({
       name: d.name, ...(d.concurrency !== undefined ? { concurrency: d.concurrency } : {}),
       handler: async (data, job) => {
-        const run = { touch: async () => { await job.touch() } }
+        const run: JobRun = {
+          touch: async () => { await job.touch() },
+          // a run of the schedule sets its own next run (saved when it ends); a one-off run moves the schedule's
+          runBy: async (at) => { if (!nextRunBy(job, at)) await scheduler.runBy(d.name, new Date(Math.max(at.getTime(), Date.now()))) },
+        }
         await keepingClaim(run, deps.lockLifetimeMs, deps.log, async () => { await d.handler(data, run) })
       },
     })

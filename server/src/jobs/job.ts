@@ -3,6 +3,11 @@
 export interface JobRun {
   /** Extends the claim on the running job (Agenda's lock), so no other process takes it over as abandoned. */
   touch(): Promise<void>
+  /**
+   * Asks for the job's recurring schedule to run again no later than `at` (at once when `at` has passed); it keeps
+   * its own period when that comes sooner. Only the jobs handed this (recurring ones) have it.
+   */
+  runBy?(at: Date): Promise<void>
 }
 
 export interface JobDefinition<D> {

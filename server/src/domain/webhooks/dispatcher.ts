@@ -1,7 +1,7 @@
 // The dispatcher: fans notifications out to the subscriptions that want them and sends each delivery, retrying with
 // exponential backoff and jitter. It has no timer of its own: its work runs as the Agenda job `webhook-deliveries`
-// (jobs/webhook-deliveries.ts), which recurs every second for retries that come due and is queued at once when the
-// outbox queues work. Every process may run the job at the same time: each attempt of each delivery is claimed by
+// (jobs/webhook-deliveries.ts), whose recurring schedule runs when the earliest retry comes due and which is queued at
+// once when the outbox queues work. Every process may run the job at the same time: each attempt of each delivery is claimed by
 // inserting `<deliveryId>#<attempt>`, so no two processes send the same attempt, and the delivery document is
 // written only by the attempt's claimer.
 import { createHash } from 'node:crypto'
@@ -283,6 +283,14 @@ export function createDispatcher (deps: DispatcherDeps) {
       return { deliveryId: d._id, result }
     },
     run,
+    /**
+     * When the earliest queued work (a fan-out, a first attempt or a retry) is due, or null when nothing is queued:
+     * the delivery job's next run. The queue holds only work not yet done, so this read stays small.
+     */
+    async nextDueAt (): Promise<Date | null> {
+      const first = await c.webhookQueue.find({}, { projection: { dueAt: 1 } }).sort({ dueAt: 1 }).limit(1).next()
+      return first?.dueAt ?? null
+    },
     /** From now on this process sends deliveries, in the runs of the job it is handed. */
     start (): void {
       running = true
