@@ -111,6 +111,11 @@ t.test('the first start seeds a demo that every console page can show', async (t
     return leads.length === summary.leads && leads.every((l) => l.predictive !== null)
   }, 90_000, async () => `${pending} events pending; ${leads.filter((l) => l.predictive === null).length} of ${leads.length} leads without a prediction; warnings and errors:\n${problems()}\n${tail()}`, 1000)
 
+  // the seed kept the lead views as it wrote, so the first start did not rebuild them (a rebuild beside the first
+  // decay tick counted its events twice, and /v1/stats showed them pending for good)
+  const audit = await get('/v1/audit-log?limit=500') as { items: Array<{ action: string }> }
+  t.notOk(audit.items.some((a) => a.action === 'views.rebuild'), `no views rebuild at the first start (audit: ${[...new Set(audit.items.map((a) => a.action))].join(', ')})`)
+
   // the leads page (the first page): scores, grades, stages and intent labels that differ between leads
   const stages = new Set(leads.map((l) => l.stage))
   const grades = new Set(leads.map((l) => l.grade))
