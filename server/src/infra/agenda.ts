@@ -119,15 +119,14 @@ export interface JobSpec<D> {
 }
 
 /**
- * Within a run of a job: makes that run's recurring schedule run next at `at` (now at the earliest) when its period
- * would run it later; Agenda saves the run's next-run time when the run ends. false when the run is not of a
- * recurring schedule (a one-off run), which changes nothing.
+ * Within a run of a job: makes that run's recurring schedule run next at `at` when its period would run it later;
+ * Agenda saves the run's next-run time when the run ends. false when the run is not of a recurring schedule (a one-off
+ * run), which changes nothing.
  */
-export function nextRunBy (job: Job<unknown>, at: Date, now = new Date()): boolean {
+export function nextRunBy (job: Job<unknown>, at: Date): boolean {
   if (job.attrs.type !== 'single' || job.attrs.repeatInterval == null) return false
-  const when = at.getTime() < now.getTime() ? now : at
   const planned = job.attrs.nextRunAt
-  if (planned == null || when.getTime() < planned.getTime()) job.attrs.nextRunAt = when
+  if (planned == null || at.getTime() < planned.getTime()) job.attrs.nextRunAt = at
   return true
 }
 

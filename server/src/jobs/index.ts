@@ -26,7 +26,7 @@ export interface JobsDeps {
   trainModel: Without<TrainModelDeps>
   sweep: () => Promise<unknown>
   decayTick: () => Promise<unknown>
-  /** One run of the webhook dispatcher, and its poll interval (the job's period, at least a second). */
+  /** One run of the webhook dispatcher, when its earliest queued work is due, and the longest between runs (the period). */
   webhookDeliveries: { run: () => Promise<void>; nextDueAt: () => Promise<Date | null>; pollMs: number }
   /** This host (the one the upload service records with its spooled files), the upload lease, and the takeover. */
   uploadRecovery: { host: string; leaseMs: number; recover: () => Promise<number> }
@@ -68,7 +68,11 @@ export function registerJobs (deps: JobsDeps) {
         const run: JobRun = {
           touch: async () => { await job.touch() },
           // a run of the schedule sets its own next run (saved when it ends); a one-off run moves the schedule's
-          runBy: async (at) => { if (!nextRunBy(job, at)) await scheduler.runBy(d.name, new Date(Math.max(at.getTime(), Date.now()))) },
+          // document; either way no earlier than now
+          runBy: async (at) => {
+            const when = new Date(Math.max(at.getTime(), Date.now()))
+            if (!nextRunBy(job, when)) await scheduler.runBy(d.name, when)
+          },
         }
         await keepingClaim(run, deps.lockLifetimeMs, deps.log, async () => { await d.handler(data, run) })
       },

@@ -1,9 +1,9 @@
 // The dispatcher: fans notifications out to the subscriptions that want them and sends each delivery, retrying with
 // exponential backoff and jitter. It has no timer of its own: its work runs as the Agenda job `webhook-deliveries`
 // (jobs/webhook-deliveries.ts), whose recurring schedule runs when the earliest retry comes due and which is queued at
-// once when the outbox queues work. Every process may run the job at the same time: each attempt of each delivery is claimed by
-// inserting `<deliveryId>#<attempt>`, so no two processes send the same attempt, and the delivery document is
-// written only by the attempt's claimer.
+// once when the outbox queues work. Every process may run the job at the same time: each attempt of each delivery is
+// claimed by inserting `<deliveryId>#<attempt>`, so no two processes send the same attempt, and the delivery document
+// is written only by the attempt's claimer.
 import { createHash } from 'node:crypto'
 import type { Collections } from '../../infra/db.js'
 import { findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
