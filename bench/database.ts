@@ -33,6 +33,16 @@ export async function benchDatabase (): Promise<BenchDatabase> {
 /** Whether a benchmark should record what its database commands cost (BENCH_COMMANDS=1). */
 export const recordCommands = process.env.BENCH_COMMANDS === '1'
 
+/** How a find names its documents: by one `_id`, an `_id` list, an `_id` range, or a query on other fields. */
+function filterShape (filter: Record<string, unknown> | undefined): string {
+  const keys = Object.keys(filter ?? {})
+  if (keys.length === 0) return 'all'
+  if (keys.length > 1 || keys[0] !== '_id') return 'query'
+  const id = filter!._id
+  if (typeof id !== 'object' || id === null) return '_id'
+  return '$in' in id ? '_id list' : '_id range'
+}
+
 /**
  * Records every command a client (opened with `monitorCommands`) sends: per command and collection, how many, the
  * documents they carried (inserts, update and delete statements) and their summed duration as the driver saw it
@@ -45,7 +55,8 @@ export function commandCosts (client: MongoClient): { report: () => string } {
   client.on('commandStarted', (e: CommandStartedEvent) => {
     const target = e.command[e.commandName] as unknown
     const list = (e.command.documents ?? e.command.updates ?? e.command.deletes) as unknown[] | undefined
-    open.set(e.requestId, { key: `${e.commandName} ${typeof target === 'string' ? target : ''}`.trim(), docs: list?.length ?? 0 })
+    const shape = e.commandName === 'find' ? ` (${filterShape(e.command.filter as Record<string, unknown> | undefined)})` : ''
+    open.set(e.requestId, { key: `${e.commandName} ${typeof target === 'string' ? target : ''}${shape}`.trim(), docs: list?.length ?? 0 })
   })
   client.on('commandSucceeded', (e: CommandSucceededEvent) => {
     const o = open.get(e.requestId)
@@ -59,6 +70,6 @@ export function commandCosts (client: MongoClient): { report: () => string } {
   })
   return {
     report: () => [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)
-      .map(([k, t]) => `${k.padEnd(32)} ${String(t.n).padStart(7)} commands ${String(t.docs).padStart(8)} documents ${t.ms.toFixed(0).padStart(8)} ms`).join('\n'),
+      .map(([k, t]) => `${k.padEnd(40)} ${String(t.n).padStart(7)} commands ${String(t.docs).padStart(8)} documents ${t.ms.toFixed(0).padStart(8)} ms`).join('\n'),
   }
 }

@@ -6,15 +6,17 @@
 // requests of prepared bodies).
 // Environment: BENCH_EVENTS (per scenario, default 20000), BENCH_TIMEOUT_S (per scenario, default 600), BENCH_ONLY
 // (comma-separated scenario numbers, from 1, to run only those), BENCH_PRELOAD (leads already stored in scenario 4,
-// default 100000, two events each, with their index keys and counters). Scenario 5 is a shuffled stream with duplicates
-// (time from the last send until all are scored), scenario 6 a re-score of all of scenario 1's events against a raw read.
+// default 100000, two events each, with their index keys and counters), BENCH_COMMANDS=1 (also print what each
+// scenario's database commands cost, by command, collection and, for finds, how the filter names documents). Scenario
+// 5 is a shuffled stream with duplicates (time from the last send until all are scored), scenario 6 a re-score of all
+// of scenario 1's events against a raw read.
 import { randomBytes } from 'node:crypto'
 import { cpus } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from '../server/src/app.js'
 import { loadConfig } from '../server/src/config.js'
 import { openDatabase } from '../server/src/infra/db.js'
-import { benchDatabase } from './database.js'
+import { benchDatabase, commandCosts, recordCommands } from './database.js'
 import { loadLeads } from '../test/helpers/large-dataset.js'
 
 const num = (name: string, def: number): number => {
@@ -75,7 +77,7 @@ async function rawInsertMany (uri: string, n: number): Promise<number> {
 /** A server with its workers on, over a fresh database (optionally holding `preload` leads already). */
 async function serve (uri: string, preload = 0): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; db: Awaited<ReturnType<typeof openDatabase>>; base: string; scored: () => number; close: () => Promise<void> }> {
   const name = `bench_scoring_${randomBytes(4).toString('hex')}`
-  const db = await openDatabase(uri, name)
+  const db = await openDatabase(uri, name, { monitorCommands: recordCommands })
   if (preload > 0) {
     const t = performance.now()
     await loadLeads(db, preload, { perLead: 2, progress: (n) => { if (n % 20_000 === 0) log(`  ${n} leads stored`) } })
@@ -83,10 +85,13 @@ async function serve (uri: string, preload = 0): Promise<{ app: Awaited<ReturnTy
   }
   const app = await buildApp(loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: process.env.BENCH_LOG ?? 'silent' }), { database: db, logger: process.env.BENCH_LOG !== undefined, startWorkers: true })
   await app.listen({ port: 0, host: '127.0.0.1' })
+  // from here on: the preload's commands are not the scenario's
+  const costs = recordCommands ? commandCosts(db.client) : null
   return {
     app, db, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
     scored: () => app.core.metrics.eventsScored.values.get('') ?? 0,
     close: async () => {
+      if (costs !== null) for (const line of ['database commands:', ...costs.report().split('\n')]) log(line)
       await app.close()
       await db.db.dropDatabase().catch(() => undefined)
       await db.close()
