@@ -409,3 +409,25 @@ t.test('private and loopback receivers are refused unless allowed', async (t) =>
   }
   t.equal((await api(app, 'POST', '/v1/webhooks', { url: 'https://hooks.example.com/leadscore', events: ['lead.stage_changed'] })).statusCode, 201, 'a public URL is accepted')
 })
+
+t.test('with no active subscription a crossing is dispatched to nobody when recorded; a subscription made later gets later crossings', async (t) => {
+  const { app, db } = await buildTestApp(t, ENV)
+  const rx = await startReceiver(t)
+  // a disabled subscription receives nothing, so it does not count
+  const off = await subscribe(t, app, { url: rx.url, events: ['lead.stage_changed'] })
+  t.equal((await api(app, 'PATCH', `/v1/webhooks/${off.id}`, { enabled: false })).statusCode, 200, 'disabled')
+  const leadA = (await post(t, app, [ev('n1', 'nia@example.com', 'demo_request', 1)])).results[0].leadId as string
+  await waitForScoring(db)
+  const [n] = await db.c.notifications.find({ leadId: leadA }).toArray()
+  t.match(n, { _id: `${leadA}.stage.MQL.1`, status: 'dispatched', deliveries: 0 }, 'recorded as sent to nobody')
+  t.equal(n?.dispatchedAt?.getTime(), n?.createdAt.getTime(), 'dispatched as it was recorded, without a fan-out pass')
+  t.equal(await db.c.webhookQueue.countDocuments({}), 0, 'nothing queued')
+
+  const on = await subscribe(t, app, { url: rx.url, events: ['lead.stage_changed'] })
+  const leadB = (await post(t, app, [ev('n2', 'noa@example.com', 'demo_request', 2)])).results[0].leadId as string
+  await waitForScoring(db)
+  await waitForDeliveries(db)
+  t.same(rx.requests.map((r) => r.id), [`${leadB}.stage.MQL.1`], 'the crossing after the subscription was sent, the one before was not')
+  t.match(await db.c.notifications.findOne({ _id: `${leadB}.stage.MQL.1` }), { status: 'dispatched', deliveries: 1 })
+  t.match((await api(app, 'GET', `/v1/webhooks/${on.id}/deliveries`)).json(), { items: [{ notificationId: `${leadB}.stage.MQL.1`, state: 'delivered' }] })
+})
