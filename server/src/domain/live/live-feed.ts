@@ -109,10 +109,14 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
     async after (since: number, limit: number): Promise<LiveMessage[]> {
       let docs: LiveDoc[]
       if (idIn && since > 0) {
+        // what this process knew to be stored before the lookup: a message stored while the lookup runs may be missed
+        // by it, and that alone must not look like a purge (it did under a steady stream, and the read below then went
+        // through the whole feed at every poll, holding live messages back by up to a second)
+        const known = hint
         docs = (await col.find({ _id: { $in: window(since + 1, Math.min(limit, WINDOW)) } }).toArray()).sort((a, b) => a._id - b._id)
-        // nothing in the window although this process knows of later messages (the seq asked for was purged): read
-        // the collection instead
-        if (docs.length === 0 && since < hint) docs = await col.find({ _id: { $gt: since } }).sort({ _id: 1 }).limit(limit).toArray()
+        // nothing in the window although later messages were stored before it was read (the seq asked for was
+        // purged): read the collection instead
+        if (docs.length === 0 && since < known) docs = await col.find({ _id: { $gt: since } }).sort({ _id: 1 }).limit(limit).toArray()
       } else {
         docs = await col.find({ _id: { $gt: since } }).sort({ _id: 1 }).limit(limit).toArray()
       }
