@@ -8,7 +8,7 @@
 //   (d) end-to-end scoring throughput  (e) event → WebSocket `lead.scored` latency
 // Environment: BENCH_SECONDS (per throughput phase, default 6), BENCH_CONNECTIONS (default 16),
 // BENCH_E2E_EVENTS (default 2000), BENCH_E2E_LEADS (default 200), BENCH_BATCHES (default 12), BENCH_LATENCY_RATE (/s, default 10),
-// BENCH_LATENCY_SECONDS (default 15).
+// BENCH_LATENCY_SECONDS (default 15), BENCH_TAIL=1 (also list the slowest events of (e)).
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { WebSocket } from 'ws'
 import { randomBytes } from 'node:crypto'
@@ -255,6 +255,7 @@ async function main (): Promise<void> {
     const ws = new WebSocket(`${base2.replace('http', 'ws')}/v1/live?topics=leaderboard&access_token=${KEY}`)
     const arrived = new Map<string, number>()
     const sentAt = new Map<string, number>()
+    const answered = new Map<string, number>()
     await new Promise<void>((resolve, reject) => {
       ws.once('error', reject)
       ws.on('message', (data) => {
@@ -277,7 +278,7 @@ async function main (): Promise<void> {
       const start = performance.now()
       sends.push(post(base2, eventInput(`e-${RUN}-${i}`, i, `lat${RUN}-`)).then((r) => {
         const leadId = r.json.results[0]?.leadId
-        if (r.status === 202 && leadId !== undefined) sentAt.set(leadId, start)
+        if (r.status === 202 && leadId !== undefined) { sentAt.set(leadId, start); answered.set(leadId, performance.now() - start) }
       }))
     }
     await Promise.all(sends)
@@ -286,6 +287,12 @@ async function main (): Promise<void> {
     ws.close()
     const lat = [...sentAt].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t).sort((x, y) => x - y)
     const missing = sentAt.size - lat.length
+    // the slowest events: when they were sent (s into the phase), their latency and their HTTP answer's (ms): a stall of
+    // the pipeline shows as a run of events sent together, the answer's time says whether ingest or what follows held it
+    if (process.env.BENCH_TAIL === '1') {
+      const tail = [...sentAt].filter(([id]) => arrived.has(id)).map(([id, t]) => ({ off: t - latStart, ms: arrived.get(id)! - t, http: answered.get(id)! })).sort((x, y) => y.ms - x.ms).slice(0, 20)
+      log(`(e) slowest: ${tail.map((x) => `${(x.off / 1000).toFixed(2)} s: ${x.ms.toFixed(0)} (answer ${x.http.toFixed(0)})`).join(', ')}`)
+    }
 
     // ---- report -----------------------------------------------------------------------------------------
     rows.push(['(a) raw insertOne loop (driver)', `${fmt(rawSingle)} events/s`, `${CONNECTIONS} concurrent`])
