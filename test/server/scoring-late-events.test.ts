@@ -82,4 +82,7 @@ t.test('a late event re-scores only the suffix and gives the in-order result', a
   s = await step('late event before everything', [ev('marked_spam', 5)])
   t.same(s.entries.map((e) => e.after.total).slice(0, 3), [0, 100, 200])
   t.equal(s.entries.at(-1)!.after.total, 1000)
+  // each commit claimed its revision; a committed claim is removed with the commit, so none is left for the purge
+  t.ok((await db.c.leads.findOne({ _id: leadId }))!.rev >= 6, 'the lead was committed at every step')
+  t.same(await db.c.locks.find({ _id: { $regex: /^commit:/ } } as never).toArray(), [], 'no revision claim is left')
 })

@@ -305,6 +305,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return won
   }
 
+  /** Removes the revision claims of committed runs (one command for a batch). */
+  async function removeClaims (runs: readonly Prepared[]): Promise<void> {
+    for (const part of idLists(runs.map((r) => `commit:${r.lead._id}:${r.lead.rev + 1}`))) await c.locks.deleteMany({ _id: { $in: part } })
+  }
+
   /**
    * The new events of many leads (seq > lastSeq, in seq order, at most `limit` each), found by looking up windows of
    * their ids (seqs are gapless): a window that comes back full is followed by a larger one for that lead alone.
@@ -603,6 +608,10 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     for (const r of committed) deps.onVisible?.(r.committed)
     const failed = ready.filter((r) => !committed.includes(r))
     await together([
+      // a committed lead's revision claim has done its work: its compare-and-set moved the lead past that revision, so
+      // a late claimant of it finds the lead changed. Removed now, the locks collection stays as small as the work in
+      // progress (one claim per commit made the periodic purge of expired locks read more at every sweep).
+      removeClaims(committed).catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'revision claims not removed; the lock purge removes them') }),
       // a failure here leaves keys that the decay tick checks against their leads when they come due
       Promise.resolve(deps.decay?.settle(committed.map((r) => r.decayKey), failed.map((r) => r.decayKey)))
         .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'decay schedule not updated') }),
