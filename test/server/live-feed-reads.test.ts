@@ -34,3 +34,38 @@ t.test('a message stored during a read is found by the next window, not by a rea
     t.same(whole, [], 'every read went by an `_id` window')
   }
 })
+
+t.test('old messages are purged oldest first, and the feed finds where it starts, by `_id` alone', async (t) => {
+  const uri = await testMongoUri(t)
+  const dbName = freshDbName()
+  const db = await openDatabase(uri, dbName)
+  const watched = await MongoClient.connect(uri, { monitorCommands: true })
+  const commands: Array<{ name: string; filter: Document }> = []
+  watched.on('commandStarted', (e: CommandStartedEvent) => {
+    if (e.command[e.commandName] !== 'liveFeed') return
+    if (e.commandName === 'find') commands.push({ name: 'find', filter: e.command.filter as Document })
+    if (e.commandName === 'delete') for (const d of e.command.deletes as Array<{ q: Document }>) commands.push({ name: 'delete', filter: d.q })
+  })
+  t.teardown(async () => { await watched.close(); await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  let clock = Date.parse('2026-05-01T08:00:00Z')
+  const feed = createLiveFeed(watched.db(dbName).collection<LiveDoc>('liveFeed'), () => new Date(clock), { idIn: db.idIn })
+  const seqs: number[] = []
+  for (let i = 0; i < 30; i++) {
+    seqs.push(await feed.append('test.message', ['x'], { i }))
+    clock += 60_000
+  }
+  t.equal(await feed.oldest(), seqs[0], 'the oldest message before any purge')
+  commands.length = 0
+  // everything stored before the eleventh message's time goes
+  t.equal(await feed.purgeBefore(new Date(Date.parse('2026-05-01T08:10:00Z'))), 10, 'ten messages purged')
+  t.equal(await feed.oldest(), seqs[10], 'the feed starts at the first message kept')
+  t.equal(await feed.purgeBefore(new Date(Date.parse('2026-05-01T08:10:00Z'))), 0, 'purging again removes nothing')
+  // a reader behind the purge goes on from the first message kept
+  const got = await feed.after(seqs[3]!, 5)
+  t.same(got.map((m) => m.data.i), [10, 11, 12, 13, 14], 'a reader whose seq was purged reads on from the oldest kept')
+  t.same((await feed.after(seqs[29]!, 5)), [], 'nothing after the newest')
+  if (db.idIn) {
+    const other = commands.filter((c) => typeof c.filter._id !== 'number' && !(typeof c.filter._id === 'object' && c.filter._id !== null && '$in' in (c.filter._id as Document)))
+    t.same(other, [], 'every read and delete named its messages by `_id`')
+  }
+})
