@@ -311,6 +311,9 @@ t.test('a new ruleset, a re-score job and invalid rulesets', { timeout: 80_000 }
   t.match((await get(app, '/v1/rulesets/active')).json(), { version: 2 })
   t.equal((await db.c.leads.findOne({ _id: l0._id }))!.score, 15, 'existing scores change only on re-score')
 
+  const visible = async (leadId: string) => await db.c.scoreHistory.find({ leadId, committed: true, superseded: false }).toArray()
+  const visibleBefore = new Map<string, number>()
+  for (const l of await db.c.leads.find({}).toArray()) visibleBefore.set(l._id, (await visible(l._id)).length)
   const job = await send(app, 'POST', '/v1/rescore')
   t.equal(job.statusCode, 202)
   t.match(job.json(), { id: String, kind: 'rescore-all', total: 6 })
@@ -327,6 +330,10 @@ t.test('a new ruleset, a re-score job and invalid rulesets', { timeout: 80_000 }
     const expected = 7 * (views.get(l._id) ?? 0) + (l._id === l0._id ? 10 : 0)
     const api = (await get(app, `/v1/leads/${l._id}`)).json() as Json
     t.match(api, { score: expected, rulesetVersion: 2 }, `${l.email!} re-scored with version 2`)
+    // the re-score (its leads in one page) superseded every entry it replaced: one visible entry per event, all new
+    const now = await visible(l._id)
+    t.equal(now.length, visibleBefore.get(l._id), `${l.email!}: as many visible entries as before`)
+    t.same([...new Set(now.map((e) => e.rulesetVersion))], [2], `${l.email!}: every visible entry is from version 2`)
   }
   problem(t, await get(app, '/v1/jobs/job_nope'), 404, 'LS_ERR_JOB_NOT_FOUND')
 

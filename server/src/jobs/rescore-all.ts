@@ -100,7 +100,7 @@ export function rescoreAllJob (deps: RescoreAllDeps) {
     }
     /** Re-scores a page of leads in one batch; the ones a scoring run holds go one by one (flagged if need be). */
     const rescorePage = async (ids: string[]): Promise<void> => {
-      const r = await processor.processMany(ids, { rescore: true })
+      const r = await processor.processMany(ids, { rescore: true, adjacent: true })
       done += r.done.length
       await report()
       for (const id of r.busy) {

@@ -92,6 +92,9 @@ export interface LeadProcessorDeps {
   scansQueries?: boolean
 }
 
+/** A committed batch to finish: its lead, its record, and the lead's ledger where a batch's read found it already. */
+interface FinalizeItem { lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch; prior?: PriorEntry[] | undefined }
+
 /** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
 const INLINE_ENTRIES = 4
 /** Most new events one batch of leads reads (about 1 KB each in memory). */
@@ -115,7 +118,13 @@ interface Prepared {
   scored: Array<{ occurredAt: Date; type: string }>
   /** The lead's decay schedule key before and after. */
   decayKey: DecayKeyChange
+  /** The lead's ledger as read before the commit, where a batch's read served it (see `adjacentLedgers`). */
+  prior?: PriorEntry[]
 }
+
+/** What finding the ledger entries a replay supersedes needs of an entry. */
+type PriorEntry = Pick<LedgerDoc, '_id' | 'leadId' | 'committed' | 'superseded' | 'batch' | 'ord'>
+const PRIOR_FIELDS = { leadId: 1, committed: 1, superseded: 1, batch: 1, ord: 1 }
 
 /**
  * Scores leads' new events under their locks, many leads at a time. Each database step serves the whole batch in a
@@ -167,7 +176,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * run first finalizes each lead's `lastBatch` whose events do not all show their final status yet (see
    * `unfinished`). Nothing marks a batch done: that was one more write per lead, and a read tells the same.
    */
-  async function finalize (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
+  async function finalize (items: ReadonlyArray<FinalizeItem>): Promise<void> {
     await showLedger(items)
     await finishBatches(items)
   }
@@ -177,7 +186,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * superseded. A commit runs it at once, before the counters and the rest of finalize, so that the live message
    * (`onVisible`) follows the commit by a command or two.
    */
-  async function showLedger (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
+  async function showLedger (items: ReadonlyArray<FinalizeItem>): Promise<void> {
     if (items.length === 0) return
     // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
     // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
@@ -189,15 +198,17 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // few leads at a time (a re-score of every lead would otherwise read the ledger once per lead); elsewhere by a
     // query per lead, which the index serves.
     const marks: Array<AnyBulkWriteOperation<LedgerDoc>> = []
-    await mapLimit(items.filter(({ batch }) => batch.supersedeFrom !== null), 8, async ({ lead, batch }) => {
+    await mapLimit(items.filter(({ batch }) => batch.supersedeFrom !== null), 8, async ({ lead, batch, prior }) => {
       const from = batch.supersedeFrom!
       const replaced = { superseded: true, supersededBy: batch.token, supersededReason: batch.reason ?? 'rescored' }
       const mark = (ids: readonly string[]): void => { for (const _id of ids) marks.push({ updateOne: { filter: { _id }, update: { $set: replaced } } }) }
+      const visibleAfter = (entries: readonly PriorEntry[]): string[] => entries.filter((e) => e.committed && !e.superseded && e.batch !== batch.token && e.ord > from).map((e) => e._id)
       // the entries replaced are known by `_id` when the replay started from the lead's last batch
       if (batch.supersedeIds !== undefined) { mark(batch.supersedeIds); return }
+      // or were read with those of the leads beside it
+      if (prior !== undefined) { mark(visibleAfter(prior)); return }
       if (deps.scansQueries === true && (lead.ledgerKeyed === true || lead.rev === 0)) {
-        const mine = await c.scoreHistory.find(ledgerRangeOf(lead._id) as never).project<Pick<LedgerDoc, '_id' | 'committed' | 'superseded' | 'batch' | 'ord'>>({ committed: 1, superseded: 1, batch: 1, ord: 1 }).toArray()
-        mark(mine.filter((e) => e.committed && !e.superseded && e.batch !== batch.token && e.ord > from).map((e) => e._id))
+        mark(visibleAfter(await c.scoreHistory.find(ledgerRangeOf(lead._id) as never).project<PriorEntry>(PRIOR_FIELDS).toArray()))
         return
       }
       await c.scoreHistory.updateMany({ leadId: lead._id, committed: true, superseded: false, batch: { $ne: batch.token }, ord: { $gt: from } }, { $set: replaced })
@@ -209,7 +220,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * The second half of finalize: notifications, aliases, and last the events' statuses (the sign that the batch is
    * finished, see `unfinished`).
    */
-  async function finishBatches (items: ReadonlyArray<{ lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch }>): Promise<void> {
+  async function finishBatches (items: ReadonlyArray<FinalizeItem>): Promise<void> {
     if (items.length === 0) return
     // before the statuses, so that once a batch's events show as scored its notifications are recorded too
     await deps.notifier?.recordMany(items.filter(({ batch }) => batch.notify != null).map(({ lead, batch }) => ({ leadId: lead._id, token: batch.token, notify: batch.notify! })))
@@ -603,7 +614,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     }
     await discard(runs.filter((r) => !committed.includes(r)))
-    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch }))
+    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch, prior: r.prior }))
     await showLedger(done)
     for (const r of committed) deps.onVisible?.(r.committed)
     const failed = ready.filter((r) => !committed.includes(r))
@@ -652,7 +663,25 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * One round over leads this process holds: reads their documents and new events, scores them, writes them.
    * Returns the leads that committed a full round of new events (more may wait) and the counts.
    */
-  async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean, watermarks: Map<string, number>): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
+  /**
+   * The ledgers of leads adjacent in `_id` order (a page of a scan of the leads), in one `_id` range read from the
+   * first one's entries to the last one's, where a query by lead reads the whole ledger (FerretDB): a re-score
+   * supersedes every visible entry of its leads, and a read per lead was half of its time. Leads whose entries are not
+   * all under their `_id` (scored before they were) are left out, as are entries of leads outside the list (created
+   * in between since the scan passed).
+   */
+  async function adjacentLedgers (leads: ReadonlyArray<Pick<LeadDoc, '_id' | 'rev' | 'ledgerKeyed'>>): Promise<Map<string, PriorEntry[]>> {
+    const out = new Map<string, PriorEntry[]>()
+    if (deps.scansQueries !== true) return out
+    const keyed = leads.filter((l) => l.ledgerKeyed === true || l.rev === 0).map((l) => l._id).sort()
+    if (keyed.length < 2) return out
+    for (const id of keyed) out.set(id, [])
+    const range = { _id: { $gte: ledgerRangeOf(keyed[0]!)._id.$gte, $lt: ledgerRangeOf(keyed[keyed.length - 1]!)._id.$lt } }
+    for (const e of await c.scoreHistory.find(range as never).project<PriorEntry>(PRIOR_FIELDS).toArray()) out.get(e.leadId)?.push(e)
+    return out
+  }
+
+  async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean, watermarks: Map<string, number>, adjacent = false): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
     const leads = await byIds(c.leads, ids)
     const partial = new Set<string>()
     // Independent steps, run at once (one wait instead of one per step, on the path of every live message): a crashed
@@ -669,6 +698,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     ] as const)
     // a few leads at a time: a replay (a late event, a re-score) reads the database, and those reads can overlap
     const runs = (await mapLimit(leads, 4, async (lead) => await prepare(lead, news.get(lead._id)!, rescore, ruleset, heldBy, histories.get(lead._id)))).filter((p): p is Prepared => p !== null)
+    // after the crashed runs' commits were finished above, so the entries read show what they committed
+    if (rescore && adjacent) {
+      const ledgers = await adjacentLedgers(runs.map((r) => r.lead))
+      for (const r of runs) r.prior = ledgers.get(r.lead._id)
+    }
     const committed = await commit(runs, lost)
     // what the leads were left at: a lead whose run did not commit is left out (it may still carry a re-score flag)
     const ran = new Set(runs.map((r) => r.lead._id))
@@ -683,7 +717,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     }
   }
 
-  async function processMany (leadIds: readonly string[], opts: { rescore?: boolean } = {}): Promise<ManyResult> {
+  /**
+   * `adjacent`: the leads are adjacent in `_id` order (a page of a scan of the leads), so a re-score reads their
+   * ledgers in one range (see `adjacentLedgers`).
+   */
+  async function processMany (leadIds: readonly string[], opts: { rescore?: boolean; adjacent?: boolean } = {}): Promise<ManyResult> {
     const owner = newId('lk')
     const unique = [...new Set(leadIds)]
     const names = unique.map((id) => `lead:${id}`)
@@ -702,7 +740,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     try {
       let todo: readonly string[] = mine
       for (let n = 0; n < 1000 && todo.length > 0; n++) {
-        const r = await round(todo, n === 0 && opts.rescore === true, lost, n === 0, result.watermarks)
+        const r = await round(todo, n === 0 && opts.rescore === true, lost, n === 0, result.watermarks, opts.adjacent === true)
         result.events += r.events
         result.batches += r.batches
         result.conflicts += r.conflicts
