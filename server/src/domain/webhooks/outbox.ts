@@ -105,11 +105,14 @@ export function createOutbox (deps: OutboxDeps) {
     else if (status === 'held') await addHold(leadId, id, notify.before, notify.heldBy ?? 'unknown')
   }
 
+  function holdDoc (leadId: string, notificationId: string | null, before: { stage: string; grade: string }, jobId: string): NotificationHoldDoc {
+    return { _id: `l:${leadId}`, leadId, holdId: newId('hd'), before, notificationIds: notificationId !== null ? [notificationId] : [], jobId, at: now() }
+  }
+
   /** Adds a held notification to its lead's hold document (written only under the lead's lock). */
   async function addHold (leadId: string, notificationId: string | null, before: { stage: string; grade: string }, jobId: string): Promise<void> {
     const _id = `l:${leadId}`
-    const doc: NotificationHoldDoc = { _id, leadId, holdId: newId('hd'), before, notificationIds: notificationId !== null ? [notificationId] : [], jobId, at: now() }
-    if (!await insertIgnoringDuplicate(c.notificationHolds, doc) && notificationId !== null) {
+    if (!await insertIgnoringDuplicate(c.notificationHolds, holdDoc(leadId, notificationId, before, jobId)) && notificationId !== null) {
       await c.notificationHolds.updateOne({ _id }, { $addToSet: { notificationIds: notificationId } })
     }
   }
@@ -138,7 +141,9 @@ export function createOutbox (deps: OutboxDeps) {
     // embedded database's time in a scoring stream). A subscription created from here on receives later crossings.
     const pendingStatus = runs.some((r) => !r.held) && !await anyActiveSubscription() ? 'dispatched' as const : 'pending' as const
     const settle = (doc: NotificationDoc): NotificationDoc => doc.status === 'dispatched' ? { ...doc, deliveries: 0, dispatchedAt: doc.createdAt } : doc
-    for (const r of runs) if (r.held) await addHold(r.leadId, null, r.notify.before, r.notify.heldBy!)
+    // every held lead has a hold document, so its release compares the receivers' view with its stage even when this
+    // batch crossed nothing: one insert for the batch (a lead held already keeps its document)
+    await insertIgnoringDuplicates(c.notificationHolds, runs.filter((r) => r.held).map((r) => holdDoc(r.leadId, null, r.notify.before, r.notify.heldBy!)))
     const fanouts: string[] = []
     const rounds = runs.reduce((m, r) => Math.max(m, r.notify.crossings.length), 0)
     for (let i = 0; i < rounds; i++) {
