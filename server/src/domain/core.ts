@@ -148,7 +148,11 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
 
   const jobs = registerJobs({
     scheduler, locks, lockLifetimeMs: worker.lockLifetimeMs,
-    rescoreAll: { c, audit, processor, enqueue, withLeadLock: leadLocks.withLeadLock, live, outbox, feed, now, lockLifetimeMs: worker.lockLifetimeMs, batchLeads: worker.batchLeads, pagesAtOnce: worker.concurrency, log },
+    rescoreAll: {
+      c, audit, processor, enqueue, withLeadLock: leadLocks.withLeadLock, live, outbox, feed, now, lockLifetimeMs: worker.lockLifetimeMs, batchLeads: worker.batchLeads, pagesAtOnce: worker.concurrency, log,
+      // a count of the leads read every lead on FerretDB (8 s at 20,000 leads, in the request that starts the job)
+      countLeads: async () => await views.leadCount() ?? await c.leads.countDocuments({}),
+    },
     rebuildViews: { c, audit, views, pauseScoring: runner.paused, now, lockLifetimeMs: worker.lockLifetimeMs, log },
     backtest: { c, audit, pipeline, rulesets, live, now, lockLifetimeMs: worker.lockLifetimeMs, log },
     trainModel: { predictive, lockLifetimeMs: worker.lockLifetimeMs, log },

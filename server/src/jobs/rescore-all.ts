@@ -24,6 +24,8 @@ export interface RescoreAllDeps {
   outbox: Pick<Outbox, 'setLocalHold' | 'shareHold' | 'endHold' | 'releaseHeld'>
   feed: Pick<ScoredFeed, 'holdingRescored'>
   schedule: (name: string, data: { jobId: string }) => Promise<void>
+  /** How many leads there are (the job's total), from the counters the lead views keep where they are built. */
+  countLeads: () => Promise<number>
   now: () => Date
   lockLifetimeMs: number
   batchLeads: number
@@ -38,7 +40,7 @@ export function rescoreAllJob (deps: RescoreAllDeps) {
   /** Records the job (queued) and hands it to the job runner. */
   async function start (actor: string): Promise<JobDoc> {
     const t = now()
-    const job: JobDoc = { _id: newId('job'), kind: 'rescore-all', state: 'queued', total: await c.leads.countDocuments({}), done: 0, error: null, createdAt: t, updatedAt: t, finishedAt: null }
+    const job: JobDoc = { _id: newId('job'), kind: 'rescore-all', state: 'queued', total: await deps.countLeads(), done: 0, error: null, createdAt: t, updatedAt: t, finishedAt: null }
     await c.jobs.insertOne(job)
     await deps.audit.record(actor, 'rescore.all', job._id, { total: job.total })
     await deps.schedule(RESCORE_ALL, { jobId: job._id })

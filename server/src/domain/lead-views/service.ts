@@ -310,6 +310,13 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     return mergeCounters(await counterDocs(LEADS_ID, LEADS_ID) as Array<Record<string, unknown>>)
   }
 
+  /** How many leads there are, from the counters; null while the views are not built (their counters say nothing yet). */
+  async function leadCount (): Promise<number | null> {
+    if (!await built()) return null
+    const n = (await leadCounters()).n
+    return typeof n === 'number' ? Math.max(0, Math.round(n)) : 0
+  }
+
   async function statusCounters (): Promise<{ stored: number; scored: number; unmapped: number; pending: number; rejects: number }> {
     const d = mergeCounters(await counterDocs(STATUS_ID, STATUS_ID) as Array<Record<string, unknown>>)
     const n = (k: string): number => typeof d[k] === 'number' ? Math.round(d[k] as number) : 0
@@ -378,7 +385,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     return true
   }
 
-  return { prepare, settle, finalized, apply, stored, rejectsStored, erasedEvents, eventsOfLead, list, scoreEdge, leadCounters, statusCounters, eventDocs, rebuild, built, markBuiltIfEmpty }
+  return { prepare, settle, finalized, apply, stored, rejectsStored, erasedEvents, eventsOfLead, list, scoreEdge, leadCounters, leadCount, statusCounters, eventDocs, rebuild, built, markBuiltIfEmpty }
 }
 
 export type LeadViews = ReturnType<typeof createLeadViews>
