@@ -3,13 +3,13 @@
 // of the leads. A key is `<view>|<filter>|<value>\u0001<lead id>`:
 //   view   s (score, read descending), a (score, ascending), c (created), u (updated), e (last event), n (name),
 //          q (search token)
-//   filter '' for every lead, or `stage=…`, `grade=…`, `status=…`, `source=…` (score view only; URI-encoded)
+//   filter '' for every lead, or `stage=…`, `status=…`, `source=…` (score view only; URI-encoded)
 //   value  an order-preserving encoding of the sort value (numbers as 16 hex digits; null first)
 // Keys are a function of the lead's summary only, so a writer knows which to add and remove.
 import type { LeadSummary } from './summary.js'
 
 export type View = 's' | 'a' | 'c' | 'u' | 'e' | 'n' | 'q'
-export type FilterField = 'stage' | 'grade' | 'status' | 'source'
+export type FilterField = 'stage' | 'status' | 'source'
 
 const SEP = '\u0001'
 
@@ -75,7 +75,8 @@ export function normalizeText (s: string): string {
 /**
  * Search tokens of a lead: the words of its name and company, its email (whole, local part, domain and the domain's
  * labels) and its external id (whole and its words). A search matches leads with a token starting with the query's
- * longest word.
+ * longest word, so a token that begins another one (`ada` of `ada@acme.io`, `acme` of `acme.io`) matches nothing
+ * the longer one does not, and is left out: each token is a key written with the lead and rewritten with its name.
  */
 export function tokensOf (s: Pick<LeadSummary, 'name' | 'email' | 'company' | 'externalId'>): string[] {
   const out = new Set<string>()
@@ -95,7 +96,9 @@ export function tokensOf (s: Pick<LeadSummary, 'name' | 'email' | 'company' | 'e
     out.add(normalizeText(s.externalId))
     for (const w of words(s.externalId)) out.add(w)
   }
-  return [...out].map((t) => clean(t).slice(0, MAX_TOKEN_LENGTH)).filter((t) => t !== '').sort().slice(0, MAX_TOKENS)
+  const sorted = [...new Set([...out].map((t) => clean(t).slice(0, MAX_TOKEN_LENGTH)).filter((t) => t !== ''))].sort()
+  // in sorted order, the tokens a token begins come right after it
+  return sorted.filter((t, i) => sorted[i + 1]?.startsWith(t) !== true).slice(0, MAX_TOKENS)
 }
 
 /** The longest word of a search query, normalized as tokens are ('' when it has none). */
@@ -108,8 +111,9 @@ export function queryToken (q: string): string {
 export function keysOf (s: LeadSummary): string[] {
   const score = sortableNumber(s.score)
   const out = [keyOf(prefixOf('s'), score, s.id)]
+  // no grade keys: no request filters the list by grade
   const filters: Array<{ field: FilterField; value: string }> = [
-    { field: 'stage', value: s.stage }, { field: 'grade', value: s.grade }, { field: 'status', value: s.status },
+    { field: 'stage', value: s.stage }, { field: 'status', value: s.status },
     ...s.sources.map((value) => ({ field: 'source' as const, value })),
   ]
   for (const f of filters) out.push(keyOf(prefixOf('s', f), score, s.id))

@@ -262,7 +262,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
       let filter: { field: FilterField; value: string } | undefined
       if (sv.view === 'a') used.add('score')
       if (sv.view === 's') {
-        for (const field of ['stage', 'source', 'grade', 'status'] as const) {
+        for (const field of ['stage', 'source', 'status'] as const) {
           const value = q[field]
           if (value !== undefined) { filter = { field, value }; used.add(field); break }
         }
@@ -279,7 +279,7 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
       const s = summaryOf(l)
       if (!used.has('score') && ((q.minScore !== undefined && s.score < q.minScore) || (q.maxScore !== undefined && s.score > q.maxScore))) return false
       if (!used.has('stage') && q.stage !== undefined && s.stage !== q.stage) return false
-      if (!used.has('grade') && q.grade !== undefined && s.grade !== q.grade) return false
+      if (q.grade !== undefined && s.grade !== q.grade) return false
       if (!used.has('status') && q.status !== undefined && s.status !== q.status) return false
       if (!used.has('source') && q.source !== undefined && !s.sources.includes(q.source)) return false
       if (token !== '') {
