@@ -660,15 +660,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   }
 
   /**
-   * One round over leads this process holds: reads their documents and new events, scores them, writes them.
-   * Returns the leads that committed a full round of new events (more may wait) and the counts.
-   */
-  /**
    * The ledgers of leads adjacent in `_id` order (a page of a scan of the leads), in one `_id` range read from the
    * first one's entries to the last one's, where a query by lead reads the whole ledger (FerretDB): a re-score
    * supersedes every visible entry of its leads, and a read per lead was half of its time. Leads whose entries are not
    * all under their `_id` (scored before they were) are left out, as are entries of leads outside the list (created
-   * in between since the scan passed).
+   * after the scan passed them).
    */
   async function adjacentLedgers (leads: ReadonlyArray<Pick<LeadDoc, '_id' | 'rev' | 'ledgerKeyed'>>): Promise<Map<string, PriorEntry[]>> {
     const out = new Map<string, PriorEntry[]>()
@@ -681,6 +677,10 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return out
   }
 
+  /**
+   * One round over leads this process holds: reads their documents and new events, scores them, writes them.
+   * Returns the leads that committed a full round of new events (more may wait) and the counts.
+   */
   async function round (ids: readonly string[], rescore: boolean, lost: ReadonlySet<string>, first: boolean, watermarks: Map<string, number>, adjacent = false): Promise<{ more: string[]; events: number; batches: number; conflicts: number }> {
     const leads = await byIds(c.leads, ids)
     const partial = new Set<string>()

@@ -23,8 +23,8 @@ export function createSweeper (deps: SweeperDeps) {
    * Queues the leads of ingest journal entries older than 30 s (a process that died between storing events and
    * queueing their leads leaves its entry), one `_id` range read. (A lead flagged for re-score needs nothing: its
    * marker is written before the flag and again after it.) On its first run and every 10th, it purges expired
-   * idempotency keys, old live messages and long-expired lock documents, which are queries on other fields than
-   * `_id`. Returns how many leads it queued.
+   * idempotency keys, old live messages and long-expired lock documents: queries on other fields than `_id` (but for
+   * the live feed, purged by seq). Returns how many leads it queued.
    */
   async function sweep (): Promise<number> {
     const t = now()
