@@ -27,14 +27,15 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
   let hint = 0
   const window = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
 
-  async function scanTop (): Promise<number> {
-    const d = await col.find({}).sort({ _id: -1 }).limit(1).project<{ _id: number }>({ _id: 1 }).next()
+  /** The highest (-1) or lowest (1) seq stored, by a sorted read (0 when empty). */
+  async function scanEdge (dir: 1 | -1): Promise<number> {
+    const d = await col.find({}).sort({ _id: dir }).limit(1).project<{ _id: number }>({ _id: 1 }).next()
     return d?._id ?? 0
   }
 
   async function top (): Promise<number> {
     if (!idIn || hint === 0) {
-      hint = Math.max(hint, await scanTop())
+      hint = Math.max(hint, await scanEdge(-1))
       return hint
     }
     // gapless above the hint: look up windows of ids until one is not full
@@ -44,15 +45,20 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
       if (found.length === 0) break
       known = Math.max(...found.map((d) => d._id))
       if (found.length < WINDOW) break
-      if (i === 7) known = await scanTop() // far behind: one full read instead of many windows
+      if (i === 7) known = await scanEdge(-1) // far behind: one full read instead of many windows
     }
     hint = Math.max(hint, known)
     return hint
   }
 
-  /** Whether the message with this seq is stored (a lookup by `_id`). */
-  async function stored (seq: number): Promise<boolean> {
-    return await col.findOne({ _id: seq }, { projection: { _id: 1 } }) !== null
+  /** When the message with this seq was stored, or null when it is not (a lookup by `_id`). */
+  async function storedAt (seq: number): Promise<Date | null> {
+    return (await col.findOne({ _id: seq }, { projection: { at: 1 } }))?.at ?? null
+  }
+
+  /** The messages from seq `first` on, at most `n` of them, oldest first (a window of ids). */
+  async function windowFrom (first: number, n: number): Promise<LiveDoc[]> {
+    return (await col.find({ _id: { $in: window(first, n) } }).toArray()).sort((a, b) => a._id - b._id)
   }
 
   /**
@@ -61,15 +67,14 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
    * them for 30 million messages, where a sorted read went through the whole feed on FerretDB.
    */
   async function oldest (): Promise<number> {
-    const scan = async (): Promise<number> => (await col.find({}).sort({ _id: 1 }).limit(1).project<{ _id: number }>({ _id: 1 }).next())?._id ?? 0
-    if (!idIn) return await scan()
+    if (!idIn) return await scanEdge(1)
     const hi = await top()
-    if (hi === 0 || !await stored(hi)) return await scan()
+    if (hi === 0 || await storedAt(hi) === null) return await scanEdge(1)
     let lo = 1
     let first = hi
     while (lo < first) {
       const mid = Math.floor((lo + first) / 2)
-      if (await stored(mid)) first = mid
+      if (await storedAt(mid) !== null) first = mid
       else lo = mid + 1
     }
     return first
@@ -85,13 +90,12 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
     if (!idIn) return (await col.deleteMany({ at: { $lt: t } })).deletedCount
     const first = await oldest()
     if (first === 0) return 0
-    const atOf = async (seq: number): Promise<Date | null> => (await col.findOne({ _id: seq }, { projection: { at: 1 } }))?.at ?? null
     // the first seq stored at or after t (or one past the top): everything before it goes
     let lo = first
     let keep = (await top()) + 1
     while (lo < keep) {
       const mid = Math.floor((lo + keep) / 2)
-      const at = await atOf(mid)
+      const at = await storedAt(mid)
       if (at === null || at >= t) keep = mid
       else lo = mid + 1
     }
@@ -166,12 +170,12 @@ export function createLiveFeed (col: Collection<LiveDoc>, now: () => Date, opts:
         // by it, and that alone must not look like a purge (it did under a steady stream, and the read below then went
         // through the whole feed at every poll, holding live messages back by up to a second)
         const known = hint
-        docs = (await col.find({ _id: { $in: window(since + 1, Math.min(limit, WINDOW)) } }).toArray()).sort((a, b) => a._id - b._id)
+        docs = await windowFrom(since + 1, Math.min(limit, WINDOW))
         // nothing in the window although later messages were stored before it was read: the seq asked for was purged,
         // and the feed now starts further on
         if (docs.length === 0 && since < known) {
           const first = await oldest()
-          if (first > since + 1) docs = (await col.find({ _id: { $in: window(first, Math.min(limit, WINDOW)) } }).toArray()).sort((a, b) => a._id - b._id)
+          if (first > since + 1) docs = await windowFrom(first, Math.min(limit, WINDOW))
         }
       } else {
         docs = await col.find({ _id: { $gt: since } }).sort({ _id: 1 }).limit(limit).toArray()
