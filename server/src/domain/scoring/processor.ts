@@ -277,7 +277,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    * is removed so the lead does not stay stuck.
    */
   async function claimRevision (lead: LeadDoc, token: string, at: Date): Promise<boolean> {
-    const id = `commit:${lead._id}:${lead.rev + 1}`
+    const id = claimIdOf(lead)
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await c.locks.insertOne({ _id: id, owner: token, expiresAt: at, acquiredAt: at })
@@ -300,7 +300,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   async function claimRevisions (runs: readonly Prepared[], at: Date): Promise<Set<Prepared>> {
     const won = new Set<Prepared>()
     if (runs.length === 0) return won
-    const docs = runs.map((r) => ({ _id: `commit:${r.lead._id}:${r.lead.rev + 1}`, owner: r.token, expiresAt: at, acquiredAt: at }))
+    const docs = runs.map((r) => ({ _id: claimIdOf(r.lead), owner: r.token, expiresAt: at, acquiredAt: at }))
     let refused: Set<number>
     try {
       await c.locks.insertMany(docs, { ordered: false })
@@ -318,7 +318,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
 
   /** Removes the revision claims of committed runs (one command for a batch). */
   async function removeClaims (runs: readonly Prepared[]): Promise<void> {
-    for (const part of idLists(runs.map((r) => `commit:${r.lead._id}:${r.lead.rev + 1}`))) await c.locks.deleteMany({ _id: { $in: part } })
+    for (const part of idLists(runs.map((r) => claimIdOf(r.lead)))) await c.locks.deleteMany({ _id: { $in: part } })
   }
 
   /**
@@ -792,6 +792,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       return { locked: r.busy.length === 0, events: r.events, batches: r.batches, conflicts: r.conflicts }
     },
   }
+}
+
+/** The lock document that claims a lead's next revision (see `claimRevision`). */
+function claimIdOf (lead: Pick<LeadDoc, '_id' | 'rev'>): string {
+  return `commit:${lead._id}:${lead.rev + 1}`
 }
 
 function byOrd (a: EventDoc, b: EventDoc): number {

@@ -111,9 +111,9 @@ export function createOutbox (deps: OutboxDeps) {
 
   /** Adds a held notification to its lead's hold document (written only under the lead's lock). */
   async function addHold (leadId: string, notificationId: string | null, before: { stage: string; grade: string }, jobId: string): Promise<void> {
-    const _id = `l:${leadId}`
-    if (!await insertIgnoringDuplicate(c.notificationHolds, holdDoc(leadId, notificationId, before, jobId)) && notificationId !== null) {
-      await c.notificationHolds.updateOne({ _id }, { $addToSet: { notificationIds: notificationId } })
+    const doc = holdDoc(leadId, notificationId, before, jobId)
+    if (!await insertIgnoringDuplicate(c.notificationHolds, doc) && notificationId !== null) {
+      await c.notificationHolds.updateOne({ _id: doc._id }, { $addToSet: { notificationIds: notificationId } })
     }
   }
 
