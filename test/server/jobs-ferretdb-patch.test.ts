@@ -1,30 +1,19 @@
 // The install step's find-and-modify patch (scripts/ferretdb.mjs) applied to FerretDB's own source: the command runs
 // under one mutex, and a source that no longer looks as expected fails the build instead of building unpatched.
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 // @ts-expect-error: a plain ES module script without types
-import { patchFindAndModifyLock, VERSION } from '../../scripts/ferretdb.mjs'
+import { patchFindAndModifyLock } from '../../scripts/ferretdb.mjs'
+import { ferretDbModuleDir, scratchSource } from '../helpers/ferretdb-source.js'
 
-function moduleDir (): string | null {
-  try {
-    const info = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `github.com/FerretDB/FerretDB@${VERSION as string}`], { encoding: 'utf8', cwd: tmpdir(), stdio: ['ignore', 'pipe', 'ignore'] })) as { Dir?: string }
-    return info.Dir ?? null
-  } catch { return null }
-}
-
-const dir = moduleDir()
+const dir = ferretDbModuleDir()
 
 t.test('findAndModify runs under one lock in the patched source', { skip: dir === null ? 'Go or the FerretDB module is not available' : false }, async (t) => {
   if (dir === null) return
-  const src = mkdtempSync(join(tmpdir(), 'ferret-patch-'))
-  t.teardown(() => { rmSync(src, { recursive: true, force: true }) })
   const rel = join('internal', 'handler', 'msg_findandmodify.go')
-  mkdirSync(join(src, 'internal', 'handler'), { recursive: true })
+  const src = scratchSource(t, dir, [rel])
   const original = readFileSync(join(dir, rel), 'utf8')
-  writeFileSync(join(src, rel), original)
   patchFindAndModifyLock(src)
   const patched = readFileSync(join(src, rel), 'utf8')
   t.match(patched, /\t"sync"\n/, 'sync is imported')
