@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -31,6 +31,7 @@ export function patchSource (src) {
   patchUpdateBatch(src)
   patchFindAndModifyLock(src)
   patchResourceTracking(src)
+  patchWriteQueue(src)
 }
 
 /**
@@ -536,6 +537,56 @@ export function patchResourceTracking (src) {
   let out = text
   for (const h of heads) out = out.replace(h, `${h}\n\t// a leak detector for development builds only: its stack capture and finalizer cost every read\n\tif !debugbuild.Enabled {\n\t\treturn\n\t}\n`)
   writeFileSync(file, out)
+}
+
+/**
+ * FerretDB 1.24.2 lets its connections race for SQLite's one write lock, and a connection that finds the lock held
+ * waits in SQLite's busy handler, which sleeps between tries (1, 2, 5, 10 … up to 100 ms): under scoring, goroutine
+ * dumps showed inserts and updates asleep there while no write ran, so the database idled with work waiting. It also
+ * encoded each document inside its write transaction, holding the lock for work that needs none. The patch queues
+ * the write transactions of a database file in the FerretDB process (a writer starts the moment the one before it
+ * ends, or gives up when its command's context ends), encodes the documents of an insert or update before taking the
+ * lock, and runs a delete as one of those transactions too. Another process writing the same file still meets the
+ * busy handler, as before.
+ */
+export function patchWriteQueue (src) {
+  const edit = (rel, pairs) => {
+    const file = join(src, ...rel.split('/'))
+    let text = readFileSync(file, 'utf8')
+    for (const [from, to] of pairs) {
+      if (text.split(from).length !== 2) throw new Error(`FerretDB source changed: ${file} no longer writes as expected`)
+      text = text.replace(from, () => to)
+    }
+    writeFileSync(file, text)
+  }
+  edit('internal/util/fsql/db.go', [
+    ['\ttoken     *resource.Token\n\tBatchSize int\n}', '\ttoken     *resource.Token\n\tBatchSize int\n\n\t// writes holds one token while a write transaction of this database runs (see InTransaction)\n\twrites chan struct{}\n}'],
+    ['\t\ttoken:            resource.NewToken(),\n\t}', '\t\ttoken:            resource.NewToken(),\n\t\twrites:           make(chan struct{}, 1),\n\t}'],
+    ['\tvar sqlTx *sql.Tx\n\n\tif sqlTx, err = db.sqlDB.BeginTx(ctx, nil); err != nil {',
+      '\tvar sqlTx *sql.Tx\n\n' +
+      '\t// one write transaction at a time: a writer waits here and starts as the one before it ends, not in SQLite\'s\n' +
+      '\t// busy handler, which sleeps between tries while the database may already be free\n' +
+      '\tselect {\n\tcase db.writes <- struct{}{}:\n\tcase <-ctx.Done():\n\t\treturn lazyerrors.Error(ctx.Err())\n\t}\n\tdefer func() { <-db.writes }()\n\n' +
+      '\tif sqlTx, err = db.sqlDB.BeginTx(ctx, nil); err != nil {'],
+  ])
+  edit('internal/backends/sqlite/collection.go', [
+    // insert: the statements (and the documents' encoding) are prepared before the transaction
+    ['\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tbatchSize := c.r.BatchSize\n\t\tif batchSize < 1 {\n\t\t\tpanic("batch-size should be greater or equal to 1")\n\t\t}\n\n\t\tvar batch []*types.Document\n\t\tdocs := params.Docs\n\n\t\tfor len(docs) > 0 {\n\t\t\ti := min(batchSize, len(docs))\n\t\t\tbatch, docs = docs[:i], docs[i:]\n\n\t\t\tq, args, err := prepareInsertStatement(meta.TableName, meta.Capped(), batch)\n\t\t\tif err != nil {\n\t\t\t\treturn lazyerrors.Error(err)\n\t\t\t}\n\n\t\t\tif _, err = tx.ExecContext(ctx, q, args...); err != nil {',
+      '\tbatchSize := c.r.BatchSize\n\tif batchSize < 1 {\n\t\tpanic("batch-size should be greater or equal to 1")\n\t}\n\n' +
+      '\t// encoded before the write transaction, which holds the database\'s one write lock\n' +
+      '\tvar queries []string\n\tvar argLists [][]any\n\n\tfor docs := params.Docs; len(docs) > 0; {\n\t\tvar batch []*types.Document\n\t\ti := min(batchSize, len(docs))\n\t\tbatch, docs = docs[:i], docs[i:]\n\n' +
+      '\t\tq, args, err := prepareInsertStatement(meta.TableName, meta.Capped(), batch)\n\t\tif err != nil {\n\t\t\treturn nil, lazyerrors.Error(err)\n\t\t}\n\n\t\tqueries = append(queries, q)\n\t\targLists = append(argLists, args)\n\t}\n\n' +
+      '\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tfor n, q := range queries {\n\t\t\tif _, err := tx.ExecContext(ctx, q, argLists[n]...); err != nil {'],
+    // update: the same
+    ['\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tfor _, doc := range params.Docs {\n\t\t\tb, err := sjson.Marshal(doc)\n\t\t\tif err != nil {\n\t\t\t\treturn lazyerrors.Error(err)\n\t\t\t}\n\n\t\t\tid, _ := doc.Get("_id")\n\t\t\tmust.NotBeZero(id)\n\n\t\t\targ := string(must.NotFail(sjson.MarshalSingleValue(id)))\n\n\t\t\tr, err := tx.ExecContext(ctx, q, string(b), arg)',
+      '\t// encoded before the write transaction, which holds the database\'s one write lock\n' +
+      '\tbodies := make([]string, len(params.Docs))\n\tids := make([]string, len(params.Docs))\n\n\tfor n, doc := range params.Docs {\n\t\tb, err := sjson.Marshal(doc)\n\t\tif err != nil {\n\t\t\treturn nil, lazyerrors.Error(err)\n\t\t}\n\n\t\tid, _ := doc.Get("_id")\n\t\tmust.NotBeZero(id)\n\n\t\tbodies[n] = string(b)\n\t\tids[n] = string(must.NotFail(sjson.MarshalSingleValue(id)))\n\t}\n\n' +
+      '\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tfor n := range bodies {\n\t\t\tr, err := tx.ExecContext(ctx, q, bodies[n], ids[n])'],
+    // delete: one of the queued write transactions
+    ['\tres, err := db.ExecContext(ctx, q, args...)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\tra, err := res.RowsAffected()\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n',
+      '\t// a write transaction like the others, so it waits its turn in the process instead of in SQLite\'s busy handler\n' +
+      '\tvar ra int64\n\n\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tres, err := tx.ExecContext(ctx, q, args...)\n\t\tif err != nil {\n\t\t\treturn err\n\t\t}\n\n\t\tra, err = res.RowsAffected()\n\n\t\treturn err\n\t})\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n'],
+  ])
 }
 
 function makeWritable (dir) {

@@ -1,9 +1,12 @@
-// FerretDB's own source, as the install step downloads it, for the tests of the install step's patches
-// (scripts/ferretdb.mjs): each test patches a scratch copy of the files its patch edits.
-import { execFileSync } from 'node:child_process'
+// For the tests of the install step's FerretDB patches (scripts/ferretdb.mjs): FerretDB's own source, as the install
+// step downloads it (each test patches a scratch copy of the files its patch edits), and the built binary, run on a
+// scratch folder with its debug handler on.
+import { execFileSync, spawn } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { MongoClient } from 'mongodb'
+import { defaultFerretDbBin, freePort } from '../../server/src/infra/ferretdb.js'
 // @ts-expect-error: a plain ES module script without types
 import { VERSION } from '../../scripts/ferretdb.mjs'
 
@@ -24,4 +27,22 @@ export function scratchSource (t: { teardown: (fn: () => void) => void }, module
     copyFileSync(join(moduleDir, rel), join(src, rel))
   }
   return src
+}
+
+/** The FerretDB binary the patches' behaviour is checked on (the installed one, unless LEADSCORE_FERRETDB_BIN). */
+export const ferretDbBin = process.env.LEADSCORE_FERRETDB_BIN ?? defaultFerretDbBin()
+
+/**
+ * A FerretDB of its own on a scratch folder, with its debug handler (`/debug/pprof/…` at `debug`) on, and a client
+ * to it; both are stopped, and the folder removed, when the test ends.
+ */
+export async function debugFerretDb (t: { teardown: (fn: () => void | Promise<void>) => void }, opts: { maxPoolSize?: number } = {}): Promise<{ client: MongoClient; debug: string }> {
+  const data = mkdtempSync(join(tmpdir(), 'ferret-debug-'))
+  const [port, debugPort] = [await freePort(), await freePort()]
+  const child = spawn(ferretDbBin, ['--handler=sqlite', `--sqlite-url=file:${data}/`, `--state-dir=${data}`, `--listen-addr=127.0.0.1:${port}`,
+    `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=error'], { stdio: 'ignore' })
+  t.teardown(() => { child.kill('SIGKILL'); rmSync(data, { recursive: true, force: true }) })
+  const client = new MongoClient(`mongodb://127.0.0.1:${port}/`, { serverSelectionTimeoutMS: 20_000, ...opts })
+  t.teardown(async () => { await client.close() })
+  return { client, debug: `http://127.0.0.1:${debugPort}/debug/pprof` }
 }

@@ -2,15 +2,11 @@
 // the iterators and cursors it opens (a release build tracked each with a stack capture and a finalizer), and the
 // patch refuses a source that no longer looks as expected instead of building unpatched.
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { MongoClient } from 'mongodb'
-import { defaultFerretDbBin, freePort } from '../../server/src/infra/ferretdb.js'
 // @ts-expect-error: a plain ES module script without types
 import { patchResourceTracking } from '../../scripts/ferretdb.mjs'
-import { ferretDbModuleDir, scratchSource } from '../helpers/ferretdb-source.js'
+import { debugFerretDb, ferretDbBin, ferretDbModuleDir, scratchSource } from '../helpers/ferretdb-source.js'
 
 t.setTimeout(120_000)
 
@@ -32,23 +28,15 @@ t.test('Track and Untrack return at once in a release build of the patched sourc
   t.throws(() => patchResourceTracking(src), /FerretDB source changed/)
 })
 
-const bin = process.env.LEADSCORE_FERRETDB_BIN ?? defaultFerretDbBin()
-
-t.test('the built FerretDB keeps no profile of the documents and cursors it reads', { skip: existsSync(bin) ? false : `no FerretDB binary at ${bin}` }, async (t) => {
-  const data = mkdtempSync(join(tmpdir(), 'ferret-untracked-'))
-  const [port, debugPort] = [await freePort(), await freePort()]
-  const child = spawn(bin, ['--handler=sqlite', `--sqlite-url=file:${data}/`, `--state-dir=${data}`, `--listen-addr=127.0.0.1:${port}`,
-    `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=error'], { stdio: 'ignore' })
-  t.teardown(() => { child.kill('SIGKILL'); rmSync(data, { recursive: true, force: true }) })
-  const client = new MongoClient(`mongodb://127.0.0.1:${port}/`, { serverSelectionTimeoutMS: 20_000 })
-  t.teardown(async () => { await client.close() })
+t.test('the built FerretDB keeps no profile of the documents and cursors it reads', { skip: existsSync(ferretDbBin) ? false : `no FerretDB binary at ${ferretDbBin}` }, async (t) => {
+  const { client, debug } = await debugFerretDb(t)
   const col = client.db('untracked').collection<{ _id: string; n: number }>('docs')
   await col.insertMany(Array.from({ length: 300 }, (_, n) => ({ _id: `d${String(n).padStart(3, '0')}`, n })))
   // a find by `_id` list, a full read and an update: document iterators, a cursor with more batches, a transaction
   t.equal((await col.find({ _id: { $in: ['d001', 'd002', 'd299'] } }).toArray()).length, 3)
   t.equal((await col.find({}).batchSize(50).toArray()).length, 300)
   t.equal((await col.updateMany({ n: { $lt: 10 } }, { $set: { seen: true } })).modifiedCount, 10)
-  const index = await (await fetch(`http://127.0.0.1:${debugPort}/debug/pprof/`)).text()
+  const index = await (await fetch(`${debug}/`)).text()
   t.match(index, /goroutine/, 'the debug handler lists the runtime profiles')
   t.same(index.match(/FerretDB\/[\w.]+/g) ?? [], [], 'and none of FerretDB\'s tracked resources')
 })
