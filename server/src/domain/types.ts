@@ -118,10 +118,14 @@ export interface LeadBatch {
   alias?: string
   /**
    * A small batch's ledger entries, carried by the commit itself and inserted (already `committed: true`) when the
-   * batch is finalized; absent when the entries were inserted uncommitted before the commit (large batches).
+   * batch is finalized; absent when the entries were inserted uncommitted before the commit (large batches). The last
+   * entry leaves out its `state` when that is the lead's own (committed with it): see `carriedLedger`.
    */
-  ledger?: LedgerDoc[]
+  ledger?: CarriedEntry[]
 }
+
+/** A ledger entry carried in a lead's `lastBatch`, whose state may be the lead's own (then left out). */
+export type CarriedEntry = Omit<LedgerDoc, 'state'> & { state?: ScoreState }
 
 /** A stage or grade change found in a scoring batch, with its identity in the lead's canonical history. */
 export interface Crossing {

@@ -11,6 +11,7 @@ import type { IdentityService } from '../identity.js'
 import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline.js'
 import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
+import { carriedLedger, toCarried } from './carried-ledger.js'
 import { batchTokenOf, eventIdOf, ledgerRangeOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
 import { together } from '../../lib/together.js'
@@ -93,7 +94,13 @@ export interface LeadProcessorDeps {
 }
 
 /** A committed batch to finish: its lead, its record, and the lead's ledger where a batch's read found it already. */
-interface FinalizeItem { lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>; batch: LeadBatch; prior?: PriorEntry[] | undefined }
+interface FinalizeItem {
+  lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>
+  batch: LeadBatch
+  /** The lead's state as the batch committed it (what a carried entry without a state stands for). */
+  state: ScoreState
+  prior?: PriorEntry[] | undefined
+}
 
 /** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
 const INLINE_ENTRIES = 4
@@ -191,7 +198,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
     // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
     // by `_id` and sets a value their batch fixed, so repeating it is harmless; one command serves the whole list.
-    await insertIgnoringDuplicates(c.scoreHistory, items.flatMap(({ batch }) => batch.ledger ?? []))
+    await insertIgnoringDuplicates(c.scoreHistory, items.flatMap(({ batch, state }) => carriedLedger(batch, state)))
     await setById(c.scoreHistory, items.filter(({ batch }) => batch.ledger === undefined).flatMap(({ batch }) => Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)), { committed: true })
     // The entries the replays replace are marked superseded, every lead's in one command (or a few): those known by
     // `_id` at once; where a query by lead reads the whole ledger (FerretDB), those found in each lead's `_id` range, a
@@ -375,7 +382,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const b = lead.lastBatch
     const from = b?.scoredFromSeq ?? (b?.supersedeFrom === null ? b.seqFrom : null)
     if (b == null || from == null || b.entries === 0 || from > lead.lastSeq) return null
-    const entries = b.ledger ?? await byIds(c.scoreHistory, Array.from({ length: b.entries }, (_, i) => `${b.token}:${i}`))
+    const entries = b.ledger !== undefined ? carriedLedger(b, lead.state) : await byIds(c.scoreHistory, Array.from({ length: b.entries }, (_, i) => `${b.token}:${i}`))
     if (entries.length !== b.entries) return null
     let checkpoint: LedgerDoc | null = null
     for (const e of entries) if (e.ord < replayFrom && (checkpoint === null || e.ord > checkpoint.ord)) checkpoint = e
@@ -512,7 +519,10 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // per entry saved); a large one inserts them uncommitted before the commit, so the lead document stays small.
     if (entries.length > 0 && entries.length <= INLINE_ENTRIES && JSON.stringify(entries).length <= INLINE_BYTES) {
       for (const e of entries) e.committed = true
-      batch.ledger = entries
+      // the last entry's state is the lead's new state, which the commit stores anyway: carried once, not twice (it is
+      // most of an entry, and the lead document is read and rewritten at every batch)
+      const last = entries[entries.length - 1]!
+      batch.ledger = entries.map((e) => e === last ? toCarried(e, state) : e)
     }
     // Crossings go with the commit (in lastBatch), so a crash before they reach the outbox loses none: the next run
     // finalizes the batch again. The receivers' view moves with the commit unless a bulk re-score holds notifications.
@@ -614,7 +624,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     }
     await discard(runs.filter((r) => !committed.includes(r)))
-    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch, prior: r.prior }))
+    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch, state: r.set.state as ScoreState, prior: r.prior }))
     await showLedger(done)
     for (const r of committed) deps.onVisible?.(r.committed)
     const failed = ready.filter((r) => !committed.includes(r))
@@ -689,7 +699,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // read, the ruleset, the plugins and the notification hold. A re-score replays every stored event of its leads:
     // their ids are known (seqs 1..lastSeq), so one list read serves the batch instead of a read per lead.
     const [, news, ruleset, heldBy, histories] = await together([
-      first ? unfinished(leads).then(async (open) => { await finalize(open.map((l) => ({ lead: l, batch: l.lastBatch! }))) }) : Promise.resolve(),
+      first ? unfinished(leads).then(async (open) => { await finalize(open.map((l) => ({ lead: l, batch: l.lastBatch!, state: l.state }))) }) : Promise.resolve(),
       eventsAfterMany(leads, deps.eventsPerRun, partial),
       rulesets.active(),
       deps.notifier !== undefined ? deps.notifier.heldBy() : Promise.resolve(null),

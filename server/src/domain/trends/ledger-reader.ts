@@ -4,6 +4,7 @@
 import type { Collection, Filter } from 'mongodb'
 import type { LeadDoc, LedgerDoc } from '../types.js'
 import { ledgerRangeOf } from '../ids.js'
+import { carriedLedger } from '../scoring/carried-ledger.js'
 
 export interface LedgerReadQuery {
   /** Also the entries later replays replaced (flagged `superseded`). */
@@ -75,7 +76,7 @@ export async function readLedger (deps: { scoreHistory: Collection<LedgerDoc>; f
   // a small batch's entries ride on the lead document until its finalize step inserts them: they are visible already
   if (b?.ledger !== undefined && b.done !== true) {
     const have = new Set(docs.map((d) => d._id))
-    const carried = b.ledger.filter((d) => !have.has(d._id) && matchesFilter(d as unknown as Record<string, unknown>, filter))
+    const carried = carriedLedger(b, l.state).filter((d) => !have.has(d._id) && matchesFilter(d as unknown as Record<string, unknown>, filter))
     if (carried.length > 0) {
       docs = [...docs, ...carried].sort(byOrd)
       if (q.limit !== undefined) docs = docs.slice(0, q.limit)

@@ -1,0 +1,50 @@
+// A small scoring batch carries its ledger entries in the lead's commit; the last entry's state, which is the lead's
+// own, is carried once (scoring/carried-ledger.ts). The stored entry still has its full state, also when a crash left
+// the batch to be finalized by a later run.
+import t from 'tap'
+import { AUTH, buildTestApp, postEvents, waitForScoring } from '../helpers/harness.js'
+import { carriedLedger, toCarried } from '../../server/src/domain/scoring/carried-ledger.js'
+import { initialState } from '../../server/src/domain/scoring/model.js'
+import { eventIdOf, leadIdOf } from '../../server/src/domain/ids.js'
+import type { LedgerDoc } from '../../server/src/domain/types.js'
+
+t.test('an entry is carried without the state it shares with the lead, and read back with it', async (t) => {
+  const state = { ...initialState({}), total: 20, engagement: 20 }
+  const entry = { _id: 'ld_x~bt:0', state: { ...state } } as unknown as LedgerDoc
+  t.notOk('state' in toCarried(entry, state), 'an equal state (another object) is left out')
+  t.same(toCarried(entry, { ...state, total: 21 }), entry, 'a different one is kept')
+  t.same(carriedLedger({ ledger: [toCarried(entry, state)] }, state), [entry], 'the lead\'s state is put back')
+  const older = { _id: 'ld_x~bt:1', state: { ...state, total: 5 } } as unknown as LedgerDoc
+  t.same(carriedLedger({ ledger: [older, toCarried(entry, state)] }, state).map((e) => e.state.total), [5, 20], 'an entry carried with its state keeps it')
+  t.same(carriedLedger({}, state), [], 'a batch whose entries were inserted before its commit carries none')
+})
+
+t.test('the lead carries its last entry once; the stored entry, also one a later run finalizes, has the state', async (t) => {
+  const { app, db } = await buildTestApp(t)
+  const email = 'carried@example.com'
+  const leadId = leadIdOf(`email:${email}`)
+  const at = (h: number): string => new Date(Date.UTC(2026, 0, 5, h)).toISOString()
+  t.equal((await postEvents(app, { events: [{ lead: { email }, type: 'form_submit', occurredAt: at(9) }] })).statusCode, 202)
+  await waitForScoring(db)
+  const lead = (await db.c.leads.findOne({ _id: leadId }))!
+  const carried = lead.lastBatch!.ledger!
+  t.equal(carried.length, 1)
+  t.notOk('state' in carried[0]!, 'the carried entry leaves its state to the lead')
+  const stored = (await db.c.scoreHistory.findOne({ _id: carried[0]!._id }))!
+  t.same(stored.state, lead.state, 'the stored entry has the lead\'s state')
+  t.ok(lead.state.total > 0, 'the event scored')
+
+  // a crash after the commit and before finalize: the entry not stored, the batch's event still pending
+  await db.c.scoreHistory.deleteOne({ _id: stored._id })
+  await db.c.events.updateOne({ _id: eventIdOf(leadId, 1) }, { $set: { status: 'pending' } })
+  t.equal((await postEvents(app, { events: [{ lead: { email }, type: 'page_view', occurredAt: at(10) }] })).statusCode, 202)
+  await waitForScoring(db)
+  const repaired = await db.c.scoreHistory.findOne({ _id: stored._id })
+  t.ok(repaired !== null, 'the next run finalized the interrupted batch')
+  t.same(repaired?.state, stored.state, 'with the state the batch committed on the lead, not the lead\'s later one')
+  t.equal(repaired?.committed, true)
+  const after = (await db.c.leads.findOne({ _id: leadId }))!
+  t.equal(after.rev, 2, 'and scored the new event')
+  const res = await app.inject({ url: `/v1/leads/${leadId}/history?order=asc`, headers: AUTH })
+  t.same(res.json<{ items: Array<{ id: string }> }>().items.map((e) => e.id), [stored._id, after.lastBatch!.ledger![0]!._id], 'the history shows both entries')
+})
