@@ -8,7 +8,8 @@
 //   (d) end-to-end scoring throughput  (e) event → WebSocket `lead.scored` latency
 // Environment: BENCH_SECONDS (per throughput phase, default 6), BENCH_CONNECTIONS (default 16),
 // BENCH_E2E_EVENTS (default 2000), BENCH_E2E_LEADS (default 200), BENCH_BATCHES (default 12), BENCH_LATENCY_RATE (/s, default 10),
-// BENCH_LATENCY_SECONDS (default 15), BENCH_TAIL=1 (also list the slowest events of (e)).
+// BENCH_LATENCY_SECONDS (default 15), BENCH_TAIL=1 (also list the slowest events of (e)), BENCH_PROFILE (a folder: each
+// server process writes a V8 CPU profile there when it stops; open it in Chrome's DevTools or read it with a script).
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { WebSocket } from 'ws'
 import { randomBytes } from 'node:crypto'
@@ -92,7 +93,9 @@ function httpRate (r: AutocannonResult, eventsPerRequest: number, what: string):
 
 /** Starts the server under test in a child process (this file in BENCH_SERVE mode); resolves with its base URL. */
 async function serve (uri: string, name: string, workers: boolean): Promise<{ base: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=leadscore-source', fileURLToPath(import.meta.url)], {
+  // BENCH_PROFILE=<folder>: each server process writes a V8 CPU profile there when it stops
+  const profile = process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', '--conditions=leadscore-source', fileURLToPath(import.meta.url)], {
     env: { ...process.env, BENCH_SERVE: JSON.stringify({ uri, name, workers, key: KEY }) }, stdio: ['ignore', 'pipe', 'inherit'],
   })
   const exited = once(child, 'exit')
