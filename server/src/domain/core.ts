@@ -84,7 +84,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   )
   const apiKeys = createApiKeyService(c.apiKeys, now)
   const users = createUserService({ users: c.users, sessions: c.sessions, now })
-  const idempotency = createIdempotencyService(c.idempotencyKeys, now, config.idempotencyTtlMs)
+  // where a query on `expiresAt` reads every key (FerretDB), expired keys are found by `_id` ranges of markers
+  const idempotency = createIdempotencyService(c.idempotencyKeys, now, config.idempotencyTtlMs, database.ferret && database.idRange ? { expiry: c.idempotencyExpiry } : {})
   const scheduler = new Scheduler({ db: database.db, processEveryMs: worker.processEveryMs, concurrency: worker.concurrency, lockLifetimeMs: worker.lockLifetimeMs, log })
   const subscriptions = createSubscriptionService({ c, now, allowPrivate: config.webhooks.allowPrivate })
   const leadLocks = createLeadLocks({ locks, lockLifetimeMs: worker.lockLifetimeMs, log })

@@ -21,6 +21,8 @@ export interface Collections {
   offers: Collection<OfferStoreDoc>
   ingestRejects: Collection<RejectDoc>
   idempotencyKeys: Collection<IdempotencyDoc>
+  /** Where a query on `expiresAt` reads every key (FerretDB): `~exp|<expiresAt ISO>|<key id>` per key, purged by range. */
+  idempotencyExpiry: Collection<{ _id: string }>
   locks: Collection<LockDoc>
   apiKeys: Collection<ApiKeyDoc>
   users: Collection<UserDoc>
@@ -143,6 +145,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   ],
   ingestRejects: [{ key: { receivedAt: -1 }, name: 'received_desc' }, { key: { requestId: 1 }, name: 'request' }, { key: { sourceId: 1, receivedAt: -1 }, name: 'source_received' }, { key: { requestId: 1, index: 1 }, name: 'request_index' }],
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'expires', ttl: 0 }],
+  idempotencyExpiry: [],
   locks: [{ key: { expiresAt: 1 }, name: 'expires' }],
   apiKeys: [{ key: { hash: 1 }, name: 'hash_unique', unique: true }],
   users: [{ key: { email: 1 }, name: 'email_unique', unique: true }, { key: { role: 1 }, name: 'role' }],
@@ -250,7 +253,7 @@ export async function openDatabase (uri: string, dbName: string, opts: { monitor
       idRange = range.sortPushdown === true && range.limitPushdown === true
     } catch { /* no explain: look documents up one by one */ }
   }
-  const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'offers', 'ingestRejects', 'idempotencyKeys', 'locks', 'apiKeys',
+  const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'offers', 'ingestRejects', 'idempotencyKeys', 'idempotencyExpiry', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
     'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'decaySchedule', 'ingestJournal', 'suppressions', 'intentQueue', 'intentCache', 'intentState',

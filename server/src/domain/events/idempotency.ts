@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb'
 import type { IdempotencyDoc } from '../types.js'
-import { isDuplicateKey } from '../../infra/db.js'
+import { findByIds, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
 import { LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_REUSED } from '../../errors.js'
 
 /** A stored response to replay, or a claim the caller must complete. */
@@ -9,19 +9,48 @@ export type Claim = { kind: 'replay'; statusCode: number; body: string } | { kin
 // a claim whose request never finished (crashed process) is taken over after this long
 const ABANDONED_MS = 60_000
 
+// Expiry markers (where a query on `expiresAt` reads the whole collection, FerretDB): for each key a document
+// `~exp|<expiresAt ISO>|<key id>` in a collection of their own, so the expired keys are an `_id` range.
+const MARKER = '~exp|'
+const markerOf = (id: string, expiresAt: Date): { _id: string } => ({ _id: `${MARKER}${expiresAt.toISOString()}|${id}` })
+const keyOfMarker = (marker: string): string => marker.slice(MARKER.length + 25)
+/** Markers read (and keys purged) per command. */
+const PURGE_PAGE = 1000
+/** Set once a purge by query has removed the keys stored before markers existed (so it never runs again). */
+const LEGACY_DONE = '~legacy-purged'
+
 /**
  * `Idempotency-Key` handling: the first request with a key claims it; a later one with the same key and body gets
  * the stored response; the same key with another body is refused (422); a concurrent one while the first is still
  * running is refused (409). Keys live for `ttlMs` and are purged by query (no reliance on TTL indexes).
  */
-export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: () => Date, ttlMs: number) {
+export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: () => Date, ttlMs: number, opts: { expiry?: Collection<{ _id: string }> } = {}) {
+  const expiry = opts.expiry
+
+  /** Purges the keys whose markers say they expired by `t`, a page at a time; a key taken over since has a later one. */
+  async function purgeByMarkers (t: Date): Promise<number> {
+    let purged = 0
+    for (;;) {
+      const page = await expiry!.find({ _id: { $gte: MARKER, $lt: `${MARKER}${t.toISOString()}` } }).sort({ _id: 1 }).limit(PURGE_PAGE).project<{ _id: string }>({ _id: 1 }).toArray()
+      if (page.length === 0) return purged
+      const keys = await findByIds<IdempotencyDoc, { _id: string; expiresAt: Date }>(col, page.map((m) => keyOfMarker(m._id)), { expiresAt: 1 })
+      const expired = keys.filter((k) => k.expiresAt.getTime() < t.getTime()).map((k) => k._id)
+      if (expired.length > 0) purged += (await col.deleteMany({ _id: { $in: expired }, expiresAt: { $lt: t } })).deletedCount
+      await expiry!.deleteMany({ _id: { $in: page.map((m) => m._id) } })
+      if (page.length < PURGE_PAGE) return purged
+    }
+  }
+
   return {
     async claim (scope: string, key: string, bodyHash: string): Promise<Claim> {
       const id = `${scope}:${key}`
       const t = now()
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
-          await col.insertOne({ _id: id, bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt: new Date(t.getTime() + ttlMs) })
+          const doc: IdempotencyDoc = { _id: id, bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt: new Date(t.getTime() + ttlMs) }
+          await col.insertOne(doc)
+          // after the key (a key already taken has its marker); a marker without its key is purged like any other
+          if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, doc.expiresAt)])
           return { kind: 'claimed', id }
         } catch (err) {
           if (!isDuplicateKey(err)) throw err
@@ -34,7 +63,10 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
           // take the key over atomically: only one caller's compare-and-set on the old document can win
           const res = await col.updateOne({ _id: id, createdAt: doc.createdAt, state: doc.state },
             { $set: { bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt: new Date(t.getTime() + ttlMs) } })
-          if (res.modifiedCount === 1) return { kind: 'claimed', id }
+          if (res.modifiedCount === 1) {
+            if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, new Date(t.getTime() + ttlMs))])
+            return { kind: 'claimed', id }
+          }
           continue
         }
         if (doc.bodyHash !== bodyHash) throw new LS_ERR_IDEMPOTENCY_KEY_REUSED()
@@ -50,8 +82,19 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
     async abandon (id: string): Promise<void> {
       await col.deleteOne({ _id: id, state: 'in_flight' })
     },
+    /**
+     * Removes the expired keys. With markers, by `_id` ranges (the cost follows what expired, not what is stored);
+     * the keys stored before markers existed are removed once by a query, the first time.
+     */
     async purgeExpired (): Promise<number> {
-      return (await col.deleteMany({ expiresAt: { $lt: now() } })).deletedCount
+      const t = now()
+      if (expiry === undefined) return (await col.deleteMany({ expiresAt: { $lt: t } })).deletedCount
+      let purged = 0
+      if (await expiry.findOne({ _id: LEGACY_DONE }) === null) {
+        purged += (await col.deleteMany({ expiresAt: { $lt: t } })).deletedCount
+        await insertIgnoringDuplicates(expiry, [{ _id: LEGACY_DONE }])
+      }
+      return purged + await purgeByMarkers(t)
     },
   }
 }
