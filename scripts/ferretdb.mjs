@@ -12,6 +12,20 @@ const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range
 const STAMP = `${BIN}.build`
 
 /**
+ * Replaces, in the FerretDB source file `rel` (a `/` path under `src`), each `from` by its `to`. Each `from` must occur
+ * exactly once: a source that changed shape fails the build instead of building unpatched.
+ */
+function editSource (src, rel, pairs) {
+  const file = join(src, ...rel.split('/'))
+  let text = readFileSync(file, 'utf8')
+  for (const [from, to] of pairs) {
+    if (text.split(from).length !== 2) throw new Error(`FerretDB source changed: ${file} no longer contains ${JSON.stringify(from.slice(0, 60))}…`)
+    text = text.replace(from, () => to)
+  }
+  writeFileSync(file, text)
+}
+
+/**
  * FerretDB 1.24.2 creates the SQLite index of `_id` on the expression `_ferretdb_sjson->"_id"` but looks documents up
  * by `_ferretdb_sjson->'$._id'`. Both name the same value, yet SQLite only uses an index whose expression is written
  * the same way, so every lookup, update and delete by `_id` read the whole table (a lead update cost a scan of all
@@ -67,16 +81,7 @@ function patchIdWithOthers (src) {
  * not apply the range says so and the handler sorts as before.
  */
 function patchIdRange (src) {
-  const edit = (rel, pairs) => {
-    const file = join(src, ...rel.split('/'))
-    let text = readFileSync(file, 'utf8')
-    for (const [from, to] of pairs) {
-      if (text.split(from).length !== 2) throw new Error(`FerretDB source changed: ${file} no longer contains ${JSON.stringify(from.slice(0, 60))}…`)
-      text = text.replace(from, () => to)
-    }
-    writeFileSync(file, text)
-  }
-  edit('internal/backends/collection.go', [
+  editSource(src, 'internal/backends/collection.go', [
     ['\tOnlyRecordIDs bool\n\tComment       string\n}\n', '\tOnlyRecordIDs bool\n\tComment       string\n\n\tIDRange *IDRange\n}\n'],
     ['type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n', 'type QueryResult struct {\n\tIter types.DocumentsIterator\n\n\tIDRangeApplied bool\n}\n'],
     ['type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n}\n', 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tIDRange *IDRange\n}\n'],
@@ -100,7 +105,7 @@ type IDBound struct {
 \tValue string
 }
 `)
-  edit('internal/backends/sqlite/collection.go', [
+  editSource(src, 'internal/backends/sqlite/collection.go', [
     ['\tq += whereClause\n\tq += prepareOrderByClause(params.Sort)\n\n\tif params.Limit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.Limit)\n\t}\n',
       '\tidRange := params.IDRange != nil && !meta.Capped() && params.Sort.Len() == 0 && params.Limit == 0\n' +
       '\tif idRange {\n\t\tensureIDRawIndex(ctx, db, c.dbName, meta)\n\t\twhereClause, args = idRangeWhere(params.IDRange)\n\t}\n\n' +
@@ -266,7 +271,7 @@ func findIDRange(filter, sort *types.Document, skip, limit int64, capped bool) *
 \treturn r
 }
 `)
-  edit('internal/handler/msg_find.go', [
+  editSource(src, 'internal/handler/msg_find.go', [
     ['\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n',
       '\tif !h.DisablePushdown {\n\t\tqp.IDRange = findIDRange(params.Filter, params.Sort, params.Skip, params.Limit, cInfo.Capped())\n\t}\n\n' +
       '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n'],
@@ -275,7 +280,7 @@ func findIDRange(filter, sort *types.Document, skip, limit int64, capped bool) *
       '\tif queryRes.IDRangeApplied && qp.IDRange.Sort != 0 {\n\t\tparams.Sort = nil\n\t}\n\n' +
       '\titer, err := h.makeFindIter(queryRes.Iter, closer, params)\n'],
   ])
-  edit('internal/handler/msg_explain.go', [
+  editSource(src, 'internal/handler/msg_explain.go', [
     ['\tres, err := coll.Explain(connCtx, qp)\n',
       '\tif !h.DisablePushdown && !params.Aggregate {\n\t\tqp.IDRange = findIDRange(params.Filter, params.Sort, params.Skip, params.Limit, cInfo.Capped())\n\t}\n\n' +
       '\tres, err := coll.Explain(connCtx, qp)\n'],
@@ -530,13 +535,9 @@ export function patchFindAndModifyLock (src) {
  * build tag, as its stack capture already does.
  */
 export function patchResourceTracking (src) {
-  const file = join(src, 'internal', 'util', 'resource', 'resource.go')
-  const text = readFileSync(file, 'utf8')
   const heads = ['func Track(obj any, token *Token) {\n\tcheckArgs(obj, token)\n', 'func Untrack(obj any, token *Token) {\n\tcheckArgs(obj, token)\n']
-  if (heads.some((h) => text.split(h).length !== 2)) throw new Error(`FerretDB source changed: ${file} no longer tracks resources as expected`)
-  let out = text
-  for (const h of heads) out = out.replace(h, `${h}\n\t// a leak detector for development builds only: its stack capture and finalizer cost every read\n\tif !debugbuild.Enabled {\n\t\treturn\n\t}\n`)
-  writeFileSync(file, out)
+  const guard = '\n\t// a leak detector for development builds only: its stack capture and finalizer cost every read\n\tif !debugbuild.Enabled {\n\t\treturn\n\t}\n'
+  editSource(src, 'internal/util/resource/resource.go', heads.map((h) => [h, h + guard]))
 }
 
 /**
@@ -550,16 +551,7 @@ export function patchResourceTracking (src) {
  * busy handler, as before.
  */
 export function patchWriteQueue (src) {
-  const edit = (rel, pairs) => {
-    const file = join(src, ...rel.split('/'))
-    let text = readFileSync(file, 'utf8')
-    for (const [from, to] of pairs) {
-      if (text.split(from).length !== 2) throw new Error(`FerretDB source changed: ${file} no longer writes as expected`)
-      text = text.replace(from, () => to)
-    }
-    writeFileSync(file, text)
-  }
-  edit('internal/util/fsql/db.go', [
+  editSource(src, 'internal/util/fsql/db.go', [
     ['\ttoken     *resource.Token\n\tBatchSize int\n}', '\ttoken     *resource.Token\n\tBatchSize int\n\n\t// writes holds one token while a write transaction of this database runs (see InTransaction)\n\twrites chan struct{}\n}'],
     ['\t\ttoken:            resource.NewToken(),\n\t}', '\t\ttoken:            resource.NewToken(),\n\t\twrites:           make(chan struct{}, 1),\n\t}'],
     ['\tvar sqlTx *sql.Tx\n\n\tif sqlTx, err = db.sqlDB.BeginTx(ctx, nil); err != nil {',
@@ -569,7 +561,7 @@ export function patchWriteQueue (src) {
       '\tselect {\n\tcase db.writes <- struct{}{}:\n\tcase <-ctx.Done():\n\t\treturn lazyerrors.Error(ctx.Err())\n\t}\n\tdefer func() { <-db.writes }()\n\n' +
       '\tif sqlTx, err = db.sqlDB.BeginTx(ctx, nil); err != nil {'],
   ])
-  edit('internal/backends/sqlite/collection.go', [
+  editSource(src, 'internal/backends/sqlite/collection.go', [
     // insert: the statements (and the documents' encoding) are prepared before the transaction
     ['\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tbatchSize := c.r.BatchSize\n\t\tif batchSize < 1 {\n\t\t\tpanic("batch-size should be greater or equal to 1")\n\t\t}\n\n\t\tvar batch []*types.Document\n\t\tdocs := params.Docs\n\n\t\tfor len(docs) > 0 {\n\t\t\ti := min(batchSize, len(docs))\n\t\t\tbatch, docs = docs[:i], docs[i:]\n\n\t\t\tq, args, err := prepareInsertStatement(meta.TableName, meta.Capped(), batch)\n\t\t\tif err != nil {\n\t\t\t\treturn lazyerrors.Error(err)\n\t\t\t}\n\n\t\t\tif _, err = tx.ExecContext(ctx, q, args...); err != nil {',
       '\tbatchSize := c.r.BatchSize\n\tif batchSize < 1 {\n\t\tpanic("batch-size should be greater or equal to 1")\n\t}\n\n' +
