@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb'
 import type { IdempotencyDoc } from '../types.js'
-import { findByIds, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
+import { insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
 import { LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_REUSED } from '../../errors.js'
 
 /** A stored response to replay, or a claim the caller must complete. */
@@ -13,6 +13,7 @@ const ABANDONED_MS = 60_000
 // `~exp|<expiresAt ISO>|<key id>` in a collection of their own, so the expired keys are an `_id` range.
 const MARKER = '~exp|'
 const markerOf = (id: string, expiresAt: Date): { _id: string } => ({ _id: `${MARKER}${expiresAt.toISOString()}|${id}` })
+// the key id follows the prefix, the 24 characters of the ISO time and a `|`
 const keyOfMarker = (marker: string): string => marker.slice(MARKER.length + 25)
 /** Markers read (and keys purged) per command. */
 const PURGE_PAGE = 1000
@@ -22,7 +23,8 @@ const LEGACY_DONE = '~legacy-purged'
 /**
  * `Idempotency-Key` handling: the first request with a key claims it; a later one with the same key and body gets
  * the stored response; the same key with another body is refused (422); a concurrent one while the first is still
- * running is refused (409). Keys live for `ttlMs` and are purged by query (no reliance on TTL indexes).
+ * running is refused (409). Keys live for `ttlMs` and are purged by the sweeper (no reliance on TTL indexes): by
+ * query, or with `expiry` by `_id` ranges of expiry markers.
  */
 export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: () => Date, ttlMs: number, opts: { expiry?: Collection<{ _id: string }> } = {}) {
   const expiry = opts.expiry
@@ -33,9 +35,8 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
     for (;;) {
       const page = await expiry!.find({ _id: { $gte: MARKER, $lt: `${MARKER}${t.toISOString()}` } }).sort({ _id: 1 }).limit(PURGE_PAGE).project<{ _id: string }>({ _id: 1 }).toArray()
       if (page.length === 0) return purged
-      const keys = await findByIds<IdempotencyDoc, { _id: string; expiresAt: Date }>(col, page.map((m) => keyOfMarker(m._id)), { expiresAt: 1 })
-      const expired = keys.filter((k) => k.expiresAt.getTime() < t.getTime()).map((k) => k._id)
-      if (expired.length > 0) purged += (await col.deleteMany({ _id: { $in: expired }, expiresAt: { $lt: t } })).deletedCount
+      // by `_id` list; the expiry condition spares a key taken over since (its marker is a later one)
+      purged += (await col.deleteMany({ _id: { $in: page.map((m) => keyOfMarker(m._id)) }, expiresAt: { $lt: t } })).deletedCount
       await expiry!.deleteMany({ _id: { $in: page.map((m) => m._id) } })
       if (page.length < PURGE_PAGE) return purged
     }
@@ -45,12 +46,12 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
     async claim (scope: string, key: string, bodyHash: string): Promise<Claim> {
       const id = `${scope}:${key}`
       const t = now()
+      const expiresAt = new Date(t.getTime() + ttlMs)
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
-          const doc: IdempotencyDoc = { _id: id, bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt: new Date(t.getTime() + ttlMs) }
-          await col.insertOne(doc)
+          await col.insertOne({ _id: id, bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt })
           // after the key (a key already taken has its marker); a marker without its key is purged like any other
-          if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, doc.expiresAt)])
+          if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, expiresAt)])
           return { kind: 'claimed', id }
         } catch (err) {
           if (!isDuplicateKey(err)) throw err
@@ -62,9 +63,9 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
         if (expired || abandoned) {
           // take the key over atomically: only one caller's compare-and-set on the old document can win
           const res = await col.updateOne({ _id: id, createdAt: doc.createdAt, state: doc.state },
-            { $set: { bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt: new Date(t.getTime() + ttlMs) } })
+            { $set: { bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt } })
           if (res.modifiedCount === 1) {
-            if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, new Date(t.getTime() + ttlMs))])
+            if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, expiresAt)])
             return { kind: 'claimed', id }
           }
           continue
