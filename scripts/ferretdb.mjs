@@ -1,6 +1,6 @@
 // Builds FerretDB 1.24.2 (SQLite backend) from the Go module proxy into .tools/bin/ferretdb.
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, rmSync, renameSync, writeFileSync, readFileSync, chmodSync, readdirSync, statSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, renameSync, writeFileSync, readFileSync, chmodSync, readdirSync, statSync } from 'node:fs'
 import { resolve, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1+sjson-decode-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -46,6 +46,7 @@ export function patchSource (src) {
   patchFindAndModifyLock(src)
   patchResourceTracking(src)
   patchWriteQueue(src)
+  patchSjsonDecode(src)
 }
 
 /**
@@ -581,7 +582,26 @@ export function patchWriteQueue (src) {
   ])
 }
 
-function makeWritable (dir) {
+/** The Go sources some patches add to FerretDB, kept as Go files beside this script. */
+export const PATCH_FILES = resolve(root, 'scripts', 'ferretdb')
+
+/**
+ * FerretDB 1.24.2 decodes every document it reads from SQLite with encoding/json one nesting level at a time: an
+ * object is split into raw messages and each is decoded again by a new decoder, so a value at depth d is scanned d+1
+ * times and every scalar costs a decoder. Under scoring that was a third of the database's CPU. The patch adds a
+ * decoder that reads a document once, guided by its schema (`scripts/ferretdb/sjson_decode.go`), and keeps the
+ * original as `unmarshalSlow` for anything not in the form FerretDB's encoder writes, malformed input included, so
+ * results and errors are the original's. `sjson_decode_test.go` beside it checks the two agree.
+ */
+export function patchSjsonDecode (src) {
+  editSource(src, 'internal/handler/sjson/sjson.go', [
+    ['// Unmarshal decodes the top-level document.\n// It decodes document\'s schema from the `$s` field and uses it to decode the data of the document.\nfunc Unmarshal(data []byte) (*types.Document, error) {',
+      '// unmarshalSlow is FerretDB\'s own decoder of the top-level document (see Unmarshal in sjson_decode.go).\n// It decodes document\'s schema from the `$s` field and uses it to decode the data of the document.\nfunc unmarshalSlow(data []byte) (*types.Document, error) {'],
+  ])
+  copyFileSync(join(PATCH_FILES, 'sjson_decode.go'), join(src, 'internal', 'handler', 'sjson', 'sjson_decode.go'))
+}
+
+export function makeWritable (dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name)
     const st = statSync(p)
