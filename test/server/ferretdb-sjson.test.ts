@@ -1,7 +1,8 @@
-// The install step's sjson-decode patch (scripts/ferretdb.mjs, scripts/ferretdb/sjson_decode.go): FerretDB decodes
-// the documents it reads in one pass, with results and errors exactly as its own decoder's. Checked on the patched
-// source (FerretDB's own sjson tests, Leadscore's comparison of the two decoders, and a short fuzzing run), and on the
-// built binary: it holds the one-pass decoder, and every BSON type it stores comes back as it was written.
+// The install step's sjson-decode and sjson-encode patches (scripts/ferretdb.mjs, scripts/ferretdb/sjson_*.go):
+// FerretDB decodes the documents it reads, and encodes those it writes, in one pass, with results, bytes and errors
+// exactly as its own code's. Checked on the patched source (FerretDB's own sjson tests, Leadscore's comparisons of the
+// old and new code, and a short fuzzing run of the decoder), and on the built binary: it holds both, and every BSON
+// type it stores comes back as it was written.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -9,7 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Binary, BSON, BSONRegExp, Double, Int32, Long, ObjectId, Timestamp, type Document } from 'mongodb'
 // @ts-expect-error: a plain ES module script without types
-import { makeWritable, PATCH_FILES, patchSjsonDecode } from '../../scripts/ferretdb.mjs'
+import { makeWritable, PATCH_FILES, patchSjsonDecode, patchSjsonEncode } from '../../scripts/ferretdb.mjs'
 import { debugFerretDb, ferretDbBin, ferretDbModuleDir, scratchSource } from '../helpers/ferretdb-source.js'
 
 t.setTimeout(600_000)
@@ -18,33 +19,42 @@ const dir = ferretDbModuleDir()
 const SJSON = join('internal', 'handler', 'sjson')
 const noGo = dir === null ? 'Go or the FerretDB module is not available' : false
 
-t.test('the patched source keeps FerretDB\'s decoder for what the one-pass decoder does not take', { skip: noGo }, async (t) => {
+t.test('the patched source keeps FerretDB\'s decoder and encoder for what the one-pass ones do not take', { skip: noGo }, async (t) => {
   if (dir === null) return
   const src = scratchSource(t, dir, [join(SJSON, 'sjson.go')])
   patchSjsonDecode(src)
+  patchSjsonEncode(src)
   const sjson = readFileSync(join(src, SJSON, 'sjson.go'), 'utf8')
   t.notMatch(sjson, /\nfunc Unmarshal\(/, 'the original decoder is no longer Unmarshal')
   t.match(sjson, /\nfunc unmarshalSlow\(data \[\]byte\) \(\*types\.Document, error\) \{\n\tvar v map\[string\]json\.RawMessage\n/, 'it is unmarshalSlow, body unchanged')
   const added = readFileSync(join(src, SJSON, 'sjson_decode.go'), 'utf8')
   t.match(added, /\nfunc Unmarshal\(data \[\]byte\) \(\*types\.Document, error\) \{\n\tif doc, err := unmarshalFast\(data\); err == nil \{\n\t\treturn doc, nil\n\t\}\n\n\treturn unmarshalSlow\(data\)\n\}/,
     'Unmarshal tries one pass, then the original')
+  t.notMatch(sjson, /\nfunc Marshal\(/, 'the original encoder is no longer Marshal')
+  t.match(sjson, /\nfunc marshalSlow\(d \*types\.Document\) \(\[\]byte, error\) \{\n\tif d == nil \{\n\t\tpanic\("v is nil"\)\n\t\}\n\n\tschema, err := marshalSchemaForDoc\(d\)\n/, 'it is marshalSlow, body unchanged')
+  t.match(readFileSync(join(src, SJSON, 'sjson_encode.go'), 'utf8'), /\nfunc Marshal\(d \*types\.Document\) \(\[\]byte, error\) \{\n\tif d == nil \{\n\t\tpanic\("v is nil"\)\n\t\}\n\n\tif b, ok := marshalFast\(d\); ok \{\n\t\treturn b, nil\n\t\}\n\n\treturn marshalSlow\(d\)\n\}/,
+    'Marshal tries one pass, then the original')
   writeFileSync(join(src, SJSON, 'sjson.go'), readFileSync(join(dir, SJSON, 'sjson.go'), 'utf8').replace('func Unmarshal(data []byte)', 'func Unmarshal(b []byte)'))
   t.throws(() => patchSjsonDecode(src), /FerretDB source changed/)
+  writeFileSync(join(src, SJSON, 'sjson.go'), readFileSync(join(dir, SJSON, 'sjson.go'), 'utf8').replace('func Marshal(d *types.Document)', 'func Marshal(doc *types.Document)'))
+  t.throws(() => patchSjsonEncode(src), /FerretDB source changed/)
 })
 
-t.test('the two decoders agree: FerretDB\'s sjson tests, the comparison tests and a fuzzing run pass', { skip: noGo }, async (t) => {
+t.test('old and new code agree: FerretDB\'s sjson tests, the comparison tests and a fuzzing run pass', { skip: noGo }, async (t) => {
   if (dir === null) return
   const src = scratchSource(t, dir, [])
   cpSync(dir, src, { recursive: true })
   makeWritable(src)
   mkdirSync(join(src, '.git')) // FerretDB's test helpers find the module's root by it
   patchSjsonDecode(src)
-  cpSync(join(PATCH_FILES as string, 'sjson_decode_test.go'), join(src, SJSON, 'sjson_decode_test.go'))
+  patchSjsonEncode(src)
+  for (const test of ['sjson_decode_test.go', 'sjson_encode_test.go']) cpSync(join(PATCH_FILES as string, test), join(src, SJSON, test))
   const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' }
   const go = promisify(execFile)
   const tests = await go('go', ['test', '-count=1', '-v', `./${SJSON}/`], { cwd: src, env, maxBuffer: 64 << 20 })
   t.match(tests.stdout, /\n--- PASS: TestDecodeEncoderForm /, 'the one-pass decoder takes every document as the encoder writes it, with the original\'s result')
   t.match(tests.stdout, /\n--- PASS: TestDecodeAlteredInput /, 'and every altered input decodes alike, or fails in both')
+  for (const test of ['TestEncodeSameBytes', 'TestEncodeDoubles', 'TestEncodeOddDocuments']) t.match(tests.stdout, new RegExp(`\\n--- PASS: ${test} `), `the encoders write the same bytes (${test})`)
   t.match(tests.stdout, /\n--- PASS: TestUnmarshal|\n--- PASS: TestMarshalUnmarshal|\n--- PASS: TestDocument/, 'FerretDB\'s own sjson tests ran')
   t.notMatch(tests.stdout, /\n--- FAIL/, 'and none failed')
   const fuzz = await go('go', ['test', '-run', '^$', '-fuzz', '^FuzzDecode$', '-fuzztime', '15s', `./${SJSON}/`], { cwd: src, env, maxBuffer: 64 << 20 })
@@ -52,8 +62,10 @@ t.test('the two decoders agree: FerretDB\'s sjson tests, the comparison tests an
   t.ok(execs > 1000, `fuzzing compared the two decoders on ${execs} generated inputs without a difference`)
 })
 
-t.test('the built FerretDB has the one-pass decoder, and gives back every type as written', { skip: existsSync(ferretDbBin) ? false : `no FerretDB binary at ${ferretDbBin}` }, async (t) => {
-  t.ok(readFileSync(ferretDbBin).includes('sjson.unmarshalFast'), 'the binary holds the one-pass decoder')
+t.test('the built FerretDB has the one-pass decoder and encoder, and gives back every type as written', { skip: existsSync(ferretDbBin) ? false : `no FerretDB binary at ${ferretDbBin}` }, async (t) => {
+  const binary = readFileSync(ferretDbBin)
+  t.ok(binary.includes('sjson.unmarshalFast'), 'the binary holds the one-pass decoder')
+  t.ok(binary.includes('sjson.marshalFast'), 'and the one-pass encoder')
   const { client } = await debugFerretDb(t)
   const col = client.db('decode').collection<Document>('docs')
   // FerretDB 1.24 stores no array inside an array
