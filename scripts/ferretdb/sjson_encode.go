@@ -69,7 +69,29 @@ func appendSchema(b []byte, d *types.Document) ([]byte, bool) {
 		return nil, false
 	}
 
-	b = append(b, `{"p":{`...)
+	b, ok := appendFields(append(b, `{"p":`...), d, appendElem)
+	if !ok {
+		return nil, false
+	}
+
+	b = append(b, `,"$k":[`...)
+
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+
+		b = appendString(b, k)
+	}
+
+	return append(b, "]}"...), true
+}
+
+// appendFields appends a JSON object of a document's keys, each with what each appends for its value.
+func appendFields(b []byte, d *types.Document, each func([]byte, any) ([]byte, bool)) ([]byte, bool) {
+	b = append(b, '{')
+
+	keys := d.Keys()
 
 	var ok bool
 
@@ -81,22 +103,12 @@ func appendSchema(b []byte, d *types.Document) ([]byte, bool) {
 		b = appendString(b, keys[i])
 		b = append(b, ':')
 
-		if b, ok = appendElem(b, v); !ok {
+		if b, ok = each(b, v); !ok {
 			return nil, false
 		}
 	}
 
-	b = append(b, `},"$k":[`...)
-
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-
-		b = appendString(b, k)
-	}
-
-	return append(b, "]}"...), true
+	return append(b, '}'), true
 }
 
 // appendElem appends the schema element of a value, as marshalElemForSingleValue writes it.
@@ -167,26 +179,7 @@ func appendElem(b []byte, v any) ([]byte, bool) {
 func appendValue(b []byte, v any) ([]byte, bool) {
 	switch v := v.(type) {
 	case *types.Document:
-		b = append(b, '{')
-
-		keys := v.Keys()
-
-		var ok bool
-
-		for i, item := range v.Values() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-
-			b = appendString(b, keys[i])
-			b = append(b, ':')
-
-			if b, ok = appendValue(b, item); !ok {
-				return nil, false
-			}
-		}
-
-		return append(b, '}'), true
+		return appendFields(b, v, appendValue)
 
 	case *types.Array:
 		b = append(b, '[')
