@@ -1,5 +1,6 @@
 // Test harness: a real Mongo-protocol server (the run's FerretDB, or MONGODB_URI), a fresh database per test file,
 // the real app built in-process, and helpers that wait for scoring to catch up.
+import tap from 'tap'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,8 +19,12 @@ interface Tap { teardown(fn: () => unknown): void }
 
 let ownServer: Promise<EmbeddedDb> | null = null
 
-/** The Mongo-protocol server URI for tests: the run's shared one, MONGODB_URI, or a FerretDB started for this file. */
-export async function testMongoUri (t?: Tap): Promise<string> {
+/**
+ * The Mongo-protocol server URI for tests: the run's shared one, MONGODB_URI, or a FerretDB started for this file
+ * (a file run on its own). That one serves the whole file: it stops when the file's root test ends, not with the
+ * subtest that happened to start it (`_t` is kept for the callers that pass it).
+ */
+export async function testMongoUri (_t?: Tap): Promise<string> {
   const shared = process.env.LEADSCORE_TEST_MONGODB_URI ?? process.env.MONGODB_URI
   if (shared !== undefined) return shared
   if (ownServer === null) {
@@ -27,7 +32,7 @@ export async function testMongoUri (t?: Tap): Promise<string> {
     ownServer = startFerretDb({ dataDir: dir })
     const s = await ownServer
     process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
-    t?.teardown(async () => { await s.stop() })
+    tap.teardown(async () => { await s.stop() })
   }
   return (await ownServer).uri
 }
