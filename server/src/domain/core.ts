@@ -97,6 +97,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     publish: async (payload) => await live.append('webhook.delivery', ['webhooks'], payload),
     // its work runs as a job (registered below, from it), queued by name
     requestRun: async () => { await queueWebhookDeliveries(scheduler) },
+    ...(database.ferret && database.idRange ? { claimExpiry: c.webhookClaimExpiry } : {}),
   })
   deliveriesQueued.addEventListener('queued', () => { dispatcher.kick() })
   const feed = createScoredFeed({ metrics, live, log })
@@ -140,7 +141,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const uploads = createUploadService({
     c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log, onRejectsStored: async (n) => { await views.rejectsStored(n) },
   })
-  const { sweep } = createSweeper({ c, journal, idempotency, live, locks, enqueue, now, log })
+  const { sweep } = createSweeper({ journal, idempotency, live, locks, enqueue, now, log, purgeWebhookClaims: dispatcher.purgeClaims })
   const decayTicker = createDecayTicker({
     c, schedule: decaySchedule, locks, activeRuleset: async () => await rulesets.active(), now, lockLifetimeMs: worker.lockLifetimeMs, log,
     ingest: async (events, ctx) => await ingest.ingest(events, ctx),

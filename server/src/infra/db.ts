@@ -51,6 +51,8 @@ export interface Collections {
   webhookDeliveries: Collection<DeliveryDoc>
   /** Insert-only claims of delivery attempts. */
   webhookClaims: Collection<WebhookClaimDoc>
+  /** Where a query on `expiresAt` reads every claim (FerretDB): `~exp|<expiresAt ISO>|<claim id>` per claim, purged by range. */
+  webhookClaimExpiry: Collection<{ _id: string }>
   /** Run-time configured source instances (plugin-host/). */
   pluginInstances: Collection<PluginInstanceDoc>
   /** Per-instance key-value store of source plugins (cursors, tokens). */
@@ -162,6 +164,7 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   webhookQueue: [{ key: { kind: 1, dueAt: 1 }, name: 'kind_due' }],
   webhookDeliveries: [{ key: { webhookId: 1, createdAt: -1 }, name: 'webhook_created' }, { key: { leadId: 1 }, name: 'lead' }],
   webhookClaims: [{ key: { expiresAt: 1 }, name: 'expires' }],
+  webhookClaimExpiry: [],
   pluginInstances: [{ key: { type: 1 }, name: 'type' }, { key: { createdAt: -1 }, name: 'created_desc' }],
   sourceState: [{ key: { instanceId: 1 }, name: 'instance' }],
   sourceStats: [{ key: { sourceId: 1 }, name: 'source' }],
@@ -255,7 +258,7 @@ export async function openDatabase (uri: string, dbName: string, opts: { monitor
   }
   const names = ['leads', 'events', 'scoreHistory', 'rulesets', 'offers', 'ingestRejects', 'idempotencyKeys', 'idempotencyExpiry', 'locks', 'apiKeys',
     'users', 'sessions', 'liveFeed', 'auditLog', 'jobs', 'pendingLeads', 'leadAliases', 'webhooks', 'notifications', 'notificationHolds',
-    'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
+    'webhookQueue', 'webhookDeliveries', 'webhookClaims', 'webhookClaimExpiry', 'pluginInstances', 'sourceState', 'sourceStats', 'uploads',
     'models', 'modelDeployments', 'modelEvaluations', 'leadIndex', 'aggregates', 'decaySchedule', 'ingestJournal', 'suppressions', 'intentQueue', 'intentCache', 'intentState',
     'trackingPlans', 'trackingViolations'] as const
   const c = Object.fromEntries(names.map((n) => [n, withTransientRetry(ferret && !idAnd ? withIdLookups(db.collection(n)) : db.collection(n))])) as unknown as Collections

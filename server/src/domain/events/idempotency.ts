@@ -1,6 +1,7 @@
 import type { Collection } from 'mongodb'
 import type { IdempotencyDoc } from '../types.js'
-import { insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
+import { isDuplicateKey } from '../../infra/db.js'
+import { createExpiryMarkers } from '../../infra/expiry-markers.js'
 import { LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_REUSED } from '../../errors.js'
 
 /** A stored response to replay, or a claim the caller must complete. */
@@ -9,17 +10,6 @@ export type Claim = { kind: 'replay'; statusCode: number; body: string } | { kin
 // a claim whose request never finished (crashed process) is taken over after this long
 const ABANDONED_MS = 60_000
 
-// Expiry markers (where a query on `expiresAt` reads the whole collection, FerretDB): for each key a document
-// `~exp|<expiresAt ISO>|<key id>` in a collection of their own, so the expired keys are an `_id` range.
-const MARKER = '~exp|'
-const markerOf = (id: string, expiresAt: Date): { _id: string } => ({ _id: `${MARKER}${expiresAt.toISOString()}|${id}` })
-// the key id follows the prefix, the 24 characters of the ISO time and a `|`
-const keyOfMarker = (marker: string): string => marker.slice(MARKER.length + 25)
-/** Markers read (and keys purged) per command. */
-const PURGE_PAGE = 1000
-/** Set once a purge by query has removed the keys stored before markers existed (so it never runs again). */
-const LEGACY_DONE = '~legacy-purged'
-
 /**
  * `Idempotency-Key` handling: the first request with a key claims it; a later one with the same key and body gets
  * the stored response; the same key with another body is refused (422); a concurrent one while the first is still
@@ -27,20 +17,8 @@ const LEGACY_DONE = '~legacy-purged'
  * query, or with `expiry` by `_id` ranges of expiry markers.
  */
 export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: () => Date, ttlMs: number, opts: { expiry?: Collection<{ _id: string }> } = {}) {
-  const expiry = opts.expiry
-
-  /** Purges the keys whose markers say they expired by `t`, a page at a time; a key taken over since has a later one. */
-  async function purgeByMarkers (t: Date): Promise<number> {
-    let purged = 0
-    for (;;) {
-      const page = await expiry!.find({ _id: { $gte: MARKER, $lt: `${MARKER}${t.toISOString()}` } }).sort({ _id: 1 }).limit(PURGE_PAGE).project<{ _id: string }>({ _id: 1 }).toArray()
-      if (page.length === 0) return purged
-      // by `_id` list; the expiry condition spares a key taken over since (its marker is a later one)
-      purged += (await col.deleteMany({ _id: { $in: page.map((m) => keyOfMarker(m._id)) }, expiresAt: { $lt: t } })).deletedCount
-      await expiry!.deleteMany({ _id: { $in: page.map((m) => m._id) } })
-      if (page.length < PURGE_PAGE) return purged
-    }
-  }
+  // where a query on `expiresAt` reads every key (FerretDB), each key has an expiry marker (infra/expiry-markers.ts)
+  const expiry = opts.expiry === undefined ? undefined : createExpiryMarkers(opts.expiry)
 
   return {
     async claim (scope: string, key: string, bodyHash: string): Promise<Claim> {
@@ -51,7 +29,7 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
         try {
           await col.insertOne({ _id: id, bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt })
           // after the key (a key already taken has its marker); a marker without its key is purged like any other
-          if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, expiresAt)])
+          await expiry?.mark(id, expiresAt)
           return { kind: 'claimed', id }
         } catch (err) {
           if (!isDuplicateKey(err)) throw err
@@ -65,7 +43,7 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
           const res = await col.updateOne({ _id: id, createdAt: doc.createdAt, state: doc.state },
             { $set: { bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt } })
           if (res.modifiedCount === 1) {
-            if (expiry !== undefined) await insertIgnoringDuplicates(expiry, [markerOf(id, expiresAt)])
+            await expiry?.mark(id, expiresAt)
             return { kind: 'claimed', id }
           }
           continue
@@ -89,13 +67,10 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
      */
     async purgeExpired (): Promise<number> {
       const t = now()
-      if (expiry === undefined) return (await col.deleteMany({ expiresAt: { $lt: t } })).deletedCount
-      let purged = 0
-      if (await expiry.findOne({ _id: LEGACY_DONE }) === null) {
-        purged += (await col.deleteMany({ expiresAt: { $lt: t } })).deletedCount
-        await insertIgnoringDuplicates(expiry, [{ _id: LEGACY_DONE }])
-      }
-      return purged + await purgeByMarkers(t)
+      const byQuery = async (): Promise<number> => (await col.deleteMany({ expiresAt: { $lt: t } })).deletedCount
+      if (expiry === undefined) return await byQuery()
+      // by `_id` list; the expiry condition spares a key taken over since (its marker is a later one)
+      return await expiry.purge(t, async (ids) => (await col.deleteMany({ _id: { $in: ids }, expiresAt: { $lt: t } })).deletedCount, byQuery)
     },
   }
 }

@@ -5,9 +5,11 @@
 // claimed by inserting `<deliveryId>#<attempt>`, so no two processes send the same attempt, and the delivery document
 // is written only by the attempt's claimer.
 import { createHash } from 'node:crypto'
+import type { Collection } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
 import { MIN_POLL_MS } from '../../infra/agenda.js'
+import { createExpiryMarkers } from '../../infra/expiry-markers.js'
 import type { DeliveryAttempt, DeliveryDoc, NotificationDoc, WebhookDoc, WebhookQueueDoc } from '../types.js'
 import type { AppConfig } from '../../config.js'
 import { newId } from '../../lib/ids.js'
@@ -26,6 +28,11 @@ export interface DispatcherDeps {
   publish?: (payload: Record<string, unknown>) => Promise<unknown>
   /** Queues one run of the delivery job, due now, for whichever process runs it (this one first). */
   requestRun: () => Promise<void>
+  /**
+   * Where a query on `expiresAt` reads every claim (FerretDB): the collection of the claims' expiry markers
+   * (infra/expiry-markers.ts), so their purge reads what expired, not every claim ever made.
+   */
+  claimExpiry?: Collection<{ _id: string }>
 }
 
 /** The id of a notification's delivery to one subscription (stable, so a repeated fan-out finds it). */
@@ -60,6 +67,7 @@ export function createDispatcher (deps: DispatcherDeps) {
   let askedAt: number | null = null
   let lastRelease = 0
   const inFlight = new Set<AbortController>()
+  const claimExpiry = deps.claimExpiry === undefined ? undefined : createExpiryMarkers(deps.claimExpiry)
 
   /**
    * New work was queued. A run going on here makes one more pass; otherwise one run of the job is queued. Kicks
@@ -146,6 +154,8 @@ export function createDispatcher (deps: DispatcherDeps) {
     const expiresAt = new Date(t.getTime() + config.timeoutMs + 60_000)
     try {
       await c.webhookClaims.insertOne({ _id, owner, at: t, expiresAt })
+      // after the claim; a marker whose claim never landed is purged like any other
+      await claimExpiry?.mark(_id, expiresAt)
       return true
     } catch (err) {
       if (!isDuplicateKey(err)) throw err
@@ -156,6 +166,7 @@ export function createDispatcher (deps: DispatcherDeps) {
     if (cur === null || cur.expiresAt.getTime() > t.getTime()) return false
     try {
       await c.webhookClaims.insertOne({ _id: `${_id}~takeover:${cur.owner}`, owner, at: t, expiresAt })
+      await claimExpiry?.mark(`${_id}~takeover:${cur.owner}`, expiresAt)
     } catch (err) {
       if (isDuplicateKey(err)) return false
       throw err
@@ -265,6 +276,16 @@ export function createDispatcher (deps: DispatcherDeps) {
   return {
     kick,
     tick,
+    /**
+     * Removes the attempt claims that expired before `before` (the sweeper keeps them a day past their expiry, so a
+     * process that stalled longer than that cannot claim an attempt again). With expiry markers, by `_id` ranges of
+     * what expired; the claims stored before markers existed are removed once by a query.
+     */
+    async purgeClaims (before: Date): Promise<number> {
+      const byQuery = async (): Promise<number> => (await c.webhookClaims.deleteMany({ expiresAt: { $lt: before } })).deletedCount
+      if (claimExpiry === undefined) return await byQuery()
+      return await claimExpiry.purge(before, async (ids) => (await c.webhookClaims.deleteMany({ _id: { $in: ids }, expiresAt: { $lt: before } })).deletedCount, byQuery)
+    },
     /** Sends a `webhook.ping` once, now, and logs it as a delivery of its own (never retried, never disables). */
     async ping (sub: WebhookDoc): Promise<{ deliveryId: string; result: SendResult }> {
       const t = now()

@@ -1,12 +1,12 @@
 // The backstop next to the marker poll (workers/scoring-runner.ts), and the purge of what expires.
-import type { Collections } from '../../infra/db.js'
 import type { IngestJournal } from '../events/ingest-journal.js'
 import type { IdempotencyService } from '../events/idempotency.js'
 import type { LiveFeed } from '../live/live-feed.js'
 import type { LockService } from '../locks.js'
 
 export interface SweeperDeps {
-  c: Pick<Collections, 'webhookClaims'>
+  /** Removes webhook attempt claims expired before a time (webhooks/dispatcher.ts). */
+  purgeWebhookClaims: (before: Date) => Promise<number>
   journal: IngestJournal
   idempotency: IdempotencyService
   live: Pick<LiveFeed, 'purgeBefore'>
@@ -23,8 +23,8 @@ export function createSweeper (deps: SweeperDeps) {
    * Queues the leads of ingest journal entries older than 30 s (a process that died between storing events and
    * queueing their leads leaves its entry), one `_id` range read. (A lead flagged for re-score needs nothing: its
    * marker is written before the flag and again after it.) On its first run and every 10th, it purges expired
-   * idempotency keys, old live messages and long-expired lock documents: queries on other fields than `_id` (but for
-   * the live feed, purged by seq). Returns how many leads it queued.
+   * idempotency keys, old live messages, long-expired lock documents and webhook attempt claims (by `_id` ranges of
+   * expiry markers or of the live feed's seq where a query reads whole collections; the locks stay few). Returns how many leads it queued.
    */
   async function sweep (): Promise<number> {
     const t = now()
@@ -42,7 +42,7 @@ export function createSweeper (deps: SweeperDeps) {
     await deps.idempotency.purgeExpired()
     await deps.live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
     await deps.locks.purgeExpired(new Date(t.getTime() - 3_600_000))
-    await deps.c.webhookClaims.deleteMany({ expiresAt: { $lt: new Date(t.getTime() - 24 * 3_600_000) } })
+    await deps.purgeWebhookClaims(new Date(t.getTime() - 24 * 3_600_000))
     return ids.size
   }
   return { sweep }
