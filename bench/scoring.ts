@@ -9,7 +9,8 @@
 // default 100000, two events each, with their index keys and counters), BENCH_COMMANDS=1 (also print what each
 // scenario's database commands cost, by command, collection and, for finds, how the filter names documents). Scenario
 // 5 is a shuffled stream with duplicates (time from the last send until all are scored), scenario 6 a re-score of all
-// of scenario 1's events against a raw read.
+// of scenario 1's events against a raw read. LEADSCORE_WORKER_CONCURRENCY and LEADSCORE_SCORING_BATCH, when set, tune
+// the server's workers as they would the product's.
 import { randomBytes } from 'node:crypto'
 import { cpus } from 'node:os'
 import type { AddressInfo } from 'node:net'
@@ -74,6 +75,12 @@ async function rawInsertMany (uri: string, n: number): Promise<number> {
   }
 }
 
+/** The worker settings taken from the environment (the product's defaults otherwise). */
+function workerTuning (): Record<string, string> {
+  const names = ['LEADSCORE_WORKER_CONCURRENCY', 'LEADSCORE_SCORING_BATCH'] as const
+  return Object.fromEntries(names.flatMap((n) => process.env[n] === undefined ? [] : [[n, process.env[n] as string]]))
+}
+
 /** A server with its workers on, over a fresh database (optionally holding `preload` leads already). */
 async function serve (uri: string, preload = 0): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; db: Awaited<ReturnType<typeof openDatabase>>; base: string; scored: () => number; close: () => Promise<void> }> {
   const name = `bench_scoring_${randomBytes(4).toString('hex')}`
@@ -83,7 +90,7 @@ async function serve (uri: string, preload = 0): Promise<{ app: Awaited<ReturnTy
     await loadLeads(db, preload, { perLead: 2, progress: (n) => { if (n % 20_000 === 0) log(`  ${n} leads stored`) } })
     log(`  ${preload} leads stored in ${((performance.now() - t) / 1000).toFixed(0)} s`)
   }
-  const app = await buildApp(loadConfig({ MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: process.env.BENCH_LOG ?? 'silent' }), { database: db, logger: process.env.BENCH_LOG !== undefined, startWorkers: true })
+  const app = await buildApp(loadConfig({ ...workerTuning(), MONGODB_URI: uri, MONGODB_DB: name, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: process.env.BENCH_LOG ?? 'silent' }), { database: db, logger: process.env.BENCH_LOG !== undefined, startWorkers: true })
   await app.listen({ port: 0, host: '127.0.0.1' })
   // from here on: the preload's commands are not the scenario's
   const costs = recordCommands ? commandCosts(db.client) : null
