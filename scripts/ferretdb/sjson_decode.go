@@ -57,7 +57,8 @@ type fastDecoder struct {
 	bad  bool // a list was malformed (see next)
 }
 
-// fieldList lets types.ConvertDocument build a document from decoded keys and values without copying them.
+// fieldList lets types.ConvertDocument build a document from the decoded keys and values in one step (no Set per
+// field, which searches the fields set before it).
 type fieldList struct {
 	keys   []string
 	values []any
@@ -497,13 +498,11 @@ func (d *fastDecoder) elem() (*fastElem, error) {
 // fields reads the fields of a document (after its opening brace, and after "$s" at the top level) in its schema's
 // order, up to and including its closing brace.
 func (d *fastDecoder) fields(sch *fastSchema, top bool) (*types.Document, error) {
-	n := len(sch.keys)
-
 	if !top && d.consume('}') {
 		return new(types.Document), nil // an empty object is an empty document, whatever its schema says
 	}
 
-	list := fieldList{keys: sch.keys, values: make([]any, n)}
+	list := fieldList{keys: sch.keys, values: make([]any, len(sch.keys))}
 
 	for i, k := range sch.keys {
 		if (top || i > 0) && !d.consume(',') {
@@ -527,10 +526,7 @@ func (d *fastDecoder) fields(sch *fastSchema, top bool) (*types.Document, error)
 		return nil, errNotCanonical
 	}
 
-	if n == 0 {
-		return new(types.Document), nil
-	}
-
+	// with no keys it gives new(types.Document), as the original decoder does
 	return types.ConvertDocument(&list)
 }
 

@@ -111,6 +111,26 @@ func appendFields(b []byte, d *types.Document, each func([]byte, any) ([]byte, b
 	return append(b, '}'), true
 }
 
+// appendItems appends a JSON array of what each appends for an array's items.
+func appendItems(b []byte, a *types.Array, each func([]byte, any) ([]byte, bool)) ([]byte, bool) {
+	b = append(b, '[')
+
+	var ok bool
+
+	for i := 0; i < a.Len(); i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+
+		item, _ := a.Get(i)
+		if b, ok = each(b, item); !ok {
+			return nil, false
+		}
+	}
+
+	return append(b, ']'), true
+}
+
 // appendElem appends the schema element of a value, as marshalElemForSingleValue writes it.
 func appendElem(b []byte, v any) ([]byte, bool) {
 	switch v := v.(type) {
@@ -125,22 +145,12 @@ func appendElem(b []byte, v any) ([]byte, bool) {
 		return append(b, '}'), true
 
 	case *types.Array:
-		b = append(b, `{"t":"array","i":[`...)
-
-		var ok bool
-
-		for i := 0; i < v.Len(); i++ {
-			if i > 0 {
-				b = append(b, ',')
-			}
-
-			item, _ := v.Get(i)
-			if b, ok = appendElem(b, item); !ok {
-				return nil, false
-			}
+		b, ok := appendItems(append(b, `{"t":"array","i":`...), v, appendElem)
+		if !ok {
+			return nil, false
 		}
 
-		return append(b, "]}"...), true
+		return append(b, '}'), true
 
 	case float64:
 		return append(b, `{"t":"double"}`...), true
@@ -182,22 +192,7 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 		return appendFields(b, v, appendValue)
 
 	case *types.Array:
-		b = append(b, '[')
-
-		var ok bool
-
-		for i := 0; i < v.Len(); i++ {
-			if i > 0 {
-				b = append(b, ',')
-			}
-
-			item, _ := v.Get(i)
-			if b, ok = appendValue(b, item); !ok {
-				return nil, false
-			}
-		}
-
-		return append(b, ']'), true
+		return appendItems(b, v, appendValue)
 
 	case float64:
 		return appendFloat(b, v)
