@@ -1,7 +1,8 @@
-// Expiry markers: where a query on an expiry time reads the whole collection (FerretDB), each document that expires
-// gets a marker `~exp|<expiresAt ISO>|<document id>` in a collection of its own. What expired by a time is then an
-// `_id` range of markers, so a purge costs what expired, not what is stored.
-import type { Collection } from 'mongodb'
+// The expiry of documents with an `expiresAt`, purged by the sweeper. Where a query on `expiresAt` reads the whole
+// collection (FerretDB), each document gets a marker `~exp|<expiresAt ISO>|<document id>` in a collection of its own:
+// what expired by a time is then an `_id` range of markers, so a purge costs what expired, not what is stored.
+// Elsewhere (MongoDB, whose index serves the query) nothing else is stored and the purge is that query.
+import type { Collection, Filter } from 'mongodb'
 import { insertIgnoringDuplicates } from './db.js'
 
 const MARKER = '~exp|'
@@ -13,34 +14,37 @@ const PURGE_PAGE = 1000
 /** Set once the documents stored before markers existed were purged by a query (so that query never runs again). */
 const LEGACY_DONE = '~legacy-purged'
 
-export interface ExpiryMarkers {
-  /** Records that document `id` expires at `expiresAt` (repeating it is harmless; a document may have several). */
+export interface Expiry {
+  /** Records that document `id` expires at `expiresAt` (nothing without markers; repeating it is harmless). */
   mark(id: string, expiresAt: Date): Promise<void>
   /**
-   * Purges what expired before `t`: `remove` gets the ids of each page of markers before `t` and deletes those of
-   * its documents that did expire (one given a later life since has a later marker too), returning how many; the
-   * page's markers go after it. `legacy` removes, by a query, the documents stored before markers existed: it runs
-   * once, at the first purge. Returns how many documents were removed.
+   * Removes the documents that expired before `t` and returns how many. With markers, by pages of markers before `t`,
+   * deleting only documents whose current `expiresAt` is before `t` (one given a later life since keeps it: its
+   * later marker comes later); the documents stored before markers existed are removed once by the query.
    */
-  purge(t: Date, remove: (ids: string[]) => Promise<number>, legacy: () => Promise<number>): Promise<number>
+  purge(t: Date): Promise<number>
 }
 
-export function createExpiryMarkers (col: Collection<{ _id: string }>): ExpiryMarkers {
+export function createExpiry<T extends { _id: string; expiresAt: Date }> (col: Collection<T>, markers?: Collection<{ _id: string }>): Expiry {
+  const expiredBy = (t: Date, ids?: string[]): Filter<T> => ({ ...(ids !== undefined ? { _id: { $in: ids } } : {}), expiresAt: { $lt: t } }) as Filter<T>
+  const byQuery = async (t: Date, ids?: string[]): Promise<number> => (await col.deleteMany(expiredBy(t, ids))).deletedCount
   return {
     async mark (id, expiresAt) {
-      await insertIgnoringDuplicates(col, [markerOf(id, expiresAt)])
+      if (markers !== undefined) await insertIgnoringDuplicates(markers, [markerOf(id, expiresAt)])
     },
-    async purge (t, remove, legacy) {
+    async purge (t) {
+      if (markers === undefined) return await byQuery(t)
       let purged = 0
-      if (await col.findOne({ _id: LEGACY_DONE }) === null) {
-        purged += await legacy()
-        await insertIgnoringDuplicates(col, [{ _id: LEGACY_DONE }])
+      if (await markers.findOne({ _id: LEGACY_DONE }) === null) {
+        purged += await byQuery(t)
+        await insertIgnoringDuplicates(markers, [{ _id: LEGACY_DONE }])
       }
       for (;;) {
-        const page = await col.find({ _id: { $gte: MARKER, $lt: `${MARKER}${t.toISOString()}` } }).sort({ _id: 1 }).limit(PURGE_PAGE).project<{ _id: string }>({ _id: 1 }).toArray()
+        const page = await markers.find({ _id: { $gte: MARKER, $lt: `${MARKER}${t.toISOString()}` } }).sort({ _id: 1 }).limit(PURGE_PAGE).project<{ _id: string }>({ _id: 1 }).toArray()
         if (page.length === 0) return purged
-        purged += await remove(page.map((m) => idOfMarker(m._id)))
-        await col.deleteMany({ _id: { $in: page.map((m) => m._id) } })
+        // by `_id` list, with the expiry condition
+        purged += await byQuery(t, page.map((m) => idOfMarker(m._id)))
+        await markers.deleteMany({ _id: { $in: page.map((m) => m._id) } })
         if (page.length < PURGE_PAGE) return purged
       }
     },

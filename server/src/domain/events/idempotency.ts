@@ -1,7 +1,7 @@
 import type { Collection } from 'mongodb'
 import type { IdempotencyDoc } from '../types.js'
 import { isDuplicateKey } from '../../infra/db.js'
-import { createExpiryMarkers } from '../../infra/expiry-markers.js'
+import { createExpiry } from '../../infra/expiry-markers.js'
 import { LS_ERR_IDEMPOTENCY_IN_FLIGHT, LS_ERR_IDEMPOTENCY_KEY_REUSED } from '../../errors.js'
 
 /** A stored response to replay, or a claim the caller must complete. */
@@ -18,7 +18,7 @@ const ABANDONED_MS = 60_000
  */
 export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: () => Date, ttlMs: number, opts: { expiry?: Collection<{ _id: string }> } = {}) {
   // where a query on `expiresAt` reads every key (FerretDB), each key has an expiry marker (infra/expiry-markers.ts)
-  const expiry = opts.expiry === undefined ? undefined : createExpiryMarkers(opts.expiry)
+  const expiry = createExpiry(col, opts.expiry)
 
   return {
     async claim (scope: string, key: string, bodyHash: string): Promise<Claim> {
@@ -29,7 +29,7 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
         try {
           await col.insertOne({ _id: id, bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt })
           // after the key (a key already taken has its marker); a marker without its key is purged like any other
-          await expiry?.mark(id, expiresAt)
+          await expiry.mark(id, expiresAt)
           return { kind: 'claimed', id }
         } catch (err) {
           if (!isDuplicateKey(err)) throw err
@@ -43,7 +43,7 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
           const res = await col.updateOne({ _id: id, createdAt: doc.createdAt, state: doc.state },
             { $set: { bodyHash, state: 'in_flight', statusCode: null, response: null, createdAt: t, expiresAt } })
           if (res.modifiedCount === 1) {
-            await expiry?.mark(id, expiresAt)
+            await expiry.mark(id, expiresAt)
             return { kind: 'claimed', id }
           }
           continue
@@ -66,11 +66,8 @@ export function createIdempotencyService (col: Collection<IdempotencyDoc>, now: 
      * the keys stored before markers existed are removed once by a query, the first time.
      */
     async purgeExpired (): Promise<number> {
-      const t = now()
-      const byQuery = async (): Promise<number> => (await col.deleteMany({ expiresAt: { $lt: t } })).deletedCount
-      if (expiry === undefined) return await byQuery()
-      // by `_id` list; the expiry condition spares a key taken over since (its marker is a later one)
-      return await expiry.purge(t, async (ids) => (await col.deleteMany({ _id: { $in: ids }, expiresAt: { $lt: t } })).deletedCount, byQuery)
+      // a key taken over since it expired has a later `expiresAt` (and marker), so it stays
+      return await expiry.purge(now())
     },
   }
 }

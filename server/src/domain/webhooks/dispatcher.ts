@@ -9,7 +9,7 @@ import type { Collection } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey } from '../../infra/db.js'
 import { MIN_POLL_MS } from '../../infra/agenda.js'
-import { createExpiryMarkers } from '../../infra/expiry-markers.js'
+import { createExpiry } from '../../infra/expiry-markers.js'
 import type { DeliveryAttempt, DeliveryDoc, NotificationDoc, WebhookDoc, WebhookQueueDoc } from '../types.js'
 import type { AppConfig } from '../../config.js'
 import { newId } from '../../lib/ids.js'
@@ -67,7 +67,7 @@ export function createDispatcher (deps: DispatcherDeps) {
   let askedAt: number | null = null
   let lastRelease = 0
   const inFlight = new Set<AbortController>()
-  const claimExpiry = deps.claimExpiry === undefined ? undefined : createExpiryMarkers(deps.claimExpiry)
+  const claimExpiry = createExpiry(c.webhookClaims, deps.claimExpiry)
 
   /**
    * New work was queued. A run going on here makes one more pass; otherwise one run of the job is queued. Kicks
@@ -155,7 +155,7 @@ export function createDispatcher (deps: DispatcherDeps) {
     try {
       await c.webhookClaims.insertOne({ _id, owner, at: t, expiresAt })
       // after the claim; a marker whose claim never landed is purged like any other
-      await claimExpiry?.mark(_id, expiresAt)
+      await claimExpiry.mark(_id, expiresAt)
       return true
     } catch (err) {
       if (!isDuplicateKey(err)) throw err
@@ -166,7 +166,7 @@ export function createDispatcher (deps: DispatcherDeps) {
     if (cur === null || cur.expiresAt.getTime() > t.getTime()) return false
     try {
       await c.webhookClaims.insertOne({ _id: `${_id}~takeover:${cur.owner}`, owner, at: t, expiresAt })
-      await claimExpiry?.mark(`${_id}~takeover:${cur.owner}`, expiresAt)
+      await claimExpiry.mark(`${_id}~takeover:${cur.owner}`, expiresAt)
     } catch (err) {
       if (isDuplicateKey(err)) return false
       throw err
@@ -282,9 +282,7 @@ export function createDispatcher (deps: DispatcherDeps) {
      * what expired; the claims stored before markers existed are removed once by a query.
      */
     async purgeClaims (before: Date): Promise<number> {
-      const byQuery = async (): Promise<number> => (await c.webhookClaims.deleteMany({ expiresAt: { $lt: before } })).deletedCount
-      if (claimExpiry === undefined) return await byQuery()
-      return await claimExpiry.purge(before, async (ids) => (await c.webhookClaims.deleteMany({ _id: { $in: ids }, expiresAt: { $lt: before } })).deletedCount, byQuery)
+      return await claimExpiry.purge(before)
     },
     /** Sends a `webhook.ping` once, now, and logs it as a delivery of its own (never retried, never disables). */
     async ping (sub: WebhookDoc): Promise<{ deliveryId: string; result: SendResult }> {
