@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/must"
 )
 
 var keyWords = []string{"_id", "a", "score", "état", "lastBatch", "ledger", "x.y", "", "clé ünï", "k9"}
@@ -130,18 +131,10 @@ func TestDecodeEncoderForm(t *testing.T) {
 			t.Fatalf("%q: the encoder's form was left to the original decoder: %v", data, err)
 		}
 
-		if err == nil && !reflect.DeepEqual(fast, mustDoc(unmarshalSlow(data))) {
+		if err == nil && !reflect.DeepEqual(fast, must.NotFail(unmarshalSlow(data))) {
 			t.Fatalf("%q: one-pass result differs", data)
 		}
 	}
-}
-
-func mustDoc(doc *types.Document, err error) *types.Document {
-	if err != nil {
-		panic(err)
-	}
-
-	return doc
 }
 
 func TestDecodeAlteredInput(t *testing.T) {
@@ -230,7 +223,7 @@ func BenchmarkDecode(b *testing.B) {
 	docs := make([][]byte, 100)
 
 	for i := range docs {
-		docs[i] = mustBytes(Marshal(randomDocument(r, 0, 12, false)))
+		docs[i] = must.NotFail(Marshal(randomDocument(r, 0, 12, false)))
 	}
 
 	b.Run("original", func(b *testing.B) {
@@ -248,12 +241,4 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
-}
-
-func mustBytes(b []byte, err error) []byte {
-	if err != nil {
-		panic(err)
-	}
-
-	return b
 }
