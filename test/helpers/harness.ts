@@ -11,6 +11,9 @@ import { loadConfig, type AppConfig } from '../../server/src/config.js'
 import { openDatabase, type Database } from '../../server/src/infra/db.js'
 import { startFerretDb, type EmbeddedDb } from '../../server/src/infra/ferretdb.js'
 import { createLeadViews } from '../../server/src/domain/lead-views/service.js'
+import { createEventStatus } from '../../server/src/domain/events/event-status.js'
+import type { EventDoc, EventStatus } from '../../server/src/domain/types.js'
+import type { Filter } from 'mongodb'
 
 export const ADMIN_KEY = 'lsk_test_admin_key_0123456789abcdef'
 export const AUTH = { authorization: `Bearer ${ADMIN_KEY}` }
@@ -67,11 +70,33 @@ export async function buildTestApp (t: Tap, overrides: Record<string, string> = 
   return { app, db, dbName, uri }
 }
 
+/**
+ * How many of the events matching `filter` show each status, as the API shows it: a scored event may be stored as
+ * `pending`, its status following from its lead (server/src/domain/events/event-status.ts).
+ */
+export async function eventStatusCounts (db: Database, filter: Filter<EventDoc> = {}): Promise<Record<EventStatus, number>> {
+  const out: Record<EventStatus, number> = { pending: 0, scored: 0, unmapped: 0 }
+  const stored = db.c.events.find(filter).project<Pick<EventDoc, 'leadId' | 'seq' | 'status'>>({ leadId: 1, seq: 1, status: 1 })
+  for await (const e of createEventStatus(db).resolveStream(stored)) out[e.status]++
+  return out
+}
+
+/**
+ * Leaves the lead's last batch as a process stopped between its commit and the end of its finalize leaves it: with
+ * its revision claim in place, the sign of an unfinished batch (server/src/domain/scoring/processor.ts).
+ */
+export async function unfinishLastBatch (db: Database, leadId: string): Promise<void> {
+  const batch = (await db.c.leads.findOne({ _id: leadId }))?.lastBatch
+  if (batch?.claim === undefined) throw new Error(`lead ${leadId} has no batch with a claim`)
+  const at = new Date()
+  await db.c.locks.insertOne({ _id: batch.claim, owner: batch.token, expiresAt: at, acquiredAt: at })
+}
+
 /** Polls until no event is pending (scoring caught up) or the timeout passes. */
 export async function waitForScoring (db: Database, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const pending = await db.c.events.countDocuments({ status: 'pending' })
+    const pending = (await eventStatusCounts(db, { status: 'pending' })).pending
     const flagged = await db.c.leads.countDocuments({ rescoreFrom: { $type: 'string' } })
     // the stored-events counter behind /v1/stats counts a batch scored just after it marks the events
     const counted = pending === 0 && flagged === 0 ? (await createLeadViews({ c: db.c, now: () => new Date() }).statusCounters()).pending : -1

@@ -2,10 +2,10 @@
 // own, is carried once (scoring/carried-ledger.ts). The stored entry still has its full state, also when a crash left
 // the batch to be finalized by a later run.
 import t from 'tap'
-import { AUTH, buildTestApp, postEvents, waitForScoring } from '../helpers/harness.js'
+import { AUTH, buildTestApp, postEvents, unfinishLastBatch, waitForScoring } from '../helpers/harness.js'
 import { carriedLedger, toCarried } from '../../server/src/domain/scoring/carried-ledger.js'
 import { initialState } from '../../server/src/domain/scoring/model.js'
-import { eventIdOf, leadIdOf } from '../../server/src/domain/ids.js'
+import { leadIdOf } from '../../server/src/domain/ids.js'
 import type { LedgerDoc } from '../../server/src/domain/types.js'
 
 t.test('an entry is carried without the state it shares with the lead, and read back with it', async (t) => {
@@ -34,9 +34,9 @@ t.test('the lead carries its last entry once; the stored entry, also one a later
   t.same(stored.state, lead.state, 'the stored entry has the lead\'s state')
   t.ok(lead.state.total > 0, 'the event scored')
 
-  // a crash after the commit and before finalize: the entry not stored, the batch's event still pending
+  // a crash after the commit and before finalize: the entry not stored, the batch's claim still in place
   await db.c.scoreHistory.deleteOne({ _id: stored._id })
-  await db.c.events.updateOne({ _id: eventIdOf(leadId, 1) }, { $set: { status: 'pending' } })
+  await unfinishLastBatch(db, leadId)
   t.equal((await postEvents(app, { events: [{ lead: { email }, type: 'page_view', occurredAt: at(10) }] })).statusCode, 202)
   await waitForScoring(db)
   const repaired = await db.c.scoreHistory.findOne({ _id: stored._id })

@@ -77,10 +77,11 @@ t.test('purging keeps young markers and takes abandoned leases over before remov
     // a marker taken a moment ago for a lease that expired long ago: its winner may still be updating
     { _id: `~takeover:old:dead:${hoursAgo(3).getTime()}`, owner: 'w1', expiresAt: new Date(now - 1_000), acquiredAt: new Date(now - 1_000) },
     { _id: `~takeover:older:dead:${hoursAgo(5).getTime()}`, owner: 'w2', expiresAt: hoursAgo(4), acquiredAt: hoursAgo(4) },
+    // a revision claim is scoring's to purge: it may be the sign of a batch still to finish (event-status.test.ts)
     { _id: 'commit:lead_1:7', owner: 'run', expiresAt: hoursAgo(3), acquiredAt: hoursAgo(3) },
   ])
-  t.equal(await locks.purgeExpired(hoursAgo(1)), 3, 'the abandoned lease, the old marker and the old revision claim')
+  t.equal(await locks.purgeExpired(hoursAgo(1)), 2, 'the abandoned lease and the old marker')
   const left = (await db.c.locks.find({}).toArray()).map((d) => d._id).filter((id) => !id.startsWith('~takeover:abandoned:'))
-  t.same(left.sort(), ['held', 'recent', `~takeover:old:dead:${hoursAgo(3).getTime()}`].sort(), 'young markers and live leases stay')
+  t.same(left.sort(), ['held', 'recent', `~takeover:old:dead:${hoursAgo(3).getTime()}`, 'commit:lead_1:7'].sort(), 'young markers, live leases and the revision claim stay')
   t.equal(await locks.acquire('abandoned', 'new', 1_000), true, 'the purged lock is free')
 })

@@ -1,7 +1,7 @@
 // Crash recovery: a server process is SIGKILLed while scoring; a fresh process on the same database (lock expiry +
 // sweeper) must finish the work with nothing lost and nothing counted twice.
 import t from 'tap'
-import { testMongoUri, freshDbName } from '../helpers/harness.js'
+import { testMongoUri, freshDbName, eventStatusCounts } from '../helpers/harness.js'
 import { startServer, http, waitUntil } from '../helpers/processes.js'
 import { materialize, plan, prng, mapLimit, type GenEvent, type Scenario } from '../helpers/model.js'
 import { verifyLeads, fullHistory, type Get } from '../helpers/verify.js'
@@ -32,9 +32,10 @@ t.test('a process killed mid-scoring loses nothing and double-counts nothing', a
       if (res.body.accepted + res.body.duplicates + res.body.rejected !== n) unbalanced.push(res.body)
     })
   }
-  const counts = async (): Promise<{ pending: number; scored: number }> => ({
-    pending: await db.c.events.countDocuments({ status: 'pending' }), scored: await db.c.events.countDocuments({ status: 'scored' }),
-  })
+  const counts = async (): Promise<{ pending: number; scored: number }> => {
+    const n = await eventStatusCounts(db)
+    return { pending: n.pending, scored: n.scored }
+  }
 
   const first = await startServer(t, uri, dbName, env)
   await send(first.url, events)

@@ -2,7 +2,7 @@
 // process that stops between the commit and the end of finalize leaves the lead committed, its entries missing and
 // its events pending: the next run on the lead must put them in place, once.
 import t from 'tap'
-import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
+import { buildTestApp, eventStatusCounts, postEvents, unfinishLastBatch, waitForScoring, AUTH } from '../helpers/harness.js'
 
 t.test('a commit whose finalize never ran is finished by the next run', async (t) => {
   const { app, db } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
@@ -17,9 +17,10 @@ t.test('a commit whose finalize never ran is finished by the next run', async (t
   t.equal(batch.ledger?.length, 2, 'the commit carried its two entries')
   t.same(batch.ledger!.map((e) => e.committed), [true, true])
 
-  // as a process killed right after the commit leaves it: no entries, events still pending
+  // as a process killed right after the commit leaves it: no entries, the batch's claim in place, events pending
   await db.c.scoreHistory.deleteMany({ leadId })
-  await db.c.events.updateMany({ leadId }, { $set: { status: 'pending' } })
+  await unfinishLastBatch(db, leadId)
+  t.equal((await eventStatusCounts(db, { leadId })).pending, 2, 'the unfinished batch\'s events show as pending')
   t.equal(await db.c.scoreHistory.countDocuments({ leadId }), 0, 'the ledger collection holds none of its entries')
   // the history shows the committed entries the lead document carries all the same
   t.same((await app.inject({ url: `/v1/leads/${leadId}/history?order=asc`, headers: AUTH })).json().items.map((h: { eventId: string }) => h.eventId), [`${leadId}-000000001`, `${leadId}-000000002`], 'the history shows the carried entries')
@@ -29,12 +30,13 @@ t.test('a commit whose finalize never ran is finished by the next run', async (t
   t.equal((await app.core.processor.processLead(leadId)).events, 1)
   const history = (await app.inject({ url: `/v1/leads/${leadId}/history?order=asc`, headers: AUTH })).json().items as Array<{ eventId: string; delta: number }>
   t.same(history.map((h) => h.eventId), [`${leadId}-000000001`, `${leadId}-000000002`, `${leadId}-000000003`], 'one visible entry per event, in order')
-  t.equal(await db.c.events.countDocuments({ leadId, status: 'pending' }), 0, 'no event left pending')
+  t.equal((await eventStatusCounts(db, { leadId })).pending, 0, 'no event left pending')
+  t.equal(await db.c.locks.countDocuments({ _id: { $regex: /^commit:/ } }), 0, 'no revision claim left')
   const after = await db.c.leads.findOne({ _id: leadId })
   t.equal(history.reduce((n, h) => n + h.delta, 0), after!.score, 'the entries add up to the score')
 
   // finalizing again (another repair, a retried run) adds nothing
-  await db.c.events.updateOne({ _id: `${leadId}-000000003` }, { $set: { status: 'pending' } })
+  await unfinishLastBatch(db, leadId)
   await app.core.processor.processLead(leadId)
   t.equal(await db.c.scoreHistory.countDocuments({ leadId }), 3, 'still three entries')
   await waitForScoring(db)

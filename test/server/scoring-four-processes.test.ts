@@ -3,7 +3,7 @@
 // independent model, every event scored exactly once (one visible ledger entry each), nothing left pending.
 import t from 'tap'
 import fc from 'fast-check'
-import { testMongoUri, freshDbName } from '../helpers/harness.js'
+import { testMongoUri, freshDbName, eventStatusCounts } from '../helpers/harness.js'
 import { startServer, http, waitUntil, type ServerProcess } from '../helpers/processes.js'
 import { scenarioArb, materialize, plan, prng, mapLimit, type GenEvent } from '../helpers/model.js'
 import { verifyLeads, fullHistory, type Get } from '../helpers/verify.js'
@@ -33,10 +33,10 @@ t.test('four processes, one killed mid-batch, score a shuffled stream with dupli
       if (res.body.accepted + res.body.duplicates + res.body.rejected !== (Array.isArray(r) ? r.length : 1)) unbalanced.push(res.body)
     })
   }
-  const counts = async (): Promise<{ pending: number; scored: number }> => ({
-    pending: await db.c.events.countDocuments({ status: 'pending' }),
-    scored: await db.c.events.countDocuments({ status: { $in: ['scored', 'unmapped'] } }),
-  })
+  const counts = async (): Promise<{ pending: number; scored: number }> => {
+    const n = await eventStatusCounts(db)
+    return { pending: n.pending, scored: n.scored + n.unmapped }
+  }
   const victim = servers[3]!
   const sending = Promise.all(servers.slice(0, 3).map(async (s, i) => { await send(s, SCENARIO.seed + i) }))
   // the fourth process gets its share too, until it is killed once some but not all events are scored

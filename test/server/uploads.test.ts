@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { buildTestApp, waitForScoring, AUTH, ADMIN_KEY } from '../helpers/harness.js'
+import { buildTestApp, waitForScoring, AUTH, ADMIN_KEY, eventStatusCounts } from '../helpers/harness.js'
 import { upload, type UploadAnswer, type UploadOptions } from '../helpers/upload-client.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -323,7 +323,7 @@ t.test('a leads file creates and updates leads and their attributes through the 
   t.equal(ada?.scores.fit, 30, 'the fit rule saw the attributes of the row it scored')
   t.match(await db.c.leads.findOne({ email: 'grace@leads.example' }), { name: 'Grace Hopper', attributes: { role: 'Engineer' }, scores: { fit: 0 } })
   t.same(await db.c.events.distinct('type', { requestId: r1!.body.id }), ['lead_updated'], 'every row is a lead_updated event')
-  t.equal(await db.c.events.countDocuments({ requestId: r1!.body.id, status: 'scored' }), 2, 'scored, not unmapped')
+  t.equal((await eventStatusCounts(db, { requestId: r1!.body.id })).scored, 2, 'scored, not unmapped')
   const lead = (await app.inject({ url: `/v1/leads/${ada!._id}`, headers: AUTH })).json() as Json
   t.same(lead.attributes, { role: 'CEO', industry: 'Retail', location: 'US', source: 'paid_search' })
   t.same(lead.sources, ['upload'])

@@ -5,7 +5,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Webhook } from 'standardwebhooks'
 import type { FastifyInstance } from 'fastify'
-import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
+import { buildTestApp, postEvents, waitForScoring, AUTH, eventStatusCounts } from '../helpers/harness.js'
 import { leadIdOf } from '../../server/src/domain/ids.js'
 import type { Database } from '../../server/src/infra/db.js'
 
@@ -260,7 +260,7 @@ t.test('notifications found during a bulk re-score are held and released once, a
   // and a live event during the job (E buys) is held as well
   await post(t, app, [ev('e2', 'e@example.com', 'purchase', 2)])
   const deadline = Date.now() + 20_000
-  while (await db.c.events.countDocuments({ status: 'pending' }) > 0 && Date.now() < deadline) await sleep(50)
+  while ((await eventStatusCounts(db)).pending > 0 && Date.now() < deadline) await sleep(50)
   const held = await db.c.notifications.find({ status: 'held' }).toArray()
   t.same(held.map((n) => n._id).sort(), [
     `${lead('a')}.stage.SQL.1`, `${lead('b')}.stage.MQL.1`, `${lead('c')}.stage.Nurture.1`, `${lead('c')}.stage.MQL.1`, `${lead('c')}.stage.SQL.1`,

@@ -141,7 +141,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   const uploads = createUploadService({
     c, ingest, live, now, limits: config.uploads, spoolDir: config.uploads.dir, log, onRejectsStored: async (n) => { await views.rejectsStored(n) },
   })
-  const { sweep } = createSweeper({ journal, idempotency, live, locks, enqueue, now, log, purgeWebhookClaims: dispatcher.purgeClaims })
+  const { sweep } = createSweeper({ journal, idempotency, live, locks, enqueue, now, log, purgeWebhookClaims: dispatcher.purgeClaims, purgeRevisionClaims: processor.purgeClaims })
   const decayTicker = createDecayTicker({
     c, schedule: decaySchedule, locks, activeRuleset: async () => await rulesets.active(), now, lockLifetimeMs: worker.lockLifetimeMs, log,
     ingest: async (events, ctx) => await ingest.ingest(events, ctx),

@@ -154,8 +154,9 @@ export function createLockService (locks: Collection<LockDoc>, now: () => Date):
       for (const part of idLists(names)) await locks.deleteMany({ _id: { $in: part }, owner })
     },
     async purgeExpired (before, limit = 1000) {
-      // takeover markers and revision claims are records of decisions long made: deleting them races with nothing
-      const records = await locks.deleteMany({ _id: { $regex: /^(~takeover:|commit:)/ }, expiresAt: { $lt: before } })
+      // takeover markers are records of decisions long made: deleting them races with nothing. Revision claims
+      // (`commit:`) are the scoring processor's, which purges them itself (a claim is kept until its batch is finished)
+      const records = await locks.deleteMany({ _id: { $regex: /^~takeover:/ }, expiresAt: { $lt: before } })
       let n = records.deletedCount
       const old = await locks.find({ expiresAt: { $lt: before } }).project<{ _id: string }>({ _id: 1 }).limit(limit).toArray()
       const token = `purge:${randomUUID()}`

@@ -122,6 +122,11 @@ export interface LeadBatch {
    * entry leaves out its `state` when that is the lead's own (committed with it): see `carriedLedger`.
    */
   ledger?: CarriedEntry[]
+  /**
+   * The `_id` of the revision claim this batch committed under (in `locks`), kept until the batch is finalized: while
+   * it is there the batch is unfinished. Absent on batches committed before claims were kept so.
+   */
+  claim?: string
 }
 
 /** A ledger entry carried in a lead's `lastBatch`, whose state may be the lead's own (then left out). */

@@ -6,6 +6,7 @@ import { leadFilter } from '../leads/lead-filter.js'
 import { ledgerRangeOf } from '../ids.js'
 import { intentLabelOfRule, reasonsOfNote } from '../intent/plugin.js'
 import { decodeKeys } from '../../lib/keys.js'
+import { createEventStatus } from '../events/event-status.js'
 
 /** One row of the buying-intent view: rule layer = fit, AI layer = intent, label = stage. */
 export interface IntentRow {
@@ -44,8 +45,9 @@ export interface ExportsService {
 interface IntentEntry { label: string; reasons: string | null; event: EventDoc | null }
 
 /** Takes the core itself, or anything with its collections. */
-export function createExportsService (deps: { c: Pick<Collections, 'leads' | 'events' | 'scoreHistory'> }): ExportsService {
+export function createExportsService (deps: { c: Pick<Collections, 'leads' | 'events' | 'scoreHistory' | 'locks'> }): ExportsService {
   const { c } = deps
+  const statuses = createEventStatus(deps)
   const leadCursor = (q: LeadFilterQueryT): FindCursor<LeadDoc> => c.leads.find(leadFilter(q)).sort({ score: -1, _id: 1 })
 
   /**
@@ -89,7 +91,7 @@ export function createExportsService (deps: { c: Pick<Collections, 'leads' | 'ev
       const f: Record<string, unknown> = {}
       if (leadId !== undefined) f.leadId = leadId
       if (type !== undefined) f.type = type
-      return c.events.find(f).sort({ leadId: 1, seq: 1 })
+      return statuses.resolveStream(c.events.find(f).sort({ leadId: 1, seq: 1 }))
     },
     history ({ leadId, includeSuperseded }) {
       const f: Record<string, unknown> = { committed: true }

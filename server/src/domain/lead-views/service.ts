@@ -2,7 +2,7 @@
 // by the lead list, the leaderboard, analytics and stats. Reads cost a few `_id` range or list reads, whatever the
 // number of leads and events.
 import type { Collection } from 'mongodb'
-import type { LeadDoc, EventDoc, RejectDoc } from '../types.js'
+import type { LeadDoc, EventDoc, LockDoc, RejectDoc } from '../types.js'
 import { findByIds, idLists, insertIgnoringDuplicates } from '../../infra/db.js'
 import { LS_ERR_INVALID_CURSOR } from '../../errors.js'
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js'
@@ -13,8 +13,11 @@ import { newId } from '../../lib/ids.js'
 import type { SortName } from '../../schemas/leads.js'
 import { eventIdOf } from '../ids.js'
 import type { LockService } from '../locks.js'
+import { createEventStatus } from '../events/event-status.js'
 
 export interface IndexDoc { _id: string }
+/** What erasure and the rebuild read of an event (its lead and seq tell its status: events/event-status.ts). */
+export type ErasedEvent = Pick<EventDoc, '_id' | 'leadId' | 'seq' | 'occurredAt' | 'type' | 'status'>
 export interface CounterDoc { _id: string; [k: string]: unknown }
 
 export interface LeadViewCollections {
@@ -23,6 +26,8 @@ export interface LeadViewCollections {
   events: Collection<EventDoc>
   leadIndex: Collection<IndexDoc>
   aggregates: Collection<CounterDoc>
+  /** Read for the claims that tell whether an event is scored yet (events/event-status.ts). */
+  locks: Collection<LockDoc>
 }
 
 export interface LeadListQuery {
@@ -62,6 +67,7 @@ export type SlotLocks = Pick<LockService, 'claimSlot'>
 
 export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date; locks?: SlotLocks }) {
   const { c } = deps
+  const statuses = createEventStatus(deps)
   // The documents this process increments end in its slot. Updates from one process are serialized (see `flush`);
   // a slot lock keeps other processes off them. Without a free slot, a process uses one of its own.
   let slot: string | null = null
@@ -192,13 +198,16 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     await incrementAll(docs)
   }
 
-  /** Every stored event of a lead, read by `_id` (seqs are gapless from 1), projected to what erasure needs. */
-  async function eventsOfLead (leadId: string): Promise<Array<{ _id: string; occurredAt: Date; type: string; status: string }>> {
-    const out: Array<{ _id: string; occurredAt: Date; type: string; status: string }> = []
+  /**
+   * Every stored event of a lead, read by `_id` (seqs are gapless from 1), projected to what erasure needs, with the
+   * status the API shows (the counters count an event scored by that status).
+   */
+  async function eventsOfLead (leadId: string): Promise<ErasedEvent[]> {
+    const out: ErasedEvent[] = []
     for (let from = 1; ; from += ID_WINDOW) {
       const ids = Array.from({ length: ID_WINDOW }, (_, i) => eventIdOf(leadId, from + i))
-      const got = await findByIds<EventDoc, { _id: string; occurredAt: Date; type: string; status: string }>(c.events, ids, { _id: 1, occurredAt: 1, type: 1, status: 1 })
-      out.push(...got)
+      const got = await findByIds<EventDoc, ErasedEvent>(c.events, ids, { _id: 1, leadId: 1, seq: 1, occurredAt: 1, type: 1, status: 1 })
+      out.push(...await statuses.resolve(got))
       if (got.length < ID_WINDOW) return out
     }
   }
@@ -357,7 +366,8 @@ export function createLeadViews (deps: { c: LeadViewCollections; now: () => Date
     const status = { stored: 0, scored: 0, unmapped: 0, rejects: await c.ingestRejects.countDocuments({}) }
     let events = 0
     const scored: Array<{ occurredAt: Date; type: string }> = []
-    for await (const e of c.events.find({}).project<{ occurredAt: Date; type: string; status: string }>({ _id: 0, occurredAt: 1, type: 1, status: 1 }).batchSize(1000)) {
+    const all = c.events.find({}).project<ErasedEvent>({ _id: 1, leadId: 1, seq: 1, occurredAt: 1, type: 1, status: 1 }).batchSize(1000)
+    for await (const e of statuses.resolveStream(all)) {
       events++
       status.stored++
       if (e.status === 'pending') continue

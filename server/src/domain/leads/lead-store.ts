@@ -4,6 +4,7 @@ import type { EventDoc, LeadDoc } from '../types.js'
 import { eventRangeOf } from '../ids.js'
 import { decodeStringCursor, pageOf, type CursorPage } from '../../lib/cursor.js'
 import { storedEvents } from '../rulesets/backtest.js'
+import { createEventStatus } from '../events/event-status.js'
 
 /**
  * The lead documents and each lead's own events, as the API reads and edits them. Writes that change a lead's score
@@ -30,6 +31,7 @@ export interface LeadStore {
 export function createLeadStore (deps: { c: Collections; database: { ferret: boolean } }): LeadStore {
   const { c } = deps
   const ferret = deps.database.ferret
+  const statuses = createEventStatus(deps)
   return {
     async get (id) { return await c.leads.findOne({ _id: id }) },
     async insert (doc) { await c.leads.insertOne(doc) },
@@ -54,7 +56,7 @@ export function createLeadStore (deps: { c: Collections; database: { ferret: boo
         const filter: Filter<EventDoc> = { leadId: lead._id, ...(cur !== null ? { ord: { $lt: cur.v } } : {}) }
         docs = await c.events.find(filter).sort({ ord: -1 }).limit(limit + 1).toArray()
       }
-      return pageOf(docs, limit, (last) => ({ v: last.ord, id: last._id }))
+      return pageOf(await statuses.resolve(docs), limit, (last) => ({ v: last.ord, id: last._id }))
     },
     ledger: { scoreHistory: c.scoreHistory, ferret },
   }

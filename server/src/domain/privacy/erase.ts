@@ -8,6 +8,7 @@ import { LS_ERR_LEAD_NOT_FOUND } from '../../errors.js'
 import type { AuditService } from '../audit.js'
 import { ledgerRangeOf } from '../ids.js'
 import { normalizeEmail } from '../events/normalize.js'
+import { createEventStatus } from '../events/event-status.js'
 import { summaryOf } from '../lead-views/summary.js'
 import { underLeadLock, type WithLeadLock } from '../lead-lock.js'
 import { escapeRegex } from '../../lib/escape-regex.js'
@@ -108,6 +109,7 @@ function rejectIsTheLead (raw: string, lead: Pick<LeadDoc, 'email' | 'externalId
 export function createPrivacyService (deps: PrivacyDeps) {
   const { c } = deps
   const { audit } = deps
+  const statuses = createEventStatus(deps)
   let statsInMemory = deps.sourceStats
   // backtest runs are stored in `jobs` with a shape of their own (routes/rulesets.ts)
   const backtestJobs = (): Collection<BacktestJobDoc> => c.jobs as unknown as Collection<BacktestJobDoc>
@@ -255,10 +257,10 @@ export function createPrivacyService (deps: PrivacyDeps) {
     async exportLead (leadId: string, actor: string): Promise<LeadExport> {
       const l = await mustGet(leadId)
       const m = identityMatcher(l)
-      const events: EventDoc[] = []
+      const stored: EventDoc[] = []
       const ids = (await deps.views.eventsOfLead(l._id)).map((e) => e._id)
-      for (const part of idLists(ids)) events.push(...await c.events.find({ _id: { $in: part } }).toArray())
-      events.sort((a, b) => a.seq - b.seq)
+      for (const part of idLists(ids)) stored.push(...await c.events.find({ _id: { $in: part } }).toArray())
+      const events = (await statuses.resolve(stored)).sort((a, b) => a.seq - b.seq)
       const ledger = (await ledgerOf(l)).sort((a, b) => a.ord < b.ord ? -1 : a.ord > b.ord ? 1 : a._id < b._id ? -1 : 1)
       const aliases = l.externalId !== null ? await c.leadAliases.find({ _id: `ext:${l.externalId}`, leadId: l._id }).toArray() : []
       const notifications = await c.notifications.find({ leadId: l._id }).toArray()

@@ -224,16 +224,27 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   }
 
   /**
-   * The second half of finalize: notifications, aliases, and last the events' statuses (the sign that the batch is
-   * finished, see `unfinished`).
+   * The second half of finalize: notifications, aliases, the statuses of unmapped events, and last the removal of
+   * the batch's revision claim (the sign that the batch is finished, see `unfinished`). An event's `scored` status is
+   * not written: it follows from the lead's `lastSeq` and that sign (events/event-status.ts), a write per event saved.
    */
   async function finishBatches (items: ReadonlyArray<FinalizeItem>): Promise<void> {
     if (items.length === 0) return
-    // before the statuses, so that once a batch's events show as scored its notifications are recorded too
+    // before the sign, so that once a batch's events show as scored its notifications are recorded too
     await deps.notifier?.recordMany(items.filter(({ batch }) => batch.notify != null).map(({ lead, batch }) => ({ leadId: lead._id, token: batch.token, notify: batch.notify! })))
     if (deps.identity !== undefined) {
       await deps.identity.link(items.filter(({ batch }) => batch.alias !== undefined).map(({ lead, batch }) => ({ externalId: batch.alias!, leadId: lead._id, key: lead.key })))
     }
+    await setById(c.events, items.flatMap(({ batch }) => batch.unmapped), { status: 'unmapped' as const })
+    // batches committed before claims were signs carry none: their events are marked as they always were
+    await markLegacyBatches(items.filter(({ batch }) => batch.claim === undefined))
+    const claims = items.filter(({ batch }) => batch.claim !== undefined)
+    for (const part of idLists(claims.map(({ batch }) => batch.claim!))) await c.locks.deleteMany({ _id: { $in: part } })
+  }
+
+  /** Marks the events of batches committed before claims were signs: the last event after the others (its sign). */
+  async function markLegacyBatches (items: ReadonlyArray<FinalizeItem>): Promise<void> {
+    if (items.length === 0) return
     const scored: string[] = []
     const unmappedIds: string[] = []
     for (const { lead, batch } of items) {
@@ -244,8 +255,6 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
         else scored.push(id)
       }
     }
-    // The last event of each batch is marked after the others, so when it shows its status all of them do: a later
-    // run checks that one event per lead (see `unfinished`).
     const last = new Set(items.filter(({ batch }) => batch.seqTo >= batch.seqFrom).map(({ lead, batch }) => eventIdOf(lead._id, batch.seqTo)))
     for (const lastOnes of [false, true]) {
       await setById(c.events, scored.filter((id) => last.has(id) === lastOnes), { status: 'scored' as const })
@@ -254,16 +263,24 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   }
 
   /**
-   * The leads whose last batch may not be finalized: finalize marks the batch's events last, and its last event after
-   * the others, so a batch whose last event shows its final status is complete (one read by `_id` of one event per
-   * lead); a batch without events is complete when its ledger entries all show as committed. Batches stored before
-   * this check existed carry `done: true`.
+   * The leads whose last batch may not be finalized. A batch keeps its revision claim until finalize ends, so one
+   * whose claim is still there (with its token) is unfinished: one read by `_id` per lead. Batches committed before
+   * that carry no claim name: finalize marked their last event after the others, so it tells, and a batch without
+   * events (a re-score) is told by its ledger entries. Older batches still carry `done: true`.
    */
   async function unfinished (leads: readonly LeadDoc[]): Promise<LeadDoc[]> {
     const open = leads.filter((l) => l.lastBatch != null && l.lastBatch.done !== true)
     if (open.length === 0) return []
-    // a batch with events: its last event is marked last of all (see `finalize`), so it alone tells; a batch without
-    // (a re-score) is told by its ledger entries
+    const signed = open.filter((l) => l.lastBatch!.claim !== undefined)
+    const held = new Map((await byIds(c.locks, signed.map((l) => l.lastBatch!.claim!), { owner: 1 })).map((d) => [d._id, d.owner]))
+    const legacy = open.filter((l) => l.lastBatch!.claim === undefined)
+    const legacyOpen = new Set((await unfinishedLegacy(legacy)).map((l) => l._id))
+    return open.filter((l) => legacyOpen.has(l._id) || (l.lastBatch!.claim !== undefined && held.get(l.lastBatch!.claim) === l.lastBatch!.token))
+  }
+
+  /** `unfinished` for batches committed before claims were signs (see there). */
+  async function unfinishedLegacy (open: readonly LeadDoc[]): Promise<LeadDoc[]> {
+    if (open.length === 0) return []
     const hasEvents = (l: LeadDoc): boolean => l.lastBatch!.seqTo >= l.lastBatch!.seqFrom
     const eventIds = open.filter(hasEvents).map((l) => eventIdOf(l._id, l.lastBatch!.seqTo))
     const entryIds = open.filter((l) => !hasEvents(l)).flatMap((l) => Array.from({ length: l.lastBatch!.entries }, (_, i) => `${l.lastBatch!.token}:${i}`))
@@ -321,11 +338,6 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       if (!refused.has(i) || await claimRevision(runs[i]!.lead, runs[i]!.token, at)) won.add(runs[i]!)
     }
     return won
-  }
-
-  /** Removes the revision claims of committed runs (one command for a batch). */
-  async function removeClaims (runs: readonly Prepared[]): Promise<void> {
-    for (const part of idLists(runs.map((r) => claimIdOf(r.lead)))) await c.locks.deleteMany({ _id: { $in: part } })
   }
 
   /**
@@ -497,7 +509,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     let lastOrd = lead.lastOrd
     for (const e of events) if (lastOrd == null || e.ord > lastOrd) lastOrd = e.ord
     const batch: LeadBatch = {
-      token, supersedeFrom, reason, seqFrom: lead.lastSeq + 1, seqTo: lastSeq, unmapped, entries: entries.length, done: false,
+      token, supersedeFrom, reason, seqFrom: lead.lastSeq + 1, seqTo: lastSeq, unmapped, entries: entries.length, done: false, claim: claimIdOf(lead),
       ...(plan.supersedeIds !== undefined ? { supersedeIds: plan.supersedeIds } : {}),
       ...(events.length > 0 ? { scoredFromSeq: events.reduce((m, e) => Math.min(m, e.seq), Infinity) } : {}),
     }
@@ -629,10 +641,6 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     for (const r of committed) deps.onVisible?.(r.committed)
     const failed = ready.filter((r) => !committed.includes(r))
     await together([
-      // a committed lead's revision claim has done its work: its compare-and-set moved the lead past that revision, so
-      // a late claimant of it finds the lead changed. Removed now, the locks collection stays as small as the work in
-      // progress (one claim per commit made the periodic purge of expired locks read more at every sweep).
-      removeClaims(committed).catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'revision claims not removed; the lock purge removes them') }),
       // a failure here leaves keys that the decay tick checks against their leads when they come due
       Promise.resolve(deps.decay?.settle(committed.map((r) => r.decayKey), failed.map((r) => r.decayKey)))
         .catch((err: unknown) => { deps.log.warn({ err, leads: committed.length }, 'decay schedule not updated') }),
@@ -777,8 +785,30 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return [...flagged, ...next.map((e) => e.leadId)]
   }
 
+  /**
+   * Removes revision claims taken before `before` that sign nothing any more (see `finishBatches`): the claim of a run
+   * that did not commit, or of a lead erased since. The claim of a lead's last batch stays while that batch is
+   * unfinished, however old. One `_id` range read of the claims (few: as many as the work in progress), one list read
+   * of their leads. Returns how many were removed.
+   */
+  async function purgeClaims (before: Date, limit = 1000): Promise<number> {
+    const claims = (await c.locks.find({ _id: { $gte: CLAIM_PREFIX, $lt: CLAIM_END } }).limit(limit).toArray())
+      .filter((d) => d.acquiredAt < before)
+    if (claims.length === 0) return 0
+    const leadOf = (id: string): string => id.slice(CLAIM_PREFIX.length, id.lastIndexOf(':'))
+    const leads = new Map((await byIds(c.leads, [...new Set(claims.map((d) => leadOf(d._id)))], { lastBatch: 1 })).map((l) => [l._id, l]))
+    const signs = (d: { _id: string; owner: string }): boolean => {
+      const b = leads.get(leadOf(d._id))?.lastBatch
+      return b != null && b.claim === d._id && b.token === d.owner
+    }
+    let n = 0
+    for (const d of claims.filter((x) => !signs(x))) n += (await c.locks.deleteOne({ _id: d._id, owner: d.owner })).deletedCount
+    return n
+  }
+
   return {
     withWork,
+    purgeClaims,
 
     /** Whether the lead has events past its watermark or a pending re-score. */
     async hasWork (leadId: string): Promise<boolean> {
@@ -804,9 +834,16 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
   }
 }
 
-/** The lock document that claims a lead's next revision (see `claimRevision`). */
+const CLAIM_PREFIX = 'commit:'
+/** The first `_id` after every claim's (`;` follows `:`). */
+const CLAIM_END = 'commit;'
+
+/**
+ * The lock document that claims a lead's next revision (see `claimRevision`). It stays after the commit until the
+ * batch is finalized: the sign that finalize finished (see `unfinished`).
+ */
 function claimIdOf (lead: Pick<LeadDoc, '_id' | 'rev'>): string {
-  return `commit:${lead._id}:${lead.rev + 1}`
+  return `${CLAIM_PREFIX}${lead._id}:${lead.rev + 1}`
 }
 
 function byOrd (a: EventDoc, b: EventDoc): number {

@@ -7,6 +7,8 @@ import type { LockService } from '../locks.js'
 export interface SweeperDeps {
   /** Removes webhook attempt claims expired before a time (webhooks/dispatcher.ts). */
   purgeWebhookClaims: (before: Date) => Promise<number>
+  /** Removes scoring's revision claims taken before a time that sign no unfinished batch (scoring/processor.ts). */
+  purgeRevisionClaims: (before: Date) => Promise<number>
   journal: IngestJournal
   idempotency: IdempotencyService
   live: Pick<LiveFeed, 'purgeBefore'>
@@ -23,7 +25,7 @@ export function createSweeper (deps: SweeperDeps) {
    * Queues the leads of ingest journal entries older than 30 s (a process that died between storing events and
    * queueing their leads leaves its entry), one `_id` range read. (A lead flagged for re-score needs nothing: its
    * marker is written before the flag and again after it.) On its first run and every 10th, it purges expired
-   * idempotency keys, old live messages, long-expired lock documents and webhook attempt claims (by `_id` ranges of
+   * idempotency keys, old live messages, long-expired lock documents, revision claims and webhook attempt claims (by `_id` ranges of
    * expiry markers or of the live feed's seq where a query reads whole collections; the locks stay few). Returns how many leads it queued.
    */
   async function sweep (): Promise<number> {
@@ -42,6 +44,7 @@ export function createSweeper (deps: SweeperDeps) {
     await deps.idempotency.purgeExpired()
     await deps.live.purgeBefore(new Date(t.getTime() - 24 * 3_600_000))
     await deps.locks.purgeExpired(new Date(t.getTime() - 3_600_000))
+    await deps.purgeRevisionClaims(new Date(t.getTime() - 3_600_000))
     await deps.purgeWebhookClaims(new Date(t.getTime() - 24 * 3_600_000))
     return ids.size
   }
