@@ -172,7 +172,7 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     config, database, c, now, metrics, audit, locks, rulesets, offers, pipeline, processor, ingest, live, apiKeys, users, idempotency, scheduler, uploads,
     subscriptions, outbox, dispatcher,
     trackingPlan, violations,
-    predictive, identity, suppressions, privacy, enqueue, sweep, decayTick, withLeadLock: leadLocks.withLeadLock, views, jobs,
+    predictive, identity, suppressions, privacy, enqueue, sweep, pauseScoring: runner.paused, decayTick, withLeadLock: leadLocks.withLeadLock, views, jobs,
     startRescoreAll: jobs.startRescoreAll, startRebuildViews: jobs.startRebuildViews,
     /** Starts job processing (workers) and the recurring sweeper. */
     startWorkers: workers.start,

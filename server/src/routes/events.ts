@@ -120,7 +120,11 @@ const eventsRoutes: FastifyPluginAsyncTypebox = async function eventsRoutes (app
 
   app.get('/v1/events', {
     config: { scope: 'read' },
-    schema: { tags: ['events'], summary: 'List events (newest received first); status=unmapped lists events no rule handles', querystring: ListQuery, response: { 200: Page(Type.Ref('Event')), ...problemResponses } },
+    schema: {
+      tags: ['events'], summary: 'List events (newest received first); status=unmapped lists events no rule handles',
+      description: 'With `status=pending` or `status=scored`, a request reads at most 5,000 stored events: a page can come back short (even empty) with a `nextCursor`, which goes on from there.',
+      querystring: ListQuery, response: { 200: Page(Type.Ref('Event')), ...problemResponses },
+    },
   }, async (req) => {
     // the validator fills in the default limit; optional so that leaving it out is documented
     const page = await reads.list({ ...req.query, limit: req.query.limit ?? 50 })
