@@ -1239,7 +1239,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List events (newest received first); status=unmapped lists events no rule handles */
+        /**
+         * List events (newest received first); status=unmapped lists events no rule handles
+         * @description With `status=pending` or `status=scored`, a request reads at most 5,000 stored events: a page can come back short (even empty) with a `nextCursor`, which goes on from there.
+         */
         get: {
             parameters: {
                 query?: {
