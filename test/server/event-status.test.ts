@@ -92,3 +92,21 @@ t.test('the claim purge keeps the claim of an unfinished batch and removes claim
   await app.core.processor.processLead(leadId)
   t.same(await eventStatusCounts(db, { leadId }), { pending: 0, scored: 1, unmapped: 0 }, 'until the next run finishes the batch')
 })
+
+t.test('a batch committed before claims were signs is finished the old way: its events marked, the last one last', async (t) => {
+  const { app, db } = await buildTestApp(t, { LEADSCORE_WORKER: '0' })
+  const leadId = leadIdOf('email:legacy@example.com')
+  await postEvents(app, { events: [
+    { externalId: 'l1', lead: { email: 'legacy@example.com' }, type: 'page_view', occurredAt: '2026-02-01T10:00:00Z' },
+    { externalId: 'l2', lead: { email: 'legacy@example.com' }, type: 'no_rule_handles_this', occurredAt: '2026-02-01T11:00:00Z' },
+  ] })
+  await app.core.processor.processLead(leadId)
+  // as an older version left it when it stopped before finalize ended: no claim named, its events still pending
+  await db.c.leads.updateOne({ _id: leadId }, { $unset: { 'lastBatch.claim': '' } })
+  await db.c.events.updateMany({ leadId }, { $set: { status: 'pending' } })
+  t.same(await eventStatusCounts(db, { leadId }), { pending: 2, scored: 0, unmapped: 0 }, 'shown pending: the old sign says unfinished')
+  await app.core.processor.processLead(leadId)
+  const stored = Object.fromEntries((await db.c.events.find({ leadId }).toArray()).map((e) => [e.externalId, e.status]))
+  t.same(stored, { l1: 'scored', l2: 'unmapped' }, 'finalize marked both as it did then')
+  t.same(await eventStatusCounts(db, { leadId }), { pending: 0, scored: 1, unmapped: 1 })
+})

@@ -42,27 +42,23 @@ export function createEventReads (deps: { c: Pick<Collections, 'events' | 'inges
       // pending or scored: the stored candidates in order, kept when their status is the one asked for, a chunk at a
       // time; past the scan limit a short page comes back with a cursor after the last event read
       filter.status = status === 'pending' ? 'pending' : { $in: ['pending', 'scored'] }
+      const chunk = Math.min(1000, limit + 1)
+      const found = c.events.find(byId(filter, cursor)).sort({ _id: -1 }).batchSize(chunk)
       const kept: EventDoc[] = []
       let read = 0
       let lastRead: string | null = null
-      const it = c.events.find(byId(filter, cursor)).sort({ _id: -1 }).batchSize(Math.min(1000, limit + 1))
       try {
-        while (kept.length <= limit && read < STATUS_SCAN_LIMIT) {
-          const chunk: EventDoc[] = []
-          while (chunk.length < Math.min(1000, limit + 1)) {
-            const d = await it.next()
-            if (d === null) break
-            chunk.push(d)
-          }
-          if (chunk.length === 0) return pageOf(kept, limit, (last) => ({ v: null, id: last._id }))
-          read += chunk.length
-          lastRead = chunk[chunk.length - 1]!._id
-          for (const e of await statuses.resolve(chunk)) if (e.status === status && kept.length <= limit) kept.push(e)
+        for await (const e of statuses.resolveStream(found, chunk)) {
+          read++
+          lastRead = e._id
+          if (e.status === status) kept.push(e)
+          if (kept.length > limit || read >= STATUS_SCAN_LIMIT) break
         }
       } finally {
-        await it.close()
+        await found.close()
       }
-      if (kept.length > limit) return pageOf(kept, limit, (last) => ({ v: null, id: last._id }))
+      // a full page, or the end of the candidates; else the scan limit cut it short
+      if (kept.length > limit || read < STATUS_SCAN_LIMIT) return pageOf(kept, limit, (last) => ({ v: null, id: last._id }))
       return { items: kept, nextCursor: lastRead === null ? null : encodeCursor({ v: null, id: lastRead }) }
     },
     async rejects ({ requestId, sourceId, limit, cursor }) {

@@ -14,14 +14,14 @@ type LeadSign = Pick<LeadDoc, '_id' | 'lastSeq' | 'lastBatch'>
 export interface EventStatusReader {
   /** The events with the status the API shows (copies where it differs from the stored one). */
   resolve<T extends Scored>(events: readonly T[]): Promise<T[]>
-  /** A stream of events with their shown status, resolved a chunk at a time (never all in memory). */
-  resolveStream<T extends Scored>(events: AsyncIterable<T>): AsyncIterable<T>
+  /** A stream of events with their shown status, resolved `chunk` at a time (never all in memory). */
+  resolveStream<T extends Scored>(events: AsyncIterable<T>, chunk?: number): AsyncIterable<T>
 }
 
 /** What of a lead tells its events' status (not the ledger its last batch may carry). */
 const SIGN_FIELDS = { lastSeq: 1, 'lastBatch.token': 1, 'lastBatch.seqFrom': 1, 'lastBatch.seqTo': 1, 'lastBatch.done': 1, 'lastBatch.claim': 1 }
 
-/** Events resolved together by `resolveStream`. */
+/** Events resolved together by `resolveStream`, unless told otherwise. */
 const STREAM_CHUNK = 500
 
 /** Whether the lead's last batch holds the event and is not finished: `held` says its claim is still there. */
@@ -41,11 +41,11 @@ export function statusOf (e: Scored, lead: LeadSign | undefined, held: boolean):
 
 export function createEventStatus (deps: { c: Pick<Collections, 'leads' | 'locks'> }): EventStatusReader {
   const { c } = deps
-  async function * resolveStream<T extends Scored> (events: AsyncIterable<T>): AsyncIterable<T> {
+  async function * resolveStream<T extends Scored> (events: AsyncIterable<T>, size = STREAM_CHUNK): AsyncIterable<T> {
     const chunk: T[] = []
     for await (const e of events) {
       chunk.push(e)
-      if (chunk.length >= STREAM_CHUNK) yield * await reader.resolve(chunk.splice(0))
+      if (chunk.length >= size) yield * await reader.resolve(chunk.splice(0))
     }
     yield * await reader.resolve(chunk)
   }

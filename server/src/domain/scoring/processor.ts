@@ -235,10 +235,11 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     if (deps.identity !== undefined) {
       await deps.identity.link(items.filter(({ batch }) => batch.alias !== undefined).map(({ lead, batch }) => ({ externalId: batch.alias!, leadId: lead._id, key: lead.key })))
     }
-    await setById(c.events, items.flatMap(({ batch }) => batch.unmapped), { status: 'unmapped' as const })
-    // batches committed before claims were signs carry none: their events are marked as they always were
-    await markLegacyBatches(items.filter(({ batch }) => batch.claim === undefined))
     const claims = items.filter(({ batch }) => batch.claim !== undefined)
+    await setById(c.events, claims.flatMap(({ batch }) => batch.unmapped), { status: 'unmapped' as const })
+    // batches committed before claims were signs carry none: their events are marked as they always were, the last
+    // one after the others (marking an unmapped last event first would make the batch look finished too soon)
+    await markLegacyBatches(items.filter(({ batch }) => batch.claim === undefined))
     for (const part of idLists(claims.map(({ batch }) => batch.claim!))) await c.locks.deleteMany({ _id: { $in: part } })
   }
 
@@ -796,7 +797,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       .filter((d) => d.acquiredAt < before)
     if (claims.length === 0) return 0
     const leadOf = (id: string): string => id.slice(CLAIM_PREFIX.length, id.lastIndexOf(':'))
-    const leads = new Map((await byIds(c.leads, [...new Set(claims.map((d) => leadOf(d._id)))], { lastBatch: 1 })).map((l) => [l._id, l]))
+    const leads = new Map((await byIds(c.leads, [...new Set(claims.map((d) => leadOf(d._id)))], { 'lastBatch.claim': 1, 'lastBatch.token': 1 })).map((l) => [l._id, l]))
     const signs = (d: { _id: string; owner: string }): boolean => {
       const b = leads.get(leadOf(d._id))?.lastBatch
       return b != null && b.claim === d._id && b.token === d.owner
