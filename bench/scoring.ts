@@ -9,8 +9,8 @@
 // default 100000, two events each, with their index keys and counters), BENCH_COMMANDS=1 (also print what each
 // scenario's database commands cost, by command, collection and, for finds, how the filter names documents). Scenario
 // 5 is a shuffled stream with duplicates (time from the last send until all are scored), scenario 6 a re-score of all
-// of scenario 1's events against a raw read. LEADSCORE_WORKER_CONCURRENCY and LEADSCORE_SCORING_BATCH, when set, tune
-// the server's workers as they would the product's. BENCH_SPLIT=1 holds scoring back while scenarios 1-4 ingest, then
+// of scenario 1's events against a raw read. LEADSCORE_WORKER_CONCURRENCY, LEADSCORE_SCORING_BATCH and
+// LEADSCORE_INGEST_FIRST_MS, when set, tune the server's workers as they would the product's. BENCH_SPLIT=1 holds scoring back while scenarios 1-4 ingest, then
 // times scoring alone (the stream's two halves apart: where the end-to-end figure mixes them, this tells which moved).
 import { randomBytes } from 'node:crypto'
 import { cpus } from 'node:os'
@@ -79,7 +79,7 @@ async function rawInsertMany (uri: string, n: number): Promise<number> {
 
 /** The worker settings taken from the environment (the product's defaults otherwise). */
 function workerTuning (): Record<string, string> {
-  const names = ['LEADSCORE_WORKER_CONCURRENCY', 'LEADSCORE_SCORING_BATCH'] as const
+  const names = ['LEADSCORE_WORKER_CONCURRENCY', 'LEADSCORE_SCORING_BATCH', 'LEADSCORE_INGEST_FIRST_MS'] as const
   return Object.fromEntries(names.flatMap((n) => process.env[n] === undefined ? [] : [[n, process.env[n] as string]]))
 }
 

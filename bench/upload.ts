@@ -14,7 +14,7 @@
 // location), with workers on, and also measures when every lead's attributes are applied (each row is a
 // `lead_updated` event a scoring run applies): the time to applied over the upload's own time (goal ≤ 1.5×), checked
 // on a sample of leads read by `_id`. BENCH_COMMANDS=1 also prints what the database commands cost, by command and
-// collection.
+// collection. LEADSCORE_INGEST_FIRST_MS, when set, is the server's (how long a scoring backlog lets ingest go first).
 import http from 'node:http'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
@@ -94,6 +94,7 @@ async function main (): Promise<void> {
   const config = loadConfig({
     MONGODB_URI: uri, MONGODB_DB: dbName, LEADSCORE_BOOTSTRAP_API_KEY: KEY, LEADSCORE_DEMO: '0', LOG_LEVEL: 'warn',
     LEADSCORE_WORKER: WORKERS ? '1' : '0', LEADSCORE_UPLOAD_BATCH_ROWS: String(BATCH),
+    ...(process.env.LEADSCORE_INGEST_FIRST_MS !== undefined ? { LEADSCORE_INGEST_FIRST_MS: process.env.LEADSCORE_INGEST_FIRST_MS } : {}),
   })
   const db = await openDatabase(uri, dbName, { monitorCommands: recordCommands })
   const costs = recordCommands ? commandCosts(db.client) : null

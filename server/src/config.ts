@@ -58,6 +58,7 @@ export const Env = Type.Object({
   LEADSCORE_WORKER: Bool,
   LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 2 }),
   LEADSCORE_SCORING_BATCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+  LEADSCORE_INGEST_FIRST_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),
   LEADSCORE_SWEEP_EVERY_MS: Type.Integer({ minimum: 100, default: 30_000 }),
   LEADSCORE_DECAY_TICK_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
@@ -126,7 +127,8 @@ export interface AppConfig {
   bootstrapApiKey: string | undefined
   /** The first console admin, created at startup when no admin user exists (unset parts: admin@localhost, random). */
   initialAdmin: { email: string | undefined; password: string | undefined }
-  worker: { enabled: boolean; concurrency: number; batchLeads: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number; decayTickMs: number }
+  /** `ingestFirstMs`: how long a scoring backlog lets this process's ingest go first (domain/workers/ingest-first.ts). */
+  worker: { enabled: boolean; concurrency: number; batchLeads: number; ingestFirstMs: number; lockLifetimeMs: number; sweepEveryMs: number; processEveryMs: number; eventsPerRun: number; decayTickMs: number }
   limits: { maxEventBytes: number; bodyLimit: number; eventsBodyLimit: number; maxBatchEvents: number }
   /** Time allowed to receive a whole request (every route but file uploads, which have `uploads.idleTimeoutMs`). */
   requestTimeoutMs: number
@@ -210,6 +212,7 @@ export function loadConfig (env: EnvInput): AppConfig {
       enabled: e.LEADSCORE_WORKER,
       concurrency: e.LEADSCORE_WORKER_CONCURRENCY,
       batchLeads: e.LEADSCORE_SCORING_BATCH,
+      ingestFirstMs: e.LEADSCORE_INGEST_FIRST_MS,
       lockLifetimeMs: e.LEADSCORE_LOCK_LIFETIME_MS,
       sweepEveryMs: e.LEADSCORE_SWEEP_EVERY_MS,
       decayTickMs: e.LEADSCORE_DECAY_TICK_MS,

@@ -21,14 +21,14 @@ t.test('every Env property is documented in docs/configuration.md', async (t) =>
 t.test('loadConfig converts strings to integers and booleans', async (t) => {
   const c = loadConfig({
     PORT: '8080', LEADSCORE_WORKER_CONCURRENCY: '3', LEADSCORE_LOCK_LIFETIME_MS: '1500', LEADSCORE_SWEEP_EVERY_MS: '250',
-    LEADSCORE_PROCESS_EVERY_MS: '40', LEADSCORE_EVENTS_PER_RUN: '77', LEADSCORE_MAX_EVENT_BYTES: '2048', LEADSCORE_BODY_LIMIT: '4096',
+    LEADSCORE_PROCESS_EVERY_MS: '40', LEADSCORE_EVENTS_PER_RUN: '77', LEADSCORE_INGEST_FIRST_MS: '0', LEADSCORE_MAX_EVENT_BYTES: '2048', LEADSCORE_BODY_LIMIT: '4096',
     LEADSCORE_EVENTS_BODY_LIMIT: '8192', LEADSCORE_IDEMPOTENCY_TTL_HOURS: '2', LEADSCORE_WORKER: 'off', LEADSCORE_DEMO: 'no',
     MONGODB_URI: 'mongodb://db:27017/', MONGODB_DB: 'ls_x', PROBLEM_BASE_URL: 'https://example.com/problems/', LOG_LEVEL: 'warn',
     LEADSCORE_RATE_LIMIT_INGEST: '0', LEADSCORE_RATE_LIMIT_API: '5', LEADSCORE_RATE_LIMIT_WINDOW_MS: '1000',
     LEADSCORE_METRICS_TOKEN: 'metrics-token-0123456789',
   })
   t.equal(c.port, 8080)
-  t.same(c.worker, { enabled: false, concurrency: 3, batchLeads: 200, lockLifetimeMs: 1500, sweepEveryMs: 250, processEveryMs: 40, eventsPerRun: 77, decayTickMs: 3_600_000 })
+  t.same(c.worker, { enabled: false, concurrency: 3, batchLeads: 200, ingestFirstMs: 0, lockLifetimeMs: 1500, sweepEveryMs: 250, processEveryMs: 40, eventsPerRun: 77, decayTickMs: 3_600_000 })
   t.same(c.limits, { maxEventBytes: 2048, bodyLimit: 4096, eventsBodyLimit: 8192, maxBatchEvents: 1000 })
   t.equal(c.idempotencyTtlMs, 2 * 3_600_000)
   t.same(c.rateLimit, { ingestMax: 0, apiMax: 5, windowMs: 1000 })
@@ -53,7 +53,7 @@ t.test('loadConfig applies defaults', async (t) => {
   t.equal(c.dataDir, '.data')
   t.equal(c.demo, true)
   t.equal(c.bootstrapApiKey, undefined)
-  t.same(c.worker, { enabled: true, concurrency: 2, batchLeads: 200, lockLifetimeMs: 30_000, sweepEveryMs: 30_000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
+  t.same(c.worker, { enabled: true, concurrency: 2, batchLeads: 200, ingestFirstMs: 5000, lockLifetimeMs: 30_000, sweepEveryMs: 30_000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
   t.same(c.limits, { maxEventBytes: 32 * 1024, bodyLimit: 1024 * 1024, eventsBodyLimit: 5 * 1024 * 1024, maxBatchEvents: 1000 })
   t.equal(c.idempotencyTtlMs, 24 * 3_600_000)
   t.same(c.rateLimit, { ingestMax: 60_000, apiMax: 30_000, windowMs: 60_000 })

@@ -36,6 +36,7 @@ import { createWorkers } from './workers/workers.js'
 import { registerJobs } from '../jobs/index.js'
 import { queueWebhookDeliveries } from '../jobs/webhook-deliveries.js'
 import { createAuditService } from './audit.js'
+import { createInFlight } from '../lib/in-flight.js'
 
 export interface CoreLogger {
   info(o: object, m: string): void
@@ -112,8 +113,11 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     writesPerCommand: database.ferret && !database.idIn ? 8 : 200, idIn: database.idIn, identity,
     log, onCommitted: feed.committed, onVisible: feed.visible, notifier: outbox, views, decay: decaySchedule, scansQueries: database.ferret, ...(opts.beforeCommit !== undefined ? { beforeCommit: opts.beforeCommit } : {}),
   })
+  // this process's ingest calls in progress: a scoring backlog lets a burst be stored first (workers/ingest-first.ts)
+  const ingesting = createInFlight()
   const runner = createScoringRunner({
     c, processor, metrics, now, log, concurrency: worker.concurrency, batchLeads: worker.batchLeads, lookUpMarkers: database.ferret && database.idIn,
+    ingestBusy: ingesting.busy, yieldMs: worker.ingestFirstMs,
   })
   // the lead lock (used by the outbox, built before the runner) reports each writer's release: an event
   leadLocks.onReleased(runner.afterWriter)
@@ -133,8 +137,8 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
   // every accepted event is counted (the stored-events counter behind /v1/stats) before its request is answered
   const counted = async <T extends { accepted: number }>(r: T): Promise<T> => { await views.stored(r.accepted); return r }
   const ingest: typeof storing = {
-    ingest: async (inputs, ctx) => await counted(await storing.ingest(inputs, ctx)),
-    submit: async (inputs, ctx) => await counted(await storing.submit(inputs, ctx)),
+    ingest: async (inputs, ctx) => await ingesting.run(async () => await counted(await storing.ingest(inputs, ctx))),
+    submit: async (inputs, ctx) => await ingesting.run(async () => await counted(await storing.submit(inputs, ctx))),
   }
 
   const privacy = createPrivacyService({ c, now, audit, ferret: database.ferret, withLeadLock: leadLocks.withLeadLock, views, outbox, identity, suppressions })

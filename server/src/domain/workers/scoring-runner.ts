@@ -7,9 +7,12 @@ import { findByIds, idLists, insertIgnoringDuplicates } from '../../infra/db.js'
 import type { LeadProcessor, ManyResult } from '../scoring/processor.js'
 import type { Metrics } from '../metrics.js'
 import { BatchQueue } from '../work-queue.js'
+import { createIngestFirst } from './ingest-first.js'
 
 /** Past this many queued leads the pool takes no more from ingest: the marker poll feeds it (bounded memory). */
 const MAX_QUEUED = 20_000
+/** Queued leads from which scoring under a burst lets ingest go first (see ingest-first.ts). */
+const MIN_BACKLOG = 1000
 /** Markers the marker poll reads at a time. */
 const POLL_PAGE = 1000
 /** A lead whose run failed is tried again after this delay, doubled at each failure up to the cap. */
@@ -27,6 +30,9 @@ export interface ScoringRunnerDeps {
   batchLeads: number
   /** Whether marker lookups go by an `_id` list first (FerretDB with the `_id` list patch, where a batch insert with duplicates is slow). */
   lookUpMarkers: boolean
+  /** Whether this process is storing events now, and how long a backlog defers to it (see ingest-first.ts; 0: never). */
+  ingestBusy?: () => boolean
+  yieldMs?: number
 }
 
 export function createScoringRunner (deps: ScoringRunnerDeps) {
@@ -39,6 +45,11 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
   const failures = new Map<string, { attempts: number; retryAt: number; timer: NodeJS.Timeout }>()
   // where the marker poll goes on from: a page of leads that keep failing must not hide the markers after them
   let pollFrom = ''
+  const ingestFirst = createIngestFirst({
+    yieldMs: deps.ingestBusy !== undefined ? deps.yieldMs ?? 0 : 0,
+    backlog: Math.max(MIN_BACKLOG, deps.batchLeads * deps.concurrency),
+    ingestBusy: deps.ingestBusy ?? (() => false),
+  })
 
   /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
   async function enqueue (leadIds: string[]): Promise<void> {
@@ -115,6 +126,8 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
   async function runScoreLeads (leadIds: string[]): Promise<void> {
     // a rebuild of the lead views counts the leads as they are: scoring waits for it
     while (pauses > 0) await new Promise((r) => setTimeout(r, 200))
+    // far behind under a burst: the burst is stored first, for a while (see ingest-first.ts)
+    for (let w = ingestFirst.waitMs(queue.size); w > 0 && started; w = ingestFirst.waitMs(queue.size)) await new Promise((r) => setTimeout(r, w))
     // a lead that failed before runs alone, so it cannot fail a batch of others again
     const suspects = leadIds.length > 1 ? leadIds.filter((id) => failures.has(id)) : []
     if (suspects.length > 0) {
