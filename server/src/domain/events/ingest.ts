@@ -99,12 +99,20 @@ const MAX_SEQ_ATTEMPTS = 200
 const LEAD_FIELDS = { _id: 1, key: 1, lastSeq: 1, createdAt: 1 } as const
 type IngestLead = Pick<LeadDoc, '_id' | 'key' | 'lastSeq' | 'createdAt'>
 /**
- * Most events stored together by one group commit, and how many groups of one source are stored at once (two: one
- * group's lead read overlaps the other's inserts; on the ingest bench one gave 0.39-0.51× the raw insert rate, two
- * 0.52-0.54×, four 0.41×).
+ * Most events stored together by one group commit, and how many groups of one source are stored at once. A group
+ * costs a few writes whatever its size, and the embedded database runs one write at a time, so small requests are
+ * stored fastest in one group at a time (it takes every request that arrived meanwhile); a group of large requests
+ * pays for its writes many times over, and a second and third group then overlap one group's lead read with the
+ * others' inserts. On the ingest bench (16 connections of single events; 4 of 100-event batches) two groups at any
+ * size gave 644-679 and 4,594-5,027 events/s, one at a time 790-853 and 4,038-4,379, three at a time 558-635 and
+ * 5,699-5,768; one at a time until 100 events wait, then up to three, 844-878 and 5,064-5,704.
  */
 const MAX_GROUP_EVENTS = 1000
-const GROUP_CONCURRENCY = 2
+const MAX_GROUPS = 3
+/** Events waiting in the queue from which another group starts beside a running one. */
+const PARALLEL_GROUP_EVENTS = 100
+/** Requests of a failed group stored again one by one, this many at a time. */
+const RETRY_CONCURRENCY = 2
 
 interface Pending { index: number; ev: NormalizedEvent; leadId?: string; doc?: EventDoc; violations?: Violation[] }
 
@@ -155,14 +163,7 @@ export function createIngestService (deps: IngestDeps) {
    * failed insert costs more, a write transaction rolled back on FerretDB), and only the missing ones are inserted,
    * in one unordered batch. A lead created meanwhile by another request makes its insert clash; it is read again.
    */
-  async function ensureLeads (evs: readonly NormalizedEvent[], t: Date, settings: RulesetSettings): Promise<Array<{ lead: IngestLead; created: boolean }>> {
-    // an event that names only an external id joins the lead that already carries that id, whatever its key: one
-    // lookup by `_id` of the aliases for all of them
-    const aliased = await deps.identity.keysOf(evs.filter((ev) => ev.lead.email === null && ev.lead.externalId !== null).map((ev) => ev.lead.externalId!))
-    const keyed = evs.map((ev) => {
-      const key = ev.lead.email === null && ev.lead.externalId !== null ? aliased.get(ev.lead.externalId) ?? ev.leadKey : ev.leadKey
-      return { _id: leadIdOf(key), key }
-    })
+  async function ensureLeads (evs: readonly NormalizedEvent[], keyed: ReadonlyArray<{ _id: string; key: string }>, t: Date, settings: RulesetSettings): Promise<Array<{ lead: IngestLead; created: boolean }>> {
     const candidates = new Map<string, LeadDoc>()
     keyed.forEach((k, i) => { if (!candidates.has(k._id)) candidates.set(k._id, newLeadDoc(k._id, k.key, evs[i]!, t, settings)) })
     const existing = new Map<string, IngestLead>()
@@ -213,6 +214,18 @@ export function createIngestService (deps: IngestDeps) {
     }
     for (const id of candidates.keys()) if (!created.has(id) && !existing.has(id)) throw new Error(`lead ${id} vanished while being created`)
     return keyed.map((k) => created.has(k._id) ? { lead: candidates.get(k._id)!, created: true } : { lead: existing.get(k._id)!, created: false })
+  }
+
+  /**
+   * The key and id of the lead each event goes to. An event that names only an external id joins the lead that
+   * already carries that id, whatever its key: one lookup by `_id` of the aliases for all of them.
+   */
+  async function leadKeys (evs: readonly NormalizedEvent[]): Promise<Array<{ _id: string; key: string }>> {
+    const aliased = await deps.identity.keysOf(evs.filter((ev) => ev.lead.email === null && ev.lead.externalId !== null).map((ev) => ev.lead.externalId!))
+    return evs.map((ev) => {
+      const key = ev.lead.email === null && ev.lead.externalId !== null ? aliased.get(ev.lead.externalId) ?? ev.leadKey : ev.leadKey
+      return { _id: leadIdOf(key), key }
+    })
   }
 
   /**
@@ -334,12 +347,20 @@ export function createIngestService (deps: IngestDeps) {
         else list.push(p)
       }
       const groups = [...byKey.values()]
-      const ensured = await ensureLeads(groups.map((g) => g[0]!.ev), receivedAt, settings)
+      const firsts = groups.map((g) => g[0]!.ev)
+      const keyed = await leadKeys(firsts)
+      // the journal entry only has to be stored before the events: it is written while the leads are read (a round
+      // trip less before the answer)
+      const ids = [...new Set(keyed.map((k) => k._id))]
+      const [entry, ensured] = await Promise.all([
+        deps.journal !== undefined && ids.length > 0 ? deps.journal.open(ids) : Promise.resolve(null),
+        ensureLeads(firsts, keyed, receivedAt, settings),
+      ])
+      journalEntry = entry
       const leads = ensured.map((e) => e.lead)
       const hints = ensured.map(({ lead: l, created }) => startSeq(l, created))
       const lookupDuplicates = ctx.lookupDuplicates ?? true
 
-      if (deps.journal !== undefined && leads.length > 0) journalEntry = await deps.journal.open(leads.map((l) => l._id))
       // waves: the i-th event of every lead goes in one unordered insertMany, so no lead ever has two seqs in flight
       const seqHint = new Map<string, number>()
       const maxWave = Math.max(0, ...groups.map((g) => g.length))
@@ -428,7 +449,9 @@ export function createIngestService (deps: IngestDeps) {
       }
     }
     if (touched.size > 0) await deps.enqueue([...touched])
-    if (journalEntry !== null) await deps.journal!.close(journalEntry)
+    // the answer does not wait for the entry's removal: one a failed removal leaves is an orphan, whose leads the
+    // sweeper queues again later and finds scored
+    if (journalEntry !== null) deps.journal!.close(journalEntry).catch(() => undefined)
     // violations are counted for the events stored with a warning (a duplicate was counted when first stored) and for
     // the rejects; the counts are stored before the request is answered
     for (const p of valid) {
@@ -444,13 +467,15 @@ export function createIngestService (deps: IngestDeps) {
    * Group commit for small requests: concurrent `submit` calls of one source are stored together, in one `ingest`
    * (one lead read per lead, one insert of all their events, one insert of their markers) instead of one each. There
    * is no waiting for company: a call that finds no group being stored starts one at once; calls arriving while a
-   * group is stored form the next one. Each caller gets the answer for its own events, as `ingest` would give it.
+   * group is stored form the next one, which starts beside it only once they hold 100 events (see MAX_GROUPS). Each
+   * caller gets the answer for its own events, as `ingest` would give it.
    */
   const groups = new Map<string, { queue: Array<{ inputs: readonly unknown[]; requestId: string; done: (r: IngestSummary | Error) => void }>; running: number }>()
   function drain (sourceId: string): void {
     const g = groups.get(sourceId)
     if (g === undefined) return
-    while (g.running < GROUP_CONCURRENCY && g.queue.length > 0) {
+    const waiting = (): number => g.queue.reduce((n, call) => n + call.inputs.length, 0)
+    while (g.queue.length > 0 && (g.running === 0 || (g.running < MAX_GROUPS && waiting() >= PARALLEL_GROUP_EVENTS))) {
       const taken: typeof g.queue = []
       let n = 0
       while (g.queue.length > 0 && (taken.length === 0 || n + g.queue[0]!.inputs.length <= MAX_GROUP_EVENTS)) {
@@ -485,7 +510,7 @@ export function createIngestService (deps: IngestDeps) {
           }
           // a failure of the group is not every request's: store each request again on its own (with the same
           // attempt ids, so what the group stored counts as accepted), and only the ones that fail again fail
-          await mapLimit(taken, GROUP_CONCURRENCY, async (call, i) => {
+          await mapLimit(taken, RETRY_CONCURRENCY, async (call, i) => {
             try {
               call.done(await ingest(call.inputs, { sourceId, requestId: call.requestId, attemptIds: attemptsOf[i] }))
             } catch (e) {
