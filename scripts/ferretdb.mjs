@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1+sjson-decode-1+sjson-encode-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1+sjson-decode-1+sjson-encode-1+update-many-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -48,6 +48,7 @@ export function patchSource (src) {
   patchWriteQueue(src)
   patchSjsonDecode(src)
   patchSjsonEncode(src)
+  patchUpdateMany(src)
 }
 
 /**
@@ -616,6 +617,39 @@ export function patchSjsonEncode (src) {
       '// marshalSlow is FerretDB\'s own encoder of the top-level document (see Marshal in sjson_encode.go).\n// It encodes given document fields and set its schema in the field $s.\nfunc marshalSlow(d *types.Document) ([]byte, error) {'],
   ])
   copyFileSync(join(PATCH_FILES, 'sjson_encode.go'), join(src, 'internal', 'handler', 'sjson', 'sjson_encode.go'))
+}
+
+/**
+ * FerretDB 1.24.2 applies an update to the documents its query found one at a time, and writes each changed document
+ * in a write transaction of its own: an `updateMany` of 1,000 ledger entries by `_id` (making a scoring batch's entries
+ * visible) was 1,000 transactions, each waiting its turn for the database's one write lock, and cost twice what
+ * inserting them had. The patch keeps the documents an update (not a find-and-modify, which returns the document it
+ * wrote) changed and writes them 1,000 to a transaction. The documents are applied and counted as before; what was
+ * changed before a failure is written before the error is returned, as it had been one by one.
+ */
+export function patchUpdateMany (src) {
+  editSource(src, 'internal/handler/common/update.go', [
+    ['\tresult := new(UpdateResult)\n\n\tisFindAndModify := (strings.ToLower(cmd) == "findandmodify")\n',
+      '\tresult := new(UpdateResult)\n\n\tisFindAndModify := (strings.ToLower(cmd) == "findandmodify")\n\n' +
+      '\t// documents changed and not yet written: written together, up to updateWriteBatch to a transaction\n' +
+      '\tvar changed []*types.Document\n\tflush := func() error {\n\t\tif len(changed) == 0 {\n\t\t\treturn nil\n\t\t}\n\n' +
+      '\t\tdocs := changed\n\t\tchanged = nil\n\t\t_, err := c.UpdateAll(ctx, &backends.UpdateAllParams{Docs: docs})\n\n\t\treturn err\n\t}\n'],
+    ['\t\t_, doc, err := iter.Next()\n\t\tif err != nil {\n\t\t\tif !errors.Is(err, iterator.ErrIteratorDone) {\n\t\t\t\treturn nil, lazyerrors.Error(err)\n\t\t\t}\n',
+      '\t\t_, doc, err := iter.Next()\n\t\tif err != nil {\n\t\t\tif !errors.Is(err, iterator.ErrIteratorDone) {\n\t\t\t\t_ = flush()\n\n\t\t\t\treturn nil, lazyerrors.Error(err)\n\t\t\t}\n'],
+    ['\t\t\tif !upsert {\n\t\t\t\treturn result, nil\n\t\t\t}\n',
+      '\t\t\tif !upsert {\n\t\t\t\tif err = flush(); err != nil {\n\t\t\t\t\treturn nil, lazyerrors.Error(err)\n\t\t\t\t}\n\n\t\t\t\treturn result, nil\n\t\t\t}\n'],
+    ['\t\tif err != nil {\n\t\t\treturn nil, lazyerrors.Error(err)\n\t\t}\n\n\t\tif !doc.Has("_id") {',
+      '\t\tif err != nil {\n\t\t\t_ = flush()\n\n\t\t\treturn nil, lazyerrors.Error(err)\n\t\t}\n\n\t\tif !doc.Has("_id") {'],
+    ['\t\tif err = doc.ValidateData(); err != nil {\n\t\t\treturn nil, lazyerrors.Error(err)\n\t\t}\n',
+      '\t\tif err = doc.ValidateData(); err != nil {\n\t\t\t_ = flush()\n\n\t\t\treturn nil, lazyerrors.Error(err)\n\t\t}\n'],
+    ['\t\t} else if modified {\n\t\t\t_, err := c.UpdateAll(ctx, &backends.UpdateAllParams{Docs: []*types.Document{doc}})\n',
+      '\t\t} else if modified && !isFindAndModify {\n\t\t\tchanged = append(changed, doc)\n\t\t\tif len(changed) >= updateWriteBatch {\n' +
+      '\t\t\t\tif err = flush(); err != nil {\n\t\t\t\t\treturn nil, lazyerrors.Error(err)\n\t\t\t\t}\n\t\t\t}\n\n\t\t\tresult.Modified.Count++\n' +
+      '\t\t} else if modified {\n\t\t\t_, err := c.UpdateAll(ctx, &backends.UpdateAllParams{Docs: []*types.Document{doc}})\n'],
+    ['// processFilterEqualityCondition copies the fields with equality condition from filter to doc.\n',
+      '// updateWriteBatch is the most changed documents an update writes in one transaction (see UpdateDocument).\nconst updateWriteBatch = 1000\n\n' +
+      '// processFilterEqualityCondition copies the fields with equality condition from filter to doc.\n'],
+  ])
 }
 
 /** Makes a copied module tree (read-only in Go's module cache) writable, so it can be patched and removed. */
