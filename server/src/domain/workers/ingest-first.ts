@@ -2,7 +2,8 @@
 // first for a bounded time. Scoring a lead costs about the same whether it has one new event or several (the lead's
 // commit, its ledger and index writes), so a lead scored after its next events have arrived is scored once for
 // them all. On the scoring bench (20,000 events over 10,000 leads, each lead's second event half the stream after
-// its first) scoring while the burst was stored committed 17,000 leads; letting the burst go first, 10,000.
+// its first) scoring while the burst was stored made 17,162 lead commits, where scoring after it makes 10,000;
+// letting the burst go first for up to 5 s took the stream from 777-792 to 918-1,043 events/s.
 // Bounded both ways: only a backlog of `backlog` leads or more defers (a trickle is scored at once, as live updates
 // need), and a backlog defers for at most `yieldMs` from when it formed, after which scoring runs at full speed
 // until it has caught up, so a sustained overload is never starved.
