@@ -46,8 +46,9 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
   // where the marker poll goes on from: a page of leads that keep failing must not hide the markers after them
   let pollFrom = ''
   const ingestFirst = createIngestFirst({
-    yieldMs: deps.ingestBusy !== undefined ? deps.yieldMs ?? 0 : 0,
+    yieldMs: deps.yieldMs ?? 0,
     backlog: Math.max(MIN_BACKLOG, deps.batchLeads * deps.concurrency),
+    // without a way to tell, ingest is never busy, so nothing defers
     ingestBusy: deps.ingestBusy ?? (() => false),
   })
 
