@@ -3,7 +3,8 @@
 // the batch to be finalized by a later run.
 import t from 'tap'
 import { AUTH, buildTestApp, postEvents, unfinishLastBatch, waitForScoring } from '../helpers/harness.js'
-import { carriedLedger, toCarried } from '../../server/src/domain/scoring/carried-ledger.js'
+import { Binary } from 'mongodb'
+import { carriedEntries, carriedLedger, packCarried, toCarried } from '../../server/src/domain/scoring/carried-ledger.js'
 import { initialState } from '../../server/src/domain/scoring/model.js'
 import { leadIdOf } from '../../server/src/domain/ids.js'
 import type { LedgerDoc } from '../../server/src/domain/types.js'
@@ -19,6 +20,25 @@ t.test('an entry is carried without the state it shares with the lead, and read 
   t.same(carriedLedger({}, state), [], 'a batch whose entries were inserted before its commit carries none')
 })
 
+t.test('carried entries are packed in one binary value and read back as they were', async (t) => {
+  const state = { ...initialState({}), total: 20, engagement: 20, lastActivityAt: 1767225600000 }
+  const entry = {
+    _id: 'ld_x~bt:0', leadId: 'ld_x', kind: 'event', eventId: 'ld_x-000000001', eventType: 'page_view', seq: 1, ord: 'o1',
+    occurredAt: new Date('2026-01-05T09:00:00Z'), before: { total: 0, engagement: 0, fit: 0, intent: 0 },
+    after: { total: 20.5, engagement: 20.5, fit: 0, intent: 0 }, delta: 20.5, reasons: [{ ruleId: 'r', note: 'é "quoted"' }],
+    rulesetVersion: 3, batch: 'ld_x~bt', committed: true, superseded: false, createdAt: new Date('2026-01-05T09:00:01Z'), state,
+  } as unknown as LedgerDoc
+  const packed = packCarried([entry, toCarried({ ...entry, _id: 'ld_x~bt:1' }, state)])
+  t.ok(packed instanceof Binary, 'one binary value')
+  const back = carriedEntries({ ledger: packed })
+  t.same(back[0], entry, 'dates, fractions, text and the state come back as they went in')
+  t.ok(back[0]!.occurredAt instanceof Date, 'a date stays a date')
+  t.notOk('state' in back[1]!, 'an entry carried without its state stays without')
+  t.same(carriedLedger({ ledger: packed }, state).map((e) => e.state), [state, state])
+  t.same(carriedEntries({ ledger: [entry] }), [entry], 'a batch committed before entries were packed carries an array, read as is')
+  t.same(carriedEntries({}), [])
+})
+
 t.test('the lead carries its last entry once; the stored entry, also one a later run finalizes, has the state', async (t) => {
   const { app, db } = await buildTestApp(t)
   const email = 'carried@example.com'
@@ -27,7 +47,8 @@ t.test('the lead carries its last entry once; the stored entry, also one a later
   t.equal((await postEvents(app, { events: [{ lead: { email }, type: 'form_submit', occurredAt: at(9) }] })).statusCode, 202)
   await waitForScoring(db)
   const lead = (await db.c.leads.findOne({ _id: leadId }))!
-  const carried = lead.lastBatch!.ledger!
+  t.ok(lead.lastBatch!.ledger instanceof Binary, 'the lead document carries its entries packed')
+  const carried = carriedEntries(lead.lastBatch!)
   t.equal(carried.length, 1)
   t.notOk('state' in carried[0]!, 'the carried entry leaves its state to the lead')
   const stored = (await db.c.scoreHistory.findOne({ _id: carried[0]!._id }))!
@@ -46,5 +67,5 @@ t.test('the lead carries its last entry once; the stored entry, also one a later
   const after = (await db.c.leads.findOne({ _id: leadId }))!
   t.equal(after.rev, 2, 'and scored the new event')
   const res = await app.inject({ url: `/v1/leads/${leadId}/history?order=asc`, headers: AUTH })
-  t.same(res.json<{ items: Array<{ id: string }> }>().items.map((e) => e.id), [stored._id, after.lastBatch!.ledger![0]!._id], 'the history shows both entries')
+  t.same(res.json<{ items: Array<{ id: string }> }>().items.map((e) => e.id), [stored._id, carriedEntries(after.lastBatch!)[0]!._id], 'the history shows both entries')
 })

@@ -1,4 +1,5 @@
 import type { RuleProperties } from 'json-rules-engine'
+import type { Binary } from 'mongodb'
 import type { ActivityView, PredictiveScore } from '../contracts/index.js'
 
 /** Scoring dimensions; the total is their sum, kept within the ruleset's caps and floors. */
@@ -119,9 +120,10 @@ export interface LeadBatch {
   /**
    * A small batch's ledger entries, carried by the commit itself and inserted (already `committed: true`) when the
    * batch is finalized; absent when the entries were inserted uncommitted before the commit (large batches). The last
-   * entry leaves out its `state` when that is the lead's own (committed with it): see `carriedLedger`.
+   * entry leaves out its `state` when that is the lead's own (committed with it). Packed in one BSON binary value
+   * (a plain array in batches committed before they were packed): read them with `carriedEntries`/`carriedLedger`.
    */
-  ledger?: CarriedEntry[]
+  ledger?: CarriedEntry[] | Binary
   /**
    * The `_id` of the revision claim this batch committed under (in `locks`), kept until the batch is finalized: while
    * it is there the batch is unfinished. Absent on batches committed before claims were kept so.

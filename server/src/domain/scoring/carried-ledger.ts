@@ -1,6 +1,10 @@
 // A small scoring batch carries its ledger entries in the lead's commit (`LeadBatch.ledger`) until finalize inserts
 // them. The last entry's state is the lead's new state, which the same commit stores, so it is carried once: the
 // entry leaves it out and these helpers put it back wherever carried entries are read.
+// The entries travel packed, as one BSON binary value: no query reads inside them, and the embedded database stores
+// a structured value with a type schema per field and per array element, which made the carried entries over a third
+// of every lead document it read and rewrote. Batches committed before they were packed carry a plain array.
+import { BSON, Binary } from 'mongodb'
 import type { CarriedEntry, LeadBatch, LedgerDoc, ScoreState } from '../types.js'
 
 /** The entry as carried: without its state when that is `leadState` (the state the batch commits on the lead). */
@@ -10,7 +14,20 @@ export function toCarried (e: LedgerDoc, leadState: ScoreState): CarriedEntry {
   return rest
 }
 
+/** The entries a commit carries, packed as `LeadBatch.ledger` stores them. */
+export function packCarried (entries: readonly CarriedEntry[]): Binary {
+  return new Binary(BSON.serialize({ entries }))
+}
+
+/** A batch's carried entries as carried (the last one may lack its state): none when it carries none. */
+export function carriedEntries (batch: Pick<LeadBatch, 'ledger'>): CarriedEntry[] {
+  const l = batch.ledger
+  if (l === undefined) return []
+  if (Array.isArray(l)) return l
+  return (BSON.deserialize(l.buffer.subarray(0, l.position)) as { entries: CarriedEntry[] }).entries
+}
+
 /** A batch's carried entries in full; `leadState` is the lead's state as that batch committed it. */
 export function carriedLedger (batch: Pick<LeadBatch, 'ledger'>, leadState: ScoreState): LedgerDoc[] {
-  return (batch.ledger ?? []).map((e) => e.state === undefined ? { ...e, state: leadState } : e as LedgerDoc)
+  return carriedEntries(batch).map((e) => e.state === undefined ? { ...e, state: leadState } : e as LedgerDoc)
 }

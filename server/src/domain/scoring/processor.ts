@@ -11,7 +11,7 @@ import type { IdentityService } from '../identity.js'
 import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline.js'
 import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
-import { carriedLedger, toCarried } from './carried-ledger.js'
+import { carriedLedger, packCarried, toCarried } from './carried-ledger.js'
 import { batchTokenOf, eventIdOf, ledgerRangeOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
 import { together } from '../../lib/together.js'
@@ -535,7 +535,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       // the last entry's state is the lead's new state, which the commit stores anyway: carried once, not twice (it is
       // most of an entry, and the lead document is read and rewritten at every batch)
       const last = entries[entries.length - 1]!
-      batch.ledger = entries.map((e) => e === last ? toCarried(e, state) : e)
+      batch.ledger = packCarried(entries.map((e) => e === last ? toCarried(e, state) : e))
     }
     // Crossings go with the commit (in lastBatch), so a crash before they reach the outbox loses none: the next run
     // finalizes the batch again. The receivers' view moves with the commit unless a bulk re-score holds notifications.
