@@ -3,6 +3,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, postEvents, waitForScoring, AUTH } from '../helpers/harness.js'
+import { loadState } from '../../server/src/domain/scoring/stored-state.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -154,7 +155,7 @@ t.test('limits, multipliers, once, set and reset: live scoring, the dry run and 
     const deltas = hist.filter((x) => x.superseded !== true).sort((a, b) => a.occurredAt < b.occurredAt ? -1 : a.occurredAt > b.occurredAt ? 1 : 0).map((x) => x.delta)
     t.same(deltas, c.deltas, `${c.name}: live ledger per event`)
     // the stored state stays bounded: a windowed limit keeps its last `count` firing times
-    const fired = (lead.state?.fired ?? {}) as Record<string, { n: number; recent: number[] }>
+    const fired = loadState(lead.state).fired
     for (const [rule, f] of Object.entries(fired)) t.ok(f.recent.length <= 101, `${c.name}: ${rule} keeps ${f.recent.length} firing times`)
 
     const byLead = await send(app, 'POST', '/v1/rulesets/dry-run', { leadId: lead._id })

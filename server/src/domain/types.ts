@@ -40,6 +40,17 @@ export interface ScoreState extends ScoreParts {
   fitAttributes?: Record<string, unknown>
 }
 
+/** The parts of a score state kept packed when stored (see `StoredState`). */
+export type PackedStateField = 'fired' | 'entered' | 'activity' | 'fitHeld' | 'fitAttributes'
+
+/**
+ * A score state as a lead or ledger entry stores it: the scores, stage, grade and decay fields as they are, the rest
+ * (rule firings, stage entries, activity, fit) in `packed`, one BSON binary value that `loadState` unpacks. States
+ * stored before they were packed hold every field and no `packed`; the type leaves those fields out so that nothing
+ * reads them but `loadState`.
+ */
+export type StoredState = Omit<ScoreState, PackedStateField> & { packed?: Binary }
+
 /** A prediction as stored on the lead and on the ledger entry of the event it followed. */
 export interface StoredPrediction extends PredictiveScore {
   /** Event time of the prediction point. */
@@ -74,7 +85,7 @@ export interface LeadDoc {
   lastSeq: number
   lastOrd: string | null
   rev: number
-  state: ScoreState
+  state: StoredState
   lastBatch: LeadBatch | null
   /** When set, the next worker run replays every event with a canonical key above this one (full re-score: ''). */
   rescoreFrom: string | null
@@ -132,7 +143,7 @@ export interface LeadBatch {
 }
 
 /** A ledger entry carried in a lead's `lastBatch`, whose state may be the lead's own (then left out). */
-export type CarriedEntry = Omit<LedgerDoc, 'state'> & { state?: ScoreState }
+export type CarriedEntry = Omit<LedgerDoc, 'state'> & { state?: StoredState }
 
 /** A stage or grade change found in a scoring batch, with its identity in the lead's canonical history. */
 export interface Crossing {
@@ -210,7 +221,7 @@ export interface LedgerDoc {
   after: ScoreParts
   delta: number
   reasons: Reason[]
-  state: ScoreState
+  state: StoredState
   rulesetVersion: number
   /** `<offer id>@<version>` of the active offer the rules read, when one was active. */
   offer?: string

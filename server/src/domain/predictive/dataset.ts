@@ -5,6 +5,7 @@ import type { Collections } from '../../infra/db.js'
 import type { LeadDoc, RulesetSettings } from '../types.js'
 import { mapEventType } from '../rulesets/ruleset-service.js'
 import { ADJUSTMENT_TYPE, DECAY_TICK_TYPE, MANUAL_SOURCE, SYSTEM_SOURCE } from '../scoring/pipeline.js'
+import { loadState } from '../scoring/stored-state.js'
 import { decodeKeys } from '../../lib/keys.js'
 import { foldActivity, type ActivityState } from './activity.js'
 import { normalizeValue, type FeatureInput } from './features.js'
@@ -215,7 +216,7 @@ export async function loadDataset (c: Collections, opts: LoadOptions): Promise<{
 export function currentInput (lead: Pick<LeadDoc, 'attributes' | 'state' | 'scores' | 'lastEventAt'>, now: number): FeatureInput {
   return {
     attributes: decodeKeys(lead.attributes ?? {}),
-    activity: lead.state?.activity ?? null,
+    activity: lead.state != null ? loadState(lead.state).activity ?? null : null,
     scores: { engagement: lead.scores?.engagement ?? 0, fit: lead.scores?.fit ?? 0, intent: lead.scores?.intent ?? 0 },
     at: lead.lastEventAt?.getTime() ?? now,
   }

@@ -5,10 +5,10 @@
 // a structured value with a type schema per field and per array element, which made the carried entries over a third
 // of every lead document it read and rewrote. Batches committed before they were packed carry a plain array.
 import { BSON, Binary } from 'mongodb'
-import type { CarriedEntry, LeadBatch, LedgerDoc, ScoreState } from '../types.js'
+import type { CarriedEntry, LeadBatch, LedgerDoc, StoredState } from '../types.js'
 
 /** The entry as carried: without its state when that is `leadState` (the state the batch commits on the lead). */
-export function toCarried (e: LedgerDoc, leadState: ScoreState): CarriedEntry {
+export function toCarried (e: LedgerDoc, leadState: StoredState): CarriedEntry {
   if (e.state !== leadState && JSON.stringify(e.state) !== JSON.stringify(leadState)) return e
   const { state: _state, ...rest } = e
   return rest
@@ -28,6 +28,6 @@ export function carriedEntries (batch: Pick<LeadBatch, 'ledger'>): CarriedEntry[
 }
 
 /** A batch's carried entries in full; `leadState` is the lead's state as that batch committed it. */
-export function carriedLedger (batch: Pick<LeadBatch, 'ledger'>, leadState: ScoreState): LedgerDoc[] {
+export function carriedLedger (batch: Pick<LeadBatch, 'ledger'>, leadState: StoredState): LedgerDoc[] {
   return carriedEntries(batch).map((e) => e.state === undefined ? { ...e, state: leadState } : e as LedgerDoc)
 }

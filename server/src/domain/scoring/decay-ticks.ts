@@ -10,6 +10,7 @@ import { newId } from '../../lib/ids.js'
 import { applyDecay } from './model.js'
 import { DECAY_TICK_TYPE, SYSTEM_SOURCE } from './pipeline.js'
 import { decaySettingsKey, type DecaySchedule } from './decay-schedule.js'
+import { loadState } from './stored-state.js'
 
 export interface DecayTickDeps {
   c: Collections
@@ -56,7 +57,7 @@ export function createDecayTicker (deps: DecayTickDeps) {
       const keys = await schedule.dueBy(at.getTime(), after, PAGE)
       if (keys.length === 0) break
       after = keys[keys.length - 1]!
-      const leads = new Map((await findByIds<LeadDoc, Pick<LeadDoc, '_id' | 'email' | 'externalId' | 'state'>>(c.leads, keys.map((k) => k.slice(17)), { email: 1, externalId: 1, state: 1 })).map((l) => [l._id, l]))
+      const leads = new Map((await findByIds<LeadDoc, Pick<LeadDoc, '_id' | 'email' | 'externalId' | 'state'>>(c.leads, keys.map((k) => k.slice(17)), { email: 1, externalId: 1, state: 1 })).map((l) => [l._id, { ...l, state: loadState(l.state) }]))
       const due = await schedule.check(keys, new Map([...leads].map(([id, l]) => [id, l.state])), rs.settings)
       const events: unknown[] = []
       for (const id of due) {

@@ -1,7 +1,7 @@
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { duplicateWriteErrors, findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
-import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction } from '../types.js'
+import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction, StoredState } from '../types.js'
 import type { PredictiveScore } from '../../contracts/index.js'
 import { decodeKeys } from '../../lib/keys.js'
 import type { LockService } from '../locks.js'
@@ -12,6 +12,7 @@ import { DECAY_TICK_TYPE, SYSTEM_SOURCE, type ScoringPipeline } from './pipeline
 import { initialState, partsOf, gradeFor, intentLabelFor } from './model.js'
 import { newId } from '../../lib/ids.js'
 import { carriedLedger, packCarried, toCarried } from './carried-ledger.js'
+import { loadState, storeState } from './stored-state.js'
 import { batchTokenOf, eventIdOf, ledgerRangeOf } from '../ids.js'
 import { enteredCount, gradeOf, notificationIdOf, trackCrossings } from '../webhooks/crossings.js'
 import { together } from '../../lib/together.js'
@@ -98,7 +99,7 @@ interface FinalizeItem {
   lead: Pick<LeadDoc, '_id' | 'key' | 'rev' | 'ledgerKeyed'>
   batch: LeadBatch
   /** The lead's state as the batch committed it (what a carried entry without a state stands for). */
-  state: ScoreState
+  state: StoredState
   prior?: PriorEntry[] | undefined
 }
 
@@ -418,13 +419,13 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       replayFrom = minNewOrd
       reason = `rescored: late event ${sorted[0]!._id}`
     }
-    if (replayFrom === null) return { replayFrom, reason, state: lead.state, supersedeFrom: null, events: sorted, replayed: 0 }
+    if (replayFrom === null) return { replayFrom, reason, state: loadState(lead.state), supersedeFrom: null, events: sorted, replayed: 0 }
     // Restore the state from the last checkpoint before the replay point and replay only the suffix after it: found
     // by `_id` when the checkpoint is in the last batch, else by a query (which FerretDB answers by a collection read).
     const recent = replayFrom !== '' && lead.rescoreFrom == null ? await recentCheckpoint(lead, replayFrom) : null
     if (recent !== null) {
       return {
-        replayFrom, reason, state: recent.checkpoint.state, supersedeFrom: recent.checkpoint.ord, supersedeIds: recent.supersedeIds,
+        replayFrom, reason, state: loadState(recent.checkpoint.state), supersedeFrom: recent.checkpoint.ord, supersedeIds: recent.supersedeIds,
         events: [...recent.older, ...sorted].sort(byOrd), replayed: recent.older.length,
       }
     }
@@ -442,7 +443,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const older = history !== undefined && supersedeFrom === '' ? history : deps.scansQueries !== true
       ? await c.events.find({ leadId: lead._id, seq: { $lte: lead.lastSeq }, ord: { $gt: supersedeFrom } }).toArray()
       : lead.lastSeq < 1 ? [] : (await c.events.find({ _id: { $gte: eventIdOf(lead._id, 1), $lte: eventIdOf(lead._id, lead.lastSeq) } } as never).toArray()).filter((e) => e.ord > supersedeFrom)
-    return { replayFrom, reason, state: checkpoint?.state ?? initialState(settings), supersedeFrom, events: [...older, ...sorted].sort(byOrd), replayed: older.length }
+    return { replayFrom, reason, state: checkpoint !== null ? loadState(checkpoint.state) : initialState(settings), supersedeFrom, events: [...older, ...sorted].sort(byOrd), replayed: older.length }
   }
 
   /**
@@ -468,7 +469,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const { replayFrom, reason, supersedeFrom, events } = plan
     let state = plan.state
 
-    const beforeParts = { ...partsOf(lead.state), stage: lead.state.stage }
+    const leadState = loadState(lead.state)
+    const beforeParts = { ...partsOf(leadState), stage: leadState.stage }
     const entries: LedgerDoc[] = []
     const unmapped: string[] = []
     const crossings: Crossing[] = []
@@ -499,7 +501,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       entries.push({
         _id: `${token}:${entries.length}`, leadId: lead._id, kind: ev.sourceId === 'manual' ? 'adjustment' : 'event', eventId: ev._id, eventType: out.type,
         seq: ev.seq, ord: ev.ord, occurredAt: ev.occurredAt, before, after, delta: after.total - before.total, reasons: out.reasons,
-        state, rulesetVersion: ruleset.version, batch: token, committed: false, superseded: false, createdAt: created,
+        state: storeState(state), rulesetVersion: ruleset.version, batch: token, committed: false, superseded: false, createdAt: created,
         ...(ruleset.offer?.ref != null ? { offer: ruleset.offer.ref } : {}),
         ...(pred !== null ? { predictive: pred } : {}),
       })
@@ -530,17 +532,18 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     if (typeof profile.externalId === 'string' && lead.key.startsWith('email:')) batch.alias = profile.externalId
     // A small batch carries its entries in the commit, so no write has to make them visible afterwards (one update
     // per entry saved); a large one inserts them uncommitted before the commit, so the lead document stays small.
+    const storedState = storeState(state)
     if (entries.length > 0 && entries.length <= INLINE_ENTRIES && JSON.stringify(entries).length <= INLINE_BYTES) {
       for (const e of entries) e.committed = true
       // the last entry's state is the lead's new state, which the commit stores anyway: carried once, not twice (it is
       // most of an entry, and the lead document is read and rewritten at every batch)
       const last = entries[entries.length - 1]!
-      batch.ledger = packCarried(entries.map((e) => e === last ? toCarried(e, state) : e))
+      batch.ledger = packCarried(entries.map((e) => e === last ? toCarried(e, storedState) : e))
     }
     // Crossings go with the commit (in lastBatch), so a crash before they reach the outbox loses none: the next run
     // finalizes the batch again. The receivers' view moves with the commit unless a bulk re-score holds notifications.
     const grade = gradeFor(state.fit, ruleset.settings)
-    const view = lead.notified ?? { stage: lead.state.stage, grade: gradeOf(lead.state, ruleset.settings) }
+    const view = lead.notified ?? { stage: leadState.stage, grade: gradeOf(leadState, ruleset.settings) }
     let notified: { stage: string; grade: string } | undefined
     if (deps.notifier !== undefined) {
       const after = { stage: state.stage, grade }
@@ -554,7 +557,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       if (heldBy === null) notified = after
     }
     const set: Record<string, unknown> = {
-      state, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
+      state: storedState, score: state.total, 'scores.engagement': state.engagement, 'scores.fit': state.fit, 'scores.intent': state.intent,
       stage: state.stage, grade, intentLabel: intentLabelFor(state.intent, ruleset.settings), lastSeq, lastOrd, lastBatch: batch, rescoreFrom: null,
       lastScoredAt: created, rulesetVersion: ruleset.version, updatedAt: created, lastEventAt, nextSeq: lastSeq,
       sources: [...sources], ...profile, ...(notified !== undefined ? { notified } : {}),
@@ -572,7 +575,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       return due === null ? null : decayKeyOf(due, lead._id)
     }
     return {
-      lead, token, entries, batch, set, decayKey: { before: lead.rev > 0 ? decayKey(lead.state) : null, after: decayKey(state) },
+      lead, token, entries, batch, set, decayKey: { before: lead.rev > 0 ? decayKey(leadState) : null, after: decayKey(state) },
       change: { before: counted ? summaryOf(lead) : null, after: summaryOf(afterSet(lead, set)) },
       scored: newEvents.map((e) => ({ occurredAt: e.occurredAt, type: e.type })),
       committed: {
@@ -637,7 +640,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     }
     await discard(runs.filter((r) => !committed.includes(r)))
-    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch, state: r.set.state as ScoreState, prior: r.prior }))
+    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch, state: r.set.state as StoredState, prior: r.prior }))
     await showLedger(done)
     for (const r of committed) deps.onVisible?.(r.committed)
     const failed = ready.filter((r) => !committed.includes(r))

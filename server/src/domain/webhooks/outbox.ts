@@ -6,6 +6,7 @@ import { duplicateWriteErrors, findByIds, insertIgnoringDuplicates, isDuplicateK
 import type { BatchNotify, Crossing, LeadDoc, NotificationDoc, NotificationHoldDoc, NotificationType } from '../types.js'
 import { newId } from '../../lib/ids.js'
 import { notificationIdOf, enteredCount, type CrossingKind } from './crossings.js'
+import { loadState } from '../scoring/stored-state.js'
 
 const KINDS: readonly CrossingKind[] = ['stage', 'grade']
 const TYPE_OF: Record<CrossingKind, NotificationType> = { stage: 'lead.stage_changed', grade: 'lead.grade_changed' }
@@ -286,7 +287,7 @@ export function createOutbox (deps: OutboxDeps) {
   }
 
   async function releaseCorrection (lead: LeadDoc, kind: CrossingKind, from: string, to: string, holdId: string): Promise<void> {
-    const n = enteredCount(lead.state, kind, to)
+    const n = enteredCount(loadState(lead.state), kind, to)
     const id = notificationIdOf(lead._id, kind, to, n, `h-${holdId}`)
     const doc: NotificationDoc = {
       _id: id, leadId: lead._id, type: TYPE_OF[kind], kind, origin: 'correction', from, to, n, occurredAt: lead.lastEventAt ?? now(),
