@@ -5,6 +5,7 @@ import t from 'tap'
 import { Binary } from 'mongodb'
 import { applyContributions, initialState } from '../../server/src/domain/scoring/model.js'
 import { loadState, storeState } from '../../server/src/domain/scoring/stored-state.js'
+import { carriedEntries } from '../../server/src/domain/scoring/carried-ledger.js'
 import { leadIdOf } from '../../server/src/domain/ids.js'
 import { buildTestApp, postEvents, waitForScoring } from '../helpers/harness.js'
 import type { ScoreState, StoredState } from '../../server/src/domain/types.js'
@@ -55,4 +56,35 @@ t.test('scoring stores packed states on the lead and its ledger entries; the dat
   for (const e of entries) t.ok(e.state.packed instanceof Binary, `entry ${e._id}: packed`)
   const last = entries.sort((a, b) => a.ord < b.ord ? -1 : 1).at(-1)!
   t.same(loadState(last.state), state, 'the last entry holds the lead\'s state')
+})
+
+t.test('a lead stored before states were packed scores on, late events included, as one stored packed', async (t) => {
+  const { db, app } = await buildTestApp(t)
+  const at = (h: number): string => new Date(Date.UTC(2026, 0, 5, h)).toISOString()
+  const types = ['page_view', 'email_open', 'form_submit', 'page_view']
+  const send = async (email: string, hours: number[]): Promise<void> => {
+    const events = hours.map((h) => ({ lead: { email }, type: types[h % types.length]!, occurredAt: at(h) }))
+    t.equal((await postEvents(app, { events })).statusCode, 202)
+    await waitForScoring(db)
+  }
+  const legacy = 'legacy@example.com'
+  const control = 'control@example.com'
+  for (const email of [legacy, control]) await send(email, [2, 4, 6])
+  // the legacy lead as an older version stored it: every state whole, the carried entries a plain array
+  const id = leadIdOf(`email:${legacy}`)
+  const lead = (await db.c.leads.findOne({ _id: id }))!
+  const batch = lead.lastBatch!
+  const plainBatch = batch.ledger === undefined ? batch : { ...batch, ledger: carriedEntries(batch).map((e) => e.state === undefined ? e : { ...e, state: loadState(e.state) }) }
+  await db.c.leads.updateOne({ _id: id }, { $set: { state: loadState(lead.state) as never, lastBatch: plainBatch as never } })
+  for (const e of await db.c.scoreHistory.find({ leadId: id }).toArray()) await db.c.scoreHistory.updateOne({ _id: e._id }, { $set: { state: loadState(e.state) as never } })
+  t.notOk('packed' in (await db.c.leads.findOne({ _id: id }))!.state, 'the lead holds a whole state')
+
+  for (const email of [legacy, control]) await send(email, [3]) // late: replays from a checkpoint stored whole
+  for (const email of [legacy, control]) await send(email, [8])
+  const [a, b] = await Promise.all([legacy, control].map(async (email) => (await db.c.leads.findOne({ _id: leadIdOf(`email:${email}`) }))!))
+  t.ok(a!.state.packed instanceof Binary, 'its next commit stored the state packed')
+  t.same(loadState(a!.state), loadState(b!.state), 'the same state as a lead that was never stored whole')
+  t.equal(a!.score, b!.score)
+  const deltas = async (leadId: string): Promise<number[]> => (await db.c.scoreHistory.find({ leadId, superseded: false }).toArray()).sort((x, y) => x.ord < y.ord ? -1 : 1).map((e) => e.delta)
+  t.same(await deltas(a!._id), await deltas(b!._id), 'and the same visible ledger')
 })
