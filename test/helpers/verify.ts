@@ -3,6 +3,7 @@ import type { Database } from '../../server/src/infra/db.js'
 import type { EventDoc } from '../../server/src/domain/types.js'
 import { createEventStatus } from '../../server/src/domain/events/event-status.js'
 import { scoreModel, tieBreak, type GenEvent, type ModelEvent, type ModelResult } from './model.js'
+import { unpackProperties } from '../../server/src/domain/events/stored-properties.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 interface Tap {
@@ -41,7 +42,7 @@ export async function verifyLeads (t: Tap, get: Get, db: Database, gen: readonly
     const byN = new Map<number, EventDoc>()
     let dupN = 0
     for (const e of stored) {
-      const n = (e.properties as { n?: number }).n!
+      const n = (unpackProperties(e.properties) as { n?: number }).n!
       if (byN.has(n)) dupN++
       byN.set(n, e)
     }

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, AUTH, postEvents, waitForScoring } from '../helpers/harness.js'
 import { ensureModel, loadIntentFixtures } from '../helpers/intent.js'
+import { unpackProperties } from '../../server/src/domain/events/stored-properties.js'
 
 const { offer, leads } = loadIntentFixtures()
 
@@ -107,7 +108,8 @@ t.test('with no model configured the status says so and the rule fallback classi
   t.match(intent, { intent: 'High', provider: 'rules-fallback', model: 'icp-rules-1', fallbackReason: /no model is configured/, reasons: ['Decision-maker role (CTO)', 'Target industry (FinTech)', 'Complete profile'] })
   await waitForScoring(db)
   const event = await db.c.events.findOne({ leadId: id!, type: 'intent_classified' })
-  t.match(event, { sourceId: 'intent', properties: { intent: 'High', provider: 'rules-fallback', offerVersion: 1 } })
+  t.match(event, { sourceId: 'intent' })
+  t.match(unpackProperties(event?.properties), { intent: 'High', provider: 'rules-fallback', offerVersion: 1 })
   // the ledger entry says it was the rule fallback, and why, next to the fallback's reasons
   const history = await call(app, 'GET', `/v1/leads/${id!}/history`)
   const entry = (history.body.items as Array<{ eventId: string; reasons: Array<{ ruleId: string; points: number; note: string }> }>).find((e) => e.eventId === event?._id)

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApp, waitForScoring, postEvents, AUTH } from '../helpers/harness.js'
 import { upload } from '../helpers/upload-client.js'
+import { packProperties, unpackProperties } from '../../server/src/domain/events/stored-properties.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -265,7 +266,8 @@ t.test('the Buying intent template scores uploaded leads against the active offe
   t.match(byName.get('di'), { aiIntent: 'Low', aiReasons: 'An intern', score: '30', label: 'Low' })
   t.same(rows.map((r) => Number(r[10])), [100, 50, 50, 30, 30], 'highest score first')
   // the reasons are the ledger entry's: what the event says now does not change them
-  await db.c.events.updateOne({ _id: posted[0]! }, { $set: { 'properties.reasons': ['edited after scoring'] } })
+  const edited = (await db.c.events.findOne({ _id: posted[0]! }))!
+  await db.c.events.updateOne({ _id: edited._id }, { $set: { properties: packProperties({ ...unpackProperties(edited.properties), reasons: ['edited after scoring'] }) } })
   const again = parseCsv((await send(app, 'GET', '/v1/exports/intent')).text)
   t.equal(again.find((r) => r[3] === 'Ada Lovelace')![13], 'Runs engineering at a SaaS company | =HYPERLINK("http://x")', 'the export reads the reasons from the ledger entry')
 

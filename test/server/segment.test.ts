@@ -3,6 +3,7 @@
 import t from 'tap'
 import { buildTestApp, waitForScoring, AUTH } from '../helpers/harness.js'
 import { createSource, listen, post, waitForStats } from '../helpers/sources.js'
+import { unpackProperties } from '../../server/src/domain/events/stored-properties.js'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 const basic = (key: string): string => `Basic ${Buffer.from(`${key}:`).toString('base64')}`
@@ -26,9 +27,10 @@ t.test('track, identify and page calls with the write key', async (t) => {
 
   const ev = await db.c.events.findOne({ sourceId: src.id, externalId: 'm-track' })
   t.equal(ev?.type, 'demo_request', 'the event name in snake_case')
-  t.same(ev?.properties, { plan: 'pro' })
+  t.same(unpackProperties(ev?.properties), { plan: 'pro' })
   const pv = await db.c.events.findOne({ sourceId: src.id, externalId: 'm-page' })
-  t.match(pv, { type: 'page_view', properties: { name: 'Pricing', path: '/pricing' } })
+  t.match(pv, { type: 'page_view' })
+  t.match(unpackProperties(pv?.properties), { name: 'Pricing', path: '/pricing' })
   await waitForScoring(db)
   const lead = (await app.inject({ url: `/v1/leads/${track.body.results[0].leadId as string}`, headers: AUTH })).json<Json>()
   t.match(lead, { email: 'seg@example.com', name: 'Seg Ment', company: 'Acme', externalId: 'u-1', attributes: { plan: 'pro' }, score: 50 })

@@ -175,6 +175,12 @@ export interface BatchNotify {
 
 export type EventStatus = 'pending' | 'scored' | 'unmapped'
 
+/**
+ * An event's properties as stored: one BSON binary value (no query reads inside them, and the embedded database would
+ * store a type schema for each of their fields), or a plain object in events stored before they were packed.
+ */
+export type StoredProperties = Binary | Record<string, unknown>
+
 export interface EventDoc {
   _id: string
   sourceId: string
@@ -186,12 +192,13 @@ export interface EventDoc {
   occurredAt: Date
   receivedAt: Date
   ord: string
-  properties: Record<string, unknown>
+  /** Key-encoded; packed in one BSON binary value when stored (read it with `propertiesOf`). */
+  properties: StoredProperties
   status: EventStatus
   timestampAdjusted?: boolean
   requestId?: string
   /** Lead profile fields this event carried; the worker applies them to the lead in seq order. */
-  leadProfile?: { name?: string; company?: string; externalId?: string; attributes?: Record<string, unknown> }
+  leadProfile?: { name?: string; company?: string; externalId?: string; attributes?: StoredProperties }
   /** Random per insert attempt: tells our own write apart from a concurrent duplicate after an ambiguous failure. */
   insertId?: string
   /** Set when the tracking plan warns about the event's properties: the plan version and what did not match it. */

@@ -30,6 +30,21 @@ export function findForbiddenKey (value: unknown, depth = 0): string | null {
   return null
 }
 
+/**
+ * The JSON pointer of the first number in a value that is not finite (JSON.parse reads `1e400` as Infinity), or null.
+ * Such a number would be stored as written by one server and refused by another, and served back as `null`.
+ */
+export function findNonFinite (value: unknown, pointer = '', depth = 0): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : pointer
+  if (depth > 64 || value === null || typeof value !== 'object') return null
+  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value)
+  for (const [k, v] of entries) {
+    const found = findNonFinite(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, depth + 1)
+    if (found !== null) return found
+  }
+  return null
+}
+
 // the empty key is stored as a lone "%" (never produced otherwise: "%" itself is encoded), so that it also works as
 // the last segment of an update path ("attributes.%"); an empty key stored before this rule still reads back as ""
 function encodeKey (k: string): string {

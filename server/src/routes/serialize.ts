@@ -1,5 +1,6 @@
 import type { EventDoc, LeadDoc, LedgerDoc, StoredPrediction } from '../domain/types.js'
 import { decodeKeys } from '../lib/keys.js'
+import { unpackProperties } from '../domain/events/stored-properties.js'
 
 const iso = (d: Date | null | undefined): string | null => d == null ? null : d.toISOString()
 
@@ -22,7 +23,7 @@ export function eventOut (e: EventDoc) {
   return {
     id: e._id, sourceId: e.sourceId, externalId: e.externalId, leadId: e.leadId, seq: e.seq, type: e.type,
     occurredAt: e.occurredAt.toISOString(), receivedAt: e.receivedAt.toISOString(), status: e.status,
-    timestampAdjusted: e.timestampAdjusted === true, properties: decodeKeys(e.properties ?? {}),
+    timestampAdjusted: e.timestampAdjusted === true, properties: decodeKeys(unpackProperties(e.properties)),
     ...(e.planViolations !== undefined ? { planViolations: e.planViolations } : {}),
   }
 }

@@ -11,9 +11,10 @@ import type { IdentityService } from '../identity.js'
 import type { IngestJournal } from './ingest-journal.js'
 import { mapLimit } from '../../lib/map-limit.js'
 import { gaplessTop } from '../../lib/gapless-top.js'
-import { MongoServerError } from 'mongodb'
+import { MongoServerError, type Binary } from 'mongodb'
 import type { CompiledPlan, Violation } from './tracking-plan.js'
 import type { CountedViolation } from './violation-counters.js'
+import { packProperties } from './stored-properties.js'
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected'
 
@@ -114,7 +115,7 @@ const PARALLEL_GROUP_EVENTS = 100
 /** Requests of a failed group stored again one by one, this many at a time. */
 const RETRY_CONCURRENCY = 2
 
-interface Pending { index: number; ev: NormalizedEvent; leadId?: string; doc?: EventDoc; violations?: Violation[] }
+interface Pending { index: number; ev: NormalizedEvent; leadId?: string; doc?: EventDoc; violations?: Violation[]; packed?: PackedParts }
 
 /**
  * The single way events enter the system. Validates, normalizes, upserts each lead, stores each event exactly once
@@ -327,6 +328,13 @@ export function createIngestService (deps: IngestDeps) {
         }
         p.violations = checked.violations
       }
+      // packed here, so that an event too large to encode is its own reject and never fails its group
+      const packed = packParts(p.ev)
+      if (packed === null) {
+        reject(p.index, inputs[p.index], { code: 'LS_ERR_EVENT_TOO_LARGE', message: 'the event is too large to store' })
+        continue
+      }
+      p.packed = packed
       valid.push(p)
     }
     await storeRejects(rejects)
@@ -374,10 +382,10 @@ export function createIngestService (deps: IngestDeps) {
           p.leadId = lead._id
           p.doc = {
             _id: eventIdOf(lead._id, seq), sourceId: ctx.sourceId, externalId: p.ev.externalId, idSource: p.ev.idSource, leadId: lead._id, seq,
-            type: p.ev.type, occurredAt: p.ev.occurredAt, receivedAt, ord: p.ev.ord, properties: encodeKeys(p.ev.properties),
+            type: p.ev.type, occurredAt: p.ev.occurredAt, receivedAt, ord: p.ev.ord, properties: p.packed!.properties,
             status: 'pending', requestId: ctx.requestIds?.[p.index] ?? ctx.requestId, insertId: ctx.attemptIds?.[p.index] ?? newId('in'),
           }
-          const profile = profileOf(p.ev)
+          const profile = profileOf(p.ev, p.packed!)
           if (profile !== null) p.doc.leadProfile = profile
           if (p.ev.timestampAdjusted) p.doc.timestampAdjusted = true
           if (p.violations !== undefined) p.doc.planViolations = { planVersion: plan!.version, violations: p.violations }
@@ -590,13 +598,28 @@ function unstorableReason (err: unknown): RejectReason | null {
   return null
 }
 
+/** An event's properties and the lead attributes it carries, packed as events store them (see stored-properties.ts). */
+interface PackedParts { properties: Binary; attributes?: Binary }
+
+/** The packed parts of an event; null when they are too large to encode (BSON's limit is 16 MB). */
+function packParts (ev: NormalizedEvent): PackedParts | null {
+  try {
+    const properties = packProperties(encodeKeys(ev.properties))
+    const attributes = ev.lead.attributes !== undefined && Object.keys(ev.lead.attributes).length > 0 ? packProperties(encodeKeys(ev.lead.attributes)) : undefined
+    return attributes === undefined ? { properties } : { properties, attributes }
+  } catch (err) {
+    if (err instanceof RangeError || (err as Error).name === 'BSONError') return null
+    throw err
+  }
+}
+
 /** The lead profile an event carries (applied to the lead by the worker), or null when it carries none. */
-function profileOf (ev: NormalizedEvent): EventDoc['leadProfile'] | null {
+function profileOf (ev: NormalizedEvent, packed: PackedParts): EventDoc['leadProfile'] | null {
   const p: NonNullable<EventDoc['leadProfile']> = {}
   if (ev.lead.name !== undefined) p.name = ev.lead.name
   if (ev.lead.company !== undefined) p.company = ev.lead.company
   if (ev.lead.externalId !== null && ev.leadKey.startsWith('email:')) p.externalId = ev.lead.externalId
-  if (ev.lead.attributes !== undefined && Object.keys(ev.lead.attributes).length > 0) p.attributes = encodeKeys(ev.lead.attributes)
+  if (packed.attributes !== undefined) p.attributes = packed.attributes
   return Object.keys(p).length > 0 ? p : null
 }
 

@@ -1,7 +1,7 @@
 import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import { sha256, canonicalJson } from '../../lib/ids.js'
-import { findForbiddenKey, nestsDeeperThan } from '../../lib/keys.js'
+import { findForbiddenKey, findNonFinite, nestsDeeperThan } from '../../lib/keys.js'
 import { EventInput } from '../../schemas/common.js'
 
 /** How deep an event may nest objects and arrays (its properties and lead attributes sit one and two levels in). */
@@ -117,6 +117,8 @@ export function normalizeEvent (input: unknown, ctx: { sourceId: string; receive
   if (nestsDeeperThan(input, MAX_NESTING)) return reject('LS_ERR_EVENT_INVALID', `the event nests objects and arrays more than ${MAX_NESTING} levels deep`)
   const forbidden = findForbiddenKey(input)
   if (forbidden !== null) return reject('LS_ERR_EVENT_INVALID', `the key '${forbidden}' is not allowed`)
+  const infinite = findNonFinite(input)
+  if (infinite !== null) return reject('LS_ERR_EVENT_INVALID', 'a number is too large for a double (it reads as infinity)', `#${infinite}`)
   if (!eventShape.Check(input)) {
     const e = eventShape.Errors(input).First()!
     return reject(shapeCode(e.path), shapeMessage(e), `#${e.path}`)

@@ -7,6 +7,7 @@ import { ledgerRangeOf } from '../ids.js'
 import { intentLabelOfRule, reasonsOfNote } from '../intent/plugin.js'
 import { decodeKeys } from '../../lib/keys.js'
 import { createEventStatus } from '../events/event-status.js'
+import { unpackProperties } from '../events/stored-properties.js'
 
 /** One row of the buying-intent view: rule layer = fit, AI layer = intent, label = stage. */
 export interface IntentRow {
@@ -76,7 +77,7 @@ export function createExportsService (deps: { c: Pick<Collections, 'leads' | 'ev
     async * intent (q) {
       for await (const l of leadCursor(q)) {
         const e = await latestIntentEntry(l)
-        const p = e === null || e.event === null ? {} : decodeKeys(e.event.properties ?? {}) as Record<string, unknown>
+        const p = e === null || e.event === null ? {} : decodeKeys(unpackProperties(e.event.properties))
         const a = decodeKeys(l.attributes ?? {}) as Record<string, unknown>
         yield {
           id: l._id, email: l.email ?? null, externalId: l.externalId ?? null, name: l.name ?? null, company: l.company ?? null,

@@ -10,6 +10,7 @@ import { decodeKeys } from '../../lib/keys.js'
 import { foldActivity, type ActivityState } from './activity.js'
 import { normalizeValue, type FeatureInput } from './features.js'
 import { unitHash } from './rng.js'
+import { unpackProperties } from '../events/stored-properties.js'
 
 const DAY = 86_400_000
 
@@ -185,8 +186,8 @@ export async function loadDataset (c: Collections, opts: LoadOptions): Promise<{
     const list = events.get(e.leadId) ?? []
     list.push({
       id: e._id, ord: e.ord, seq: e.seq, type: mapped.type, rawType: e.type, at: e.occurredAt.getTime(),
-      properties: decodeKeys(e.properties ?? {}),
-      profileAttributes: e.leadProfile?.attributes != null ? decodeKeys(e.leadProfile.attributes) : null,
+      properties: decodeKeys(unpackProperties(e.properties)),
+      profileAttributes: e.leadProfile?.attributes != null ? decodeKeys(unpackProperties(e.leadProfile.attributes)) : null,
       manual: (e.sourceId === MANUAL_SOURCE && e.type === ADJUSTMENT_TYPE) || (e.sourceId === SYSTEM_SOURCE && e.type === DECAY_TICK_TYPE),
     })
     events.set(e.leadId, list)

@@ -5,6 +5,7 @@ import { applyContributions, applyDecay, applyFit } from './model.js'
 import { mapEventType, type ActiveRuleset } from '../rulesets/ruleset-service.js'
 import { foldActivity, emptyActivity } from '../predictive/activity.js'
 import { computePluginFacts, rulesReadPluginFacts } from './plugin-vocabulary.js'
+import { unpackProperties } from '../events/stored-properties.js'
 
 /**
  * The outcome of scoring one event. `mapped` is false for event types the ruleset does not know: their points are
@@ -39,7 +40,7 @@ export const DECAY_TICK_TYPE = 'decay_tick'
  */
 function leadFacts (lead: LeadDoc, profile: EventDoc['leadProfile']): Record<string, unknown> {
   const attributes = decodeKeys(lead.attributes ?? {})
-  if (profile?.attributes !== undefined) Object.assign(attributes, decodeKeys(profile.attributes))
+  if (profile?.attributes !== undefined) Object.assign(attributes, decodeKeys(unpackProperties(profile.attributes)))
   return {
     id: lead._id, email: lead.email, externalId: lead.externalId ?? profile?.externalId ?? null, name: profile?.name ?? lead.name,
     company: profile?.company ?? lead.company, attributes, status: lead.status, sources: lead.sources ?? [],
@@ -60,7 +61,7 @@ function hasFitRules (ruleset: ActiveRuleset): boolean {
 /** The state with this event's attributes folded into the attributes fit rules read (rulesets with fit rules only). */
 function foldFitAttributes (state: ScoreState, event: EventDoc, ruleset: ActiveRuleset): ScoreState {
   if (!hasFitRules(ruleset)) return state
-  const carried = event.leadProfile?.attributes
+  const carried = event.leadProfile?.attributes === undefined ? undefined : unpackProperties(event.leadProfile.attributes)
   if (carried === undefined && state.fitAttributes !== undefined) return state
   return { ...state, fitAttributes: { ...(state.fitAttributes ?? {}), ...(carried ?? {}) } }
 }
@@ -228,7 +229,7 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
     prepare: options.prepare,
 
     async scoreEvent (lead: LeadDoc, event: EventDoc, state: ScoreState, ruleset: ActiveRuleset, ectx: EventContext = {}): Promise<EventOutcome> {
-      const properties = decodeKeys(event.properties ?? {})
+      const properties = decodeKeys(unpackProperties(event.properties))
       const model = { at: event.occurredAt.getTime(), receivedAt: event.receivedAt?.getTime(), ruleVersion: ruleset.version, settings: ruleset.settings }
       if (event.type === DECAY_TICK_TYPE && event.sourceId === SYSTEM_SOURCE) {
         const d = applyDecay(state, model)

@@ -20,6 +20,7 @@ import { mapLimit } from '../../lib/map-limit.js'
 import type { LeadViews } from '../lead-views/service.js'
 import { afterSet, isConversionEvent, summaryOf, type LeadChange } from '../lead-views/summary.js'
 import { decayKeyOf, nextDecayAt, type DecayKeyChange, type DecaySchedule } from './decay-schedule.js'
+import { unpackProperties } from '../events/stored-properties.js'
 
 /** What a committed scoring batch changed; handed to listeners (live updates, metrics). */
 export interface CommittedBatch {
@@ -480,7 +481,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     let prediction: StoredPrediction | null = null
     const stored = (p: PredictiveScore | null, at: Date): StoredPrediction | null => p === null ? null : { ...p, at }
     for (const ev of events) {
-      if (ev.leadProfile?.attributes !== undefined) attributes = { ...attributes, ...decodeKeys(ev.leadProfile.attributes) }
+      if (ev.leadProfile?.attributes !== undefined) attributes = { ...attributes, ...decodeKeys(unpackProperties(ev.leadProfile.attributes)) }
       const out = await pipeline.scoreEvent(lead, ev, state, ruleset, { attributes })
       const pred = stored(out.predictive, ev.occurredAt)
       if (pred !== null) prediction = pred
@@ -527,7 +528,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       if (p.name !== undefined) profile.name = p.name
       if (p.company !== undefined) profile.company = p.company
       if (p.externalId !== undefined && (lead.externalId ?? null) === null && profile.externalId === undefined) profile.externalId = p.externalId
-      for (const [k, v] of Object.entries(p.attributes ?? {})) profile[`attributes.${k}`] = v
+      for (const [k, v] of Object.entries(unpackProperties(p.attributes))) profile[`attributes.${k}`] = v
     }
     if (typeof profile.externalId === 'string' && lead.key.startsWith('email:')) batch.alias = profile.externalId
     // A small batch carries its entries in the commit, so no write has to make them visible afterwards (one update
