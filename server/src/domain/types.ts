@@ -192,7 +192,7 @@ export interface EventDoc {
   occurredAt: Date
   receivedAt: Date
   ord: string
-  /** Key-encoded; packed in one BSON binary value when stored (read it with `propertiesOf`). */
+  /** Key-encoded; packed in one BSON binary value when stored (read it with `unpackProperties`). */
   properties: StoredProperties
   status: EventStatus
   timestampAdjusted?: boolean

@@ -330,8 +330,8 @@ export function createIngestService (deps: IngestDeps) {
       }
       // packed here, so that an event too large to encode is its own reject and never fails its group
       const packed = packParts(p.ev)
-      if (packed === null) {
-        reject(p.index, inputs[p.index], { code: 'LS_ERR_EVENT_TOO_LARGE', message: 'the event is too large to store' })
+      if ('code' in packed) {
+        reject(p.index, inputs[p.index], packed)
         continue
       }
       p.packed = packed
@@ -601,15 +601,16 @@ function unstorableReason (err: unknown): RejectReason | null {
 /** An event's properties and the lead attributes it carries, packed as events store them (see stored-properties.ts). */
 interface PackedParts { properties: Binary; attributes?: Binary }
 
-/** The packed parts of an event; null when they are too large to encode (BSON's limit is 16 MB). */
-function packParts (ev: NormalizedEvent): PackedParts | null {
+/** The packed parts of an event, or why BSON cannot encode them (past its 16 MB limit, above all). */
+function packParts (ev: NormalizedEvent): PackedParts | RejectReason {
   try {
     const properties = packProperties(encodeKeys(ev.properties))
     const attributes = ev.lead.attributes !== undefined && Object.keys(ev.lead.attributes).length > 0 ? packProperties(encodeKeys(ev.lead.attributes)) : undefined
     return attributes === undefined ? { properties } : { properties, attributes }
   } catch (err) {
-    if (err instanceof RangeError || (err as Error).name === 'BSONError') return null
-    throw err
+    const reason = unstorableReason(err)
+    if (reason === null) throw err
+    return reason
   }
 }
 

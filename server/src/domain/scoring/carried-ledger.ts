@@ -4,7 +4,8 @@
 // The entries travel packed, as one BSON binary value: no query reads inside them, and the embedded database stores
 // a structured value with a type schema per field and per array element, which made the carried entries over a third
 // of every lead document it read and rewrote. Batches committed before they were packed carry a plain array.
-import { BSON, Binary } from 'mongodb'
+import type { Binary } from 'mongodb'
+import { pack, unpack } from '../../infra/packed.js'
 import type { CarriedEntry, LeadBatch, LedgerDoc, StoredState } from '../types.js'
 
 /** The entry as carried: without its state when that is `leadState` (the state the batch commits on the lead). */
@@ -16,7 +17,7 @@ export function toCarried (e: LedgerDoc, leadState: StoredState): CarriedEntry {
 
 /** The entries a commit carries, packed as `LeadBatch.ledger` stores them. */
 export function packCarried (entries: readonly CarriedEntry[]): Binary {
-  return new Binary(BSON.serialize({ entries }))
+  return pack({ entries })
 }
 
 /** A batch's carried entries as carried (the last one may lack its state): none when it carries none. */
@@ -24,7 +25,7 @@ export function carriedEntries (batch: Pick<LeadBatch, 'ledger'>): CarriedEntry[
   const l = batch.ledger
   if (l === undefined) return []
   if (Array.isArray(l)) return l
-  return (BSON.deserialize(l.buffer.subarray(0, l.position)) as { entries: CarriedEntry[] }).entries
+  return unpack<{ entries: CarriedEntry[] }>(l).entries
 }
 
 /** A batch's carried entries in full; `leadState` is the lead's state as that batch committed it. */

@@ -408,7 +408,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     return { checkpoint: cp, older: events.filter((e) => e.ord > cp.ord), supersedeIds: entries.filter((e) => e.ord > cp.ord).map((e) => e._id) }
   }
 
-  async function planReplay (lead: LeadDoc, newEvents: EventDoc[], settings: Parameters<typeof initialState>[0], history?: EventDoc[]): Promise<{
+  async function planReplay (lead: LeadDoc, leadState: ScoreState, newEvents: EventDoc[], settings: Parameters<typeof initialState>[0], history?: EventDoc[]): Promise<{
     replayFrom: string | null; reason: string | null; state: ScoreState; supersedeFrom: string | null; events: EventDoc[]; replayed: number
     supersedeIds?: string[]
   }> {
@@ -420,7 +420,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       replayFrom = minNewOrd
       reason = `rescored: late event ${sorted[0]!._id}`
     }
-    if (replayFrom === null) return { replayFrom, reason, state: loadState(lead.state), supersedeFrom: null, events: sorted, replayed: 0 }
+    if (replayFrom === null) return { replayFrom, reason, state: leadState, supersedeFrom: null, events: sorted, replayed: 0 }
     // Restore the state from the last checkpoint before the replay point and replay only the suffix after it: found
     // by `_id` when the checkpoint is in the last batch, else by a query (which FerretDB answers by a collection read).
     const recent = replayFrom !== '' && lead.rescoreFrom == null ? await recentCheckpoint(lead, replayFrom) : null
@@ -456,7 +456,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     const token = batchTokenOf(lead._id, newId('bt'))
     if (rescore) lead = { ...lead, rescoreFrom: '' }
     if (newEvents.length === 0 && lead.rescoreFrom == null) return null
-    let plan = await planReplay(lead, newEvents, ruleset.settings, history)
+    const leadState = loadState(lead.state)
+    let plan = await planReplay(lead, leadState, newEvents, ruleset.settings, history)
     // A replay re-scores every stored event after its checkpoint. When more new events wait than this run took, the
     // run takes as many more as it replays (the replay is paid for anyway), so a shuffled backlog costs each event
     // a bounded number of replays instead of one replay per `eventsPerRun` events.
@@ -464,13 +465,12 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       const more = (await eventsAfterMany([{ _id: lead._id, lastSeq: lead.lastSeq + newEvents.length }], plan.replayed - newEvents.length)).get(lead._id)!
       if (more.length > 0) {
         newEvents = [...newEvents, ...more]
-        plan = await planReplay(lead, newEvents, ruleset.settings, history)
+        plan = await planReplay(lead, leadState, newEvents, ruleset.settings, history)
       }
     }
     const { replayFrom, reason, supersedeFrom, events } = plan
     let state = plan.state
 
-    const leadState = loadState(lead.state)
     const beforeParts = { ...partsOf(leadState), stage: leadState.stage }
     const entries: LedgerDoc[] = []
     const unmapped: string[] = []
@@ -480,6 +480,12 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     let attributes: Record<string, unknown> = decodeKeys(lead.attributes ?? {})
     let prediction: StoredPrediction | null = null
     const stored = (p: PredictiveScore | null, at: Date): StoredPrediction | null => p === null ? null : { ...p, at }
+    // the last entry's state is most often the lead's new one: stored once for both, it is found carried by identity
+    let lastStored: { from: ScoreState; stored: StoredState } | null = null
+    const storedOf = (st: ScoreState): StoredState => {
+      if (lastStored?.from !== st) lastStored = { from: st, stored: storeState(st) }
+      return lastStored.stored
+    }
     for (const ev of events) {
       if (ev.leadProfile?.attributes !== undefined) attributes = { ...attributes, ...decodeKeys(unpackProperties(ev.leadProfile.attributes)) }
       const out = await pipeline.scoreEvent(lead, ev, state, ruleset, { attributes })
@@ -502,7 +508,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       entries.push({
         _id: `${token}:${entries.length}`, leadId: lead._id, kind: ev.sourceId === 'manual' ? 'adjustment' : 'event', eventId: ev._id, eventType: out.type,
         seq: ev.seq, ord: ev.ord, occurredAt: ev.occurredAt, before, after, delta: after.total - before.total, reasons: out.reasons,
-        state: storeState(state), rulesetVersion: ruleset.version, batch: token, committed: false, superseded: false, createdAt: created,
+        state: storedOf(state), rulesetVersion: ruleset.version, batch: token, committed: false, superseded: false, createdAt: created,
         ...(ruleset.offer?.ref != null ? { offer: ruleset.offer.ref } : {}),
         ...(pred !== null ? { predictive: pred } : {}),
       })
@@ -533,7 +539,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     if (typeof profile.externalId === 'string' && lead.key.startsWith('email:')) batch.alias = profile.externalId
     // A small batch carries its entries in the commit, so no write has to make them visible afterwards (one update
     // per entry saved); a large one inserts them uncommitted before the commit, so the lead document stays small.
-    const storedState = storeState(state)
+    const storedState = storedOf(state)
     if (entries.length > 0 && entries.length <= INLINE_ENTRIES && JSON.stringify(entries).length <= INLINE_BYTES) {
       for (const e of entries) e.committed = true
       // the last entry's state is the lead's new state, which the commit stores anyway: carried once, not twice (it is

@@ -3,7 +3,7 @@
 // and arrays of objects that no query reads: packed into one BSON binary value they take a third of the space, and a
 // lead document, read and rewritten at every batch, is read and written faster for it. The scores, stage, grade and
 // decay fields stay plain, readable as they were.
-import { BSON, Binary } from 'mongodb'
+import { pack, unpack } from '../../infra/packed.js'
 import type { PackedStateField, ScoreState, StoredState } from '../types.js'
 
 type Packed = Partial<Pick<ScoreState, PackedStateField>>
@@ -16,12 +16,12 @@ export function storeState (s: ScoreState): StoredState {
   if (activity !== undefined) packed.activity = activity
   if (fitHeld !== undefined) packed.fitHeld = fitHeld
   if (fitAttributes !== undefined) packed.fitAttributes = fitAttributes
-  return { ...rest, packed: new Binary(BSON.serialize(packed)) }
+  return { ...rest, packed: pack(packed) }
 }
 
 /** The state a stored one holds (one stored before states were packed is whole already). */
 export function loadState (s: StoredState): ScoreState {
   if (s.packed === undefined) return s as unknown as ScoreState
   const { packed, ...rest } = s
-  return { ...rest, ...(BSON.deserialize(packed.buffer.subarray(0, packed.position)) as Packed) } as ScoreState
+  return { ...rest, ...unpack<Packed>(packed) } as ScoreState
 }

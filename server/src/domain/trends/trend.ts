@@ -51,10 +51,10 @@ export function bucketStarts (from: number, to: number, size: BucketSize, max = 
 
 export interface ScorePoint { score: number; engagement: number; fit: number; intent: number; stage: string; grade: string; intentLabel: string }
 
-/** The score fields of a state (grade and intent label from the entry when it recorded them, else from the settings). */
 /** The fields of a state a point reads: the plain ones, which a stored state holds as they are. */
 export type PointState = Pick<ScoreState, 'total' | 'engagement' | 'fit' | 'intent' | 'stage' | 'grade'>
 
+/** The score fields of a state (grade and intent label from the entry when it recorded them, else from the settings). */
 export function pointOf (s: PointState, settings: RulesetSettings): ScorePoint {
   return { score: s.total, engagement: s.engagement, fit: s.fit, intent: s.intent, stage: s.stage, grade: s.grade ?? gradeFor(s.fit, settings), intentLabel: intentLabelFor(s.intent, settings) }
 }
