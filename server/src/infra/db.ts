@@ -115,10 +115,10 @@ export interface Database {
 }
 
 // Indexes per collection. TTL options are applied only where the server supports them; expiry is never relied
-// on (purges run as queries), so FerretDB, which lacks TTL, behaves the same.
+// on (purges run as queries), so FerretDB, which lacks TTL, behaves the same. A lead's `_id` is a hash of its key and
+// an event's `_id` names its lead and seq (domain/ids.ts), so the `_id` index alone keeps those unique.
 const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number }>> = {
   leads: [
-    { key: { key: 1 }, name: 'key_unique', unique: true },
     { key: { score: -1, _id: 1 }, name: 'score_desc' },
     { key: { stage: 1, score: -1 }, name: 'stage_score' },
     { key: { status: 1, score: -1 }, name: 'status_score' },
@@ -130,7 +130,6 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   ],
   events: [
     { key: { sourceId: 1, externalId: 1 }, name: 'source_external_unique', unique: true },
-    { key: { leadId: 1, seq: 1 }, name: 'lead_seq_unique', unique: true },
     { key: { leadId: 1, ord: 1 }, name: 'lead_ord' },
     { key: { status: 1, receivedAt: 1 }, name: 'status_received' },
     { key: { receivedAt: -1 }, name: 'received_desc' },
@@ -183,6 +182,16 @@ const INDEXES: Record<keyof Collections, Array<IndexDescription & { ttl?: number
   trackingViolations: [],
 }
 
+/**
+ * Indexes older versions created that no version needs: `key_unique` of the leads and `lead_seq_unique` of the events
+ * repeated what their `_id`s already keep unique (see INDEXES), at the cost of one more index entry per write (on
+ * FerretDB, one more parse of the document's JSON on every insert and update of a lead or event).
+ */
+const RETIRED: Partial<Record<keyof Collections, string[]>> = {
+  leads: ['key_unique'],
+  events: ['lead_seq_unique'],
+}
+
 function isNotImplemented (err: unknown): boolean {
   return err instanceof MongoServerError && (err.code === 238 || err.code === 115)
 }
@@ -193,14 +202,16 @@ function isNotImplemented (err: unknown): boolean {
  * On FerretDB (`ferret`) only the unique indexes are created, and non-unique ones an older version created are
  * dropped: FerretDB 1.24 answers every query on a field other than `_id` by reading the collection, so a non-unique
  * index is never read, while SQLite recomputes every index expression of a document (a parse of its JSON each) on
- * each insert and update. The unique ones stay: they are constraints (lead keys, event external ids).
+ * each insert and update. The unique ones stay: they are constraints (event external ids, API key hashes, user
+ * emails). On every server, the indexes in RETIRED are dropped where an older version left them.
  */
 export async function ensureIndexes (db: Db, opts: { ferret?: boolean } = {}): Promise<void> {
   for (const [name, all] of Object.entries(INDEXES)) {
     const col = db.collection(name)
     const specs = opts.ferret === true ? all.filter((s) => s.unique === true) : all
-    if (opts.ferret === true && all.length > specs.length) {
-      const unused = new Set(all.filter((s) => s.unique !== true).map((s) => s.name))
+    const retired = RETIRED[name as keyof Collections] ?? []
+    if (retired.length > 0 || (opts.ferret === true && all.length > specs.length)) {
+      const unused = new Set([...retired, ...all.filter((s) => opts.ferret === true && s.unique !== true).map((s) => s.name)])
       const existing = await col.listIndexes().toArray().catch(() => [] as Document[])
       for (const ix of existing) if (unused.has(ix.name as string)) await col.dropIndex(ix.name as string)
     }
@@ -248,6 +259,9 @@ export async function openDatabase (uri: string, dbName: string, opts: { monitor
   let idRange = !ferret
   if (ferret) {
     try {
+      // FerretDB explains a find on a collection that does not exist yet as a scan: the probe's collection must exist
+      // (a new database's leads have no index that would have created it)
+      await db.createCollection('leads').catch((err: unknown) => { if (!(err instanceof MongoServerError && err.code === 48)) throw err })
       const plan = await db.collection('leads').find({ _id: { $in: ['ld_probe'] } } as never).explain() as { filterPushdown?: unknown }
       idIn = plan.filterPushdown === true
       const and = await db.collection('leads').find({ _id: 'ld_probe', rev: 0 } as never).explain() as { filterPushdown?: unknown }
