@@ -1,11 +1,12 @@
 // The live feed's readers find new messages by `_id` windows. A message stored while a window is read must not be
 // taken for a purge: that sent the reader through the whole feed (a read that grows with it) at every poll under a
-// steady stream, and held live messages back by up to a second.
+// steady stream, and held live messages back by up to a second. Payloads are stored packed.
 import t from 'tap'
-import { MongoClient, type CommandStartedEvent, type Document } from 'mongodb'
+import { Binary, MongoClient, type CommandStartedEvent, type Document } from 'mongodb'
 import { freshDbName, testMongoUri } from '../helpers/harness.js'
 import { openDatabase } from '../../server/src/infra/db.js'
-import { createLiveFeed } from '../../server/src/domain/live/live-feed.js'
+import { createLiveFeed, payloadOf } from '../../server/src/domain/live/live-feed.js'
+import { pack } from '../../server/src/infra/packed.js'
 import type { LiveDoc } from '../../server/src/domain/types.js'
 
 t.test('a message stored during a read is found by the next window, not by a read of the whole feed', async (t) => {
@@ -68,4 +69,21 @@ t.test('old messages are purged oldest first, and the feed finds where it starts
     const other = commands.filter((c) => typeof c.filter._id !== 'number' && !(typeof c.filter._id === 'object' && c.filter._id !== null && '$in' in (c.filter._id as Document)))
     t.same(other, [], 'every read and delete named its messages by `_id`')
   }
+})
+
+t.test('payloads are stored packed and read whole; messages stored plain before read the same', async (t) => {
+  const uri = await testMongoUri(t)
+  const db = await openDatabase(uri, freshDbName())
+  t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  const feed = createLiveFeed(db.c.liveFeed, () => new Date(), { idIn: db.idIn })
+  const payload = { leadId: 'ld_1', score: 12.5, parts: { total: 12.5, fit: null }, entries: [{ id: 'e:0', reasons: [{ ruleId: 'r', points: 5 }] }] }
+  const seq = await feed.append('lead.scored', ['leaderboard', 'lead:ld_1'], payload)
+  const stored = await db.c.liveFeed.findOne({ _id: seq })
+  t.ok(stored?.payload instanceof Binary, 'the payload is one binary value')
+  t.same(stored?.topics, ['leaderboard', 'lead:ld_1'], 'topics stay plain')
+  // a message a version before packing stored
+  await db.c.liveFeed.insertOne({ _id: seq + 1, type: 'lead.scored', topics: ['lead:ld_2'], payload: { leadId: 'ld_2', score: 3 }, at: new Date() })
+  const got = await feed.after(seq - 1, 10)
+  t.same(got.map((m) => m.data), [payload, { leadId: 'ld_2', score: 3 }], 'both payloads come back as they were appended')
+  t.same(payloadOf({ payload: pack({ a: [1, { b: 'c' }] }) }), { a: [1, { b: 'c' }] }, 'payloadOf unpacks what pack made')
 })

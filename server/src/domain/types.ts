@@ -333,7 +333,8 @@ export interface SessionDoc {
   expiresAt: Date
 }
 
-export interface LiveDoc { _id: number; type: string; topics: string[]; payload: Record<string, unknown>; at: Date }
+/** A live message as stored; its payload is packed (live/live-feed.ts), plain in messages stored before that. */
+export interface LiveDoc { _id: number; type: string; topics: string[]; payload: Binary | Record<string, unknown>; at: Date }
 
 export interface AuditDoc { _id: string; at: Date; actor: string; action: string; target: string; details: Record<string, unknown> }
 

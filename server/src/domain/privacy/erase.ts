@@ -15,6 +15,7 @@ import { escapeRegex } from '../../lib/escape-regex.js'
 import type { BacktestJobDoc } from '../rulesets/backtest.js'
 import type { AuditDoc, DeliveryDoc, EventDoc, LeadAliasDoc, LeadDoc, LedgerDoc, NotificationDoc, RejectDoc, SourceRecentError } from '../types.js'
 import type { SuppressionList } from './suppression.js'
+import { payloadOf } from '../live/live-feed.js'
 
 const ERASED = '[erased]'
 
@@ -161,7 +162,7 @@ export function createPrivacyService (deps: PrivacyDeps) {
     // live messages are blanked in place, not deleted: readers rely on gapless seqs; no topic means no client gets it
     let liveMessages = 0
     for await (const d of c.liveFeed.find({}, { projection: { _id: 1, topics: 1, payload: 1 } })) {
-      if (!d.topics.includes(`lead:${l._id}`) && !m.hits(JSON.stringify(d.payload))) continue
+      if (!d.topics.includes(`lead:${l._id}`) && !m.hits(JSON.stringify(payloadOf(d)))) continue
       await c.liveFeed.updateOne({ _id: d._id }, { $set: { topics: [], payload: { erased: true } } })
       liveMessages++
     }
