@@ -209,9 +209,9 @@ export async function ensureIndexes (db: Db, opts: { ferret?: boolean } = {}): P
   for (const [name, all] of Object.entries(INDEXES)) {
     const col = db.collection(name)
     const specs = opts.ferret === true ? all.filter((s) => s.unique === true) : all
-    const retired = RETIRED[name as keyof Collections] ?? []
-    if (retired.length > 0 || (opts.ferret === true && all.length > specs.length)) {
-      const unused = new Set([...retired, ...all.filter((s) => opts.ferret === true && s.unique !== true).map((s) => s.name)])
+    // what an older version may have left: the retired indexes, and on FerretDB the ones it no longer creates
+    const unused = new Set([...RETIRED[name as keyof Collections] ?? [], ...all.filter((s) => !specs.includes(s)).map((s) => s.name)])
+    if (unused.size > 0) {
       const existing = await col.listIndexes().toArray().catch(() => [] as Document[])
       for (const ix of existing) if (unused.has(ix.name as string)) await col.dropIndex(ix.name as string)
     }

@@ -38,9 +38,9 @@ export const DECAY_TICK_TYPE = 'decay_tick'
  * it. The worker applies an event's profile to the lead document only when its batch commits, so without this a
  * `lead_updated` event (a row of a leads upload) would be scored against the attributes it replaces.
  */
-function leadFacts (lead: LeadDoc, profile: EventDoc['leadProfile']): Record<string, unknown> {
+function leadFacts (lead: LeadDoc, profile: EventDoc['leadProfile'], carried: Record<string, unknown> | undefined): Record<string, unknown> {
   const attributes = decodeKeys(lead.attributes ?? {})
-  if (profile?.attributes !== undefined) Object.assign(attributes, decodeKeys(unpackProperties(profile.attributes)))
+  if (carried !== undefined) Object.assign(attributes, decodeKeys(carried))
   return {
     id: lead._id, email: lead.email, externalId: lead.externalId ?? profile?.externalId ?? null, name: profile?.name ?? lead.name,
     company: profile?.company ?? lead.company, attributes, status: lead.status, sources: lead.sources ?? [],
@@ -58,10 +58,12 @@ function hasFitRules (ruleset: ActiveRuleset): boolean {
   return has
 }
 
-/** The state with this event's attributes folded into the attributes fit rules read (rulesets with fit rules only). */
-function foldFitAttributes (state: ScoreState, event: EventDoc, ruleset: ActiveRuleset): ScoreState {
+/**
+ * The state with the attributes this event carried (key-encoded) folded into the attributes fit rules read (rulesets
+ * with fit rules only).
+ */
+function foldFitAttributes (state: ScoreState, carried: Record<string, unknown> | undefined, ruleset: ActiveRuleset): ScoreState {
   if (!hasFitRules(ruleset)) return state
-  const carried = event.leadProfile?.attributes === undefined ? undefined : unpackProperties(event.leadProfile.attributes)
   if (carried === undefined && state.fitAttributes !== undefined) return state
   return { ...state, fitAttributes: { ...(state.fitAttributes ?? {}), ...(carried ?? {}) } }
 }
@@ -243,10 +245,12 @@ export function createScoringPipeline (plugins: readonly MountedScoringPlugin[] 
         return { mapped: true, type: event.type, state: r.state, reasons: [...d.reasons, ...r.reasons], predictive: null }
       }
       const { type, known } = mapEventType(event.type, ruleset.settings)
-      const lf = leadFacts(lead, event.leadProfile)
+      // the attributes this event carried, unpacked once for the lead facts and the fit attributes
+      const carried = event.leadProfile?.attributes === undefined ? undefined : unpackProperties(event.leadProfile.attributes)
+      const lf = leadFacts(lead, event.leadProfile, carried)
       const attributes = ectx.attributes ?? lf.attributes as Record<string, unknown>
       // fit rules read the attributes the events carried up to this one, so replays and backtests see the same
-      state = foldFitAttributes(state, event, ruleset)
+      state = foldFitAttributes(state, carried, ruleset)
       if (!known) {
         const next = withActivity(state, type, event, properties)
         return { mapped: false, type, state: next, reasons: [], predictive: predict(lead, attributes, event, type, properties, next) }
