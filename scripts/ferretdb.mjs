@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1+sjson-decode-1+sjson-encode-1+update-many-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1+sjson-decode-1+sjson-encode-1+update-many-1+schema-dict-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -49,6 +49,7 @@ export function patchSource (src) {
   patchSjsonDecode(src)
   patchSjsonEncode(src)
   patchUpdateMany(src)
+  patchSchemaDict(src)
 }
 
 /**
@@ -650,6 +651,50 @@ export function patchUpdateMany (src) {
       '// updateWriteBatch is the most changed documents an update writes in one transaction (see UpdateDocument).\nconst updateWriteBatch = 1000\n\n' +
       '// processFilterEqualityCondition copies the fields with equality condition from filter to doc.\n'],
   ])
+}
+
+/**
+ * FerretDB 1.24.2 stores every document with its whole schema (the BSON type of every value) in the field `$s`:
+ * half of a lead's stored text and 60% of a ledger entry's. Every write writes it, and SQLite reads it all again for
+ * each index expression it computes. The documents of a collection have few shapes, so the patch stores each distinct
+ * schema once per database (table `_ferretdb_schemas`, written in the transaction of the first document using it) and
+ * each document refers to it by a hash of its text (`scripts/ferretdb/sjson_stored.go`, `schemas.go`). The `_id`'s
+ * schema element stays inline, where SQL reads it. Documents stored inline before the patch read as before; a
+ * document the one-pass encoder does not take is still stored inline. A database written by this build is not
+ * readable by an unpatched FerretDB.
+ */
+export function patchSchemaDict (src) {
+  editSource(src, 'internal/backends/sqlite/insert.go', [
+    ['\t"github.com/FerretDB/FerretDB/internal/handler/sjson"\n', ''],
+    ['func prepareInsertStatement(tableName string, capped bool, docs []*types.Document) (string, []any, error) {',
+      'func prepareInsertStatement(tableName string, capped bool, docs []*types.Document, schemas storedSchemas) (string, []any, error) {'],
+    ['\t\tb, err := sjson.Marshal(doc)\n', '\t\tb, err := schemas.marshal(doc)\n'],
+  ])
+  editSource(src, 'internal/backends/sqlite/collection.go', [
+    // a query reads the database's schemas before its documents
+    ['\trows, err := db.QueryContext(ctx, q, args...)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\treturn &backends.QueryResult{\n\t\tIter:           newQueryIterator',
+      '\tif !params.OnlyRecordIDs {\n\t\tif err := loadSchemas(ctx, db); err != nil {\n\t\t\treturn nil, err\n\t\t}\n\t}\n\n' +
+      '\trows, err := db.QueryContext(ctx, q, args...)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\treturn &backends.QueryResult{\n\t\tIter:           newQueryIterator'],
+    // insert: documents encoded with schema references, the new schemas written in the same transaction
+    ['\tvar queries []string\n\tvar argLists [][]any\n', '\tvar queries []string\n\tvar argLists [][]any\n\n\tschemas := storedSchemas{}\n'],
+    ['prepareInsertStatement(meta.TableName, meta.Capped(), batch)', 'prepareInsertStatement(meta.TableName, meta.Capped(), batch, schemas)'],
+    ['\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tfor n, q := range queries {\n',
+      '\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tif err := schemas.write(ctx, db, tx); err != nil {\n\t\t\treturn err\n\t\t}\n\n\t\tfor n, q := range queries {\n'],
+    ['\tif err != nil {\n\t\treturn nil, err\n\t}\n\n\treturn new(backends.InsertAllResult), nil\n',
+      '\tif err != nil {\n\t\treturn nil, err\n\t}\n\n\tschemas.committed(db)\n\n\treturn new(backends.InsertAllResult), nil\n'],
+    // update: the same
+    ['\tfor n, doc := range params.Docs {\n\t\tb, err := sjson.Marshal(doc)\n',
+      '\tschemas := storedSchemas{}\n\n\tfor n, doc := range params.Docs {\n\t\tb, err := schemas.marshal(doc)\n'],
+    ['\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tfor n := range bodies {\n',
+      '\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tif err := schemas.write(ctx, db, tx); err != nil {\n\t\t\treturn err\n\t\t}\n\n\t\tfor n := range bodies {\n'],
+    ['\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\treturn &res, nil\n}\n\n// DeleteAll',
+      '\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\tschemas.committed(db)\n\n\treturn &res, nil\n}\n\n// DeleteAll'],
+  ])
+  editSource(src, 'internal/backends/sqlite/query_iterator.go', [
+    ['\t\tif doc, err = sjson.Unmarshal(b); err != nil {', '\t\tif doc, err = sjson.UnmarshalStored(b); err != nil {'],
+  ])
+  copyFileSync(join(PATCH_FILES, 'sjson_stored.go'), join(src, 'internal', 'handler', 'sjson', 'sjson_stored.go'))
+  copyFileSync(join(PATCH_FILES, 'schemas.go'), join(src, 'internal', 'backends', 'sqlite', 'schemas.go'))
 }
 
 /** Makes a copied module tree (read-only in Go's module cache) writable, so it can be patched and removed. */

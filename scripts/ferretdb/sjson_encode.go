@@ -41,7 +41,14 @@ func marshalFast(d *types.Document) ([]byte, bool) {
 		return nil, false
 	}
 
+	return appendTopFields(b, d)
+}
+
+// appendTopFields appends the top-level fields that follow $s, and the closing brace.
+func appendTopFields(b []byte, d *types.Document) ([]byte, bool) {
 	keys := d.Keys()
+
+	var ok bool
 
 	for i, v := range d.Values() {
 		// the top-level keys as the original writes them: unescaped
