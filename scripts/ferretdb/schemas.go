@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/FerretDB/FerretDB/internal/backends"
 	"github.com/FerretDB/FerretDB/internal/handler/sjson"
@@ -25,8 +26,12 @@ const schemasTable = backends.ReservedPrefix + "schemas"
 
 // schemaState is what this process knows of one database's schemas table.
 type schemaState struct {
+	loaded atomic.Bool // its rows were read into sjson's schemas
+	load   sync.Mutex  // one reader of its rows at a time
+
+	// mu guards the fields below; it is never held while waiting for the database, which a write transaction
+	// holding a connection may need it to finish
 	mu     sync.Mutex
-	loaded bool                // its rows were read into sjson's schemas
 	table  bool                // the table exists
 	stored map[string]struct{} // references known to be committed in it
 }
@@ -43,47 +48,72 @@ func stateOf(db *fsql.DB) *schemaState {
 // loadSchemas reads the database's schemas into sjson's the first time; a database without the table has none.
 func loadSchemas(ctx context.Context, db *fsql.DB) error {
 	st := stateOf(db)
+	if st.loaded.Load() {
+		return nil
+	}
+
+	st.load.Lock()
+	defer st.load.Unlock()
+
+	if st.loaded.Load() {
+		return nil
+	}
+
+	refs, err := readSchemas(ctx, db)
+	if err != nil {
+		return err
+	}
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
 
-	if st.loaded {
-		return nil
+	if refs != nil {
+		st.table = true
 	}
 
+	for _, ref := range refs {
+		st.stored[ref] = struct{}{}
+	}
+
+	st.loaded.Store(true)
+
+	return nil
+}
+
+// readSchemas gives every schema of the database's table to sjson and returns their references (nil: no table).
+func readSchemas(ctx context.Context, db *fsql.DB) ([]string, error) {
 	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT ref, schema FROM %q`, schemasTable))
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
-			st.loaded = true
-			return nil
+			return nil, nil
 		}
 
-		return lazyerrors.Error(err)
+		return nil, lazyerrors.Error(err)
 	}
 	defer rows.Close()
+
+	refs := []string{}
 
 	for rows.Next() {
 		var ref string
 		var text []byte
 
 		if err = rows.Scan(&ref, &text); err != nil {
-			return lazyerrors.Error(err)
+			return nil, lazyerrors.Error(err)
 		}
 
 		if err = sjson.RememberSchema(ref, text); err != nil {
-			return lazyerrors.Error(err)
+			return nil, lazyerrors.Error(err)
 		}
 
-		st.stored[ref] = struct{}{}
+		refs = append(refs, ref)
 	}
 
 	if err = rows.Err(); err != nil {
-		return lazyerrors.Error(err)
+		return nil, lazyerrors.Error(err)
 	}
 
-	st.loaded, st.table = true, true
-
-	return nil
+	return refs, nil
 }
 
 // storedSchemas collects the schemas of the documents encoded for one write transaction.

@@ -2,13 +2,13 @@
 // step downloads it (each test patches a scratch copy of the files its patch edits), and the built binary, run on a
 // scratch folder with its debug handler on.
 import { execFileSync, spawn } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { defaultFerretDbBin, freePort } from '../../server/src/infra/ferretdb.js'
 // @ts-expect-error: a plain ES module script without types
-import { VERSION } from '../../scripts/ferretdb.mjs'
+import { makeWritable, patchSource, VERSION } from '../../scripts/ferretdb.mjs'
 
 /** The downloaded FerretDB module's folder, or null where Go or the module proxy is not available. */
 export function ferretDbModuleDir (): string | null {
@@ -26,6 +26,20 @@ export function scratchSource (t: { teardown: (fn: () => void) => void }, module
     mkdirSync(dirname(join(src, rel)), { recursive: true })
     copyFileSync(join(moduleDir, rel), join(src, rel))
   }
+  return src
+}
+
+/**
+ * A scratch copy of the whole module with every patch applied, as the install step builds it, ready for `go test`
+ * (removed when the test ends).
+ */
+export function patchedModule (t: { teardown: (fn: () => void) => void }, moduleDir: string): string {
+  const src = scratchSource(t, moduleDir, [])
+  cpSync(moduleDir, src, { recursive: true })
+  makeWritable(src)
+  mkdirSync(join(src, '.git')) // FerretDB's test helpers find the module's root by it
+  writeFileSync(join(src, 'build', 'version', 'version.txt'), `${VERSION as string}\n`) // the module zip omits it
+  patchSource(src)
   return src
 }
 

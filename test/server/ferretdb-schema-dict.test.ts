@@ -5,14 +5,14 @@
 // database), string _id ranges still leave ObjectIDs out, and what lies in the SQLite file has the stored form.
 import t from 'tap'
 import { execFile, execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Binary, BSON, Double, Int32, Long, MongoClient, ObjectId, type Document } from 'mongodb'
 // @ts-expect-error: a plain ES module script without types
-import { makeWritable, PATCH_FILES, patchSchemaDict, patchSource, VERSION } from '../../scripts/ferretdb.mjs'
-import { ferretDbBin, ferretDbModuleDir, scratchSource } from '../helpers/ferretdb-source.js'
+import { PATCH_FILES, patchSchemaDict } from '../../scripts/ferretdb.mjs'
+import { ferretDbBin, ferretDbModuleDir, patchedModule, scratchSource } from '../helpers/ferretdb-source.js'
 import { startFerretDb } from '../../server/src/infra/ferretdb.js'
 
 t.setTimeout(900_000)
@@ -22,12 +22,7 @@ const noGo = dir === null ? 'Go or the FerretDB module is not available' : false
 
 t.test('on the patched source, the stored form reads back as the inline one and FerretDB\'s SQLite tests pass', { skip: noGo }, async (t) => {
   if (dir === null) return
-  const src = scratchSource(t, dir, [])
-  cpSync(dir, src, { recursive: true })
-  makeWritable(src)
-  mkdirSync(join(src, '.git')) // FerretDB's test helpers find the module's root by it
-  writeFileSync(join(src, 'build', 'version', 'version.txt'), `${VERSION as string}\n`) // the module zip omits it
-  patchSource(src) // every patch, as the install step applies them
+  const src = patchedModule(t, dir) // every patch, as the install step applies them
   const sjson = join('internal', 'handler', 'sjson')
   for (const test of ['sjson_decode_test.go', 'sjson_stored_test.go']) cpSync(join(PATCH_FILES as string, test), join(src, sjson, test))
   const iterator = readFileSync(join(src, 'internal', 'backends', 'sqlite', 'query_iterator.go'), 'utf8')
