@@ -84,6 +84,8 @@ t.test('upload recovery runs as a recurring Agenda job of this host', async (t) 
     status: 'done', resumes: 1, received: true, rows: ROWS, accepted: ROWS, duplicates: 0, rejected: 0, sha256: createHash('sha256').update(here.text).digest('hex'),
   }, 'taken over and finished with exact counts')
   t.equal(await db.c.events.countDocuments({ requestId: here.id }), ROWS, 'each row stored once')
+  // the record says done before the run that took it over ends and removes the file
+  await waitFor('the spooled file to be removed', async () => !existsSync(here.path), 10_000)
   t.notOk(existsSync(here.path), 'its spooled file is removed')
   t.ok((await schedule())!.lastRunAt >= enabledAt, 'by a run of this host\'s job')
   await waitFor('the upload of a host gone for an hour to fail', async () => (await upload(gone.id))?.status === 'failed')
