@@ -9,7 +9,8 @@
 // Environment: BENCH_SECONDS (per throughput phase, default 6), BENCH_CONNECTIONS (default 16),
 // BENCH_E2E_EVENTS (default 2000), BENCH_E2E_LEADS (default 200), BENCH_BATCHES (default 12), BENCH_LATENCY_RATE (/s, default 10),
 // BENCH_LATENCY_SECONDS (default 15), BENCH_TAIL=1 (also list the slowest events of (e)), BENCH_PROFILE (a folder: each
-// server process writes a V8 CPU profile there when it stops; open it in Chrome's DevTools or read it with a script).
+// server process writes a V8 CPU profile there when it stops; open it in Chrome's DevTools or read it with a script),
+// BENCH_COMMANDS=1 (each server process prints what its database commands cost when it stops).
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { WebSocket } from 'ws'
 import { randomBytes } from 'node:crypto'
@@ -24,7 +25,7 @@ import type { Collection } from 'mongodb'
 import { buildApp } from '../server/src/app.js'
 import { loadConfig } from '../server/src/config.js'
 import { openDatabase, type Database } from '../server/src/infra/db.js'
-import { benchDatabase } from './database.js'
+import { benchDatabase, commandCosts, recordCommands } from './database.js'
 
 const num = (name: string, def: number): number => {
   const v = process.env[name]
@@ -115,13 +116,15 @@ async function serve (uri: string, name: string, workers: boolean): Promise<{ ba
 
 /** BENCH_SERVE mode: the server under test, printing its base URL once it listens. */
 async function serveMain (spec: { uri: string; name: string; workers: boolean; key: string }): Promise<void> {
-  const db = await openDatabase(spec.uri, spec.name)
+  const db = await openDatabase(spec.uri, spec.name, { monitorCommands: recordCommands })
+  const costs = recordCommands ? commandCosts(db.client) : null
   const app = await buildApp(loadConfig({ MONGODB_URI: spec.uri, MONGODB_DB: spec.name, LEADSCORE_BOOTSTRAP_API_KEY: spec.key, LEADSCORE_DEMO: '0', LOG_LEVEL: 'silent' }), { database: db, logger: false, startWorkers: spec.workers })
   process.stdout.write(`${await listen(app)}\n`)
   process.once('SIGTERM', () => {
     void (async () => {
       await app.close().catch(() => undefined)
       await db.close().catch(() => undefined)
+      if (costs !== null) process.stderr.write(`database commands of the server (${spec.workers ? 'workers on' : 'ingest only'}):\n${costs.report()}\n`)
       process.exit(0)
     })()
   })

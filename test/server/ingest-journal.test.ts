@@ -16,6 +16,12 @@ t.test('a request that dies before queueing its leads is picked up from its jour
   const deadline = Date.now() + 5000
   while (await db.c.ingestJournal.countDocuments({}) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   t.equal(await db.c.ingestJournal.countDocuments({}), 0, 'a completed request leaves no journal entry')
+  // entries closed together are removed together: concurrent requests leave none either
+  const answers = await Promise.all(Array.from({ length: 40 }, async (_, i) => await postEvents(app, { externalId: `many-${i}`, lead: { email: `many${i}@example.com` }, type: 'page_view' })))
+  t.same(answers.map((a) => a.json().accepted as number), answers.map(() => 1), 'forty concurrent requests each stored their event')
+  await waitForScoring(db)
+  while (await db.c.ingestJournal.countDocuments({}) > 0 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20))
+  t.equal(await db.c.ingestJournal.countDocuments({}), 0, 'forty concurrent requests leave no journal entry')
 
   const now = (): Date => new Date()
   const dying = createIngestService({

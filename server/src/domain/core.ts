@@ -131,14 +131,12 @@ export function createCore (config: AppConfig, database: Database, log: CoreLogg
     c, now, identity, journal, suppressed: suppressions.suppressed, limits: { maxEventBytes: config.limits.maxEventBytes, maxFutureSkewMs: 5 * 60_000 },
     initialSettings: async () => (await rulesets.active()).settings, enqueue, idIn: database.idIn,
     onGroup: (source, requests) => { metrics.ingestGroups.inc(1, { source }); metrics.ingestGroupedRequests.inc(requests, { source }) },
-    onRejectsStored: async (n) => { await views.rejectsStored(n) },
+    onStored: views.stored, onRejectsStored: async (n) => { await views.rejectsStored(n) },
     trackingPlan: trackingPlan.current, onViolations: violations.count,
   })
-  // every accepted event is counted (the stored-events counter behind /v1/stats) before its request is answered
-  const counted = async <T extends { accepted: number }>(r: T): Promise<T> => { await views.stored(r.accepted); return r }
   const ingest: typeof storing = {
-    ingest: async (inputs, ctx) => await ingesting.run(async () => await counted(await storing.ingest(inputs, ctx))),
-    submit: async (inputs, ctx) => await ingesting.run(async () => await counted(await storing.submit(inputs, ctx))),
+    ingest: async (inputs, ctx) => await ingesting.run(async () => await storing.ingest(inputs, ctx)),
+    submit: async (inputs, ctx) => await ingesting.run(async () => await storing.submit(inputs, ctx)),
   }
 
   const privacy = createPrivacyService({ c, now, audit, ferret: database.ferret, withLeadLock: leadLocks.withLeadLock, views, outbox, identity, suppressions })

@@ -84,6 +84,8 @@ export interface IngestDeps {
   identity: IdentityService
   /** Told of each group commit: its source and how many requests it stored together. */
   onGroup?: (sourceId: string, requests: number) => void
+  /** Counts accepted events (the stored-events counter behind /v1/stats): awaited before the call answers. */
+  onStored?: (accepted: number) => Promise<void>
   /** Counts stored rejects (the rejects total of /v1/stats). */
   onRejectsStored?: (n: number) => Promise<void>
   /** Which of these identity keys are suppressed (leads erased on request): one `_id` list lookup per call. */
@@ -459,7 +461,7 @@ export function createIngestService (deps: IngestDeps) {
     if (touched.size > 0) await deps.enqueue([...touched])
     // the answer does not wait for the entry's removal: one a failed removal leaves is an orphan, whose leads the
     // sweeper queues again later and finds scored
-    if (journalEntry !== null) deps.journal!.close(journalEntry).catch(() => undefined)
+    if (journalEntry !== null) deps.journal!.close(journalEntry)
     // violations are counted for the events stored with a warning (a duplicate was counted when first stored) and for
     // the rejects; the counts are stored before the request is answered
     for (const p of valid) {
@@ -467,6 +469,10 @@ export function createIngestService (deps: IngestDeps) {
       counted.push({ type: p.ev.type, sourceId: ctx.sourceId, outcome: 'warned', message: p.violations[0]!.message, pointer: p.violations[0]!.pointer, planVersion: plan!.version })
     }
     if (counted.length > 0) await deps.onViolations?.(counted)
+    // the accepted events are counted last (a step failing after it would have a group's requests stored and counted
+    // again), once per call: a group of requests costs one counter write, not one per request
+    const accepted = results.reduce((n, r) => r?.status === 'accepted' ? n + 1 : n, 0)
+    if (accepted > 0) await deps.onStored?.(accepted)
 
     return summarize(results)
   }
