@@ -8,7 +8,7 @@ export const VERSION = 'v1.24.2'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const BIN = resolve(root, '.tools', 'bin', 'ferretdb')
 // what the binary was built from: a binary built before a change to the patches below is rebuilt
-const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1+sjson-decode-1+sjson-encode-1+update-many-1+schema-dict-1+group-commit-1`
+const BUILD_ID = `${VERSION}+id-index-1+update-close-1+id-in-2+id-and-1+id-range-1+update-batch-1+find-modify-lock-1+untracked-1+write-queue-1+sjson-decode-1+sjson-encode-1+update-many-1+schema-dict-1+group-commit-1+in-strings-1`
 const STAMP = `${BIN}.build`
 
 /**
@@ -51,6 +51,7 @@ export function patchSource (src) {
   patchUpdateMany(src)
   patchSchemaDict(src)
   patchGroupCommit(src)
+  patchInStrings(src)
 }
 
 /**
@@ -726,6 +727,23 @@ export function patchGroupCommit (src) {
     ['func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {\n', `func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {\n${detach}`],
   ])
   copyFileSync(join(PATCH_FILES, 'group_commit.go'), join(src, 'internal', 'util', 'fsql', 'group_commit.go'))
+}
+
+/**
+ * Every document a query returns is filtered again in Go with the whole filter (see patchIdWithOthers), and FerretDB
+ * 1.24.2 tests `{ field: { $in: [...] } }` by comparing the field with each listed value through its general
+ * comparison, which converts between types. A read of a list of ids (hundreds of them, as scoring and ingest read
+ * leads, events and markers) thus made a general comparison per document and listed id. A string equals only a
+ * string under that comparison (it orders before or after every other type), so for a string field the patch
+ * (`scripts/ferretdb/in_strings.go`) compares the listed strings with `==`, and matches regular expressions and
+ * refuses a listed `{ $…: … }` exactly as before, in the same order.
+ */
+export function patchInStrings (src) {
+  const head = '\t\t\t\t\t"$in needs an array",\n\t\t\t\t\texprKey,\n\t\t\t\t)\n\t\t\t}\n\n\t\t\tvar found bool\n'
+  editSource(src, 'internal/handler/common/filter.go', [
+    [head, `${head}\t\t\tif s, isString := fieldValue.(string); isString {\n\t\t\t\tif found, err = inStrings(s, arr, exprKey); err != nil {\n\t\t\t\t\treturn false, err\n\t\t\t\t}\n\n\t\t\t\tif !found {\n\t\t\t\t\treturn false, nil\n\t\t\t\t}\n\n\t\t\t\tcontinue\n\t\t\t}\n\n`],
+  ])
+  copyFileSync(join(PATCH_FILES, 'in_strings.go'), join(src, 'internal', 'handler', 'common', 'in_strings.go'))
 }
 
 /** Makes a copied module tree (read-only in Go's module cache) writable, so it can be patched and removed. */
