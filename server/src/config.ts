@@ -56,7 +56,7 @@ export const Env = Type.Object({
   LEADSCORE_ADMIN_EMAIL: Type.Optional(Type.String({ maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' })),
   LEADSCORE_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 200 })),
   LEADSCORE_WORKER: Bool,
-  LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 2 }),
+  LEADSCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 4 }),
   LEADSCORE_SCORING_BATCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   LEADSCORE_INGEST_FIRST_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5_000 }),
   LEADSCORE_LOCK_LIFETIME_MS: Type.Integer({ minimum: 500, default: 30_000 }),

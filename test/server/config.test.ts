@@ -53,7 +53,7 @@ t.test('loadConfig applies defaults', async (t) => {
   t.equal(c.dataDir, '.data')
   t.equal(c.demo, true)
   t.equal(c.bootstrapApiKey, undefined)
-  t.same(c.worker, { enabled: true, concurrency: 2, batchLeads: 200, ingestFirstMs: 5000, lockLifetimeMs: 30_000, sweepEveryMs: 30_000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
+  t.same(c.worker, { enabled: true, concurrency: 4, batchLeads: 200, ingestFirstMs: 5000, lockLifetimeMs: 30_000, sweepEveryMs: 30_000, processEveryMs: 500, eventsPerRun: 1000, decayTickMs: 3_600_000 })
   t.same(c.limits, { maxEventBytes: 32 * 1024, bodyLimit: 1024 * 1024, eventsBodyLimit: 5 * 1024 * 1024, maxBatchEvents: 1000 })
   t.equal(c.idempotencyTtlMs, 24 * 3_600_000)
   t.same(c.rateLimit, { ingestMax: 60_000, apiMax: 30_000, windowMs: 60_000 })
