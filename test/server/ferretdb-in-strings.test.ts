@@ -12,6 +12,7 @@ import { MongoServerError, ObjectId } from 'mongodb'
 // @ts-expect-error: a plain ES module script without types
 import { patchInStrings } from '../../scripts/ferretdb.mjs'
 import { debugFerretDb, ferretDbBin, ferretDbModuleDir, scratchSource } from '../helpers/ferretdb-source.js'
+import { prng } from '../helpers/model.js'
 
 t.setTimeout(300_000)
 
@@ -32,15 +33,6 @@ t.test('the patch goes into $in\'s loop only, and refuses a source that changed 
 
 const skip = existsSync(ferretDbBin) ? false : `no FerretDB binary at ${ferretDbBin}`
 
-/** A small deterministic generator, so a failure can be replayed. */
-function random (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0
-    return s / 2 ** 32
-  }
-}
-
 t.test('a string field matches an $in list as FerretDB\'s general comparison says', { skip }, async (t) => {
   const { client } = await debugFerretDb(t)
   const col = client.db('instrings').collection<{ _id: string; v?: unknown }>('docs')
@@ -50,7 +42,7 @@ t.test('a string field matches an $in list as FerretDB\'s general comparison say
   docs.push({ _id: 'missing' } as never)
   await col.insertMany(docs)
 
-  const rnd = random(20261207)
+  const rnd = prng(20261207)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
   const candidates: unknown[] = [...words, 'absent', 'delta', 12, '12', null, /^alp/, /ETA$/i, { a: 'alpha' }, ['alpha', 'beta'], ['x']]
   let lists = 0
@@ -75,7 +67,7 @@ t.test('an _id list finds exactly the listed documents', { skip }, async (t) => 
   const { client } = await debugFerretDb(t)
   const col = client.db('instrings').collection<{ _id: string; n: number }>('ids')
   await col.insertMany(Array.from({ length: 2000 }, (_, n) => ({ _id: `ld_${n.toString(36).padStart(6, '0')}`, n })))
-  const rnd = random(7)
+  const rnd = prng(7)
   const listed = Array.from({ length: 800 }, () => `ld_${Math.floor(rnd() * 2600).toString(36).padStart(6, '0')}`)
   const expected = [...new Set(listed)].filter((id) => parseInt(id.slice(3), 36) < 2000).sort()
   const got = (await col.find({ _id: { $in: listed } }).project({ _id: 1 }).toArray()).map((d) => d._id).sort()

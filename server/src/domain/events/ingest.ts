@@ -471,10 +471,9 @@ export function createIngestService (deps: IngestDeps) {
     if (counted.length > 0) await deps.onViolations?.(counted)
     // the accepted events are counted last (a step failing after it would have a group's requests stored and counted
     // again), once per call: a group of requests costs one counter write, not one per request
-    const accepted = results.reduce((n, r) => r?.status === 'accepted' ? n + 1 : n, 0)
-    if (accepted > 0) await deps.onStored?.(accepted)
-
-    return summarize(results)
+    const summary = summarize(results)
+    if (summary.accepted > 0) await deps.onStored?.(summary.accepted)
+    return summary
   }
 
   /**
