@@ -196,6 +196,16 @@ export interface FerretDbExit { code: number | null; signal: string | null; outp
 const WAL_CHECKPOINT_PAGES = 10_000
 
 /**
+ * SQLite's statement and savepoint journals are kept in memory (`temp_store=memory`) instead of temporary files. A
+ * statement that can fail part-way inside a transaction (every multi-row insert or update under a unique `_id`
+ * index) and every write of a group commit (a savepoint each) journals the pages it changes; past 64 KB SQLite
+ * spilled that journal to a file it created, wrote and deleted, once per command: a tenth of the database's CPU under
+ * scoring went to those writes and files. The journal lives only until its transaction commits, and holds at most
+ * the pages that transaction changed.
+ */
+const TEMP_STORE = 'memory'
+
+/**
  * Starts FerretDB 1.24 with its SQLite backend, storing data in `dataDir` (kept across restarts). It listens on a Unix
  * socket in the data folder (see socketPathFor) and on no TCP port, so only this user's processes can reach it: a
  * loopback port is open to every local user, and FerretDB's SQLite backend has no authentication. `port` asks for a
@@ -208,7 +218,7 @@ const WAL_CHECKPOINT_PAGES = 10_000
  * or an OS crash can undo the last commits before it, much as MongoDB's default write concern acknowledges a write
  * before its journal is flushed (every 100 ms). Every write costs one commit in FerretDB, so `full` slows every write
  * (measured in docs/architecture.md, section 5). The WAL is checkpointed into the database file every
- * WAL_CHECKPOINT_PAGES pages instead of SQLite's 1,000.
+ * WAL_CHECKPOINT_PAGES pages instead of SQLite's 1,000, and journals stay in memory (TEMP_STORE).
  */
 export async function startFerretDb (opts: { dataDir: string; bin?: string | undefined; port?: number; sync?: 'normal' | 'full'; onExit?: (e: FerretDbExit) => void }): Promise<EmbeddedDb> {
   const bin = opts.bin ?? defaultFerretDbBin()
@@ -246,7 +256,7 @@ export async function startFerretDb (opts: { dataDir: string; bin?: string | und
     const where = 'path' in at ? ['--listen-addr=', `--listen-unix=${at.path}`] : [`--listen-addr=127.0.0.1:${at.port}`]
     // stdin is the pipe the guard script watches: only this process holds its write end
     const c = spawn('/bin/sh', ['-c', GUARD, 'ferretdb-guard', bin,
-      '--handler=sqlite', `--sqlite-url=file:${dataDir}/?_pragma=synchronous(${opts.sync ?? 'normal'})&_pragma=wal_autocheckpoint(${WAL_CHECKPOINT_PAGES})`, `--state-dir=${dataDir}`,
+      '--handler=sqlite', `--sqlite-url=file:${dataDir}/?_pragma=synchronous(${opts.sync ?? 'normal'})&_pragma=wal_autocheckpoint(${WAL_CHECKPOINT_PAGES})&_pragma=temp_store(${TEMP_STORE})`, `--state-dir=${dataDir}`,
       ...where, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
     ], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...ferretGcEnv(process.env) } })
     c.stdin?.on('error', () => { /* the guard ended */ })
