@@ -1,4 +1,4 @@
-import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb'
+import { BSON, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb'
 import type { Collections } from '../../infra/db.js'
 import { duplicateWriteErrors, findByIds, idLists, insertIgnoringDuplicates, isDuplicateKey, isTransient, retryTransient } from '../../infra/db.js'
 import type { BatchNotify, Crossing, EventDoc, LeadBatch, LeadDoc, LedgerDoc, ScoreParts, ScoreState, StoredPrediction, StoredState } from '../types.js'
@@ -102,13 +102,15 @@ interface FinalizeItem {
   /** The lead's state as the batch committed it (what a carried entry without a state stands for). */
   state: StoredState
   prior?: PriorEntry[] | undefined
+  /** The batch's ledger entries in full, when this process just scored it (else read from what the batch carries). */
+  entries?: LedgerDoc[] | undefined
 }
 
-/** Most ledger entries, and their size as JSON, that a commit carries itself (see `LeadBatch.ledger`). */
+/** Most ledger entries, and their size as BSON, that a commit carries itself (see `LeadBatch.ledger`). */
 const INLINE_ENTRIES = 4
+const INLINE_BYTES = 8_000
 /** Most new events one batch of leads reads (about 1 KB each in memory). */
 const MAX_BATCH_EVENTS = 20_000
-const INLINE_BYTES = 8_000
 
 // the writers' side of the lead lock lives in lead-lock.ts (same lock documents, same protocol)
 export { LockBusyError } from '../lead-lock.js'
@@ -200,7 +202,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
     // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
     // by `_id` and sets a value their batch fixed, so repeating it is harmless; one command serves the whole list.
-    await insertIgnoringDuplicates(c.scoreHistory, items.flatMap(({ batch, state }) => carriedLedger(batch, state)))
+    await insertIgnoringDuplicates(c.scoreHistory, items.flatMap(({ batch, state, entries }) => batch.ledger === undefined ? [] : entries ?? carriedLedger(batch, state)))
     await setById(c.scoreHistory, items.filter(({ batch }) => batch.ledger === undefined).flatMap(({ batch }) => Array.from({ length: batch.entries }, (_, i) => `${batch.token}:${i}`)), { committed: true })
     // The entries the replays replace are marked superseded, every lead's in one command (or a few): those known by
     // `_id` at once; where a query by lead reads the whole ledger (FerretDB), those found in each lead's `_id` range, a
@@ -540,7 +542,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
     // A small batch carries its entries in the commit, so no write has to make them visible afterwards (one update
     // per entry saved); a large one inserts them uncommitted before the commit, so the lead document stays small.
     const storedState = storedOf(state)
-    if (entries.length > 0 && entries.length <= INLINE_ENTRIES && JSON.stringify(entries).length <= INLINE_BYTES) {
+    if (entries.length > 0 && entries.length <= INLINE_ENTRIES && BSON.calculateObjectSize(entries) <= INLINE_BYTES) {
       for (const e of entries) e.committed = true
       // the last entry's state is the lead's new state, which the commit stores anyway: carried once, not twice (it is
       // most of an entry, and the lead document is read and rewritten at every batch)
@@ -647,7 +649,7 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
       }
     }
     await discard(runs.filter((r) => !committed.includes(r)))
-    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch, state: r.set.state as StoredState, prior: r.prior }))
+    const done = committed.map((r) => ({ lead: r.lead, batch: r.batch, state: r.set.state as StoredState, prior: r.prior, entries: r.entries }))
     await showLedger(done)
     for (const r of committed) deps.onVisible?.(r.committed)
     const failed = ready.filter((r) => !committed.includes(r))
