@@ -199,7 +199,8 @@ export function createLeadProcessor (deps: LeadProcessorDeps) {
    */
   async function showLedger (items: ReadonlyArray<FinalizeItem>): Promise<void> {
     if (items.length === 0) return
-    // A small batch's entries come with its commit and are inserted now, visible at once; a repeat finds them there.
+    // A small batch's entries come with its commit and are inserted now, visible at once (from memory when this
+    // process just scored them, else unpacked from the commit); a repeat finds them there.
     // A large batch's entries were inserted before the commit and are made visible here. Each write names documents
     // by `_id` and sets a value their batch fixed, so repeating it is harmless; one command serves the whole list.
     await insertIgnoringDuplicates(c.scoreHistory, items.flatMap(({ batch, state, entries }) => batch.ledger === undefined ? [] : entries ?? carriedLedger(batch, state)))
