@@ -103,17 +103,20 @@ const LEAD_FIELDS = { _id: 1, key: 1, lastSeq: 1, createdAt: 1 } as const
 type IngestLead = Pick<LeadDoc, '_id' | 'key' | 'lastSeq' | 'createdAt'>
 /**
  * Most events stored together by one group commit, and how many groups of one source are stored at once. A group
- * costs a few writes whatever its size, and the embedded database runs one write at a time, so small requests are
- * stored fastest in one group at a time (it takes every request that arrived meanwhile); a group of large requests
- * pays for its writes many times over, and a second and third group then overlap one group's lead read with the
- * others' inserts. On the ingest bench (16 connections of single events; 4 of 100-event batches) two groups at any
- * size gave 644-679 and 4,594-5,027 events/s, one at a time 790-853 and 4,038-4,379, three at a time 558-635 and
- * 5,699-5,768; one at a time until 100 events wait, then up to three, 844-878 and 5,064-5,704.
+ * costs a few writes whatever its size, and the embedded database runs one write at a time, so one group at a time
+ * takes every request that arrived meanwhile; but a group is a chain of round trips (suppressions, leads, events,
+ * counters), and while one waits on the database the server and the database are each half idle. So a second and third
+ * group start beside it once PARALLEL_GROUP_EVENTS events wait: for single events half of the ingest bench's 16
+ * connections (`npx tsx --conditions=leadscore-source bench/ingest.ts`, alternating runs): 8 made 1,291-1,794 events/s
+ * (0.23-0.29x the raw insertOne loop), 100 (no second group for single events) 1,111-1,431 (0.20-0.22x), 16
+ * 1,023-1,054, 2 (groups of one or two events) 841-849. Requests of 100 events start a group at once either way
+ * (8,240 / 8,838 against 7,901 / 8,786 events/s with 10,000 events in such batches); three at a time measured best
+ * for them (5,699-5,768 events/s against 4,594-5,027 for two, in an earlier round).
  */
 const MAX_GROUP_EVENTS = 1000
 const MAX_GROUPS = 3
 /** Events waiting in the queue from which another group starts beside a running one. */
-const PARALLEL_GROUP_EVENTS = 100
+const PARALLEL_GROUP_EVENTS = 8
 /** Requests of a failed group stored again one by one, this many at a time. */
 const RETRY_CONCURRENCY = 2
 
@@ -480,8 +483,8 @@ export function createIngestService (deps: IngestDeps) {
    * Group commit for small requests: concurrent `submit` calls of one source are stored together, in one `ingest`
    * (one lead read per lead, one insert of all their events, one insert of their markers) instead of one each. There
    * is no waiting for company: a call that finds no group being stored starts one at once; calls arriving while a
-   * group is stored form the next one, which starts beside it only once they hold 100 events (see MAX_GROUPS). Each
-   * caller gets the answer for its own events, as `ingest` would give it.
+   * group is stored form the next one, which starts beside it once they hold PARALLEL_GROUP_EVENTS events (see
+   * MAX_GROUPS). Each caller gets the answer for its own events, as `ingest` would give it.
    */
   const groups = new Map<string, { queue: Array<{ inputs: readonly unknown[]; requestId: string; done: (r: IngestSummary | Error) => void }>; running: number }>()
   function drain (sourceId: string): void {
