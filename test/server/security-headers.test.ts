@@ -1,4 +1,4 @@
-// Security headers (@fastify/helmet) on every answer: the console's pages, API JSON, problem+json errors and Swagger
+// Security headers (helmet) on every answer: the console's pages, API JSON, problem+json errors and Swagger
 // UI carry a Content-Security-Policy (frame-ancestors 'none', the console's inline start-up script allowed by its
 // hash only), X-Content-Type-Options: nosniff, Referrer-Policy and X-Frame-Options.
 import t from 'tap'
