@@ -20,6 +20,7 @@ import { loadConfig } from '../server/src/config.js'
 import { openDatabase } from '../server/src/infra/db.js'
 import { benchDatabase, commandCosts, recordCommands } from './database.js'
 import { loadLeads } from '../test/helpers/large-dataset.js'
+import { BATCH, CONCURRENCY, TYPES, rawInsertMany, streamEvent, type StreamShape } from './stream.js'
 
 const num = (name: string, def: number): number => {
   const v = process.env[name]
@@ -27,55 +28,19 @@ const num = (name: string, def: number): number => {
 }
 const EVENTS = num('BENCH_EVENTS', 20_000)
 const TIMEOUT_MS = num('BENCH_TIMEOUT_S', 600) * 1000
-const BATCH = 100
-const CONCURRENCY = 4
 const KEY = `lsk_bench_${randomBytes(12).toString('hex')}`
-const TYPES = ['page_view', 'email_open', 'form_submit'] as const
 const log = (s: string): void => { process.stderr.write(`# ${s}\n`) }
 
 const PRELOAD = num('BENCH_PRELOAD', 100_000)
 const SPLIT = process.env.BENCH_SPLIT === '1'
 
-interface Scenario { name: string; leads: number; identity: 'externalId' | 'email'; preload?: number }
+interface Scenario extends StreamShape { name: string; preload?: number }
 const SCENARIOS: Scenario[] = [
   { name: `${EVENTS} events over ${EVENTS / 2} leads known only by external id`, leads: EVENTS / 2, identity: 'externalId' },
   { name: `${EVENTS} events over ${EVENTS / 2} leads known by email`, leads: EVENTS / 2, identity: 'email' },
   { name: `${EVENTS} events over 200 leads known by email`, leads: 200, identity: 'email' },
   { name: `scenario 1 with ${PRELOAD} leads already stored`, leads: EVENTS / 2, identity: 'externalId', preload: PRELOAD },
 ]
-
-function event (run: string, i: number, s: Scenario): Record<string, unknown> {
-  const lead = i % s.leads
-  return {
-    externalId: `${run}-${i}`,
-    lead: s.identity === 'email' ? { email: `lead${lead}@bench.example`, name: `Lead ${lead}` } : { externalId: `crm-${lead}` },
-    type: TYPES[i % TYPES.length],
-    occurredAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
-    properties: { path: '/pricing', campaign: 'spring', utm: { source: 'newsletter', medium: 'email' } },
-  }
-}
-
-/** Raw `insertMany` of `n` event-sized documents in batches of 100, 4 at a time: the limit scoring is held to. */
-async function rawInsertMany (uri: string, n: number): Promise<number> {
-  const db = await openDatabase(uri, `bench_raw_${randomBytes(4).toString('hex')}`)
-  try {
-    const col = db.db.collection('raw')
-    const docs = Array.from({ length: n }, (_, i) => ({ _id: `r${i}`, ...event('raw', i, SCENARIOS[0]!), leadId: `ld_${i % 1000}`, seq: i, status: 'pending', receivedAt: new Date() }))
-    const t0 = performance.now()
-    let next = 0
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < docs.length) {
-        const part = docs.slice(next, next + BATCH)
-        next += BATCH
-        await col.insertMany(part as never, { ordered: false })
-      }
-    }))
-    return n / ((performance.now() - t0) / 1000)
-  } finally {
-    await db.db.dropDatabase().catch(() => undefined)
-    await db.close()
-  }
-}
 
 /** The worker settings taken from the environment (the product's defaults otherwise). */
 function workerTuning (): Record<string, string> {
@@ -137,7 +102,7 @@ async function endToEnd (uri: string, s: Scenario): Promise<{ perSec: number; sc
   try {
     const run = randomBytes(4).toString('hex')
     const bodies: string[] = []
-    for (let i = 0; i < EVENTS; i += BATCH) bodies.push(JSON.stringify({ events: Array.from({ length: Math.min(BATCH, EVENTS - i) }, (_, k) => event(run, i + k, s)) }))
+    for (let i = 0; i < EVENTS; i += BATCH) bodies.push(JSON.stringify({ events: Array.from({ length: Math.min(BATCH, EVENTS - i) }, (_, k) => streamEvent(run, i + k, s)) }))
     const t0 = performance.now()
     // split: the batches that start while ingest runs wait for it to end (scoring in this process is paused)
     if (SPLIT) await srv.app.core.pauseScoring(async () => { await send(srv.base, bodies, CONCURRENCY) })
@@ -185,7 +150,7 @@ async function rescoreAll (uri: string): Promise<{ rescoreMs: number; rawReadMs:
   try {
     const run = randomBytes(4).toString('hex')
     const bodies: string[] = []
-    for (let i = 0; i < EVENTS; i += BATCH) bodies.push(JSON.stringify({ events: Array.from({ length: Math.min(BATCH, EVENTS - i) }, (_, k) => event(run, i + k, SCENARIOS[0]!)) }))
+    for (let i = 0; i < EVENTS; i += BATCH) bodies.push(JSON.stringify({ events: Array.from({ length: Math.min(BATCH, EVENTS - i) }, (_, k) => streamEvent(run, i + k, SCENARIOS[0]!)) }))
     const t0 = performance.now()
     await send(srv.base, bodies, CONCURRENCY)
     await until(() => srv.scored() >= EVENTS, t0, () => `${srv.scored()} of ${EVENTS} scored`)
@@ -218,7 +183,7 @@ const started = performance.now()
 const rows: string[][] = []
 try {
   log(`raw insertMany of ${EVENTS} documents (batches of ${BATCH}, ${CONCURRENCY} at a time)`)
-  const raw = await rawInsertMany(database.uri, EVENTS)
+  const raw = await rawInsertMany(database.uri, EVENTS, SCENARIOS[0]!)
   log(`  ${raw.toFixed(0)} documents/s`)
   rows.push(['raw insertMany (the limit)', `${raw.toFixed(0)} events/s`, '1.00x', ''])
   let firstPerSec: number | null = null
