@@ -4,7 +4,8 @@
 import t from 'tap'
 import { AUTH, buildTestApp, postEvents, unfinishLastBatch, waitForScoring } from '../helpers/harness.js'
 import { Binary } from 'mongodb'
-import { carriedEntries, carriedLedger, packCarried, toCarried } from '../../server/src/domain/scoring/carried-ledger.js'
+import { carriedEntries, carriedLedger, compact, packCarried, toCarried } from '../../server/src/domain/scoring/carried-ledger.js'
+import { pack } from '../../server/src/infra/packed.js'
 import { initialState } from '../../server/src/domain/scoring/model.js'
 import { leadIdOf } from '../../server/src/domain/ids.js'
 import type { LedgerDoc } from '../../server/src/domain/types.js'
@@ -37,6 +38,39 @@ t.test('carried entries are packed in one binary value and read back as they wer
   t.same(carriedLedger({ ledger: packed }, state).map((e) => e.state), [state, state])
   t.same(carriedEntries({ ledger: [entry] }), [entry], 'a batch committed before entries were packed carries an array, read as is')
   t.same(carriedEntries({}), [])
+})
+
+t.test('packed entries store what they share once and leave out what follows, and read back whole', async (t) => {
+  const state = { ...initialState({}), total: 20, engagement: 20 }
+  const at = new Date('2026-01-05T09:00:01Z')
+  const parts = (total: number): Record<string, number> => ({ total, engagement: total, fit: 0, intent: 0 })
+  const entry = (i: number, over: Record<string, unknown> = {}): LedgerDoc => ({
+    _id: `ld_x~bt:${i}`, leadId: 'ld_x', kind: 'event', eventId: `ld_x-00000000${i + 1}`, eventType: 'page_view', seq: i + 1, ord: `o${i}`,
+    occurredAt: new Date(Date.UTC(2026, 0, 5, i)), before: parts(10 * i), after: parts(10 * i + 10), delta: 10, reasons: [{ ruleId: 'r' }],
+    state, rulesetVersion: 3, batch: 'ld_x~bt', committed: true, superseded: false, createdAt: at, ...over,
+  }) as unknown as LedgerDoc
+  const plain = [entry(0), entry(1), entry(2)]
+  const slim = compact(plain)
+  t.same(slim.shared, { leadId: 'ld_x', kind: 'event', rulesetVersion: 3, batch: 'ld_x~bt', committed: true, superseded: false, createdAt: at }, 'the shared fields, once')
+  t.same(slim.entries.map((e) => Object.keys(e).filter((k) => ['_id', 'eventId', 'before', 'delta'].includes(k))), [['before'], [], []],
+    'ids, event ids, deltas and a before equal to the entry before\'s after are left out (the first entry keeps its before)')
+  const packed = packCarried(plain)
+  t.ok(packed.position < pack({ entries: plain }).position * 0.75, `a quarter smaller or more (${packed.position} against ${pack({ entries: plain }).position} bytes)`)
+  t.same(carriedEntries({ ledger: packed }), plain, 'read back as they were')
+  t.same(carriedEntries({ ledger: packed }).map((e) => Object.keys(e)), plain.map((e) => Object.keys(e)), 'with their fields in the order scoring writes them')
+
+  // what does not follow is kept: a before that decay moved, an event id of another lead's event, a differing
+  // delta, an offer only one entry read, a second ruleset version, an adjustment without an event
+  const odd = [
+    entry(0, { offer: 'of_1@2' }), entry(1, { before: parts(7), delta: 13, eventId: 'ld_y-000000004', rulesetVersion: 4 }),
+    entry(2, { kind: 'adjustment', eventId: null, eventType: null, delta: 11, predictive: { score: 0.4 } }),
+  ]
+  const oddSlim = compact(odd)
+  t.notOk('rulesetVersion' in oddSlim.shared || 'kind' in oddSlim.shared || 'offer' in oddSlim.shared, 'a field not all entries share stays with each entry')
+  t.same(carriedEntries({ ledger: packCarried(odd) }), odd, 'every field that does not follow comes back as it was')
+  t.same(carriedEntries({ ledger: pack({ entries: plain }) }), plain, 'a pack written before entries were compacted is read as it is')
+  const last = toCarried(entry(1), state)
+  t.same(carriedLedger({ ledger: packCarried([entry(0), last]) }, state), [entry(0), entry(1)], 'an entry carried without its state gets the lead\'s')
 })
 
 t.test('the lead carries its last entry once; the stored entry, also one a later run finalizes, has the state', async (t) => {
