@@ -198,7 +198,7 @@ async function untilApplied (port: number, started: number): Promise<{ seconds: 
     const r = await fetch(`http://127.0.0.1:${port}/v1/leads/${leadIdOf(`email:${leadEmail(j)}`)}`, { headers })
     const lead = r.status === 200 ? (await r.json()) as { attributes?: Record<string, unknown> } : null
     checked++
-    if (lead?.attributes?.role !== ROLES[j % ROLES.length] || lead.attributes.industry !== INDUSTRIES[j % INDUSTRIES.length]) wrong++
+    if (lead?.attributes?.role !== ROLES[j % ROLES.length] || lead?.attributes?.industry !== INDUSTRIES[j % INDUSTRIES.length]) wrong++
   }
   return { seconds, checked, wrong }
 }

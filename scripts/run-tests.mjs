@@ -1,4 +1,4 @@
-// `npm test`: type-checks, lints (style and import rules: eslint.config.js), starts one FerretDB for the run (unless
+// `npm test`: type-checks (the benchmarks too), lints (style and import rules: eslint.config.js), starts one FerretDB for the run (unless
 // MONGODB_URI names a MongoDB server), runs every tap test file, and ends with a plain "N passed, N failed" line
 // counting the tests inside the files.
 import { spawn, execFileSync } from 'node:child_process'
@@ -11,8 +11,9 @@ import { buildProjects } from './projects.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const tsc = resolve(root, 'node_modules', 'typescript', 'bin', 'tsc')
-// the plugin packages too: tests that start the built server load the first-party plugins from their dist/
-execFileSync(process.execPath, [tsc, '-b', 'rules-dsl', ...buildProjects(root), 'test'], { cwd: root, stdio: 'inherit' })
+// the plugin packages too: tests that start the built server load the first-party plugins from their dist/; the
+// benchmarks are type-checked with the tests, so that they keep compiling against the code they measure
+execFileSync(process.execPath, [tsc, '-b', 'rules-dsl', ...buildProjects(root), 'test', 'bench'], { cwd: root, stdio: 'inherit' })
 try {
   execFileSync(process.execPath, [resolve(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: root, stdio: 'inherit' })
 } catch {
