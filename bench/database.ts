@@ -5,24 +5,32 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { MongoClient, CommandStartedEvent, CommandSucceededEvent } from 'mongodb'
 import { startFerretDb } from '../server/src/infra/ferretdb.js'
+import { pidsOf, processCpuSeconds } from './cpu.js'
 
 export interface BenchDatabase {
   uri: string
   embedded: boolean
   /** How the benchmark's report names the database. */
   label: string
+  /** CPU seconds the embedded database's processes have used so far (null for MONGODB_URI, or without /proc). */
+  cpuSeconds(): number | null
   stop(): Promise<void>
 }
 
 export async function benchDatabase (): Promise<BenchDatabase> {
   const uri = process.env.MONGODB_URI
-  if (uri !== undefined) return { uri, embedded: false, label: 'MONGODB_URI', stop: async () => {} }
+  if (uri !== undefined) return { uri, embedded: false, label: 'MONGODB_URI', cpuSeconds: () => null, stop: async () => {} }
   const dir = mkdtempSync(join(tmpdir(), 'leadscore-bench-'))
   const ferret = await startFerretDb({ dataDir: dir, bin: process.env.LEADSCORE_FERRETDB_BIN })
   return {
     uri: ferret.uri,
     embedded: true,
     label: 'FerretDB 1.24 (SQLite), embedded',
+    // FerretDB and the shell that guards it (which uses next to nothing) name the folder on their command lines
+    cpuSeconds: () => {
+      const times = pidsOf(`--state-dir=${dir}`).map(processCpuSeconds)
+      return times.length === 0 || times.includes(null) ? null : times.reduce<number>((a, b) => a + b!, 0)
+    },
     stop: async () => {
       await ferret.stop()
       rmSync(dir, { recursive: true, force: true })

@@ -11,6 +11,9 @@
 // BENCH_LATENCY_SECONDS (default 15), BENCH_TAIL=1 (also list the slowest events of (e)), BENCH_PROFILE (a folder: each
 // server process writes a V8 CPU profile there when it stops; open it in Chrome's DevTools or read it with a script),
 // BENCH_COMMANDS=1 (each server process prints what its database commands cost when it stops).
+// Beside each rate of (a), (b) and (c) it prints the CPU an event cost (Linux; the embedded database's share too):
+// the client's or server's process and the database's, for the raw loops and for HTTP ingest, which shows which side
+// a gap is on (on a shared virtual machine these move between runs too, by a third or so).
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { WebSocket } from 'ws'
 import { randomBytes } from 'node:crypto'
@@ -26,6 +29,7 @@ import { buildApp } from '../server/src/app.js'
 import { loadConfig } from '../server/src/config.js'
 import { openDatabase, type Database } from '../server/src/infra/db.js'
 import { benchDatabase, commandCosts, recordCommands } from './database.js'
+import { ownCpuSeconds, perUnit, processCpuSeconds } from './cpu.js'
 
 const num = (name: string, def: number): number => {
   const v = process.env[name]
@@ -71,8 +75,8 @@ function eventDoc (i: number): Record<string, unknown> {
   }
 }
 
-/** Runs `connections` concurrent loops of `op` for `seconds`; returns documents per second. */
-async function driverLoop (seconds: number, connections: number, docsPerOp: number, op: (i: number) => Promise<void>): Promise<number> {
+/** Runs `connections` concurrent loops of `op` for `seconds`; returns documents per second and how many were written. */
+async function driverLoop (seconds: number, connections: number, docsPerOp: number, op: (i: number) => Promise<void>): Promise<{ rate: number; docs: number }> {
   let next = 0
   let done = 0
   const start = performance.now()
@@ -83,7 +87,16 @@ async function driverLoop (seconds: number, connections: number, docsPerOp: numb
       done++
     }
   }))
-  return (done * docsPerOp) / ((performance.now() - start) / 1000)
+  return { rate: (done * docsPerOp) / ((performance.now() - start) / 1000), docs: done * docsPerOp }
+}
+
+/** CPU readings of the process doing a phase's work (this one or the server's) and of the database. */
+interface CpuMark { work: number | null; db: number | null }
+
+/** What an event cost in CPU between two marks: the working process's share, the database's, and their sum. */
+function cpuPerEvent (a: CpuMark, b: CpuMark, events: number): { text: string; total: number | null } {
+  const total = a.work === null || b.work === null || a.db === null || b.db === null || events <= 0 ? null : ((b.work - a.work) + (b.db - a.db)) * 1e6 / events
+  return { text: `${perUnit(a.work, b.work, events)} + database ${perUnit(a.db, b.db, events)}`, total }
 }
 
 function httpRate (r: AutocannonResult, eventsPerRequest: number, what: string): number {
@@ -93,7 +106,7 @@ function httpRate (r: AutocannonResult, eventsPerRequest: number, what: string):
 }
 
 /** Starts the server under test in a child process (this file in BENCH_SERVE mode); resolves with its base URL. */
-async function serve (uri: string, name: string, workers: boolean): Promise<{ base: string; stop: () => Promise<void> }> {
+async function serve (uri: string, name: string, workers: boolean): Promise<{ base: string; cpu: () => number | null; stop: () => Promise<void> }> {
   // BENCH_PROFILE=<folder>: each server process writes a V8 CPU profile there when it stops
   const profile = process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', '--conditions=leadscore-source', fileURLToPath(import.meta.url)], {
@@ -107,6 +120,7 @@ async function serve (uri: string, name: string, workers: boolean): Promise<{ ba
   })
   return {
     base,
+    cpu: () => child.pid === undefined ? null : processCpuSeconds(child.pid),
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM')
       await exited
@@ -171,11 +185,17 @@ async function main (): Promise<void> {
     for (let i = 0; i < 50; i++) await post(base, eventInput(`warm-${RUN}-${i}`, i))
     for (let i = 0; i < 50; i++) await scratch.insertOne(eventDoc(-10 - i))
 
+    const own = (): CpuMark => ({ work: ownCpuSeconds(), db: database.cpuSeconds() })
+    const served = (): CpuMark => ({ work: server.cpu(), db: database.cpuSeconds() })
     log('(a) raw insertOne loop')
-    const rawSingle = await driverLoop(SECONDS, CONNECTIONS, 1, async (i) => { await scratch.insertOne(eventDoc(i)) })
+    const a0 = own()
+    const a = await driverLoop(SECONDS, CONNECTIONS, 1, async (i) => { await scratch.insertOne(eventDoc(i)) })
+    const rawSingle = a.rate
+    const cpuA = cpuPerEvent(a0, own(), a.docs)
 
     log('(b) HTTP single events (autocannon)')
     let nb = 0
+    const b0 = served()
     const single = await autocannon({
       url: base, connections: CONNECTIONS, duration: SECONDS, timeout: 30,
       requests: [{
@@ -184,13 +204,16 @@ async function main (): Promise<void> {
       }],
     })
     const httpSingle = httpRate(single, 1, '(b)')
+    const cpuB = cpuPerEvent(b0, served(), single['2xx'])
     log(`(a) ${fmt(rawSingle)} events/s; (b) ${fmt(httpSingle)} events/s`)
+    log(`(a) CPU per event: driver ${cpuA.text}; (b) server ${cpuB.text}`)
 
     log('(c) 100-event batches: HTTP, then insertMany')
     // a fixed number of batches per connection, timed (one batch can outlast a whole timed phase on a slow database)
     let nc = 0
     const batchLat: number[] = []
     const perConn = Math.max(1, Math.ceil(num('BENCH_BATCHES', 12) / BATCH_CONNECTIONS))
+    const c0 = served()
     const tc = performance.now()
     await Promise.all(Array.from({ length: BATCH_CONNECTIONS }, async () => {
       for (let k = 0; k < perConn; k++) {
@@ -203,11 +226,16 @@ async function main (): Promise<void> {
       }
     }))
     const httpBatch = (nc * BATCH) / ((performance.now() - tc) / 1000)
+    const cpuC = cpuPerEvent(c0, served(), nc * BATCH)
+    const r0 = own()
     batchLat.sort((x, y) => x - y)
-    const rawBatch = await driverLoop(SECONDS, BATCH_CONNECTIONS, BATCH, async (i) => {
+    const rawC = await driverLoop(SECONDS, BATCH_CONNECTIONS, BATCH, async (i) => {
       await scratch.insertMany(Array.from({ length: BATCH }, (_, j) => eventDoc(10_000_000 + i * BATCH + j)), { ordered: false })
     })
+    const rawBatch = rawC.rate
+    const cpuRawC = cpuPerEvent(r0, own(), rawC.docs)
     log(`(c) HTTP ${fmt(httpBatch)} events/s; insertMany ${fmt(rawBatch)} events/s`)
+    log(`(c) CPU per event: server ${cpuC.text}; insertMany: driver ${cpuRawC.text}`)
     await server.stop()
     servers.pop()
 
@@ -301,10 +329,10 @@ async function main (): Promise<void> {
     }
 
     // ---- report -----------------------------------------------------------------------------------------
-    rows.push(['(a) raw insertOne loop (driver)', `${fmt(rawSingle)} events/s`, `${CONNECTIONS} concurrent`])
-    rows.push(['(b) HTTP ingest, single events', `${fmt(httpSingle)} events/s`, `${CONNECTIONS} connections; p50 ${single.latency.p50} ms, p99 ${single.latency.p99} ms`])
-    rows.push(['(c) HTTP ingest, 100-event batches', `${fmt(httpBatch)} events/s`, `${BATCH_CONNECTIONS} concurrent; ${nc} batches; p50 ${percentile(batchLat, 50).toFixed(0)} ms per batch`])
-    rows.push(['(c) raw insertMany of 100 (driver)', `${fmt(rawBatch)} events/s`, `${BATCH_CONNECTIONS} concurrent`])
+    rows.push(['(a) raw insertOne loop (driver)', `${fmt(rawSingle)} events/s`, `${CONNECTIONS} concurrent; CPU per event: driver ${cpuA.text}`])
+    rows.push(['(b) HTTP ingest, single events', `${fmt(httpSingle)} events/s`, `${CONNECTIONS} connections; p50 ${single.latency.p50} ms, p99 ${single.latency.p99} ms; CPU per event: server ${cpuB.text}`])
+    rows.push(['(c) HTTP ingest, 100-event batches', `${fmt(httpBatch)} events/s`, `${BATCH_CONNECTIONS} concurrent; ${nc} batches; p50 ${percentile(batchLat, 50).toFixed(0)} ms per batch; CPU per event: server ${cpuC.text}`])
+    rows.push(['(c) raw insertMany of 100 (driver)', `${fmt(rawBatch)} events/s`, `${BATCH_CONNECTIONS} concurrent; CPU per event: driver ${cpuRawC.text}`])
     rows.push(['(d) end-to-end scoring', `${fmt(scoredPerSec)} events/s`, `${E2E_EVENTS} events / ${E2E_LEADS} leads (${perLead} each): ingested in ${(ingested / 1000).toFixed(1)} s, all scored in ${(e2eMs / 1000).toFixed(1)} s`])
     rows.push(['(e) event → WebSocket lead.scored', `p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms`, `${lat.length} events at ${LAT_RATE}/s${missing > 0 ? `, ${missing} never arrived` : ''}`])
     const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))]
@@ -317,6 +345,9 @@ async function main (): Promise<void> {
     console.log('')
     console.log(`(b)/(a) single-event ingest vs raw insertOne: ${r1.toFixed(2)}x  (target >= 0.5x: ${r1 >= 0.5 ? 'met' : 'NOT met'})`)
     console.log(`(c)/raw batch ingest vs raw insertMany:       ${r2.toFixed(2)}x  (target >= 0.5x: ${r2 >= 0.5 ? 'met' : 'NOT met'})`)
+    // the same comparisons in CPU: the raw loop's CPU per event (driver and database) over ingest's (server and database)
+    const cpuRatio = (raw: number | null, ours: number | null): string => raw === null || ours === null || ours <= 0 ? 'n/a' : `${(raw / ours).toFixed(2)}x`
+    console.log(`in CPU per event: (a)/(b) ${cpuRatio(cpuA.total, cpuB.total)}, raw insertMany/(c) ${cpuRatio(cpuRawC.total, cpuC.total)} (the raw loop's CPU per event over ingest's, database included)`)
     console.log(`database: ${database.label}; ${cpus().length} CPUs; total run ${((performance.now() - began) / 1000).toFixed(0)} s`)
   } finally {
     for (const sv of servers) await sv.stop().catch(() => undefined)
