@@ -49,3 +49,15 @@ t.test('matches past a first batch are read through a cursor', { timeout: 120_00
   t.same(whole.map((d) => d._id).sort(), [...ids].sort(), 'without it, every one too, through the cursor')
   t.ok(whole.every((d) => d.blob.length === blob.length), 'whole')
 })
+
+t.test('a read concern the connection string sets goes with the command', async (t) => {
+  const uri = await testMongoUri(t)
+  const db = await openDatabase(`${uri}${uri.includes('?') ? '&' : '?'}readConcernLevel=majority`, freshDbName(), { monitorCommands: true })
+  t.teardown(async () => { await db.db.dropDatabase().catch(() => undefined); await db.close() })
+  const sent: Document[] = []
+  db.client.on('commandStarted', (e) => { if (e.commandName === 'find') sent.push(e.command) })
+  const col = db.c.locks as unknown as Collection<Doc>
+  await col.insertOne({ _id: 'r1', n: 1 })
+  t.same(await findByIds(col, ['r1']), [{ _id: 'r1', n: 1 }], 'found')
+  t.same(sent.map((c) => c.readConcern), [{ level: 'majority' }], 'the find carried it')
+})

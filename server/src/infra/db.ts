@@ -410,7 +410,7 @@ export async function findByIds<T extends Document, P extends Document = WithId<
     // one batch for the whole list (one more than it can match, so the server sees the cursor end): no getMore
     const batchSize = part.length + 1
     const filter = { _id: { $in: part } }
-    const whole = db !== undefined ? await findInOneBatch<P>(db, col.collectionName, filter, batchSize, projection) : null
+    const whole = db !== undefined ? await findInOneBatch<P>(db, col.collectionName, filter, batchSize, projection, col.readConcern?.level) : null
     out.push(...whole ?? await col.find(filter as Filter<T>, { batchSize, ...(projection !== undefined ? { projection } : {}) }).toArray() as unknown as P[])
   }
   return out
@@ -423,8 +423,11 @@ export async function findByIds<T extends Document, P extends Document = WithId<
  * 110-150 µs per read of ten documents, measured with the embedded database). A batch can end early only past the
  * server's 16 MB reply limit; that cursor is closed and the read goes through the driver's cursor instead.
  */
-export async function findInOneBatch<P> (db: Db, collection: string, filter: Document, batchSize: number, projection?: Document): Promise<P[] | null> {
-  const reply = await retryTransient(async () => await db.command({ find: collection, filter, batchSize, ...(projection !== undefined ? { projection } : {}) }))
+export async function findInOneBatch<P> (db: Db, collection: string, filter: Document, batchSize: number, projection?: Document, readConcern?: string): Promise<P[] | null> {
+  // a command takes no read concern from the client as a cursor does (a connection string may set one)
+  const reply = await retryTransient(async () => await db.command({
+    find: collection, filter, batchSize, ...(projection !== undefined ? { projection } : {}), ...(readConcern !== undefined ? { readConcern: { level: readConcern } } : {}),
+  }))
   const cursor = reply.cursor as { id: number | bigint | { isZero(): boolean }; firstBatch: P[] }
   const id = cursor.id
   if (id === 0 || id === 0n || (typeof id === 'object' && id.isZero())) return cursor.firstBatch
