@@ -74,8 +74,11 @@ export interface IngestDeps {
   limits: NormalizeLimits
   /** Settings of the published ruleset, for the stage a new lead starts in. */
   initialSettings: () => Promise<RulesetSettings>
-  /** Makes sure each lead gets a scoring run. Called after the events are durably stored. */
-  enqueue: (leadIds: string[]) => Promise<void>
+  /**
+   * Makes sure each lead gets a scoring run. Called after the events are durably stored. `created`: the leads this
+   * call inserted, which cannot have a scoring marker yet (see the scoring runner's `enqueue`).
+   */
+  enqueue: (leadIds: string[], created?: ReadonlySet<string>) => Promise<void>
   /** Records what a request is about to store until its leads are queued (a process dying in between leaves it). */
   journal?: IngestJournal
   /** Whether the database answers `_id: { $in }` from its index (see `Database.idIn`). */
@@ -347,6 +350,7 @@ export function createIngestService (deps: IngestDeps) {
     // Requests of this process that share a lead take turns from here to the end of their inserts: the second
     // then starts from the seq the first stored instead of clashing on it and resolving each event alone.
     const touched = new Set<string>()
+    const created = new Set<string>()
     const unresolved: Pending[] = []
     let journalEntry: string | null = null
     const refused: Array<{ p: Pending; reason: RejectReason }> = []
@@ -371,6 +375,7 @@ export function createIngestService (deps: IngestDeps) {
       ])
       journalEntry = entry
       const leads = ensured.map((e) => e.lead)
+      for (const e of ensured) if (e.created) created.add(e.lead._id)
       const hints = ensured.map(({ lead: l, created }) => startSeq(l, created))
       const lookupDuplicates = ctx.lookupDuplicates ?? true
 
@@ -461,7 +466,7 @@ export function createIngestService (deps: IngestDeps) {
         if (mine) touched.add(twin.leadId)
       }
     }
-    if (touched.size > 0) await deps.enqueue([...touched])
+    if (touched.size > 0) await deps.enqueue([...touched], created)
     // the answer does not wait for the entry's removal: one a failed removal leaves is an orphan, whose leads the
     // sweeper queues again later and finds scored
     if (journalEntry !== null) deps.journal!.close(journalEntry)

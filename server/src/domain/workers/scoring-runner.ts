@@ -52,8 +52,12 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
     ingestBusy: deps.ingestBusy ?? (() => false),
   })
 
-  /** Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. */
-  async function enqueue (leadIds: string[]): Promise<void> {
+  /**
+   * Makes sure a scoring run follows for each lead: a marker for other processes, and this process's pool. `created`:
+   * leads the caller has just inserted, whose markers are not looked up first (only a marker left by an erased lead
+   * of the same identity could exist, and its duplicate is ignored like any other).
+   */
+  async function enqueue (leadIds: string[], created?: ReadonlySet<string>): Promise<void> {
     // this process's pool first, so that a run starts while the markers are written (a live message waits for no
     // marker). A run that ends before its lead's marker lands leaves that marker, and the marker poll then runs the
     // lead once more and finds nothing to do. The pool's queue is only a shortcut for the markers: past a bound (an
@@ -64,8 +68,9 @@ export function createScoringRunner (deps: ScoringRunnerDeps) {
     // rolled back and retried one document at a time, so where it can look up a list of ids through the index, the
     // markers that exist are looked up first (the same test as a duplicate insert: whether one exists now).
     let missing = leadIds
-    if (deps.lookUpMarkers && leadIds.length > 0) {
-      const have = new Set((await findByIds<{ _id: string; at: Date }, { _id: string }>(c.pendingLeads, leadIds, { _id: 1 })).map((m) => m._id))
+    const known = created === undefined ? leadIds : leadIds.filter((id) => !created.has(id))
+    if (deps.lookUpMarkers && known.length > 0) {
+      const have = new Set((await findByIds<{ _id: string; at: Date }, { _id: string }>(c.pendingLeads, known, { _id: 1 })).map((m) => m._id))
       missing = leadIds.filter((id) => !have.has(id))
     }
     await insertIgnoringDuplicates(c.pendingLeads, missing.map((leadId) => ({ _id: leadId, at: deps.now() })))
