@@ -419,8 +419,8 @@ export async function findByIds<T extends Document, P extends Document = WithId<
 /**
  * A find sent as a plain command, when its first batch holds every match (null otherwise: the caller reads through a
  * cursor). Ingest and scoring read leads, events, markers and locks by `_id` list a few times per batch, and for such
- * a read the driver's cursor machinery cost the client about twice the CPU of the command itself (230-290 against
- * 110-150 µs per read of ten documents, measured with the embedded database). A batch can end early only past the
+ * a read the driver's cursor machinery cost the client about twice the CPU of the command itself (218-306 against
+ * 141-164 µs per read of ten documents, measured with the embedded database; docs/architecture.md §1). A batch can end early only past the
  * server's 16 MB reply limit; that cursor is closed and the read goes through the driver's cursor instead.
  */
 export async function findInOneBatch<P> (db: Db, collection: string, filter: Document, batchSize: number, projection?: Document, readConcern?: string): Promise<P[] | null> {
